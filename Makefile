@@ -1,0 +1,42 @@
+# Two commands matter: `make run` and `make test`. Everything else is a step they use.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+CONFIG ?= config.yaml
+
+.PHONY: run test build check lint bench-build bench-serve clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+# Re-install whenever pyproject.toml changes; the stamp keeps `make run` quick afterwards.
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $@
+
+run: $(VENV)/.installed
+	$(BIN)/feedsmith -c $(CONFIG) serve
+
+build: $(VENV)/.installed
+	$(BIN)/feedsmith -c $(CONFIG) build
+
+check: $(VENV)/.installed
+	$(BIN)/feedsmith -c $(CONFIG) check
+
+lint: $(VENV)/.installed
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
+
+test: $(VENV)/.installed
+	$(BIN)/ruff check src tests bench
+	$(BIN)/python -m pytest -n 2 -q
+
+bench-build: $(VENV)/.installed
+	$(BIN)/python bench/build.py
+
+bench-serve: $(VENV)/.installed
+	$(BIN)/python bench/serve.py
+
+clean:
+	rm -rf $(VENV) .feedsmith feeds/*.xml feeds/*.json feeds/*.opml feeds/categories feeds/tags

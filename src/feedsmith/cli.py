@@ -1,0 +1,153 @@
+"""Command line: parse arguments, call the library, map outcomes to exit codes. Nothing else.
+
+Exit codes (documented in the README and tested):
+
+* 0 — success (``check``: no invalid post; ``build``: feeds published, invalid posts skipped);
+* 1 — ``check`` found an invalid post, or ``build --strict`` skipped one;
+* 2 — usage or configuration error (one line naming the key and the file);
+* 3 — the build itself failed (the previous output is left exactly as it was).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+
+from feedsmith import __version__
+from feedsmith.config import Config, ConfigError, load_config, resolve_config_path
+
+EXIT_OK = 0
+EXIT_INVALID = 1
+EXIT_USAGE = 2
+EXIT_BUILD_FAILED = 3
+
+log = logging.getLogger("feedsmith")
+
+
+def _parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "-c",
+        "--config",
+        default=argparse.SUPPRESS,
+        help="config file (default: $FEEDSMITH_CONFIG, else ./config.yaml)",
+    )
+    common.add_argument(
+        "-v", "--verbose", action="store_true", default=argparse.SUPPRESS, help="debug logging"
+    )
+    parser = argparse.ArgumentParser(
+        prog="feedsmith",
+        description="Build Atom, RSS and JSON feeds from a directory of Markdown posts.",
+        parents=[common],
+    )
+    parser.add_argument("--version", action="version", version=f"feedsmith {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="{build,serve,check}", required=True)
+
+    sub.add_parser(
+        "check",
+        parents=[common],
+        help="parse every post and report problems; writes nothing",
+        description="Parse every post, print one line per problem and a summary. Exit 1 if any "
+        "post is invalid.",
+    )
+    build = sub.add_parser(
+        "build", parents=[common], help="build every feed into output_dir", description="Build."
+    )
+    build.add_argument("--strict", action="store_true", help="exit 1 if any post was invalid")
+    build.add_argument(
+        "--no-progress", action="store_true", help="no progress bar even on a terminal"
+    )
+
+    serve = sub.add_parser(
+        "serve",
+        parents=[common],
+        help="build, then serve the feeds and rebuild on a schedule",
+        description="Build once, serve output_dir over HTTP with a production WSGI server and "
+        "rebuild every schedule.interval_seconds.",
+    )
+    serve.add_argument("--host", help="bind address (default: server.host, 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="port (default: server.port, 8080)")
+    serve.add_argument("--workers", type=int, help="web worker processes (default: server.workers)")
+    return parser
+
+
+def _setup_logging(verbose: bool) -> None:
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    _setup_logging(getattr(args, "verbose", False))
+    config_path = resolve_config_path(getattr(args, "config", None))
+    try:
+        config = load_config(config_path)
+    except ConfigError as exc:
+        print(f"feedsmith: config error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+
+    if args.command == "check":
+        return _check(config)
+    if args.command == "build":
+        return _build(config, strict=args.strict, progress=not args.no_progress)
+    if args.command == "serve":
+        return _serve(config, host=args.host, port=args.port, workers=args.workers)
+    parser.error(f"unknown command {args.command}")  # pragma: no cover - argparse prevents it
+    return EXIT_USAGE
+
+
+def _display_base() -> Path:
+    return Path(os.getcwd())
+
+
+def _check(config: Config) -> int:
+    from feedsmith.posts import scan_posts
+
+    result = scan_posts(config, datetime.now(UTC))
+    for problem in result.problems:
+        print(problem.format())
+    print(
+        f"{len(result.posts)} posts, {result.skipped} skipped, {len(result.problems)} problems"
+    )
+    return EXIT_INVALID if result.skipped else EXIT_OK
+
+
+def _build(config: Config, *, strict: bool, progress: bool) -> int:
+    from feedsmith.build import BuildError, build_site
+    from feedsmith.progress import TerminalProgress
+
+    bar = TerminalProgress(sys.stderr) if progress and sys.stderr.isatty() else None
+    try:
+        report = build_site(config, datetime.now(UTC), progress=bar)
+    except BuildError as exc:
+        if bar:
+            bar.close()
+        print(f"feedsmith: build failed, previous feeds kept: {exc}", file=sys.stderr)
+        return EXIT_BUILD_FAILED
+    if bar:
+        bar.close()
+    for problem in report.problems:
+        print(problem.format(), file=sys.stderr)
+    print(report.summary())
+    if strict and report.skipped:
+        return EXIT_INVALID
+    return EXIT_OK
+
+
+def _serve(config: Config, *, host: str | None, port: int | None, workers: int | None) -> int:
+    from feedsmith.server import serve
+
+    return serve(config, host=host, port=port, workers=workers)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())

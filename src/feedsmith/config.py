@@ -1,0 +1,308 @@
+"""The one validated configuration object.
+
+The YAML file is read and checked exactly once, at start-up, and turned into frozen dataclasses.
+Everything downstream takes a :class:`Config` (or the part of it that it needs) instead of a dict,
+so a typo in ``config.yaml`` is caught here, with the key and the file named, rather than as a
+``KeyError`` deep inside a build an hour later.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any, Literal
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import yaml
+
+ENV_VAR = "FEEDSMITH_CONFIG"
+DEFAULT_PERMALINK = "/:categories/:year/:month/:day/:title.html"
+FORMATS = ("atom", "rss", "json")
+
+
+class ConfigError(Exception):
+    """A configuration problem, worded for the person editing the file.
+
+    ``str(err)`` is the single line the CLI prints before exiting with status 2.
+    """
+
+    def __init__(self, file: Path | str, key: str | None, message: str) -> None:
+        self.file = str(file)
+        self.key = key
+        self.message = message
+        where = f"{self.file}: {key}" if key else self.file
+        super().__init__(f"{where}: {message}")
+
+
+@dataclass(frozen=True)
+class SiteConfig:
+    title: str = "My blog"
+    url: str = "http://localhost:8080"
+    description: str = ""
+    language: str = "en"
+    author: str = ""
+
+
+@dataclass(frozen=True)
+class FeedConfig:
+    max_entries: int = 20
+    content: Literal["full", "summary"] = "full"
+    formats: tuple[str, ...] = FORMATS
+
+
+@dataclass(frozen=True)
+class ScheduleConfig:
+    interval_seconds: int = 300
+
+
+@dataclass(frozen=True)
+class ServerConfig:
+    host: str = "127.0.0.1"
+    port: int = 8080
+    workers: int = 2
+
+
+@dataclass(frozen=True)
+class Config:
+    """Validated settings. Paths are absolute (resolved against the config file's folder)."""
+
+    path: Path
+    site: SiteConfig
+    posts_dir: Path
+    output_dir: Path
+    state_dir: Path
+    timezone: str = "UTC"
+    permalink: str = DEFAULT_PERMALINK
+    id_authority: str = ""
+    max_post_bytes: int = 10 * 1024 * 1024
+    feed: FeedConfig = field(default_factory=FeedConfig)
+    schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
+    server: ServerConfig = field(default_factory=ServerConfig)
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    def fingerprint(self) -> str:
+        """A hash of every setting that changes how a post is parsed or rendered.
+
+        Caches keyed on it are invalidated when the config (or the feedsmith version) changes,
+        so a stale cache can cost time but never correctness.
+        """
+        from feedsmith import __version__
+
+        data = asdict(self)
+        for key in ("path", "output_dir", "state_dir", "schedule", "server"):
+            data.pop(key, None)
+        data["posts_dir"] = str(self.posts_dir)
+        data["version"] = __version__
+        blob = json.dumps(data, sort_keys=True, default=str).encode()
+        return hashlib.sha256(blob).hexdigest()[:16]
+
+
+_TOP_KEYS = {
+    "site",
+    "posts_dir",
+    "output_dir",
+    "state_dir",
+    "timezone",
+    "permalink",
+    "id_authority",
+    "max_post_bytes",
+    "feed",
+    "schedule",
+    "server",
+}
+
+
+def resolve_config_path(cli_value: str | None, environ: dict[str, str] | None = None) -> Path:
+    """``-c`` wins over ``$FEEDSMITH_CONFIG``, which wins over ``./config.yaml``."""
+    env = os.environ if environ is None else environ
+    return Path(cli_value or env.get(ENV_VAR) or "config.yaml")
+
+
+def load_config(path: Path | str) -> Config:
+    """Read and validate a config file; raise :class:`ConfigError` naming key and file."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except FileNotFoundError:
+        raise ConfigError(path, None, "config file not found") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(path, None, f"cannot read config file: {exc}") from None
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = f" (line {mark.line + 1})" if mark is not None else ""
+        raise ConfigError(path, None, f"not valid YAML{line}") from None
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise ConfigError(path, None, "the top level must be a mapping of keys")
+    return config_from_mapping(raw, path)
+
+
+def config_from_mapping(raw: dict[str, Any], path: Path) -> Config:
+    """Validate an already-parsed mapping (split out so tests need not write files)."""
+    path = Path(path).absolute()
+    base = path.parent
+    _no_unknown_keys(raw, _TOP_KEYS, "", path)
+
+    site_raw = _section(raw, "site", path)
+    _no_unknown_keys(site_raw, {f.name for f in fields(SiteConfig)}, "site.", path)
+    site = SiteConfig(
+        title=_str(site_raw, "title", "site.", path, SiteConfig.title),
+        url=_url(site_raw, path),
+        description=_str(site_raw, "description", "site.", path, ""),
+        language=_str(site_raw, "language", "site.", path, "en"),
+        author=_str(site_raw, "author", "site.", path, ""),
+    )
+
+    posts_dir = _path(raw, "posts_dir", base, path, "posts")
+    if not posts_dir.is_dir():
+        raise ConfigError(path, "posts_dir", f"directory not found: {posts_dir}")
+    output_dir = _path(raw, "output_dir", base, path, "feeds")
+    state_dir = _path(raw, "state_dir", base, path, ".feedsmith")
+
+    timezone = _str(raw, "timezone", "", path, "UTC")
+    try:
+        ZoneInfo(timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(path, "timezone", f"unknown time zone {timezone!r}") from None
+
+    permalink = _str(raw, "permalink", "", path, DEFAULT_PERMALINK)
+    if not permalink.startswith("/"):
+        raise ConfigError(path, "permalink", "must start with '/'")
+
+    default_authority = urlsplit(site.url).hostname or "localhost"
+    id_authority = _str(raw, "id_authority", "", path, default_authority) or default_authority
+    max_post_bytes = _int(raw, "max_post_bytes", "", path, 10 * 1024 * 1024, minimum=1)
+
+    feed_raw = _section(raw, "feed", path)
+    _no_unknown_keys(feed_raw, {f.name for f in fields(FeedConfig)}, "feed.", path)
+    content = _str(feed_raw, "content", "feed.", path, "full")
+    if content not in ("full", "summary"):
+        raise ConfigError(path, "feed.content", f"must be 'full' or 'summary', not {content!r}")
+    formats_raw = feed_raw.get("formats", list(FORMATS))
+    if isinstance(formats_raw, str):
+        formats_raw = [formats_raw]
+    if not isinstance(formats_raw, list) or not formats_raw:
+        raise ConfigError(path, "feed.formats", "must be a non-empty list of atom, rss, json")
+    formats: list[str] = []
+    for fmt in formats_raw:
+        if fmt not in FORMATS:
+            raise ConfigError(path, "feed.formats", f"unknown format {fmt!r} (atom, rss, json)")
+        if fmt not in formats:
+            formats.append(fmt)
+    feed = FeedConfig(
+        max_entries=_int(feed_raw, "max_entries", "feed.", path, 20, minimum=1),
+        content=content,  # type: ignore[arg-type]
+        formats=tuple(f for f in FORMATS if f in formats),
+    )
+
+    schedule_raw = _section(raw, "schedule", path)
+    _no_unknown_keys(schedule_raw, {"interval_seconds"}, "schedule.", path)
+    schedule = ScheduleConfig(
+        interval_seconds=_int(schedule_raw, "interval_seconds", "schedule.", path, 300, minimum=1)
+    )
+
+    server_raw = _section(raw, "server", path)
+    _no_unknown_keys(server_raw, {f.name for f in fields(ServerConfig)}, "server.", path)
+    server = ServerConfig(
+        host=_str(server_raw, "host", "server.", path, "127.0.0.1"),
+        port=_int(server_raw, "port", "server.", path, 8080, minimum=0, maximum=65535),
+        workers=_int(server_raw, "workers", "server.", path, 2, minimum=1),
+    )
+
+    return Config(
+        path=path,
+        site=site,
+        posts_dir=posts_dir,
+        output_dir=output_dir,
+        state_dir=state_dir,
+        timezone=timezone,
+        permalink=permalink,
+        id_authority=id_authority,
+        max_post_bytes=max_post_bytes,
+        feed=feed,
+        schedule=schedule,
+        server=server,
+    )
+
+
+def _no_unknown_keys(raw: dict[str, Any], allowed: set[str], prefix: str, path: Path) -> None:
+    for key in raw:
+        if key not in allowed:
+            known = ", ".join(sorted(allowed))
+            raise ConfigError(path, f"{prefix}{key}", f"unknown key (known: {known})")
+
+
+def _section(raw: dict[str, Any], key: str, path: Path) -> dict[str, Any]:
+    value = raw.get(key)
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise ConfigError(path, key, f"must be a mapping, not {_type_name(value)}")
+    return value
+
+
+def _str(raw: dict[str, Any], key: str, prefix: str, path: Path, default: str) -> str:
+    value = raw.get(key)
+    if value is None:
+        return default
+    if not isinstance(value, str):
+        raise ConfigError(path, prefix + key, f"must be a string, not {_type_name(value)}")
+    return value.strip()
+
+
+def _int(
+    raw: dict[str, Any],
+    key: str,
+    prefix: str,
+    path: Path,
+    default: int,
+    *,
+    minimum: int | None = None,
+    maximum: int | None = None,
+) -> int:
+    value = raw.get(key)
+    if value is None:
+        return default
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ConfigError(path, prefix + key, f"must be an integer, not {_type_name(value)}")
+    if minimum is not None and value < minimum:
+        raise ConfigError(path, prefix + key, f"must be at least {minimum}, not {value}")
+    if maximum is not None and value > maximum:
+        raise ConfigError(path, prefix + key, f"must be at most {maximum}, not {value}")
+    return value
+
+
+def _path(raw: dict[str, Any], key: str, base: Path, path: Path, default: str) -> Path:
+    value = _str(raw, key, "", path, default)
+    if not value:
+        raise ConfigError(path, key, "must not be empty")
+    return (base / Path(value).expanduser()).resolve()
+
+
+def _url(site_raw: dict[str, Any], path: Path) -> str:
+    url = _str(site_raw, "url", "site.", path, SiteConfig.url)
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigError(path, "site.url", f"must be an absolute http(s) URL, not {url!r}")
+    return url.rstrip("/")
+
+
+def _type_name(value: object) -> str:
+    return {
+        dict: "a mapping",
+        list: "a list",
+        str: "a string",
+        int: "an integer",
+        float: "a number",
+        bool: "a boolean",
+    }.get(type(value), type(value).__name__)

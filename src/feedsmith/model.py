@@ -1,0 +1,85 @@
+"""The plain data that flows through the pipeline.
+
+These dataclasses are the contract between the steps (scan → parse → normalize → group →
+render → write → serve). They hold data only: no I/O, no config lookups, so every step can be
+tested by constructing them directly.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Literal
+
+Severity = Literal["error", "warning", "info"]
+
+
+@dataclass(frozen=True)
+class Problem:
+    """Something wrong (or noteworthy) about one input file.
+
+    ``severity`` decides what happened to the post: ``error`` means it was skipped as invalid,
+    ``warning`` means it was used but something was repaired or guessed (e.g. a Shift_JIS file),
+    ``info`` is for deliberate exclusions (drafts, unpublished, future-dated).
+    ``path`` is the path as the user knows it (relative to the current directory when possible).
+    """
+
+    path: str
+    line: int | None
+    severity: Severity
+    reason: str
+
+    def format(self) -> str:
+        return f"{self.path}:{self.line or 1}: {self.severity}: {self.reason}"
+
+
+@dataclass(frozen=True)
+class Author:
+    name: str
+    email: str | None = None
+    uri: str | None = None
+
+
+@dataclass(frozen=True)
+class Post:
+    """One valid, published post, normalized.
+
+    Datetimes are timezone-aware. ``updated`` is the front-matter modification date when one
+    was given (``updated_explicit``), else equal to ``date``; the build may replace it with the
+    time the content was last seen to change (see ``state``). ``content_hash`` covers everything a
+    reader sees in an entry, so it changes exactly when an entry's text changes.
+    """
+
+    source: str  # path relative to posts_dir, POSIX separators: the post's identity on disk
+    id: str
+    slug: str
+    title: str
+    url: str
+    date: datetime
+    updated: datetime
+    updated_explicit: bool
+    categories: tuple[str, ...]
+    tags: tuple[str, ...]
+    authors: tuple[Author, ...]
+    summary: str
+    content_html: str
+    content_hash: str
+    lang: str | None = None
+    image: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict, hash=False, compare=False)
+
+
+@dataclass
+class ScanResult:
+    """What a scan of ``posts_dir`` produced: valid posts, problems, and what to wake up for."""
+
+    posts: list[Post]
+    problems: list[Problem]
+    files_seen: int = 0
+    skipped: int = 0  # invalid posts (errors)
+    excluded: int = 0  # drafts, unpublished, future-dated
+    next_publish: datetime | None = None  # earliest future-dated post's date, for the scheduler
+
+    @property
+    def has_errors(self) -> bool:
+        return any(p.severity == "error" for p in self.problems)
