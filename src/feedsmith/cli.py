@@ -115,9 +115,7 @@ def _check(config: Config) -> int:
     result = scan_posts(config, datetime.now(UTC))
     for problem in result.problems:
         print(problem.format())
-    print(
-        f"{len(result.posts)} posts, {result.skipped} skipped, {len(result.problems)} problems"
-    )
+    print(f"{len(result.posts)} posts, {result.skipped} skipped, {len(result.problems)} problems")
     return EXIT_INVALID if result.skipped else EXIT_OK
 
 
