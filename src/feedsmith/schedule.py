@@ -1,0 +1,304 @@
+"""The build loop of the running service: when to rebuild, and never two rebuilds at once.
+
+Only the ``feedsmith serve`` process runs this; web workers never build. Four things can ask for
+a build and they all funnel into :meth:`BuildService.build_now`, which holds one lock so builds
+are strictly serialised:
+
+* an APScheduler interval job every ``schedule.interval_seconds`` (one instance, coalesced);
+* a one-shot ``date`` job at the publish time of the next future-dated post, re-armed after every
+  successful build, so a post scheduled for 09:00 appears at 09:00 rather than up to one interval
+  later;
+* a watcher thread that notices ``state_dir/rebuild.request`` (written by ``POST /-/rebuild`` in a
+  web worker, which cannot build itself) — a file is the cheapest cross-process signal that also
+  survives the builder being busy;
+* the caller (the start-up build).
+
+A failing build is logged, counted and recorded in ``status.json``; the previous feeds stay
+published because a build is atomic (``output.publish`` renames only after everything was
+written), and the next successful build recovers on its own.
+
+The builder, the clock, the status recorder and the scheduler are all passed in so the loop can be
+tested without threads firing on their own or real time passing.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, Protocol
+
+from apscheduler.jobstores.base import JobLookupError
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.schedulers.base import BaseScheduler
+
+from feedsmith.config import Config
+
+log = logging.getLogger("feedsmith.schedule")
+
+REQUEST_FILE = "rebuild.request"
+INTERVAL_JOB = "feedsmith-interval-build"
+PUBLISH_JOB = "feedsmith-next-publish"
+
+
+class Builder(Protocol):
+    """What the service needs from ``build.SiteBuilder`` (a fake in tests)."""
+
+    def build(self, now: datetime, progress: Any = None) -> Any: ...
+
+
+Clock = Callable[[], datetime]
+StatusRecorder = Callable[..., Any]
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class BuildOutcome:
+    """One build attempt as the service saw it; ``report`` is ``None`` when the build failed."""
+
+    reason: str
+    started: datetime
+    finished: datetime
+    seconds: float
+    ok: bool
+    report: Any = None
+    error: str | None = None
+
+
+class BuildService:
+    """Owns the one long-lived builder and decides when it runs.
+
+    Keep a single instance for the life of the process: the builder keeps an in-memory index of
+    parsed posts between builds, which is what makes a no-change rebuild cheap.
+    """
+
+    def __init__(
+        self,
+        config: Config,
+        builder: Builder | None = None,
+        *,
+        clock: Clock = utc_now,
+        scheduler: BaseScheduler | None = None,
+        record_status: StatusRecorder | None = None,
+        watch_seconds: float = 1.0,
+    ) -> None:
+        if builder is None:
+            from feedsmith.build import SiteBuilder
+
+            builder = SiteBuilder(config)
+        if record_status is None:
+            from feedsmith.status import record_build
+
+            record_status = record_build
+        self.config = config
+        self.builder = builder
+        self.clock = clock
+        self.scheduler = scheduler or BackgroundScheduler(timezone=UTC)
+        self.record_status = record_status
+        self.watch_seconds = watch_seconds
+        self.request_path = config.state_dir / REQUEST_FILE
+        self.builds = 0
+        self.failures = 0
+        self.consecutive_failures = 0
+        self.last_outcome: BuildOutcome | None = None
+        self._lock = threading.Lock()
+        self._stopping = threading.Event()
+        self._watcher: threading.Thread | None = None
+
+    @property
+    def stopping(self) -> bool:
+        return self._stopping.is_set()
+
+    # -- building ---------------------------------------------------------------------------
+
+    def build_now(self, reason: str = "manual") -> BuildOutcome | None:
+        """Build once, waiting for any build in flight to finish first.
+
+        Waiting (rather than skipping) matters for the one-shot and webhook triggers: the build
+        already running may have scanned the posts before the scheduled post became due or before
+        the pushed commit landed. Returns ``None`` only when the service is shutting down.
+        """
+        with self._lock:
+            if self._stopping.is_set():
+                return None
+            return self._build_locked(reason)
+
+    def _build_locked(self, reason: str) -> BuildOutcome:
+        started = self.clock()
+        t0 = time.perf_counter()
+        report: Any = None
+        error: str | None = None
+        try:
+            report = self.builder.build(started)
+        except Exception as exc:
+            error = str(exc) or type(exc).__name__
+            if type(exc).__name__ != "BuildError":
+                # Not the builder's own clean failure: keep the traceback, it is a bug.
+                log.error("build raised unexpectedly (%s)", reason, exc_info=True)
+        seconds = time.perf_counter() - t0
+        finished = self.clock()
+        ok = error is None
+        outcome = BuildOutcome(reason, started, finished, seconds, ok, report, error)
+        self.builds += 1
+        if ok:
+            self.consecutive_failures = 0
+            log.info("build ok (%s): %s", reason, _summary(report, seconds))
+        else:
+            self.failures += 1
+            self.consecutive_failures += 1
+            log.error(
+                "build failed (%s) after %.2f s, previous feeds kept: %s "
+                "[%d consecutive, %d total failures]",
+                reason,
+                seconds,
+                error,
+                self.consecutive_failures,
+                self.failures,
+            )
+        self.last_outcome = outcome
+        self._record(outcome)
+        if ok:
+            self._arm_next_publish(getattr(report, "next_publish", None))
+        return outcome
+
+    def _record(self, outcome: BuildOutcome) -> None:
+        report = outcome.report
+        try:
+            self.record_status(
+                self.config.state_dir,
+                started=outcome.started,
+                finished=outcome.finished,
+                ok=outcome.ok,
+                seconds=outcome.seconds,
+                error=outcome.error,
+                posts=_count(getattr(report, "posts", None)) if report is not None else None,
+                feeds=_feed_count(report) if report is not None else None,
+                problems=_count(getattr(report, "problems", None)) if report is not None else None,
+            )
+        except Exception:
+            # The feeds were (or were not) published either way; a status file we cannot write
+            # must not take the build loop down with it.
+            log.exception("could not record build status in %s", self.config.state_dir)
+
+    # -- triggers -----------------------------------------------------------------------------
+
+    def _arm_next_publish(self, when: datetime | None) -> None:
+        """(Re)arm the one-shot build for the next future-dated post, or drop a stale one."""
+        if when is None:
+            with contextlib.suppress(JobLookupError):
+                self.scheduler.remove_job(PUBLISH_JOB)
+            return
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=UTC)
+        self.scheduler.add_job(
+            self.build_now,
+            "date",
+            run_date=when,
+            args=("scheduled post due",),
+            id=PUBLISH_JOB,
+            name="build at next publish time",
+            replace_existing=True,
+            misfire_grace_time=None,  # however late (e.g. after a suspend), still publish it
+        )
+        log.debug("next scheduled post due at %s", when.isoformat())
+
+    def check_rebuild_request(self) -> BuildOutcome | None:
+        """Build if a web worker asked for it; the request file is removed *before* building.
+
+        Removing first means a request written while this build runs is not swallowed: it leaves
+        a new file behind and causes one more build.
+        """
+        try:
+            self.request_path.unlink()
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            log.error("cannot remove %s, ignoring the rebuild request: %s", self.request_path, exc)
+            return None
+        log.info("rebuild requested via %s", self.request_path.name)
+        return self.build_now("rebuild requested")
+
+    def _watch(self) -> None:
+        while not self._stopping.wait(self.watch_seconds):
+            try:
+                self.check_rebuild_request()
+            except Exception:  # pragma: no cover - build_now already catches build errors
+                log.exception("rebuild watcher failed; it keeps watching")
+
+    # -- life cycle ---------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Arm the interval job and the watcher; the first interval run is one interval away
+        because the caller has just built in the foreground."""
+        interval = self.config.schedule.interval_seconds
+        self.scheduler.add_job(
+            self.build_now,
+            "interval",
+            seconds=interval,
+            args=("interval",),
+            id=INTERVAL_JOB,
+            name="interval build",
+            replace_existing=True,
+            max_instances=1,
+            coalesce=True,
+            misfire_grace_time=max(1, interval),
+            next_run_time=self.clock() + timedelta(seconds=interval),
+        )
+        if not self.scheduler.running:
+            self.scheduler.start()
+        if self.watch_seconds > 0:
+            self._watcher = threading.Thread(
+                target=self._watch, name="feedsmith-rebuild-watcher", daemon=True
+            )
+            self._watcher.start()
+        log.info("rebuilding every %d s; watching %s", interval, self.request_path)
+
+    def shutdown(self, wait: bool = True) -> None:
+        """Stop triggering builds; with ``wait`` let a build in flight finish (it is atomic,
+        but finishing it keeps the state file and status in step with the published feeds)."""
+        self._stopping.set()
+        if self.scheduler.running:
+            self.scheduler.shutdown(wait=wait)
+        if wait:
+            if self._watcher is not None:
+                self._watcher.join()
+            # A build started by the caller (not a job) may still hold the lock.
+            with self._lock:
+                pass
+
+
+def _count(value: object) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, int):
+        return value
+    try:
+        return len(value)  # type: ignore[arg-type]
+    except TypeError:
+        return None
+
+
+def _feed_count(report: Any) -> int | None:
+    """Feeds published after the build: written plus unchanged (removed ones are gone)."""
+    feeds = getattr(report, "feeds", None)
+    if feeds is not None:
+        return _count(feeds)
+    written = _count(getattr(report, "feeds_written", None))
+    unchanged = _count(getattr(report, "feeds_unchanged", None))
+    if written is None and unchanged is None:
+        return None
+    return (written or 0) + (unchanged or 0)
+
+
+def _summary(report: Any, seconds: float) -> str:
+    summary = getattr(report, "summary", None)
+    if callable(summary):
+        return str(summary())
+    return f"{_count(getattr(report, 'posts', None))} posts in {seconds:.2f} s"
