@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from feedsmith.markdown import inline_text, render_markdown, summary_from_markdown
+from feedsmith.markdown import inline_text, render_markdown, render_post, summary_from_markdown
 
 POST_URL = "https://blog.example.com/guides/2025/11/16/post.html"
 
@@ -178,3 +178,17 @@ def test_summary_joins_wrapped_japanese_lines_without_spaces() -> None:
     assert summary_from_markdown(body) == (
         "日本語の文章は途中で改行しても、ひと続きです。English words keep a space."
     )
+
+
+def test_render_post_matches_the_two_separate_functions() -> None:
+    body = "# T\n\nFirst [para](x.html) https://example.org\n\n| a |\n|---|\n| 1 |\n"
+    assert render_post(body, POST_URL, 120) == (
+        render_markdown(body, POST_URL),
+        summary_from_markdown(body, 120),
+    )
+
+
+def test_bare_domains_and_emails_are_linked_but_japanese_text_is_not_touched() -> None:
+    html = render("see example.org or mail a@b.jp。日本語.テキスト")
+    assert '<a href="http://example.org">example.org</a>' in html
+    assert '<a href="mailto:a@b.jp">a@b.jp</a>' in html

@@ -31,6 +31,13 @@ _MD = MarkdownIt("commonmark", {"html": True, "linkify": True, "typographer": Fa
     ["table", "strikethrough", "linkify"]
 )
 
+# linkify-it's own pretest is slow on long paragraphs (it dominated parse time on Japanese
+# posts). Every link it can find contains "://", "@" or a dot followed by a two-letter-or-longer
+# (possibly Unicode) TLD, so text without any of these is skipped without changing the result.
+_MAYBE_LINK = re.compile(r"://|@|\.[^\W\d_]{2}")
+_linkify_pretest = _MD.linkify.pretest
+_MD.linkify.pretest = lambda text: bool(_MAYBE_LINK.search(text)) and _linkify_pretest(text)
+
 _TAGS = {
     "a", "abbr", "b", "blockquote", "br", "caption", "cite", "code", "dd", "del", "details",
     "div", "dl", "dt", "em", "figcaption", "figure", "h1", "h2", "h3", "h4", "h5", "h6", "hr",
@@ -77,15 +84,28 @@ def render_markdown(body: str, page_url: str) -> str:
     ``page_url`` is the post's own URL: ``/images/x.png`` resolves against its host,
     ``../x`` against its folder and ``#note`` to the post itself.
     """
+    return render_post(body, page_url)[0]
 
+
+def render_post(body: str, page_url: str, summary_limit: int = 300) -> tuple[str, str]:
+    """``(render_markdown(...), summary_from_markdown(...))`` with one Markdown parse.
+
+    Parsing is the expensive half of both, and every post needs both.
+    """
+    body = xml_safe(body)
+    env: dict[str, object] = {}
+    tokens = _MD.parse(body, env)
+    content = _sanitize(_MD.renderer.render(tokens, _MD.options, env), page_url)
+    return content, _summary(body, tokens, env, summary_limit)
+
+
+def _sanitize(raw: str, page_url: str) -> str:
     def absolute(url: str) -> str | None:
         try:
-            resolved = urljoin(page_url, url.strip())
+            return urljoin(page_url, url.strip())
         except ValueError:  # e.g. a malformed IPv6 host in "//[x"
             return None
-        return resolved
 
-    raw = _MD.render(xml_safe(body))
     return nh3.clean(
         raw,
         tags=_TAGS,
@@ -130,23 +150,28 @@ def summary_from_markdown(body: str, limit: int = 300) -> str:
     without any paragraph falls back to all of its text.
     """
     body = xml_safe(body)
+    env: dict[str, object] = {}
+    return _summary(body, _MD.parse(body, env), env, limit)
+
+
+def _summary(body: str, tokens: list[Token], env: dict[str, object], limit: int) -> str:
     if MORE_MARKER in body:
         text = html_to_text(_MD.render(body.split(MORE_MARKER, 1)[0]))
     else:
-        text = _first_paragraph_text(_MD.parse(body))
+        text = _first_paragraph_text(tokens, env)
         if not text:
-            text = html_to_text(_MD.render(body))
+            text = html_to_text(_MD.renderer.render(tokens, _MD.options, env))
     return truncate(text, limit)
 
 
-def _first_paragraph_text(tokens: list[Token]) -> str:
+def _first_paragraph_text(tokens: list[Token], env: dict[str, object]) -> str:
     for i, token in enumerate(tokens):
         if token.type != "paragraph_open" or i + 1 >= len(tokens):
             continue
         inline = tokens[i + 1]
         if inline.type != "inline" or not inline.children:
             continue
-        text = html_to_text(_MD.renderer.render(inline.children, _MD.options, {}))
+        text = html_to_text(_MD.renderer.render(inline.children, _MD.options, env))
         if text:
             return text
     return ""

@@ -1,0 +1,599 @@
+"""Front matter + body → :class:`Post`: titles, dates, ids, URLs, names, drafts, duplicates.
+
+Everything here except :func:`scan_posts` is pure: :func:`parse_post` takes the file's *bytes*
+(so it can run in a worker process or be cached by content) and never looks at the clock, and
+:func:`collect` gets ``now`` passed in. Real blogs are messy, so the rule throughout is: repair
+what can be repaired without guessing (control characters, string-valued lists, missing titles)
+and report it; refuse only what cannot be published truthfully (no date, broken front matter).
+
+Ids deserve the most care. Feed readers dedupe on the id alone, so a generated id is built only
+from things that do not change when a post is edited, re-rendered or moved to https: the
+configured ``id_authority``, the publish date in the post's own offset and the slug.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import math
+import os
+import re
+import unicodedata
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import date, datetime, time
+from pathlib import Path, PurePosixPath
+from typing import Any
+from urllib.parse import quote, unquote, urljoin, urlsplit, urlunsplit
+
+from feedsmith.config import Config
+from feedsmith.dates import parse_date, split_dated_name
+from feedsmith.frontmatter import Document, FrontMatterError, parse_document
+from feedsmith.markdown import inline_text, render_post
+from feedsmith.model import Author, Post, Problem, ScanResult, Severity
+from feedsmith.sources import SourceError, decode, find_sources, read_bytes
+from feedsmith.text import truncate, xml_safe
+
+log = logging.getLogger(__name__)
+
+SUMMARY_LIMIT = 300
+# An excerpt the author wrote on purpose is kept longer than a derived one, but still bounded:
+# some blogs paste a whole article into ``description``.
+EXPLICIT_SUMMARY_LIMIT = 1000
+
+_UPDATED_KEYS = ("last_modified_at", "updated", "modified")
+_SUMMARY_KEYS = ("excerpt", "description", "summary")
+_KNOWN_KEYS = {
+    "title", "date", *_UPDATED_KEYS, "categories", "category", "tags", "tag", "author",
+    "authors", *_SUMMARY_KEYS, "permalink", "url", "id", "guid", "slug", "published", "draft",
+    "lang", "image",
+}  # fmt: skip
+
+# Characters a tag URI (RFC 4151 ``specific``: pchar / "/" / "?") may hold as they are. Non-ASCII
+# letters and digits are kept too (an IRI), so Japanese slugs stay readable in readers.
+_TAG_URI_SAFE = frozenset(
+    "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._~!$&'()*+,;=:@/"
+)
+# Kept as is inside a URL path segment; everything else (including non-ASCII) is %-encoded.
+_PATH_SAFE = "-._~!$&'()*+,;=:@"
+_PLACEHOLDER = re.compile(r":([a-z_]+)")
+_TRUE = {"true", "yes", "on", "1"}
+_FALSE = {"false", "no", "off", "0"}
+
+
+class _Invalid(Exception):
+    """A reason this file cannot become a post; turned into one ``error`` Problem."""
+
+    def __init__(self, reason: str, key: str | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.key = key
+
+
+@dataclass
+class ParseOutcome:
+    """What one file became: a post, or nothing plus the reason, and any problems on the way.
+
+    ``display_path`` is carried so :func:`collect` can name the file in problems it adds
+    (duplicates, scheduled posts) without another lookup.
+    """
+
+    post: Post | None
+    problems: list[Problem]
+    excluded: str | None
+    display_path: str = field(default="")
+
+
+# ---------------------------------------------------------------------------------------------
+# parse_post
+
+
+def parse_post(data: bytes, rel: str, display_path: str, config: Config) -> ParseOutcome:
+    """Decode, split and normalize one file. Never raises: bad input becomes a Problem."""
+    try:
+        return _Parser(data, rel, display_path, config).run()
+    except Exception as exc:  # last resort: one broken post must not stop a build of 10,000
+        log.exception("internal error while parsing %s", display_path)
+        reason = f"internal error: {type(exc).__name__}: {exc}"
+        return ParseOutcome(
+            None, [Problem(display_path, None, "error", reason)], None, display_path
+        )
+
+
+class _Parser:
+    """One file's parse. A class only so the helpers share the file's problems and key lines."""
+
+    def __init__(self, data: bytes, rel: str, display_path: str, config: Config) -> None:
+        self.data = data
+        self.rel = rel
+        self.path = display_path
+        self.config = config
+        self.problems: list[Problem] = []
+        self.text = ""
+        self.doc: Document | None = None
+        self._lines: dict[str, int] | None = None
+
+    def problem(self, severity: Severity, reason: str, key: str | None = None) -> None:
+        self.problems.append(Problem(self.path, self._key_line(key), severity, reason))
+
+    def outcome(self, post: Post | None, excluded: str | None = None) -> ParseOutcome:
+        return ParseOutcome(post, self.problems, excluded, self.path)
+
+    def run(self) -> ParseOutcome:
+        try:
+            return self._run()
+        except _Invalid as bad:
+            self.problem("error", bad.reason, bad.key)
+            return self.outcome(None)
+
+    def _run(self) -> ParseOutcome:
+        try:
+            self.text, warning = decode(self.data)
+        except SourceError as exc:
+            raise _Invalid(exc.reason) from None
+        if warning:
+            self.problem("warning", warning)
+        if not self.text.strip():
+            raise _Invalid("empty file")
+        try:
+            self.doc = doc = parse_document(self.text)
+        except FrontMatterError as exc:
+            self.problems.append(Problem(self.path, exc.line, "error", exc.reason))
+            return self.outcome(None)
+        meta = doc.meta
+
+        if _truthy(meta.get("draft")):
+            self.problem("info", "draft: excluded", "draft")
+            return self.outcome(None, "draft")
+        if _falsy(meta.get("published")):
+            self.problem("info", "published: false: excluded", "published")
+            return self.outcome(None, "published: false")
+
+        stem = PurePosixPath(self.rel).stem
+        file_date, name_slug = split_dated_name(stem)
+        title = self._title(meta.get("title"), name_slug or stem)
+        published = self._date(meta, file_date)
+        updated, explicit = self._updated(meta, published)
+        slug = self._slug(meta.get("slug"), name_slug or stem)
+        categories = self._names(meta, "categories", "category")
+        tags = self._names(meta, "tags", "tag")
+        url = self._url(meta, published, slug, categories)
+        post_id = self._id(meta, published, slug)
+        authors = self._authors(meta)
+        content_html, derived_summary = render_post(doc.body, url, SUMMARY_LIMIT)
+        summary = self._summary(meta) or derived_summary
+        image = self._image(meta.get("image"), url)
+        lang = _clean_opt(meta.get("lang"))
+        extra = {k: v for k, v in ((k, _json_safe(v)) for k, v in meta.items()) if v is not _DROP}
+        for key in _KNOWN_KEYS:
+            extra.pop(key, None)
+        digest = _content_hash(title, url, summary, content_html, categories, tags, authors, image)
+        post = Post(
+            source=self.rel,
+            id=post_id,
+            slug=slug,
+            title=title,
+            url=url,
+            date=published,
+            updated=updated,
+            updated_explicit=explicit,
+            categories=categories,
+            tags=tags,
+            authors=authors,
+            summary=summary,
+            content_html=content_html,
+            content_hash=digest,
+            lang=lang,
+            image=image,
+            extra=extra,
+        )
+        return self.outcome(post)
+
+    # -- fields -------------------------------------------------------------------------------
+
+    def _title(self, value: object, name: str) -> str:
+        """The given title as exact text, else Jekyll's: the file name's words, capitalized.
+
+        Only the first letter of each word is raised (``iphone-tips`` → ``Iphone Tips`` in
+        Jekyll, ``iphone`` → ``Iphone`` here too, but ``macOS`` stays ``MacOS``, not ``Macos``).
+        """
+        if value is not None and not isinstance(value, dict | list):
+            text = xml_safe(_scalar_text(value)).strip()
+            if text:
+                return text
+        elif value is not None:
+            raise _Invalid(f"title must be text, not {_kind(value)}", "title")
+        words = [w for w in re.split(r"[-_\s]+", name) if w]
+        return xml_safe(" ".join(w[:1].upper() + w[1:] for w in words)) or xml_safe(name)
+
+    def _date(self, meta: dict[str, Any], file_date: date | None) -> datetime:
+        value = meta.get("date")
+        if value is not None and value != "":
+            try:
+                return parse_date(value, self.config.tz)
+            except ValueError as exc:
+                raise _Invalid(f"date: {exc}", "date") from None
+        if file_date is not None:
+            return datetime.combine(file_date, time(0, 0), self.config.tz)
+        raise _Invalid(
+            "no date: front matter has no 'date' and the file name has no YYYY-MM-DD- prefix"
+        )
+
+    def _updated(self, meta: dict[str, Any], published: datetime) -> tuple[datetime, bool]:
+        """An explicit modification date, never earlier than the publish date.
+
+        A bad ``updated`` is a warning, not an error: the post itself is still publishable.
+        """
+        for key in _UPDATED_KEYS:
+            value = meta.get(key)
+            if value is None or value == "":
+                continue
+            try:
+                return max(parse_date(value, self.config.tz), published), True
+            except ValueError as exc:
+                self.problem("warning", f"{key}: {exc}; using the publish date", key)
+        return published, False
+
+    def _slug(self, value: object, fallback: str) -> str:
+        """The slug feeds ids and URLs: Unicode kept, whitespace and slashes made ``-``."""
+        for candidate in (value, fallback):
+            if candidate is None or isinstance(candidate, dict | list):
+                continue
+            text = unicodedata.normalize("NFC", xml_safe(_scalar_text(candidate)))
+            text = re.sub(r"[\s/\\]+", "-", text.strip()).strip("-")
+            if text:
+                return text
+        return "post"
+
+    def _names(self, meta: dict[str, Any], plural: str, singular: str) -> tuple[str, ...]:
+        """Categories or tags: lists, Jekyll-split strings, plus the singular key, deduped.
+
+        Dedupe is case- and width-insensitive (NFKC + casefold, the same key ``groups`` merges
+        on) and keeps the first spelling, so ``AI`` and ``ai`` in one post count once.
+        """
+        raw: list[object] = []
+        for key, split in ((plural, True), (singular, False)):
+            value = meta.get(key)
+            if value is None:
+                continue
+            if isinstance(value, str):
+                if split:
+                    parts = value.split(",") if "," in value else value.split()
+                    raw.extend(parts)
+                else:
+                    raw.append(value)
+            elif isinstance(value, list | tuple):
+                raw.extend(value)
+            elif isinstance(value, dict):
+                self.problem("warning", f"{key}: a mapping is not a list of names; ignored", key)
+            else:
+                raw.append(value)
+        names: list[str] = []
+        seen: set[str] = set()
+        for item in raw:
+            if item is None:
+                continue
+            if isinstance(item, dict | list):
+                self.problem("warning", f"{plural}: ignored an entry that is {_kind(item)}", plural)
+                continue
+            name = " ".join(xml_safe(_scalar_text(item)).split())
+            merge_key = " ".join(unicodedata.normalize("NFKC", name).casefold().split())
+            if name and merge_key not in seen:
+                seen.add(merge_key)
+                names.append(name)
+        return tuple(names)
+
+    def _url(
+        self, meta: dict[str, Any], published: datetime, slug: str, categories: tuple[str, ...]
+    ) -> str:
+        site = self.config.site.url
+        for key in ("permalink", "url"):
+            value = meta.get(key)
+            if not isinstance(value, str) or not value.strip():
+                continue
+            given = xml_safe(value.strip())
+            parts = urlsplit(given)
+            if parts.scheme in ("http", "https") and parts.netloc:
+                return _quote_url(given)
+            if parts.scheme or given.startswith("//"):
+                self.problem("warning", f"{key}: not an http(s) URL or a path; ignored", key)
+                continue
+            path = _expand_permalink(given, published, slug, categories)
+            return _quote_url(site + "/" + path.lstrip("/"))
+        path = _expand_permalink(self.config.permalink, published, slug, categories)
+        return _quote_url(site + path)
+
+    def _id(self, meta: dict[str, Any], published: datetime, slug: str) -> str:
+        for key in ("id", "guid"):
+            value = meta.get(key)
+            if value is None or isinstance(value, dict | list):
+                continue
+            text = xml_safe(_scalar_text(value)).strip()
+            if text:
+                return text
+        day = published.strftime("%Y-%m-%d")
+        return f"tag:{self.config.id_authority},{day}:{_tag_specific(slug)}"
+
+    def _authors(self, meta: dict[str, Any]) -> tuple[Author, ...]:
+        value = meta.get("authors", meta.get("author"))
+        items = value if isinstance(value, list) else [value]
+        authors: list[Author] = []
+        for item in items:
+            author = self._author(item)
+            if author is not None and author not in authors:
+                authors.append(author)
+        if not authors and self.config.site.author:
+            authors.append(Author(xml_safe(self.config.site.author)))
+        return tuple(authors)
+
+    def _author(self, item: object) -> Author | None:
+        if item is None or isinstance(item, list):
+            return None
+        if isinstance(item, dict):
+            name = _clean_opt(item.get("name"))
+            if not name:
+                self.problem("warning", "author: a mapping without 'name'; ignored", "author")
+                return None
+            email = _clean_opt(item.get("email"))
+            uri = _clean_opt(item.get("uri", item.get("url")))
+            return Author(name, email, uri)
+        name = _clean_opt(item)
+        return Author(name) if name else None
+
+    def _summary(self, meta: dict[str, Any]) -> str:
+        """The author's own excerpt as plain text; empty when there is none."""
+        for key in _SUMMARY_KEYS:
+            value = meta.get(key)
+            if value is None or isinstance(value, dict | list):
+                continue
+            text = inline_text(_scalar_text(value))
+            if text:
+                return truncate(text, EXPLICIT_SUMMARY_LIMIT)
+        return ""
+
+    def _image(self, value: object, url: str) -> str | None:
+        """``image`` as a string or jekyll-seo-tag's ``{path: …}``, absolute against the post."""
+        if isinstance(value, dict):
+            value = value.get("path", value.get("url"))
+        if not isinstance(value, str) or not value.strip():
+            return None
+        try:
+            resolved = urljoin(url, xml_safe(value.strip()))
+        except ValueError:
+            resolved = ""
+        if urlsplit(resolved).scheme not in ("http", "https"):
+            self.problem("warning", "image: not an http(s) URL or a path; ignored", "image")
+            return None
+        return _quote_url(resolved)
+
+    # -- line numbers ---------------------------------------------------------------------------
+
+    def _key_line(self, key: str | None) -> int | None:
+        """The line of a top-level front-matter key, so a problem points at what to edit."""
+        if key is None or self.doc is None or self.doc.format is None:
+            return None
+        if self._lines is None:
+            self._lines = {}
+            pattern = re.compile(r"^([A-Za-z_][\w-]*)\s*[:=]")
+            for number, line in enumerate(self.text.split("\n")[: self.doc.body_line], start=1):
+                match = pattern.match(line)
+                if match:
+                    self._lines.setdefault(match.group(1), number)
+        return self._lines.get(key)
+
+
+# ---------------------------------------------------------------------------------------------
+# helpers
+
+
+def _scalar_text(value: object) -> str:
+    """Text of a YAML scalar as the author typed it (``true`` not ``True``, dates as ISO)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    return str(value)
+
+
+def _clean_opt(value: object) -> str | None:
+    if value is None or isinstance(value, dict | list):
+        return None
+    return xml_safe(_scalar_text(value)).strip() or None
+
+
+def _kind(value: object) -> str:
+    return "a mapping" if isinstance(value, dict) else "a list"
+
+
+def _truthy(value: object) -> bool:
+    return value is True or (isinstance(value, str) and value.strip().lower() in _TRUE)
+
+
+def _falsy(value: object) -> bool:
+    return value is False or (isinstance(value, str) and value.strip().lower() in _FALSE)
+
+
+def _category_segment(name: str) -> str:
+    """A category as a URL path segment: lowercased like Jekyll 4, spaces and ``/`` → ``-``."""
+    return re.sub(r"[\s/\\]+", "-", name.strip().lower()).strip("-")
+
+
+def _expand_permalink(
+    pattern: str, published: datetime, slug: str, categories: tuple[str, ...]
+) -> str:
+    """Jekyll placeholders → path. Unknown ``:words`` are left alone, as Jekyll does."""
+    values = {
+        "categories": "/".join(s for s in map(_category_segment, categories) if s),
+        "year": f"{published.year:04d}",
+        "short_year": f"{published.year % 100:02d}",
+        "month": f"{published.month:02d}",
+        "i_month": str(published.month),
+        "day": f"{published.day:02d}",
+        "i_day": str(published.day),
+        "hour": f"{published.hour:02d}",
+        "minute": f"{published.minute:02d}",
+        "second": f"{published.second:02d}",
+        "title": slug,
+        "slug": slug,
+    }
+    path = _PLACEHOLDER.sub(lambda m: values.get(m.group(1), m.group(0)), pattern)
+    path = re.sub(r"/{2,}", "/", path)
+    return path if path.startswith("/") else "/" + path
+
+
+def _quote_url(url: str) -> str:
+    """Percent-encode the path (Unicode segments included) without double-encoding ``%XX``."""
+    parts = urlsplit(url)
+    path = re.sub(r"/{2,}", "/", parts.path) or "/"
+    path = "/".join(quote(unquote(seg), safe=_PATH_SAFE) for seg in path.split("/"))
+    query = quote(unquote(parts.query), safe=_PATH_SAFE + "/?=&")
+    fragment = quote(unquote(parts.fragment), safe=_PATH_SAFE + "/?")
+    return urlunsplit((parts.scheme, parts.netloc, path, query, fragment))
+
+
+def _tag_specific(slug: str) -> str:
+    out: list[str] = []
+    for char in slug:
+        if char in _TAG_URI_SAFE or (ord(char) > 127 and unicodedata.category(char)[0] in "LN"):
+            out.append(char)
+        else:
+            out.append(quote(char, safe=""))
+    return "".join(out)
+
+
+class _DropType:
+    pass
+
+
+_DROP = _DropType()
+
+
+def _json_safe(value: object) -> Any:
+    """Extra front-matter values as JSON data; values JSON cannot hold are dropped."""
+    if value is None or isinstance(value, bool | int):
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else _DROP
+    if isinstance(value, str):
+        return xml_safe(value)
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, list | tuple):
+        return [v for v in map(_json_safe, value) if v is not _DROP]
+    if isinstance(value, dict):
+        out: dict[str, Any] = {}
+        for key, item in value.items():
+            safe = _json_safe(item)
+            if safe is not _DROP:
+                out[xml_safe(_scalar_text(key))] = safe
+        return out
+    return _DROP
+
+
+def _content_hash(
+    title: str,
+    url: str,
+    summary: str,
+    content_html: str,
+    categories: tuple[str, ...],
+    tags: tuple[str, ...],
+    authors: tuple[Author, ...],
+    image: str | None,
+) -> str:
+    """Everything an entry shows except its dates: a change here means "the entry changed"."""
+    blob = json.dumps(
+        [
+            title,
+            url,
+            summary,
+            content_html,
+            list(categories),
+            list(tags),
+            [[a.name, a.email, a.uri] for a in authors],
+            image,
+        ],
+        ensure_ascii=False,
+        separators=(",", ":"),
+    )
+    return hashlib.sha256(blob.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+# ---------------------------------------------------------------------------------------------
+# collect / scan
+
+
+def collect(outcomes: Iterable[ParseOutcome], now: datetime) -> ScanResult:
+    """Merge per-file outcomes (in ``rel`` order): drop duplicate ids, hold back future posts.
+
+    A future post still claims its id, so the day it is published it cannot collide with a
+    post that was added in the meantime.
+    """
+    result = ScanResult(posts=[], problems=[])
+    owners: dict[str, str] = {}
+    for outcome in outcomes:
+        result.files_seen += 1
+        result.problems.extend(outcome.problems)
+        if outcome.excluded is not None:
+            result.excluded += 1
+            continue
+        post = outcome.post
+        if post is None:
+            result.skipped += 1
+            continue
+        path = outcome.display_path or post.source
+        other = owners.get(post.id)
+        if other is not None:
+            reason = f"duplicate id {post.id!r} (already used by {other})"
+            result.problems.append(Problem(path, None, "error", reason))
+            result.skipped += 1
+            continue
+        owners[post.id] = path
+        if post.date > now:
+            when = post.date.isoformat()
+            result.problems.append(
+                Problem(path, None, "info", f"scheduled for {when}; excluded until then")
+            )
+            result.excluded += 1
+            if result.next_publish is None or post.date < result.next_publish:
+                result.next_publish = post.date
+            continue
+        result.posts.append(post)
+    return result
+
+
+def display_path(path: Path, base: Path | None = None) -> str:
+    """The path as the user knows it: relative to the working directory when inside it."""
+    base = Path(os.getcwd()) if base is None else base
+    try:
+        rel = os.path.relpath(path, base)
+    except ValueError:  # another drive on Windows
+        return str(path)
+    return str(path) if rel.startswith("..") else rel
+
+
+def _outcomes(config: Config, sources: Iterable[Any]) -> Iterator[ParseOutcome]:
+    for src in sources:
+        shown = display_path(src.path)
+        try:
+            data = read_bytes(src, config.max_post_bytes)
+        except SourceError as exc:
+            problem = Problem(shown, None, "error", exc.reason)
+            yield ParseOutcome(None, [problem], None, shown)
+            continue
+        except OSError as exc:
+            problem = Problem(shown, None, "error", f"cannot read: {exc.strerror or exc}")
+            yield ParseOutcome(None, [problem], None, shown)
+            continue
+        yield parse_post(data, src.rel, shown, config)
+
+
+def scan_posts(config: Config, now: datetime) -> ScanResult:
+    """The edge: find every post file, read and parse it, and collect the result."""
+    sources, source_problems = find_sources(config.posts_dir)
+    result = collect(_outcomes(config, sources), now)
+    dropped = sum(1 for p in source_problems if p.severity == "error")
+    result.problems[:0] = source_problems
+    result.skipped += dropped
+    result.files_seen += dropped
+    return result
