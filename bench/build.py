@@ -1,0 +1,437 @@
+"""Build benchmark: cold, no-change, one-edited and one-added builds at 1k / 10k (/ 100k) posts.
+
+Prints medians, it asserts nothing: timings belong in a report, not in a test that flakes on a
+busy machine. Two ways of paying for a build are measured, because they answer different
+questions:
+
+* **fresh process** — ``python -m feedsmith -c CONFIG build`` per build: what a cron job or CI
+  pays, including interpreter start-up and loading whatever cache the previous build left on disk.
+  Wall time is taken around the subprocess; peak RSS comes from ``os.wait4``.
+* **service** — one long-running Python process holding one builder object (``SiteBuilder`` when
+  the build module has it, else ``build_site`` on each call) that builds on command: what the
+  running service pays on its schedule, with whatever it keeps in memory between builds.
+
+Each run starts from nothing (output and state directories removed), then builds cold, again with
+nothing changed, after editing the newest post and after adding a post newer than all others.
+The corpus is put back afterwards, so a generated corpus under ``bench/out/`` is reused by later
+runs (it is regenerated only when missing or generated with other parameters).
+
+    python bench/build.py                 # N = 1,000 and 10,000
+    python bench/build.py --big           # also 100,000, and the 100k/10k cold ratio
+    python bench/build.py --sizes 200     # quick smoke run
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+BENCH_DIR = Path(__file__).resolve().parent
+REPO = BENCH_DIR.parent
+sys.path.insert(0, str(BENCH_DIR))
+sys.path.append(str(REPO / "src"))  # an installed or PYTHONPATH feedsmith wins
+
+import corpus  # noqa: E402  (bench/ is not a package; the path is set just above)
+
+STEPS = ("cold", "no-change", "edit one", "add one")
+PAGE = os.sysconf("SC_PAGE_SIZE")
+
+
+@dataclass
+class Sample:
+    seconds: float
+    rss_mb: float  # peak RSS of the building process (largest single process)
+    tree_mb: float | None = None  # peak summed RSS of the process and its children (sampled)
+    summary: str = ""
+
+
+@dataclass
+class Results:
+    """Samples per (size, mode, step), filled run by run."""
+
+    samples: dict[tuple[int, str, str], list[Sample]] = field(default_factory=dict)
+
+    def add(self, n: int, mode: str, step: str, sample: Sample) -> None:
+        self.samples.setdefault((n, mode, step), []).append(sample)
+
+    def median(self, n: int, mode: str, step: str, attr: str = "seconds") -> float | None:
+        values = [getattr(s, attr) for s in self.samples.get((n, mode, step), [])]
+        values = [v for v in values if v is not None]
+        return statistics.median(values) if values else None
+
+
+class BenchError(RuntimeError):
+    """A build under measurement failed: the figures would be meaningless, so stop that size."""
+
+
+# --- corpus handling --------------------------------------------------------------------------
+
+
+def corpus_dir(root: Path, n: int, seed: int) -> Path:
+    return root / f"corpus-{n}-seed{seed}"
+
+
+def newest_index(n: int, seed: int) -> int:
+    """The generated post with the latest date: editing it touches the site feed too."""
+    return max(range(n), key=lambda i: (corpus.post_meta(seed, i).date, i))
+
+
+def wipe_build_products(site: Path) -> None:
+    """Remove output and state (cache included): the next build is cold."""
+    from feedsmith.config import load_config
+
+    config = load_config(site / "config.yaml")
+    for path in (config.output_dir, config.state_dir):
+        shutil.rmtree(path, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def edited(site: Path, index: int, revision: int) -> Iterator[None]:
+    path, old = corpus.edit_one_post(site, index, revision=revision)
+    try:
+        yield
+    finally:
+        path.write_bytes(old)
+
+
+@contextlib.contextmanager
+def added(site: Path, seed: int) -> Iterator[None]:
+    path = corpus.add_one_post(site, seed=seed)
+    try:
+        yield
+    finally:
+        path.unlink(missing_ok=True)
+
+
+# --- fresh-process builds ---------------------------------------------------------------------
+
+
+def _child_env() -> dict[str, str]:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO / "src"), env.get("PYTHONPATH")]))
+    return env
+
+
+def _tree_rss_bytes(root_pid: int) -> int:
+    """Summed RSS of ``root_pid`` and its descendants (a process pool counts in full)."""
+    children: dict[int, list[int]] = {}
+    rss: dict[int, int] = {}
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry.name}/stat", "rb") as fh:
+                stat = fh.read()
+        except OSError:
+            continue
+        fields_ = stat[stat.rfind(b")") + 2 :].split()
+        pid = int(entry.name)
+        children.setdefault(int(fields_[1]), []).append(pid)
+        rss[pid] = int(fields_[21]) * PAGE
+    total, todo = 0, [root_pid]
+    while todo:
+        pid = todo.pop()
+        total += rss.get(pid, 0)
+        todo.extend(children.get(pid, ()))
+    return total
+
+
+class TreeSampler:
+    """Polls the summed RSS of a process tree; ru_maxrss only knows single processes."""
+
+    def __init__(self, pid: int, interval: float = 0.05) -> None:
+        self.pid = pid
+        self.interval = interval
+        self.peak = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self) -> TreeSampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.peak = max(self.peak, _tree_rss_bytes(self.pid))
+            self._stop.wait(self.interval)
+
+
+def fresh_build(site: Path, *, sample_tree: bool = False) -> Sample:
+    """One ``python -m feedsmith build`` in a new process, timed from spawn to exit."""
+    cmd = [sys.executable, "-m", "feedsmith", "-c", str(site / "config.yaml"), "build"]
+    cmd.append("--no-progress")
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        started = time.perf_counter()
+        proc = subprocess.Popen(cmd, cwd=site, env=_child_env(), stdout=out, stderr=err)
+        sampler = TreeSampler(proc.pid) if sample_tree else None
+        with sampler or contextlib.nullcontext():
+            _, status, usage = os.wait4(proc.pid, 0)
+        seconds = time.perf_counter() - started
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        err.seek(0)
+        stdout = out.read().decode(errors="replace")
+        stderr = err.read().decode(errors="replace")
+    if proc.returncode != 0:
+        raise BenchError(
+            f"{' '.join(cmd)} exited {proc.returncode}:\n{_tail(stderr)}\n{_tail(stdout)}"
+        )
+    lines = stdout.strip().splitlines()
+    return Sample(
+        seconds=seconds,
+        rss_mb=usage.ru_maxrss / 1024,  # KiB on Linux
+        tree_mb=sampler.peak / 2**20 if sampler else None,
+        summary=lines[-1] if lines else "",
+    )
+
+
+def _tail(text: str, lines: int = 15) -> str:
+    return "\n".join(text.strip().splitlines()[-lines:])
+
+
+# --- service builds ---------------------------------------------------------------------------
+
+
+def service_worker(config_path: str) -> int:
+    """Child side of the service mode: one builder object, a build per ``build`` line on stdin.
+
+    Replies one JSON line per build on stdout. Anything the build prints goes to stderr so it
+    cannot corrupt the protocol.
+    """
+    from feedsmith import build as build_module
+    from feedsmith.config import load_config
+
+    protocol = sys.stdout
+    sys.stdout = sys.stderr
+    config = load_config(config_path)
+    builder_cls = getattr(build_module, "SiteBuilder", None)
+    if builder_cls is not None:
+        builder = builder_cls(config)
+        run = builder.build
+        kind = "SiteBuilder"
+    else:
+
+        def run(now: datetime, progress: Any = None) -> Any:
+            return build_module.build_site(config, now, progress=progress)
+
+        kind = "build_site"
+    for line in sys.stdin:
+        if line.strip() != "build":
+            continue
+        try:
+            started = time.perf_counter()
+            report = run(datetime.now(UTC), progress=None)
+            seconds = time.perf_counter() - started
+            summary = report.summary() if hasattr(report, "summary") else repr(report)
+            reply: dict[str, Any] = {"ok": True, "seconds": seconds, "summary": summary}
+        except Exception as exc:  # reported to the parent, which stops this size
+            reply = {"ok": False, "error": f"{type(exc).__name__}: {exc}"}
+        reply["rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        reply["kind"] = kind
+        protocol.write(json.dumps(reply) + "\n")
+        protocol.flush()
+    return 0
+
+
+class Service:
+    """Parent side: a long-running child process that builds when told to."""
+
+    def __init__(self, site: Path) -> None:
+        self.log = tempfile.TemporaryFile()  # noqa: SIM115 - lives as long as the worker
+        cmd = [sys.executable, str(Path(__file__).resolve()), "--service-worker"]
+        cmd.append(str(site / "config.yaml"))
+        self.proc = subprocess.Popen(
+            cmd,
+            cwd=site,
+            env=_child_env(),
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=self.log,
+            text=True,
+        )
+
+    def build(self) -> Sample:
+        assert self.proc.stdin and self.proc.stdout
+        self.proc.stdin.write("build\n")
+        self.proc.stdin.flush()
+        line = self.proc.stdout.readline()
+        if not line:
+            self.log.seek(0)
+            log = _tail(self.log.read().decode(errors="replace"))
+            raise BenchError(f"service worker died:\n{log}")
+        reply = json.loads(line)
+        if not reply["ok"]:
+            raise BenchError(f"service build failed: {reply['error']}")
+        return Sample(reply["seconds"], reply["rss_mb"], None, reply["summary"])
+
+    def close(self) -> None:
+        if self.proc.stdin:
+            self.proc.stdin.close()
+        try:
+            self.proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        self.log.close()
+
+    def __enter__(self) -> Service:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+# --- one run of the four steps ----------------------------------------------------------------
+
+
+def run_sequence(
+    site: Path, n: int, mode: str, run: int, edit_index: int, results: Results, verbose: bool
+) -> None:
+    """cold → no-change → one edited → one added, all from a wiped state, corpus restored after."""
+    wipe_build_products(site)
+
+    def record(step: str, sample: Sample) -> None:
+        results.add(n, mode, step, sample)
+        if verbose:
+            tree = f", tree {sample.tree_mb:.0f} MB" if sample.tree_mb else ""
+            print(
+                f"  {n:>7} {mode:<13} run {run} {step:<9} {sample.seconds:8.3f} s  "
+                f"rss {sample.rss_mb:.0f} MB{tree}  | {sample.summary}",
+                file=sys.stderr,
+            )
+
+    if mode == "fresh process":
+        record("cold", fresh_build(site, sample_tree=True))
+        record("no-change", fresh_build(site))
+        with edited(site, edit_index, revision=run):
+            record("edit one", fresh_build(site))
+            with added(site, seed=run):
+                record("add one", fresh_build(site))
+    else:
+        with Service(site) as service:
+            record("cold", service.build())
+            record("no-change", service.build())
+            with edited(site, edit_index, revision=run):
+                record("edit one", service.build())
+                with added(site, seed=run):
+                    record("add one", service.build())
+
+
+# --- report -----------------------------------------------------------------------------------
+
+
+def _fmt_s(value: float | None) -> str:
+    if value is None:
+        return "—"
+    return f"{value * 1000:.0f} ms" if value < 1 else f"{value:.2f} s"
+
+
+def _fmt_mb(value: float | None) -> str:
+    return "—" if value is None else f"{value:.0f} MB"
+
+
+def table(results: Results, sizes: list[int], modes: list[str], runs: int) -> str:
+    head = ["N", "mode", *STEPS, "peak RSS, cold (largest process / whole tree, sampled)"]
+    lines = [
+        f"Medians of {runs} run(s); feedsmith {_version()}, Python {sys.version.split()[0]}, "
+        f"{os.cpu_count()} CPUs.",
+        "",
+        "| " + " | ".join(head) + " |",
+        "|" + "|".join("---:" if i > 1 else "---" for i in range(len(head))) + "|",
+    ]
+    for n in sizes:
+        for mode in modes:
+            if (n, mode, "cold") not in results.samples:
+                continue
+            cells = [f"{n:,}", mode]
+            cells += [_fmt_s(results.median(n, mode, step)) for step in STEPS]
+            rss = _fmt_mb(results.median(n, mode, "cold", "rss_mb"))
+            tree = results.median(n, mode, "cold", "tree_mb")
+            cells.append(f"{rss} / {_fmt_mb(tree)}" if tree is not None else rss)
+            lines.append("| " + " | ".join(cells) + " |")
+    if 10_000 in sizes and 100_000 in sizes:
+        for mode in modes:
+            small = results.median(10_000, mode, "cold")
+            big = results.median(100_000, mode, "cold")
+            if small and big:
+                lines.append("")
+                lines.append(f"100k / 10k cold ({mode}): {big / small:.1f}×")
+    return "\n".join(lines)
+
+
+def _version() -> str:
+    try:
+        from feedsmith import __version__
+
+        return __version__
+    except ImportError:  # pragma: no cover - only when run outside the repo
+        return "?"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sizes", type=int, nargs="+", help="corpus sizes (default 1000 10000)")
+    parser.add_argument("--big", action="store_true", help="add N = 100,000")
+    parser.add_argument("--runs", type=int, default=3, help="runs per figure (default 3)")
+    parser.add_argument("--seed", type=int, default=corpus.DEFAULT_SEED)
+    parser.add_argument("--out", type=Path, default=BENCH_DIR / "out", help="corpus directory")
+    parser.add_argument(
+        "--modes",
+        nargs="+",
+        choices=("fresh", "service"),
+        default=["fresh", "service"],
+        help="which builds to measure (default both)",
+    )
+    parser.add_argument("-q", "--quiet", action="store_true", help="only the final table")
+    parser.add_argument("--service-worker", metavar="CONFIG", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.service_worker:
+        return service_worker(args.service_worker)
+
+    sizes = list(args.sizes or [1_000, 10_000])
+    if args.big and 100_000 not in sizes:
+        sizes.append(100_000)
+    modes = [{"fresh": "fresh process", "service": "service"}[m] for m in args.modes]
+    results = Results()
+    failed = False
+    for n in sizes:
+        site = corpus_dir(args.out, n, args.seed)
+        started = time.perf_counter()
+        corpus.ensure_corpus(n, site, args.seed)
+        if not args.quiet:
+            print(f"corpus {site} ready in {time.perf_counter() - started:.1f} s", file=sys.stderr)
+        edit_index = newest_index(n, args.seed)
+        try:
+            for run in range(1, args.runs + 1):
+                for mode in modes:
+                    run_sequence(site, n, mode, run, edit_index, results, not args.quiet)
+        except BenchError as exc:
+            print(f"N={n}: {exc}", file=sys.stderr)
+            failed = True
+        finally:
+            wipe_build_products(site)
+    print(table(results, sizes, modes, args.runs))
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
