@@ -815,3 +815,37 @@ def test_one_access_log_line_per_request(
     assert json.loads(agent) == 'Reader/1.0 "quoted"\nforged'
     assert lines[1].startswith("GET /nope?x=1 404 ")
     assert lines[2].startswith("HEAD /feeds/all.atom.xml 200 0 ")
+
+
+def test_index_page_never_links_to_a_non_feed_url_from_the_manifest(
+    config: Config, output: Output, app: Flask
+) -> None:
+    manifest = json.loads((config.output_dir / "index.json").read_text("utf-8"))
+    ai = next(f for f in manifest["feeds"] if f["slug"] == "ai")
+    ai["urls"] = {"atom": "javascript:alert(1)", "rss": "data:text/html,x"}
+    (config.output_dir / "index.json").write_text(json.dumps(manifest), "utf-8")
+    html = app.test_client().get("/").get_data(as_text=True)
+    assert "javascript:" not in html and "data:" not in html
+    # The links are derived from the file list instead.
+    for suffix in (".atom.xml", ".rss.xml", ".json"):
+        assert f'href="/feeds/tags/ai{suffix}"' in html
+
+
+def test_index_page_follows_new_build_results(client: FlaskClient, config: Config) -> None:
+    assert "No build has been recorded yet" in client.get("/").get_data(as_text=True)
+    record_build(config.state_dir, started=NOW, finished=NOW, ok=False, seconds=0.5, error="oops")
+    html = client.get("/").get_data(as_text=True)
+    assert "failed" in html and "oops" in html
+
+
+def test_create_app_from_env_reads_the_config_path(
+    config: Config, output: Output, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from feedsmith.web import create_app_from_env
+
+    monkeypatch.setenv("FEEDSMITH_CONFIG", str(config.path))
+    app = create_app_from_env()
+    assert app.test_client().get("/feeds/all.atom.xml").status_code == 200
+    monkeypatch.delenv("FEEDSMITH_CONFIG")
+    with pytest.raises(RuntimeError, match="FEEDSMITH_CONFIG"):
+        create_app_from_env()

@@ -596,27 +596,30 @@ def _log_safe(text: str) -> str:
 
 
 class StatusReader:
-    """``status.json`` re-parsed only when it changed (``/`` and ``/healthz`` are polled too)."""
+    """``status.json`` re-parsed only when it changed (``/`` and ``/healthz`` are polled too).
+
+    The cached pair is replaced as one tuple so threads never see one file's key with another
+    file's status.
+    """
 
     def __init__(self, state_dir: Path) -> None:
         self.path = status_path(state_dir)
-        self._key: tuple[int, int, int] | None = None
-        self._status: BuildStatus | None = None
+        self._cached: tuple[tuple[int, int, int] | None, BuildStatus | None] = (None, None)
 
     def read(self) -> tuple[tuple[int, int, int] | None, BuildStatus | None]:
         try:
-            st = os.stat(self.path)
+            key = _stat_key(os.stat(self.path))
         except OSError:
             return None, None
-        key = _stat_key(st)
-        if key != self._key:
-            try:
-                data = self.path.read_bytes()
-            except OSError:
-                return None, None
-            self._status = parse_status(data, self.path)
-            self._key = key
-        return self._key, self._status
+        cached = self._cached
+        if cached[0] == key:
+            return cached
+        try:
+            data = self.path.read_bytes()
+        except OSError:
+            return None, None
+        self._cached = (key, parse_status(data, self.path))
+        return self._cached
 
 
 # -- the app ----------------------------------------------------------------------------------
@@ -639,7 +642,8 @@ def create_app(
     metrics = Metrics(config.state_dir, metrics_dir)
     feeds = FeedResponder(store, config.schedule.interval_seconds)
     retry_after = feeds.retry_after
-    page_cache: dict[str, Any] = {}
+    # (manifest key, status key) -> rendered page; one tuple, swapped whole.
+    page_cache: list[tuple[Any, bytes]] = [(object(), b"")]
     app.extensions["feedsmith"] = {"store": store, "metrics": metrics, "config": config}
 
     @app.errorhandler(HTTPException)
@@ -658,11 +662,13 @@ def create_app(
         manifest = store.manifest()
         status_key, status = statuses.read()
         cache_key = (manifest.key if manifest else None, status_key)
-        if page_cache.get("key") != cache_key:
+        cached_key, body = page_cache[0]
+        if cached_key != cache_key:
             html = render_template("index.html", **_page_context(config, manifest, status, url_for))
-            page_cache.update(key=cache_key, body=html.encode("utf-8"))
+            body = html.encode("utf-8")
+            page_cache[0] = (cache_key, body)
         response = Response(
-            page_cache["body"],
+            body,
             status=200 if manifest is not None else 503,
             content_type="text/html; charset=utf-8",
         )
@@ -799,11 +805,10 @@ def _page_context(
     autodiscovery: list[dict[str, str]] = []
     for feed in manifest.feeds if manifest else []:
         kind = str(feed.get("kind", ""))
-        urls = feed.get("urls") if isinstance(feed.get("urls"), dict) else {}
         links = [
             {"href": href, "type": LINK_TYPES[fmt], "label": FORMAT_LABELS[fmt]}
             for fmt in ("atom", "rss", "json")
-            if isinstance(href := urls.get(fmt), str) and href.startswith(FEEDS_PREFIX)
+            if (href := _feed_href(feed, fmt))
         ]
         updated = _parse_time(feed.get("updated"))
         groups.setdefault(kind, []).append(
@@ -848,6 +853,24 @@ def _page_context(
         if status and status.last_success
         else "",
     }
+
+
+_SUFFIXES = {"atom": ".atom.xml", "rss": ".rss.xml", "json": ".json"}
+
+
+def _feed_href(feed: dict[str, Any], fmt: str) -> str | None:
+    """The manifest's URL for a format when it is one of ours (never e.g. ``javascript:``),
+    else one derived from the file list."""
+    urls = feed.get("urls")
+    href = urls.get(fmt) if isinstance(urls, dict) else None
+    if isinstance(href, str) and href.startswith((FEEDS_PREFIX, "https://", "http://")):
+        return href
+    files = feed.get("files")
+    if isinstance(files, dict):
+        for rel in files:
+            if isinstance(rel, str) and rel.endswith(_SUFFIXES[fmt]):
+                return FEEDS_PREFIX + quote(rel)
+    return None
 
 
 def _display_time(value: datetime) -> str:
