@@ -849,3 +849,19 @@ def test_create_app_from_env_reads_the_config_path(
     monkeypatch.delenv("FEEDSMITH_CONFIG")
     with pytest.raises(RuntimeError, match="FEEDSMITH_CONFIG"):
         create_app_from_env()
+
+
+def test_an_unexpected_error_on_a_feed_is_a_logged_500(
+    client: FlaskClient, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    from feedsmith import web
+
+    def broken(self: Any, listed: Any) -> None:
+        raise RuntimeError("disk on fire")
+
+    monkeypatch.setattr(web.FeedStore, "body", broken)
+    with caplog.at_level(logging.INFO):
+        resp = client.get("/feeds/all.atom.xml")
+    assert resp.status_code == 500 and b"disk on fire" not in resp.data
+    assert "disk on fire" in caplog.text
+    assert any(r.name == "feedsmith.access" and " 500 " in r.getMessage() for r in caplog.records)

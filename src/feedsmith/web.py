@@ -321,10 +321,9 @@ class FeedStore:
         feeds = [f for f in data.get("feeds") or [] if isinstance(f, dict)]
         files: dict[str, Listed] = {}
         changed: dict[str, datetime | None] = {}
+        # Per-feed file lists, plus top-level extras (e.g. index.opml) if the build lists any.
         sources = [f.get("files") for f in feeds]
-        sources.append(
-            data.get("files")
-        )  # top-level extras (e.g. index.opml), if the build lists any
+        sources.append(data.get("files"))
         for source in sources:
             if not isinstance(source, dict):
                 continue
@@ -539,7 +538,12 @@ class Edge:
         path = environ.get("PATH_INFO", "")
         method = environ.get("REQUEST_METHOD", "GET")
         if path.startswith(FEEDS_PREFIX):
-            code, headers, body = self.feeds.respond(path[len(FEEDS_PREFIX) :], environ)
+            try:
+                code, headers, body = self.feeds.respond(path[len(FEEDS_PREFIX) :], environ)
+            except Exception:
+                # A bug or an I/O surprise: answer (and log, and count) like Flask would.
+                log.exception("error serving %s", _log_path(environ))
+                code, headers, body = _plain(500, "internal server error\n", [])
             headers.append(NOSNIFF)
             start_response(_STATUS_LINES.get(code, str(code)), headers)
             result: Iterable[bytes] = [body] if body and method != "HEAD" else []
