@@ -352,6 +352,15 @@ def test_front_matter_permalink_site_relative_and_absolute(config: Config) -> No
     assert post.url == "https://elsewhere.example/p%20q"
 
 
+@pytest.mark.parametrize("bad", ["'//[x'", "'http://[::1'", "'javascript:alert(1)'"])
+def test_unusable_permalink_or_image_is_a_warning_not_a_crash(config: Config, bad: str) -> None:
+    outcome = parse(config, fm(date="2025-01-01", permalink=bad, image=bad), "2025-01-01-w.md")
+    assert outcome.post is not None
+    assert outcome.post.url == "https://blog.example.com/2025/01/01/w.html"
+    assert outcome.post.image is None
+    assert {p.severity for p in outcome.problems} == {"warning"}
+
+
 def test_image_is_absolute_against_post_url_and_unknown_keys_go_to_extra(config: Config) -> None:
     text = fm(
         date="2025-01-01",
@@ -443,6 +452,24 @@ def test_broken_yaml_is_invalid_with_a_line(config: Config) -> None:
     [problem] = outcome.problems
     assert problem.severity == "error"
     assert problem.line is not None and problem.line >= 2
+
+
+def test_unclosed_front_matter_is_invalid(config: Config) -> None:
+    outcome = parse(config, "---\ntitle: x\ndate: 2025-01-01\n\nbody without closing line\n")
+    assert outcome.post is None
+    assert [p.severity for p in outcome.problems] == ["error"]
+
+
+def test_symlink_escaping_posts_dir_is_reported_and_skipped(site, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    outside = tmp_path / "outside.md"
+    outside.write_text("---\ntitle: secret\ndate: 2025-01-01\n---\nx\n", "utf-8")
+    (site.posts_dir / "2025-01-01-link.md").symlink_to(outside)
+    site.write_post("2025-01-02-real.md", "---\ntitle: real\n---\nx\n")
+    result = scan_posts(site.config(), NOW)
+    assert [p.title for p in result.posts] == ["real"]
+    assert result.skipped == 1
+    assert [p.severity for p in result.problems] == ["error"]
+    assert "secret" not in result.problems[0].reason
 
 
 def test_shift_jis_file_parses_with_a_warning(config: Config) -> None:
@@ -551,7 +578,25 @@ def test_parse_post_never_raises_on_arbitrary_bytes(config: Config, data: bytes)
 
 _meta_values = st.one_of(
     st.text(max_size=30),
-    st.sampled_from(["no", "1.10", "[a, b]", "{a: 1}", "2025-13-45", "&a x", "*a", "!!python/x"]),
+    st.sampled_from(
+        [
+            "no",
+            "1.10",
+            "[a, b]",
+            "{a: 1}",
+            "2025-13-45",
+            "0000-00-00",
+            "&a x",
+            "*a",
+            "!!python/x",
+            "'//[x'",
+            "http://[::1",
+            "javascript:x",
+            ".nan",
+            "~",
+            "[{name: y}, 3]",
+        ]
+    ),
 )
 
 

@@ -293,10 +293,13 @@ class _Parser:
             if not isinstance(value, str) or not value.strip():
                 continue
             given = xml_safe(value.strip())
-            parts = urlsplit(given)
-            if parts.scheme in ("http", "https") and parts.netloc:
-                return _quote_url(given)
-            if parts.scheme or given.startswith("//"):
+            try:
+                parts = urlsplit(given)
+                if parts.scheme in ("http", "https") and parts.netloc:
+                    return _quote_url(given)
+            except ValueError:  # urlsplit refuses e.g. "//[x" (a broken IPv6 host)
+                parts = None
+            if parts is None or parts.scheme or given.startswith("//"):
                 self.problem("warning", f"{key}: not an http(s) URL or a path; ignored", key)
                 continue
             path = _expand_permalink(given, published, slug, categories)
@@ -360,12 +363,12 @@ class _Parser:
             return None
         try:
             resolved = urljoin(url, xml_safe(value.strip()))
-        except ValueError:
-            resolved = ""
-        if urlsplit(resolved).scheme not in ("http", "https"):
-            self.problem("warning", "image: not an http(s) URL or a path; ignored", "image")
-            return None
-        return _quote_url(resolved)
+            if urlsplit(resolved).scheme in ("http", "https"):
+                return _quote_url(resolved)
+        except ValueError:  # a broken IPv6 host such as "//[x"
+            pass
+        self.problem("warning", "image: not an http(s) URL or a path; ignored", "image")
+        return None
 
     # -- line numbers ---------------------------------------------------------------------------
 
@@ -447,8 +450,9 @@ def _quote_url(url: str) -> str:
     parts = urlsplit(url)
     path = re.sub(r"/{2,}", "/", parts.path) or "/"
     path = "/".join(quote(unquote(seg), safe=_PATH_SAFE) for seg in path.split("/"))
-    query = quote(unquote(parts.query), safe=_PATH_SAFE + "/?=&")
-    fragment = quote(unquote(parts.fragment), safe=_PATH_SAFE + "/?")
+    # Query and fragment keep their existing escapes: unquoting "%26" there would change meaning.
+    query = quote(parts.query, safe=_PATH_SAFE + "/?%")
+    fragment = quote(parts.fragment, safe=_PATH_SAFE + "/?%")
     return urlunsplit((parts.scheme, parts.netloc, path, query, fragment))
 
 
@@ -574,7 +578,8 @@ def display_path(path: Path, base: Path | None = None) -> str:
 
 def _outcomes(config: Config, sources: Iterable[Any]) -> Iterator[ParseOutcome]:
     for src in sources:
-        shown = display_path(src.path)
+        # posts_dir/rel, not src.path: a followed symlink is shown where the user put it.
+        shown = display_path(config.posts_dir / src.rel)
         try:
             data = read_bytes(src, config.max_post_bytes)
         except SourceError as exc:
