@@ -17,13 +17,12 @@ import hashlib
 import json
 import logging
 import math
-import os
 import re
 import unicodedata
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
-from pathlib import Path, PurePosixPath
+from pathlib import PurePosixPath
 from typing import Any
 from urllib.parse import quote, unquote, urljoin, urlsplit, urlunsplit
 
@@ -32,7 +31,7 @@ from feedsmith.dates import parse_date, split_dated_name
 from feedsmith.frontmatter import Document, FrontMatterError, parse_document
 from feedsmith.markdown import inline_text, render_post
 from feedsmith.model import Author, Post, Problem, ScanResult, Severity
-from feedsmith.sources import SourceError, decode, find_sources, read_bytes
+from feedsmith.sources import SourceError, decode, display_path, find_sources, read_bytes
 from feedsmith.text import truncate, xml_safe
 
 log = logging.getLogger(__name__)
@@ -564,16 +563,6 @@ def collect(outcomes: Iterable[ParseOutcome], now: datetime) -> ScanResult:
             continue
         result.posts.append(post)
     return result
-
-
-def display_path(path: Path, base: Path | None = None) -> str:
-    """The path as the user knows it: relative to the working directory when inside it."""
-    base = Path(os.getcwd()) if base is None else base
-    try:
-        rel = os.path.relpath(path, base)
-    except ValueError:  # another drive on Windows
-        return str(path)
-    return str(path) if rel.startswith("..") else rel
 
 
 def _outcomes(config: Config, sources: Iterable[Any]) -> Iterator[ParseOutcome]:
