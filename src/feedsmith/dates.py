@@ -1,0 +1,156 @@
+"""Every date shape real blogs put in front matter, turned into an aware ``datetime``.
+
+Dates become ids (``tag:host,2025-11-16:slug``) and feed order, so they are parsed strictly:
+a value that is not recognisably a date is an error the author sees, never a guess. Values with
+their own offset keep it (the calendar date the author meant is the one in the id); naive values
+take the site's time zone.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import re
+from datetime import UTC, date, datetime, time, timedelta, timezone, tzinfo
+
+MIN_YEAR = 1000
+MAX_YEAR = 9999
+
+_ISO = re.compile(
+    r"""
+    (?P<y>\d{4})(?P<sep>[-/])(?P<m>\d{1,2})(?P=sep)(?P<d>\d{1,2})
+    (?:
+        (?:[Tt]|[ \t]+)
+        (?P<H>\d{1,2}):(?P<M>\d{2})
+        (?::(?P<S>\d{2})(?:[.,](?P<frac>\d{1,9}))?)?
+        [ \t]*
+        (?P<tz>[Zz]|UTC|GMT|[+-]\d{2}(?::?\d{2})?)?
+    )?
+    """,
+    re.X,
+)
+_DATED_NAME = re.compile(r"(\d{4})-(\d{1,2})-(\d{1,2})(?:-(.*))?", re.S)
+_MONTH_NAME = re.compile(r"\b(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)", re.I)
+
+
+def _offset(text: str | None) -> tzinfo | None:
+    if text is None:
+        return None
+    if text in ("Z", "z", "UTC", "GMT"):
+        return UTC
+    sign = -1 if text[0] == "-" else 1
+    digits = text[1:].replace(":", "")
+    hours, minutes = int(digits[:2]), int(digits[2:] or 0)
+    if hours > 23 or minutes > 59:
+        raise ValueError("offset out of range")
+    return timezone(sign * timedelta(hours=hours, minutes=minutes))
+
+
+def _from_iso(text: str) -> datetime | None:
+    match = _ISO.fullmatch(text)
+    if match is None:
+        return None
+    g = match.groupdict()
+    frac = (g["frac"] or "").ljust(6, "0")[:6]
+    return datetime(
+        int(g["y"]),
+        int(g["m"]),
+        int(g["d"]),
+        int(g["H"] or 0),
+        int(g["M"] or 0),
+        int(g["S"] or 0),
+        int(frac or 0),
+        tzinfo=_offset(g["tz"]),
+    )
+
+
+def _from_rfc2822(text: str) -> datetime | None:
+    # parsedate is lax enough to read "1 2 3" as a date; every RFC 2822 date names its month.
+    if not _MONTH_NAME.search(text):
+        return None
+    try:
+        return email.utils.parsedate_to_datetime(text)
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None
+
+
+def _kind(value: object) -> str:
+    if isinstance(value, bool):
+        return "true/false"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, list | tuple):
+        return "a list"
+    if isinstance(value, dict):
+        return "a mapping"
+    if isinstance(value, time):
+        return "a time of day"
+    return f"a {type(value).__name__}"
+
+
+def _checked(dt: datetime, tz: tzinfo, shown: str) -> datetime:
+    if dt.tzinfo is None or dt.utcoffset() is None:
+        dt = dt.replace(tzinfo=tz)
+    try:
+        # Renderers convert to UTC; a date that cannot be converted must fail here, by name.
+        dt.astimezone(UTC)
+    except (OverflowError, ValueError):
+        raise ValueError(f"date {shown} is out of range") from None
+    if not MIN_YEAR <= dt.year <= MAX_YEAR:
+        raise ValueError(f"date {shown} is out of range (years {MIN_YEAR}–{MAX_YEAR})")
+    return dt
+
+
+def parse_date(value: object, tz: tzinfo) -> datetime:
+    """``value`` (a YAML/TOML scalar) as an aware ``datetime``; ``ValueError`` with a reason.
+
+    Accepted: ``datetime`` (naive → ``tz``), ``date`` (midnight in ``tz``), and strings in
+    ISO 8601 (``T`` or space, optional seconds/fraction, ``Z``/``+09:00``/``+0900``), Jekyll's
+    ``YYYY-MM-DD HH:MM:SS +ZZZZ``, ``YYYY-MM-DD HH:MM``, ``YYYY-MM-DD`` and RFC 2822.
+    """
+    try:
+        return _parse(value, tz)
+    except ValueError:
+        raise
+    except Exception as exc:
+        raise ValueError(f"unrecognised date {value!r:.80}: {exc}") from None
+
+
+def _parse(value: object, tz: tzinfo) -> datetime:
+    if value is None:
+        raise ValueError("date is empty")
+    if isinstance(value, datetime):
+        return _checked(value, tz, f"'{value.isoformat()}'")
+    if isinstance(value, date):
+        return _checked(datetime.combine(value, time(0)), tz, f"'{value.isoformat()}'")
+    if not isinstance(value, str):
+        raise ValueError(f"date must be a date, not {_kind(value)}")
+    text = value.strip()
+    if not text:
+        raise ValueError("date is empty")
+    shown = repr(text if len(text) <= 60 else text[:57] + "...")
+    if len(text) > 100:
+        raise ValueError(f"unrecognised date {shown}")
+    try:
+        parsed = _from_iso(text)
+    except ValueError:
+        raise ValueError(f"unrecognised date {shown}") from None
+    if parsed is None:
+        parsed = _from_rfc2822(text)
+    if parsed is None:
+        raise ValueError(f"unrecognised date {shown}")
+    return _checked(parsed, tz, shown)
+
+
+def split_dated_name(stem: str) -> tuple[date | None, str]:
+    """Jekyll's ``YYYY-MM-DD-slug`` file stem → ``(date, "slug")``; otherwise ``(None, stem)``.
+
+    An impossible date (``2025-13-45-x``) is not a date: the stem is returned whole.
+    """
+    match = _DATED_NAME.fullmatch(stem)
+    if match is None:
+        return None, stem
+    try:
+        day = date(int(match.group(1)), int(match.group(2)), int(match.group(3)))
+    except ValueError:
+        return None, stem
+    return day, match.group(4) or ""

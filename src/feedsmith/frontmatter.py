@@ -1,0 +1,218 @@
+"""Splitting a post into front matter and body, and reading the front matter safely.
+
+The splitting is done here, line by line, rather than by python-frontmatter: the rules that
+matter for real blogs — only the *first* block is front matter, it must open on the first line
+(a BOM must not hide it), ``---END---`` or a later ``---`` is body, the body's starting line is
+known for error messages — are easier to guarantee than to check after a regex split.
+
+The YAML is read by a loader built for untrusted, hand-written input:
+
+* no anchors or aliases: a few hundred bytes of nested aliases expand to gigabytes;
+* no YAML 1.1 guessing: ``no``/``on``/``yes`` stay strings, ``1.10`` stays ``"1.10"``, ``0755``
+  stays ``"0755"``. Only ``null``, ``true``/``false``, plain decimal integers and YAML timestamps
+  are typed; every other scalar is the string the author wrote;
+* characters YAML calls unprintable are accepted — they are stripped per field later, and a
+  stray control character in a title should not make a post vanish.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any, ClassVar
+
+import yaml
+from yaml.constructor import SafeConstructor
+from yaml.resolver import Resolver
+
+MAX_FRONT_MATTER_BYTES = 64 * 1024
+
+
+class FrontMatterError(ValueError):
+    """Front matter that cannot be used; ``line`` is the file line when one is known."""
+
+    def __init__(self, reason: str, line: int | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.line = line
+
+
+@dataclass(frozen=True)
+class Document:
+    """A post split in two. ``body_line`` is the 1-based file line where the body starts."""
+
+    meta: dict[str, Any]
+    body: str
+    body_line: int
+    format: str | None
+
+
+def _key(key: object) -> str:
+    if isinstance(key, str):
+        return key
+    if isinstance(key, bool):
+        return "true" if key else "false"
+    if key is None:
+        return "null"
+    if isinstance(key, datetime | date):
+        return key.isoformat()
+    return str(key)
+
+
+class _AliasRefused(yaml.MarkedYAMLError):
+    pass
+
+
+class _StrictLoader(yaml.SafeLoader):
+    """SafeLoader with YAML 1.1's implicit typing cut down to what front matter needs."""
+
+    yaml_implicit_resolvers: ClassVar[dict[str, list[tuple[str, re.Pattern[str]]]]] = {}
+
+    def check_printable(self, data: str) -> None:
+        return None
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        event = self.peek_event()
+        if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None) is not None:
+            what = "aliases" if isinstance(event, yaml.AliasEvent) else "anchors"
+            raise _AliasRefused(
+                None, None, f"YAML {what} (&/*) are not allowed in front matter", event.start_mark
+            )
+        return super().compose_node(parent, index)
+
+    def construct_mapping(self, node: Any, deep: bool = False) -> dict[str, Any]:
+        # Keys become strings as they are built: `1:` and `true:` would otherwise collide
+        # (1 == True in a dict), and every consumer downstream wants text keys anyway.
+        if not isinstance(node, yaml.MappingNode):
+            raise yaml.constructor.ConstructorError(
+                None, None, f"expected a mapping, found {node.id}", node.start_mark
+            )
+        mapping: dict[str, Any] = {}
+        for key_node, value_node in node.value:
+            key = self.construct_object(key_node, deep=True)
+            if isinstance(key, list | dict):
+                raise yaml.constructor.ConstructorError(
+                    None, None, "a key must be text, not a list or mapping", key_node.start_mark
+                )
+            mapping[_key(key)] = self.construct_object(value_node, deep=deep)
+        return mapping
+
+    def construct_yaml_timestamp(self, node: Any) -> Any:
+        # The regex admits impossible dates (2025-13-45); keep those as the text the author
+        # wrote so the date parser can name the problem instead of the YAML layer failing.
+        try:
+            return super().construct_yaml_timestamp(node)
+        except (ValueError, OverflowError):
+            return self.construct_scalar(node)
+
+
+_StrictLoader.add_constructor("tag:yaml.org,2002:timestamp", _StrictLoader.construct_yaml_timestamp)
+_StrictLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:null", re.compile(r"^(?:~|null|Null|NULL|)$"), ["~", "n", "N", ""]
+)
+_StrictLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:bool",
+    re.compile(r"^(?:[Tt][Rr][Uu][Ee]|[Ff][Aa][Ll][Ss][Ee])$"),
+    list("tTfF"),
+)
+_StrictLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:int", re.compile(r"^(?:0|-?[1-9][0-9]*)$"), list("-0123456789")
+)
+for _first, _resolvers in Resolver.yaml_implicit_resolvers.items():
+    for _tag, _regexp in _resolvers:
+        if _tag == "tag:yaml.org,2002:timestamp":
+            _StrictLoader.add_implicit_resolver(_tag, _regexp, [_first])
+
+# SafeConstructor's bool table also knows yes/no/on/off; only reachable via an explicit tag now,
+# but keep the table strict too so `!!bool yes` is not silently True.
+_StrictLoader.bool_values = {"true": True, "false": False}
+assert issubclass(_StrictLoader, SafeConstructor)
+
+_YAML_CLOSE = re.compile(r"^(?:---|\.\.\.)[ \t]*$", re.M)
+_TOML_CLOSE = re.compile(r"^\+\+\+[ \t]*$", re.M)
+_OPEN = re.compile(r"(---|\+\+\+)[ \t]*(?:\n|$)")
+_TOML_LINE = re.compile(r"\s*\(at line (\d+), column \d+\)\s*$")
+
+
+def _kind(value: object) -> str:
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, bool):
+        return "true/false"
+    if isinstance(value, int | float):
+        return "a number"
+    if value is None:
+        return "empty"
+    if isinstance(value, datetime | date):
+        return "a date"
+    return "a string" if isinstance(value, str) else f"a {type(value).__name__}"
+
+
+def _load_yaml(source: str, first_line: int) -> object:
+    try:
+        return yaml.load(source, Loader=_StrictLoader)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = first_line + mark.line if mark is not None else None
+        problem = exc.problem or exc.context or "syntax error"
+        if isinstance(exc, _AliasRefused):
+            raise FrontMatterError(problem, line) from None
+        raise FrontMatterError(f"front matter is not valid YAML: {problem}", line) from None
+    except RecursionError:
+        raise FrontMatterError("front matter is nested too deeply", first_line) from None
+    except Exception as exc:
+        raise FrontMatterError(f"front matter is not valid YAML: {exc}", first_line) from None
+
+
+def _load_toml(source: str, first_line: int) -> object:
+    try:
+        # Floats as text: `version = 1.10` must stay "1.10", as in YAML.
+        return tomllib.loads(source, parse_float=str)
+    except tomllib.TOMLDecodeError as exc:
+        message = str(exc)
+        match = _TOML_LINE.search(message)
+        line = first_line + int(match.group(1)) - 1 if match else first_line
+        message = _TOML_LINE.sub("", message) if match else message
+        raise FrontMatterError(f"front matter is not valid TOML: {message}", line) from None
+    except RecursionError:
+        raise FrontMatterError("front matter is nested too deeply", first_line) from None
+
+
+def parse_document(text: str) -> Document:
+    """Split ``text`` (as returned by ``sources.decode``) into front matter and body.
+
+    A first line that is not ``---`` or ``+++`` means there is no front matter: the whole text
+    is body. Otherwise the block must be closed, at most 64 KB, parse, and be a mapping.
+    """
+    if text.startswith("\ufeff"):
+        text = text[1:]
+    opening = _OPEN.match(text)
+    if opening is None:
+        return Document({}, text, 1, None)
+    fmt = "yaml" if opening.group(1) == "---" else "toml"
+    start = opening.end()
+    closing = (_YAML_CLOSE if fmt == "yaml" else _TOML_CLOSE).search(text, start)
+    if closing is None or not opening.group(0).endswith("\n"):
+        raise FrontMatterError("front matter is not closed (opened on line 1)", 1)
+    source = text[start : closing.start()]
+    if len(source) > MAX_FRONT_MATTER_BYTES // 4 and (
+        len(source.encode("utf-8", "surrogatepass")) > MAX_FRONT_MATTER_BYTES
+    ):
+        raise FrontMatterError(
+            f"front matter is larger than {MAX_FRONT_MATTER_BYTES // 1024} KB", 1
+        )
+    close_line = text.count("\n", 0, closing.start()) + 1
+    end = closing.end()
+    if end < len(text) and text[end] == "\n":
+        end += 1
+    body = text[end:]
+    body_line = close_line + 1
+
+    meta = _load_yaml(source, 2) if fmt == "yaml" else _load_toml(source, 2)
+    if meta is None:
+        meta = {}
+    if not isinstance(meta, dict):
+        raise FrontMatterError(f"front matter is {_kind(meta)}, not a mapping", 2)
+    return Document({_key(k): v for k, v in meta.items()}, body, body_line, fmt)
