@@ -243,3 +243,13 @@ def test_parse_document_yaml_punctuation_only_raises_front_matter_error(body):
     for opener in ("---\n", "+++\n"):
         with contextlib.suppress(FrontMatterError):
             parse_document(opener + body)
+
+
+def test_deeply_nested_yaml_is_an_error_not_a_crash():
+    err = _error("---\na: " + "[" * 5000 + "\n---\n")
+    assert err.reason == "front matter is nested too deeply"
+
+
+def test_deeply_nested_toml_is_an_error_not_a_crash():
+    err = _error("+++\na = " + "[" * 5000 + "\n+++\n")
+    assert err.reason.startswith("front matter is")
