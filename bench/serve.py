@@ -33,7 +33,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from http.client import HTTPConnection
@@ -70,9 +70,13 @@ def fetch(url: str, headers: Mapping[str, str] | None = None) -> tuple[int, dict
     req = urllib.request.Request(url, headers=dict(headers or {}))
     try:
         with urllib.request.urlopen(req, timeout=5) as resp:
-            return resp.status, dict(resp.headers.items()), resp.read()
+            return resp.status, _lower(resp.headers.items()), resp.read()
     except urllib.error.HTTPError as exc:
-        return exc.code, dict(exc.headers.items()), exc.read()
+        return exc.code, _lower(exc.headers.items()), exc.read()
+
+
+def _lower(items: Iterable[tuple[str, str]]) -> dict[str, str]:
+    return {k.lower(): v for k, v in items}
 
 
 def wait_for(url: str, proc: subprocess.Popen[bytes], timeout: float, want: int = 200) -> None:
@@ -311,12 +315,12 @@ def run_python(url: str, headers: Mapping[str, str], args: argparse.Namespace) -
 def scenarios(url: str) -> list[Scenario]:
     """The three requests a poller makes; the 304 validator is fetched from the server itself."""
     status, headers, _ = fetch(url)
-    if status != 200 or "ETag" not in headers:
+    if status != 200 or "etag" not in headers:
         raise SystemExit(f"GET {url} answered {status} without an ETag")
     return [
         Scenario("full GET", {}, 200),
         Scenario("gzip GET", {"Accept-Encoding": "gzip"}, 200),
-        Scenario("304", {"If-None-Match": headers["ETag"]}, 304),
+        Scenario("304", {"If-None-Match": headers["etag"]}, 304),
     ]
 
 
@@ -327,7 +331,7 @@ def measure(url: str, args: argparse.Namespace, label: str) -> dict[str, Result]
         status, headers, body = fetch(url, sc.headers)
         if status != sc.expect:
             raise SystemExit(f"{label} {sc.name}: expected {sc.expect}, got {status}")
-        if sc.name == "gzip GET" and headers.get("Content-Encoding") != "gzip":
+        if sc.name == "gzip GET" and headers.get("content-encoding") != "gzip":
             raise SystemExit(f"{label} gzip GET: no Content-Encoding: gzip")
         runs = [load(url, sc.headers, args) for _ in range(args.runs)]
         res = Result(
