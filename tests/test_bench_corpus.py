@@ -189,3 +189,21 @@ def test_add_one_post_adds_a_new_newest_post(tmp_path: Path) -> None:
     newest = max(_split(p.read_text(encoding="utf-8"))[0]["date"] for p in _posts(tmp_path))
     assert _split(path.read_text(encoding="utf-8"))[0]["date"] == newest
     assert corpus.add_one_post(tmp_path, seed=2) != path
+
+
+def test_scanning_a_generated_corpus_yields_every_post_without_problems(tmp_path: Path) -> None:
+    from datetime import UTC, datetime
+
+    from feedsmith.config import load_config
+    from feedsmith.posts import scan_posts
+
+    corpus.generate(50, tmp_path, seed=9)
+    config = load_config(tmp_path / "config.yaml")
+    result = scan_posts(config, datetime(2026, 6, 1, tzinfo=UTC))
+    assert [p.format() for p in result.problems if p.severity != "info"] == []
+    assert len(result.posts) == 50
+    assert result.skipped == 0
+    assert len({p.id for p in result.posts}) == 50
+    titles = {p.title for p in result.posts}
+    assert any(t.endswith("\ufffd") for t in titles)  # kept, not "fixed"
+    assert all(1 <= len(p.categories) <= 2 and 1 <= len(p.tags) <= 6 for p in result.posts)
