@@ -1,0 +1,345 @@
+"""Rendering: one :class:`FeedGroup` → Atom 1.0, RSS 2.0 (feedgen) or JSON Feed 1.1 bytes.
+
+Every renderer is a pure function of the group and the config. Nothing reads the clock: feedgen
+defaults the feed's ``updated``/``lastBuildDate`` and every entry's ``updated`` to *now*, so all
+of them are set explicitly here (the feed's to the newest shown entry's ``updated``). The same
+posts therefore give byte-identical files, which keeps ETags put and pollers quiet.
+
+Decisions where the formats leave room:
+
+* Dates are written in UTC, whole seconds, RFC 3339 with ``Z`` (Atom, JSON) and RFC 822 with
+  English names and ``+0000`` (RSS). RSS dates are formatted here, not by ``strftime``, so the
+  process locale can never leak month names into a feed.
+* Feed ids are tag URIs built from ``config.id_authority`` and the slug
+  (``tag:example.com,2005:feeds/tag/ai``), not from ``site.url``, so switching the site between
+  http and https (or to a CDN host) does not make every reader see a new feed.
+* Categories and tags are both emitted as ``<category>`` (Atom ``term`` = ``label`` = the name,
+  ``scheme`` = the feed folder URL, which tells the two kinds apart) and as JSON ``tags``
+  (categories first). JSON also carries them separately under ``_feedsmith``.
+* ``feed.content: summary`` drops the HTML body from every format; JSON Feed then carries the
+  summary as ``content_text`` because the spec requires one of ``content_html``/``content_text``.
+* OPML subscribes to the first configured format in the order atom, rss, json.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import quote
+
+from feedgen.feed import FeedGenerator
+from lxml import etree
+
+from feedsmith import __version__
+from feedsmith.config import Config
+from feedsmith.groups import FeedGroup
+from feedsmith.model import Author, Post
+from feedsmith.text import xml_safe
+
+GENERATOR_NAME = "feedsmith"
+GENERATOR_URI = "https://pypi.org/project/feedsmith/"
+JSON_FEED_VERSION = "https://jsonfeed.org/version/1.1"
+#: The date part of feed tag URIs. Fixed forever: changing it would change every feed id.
+FEED_ID_DATE = "2005"
+#: ``updated`` of a feed with no entries (an empty blog's site feed): fixed, never "now".
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+_EXTENSIONS = {"atom": ".atom.xml", "rss": ".rss.xml", "json": ".json"}
+_FOLDERS = {"category": "categories", "tag": "tags"}
+_KIND_LABEL = {"category": "category", "tag": "tag"}
+_OPML_KIND_TITLES = {"all": "All posts", "category": "Categories", "tag": "Tags"}
+_DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+_RFC2822_FORMAT = "%a, %d %b %Y %H:%M:%S %z"  # what feedgen's formatRFC2822 asks for
+
+
+# -- paths, URLs, titles ----------------------------------------------------------------------
+
+
+def feed_files(group: FeedGroup, formats: Sequence[str]) -> dict[str, str]:
+    """Format → path relative to ``output_dir`` (Unicode on disk, percent-encoded in URLs)."""
+    base = "all" if group.kind == "all" else f"{_FOLDERS[group.kind]}/{group.slug}"
+    return {fmt: base + _EXTENSIONS[fmt] for fmt in formats}
+
+
+def feed_url(config: Config, rel_path: str) -> str:
+    """Absolute URL of a published file: ``site.url`` + ``/feeds/`` + the quoted path."""
+    return f"{config.site.url}/feeds/{quote(rel_path, safe='/')}"
+
+
+def feed_title(group: FeedGroup, config: Config) -> str:
+    """``Site`` for the site feed, ``Site — tag: 最新ニュース`` for the others."""
+    site = xml_safe(config.site.title)
+    if group.kind == "all":
+        return site
+    return f"{site} — {_KIND_LABEL[group.kind]}: {xml_safe(group.name)}"
+
+
+def feed_id(group: FeedGroup, config: Config) -> str:
+    """Stable tag URI for a feed (see the module docstring)."""
+    specific = "feeds/all" if group.kind == "all" else f"feeds/{group.kind}/{group.slug}"
+    return f"tag:{config.id_authority},{FEED_ID_DATE}:{quote(specific, safe='/-')}"
+
+
+def rfc3339(dt: datetime) -> str:
+    """UTC, whole seconds, ``Z``: one spelling for every date in Atom and JSON."""
+    u = dt.astimezone(UTC)
+    return f"{u.year:04d}-{u.month:02d}-{u.day:02d}T{u.hour:02d}:{u.minute:02d}:{u.second:02d}Z"
+
+
+def rfc822(dt: datetime) -> str:
+    """RFC 822 date with English names, built without ``strftime`` so no locale can leak in."""
+    u = dt.astimezone(UTC)
+    return (
+        f"{_DAYS[u.weekday()]}, {u.day:02d} {_MONTHS[u.month - 1]} {u.year:04d} "
+        f"{u.hour:02d}:{u.minute:02d}:{u.second:02d} +0000"
+    )
+
+
+class _FeedDate(datetime):
+    """A UTC datetime that formats itself the way feeds need, whatever feedgen asks.
+
+    feedgen calls ``isoformat()`` for Atom and ``strftime('%a, %d %b …')`` for RSS (after
+    switching the process locale to C); answering both here makes the output independent of
+    the locale and of feedgen's handling of it.
+    """
+
+    def isoformat(self, sep: str = "T", timespec: str = "auto") -> str:
+        return rfc3339(self)
+
+    def strftime(self, fmt: str) -> str:
+        if fmt == _RFC2822_FORMAT:
+            return rfc822(self)
+        return super().strftime(fmt)
+
+
+def _feed_date(dt: datetime) -> _FeedDate:
+    u = dt.astimezone(UTC)
+    return _FeedDate(u.year, u.month, u.day, u.hour, u.minute, u.second, tzinfo=UTC)
+
+
+def _shown(group: FeedGroup, config: Config) -> tuple[Post, ...]:
+    return group.posts[: config.feed.max_entries]
+
+
+def _newest_update(posts: Iterable[Post]) -> datetime:
+    return max((p.updated for p in posts), default=EPOCH)
+
+
+def _scheme(config: Config, kind: str) -> str:
+    return f"{config.site.url}/feeds/{_FOLDERS[kind]}/"
+
+
+def _home(config: Config) -> str:
+    return config.site.url + "/"
+
+
+def _entry_title(post: Post) -> str:
+    # feedgen refuses an empty title; posts.py always gives one, but a crash here loses a build.
+    return post.title or post.slug or post.id
+
+
+def _feed_author(config: Config) -> str:
+    # Atom needs an author on the feed unless every entry has one; the site title stands in.
+    return xml_safe(config.site.author) or xml_safe(config.site.title) or GENERATOR_NAME
+
+
+def _author_dict(author: Author) -> dict[str, str]:
+    data = {"name": author.name}
+    if author.email:
+        data["email"] = author.email
+    if author.uri:
+        data["uri"] = author.uri
+    return data
+
+
+# -- Atom and RSS via feedgen -------------------------------------------------------------------
+
+
+def _generator(group: FeedGroup, config: Config, fmt: str) -> FeedGenerator:
+    posts = _shown(group, config)
+    fg = FeedGenerator()
+    if fmt == "rss":
+        fg.load_extension("dc", atom=False, rss=True)
+    title = feed_title(group, config)
+    fg.id(feed_id(group, config))
+    fg.title(title)
+    fg.updated(_feed_date(_newest_update(posts)))  # sets lastBuildDate too
+    self_url = feed_url(config, feed_files(group, [fmt])[fmt])
+    self_type = "application/atom+xml" if fmt == "atom" else "application/rss+xml"
+    # feedgen takes the RSS <link> from the *last* link added: the home page must come last.
+    fg.link(href=self_url, rel="self", type=self_type)
+    fg.link(href=_home(config), rel="alternate", type="text/html")
+    fg.author({"name": _feed_author(config)})
+    fg.generator(GENERATOR_NAME, version=__version__, uri=GENERATOR_URI)
+    description = xml_safe(config.site.description)
+    if fmt == "rss":
+        fg.description(description or title)  # RSS requires a channel description
+    elif description:
+        fg.subtitle(description)
+    if config.site.language:
+        fg.language(xml_safe(config.site.language))
+    full = config.feed.content == "full"
+    cat_scheme = _scheme(config, "category")
+    tag_scheme = _scheme(config, "tag")
+    # feedgen prepends by default; append keeps newest first.
+    for post in posts:
+        fe = fg.add_entry(order="append")
+        fe.id(post.id)  # also the RSS guid, isPermaLink="false"
+        fe.title(_entry_title(post))
+        fe.link(href=post.url, rel="alternate", type="text/html")
+        fe.published(_feed_date(post.date))  # RSS pubDate
+        fe.updated(_feed_date(post.updated))
+        if post.authors:
+            fe.author([_author_dict(a) for a in post.authors])
+            if fmt == "rss":
+                fe.dc.dc_creator([a.name for a in post.authors])
+        categories = [
+            {"term": name, "label": name, "scheme": cat_scheme} for name in post.categories
+        ] + [{"term": name, "label": name, "scheme": tag_scheme} for name in post.tags]
+        if categories:
+            fe.category(categories)
+        if post.summary:
+            fe.summary(post.summary)
+        if full and post.content_html:
+            fe.content(post.content_html, type="html")
+    return fg
+
+
+def render_atom(group: FeedGroup, config: Config) -> bytes:
+    """Atom 1.0 document for the group's newest ``max_entries`` posts."""
+    return _generator(group, config, "atom").atom_str(pretty=True, encoding="UTF-8")
+
+
+def render_rss(group: FeedGroup, config: Config) -> bytes:
+    """RSS 2.0 document; ``lastBuildDate`` is the newest shown entry's update, never now."""
+    return _generator(group, config, "rss").rss_str(pretty=True, encoding="UTF-8")
+
+
+# -- JSON Feed 1.1 -----------------------------------------------------------------------------
+
+
+def _json_author(author: Author) -> dict[str, str]:
+    data = {"name": author.name}
+    url = author.uri or (f"mailto:{author.email}" if author.email else None)
+    if url:
+        data["url"] = url
+    return data
+
+
+def _reading_time(post: Post) -> int | float | None:
+    value = post.extra.get("reading_time")
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return value if math.isfinite(value) else None
+
+
+def _json_item(post: Post, full: bool) -> dict[str, Any]:
+    item: dict[str, Any] = {"id": post.id, "url": post.url, "title": _entry_title(post)}
+    if full and post.content_html:
+        item["content_html"] = post.content_html
+    else:
+        item["content_text"] = post.summary
+    if post.summary:
+        item["summary"] = post.summary
+    if post.image:
+        item["image"] = post.image
+    item["date_published"] = rfc3339(post.date)
+    item["date_modified"] = rfc3339(post.updated)
+    if post.authors:
+        item["authors"] = [_json_author(a) for a in post.authors]
+    tags = list(dict.fromkeys([*post.categories, *post.tags]))
+    if tags:
+        item["tags"] = tags
+    if post.lang:
+        item["language"] = post.lang
+    extension: dict[str, Any] = {
+        "categories": list(post.categories),
+        "tags": list(post.tags),
+    }
+    reading_time = _reading_time(post)
+    if reading_time is not None:
+        extension["reading_time"] = reading_time
+    item["_feedsmith"] = extension
+    return item
+
+
+def render_json(group: FeedGroup, config: Config) -> bytes:
+    """JSON Feed 1.1, written to the spec (feedgen has no JSON Feed support).
+
+    Keys are written in a fixed order (spec order, not sorted) so the bytes are deterministic.
+    """
+    posts = _shown(group, config)
+    full = config.feed.content == "full"
+    feed: dict[str, Any] = {
+        "version": JSON_FEED_VERSION,
+        "title": feed_title(group, config),
+        "home_page_url": _home(config),
+        "feed_url": feed_url(config, feed_files(group, ["json"])["json"]),
+    }
+    if config.site.description:
+        feed["description"] = config.site.description
+    if config.site.language:
+        feed["language"] = config.site.language
+    if config.site.author:
+        feed["authors"] = [{"name": config.site.author}]
+    feed["_feedsmith"] = {
+        "about": GENERATOR_URI,
+        "version": __version__,
+        "id": feed_id(group, config),
+        "kind": group.kind,
+        "updated": rfc3339(_newest_update(posts)),
+    }
+    feed["items"] = [_json_item(p, full) for p in posts]
+    text = json.dumps(feed, ensure_ascii=False, indent=2, allow_nan=False)
+    return (text + "\n").encode("utf-8")
+
+
+# -- OPML ---------------------------------------------------------------------------------------
+
+
+def opml_format(config: Config) -> str:
+    """The format OPML subscribes to: Atom when published (best-defined ids and dates)."""
+    return next(f for f in ("atom", "rss", "json") if f in config.feed.formats)
+
+
+def render_opml(groups: Sequence[FeedGroup], config: Config) -> bytes:
+    """OPML 2.0 subscription list: one folder outline per kind, one outline per feed.
+
+    ``dateModified`` is the newest update among the listed feeds (omitted with no posts), so the
+    file changes only when a feed does.
+    """
+    fmt = opml_format(config)
+    root = etree.Element("opml", version="2.0")
+    head = etree.SubElement(root, "head")
+    etree.SubElement(head, "title").text = xml_safe(config.site.title)
+    newest = max(
+        (p.updated for g in groups for p in g.posts[: config.feed.max_entries]), default=None
+    )
+    if newest is not None:
+        etree.SubElement(head, "dateModified").text = rfc822(newest)
+    if config.site.author:
+        etree.SubElement(head, "ownerName").text = xml_safe(config.site.author)
+    body = etree.SubElement(root, "body")
+    folders: dict[str, etree._Element] = {}
+    for group in groups:
+        folder = folders.get(group.kind)
+        if folder is None:
+            text = _OPML_KIND_TITLES.get(group.kind, group.kind)
+            folder = etree.SubElement(body, "outline", text=text, title=text)
+            folders[group.kind] = folder
+        title = feed_title(group, config)
+        attrs = {
+            "type": "rss",
+            "text": title,
+            "title": title,
+            "xmlUrl": feed_url(config, feed_files(group, [fmt])[fmt]),
+            "htmlUrl": _home(config),
+        }
+        if config.site.language:
+            attrs["language"] = xml_safe(config.site.language)
+        etree.SubElement(folder, "outline", attrs)
+    return etree.tostring(root, pretty_print=True, encoding="UTF-8", xml_declaration=True)
