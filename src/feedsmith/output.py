@@ -1,0 +1,383 @@
+"""Publish one build's complete set of files so readers never see a half-written output.
+
+The protocol, in this order:
+
+1. Temp files left by a crashed earlier build (``*.feedsmith-tmp``) are removed.
+2. Every file whose bytes differ from what is on disk is written, with its ``.gz`` sidecar, to a
+   temp file *in the same folder* (so the rename below is atomic). A file is judged unchanged
+   when the previous state's sha256 matches *and* the file on disk has the recorded size and
+   mtime; when the disk disagrees with the state (someone edited or deleted a file, or the state
+   was lost) the disk bytes are compared directly. Nothing visible has changed yet: an exception
+   here removes the temp files and leaves the previous output exactly as it was.
+3. Only after *all* temp files exist are they renamed into place (sidecar first, so a
+   ``gzip_static`` server never pairs a new ``.gz`` with a missing file for long).
+4. Files no longer published (and their ``.gz``) are deleted and recorded in ``gone`` with the
+   build time, so the server can answer 410 instead of 404; a path published again leaves
+   ``gone``.
+5. ``index.json`` is written last, atomically, and only when its bytes change. Its ``generated``
+   is the time of the last build that changed any output, so a rebuild with no changes writes
+   nothing at all (bytes and mtimes of every file stay identical).
+
+Sidecars are deterministic (gzip level 9, ``mtime=0``, no file name in the header), so the same
+bytes always give the same ``.gz`` and static servers such as nginx ``gzip_static`` can serve them.
+
+Unicode paths (Japanese tag slugs) are ordinary file names here; URLs are percent-encoded.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gzip
+import hashlib
+import json
+import logging
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from feedsmith.state import BuildState, write_atomic
+
+log = logging.getLogger(__name__)
+
+MANIFEST = "index.json"
+OPML_NAME = "index.opml"
+TMP_SUFFIX = ".feedsmith-tmp"
+GZIP_LEVEL = 9
+#: Top-level names and folders the build owns; only these are ever deleted as stale.
+_OWNED_DIRS = ("categories", "tags")
+_OWNED_SUFFIXES = (".atom.xml", ".rss.xml", ".json", ".opml")
+
+
+@dataclass(frozen=True)
+class FeedInfo:
+    """One feed (a group in every configured format) as the manifest lists it."""
+
+    kind: str
+    name: str
+    slug: str
+    entries: int
+    updated: str | None
+    urls: dict[str, str]  # format -> "/feeds/<percent-encoded path>"
+    files: tuple[str, ...]  # paths relative to output_dir, one per format
+
+
+@dataclass(frozen=True)
+class WriteReport:
+    """What one publish did.
+
+    ``written``/``unchanged``/``removed`` count *feed files* (one per feed per format: what a
+    reader subscribes to); ``index.opml``, ``index.json`` and ``.gz`` sidecars are not counted
+    there but every path actually replaced or deleted on disk is in ``paths_written`` /
+    ``paths_removed``. ``files``/``gone``/``generated`` are the new values for the state.
+    """
+
+    written: int
+    unchanged: int
+    removed: int
+    paths_written: tuple[str, ...]
+    paths_removed: tuple[str, ...]
+    manifest_written: bool
+    files: dict[str, dict[str, Any]] = field(default_factory=dict)
+    gone: dict[str, str] = field(default_factory=dict)
+    generated: str = ""
+
+
+def iso_z(dt: datetime) -> str:
+    """The one timestamp format of the manifest: UTC, seconds, ``Z``."""
+    return dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def gzip_bytes(data: bytes) -> bytes:
+    """Deterministic gzip: same input, same output, on every machine and every day."""
+    return gzip.compress(data, compresslevel=GZIP_LEVEL, mtime=0)
+
+
+def sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+@dataclass
+class _Pending:
+    rel: str
+    final: str
+    tmp: str
+
+
+def publish(
+    output_dir: Path,
+    files: Mapping[str, bytes],
+    feeds: Sequence[FeedInfo],
+    state: BuildState,
+    now: datetime,
+) -> WriteReport:
+    """Make ``output_dir`` hold exactly ``files`` (plus sidecars and the manifest); see module doc.
+
+    ``files`` must be the *complete* set for this build. ``state`` is the previous build's state
+    (read only); the caller stores the returned ``files``/``gone``/``generated``.
+    """
+    output_dir.mkdir(parents=True, exist_ok=True)
+    base = str(output_dir)
+    now_iso = iso_z(now)
+    on_disk = _scan_owned(base)
+
+    new_records: dict[str, dict[str, Any]] = {}
+    pending: list[_Pending] = []
+    changed_paths: set[str] = set()  # published paths whose bytes are new
+    try:
+        for rel in sorted(files):
+            _check_rel(rel)
+            data = files[rel]
+            record, writes = _plan_file(base, rel, data, state.files.get(rel), now_iso)
+            new_records[rel] = record
+            for suffix, payload in writes:
+                final = os.path.join(base, rel + suffix)
+                pending.append(_Pending(rel + suffix, final, _write_temp(final, payload)))
+            if any(suffix == "" for suffix, _ in writes):
+                changed_paths.add(rel)
+    except BaseException:
+        for p in pending:
+            with contextlib.suppress(OSError):
+                os.unlink(p.tmp)
+        raise
+
+    # Point of no return: everything is on disk, now make it visible.
+    for p in sorted(pending, key=lambda p: (not p.rel.endswith(".gz"), p.rel)):
+        os.replace(p.tmp, p.final)
+    for p in pending:
+        if not p.rel.endswith(".gz"):
+            new_records[p.rel]["mtime_ns"] = os.stat(p.final).st_mtime_ns
+        else:
+            new_records[p.rel[:-3]]["gz_mtime_ns"] = os.stat(p.final).st_mtime_ns
+
+    # Stale files: what the last build published, plus owned-looking strays on disk.
+    disk_mains = {rel[:-3] if rel.endswith(".gz") else rel for rel in on_disk}
+    stale = (set(state.files) | disk_mains) - set(files)
+    removed_paths: list[str] = []
+    gone = {rel: since for rel, since in state.gone.items() if rel not in files}
+    removed_feeds = 0
+    for rel in sorted(stale):
+        for path_rel in (rel, rel + ".gz"):
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(os.path.join(base, path_rel))
+                removed_paths.append(path_rel)
+        gone.setdefault(rel, now_iso)
+        removed_feeds += 1
+
+    feed_paths = {rel for feed in feeds for rel in feed.files}
+    written = sum(1 for rel in changed_paths if rel in feed_paths)
+    unchanged = sum(1 for rel in feed_paths if rel not in changed_paths)
+
+    any_change = bool(pending or removed_paths) or gone != state.gone
+    generated = now_iso if any_change or state.generated is None else state.generated
+    manifest = render_manifest(generated, feeds, new_records, gone)
+    manifest_path = Path(base) / MANIFEST
+    current = _read_or_none(manifest_path)
+    if current != manifest and current is not None and not any_change:
+        # The manifest alone differs (new layout, hand edit, lost state): that is a change too.
+        generated = now_iso
+        manifest = render_manifest(generated, feeds, new_records, gone)
+    manifest_written = current != manifest
+    if manifest_written:
+        write_atomic(manifest_path, manifest)
+
+    paths_written = tuple(sorted(p.rel for p in pending)) + (
+        (MANIFEST,) if manifest_written else ()
+    )
+    return WriteReport(
+        written=written,
+        unchanged=unchanged,
+        removed=removed_feeds,
+        paths_written=paths_written,
+        paths_removed=tuple(removed_paths),
+        manifest_written=manifest_written,
+        files=new_records,
+        gone=gone,
+        generated=generated,
+    )
+
+
+def render_manifest(
+    generated: str,
+    feeds: Sequence[FeedInfo],
+    records: Mapping[str, Mapping[str, Any]],
+    gone: Mapping[str, str],
+) -> bytes:
+    """``index.json``: deterministic JSON (sorted keys, UTF-8 names, no ASCII escapes).
+
+    Files that belong to no feed (``index.opml``) are listed under a top-level ``files`` so the
+    server can give them a ``Last-Modified`` too.
+    """
+    feed_paths: set[str] = set()
+    out_feeds = []
+    for feed in feeds:
+        entry_files = {}
+        for rel in feed.files:
+            feed_paths.add(rel)
+            rec = records[rel]
+            entry_files[rel] = {
+                "sha256": rec["sha256"],
+                "bytes": rec["bytes"],
+                "changed": rec["changed"],
+            }
+        out_feeds.append(
+            {
+                "kind": feed.kind,
+                "name": feed.name,
+                "slug": feed.slug,
+                "entries": feed.entries,
+                "updated": feed.updated,
+                "urls": dict(feed.urls),
+                "files": entry_files,
+            }
+        )
+    extras = {
+        rel: {"sha256": rec["sha256"], "bytes": rec["bytes"], "changed": rec["changed"]}
+        for rel, rec in records.items()
+        if rel not in feed_paths
+    }
+    data = {"generated": generated, "feeds": out_feeds, "files": extras, "gone": dict(gone)}
+    return (json.dumps(data, ensure_ascii=False, sort_keys=True, indent=1) + "\n").encode()
+
+
+# -- helpers ----------------------------------------------------------------------------------
+
+
+def _check_rel(rel: str) -> None:
+    """Refuse paths that could escape ``output_dir`` or collide with our own bookkeeping."""
+    parts = rel.split("/")
+    if (
+        not rel
+        or rel.startswith("/")
+        or "\\" in rel
+        or "\0" in rel
+        or any(p in ("", ".", "..") or p.startswith(".") for p in parts)
+        or rel == MANIFEST
+        or rel.endswith(".gz")
+    ):
+        raise ValueError(f"refusing to publish unsafe path {rel!r}")
+
+
+def _plan_file(
+    base: str, rel: str, data: bytes, prev: Mapping[str, Any] | None, now_iso: str
+) -> tuple[dict[str, Any], list[tuple[str, bytes]]]:
+    """Decide what must be written for one file; returns its new record and ``(suffix, bytes)``."""
+    digest = sha256(data)
+    path = os.path.join(base, rel)
+    same_as_state = prev is not None and prev.get("sha256") == digest
+    st = _stat(path)
+    if same_as_state and st and st.st_size == len(data) and st.st_mtime_ns == prev.get("mtime_ns"):
+        main_ok = True  # trusted: state and disk agree
+    else:
+        main_ok = st is not None and st.st_size == len(data) and _read_or_none(path) == data
+    if same_as_state:
+        changed = str(prev["changed"])  # type: ignore[index]
+    elif main_ok and st is not None:
+        changed = iso_z(datetime.fromtimestamp(st.st_mtime_ns / 1e9, UTC))  # state was lost
+    else:
+        changed = now_iso
+    record: dict[str, Any] = {"sha256": digest, "bytes": len(data), "changed": changed}
+    writes: list[tuple[str, bytes]] = []
+    if not main_ok:
+        writes.append(("", data))
+    else:
+        record["mtime_ns"] = st.st_mtime_ns  # type: ignore[union-attr]
+
+    gz_path = path + ".gz"
+    gz_st = _stat(gz_path)
+    gz_trusted = (
+        main_ok
+        and same_as_state
+        and gz_st is not None
+        and gz_st.st_size == prev.get("gz_bytes")  # type: ignore[union-attr]
+        and gz_st.st_mtime_ns == prev.get("gz_mtime_ns")  # type: ignore[union-attr]
+    )
+    if gz_trusted:
+        record["gz_bytes"] = gz_st.st_size  # type: ignore[union-attr]
+        record["gz_mtime_ns"] = gz_st.st_mtime_ns  # type: ignore[union-attr]
+    else:
+        packed = gzip_bytes(data)
+        record["gz_bytes"] = len(packed)
+        if (
+            main_ok
+            and gz_st is not None
+            and gz_st.st_size == len(packed)
+            and _read_or_none(gz_path) == packed
+        ):
+            record["gz_mtime_ns"] = gz_st.st_mtime_ns
+            return record, writes
+        writes.append((".gz", packed))
+    return record, writes
+
+
+def _write_temp(final: str, data: bytes) -> str:
+    """Write ``data`` next to ``final`` under a hidden temp name; return that name."""
+    folder, name = os.path.split(final)
+    os.makedirs(folder, exist_ok=True)
+    tmp = os.path.join(folder, f".{name}.{os.getpid()}{TMP_SUFFIX}")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    return tmp
+
+
+def _scan_owned(base: str) -> set[str]:
+    """Published-looking files on disk (rel paths), removing crashed builds' temp files.
+
+    Only names the build itself produces are returned, so pointing ``output_dir`` at a folder
+    with other content never deletes that content.
+    """
+    found: set[str] = set()
+
+    def visit(folder: str, prefix: str, recurse: bool) -> None:
+        try:
+            entries = list(os.scandir(folder))
+        except FileNotFoundError:
+            return
+        for entry in entries:
+            rel = prefix + entry.name
+            if entry.is_dir(follow_symlinks=False):
+                if recurse:
+                    visit(entry.path, rel + "/", True)
+                continue
+            if entry.name.endswith(TMP_SUFFIX):
+                log.info("removing temp file left by an interrupted build: %s", entry.path)
+                with contextlib.suppress(OSError):
+                    os.unlink(entry.path)
+                continue
+            if entry.name.startswith("."):
+                continue
+            name = entry.name[:-3] if entry.name.endswith(".gz") else entry.name
+            if not name.endswith(_OWNED_SUFFIXES) or name == MANIFEST:
+                continue
+            if prefix or name.startswith("all.") or name == OPML_NAME:
+                found.add(rel)
+
+    visit(base, "", False)
+    for sub in _OWNED_DIRS:
+        visit(os.path.join(base, sub), sub + "/", True)
+    return found
+
+
+def _stat(path: str) -> os.stat_result | None:
+    try:
+        return os.stat(path)
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+
+
+def _read_or_none(path: str | Path) -> bytes | None:
+    try:
+        with open(path, "rb") as fh:
+            return fh.read()
+    except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
+        return None

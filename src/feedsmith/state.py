@@ -1,0 +1,198 @@
+"""What the previous build knew, so the next one can be honest and lazy.
+
+Two things cannot be derived from the posts alone:
+
+* *when an entry last changed*. Most posts never say (``last_modified_at`` is rare), and file
+  mtimes lie (a ``git clone`` touches everything). So each entry's ``content_hash`` is remembered
+  with the time it was first seen with that hash; Atom ``<updated>`` / JSON ``date_modified`` is
+  that time. Editing the text moves it, touching or rebuilding does not.
+* *what is already published*: the slug registry (slugs never change while a name exists), the
+  sha256/size/change time of every output file (for ``Last-Modified`` and to skip rewriting
+  unchanged files), and the feeds that disappeared (so the server can answer 410).
+
+Entries of posts that are no longer published (deleted, drafted, future-dated again) are
+*dropped*: the state stays bounded by the live blog, and a post that comes back is treated like
+a new one (its ``updated`` is its publish date again). That also means a rebuild from scratch
+and an incremental rebuild agree.
+
+``apply_updates`` is pure; ``load_state``/``save_state`` are the only I/O here.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import json
+import logging
+import os
+import tempfile
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from feedsmith.model import Post
+
+log = logging.getLogger(__name__)
+
+STATE_VERSION = 1
+
+
+@dataclass
+class BuildState:
+    """The JSON-serialisable memory of the last successful build.
+
+    * ``entries``: ``{post_id: {"hash": content_hash, "changed": iso}}``
+    * ``slugs``: the slug registry ``{"tag:<key>": slug, "category:<key>": slug}``
+    * ``files``: ``{rel_path: {"sha256", "bytes", "changed", "mtime_ns", "gz_bytes", ...}}`` —
+      what :mod:`feedsmith.output` published (``mtime_ns``/``gz_*`` let it verify the disk
+      cheaply instead of trusting this file blindly)
+    * ``gone``: ``{rel_path: since}`` for feeds that no longer exist
+    * ``generated``: the time of the last build that changed any output (the manifest's
+      ``generated``), ``None`` before the first one.
+    """
+
+    entries: dict[str, dict[str, str]] = field(default_factory=dict)
+    slugs: dict[str, str] = field(default_factory=dict)
+    files: dict[str, dict[str, Any]] = field(default_factory=dict)
+    gone: dict[str, str] = field(default_factory=dict)
+    generated: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        data = dataclasses.asdict(self)
+        data["version"] = STATE_VERSION
+        return data
+
+    @classmethod
+    def from_json(cls, data: object) -> BuildState:
+        """Validate the shape strictly: a state we misread would silently corrupt dates."""
+        if not isinstance(data, dict):
+            raise ValueError("not a JSON object")
+        if data.get("version") != STATE_VERSION:
+            raise ValueError(f"unknown state version {data.get('version')!r}")
+        entries = _mapping(data, "entries")
+        for key, value in entries.items():
+            if not (
+                isinstance(value, dict)
+                and isinstance(value.get("hash"), str)
+                and isinstance(value.get("changed"), str)
+            ):
+                raise ValueError(f"bad entry for {key!r}")
+            datetime.fromisoformat(value["changed"])
+        slugs = _mapping(data, "slugs")
+        if not all(isinstance(v, str) for v in slugs.values()):
+            raise ValueError("bad slug registry")
+        files = _mapping(data, "files")
+        for key, value in files.items():
+            if not (
+                isinstance(value, dict)
+                and isinstance(value.get("sha256"), str)
+                and isinstance(value.get("bytes"), int)
+                and isinstance(value.get("changed"), str)
+            ):
+                raise ValueError(f"bad file record for {key!r}")
+        gone = _mapping(data, "gone")
+        if not all(isinstance(v, str) for v in gone.values()):
+            raise ValueError("bad gone list")
+        generated = data.get("generated")
+        if generated is not None and not isinstance(generated, str):
+            raise ValueError("bad generated time")
+        return cls(entries, slugs, files, gone, generated)
+
+
+def _mapping(data: dict[str, Any], key: str) -> dict[str, Any]:
+    value = data.get(key, {})
+    if not isinstance(value, dict):
+        raise ValueError(f"{key} is not an object")
+    return value
+
+
+def apply_updates(
+    posts: Iterable[Post], state: BuildState, now: datetime
+) -> tuple[list[Post], dict[str, dict[str, str]]]:
+    """Give every post an honest ``updated`` and return the new ``entries`` table.
+
+    Per post: first sight → its publish ``date``; same ``content_hash`` as last build → the
+    remembered time; a different hash → ``now``. An explicit front-matter ``updated`` always
+    wins for the feed, but the hash is still tracked so dropping that key later behaves. The
+    result is never earlier than ``date`` (``published`` never moves, and an entry cannot be
+    updated before it was published). Only the given posts appear in the new table.
+    """
+    out: list[Post] = []
+    entries: dict[str, dict[str, str]] = {}
+    for post in posts:
+        prev = state.entries.get(post.id)
+        changed: datetime
+        if prev is None:
+            changed = post.date
+        elif prev["hash"] == post.content_hash:
+            changed = datetime.fromisoformat(prev["changed"])
+            if changed.tzinfo is None:  # defensive: never compare naive with aware
+                changed = post.date
+        else:
+            changed = now
+        changed = max(changed, post.date)
+        entries[post.id] = {"hash": post.content_hash, "changed": changed.isoformat()}
+        if not post.updated_explicit and post.updated != changed:
+            post = dataclasses.replace(post, updated=changed)
+        out.append(post)
+    return out, entries
+
+
+def dumps_state(state: BuildState) -> bytes:
+    """Deterministic bytes, so an unchanged state is recognisably unchanged (and diffable)."""
+    text = json.dumps(state.to_json(), ensure_ascii=False, sort_keys=True, indent=1)
+    return (text + "\n").encode("utf-8")
+
+
+def load_state(path: Path) -> BuildState:
+    """The previous build's state; missing or unreadable → empty (logged), never an error.
+
+    Losing the state costs accuracy of ``updated`` for edited posts and one verification pass
+    over the output, never a failed build.
+    """
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        log.info("no build state at %s: starting fresh", path)
+        return BuildState()
+    except OSError as exc:
+        log.warning("cannot read build state %s (%s): starting fresh", path, exc)
+        return BuildState()
+    try:
+        return BuildState.from_json(json.loads(raw.decode("utf-8")))
+    except (ValueError, UnicodeDecodeError) as exc:
+        log.warning("ignoring corrupt build state %s (%s): starting fresh", path, exc)
+        return BuildState()
+
+
+def save_state(path: Path, state: BuildState) -> bool:
+    """Atomically replace ``path`` (temp file in the same folder, fsync, ``os.replace``).
+
+    Returns ``False`` without touching the file when it already holds exactly these bytes, so a
+    no-change rebuild writes nothing at all.
+    """
+    data = dumps_state(state)
+    with contextlib.suppress(OSError):
+        if path.read_bytes() == data:
+            return False
+    write_atomic(path, data)
+    return True
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` so readers see the old or the new bytes, never a mix."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".feedsmith-tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
