@@ -288,8 +288,7 @@ def _plan_file(
     gz_path = path + ".gz"
     gz_st = _stat(gz_path)
     gz_trusted = (
-        main_ok
-        and same_as_state
+        same_as_state
         and gz_st is not None
         and gz_st.st_size == prev.get("gz_bytes")  # type: ignore[union-attr]
         and gz_st.st_mtime_ns == prev.get("gz_mtime_ns")  # type: ignore[union-attr]
@@ -300,12 +299,7 @@ def _plan_file(
     else:
         packed = gzip_bytes(data)
         record["gz_bytes"] = len(packed)
-        if (
-            main_ok
-            and gz_st is not None
-            and gz_st.st_size == len(packed)
-            and _read_or_none(gz_path) == packed
-        ):
+        if gz_st is not None and gz_st.st_size == len(packed) and _read_or_none(gz_path) == packed:
             record["gz_mtime_ns"] = gz_st.st_mtime_ns
             return record, writes
         writes.append((".gz", packed))
