@@ -25,6 +25,7 @@ from feedsmith.feeds import (
     feed_id,
     feed_url,
     render_atom,
+    render_group,
     render_json,
     render_opml,
     render_rss,
@@ -435,3 +436,32 @@ def test_opml_uses_rss_when_atom_is_not_published(make_config: Callable[..., Con
     root = etree.fromstring(render_opml(sample_groups(), config))
     urls = [o.get("xmlUrl") for o in root.iter("outline") if o.get("xmlUrl")]
     assert urls and all(u.endswith(".rss.xml") for u in urls)
+
+
+# -- render_group ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("description", ["A blog for tests", ""])
+def test_render_group_gives_the_same_bytes_as_the_single_renderers(
+    tmp_path: Path, description: str
+) -> None:
+    (tmp_path / "posts").mkdir()
+    config = config_from_mapping(
+        {"site": {"title": "T", "description": description}, "posts_dir": "posts"},
+        tmp_path / "c.yml",
+    )
+    for group in sample_groups():
+        expected = {fmt: render(group, config) for fmt, render in RENDERERS.items()}
+        assert render_group(group, config) == expected
+        assert render_group(group, config, ["json", "rss", "atom"]) == expected
+        assert list(render_group(group, config, ["rss", "atom"])) == ["rss", "atom"]
+
+
+def test_atom_subtitle_only_when_the_site_has_a_description(tmp_path: Path) -> None:
+    (tmp_path / "posts").mkdir()
+    config = config_from_mapping({"posts_dir": "posts"}, tmp_path / "c.yml")
+    group = sample_groups()[0]
+    for data in (render_atom(group, config), render_group(group, config, ["rss", "atom"])["atom"]):
+        assert etree.fromstring(data).find(f"{ATOM}subtitle") is None
+    rss = etree.fromstring(render_rss(group, config))
+    assert rss.findtext("channel/description") == "My blog"
