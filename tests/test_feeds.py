@@ -465,3 +465,19 @@ def test_atom_subtitle_only_when_the_site_has_a_description(tmp_path: Path) -> N
         assert etree.fromstring(data).find(f"{ATOM}subtitle") is None
     rss = etree.fromstring(render_rss(group, config))
     assert rss.findtext("channel/description") == "My blog"
+
+
+def test_no_date_in_any_format_comes_from_the_clock(config: Config) -> None:
+    posts = [make_post(n) for n in range(1, 4)]
+    group = groups_for(posts)[0]
+    allowed_iso = {f"{p.date:%Y-%m-%dT%H:%M:%S}Z" for p in posts}
+    allowed_822 = {rfc822(p.date) for p in posts}
+    rendered = render_group(group, config) | {"opml": render_opml([group], config)}
+    iso = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d[^\"<]*")
+    rfc = re.compile(r"[A-Z][a-z]{2}, \d\d [A-Z][a-z]{2} \d{4} \d\d:\d\d:\d\d [+-]\d{4}")
+    for data in rendered.values():
+        text = data.decode()
+        assert set(iso.findall(text)) <= allowed_iso
+        assert set(rfc.findall(text)) <= allowed_822
+    assert set(iso.findall(rendered["atom"].decode())) == allowed_iso
+    assert set(rfc.findall(rendered["rss"].decode())) == allowed_822

@@ -212,3 +212,15 @@ def test_registry_input_is_not_mutated() -> None:
     registry = {"tag:c++": "c"}
     group_posts([make_post(1, tags=("C#",))], registry)
     assert registry == {"tag:c++": "c"}
+
+
+def test_collision_suffix_keeps_long_slugs_within_file_name_limits() -> None:
+    # A registry that already holds the bare and the hashed slug forces the fallbacks.
+    long = "長" * 200
+    bare = slugify(long)
+    hashed = f"{bare}-{slugify(long).rsplit('-', 1)[1]}"
+    registry = {"tag:x1": bare, "tag:x2": hashed}
+    groups, _ = group_posts([make_post(1, tags=(long,))], registry)
+    slug = by_kind(groups, "tag")[normalize_name(long)].slug
+    assert slug not in (bare, hashed) and is_safe_slug(slug)
+    assert len((slug + ".atom.xml.gz").encode()) <= 255

@@ -33,6 +33,8 @@ ALL = "all"
 MAX_SLUG_CHARS = 80
 MAX_SLUG_BYTES = 180
 _HASH_LEN = 8
+# Room for a collision suffix after a full-length slug: "-" + 16 hex, or "-" + 8 hex + "-N".
+_SUFFIX_ROOM = 24
 
 
 def normalize_name(name: str) -> str:
@@ -104,7 +106,7 @@ def is_safe_slug(slug: object) -> bool:
     """
     if not isinstance(slug, str) or not slug or slug != slug.strip("-"):
         return False
-    if len(slug.encode("utf-8")) > MAX_SLUG_BYTES + 2 * (_HASH_LEN + 1):
+    if len(slug.encode("utf-8")) > MAX_SLUG_BYTES + _SUFFIX_ROOM:
         return False
     if unicodedata.normalize("NFKC", slug) != slug:
         return False
@@ -159,11 +161,11 @@ def _assign_slugs(kind: str, keys: Sequence[str], registry: dict[str, str]) -> d
             result[key] = registry[reg_key]
             continue
         bare = slugify(key)
-        candidates = [bare] + [f"{bare}-{_short_hash(key, n)}" for n in (_HASH_LEN, 16, 64)]
+        candidates = [bare, f"{bare}-{_short_hash(key)}", f"{bare}-{_short_hash(key, 16)}"]
         slug = next((c for c in candidates if c not in taken), None)
         counter = 2
-        while slug is None:
-            candidate = f"{bare}-{_short_hash(key, 64)}-{counter}"
+        while slug is None:  # only reachable through hash collisions or adversarial names
+            candidate = f"{bare}-{_short_hash(key)}-{counter}"
             slug = candidate if candidate not in taken else None
             counter += 1
         taken[slug] = key
