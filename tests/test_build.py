@@ -420,3 +420,23 @@ def test_empty_site_still_publishes_the_site_feed(site: Any) -> None:
     report = build_site(site.config(), T1)
     assert report.posts == 0
     assert feedparser.parse((site.output_dir / "all.atom.xml").read_bytes()).bozo == 0
+
+
+def test_state_save_failure_is_reported_as_published(
+    site: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from feedsmith import build
+
+    write_two_posts(site)
+
+    def fail(path: Path, state: Any) -> bool:
+        raise OSError(13, "Permission denied")
+
+    monkeypatch.setattr(build, "save_state", fail)
+    with pytest.raises(BuildError) as info:
+        build_site(site.config(), T1)
+    assert info.value.stage == "save state" and info.value.published
+    assert (site.output_dir / "all.atom.xml").is_file()
+    monkeypatch.undo()
+    # The next build verifies against the disk and rewrites nothing.
+    assert build_site(site.config(), T2).feeds_written == 0

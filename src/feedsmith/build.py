@@ -53,11 +53,14 @@ class BuildError(Exception):
     """The build failed and published nothing new; the previous output is untouched.
 
     ``stage`` says where (``scan``, ``render``, ``publish``, ``save state``); the original
-    exception is chained as ``__cause__``.
+    exception is chained as ``__cause__``. The one exception to "nothing new was published" is
+    ``stage == "save state"``: the feeds are out, only the bookkeeping failed
+    (``published`` is then ``True``).
     """
 
     def __init__(self, stage: str, cause: BaseException) -> None:
         self.stage = stage
+        self.published = stage == "save state"
         detail = str(cause) or type(cause).__name__
         super().__init__(f"{stage}: {type(cause).__name__}: {detail}")
 
@@ -124,7 +127,11 @@ class SiteBuilder:
                     BuildState(entries, slugs, written.files, written.gone, written.generated),
                 )
         except Exception as exc:
-            log.error("build failed during %s, previous feeds kept: %s", stage, exc, exc_info=True)
+            if stage == "save state":
+                note = "feeds were published but the state was not saved"
+            else:
+                note = "previous feeds kept"
+            log.error("build failed during %s, %s: %s", stage, note, exc, exc_info=True)
             raise BuildError(stage, exc) from exc
 
         report = BuildReport(
