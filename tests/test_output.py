@@ -222,3 +222,29 @@ def test_unsafe_paths_are_refused(tmp_path: Path, rel: str) -> None:
     with pytest.raises(ValueError):
         publish(tmp_path / "out", {rel: b"x"}, [], BuildState(), T1)
     assert not (tmp_path / "escape.json").exists()
+
+
+def test_failed_rename_leaves_no_temp_files_and_next_publish_converges(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    files, feeds = site_files()
+    state = state_after(publish(tmp_path, files, feeds, BuildState(), T1))
+    new_files = {rel: data + b" " for rel, data in files.items()}
+    real = os.replace
+    calls = {"n": 0}
+
+    def flaky(src: str, dst: str) -> None:
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise OSError(5, "I/O error")
+        real(src, dst)
+
+    monkeypatch.setattr(output.os, "replace", flaky)
+    with pytest.raises(OSError):
+        publish(tmp_path, new_files, feeds, state, T2)
+    monkeypatch.undo()
+    assert not [p for p in tmp_path.rglob("*") if p.name.endswith(output.TMP_SUFFIX)]
+    publish(tmp_path, new_files, feeds, state, T3)  # the old state, as the build never saved
+    for rel, data in new_files.items():
+        assert (tmp_path / rel).read_bytes() == data
+        assert gzip.decompress((tmp_path / (rel + ".gz")).read_bytes()) == data

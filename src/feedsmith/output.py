@@ -9,8 +9,10 @@ The protocol, in this order:
    mtime; when the disk disagrees with the state (someone edited or deleted a file, or the state
    was lost) the disk bytes are compared directly. Nothing visible has changed yet: an exception
    here removes the temp files and leaves the previous output exactly as it was.
-3. Only after *all* temp files exist are they renamed into place (sidecar first, so a
-   ``gzip_static`` server never pairs a new ``.gz`` with a missing file for long).
+3. Only after *all* temp files exist (and were fsynced) are they renamed into place, sidecars
+   first. Each rename is atomic; across files there is a window of a few milliseconds where a
+   plain file and its ``.gz`` (or two feeds) come from different builds. ``feedsmith serve``
+   checks a sidecar against the plain bytes before using it; a plain static server does not.
 4. Files no longer published (and their ``.gz``) are deleted and recorded in ``gone`` with the
    build time, so the server can answer 410 instead of 404; a path published again leaves
    ``gone``.
@@ -147,9 +149,18 @@ def publish(
                 os.unlink(p.tmp)
         raise
 
-    # Point of no return: everything is on disk, now make it visible.
-    for p in sorted(pending, key=lambda p: (not p.rel.endswith(".gz"), p.rel)):
-        os.replace(p.tmp, p.final)
+    # Point of no return: everything is on disk, now make it visible. A rename can only fail
+    # for reasons outside our control (someone removed the folder); then the rest is left for
+    # the next build, which re-verifies every file against the disk.
+    order = sorted(pending, key=lambda p: (not p.rel.endswith(".gz"), p.rel))
+    for i, p in enumerate(order):
+        try:
+            os.replace(p.tmp, p.final)
+        except BaseException:
+            for rest in order[i:]:
+                with contextlib.suppress(OSError):
+                    os.unlink(rest.tmp)
+            raise
     for p in pending:
         if not p.rel.endswith(".gz"):
             new_records[p.rel]["mtime_ns"] = os.stat(p.final).st_mtime_ns
