@@ -36,7 +36,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -402,6 +402,7 @@ def main(argv: list[str] | None = None) -> int:
         help="which builds to measure (default both)",
     )
     parser.add_argument("-q", "--quiet", action="store_true", help="only the final table")
+    parser.add_argument("--json", type=Path, metavar="FILE", help="also write every sample here")
     parser.add_argument("--service-worker", metavar="CONFIG", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.service_worker:
@@ -430,6 +431,13 @@ def main(argv: list[str] | None = None) -> int:
         finally:
             wipe_build_products(site)
     print(table(results, sizes, modes, args.runs))
+    if args.json:
+        raw = [
+            {"n": n, "mode": mode, "step": step, **asdict(sample)}
+            for (n, mode, step), samples in results.samples.items()
+            for sample in samples
+        ]
+        args.json.write_text(json.dumps(raw, indent=1, ensure_ascii=False) + "\n", "utf-8")
     return 1 if failed else 0
 
 

@@ -207,3 +207,42 @@ def test_scanning_a_generated_corpus_yields_every_post_without_problems(tmp_path
     titles = {p.title for p in result.posts}
     assert any(t.endswith("\ufffd") for t in titles)  # kept, not "fixed"
     assert all(1 <= len(p.categories) <= 2 and 1 <= len(p.tags) <= 6 for p in result.posts)
+
+
+def _load_bench_build() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("bench_build", BENCH_DIR / "build.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_bench_edit_and_add_steps_put_the_corpus_back(tmp_path: Path) -> None:
+    bench = _load_bench_build()
+    corpus.generate(12, tmp_path, seed=2)
+    before = _files(tmp_path / "posts")
+    index = bench.newest_index(12, 2)
+    with bench.edited(tmp_path, index, revision=1), bench.added(tmp_path, seed=1):
+        during = _files(tmp_path / "posts")
+        assert len(during) == 13
+        assert sum(before.get(rel) != data for rel, data in during.items()) == 2
+    assert _files(tmp_path / "posts") == before
+
+
+def test_bench_edits_the_newest_post(tmp_path: Path) -> None:
+    bench = _load_bench_build()
+    metas = [corpus.post_meta(5, i) for i in range(40)]
+    assert metas[bench.newest_index(40, 5)].date == max(m.date for m in metas)
+
+
+def test_bench_wipe_removes_output_and_state_only(tmp_path: Path) -> None:
+    bench = _load_bench_build()
+    corpus.generate(3, tmp_path, seed=1)
+    (tmp_path / "feeds" / "tags").mkdir(parents=True)
+    (tmp_path / ".feedsmith").mkdir()
+    (tmp_path / ".feedsmith" / "state.json").write_text("{}")
+    bench.wipe_build_products(tmp_path)
+    assert not (tmp_path / "feeds").exists()
+    assert not (tmp_path / ".feedsmith").exists()
+    assert len(_posts(tmp_path)) == 3
