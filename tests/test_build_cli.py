@@ -98,10 +98,10 @@ def test_failed_build_exits_3_and_keeps_previous_output(
     before = snapshot(site.output_dir)
     site.write_post("2025-11-17-more.md", "---\ntitle: More\ntags: [new]\n---\nMore.\n")
 
-    def boom(group: Any, config: Any) -> bytes:
+    def boom(group: Any, config: Any, formats: Any = None) -> dict[str, bytes]:
         raise RuntimeError("disk on fire")
 
-    monkeypatch.setattr(feeds, "render_rss", boom)
+    monkeypatch.setattr(feeds, "render_group", boom)
     capsys.readouterr()
     assert main(["build", "-c", str(site.config_path)]) == 3
     err = capsys.readouterr().err

@@ -192,9 +192,9 @@ class SiteBuilder:
         infos: list[FeedInfo] = []
         for group in groups:
             paths = feeds_mod.feed_files(group, cfg.feed.formats)
+            rendered = feeds_mod.render_group(group, cfg, tuple(paths))
             for fmt, rel in paths.items():
-                renderer = getattr(feeds_mod, f"render_{fmt}")
-                files[rel] = renderer(group, cfg)
+                files[rel] = rendered[fmt]
             shown = group.posts[: cfg.feed.max_entries]
             newest = max((p.updated for p in shown), default=None)
             infos.append(
