@@ -129,7 +129,10 @@ def _build(config: Config, *, strict: bool, progress: bool) -> int:
     except BuildError as exc:
         if bar:
             bar.close()
-        print(f"feedsmith: build failed, previous feeds kept: {exc}", file=sys.stderr)
+        if exc.published:
+            print(f"feedsmith: feeds published but build state not saved: {exc}", file=sys.stderr)
+        else:
+            print(f"feedsmith: build failed, previous feeds kept: {exc}", file=sys.stderr)
         return EXIT_BUILD_FAILED
     if bar:
         bar.close()
