@@ -13,14 +13,12 @@ from typing import Any
 import pytest
 from apscheduler.schedulers.background import BackgroundScheduler
 
+from feedsmith.build import BuildError
 from feedsmith.config import Config
+from feedsmith.model import Problem
 from feedsmith.schedule import INTERVAL_JOB, PUBLISH_JOB, REQUEST_FILE, BuildService
 
 NOW = datetime(2025, 11, 16, 20, 35, 4, tzinfo=UTC)
-
-
-class BuildError(Exception):
-    """Stands in for ``feedsmith.build.BuildError``: the builder's clean failure."""
 
 
 @dataclass
@@ -132,16 +130,17 @@ def test_concurrent_build_requests_never_overlap(config: Config, scheduler: Back
 def test_failing_build_is_recorded_and_counted_then_next_success_recovers(
     config: Config, scheduler: BackgroundScheduler, caplog: pytest.LogCaptureFixture
 ):
-    builder = FakeBuilder(BuildError("disk full"), BuildError("still full"), FakeReport(posts=7))
+    disk_full = BuildError("publish", OSError("disk full"))
+    builder = FakeBuilder(disk_full, BuildError("publish", OSError("still")), FakeReport(posts=7))
     service, status = make_service(config, builder, scheduler)
 
     first = service.build_now("interval")
     second = service.build_now("interval")
-    assert first is not None and not first.ok and first.error == "disk full"
+    assert first is not None and not first.ok and first.error == str(disk_full)
     assert second is not None and not second.ok
     assert service.failures == 2 and service.consecutive_failures == 2
     assert [r["ok"] for r in status.records] == [False, False]
-    assert status.records[0]["error"] == "disk full"
+    assert status.records[0]["error"] == "publish: OSError: disk full"
     assert status.records[0]["state_dir"] == config.state_dir
     assert any("build failed" in r.message and "disk full" in r.message for r in caplog.records)
 
@@ -173,6 +172,25 @@ def test_build_result_is_logged_as_one_line(
     assert lines == ["build ok (interval): 12 posts"]
 
 
+def test_post_problems_are_logged_once_when_they_first_appear(
+    config: Config, scheduler: BackgroundScheduler, caplog: pytest.LogCaptureFixture
+):
+    bad = Problem("posts/bad.md", 3, "error", "front matter is not a mapping")
+    draft = Problem("posts/draft.md", None, "info", "draft")
+    builder = FakeBuilder(
+        FakeReport(problems=[bad, draft]), FakeReport(problems=[bad, draft]), FakeReport()
+    )
+    service, _ = make_service(config, builder, scheduler)
+    with caplog.at_level("INFO", logger="feedsmith.schedule"):
+        for _ in range(3):
+            service.build_now("interval")
+    lines = [(r.levelname, r.getMessage()) for r in caplog.records if "posts/" in r.getMessage()]
+    assert lines == [
+        ("WARNING", "posts/bad.md:3: error: front matter is not a mapping"),
+        ("INFO", "posts/draft.md:1: info: draft"),
+    ]
+
+
 def test_one_shot_build_is_armed_at_next_publish_and_rearmed(
     config: Config, scheduler: BackgroundScheduler
 ):
@@ -197,7 +215,7 @@ def test_one_shot_build_is_armed_at_next_publish_and_rearmed(
 
 def test_failed_build_keeps_the_armed_one_shot_job(config: Config, scheduler: BackgroundScheduler):
     nine = datetime(2030, 1, 2, 9, 0, tzinfo=UTC)
-    builder = FakeBuilder(FakeReport(next_publish=nine), BuildError("boom"))
+    builder = FakeBuilder(FakeReport(next_publish=nine), BuildError("scan", RuntimeError("boom")))
     service, _ = make_service(config, builder, scheduler)
     service.build_now("start-up")
     service.build_now("interval")
@@ -299,3 +317,34 @@ def test_shutdown_lets_the_build_in_flight_finish(config: Config, scheduler: Bac
     worker.join(timeout=10)
     assert events == ["stopped after 1 recorded build(s)"]
     assert [r["ok"] for r in status.records] == [True]
+
+
+def test_shutdown_during_a_scheduled_build_that_rearms_the_one_shot_does_not_deadlock(
+    config: Config,
+):
+    """APScheduler's shutdown holds its job-store lock while waiting for running jobs; a build
+    job that re-arms the next-publish job at its end must not be left waiting for that lock."""
+    release = threading.Event()
+    entered = threading.Event()
+    later = datetime(2030, 1, 1, tzinfo=UTC)
+
+    class SlowBuilder(FakeBuilder):
+        def build(self, now: datetime, progress: Any = None) -> FakeReport:
+            entered.set()
+            release.wait(timeout=10)
+            return FakeReport(next_publish=later)
+
+    sched = BackgroundScheduler(timezone=UTC)
+    service, status = make_service(config, SlowBuilder(), sched)
+    service.start()
+    sched.add_job(service.build_now, args=("job",))  # runs at once, in the scheduler's pool
+    assert entered.wait(timeout=10)
+    stopper = threading.Thread(target=service.shutdown)
+    stopper.start()
+    while not service.stopping:
+        time.sleep(0.001)
+    release.set()
+    stopper.join(timeout=10)
+    assert not stopper.is_alive(), "shutdown deadlocked with the running build job"
+    assert [r["ok"] for r in status.records] == [True]
+    assert not sched.running

@@ -36,7 +36,9 @@ from apscheduler.jobstores.base import JobLookupError
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.base import BaseScheduler
 
+from feedsmith.build import BuildError, BuildReport, ProgressFn, SiteBuilder
 from feedsmith.config import Config
+from feedsmith.model import Problem
 
 log = logging.getLogger("feedsmith.schedule")
 
@@ -48,7 +50,7 @@ PUBLISH_JOB = "feedsmith-next-publish"
 class Builder(Protocol):
     """What the service needs from ``build.SiteBuilder`` (a fake in tests)."""
 
-    def build(self, now: datetime, progress: Any = None) -> Any: ...
+    def build(self, now: datetime, progress: ProgressFn | None = None) -> BuildReport: ...
 
 
 Clock = Callable[[], datetime]
@@ -68,7 +70,7 @@ class BuildOutcome:
     finished: datetime
     seconds: float
     ok: bool
-    report: Any = None
+    report: BuildReport | None = None
     error: str | None = None
 
 
@@ -90,8 +92,6 @@ class BuildService:
         watch_seconds: float = 1.0,
     ) -> None:
         if builder is None:
-            from feedsmith.build import SiteBuilder
-
             builder = SiteBuilder(config)
         if record_status is None:
             from feedsmith.status import record_build
@@ -108,6 +108,7 @@ class BuildService:
         self.failures = 0
         self.consecutive_failures = 0
         self.last_outcome: BuildOutcome | None = None
+        self._known_problems: frozenset[Problem] = frozenset()
         self._lock = threading.Lock()
         self._stopping = threading.Event()
         self._watcher: threading.Thread | None = None
@@ -133,15 +134,16 @@ class BuildService:
     def _build_locked(self, reason: str) -> BuildOutcome:
         started = self.clock()
         t0 = time.perf_counter()
-        report: Any = None
+        report: BuildReport | None = None
         error: str | None = None
         try:
             report = self.builder.build(started)
+        except BuildError as exc:
+            error = str(exc)
         except Exception as exc:
-            error = str(exc) or type(exc).__name__
-            if type(exc).__name__ != "BuildError":
-                # Not the builder's own clean failure: keep the traceback, it is a bug.
-                log.error("build raised unexpectedly (%s)", reason, exc_info=True)
+            # Not the builder's own clean failure but a bug: keep the traceback, keep serving.
+            error = f"{type(exc).__name__}: {exc}"
+            log.error("build raised unexpectedly (%s)", reason, exc_info=True)
         seconds = time.perf_counter() - t0
         finished = self.clock()
         ok = error is None
@@ -149,7 +151,9 @@ class BuildService:
         self.builds += 1
         if ok:
             self.consecutive_failures = 0
-            log.info("build ok (%s): %s", reason, _summary(report, seconds))
+            log.info("build ok (%s): %s", reason, report.summary() if report else "")
+            if report is not None:
+                self._log_new_problems(report.problems)
         else:
             self.failures += 1
             self.consecutive_failures += 1
@@ -164,9 +168,20 @@ class BuildService:
             )
         self.last_outcome = outcome
         self._record(outcome)
-        if ok:
-            self._arm_next_publish(getattr(report, "next_publish", None))
+        if report is not None and not self._stopping.is_set():
+            self._arm_next_publish(report.next_publish)
         return outcome
+
+    def _log_new_problems(self, problems: list[Problem]) -> None:
+        """Name each problem once, when it first appears, not again on every interval build:
+        the operator of a service sees a broken post the way ``feedsmith build`` shows it,
+        without the log repeating it every few minutes."""
+        current = frozenset(problems)
+        for problem in problems:
+            if problem not in self._known_problems:
+                level = logging.INFO if problem.severity == "info" else logging.WARNING
+                log.log(level, "%s", problem.format())
+        self._known_problems = current
 
     def _record(self, outcome: BuildOutcome) -> None:
         report = outcome.report
@@ -178,9 +193,10 @@ class BuildService:
                 ok=outcome.ok,
                 seconds=outcome.seconds,
                 error=outcome.error,
-                posts=_count(getattr(report, "posts", None)) if report is not None else None,
-                feeds=_feed_count(report) if report is not None else None,
-                problems=_count(getattr(report, "problems", None)) if report is not None else None,
+                posts=report.posts if report else None,
+                # Feed files published after the build; removed ones are gone.
+                feeds=report.feeds_written + report.feeds_unchanged if report else None,
+                problems=len(report.problems) if report else None,
             )
         except Exception:
             # The feeds were (or were not) published either way; a status file we cannot write
@@ -262,43 +278,19 @@ class BuildService:
 
     def shutdown(self, wait: bool = True) -> None:
         """Stop triggering builds; with ``wait`` let a build in flight finish (it is atomic,
-        but finishing it keeps the state file and status in step with the published feeds)."""
+        but finishing it keeps the state file and status in step with the published feeds).
+
+        Order matters: APScheduler's ``shutdown`` holds its job-store lock while it waits for
+        running jobs, and a build re-arms the one-shot job (which needs that lock) when it ends.
+        So the in-flight build is waited for *first*, on our own lock, and only then is the
+        scheduler stopped; every build that gets the lock afterwards sees ``stopping`` and
+        returns without building or touching the scheduler.
+        """
         self._stopping.set()
-        if self.scheduler.running:
-            self.scheduler.shutdown(wait=wait)
         if wait:
-            if self._watcher is not None:
-                self._watcher.join()
-            # A build started by the caller (not a job) may still hold the lock.
             with self._lock:
                 pass
-
-
-def _count(value: object) -> int | None:
-    if value is None:
-        return None
-    if isinstance(value, int):
-        return value
-    try:
-        return len(value)  # type: ignore[arg-type]
-    except TypeError:
-        return None
-
-
-def _feed_count(report: Any) -> int | None:
-    """Feeds published after the build: written plus unchanged (removed ones are gone)."""
-    feeds = getattr(report, "feeds", None)
-    if feeds is not None:
-        return _count(feeds)
-    written = _count(getattr(report, "feeds_written", None))
-    unchanged = _count(getattr(report, "feeds_unchanged", None))
-    if written is None and unchanged is None:
-        return None
-    return (written or 0) + (unchanged or 0)
-
-
-def _summary(report: Any, seconds: float) -> str:
-    summary = getattr(report, "summary", None)
-    if callable(summary):
-        return str(summary())
-    return f"{_count(getattr(report, 'posts', None))} posts in {seconds:.2f} s"
+        if self.scheduler.running:
+            self.scheduler.shutdown(wait=wait)
+        if wait and self._watcher is not None:
+            self._watcher.join()

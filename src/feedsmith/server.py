@@ -285,8 +285,10 @@ def serve(
     if problem:
         log.error("%s", problem)
         return 1
-    # One line per build is ours to log; APScheduler's per-run INFO lines would only add noise.
+    # One line per build, written by the build loop (it knows what triggered the build); the
+    # builder's own success line and APScheduler's per-run INFO lines would repeat it.
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    logging.getLogger("feedsmith.build").setLevel(logging.WARNING)
 
     stop = _StopSignal()
     stop.install()
