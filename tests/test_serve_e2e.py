@@ -236,6 +236,15 @@ def test_serve_exits_nonzero_when_the_web_server_dies(served: Served) -> None:
     eventually(lambda: not _listening(served), "the port to be released", timeout=5)
 
 
+@pytest.mark.slow
+def test_web_server_stops_when_the_supervisor_is_killed(served: Served) -> None:
+    assert _listening(served)
+    os.kill(served.proc.pid, signal.SIGKILL)
+    served.proc.wait(timeout=5)
+    # No builder left: the web server must not keep serving ever-staler feeds on the port.
+    eventually(lambda: not _listening(served), "the orphaned web server to stop", timeout=10)
+
+
 def _listening(served: Served) -> bool:
     try:
         socket.create_connection(("127.0.0.1", int(served.base.rsplit(":", 1)[1])), 1).close()

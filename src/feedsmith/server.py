@@ -314,7 +314,7 @@ def _run_web_server(
     command = server_command(server, bind)
     log.debug("starting %s", " ".join(command))
     child = subprocess.Popen(
-        command,
+        tied_to_this_process(command),
         env=worker_environ(config, os.environ),
         start_new_session=True,  # our own Ctrl-C must not hit the workers un-ordered
     )
@@ -357,6 +357,31 @@ def _run_web_server(
         _kill_group(child)
 
 
+def tied_to_this_process(command: Sequence[str]) -> list[str]:
+    """Prefix ``command`` so that it gets SIGTERM if this process dies without cleaning up.
+
+    ``start_new_session`` shields the web server from our terminal's signals, which also means
+    nothing stops it if the supervisor is SIGKILLed or crashes: it would keep the port and serve
+    ever-staler feeds with no builder. The prefix (this module run as a script) sets Linux's
+    parent-death signal and then ``exec``s the real command, so the web server keeps the child's
+    pid and process group. Called from the main thread, whose death is the one that counts.
+    """
+    return [sys.executable, "-m", "feedsmith.server", str(os.getpid()), *command]
+
+
+def _exec_tied(args: Sequence[str]) -> None:
+    """``python -m feedsmith.server PARENT_PID CMD...``: see :func:`tied_to_this_process`."""
+    parent, command = int(args[0]), list(args[1:])
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        pr_set_pdeathsig = 1
+        ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
+    if os.getppid() != parent:  # the parent died before the signal was armed
+        raise SystemExit(1)
+    os.execv(command[0], command)
+
+
 def _kill_group(child: subprocess.Popen[bytes]) -> None:
     """SIGKILL whatever is left of the web server's process group (its id is the child's pid,
     see ``start_new_session``); a no-op when everything already exited."""
@@ -366,3 +391,7 @@ def _kill_group(child: subprocess.Popen[bytes]) -> None:
         child.wait(timeout=2.0)
     except subprocess.TimeoutExpired:  # pragma: no cover - SIGKILL is not ignorable
         log.error("web server process %d survived SIGKILL", child.pid)
+
+
+if __name__ == "__main__":
+    _exec_tied(sys.argv[1:])
