@@ -16,7 +16,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from feedsmith.build import BuildError
 from feedsmith.config import Config
 from feedsmith.model import Problem
-from feedsmith.schedule import INTERVAL_JOB, PUBLISH_JOB, REQUEST_FILE, BuildService
+from feedsmith.schedule import INTERVAL_JOB, PUBLISH_JOB, REQUEST_FILE, BuildService, utc_now
 
 NOW = datetime(2025, 11, 16, 20, 35, 4, tzinfo=UTC)
 
@@ -94,7 +94,7 @@ def make_service(
     service = BuildService(
         config,
         builder,
-        clock=lambda: NOW,
+        clock=kwargs.pop("clock", lambda: NOW),
         scheduler=scheduler,
         record_status=status,
         watch_seconds=kwargs.pop("watch_seconds", 0),
@@ -335,9 +335,11 @@ def test_shutdown_during_a_scheduled_build_that_rearms_the_one_shot_does_not_dea
             return FakeReport(next_publish=later)
 
     sched = BackgroundScheduler(timezone=UTC)
-    service, status = make_service(config, SlowBuilder(), sched)
+    # A clock one interval behind makes the interval job due at once, in the scheduler's pool.
+    service, status = make_service(
+        config, SlowBuilder(), sched, clock=lambda: utc_now() - timedelta(seconds=60)
+    )
     service.start()
-    sched.add_job(service.build_now, args=("job",))  # runs at once, in the scheduler's pool
     assert entered.wait(timeout=10)
     stopper = threading.Thread(target=service.shutdown)
     stopper.start()
