@@ -152,6 +152,22 @@ def test_failing_build_is_recorded_and_counted_then_next_success_recovers(
     assert (last["posts"], last["feeds"], last["problems"]) == (7, 9, 0)
 
 
+def test_a_vanished_posts_dir_fails_the_build_instead_of_publishing_an_empty_site(
+    config: Config, scheduler: BackgroundScheduler
+):
+    builder = FakeBuilder()
+    service, status = make_service(config, builder, scheduler)
+    config.posts_dir.rename(config.posts_dir.with_name("posts-moved"))
+    outcome = service.build_now("interval")
+    assert outcome is not None and not outcome.ok
+    assert "posts_dir not found" in (outcome.error or "")
+    assert builder.calls == []
+    assert status.records[-1]["ok"] is False
+
+    config.posts_dir.with_name("posts-moved").rename(config.posts_dir)
+    assert service.build_now("interval").ok is True  # type: ignore[union-attr]
+
+
 def test_unexpected_exception_in_builder_does_not_escape(
     config: Config, scheduler: BackgroundScheduler
 ):

@@ -137,6 +137,11 @@ class BuildService:
         report: BuildReport | None = None
         error: str | None = None
         try:
+            if not self.config.posts_dir.is_dir():
+                # A vanished posts_dir (unmounted volume, a checkout being replaced) would scan as
+                # zero posts and publish an empty site, turning every feed into 410 Gone.
+                missing = FileNotFoundError(f"posts_dir not found: {self.config.posts_dir}")
+                raise BuildError("scan", missing)
             report = self.builder.build(started)
         except BuildError as exc:
             error = str(exc)
