@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import contextlib
+import os
 from datetime import UTC, date, datetime
 
 import pytest
+import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from feedsmith import frontmatter
 from feedsmith.frontmatter import Document, FrontMatterError, parse_document
 
 SEED_SHAPE = (
@@ -253,3 +256,49 @@ def test_deeply_nested_yaml_is_an_error_not_a_crash():
 def test_deeply_nested_toml_is_an_error_not_a_crash():
     err = _error("+++\na = " + "[" * 5000 + "\n+++\n")
     assert err.reason.startswith("front matter is")
+
+
+def _python_load(source: str) -> object:
+    return yaml.load(source, Loader=frontmatter._StrictLoader)
+
+
+@pytest.mark.skipif(not yaml.__with_libyaml__, reason="PyYAML built without libyaml")
+def test_typical_front_matter_takes_the_libyaml_path_with_identical_values():
+    source = SEED_SHAPE.split("---\n")[1] + (
+        "d: 2025-11-16\nn: ~\nv: 1.10\nyes: on\n1: x\nlist:\n  - a\n  - 2\n"
+        'flow: [a, "b c",\n  d]\nauthor:\n  name: 名前\n  url: https://example.com/\n'
+    )
+    done, value = frontmatter._fast_yaml(source)
+    assert done
+    assert repr(value) == repr(_python_load(source))
+
+
+@pytest.mark.parametrize(
+    "source",
+    ["a: &x 1\nb: *x\n", "a: [" + "[" * 100 + "]" * 100 + "]\n", "title: R&D\n"],
+    ids=["alias", "deep-flow-nesting", "ampersand-in-text"],
+)
+def test_text_with_anchor_characters_or_deep_nesting_stays_on_the_python_loader(source):
+    assert frontmatter._fast_yaml(source) == (False, None)
+
+
+# Pieces of YAML syntax and of scalars the resolvers type; most generated texts avoid the
+# characters that force the Python loader, so the comparison below exercises the libyaml path.
+_PIECES = [
+    *"-+.:[]{}'\"#\n ab1?,%@`~\\\x07\x00é日\x7f\ue000\uffff",
+    *("[", "]", "{", "}", ", ", "\n  ", "\n- ", "key: ", "- ", ": ", "  ", "---", "...", "<<: "),
+    *("2025-01-02", "12:30:00", "T", "Z", "+09:00", " 20:35:04 +0000", "true", "no", "null"),
+    *("0x1f", "1.10", "0o7", "1_000", "1e3", ".inf", "-.nan", "=", "~", "0", "-1", "+1", "01"),
+    *("\\n", "\\x41", "\\u00e9", '"\\', "'"),
+]
+_YAMLISH = st.lists(st.sampled_from(_PIECES), max_size=30).map("".join)
+
+
+@pytest.mark.skipif(not yaml.__with_libyaml__, reason="PyYAML built without libyaml")
+@given(_YAMLISH)
+@settings(deadline=None, max_examples=int(os.environ.get("FEEDSMITH_YAML_EXAMPLES", "400")))
+def test_libyaml_path_never_disagrees_with_the_python_loader(source):
+    """Whatever libyaml accepts, the Python loader reads to the same value (else: fallback)."""
+    done, value = frontmatter._fast_yaml(source)
+    if done:
+        assert repr(value) == repr(_python_load(source))

@@ -65,22 +65,12 @@ class _AliasRefused(yaml.MarkedYAMLError):
     pass
 
 
-class _StrictLoader(yaml.SafeLoader):
-    """SafeLoader with YAML 1.1's implicit typing cut down to what front matter needs."""
+class _StrictRules(SafeConstructor):
+    """Typing rules shared by the Python and the libyaml loader (constructors run in Python)."""
 
-    yaml_implicit_resolvers: ClassVar[dict[str, list[tuple[str, re.Pattern[str]]]]] = {}
-
-    def check_printable(self, data: str) -> None:
-        return None
-
-    def compose_node(self, parent: Any, index: Any) -> Any:
-        event = self.peek_event()
-        if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None) is not None:
-            what = "aliases" if isinstance(event, yaml.AliasEvent) else "anchors"
-            raise _AliasRefused(
-                None, None, f"YAML {what} (&/*) are not allowed in front matter", event.start_mark
-            )
-        return super().compose_node(parent, index)
+    # SafeConstructor's bool table also knows yes/no/on/off; only reachable via an explicit tag
+    # now, but keep the table strict too so `!!bool yes` is not silently True.
+    bool_values: ClassVar[dict[str, bool]] = {"true": True, "false": False}
 
     def construct_mapping(self, node: Any, deep: bool = False) -> dict[str, Any]:
         # Keys become strings as they are built: `1:` and `true:` would otherwise collide
@@ -108,6 +98,24 @@ class _StrictLoader(yaml.SafeLoader):
             return self.construct_scalar(node)
 
 
+class _StrictLoader(_StrictRules, yaml.SafeLoader):
+    """SafeLoader with YAML 1.1's implicit typing cut down to what front matter needs."""
+
+    yaml_implicit_resolvers: ClassVar[dict[str, list[tuple[str, re.Pattern[str]]]]] = {}
+
+    def check_printable(self, data: str) -> None:
+        return None
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        event = self.peek_event()
+        if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None) is not None:
+            what = "aliases" if isinstance(event, yaml.AliasEvent) else "anchors"
+            raise _AliasRefused(
+                None, None, f"YAML {what} (&/*) are not allowed in front matter", event.start_mark
+            )
+        return super().compose_node(parent, index)
+
+
 _StrictLoader.add_constructor("tag:yaml.org,2002:timestamp", _StrictLoader.construct_yaml_timestamp)
 _StrictLoader.add_implicit_resolver(
     "tag:yaml.org,2002:null", re.compile(r"^(?:~|null|Null|NULL|)$"), ["~", "n", "N", ""]
@@ -125,10 +133,29 @@ for _first, _resolvers in Resolver.yaml_implicit_resolvers.items():
         if _tag == "tag:yaml.org,2002:timestamp":
             _StrictLoader.add_implicit_resolver(_tag, _regexp, [_first])
 
-# SafeConstructor's bool table also knows yes/no/on/off; only reachable via an explicit tag now,
-# but keep the table strict too so `!!bool yes` is not silently True.
-_StrictLoader.bool_values = {"true": True, "false": False}
-assert issubclass(_StrictLoader, SafeConstructor)
+
+if yaml.__with_libyaml__:
+
+    class _FastLoader(_StrictRules, yaml.CSafeLoader):  # type: ignore[misc]
+        """The same typing rules on libyaml's C scanner/parser/composer (~10× faster).
+
+        Resolvers and constructors are Python code that the C composer calls, so sharing
+        :class:`_StrictLoader`'s tables and :class:`_StrictRules` gives identical values. The C
+        composer does not go through ``compose_node``, so it cannot refuse anchors or aliases
+        itself: it is only used on text that has no ``&`` or ``*`` at all (see
+        :func:`_fast_yaml`).
+        """
+
+        yaml_implicit_resolvers = _StrictLoader.yaml_implicit_resolvers
+        yaml_constructors = _StrictLoader.yaml_constructors
+
+else:  # pragma: no cover - PyYAML built without libyaml
+    _FastLoader = None  # type: ignore[assignment,misc]
+
+# Flow collections nest by recursion in the C composer, which has no recursion guard; deeply
+# nested text stays on the Python loader, whose depth error is already reported cleanly.
+_FAST_MAX_BRACKETS = 64
+_NOT_FAST = re.compile("[&*!|>\t\ufeff\x85\u2028\u2029]")
 
 _YAML_CLOSE = re.compile(r"^(?:---|\.\.\.)[ \t]*$", re.M)
 _TOML_CLOSE = re.compile(r"^\+\+\+[ \t]*$", re.M)
@@ -150,7 +177,43 @@ def _kind(value: object) -> str:
     return "a string" if isinstance(value, str) else f"a {type(value).__name__}"
 
 
+def _fast_yaml(source: str) -> tuple[bool, object]:
+    """``(True, value)`` if libyaml loads ``source`` under the strict rules, else ``(False, None)``.
+
+    Without ``&`` and ``*`` the text can hold no anchor or alias, so there is nothing for the
+    alias refusal to catch. The other characters in ``_NOT_FAST`` are where the two
+    implementations were found to disagree on what they accept or return (a bare ``!`` tag is
+    ``''`` in libyaml but ``None`` in PyYAML; libyaml allows tabs where PyYAML refuses them; a
+    BOM inside the text; the Unicode line breaks; block scalar headers; ``?`` inside flow
+    collections, which libyaml reads as part of a plain scalar where PyYAML refuses it); text
+    holding any of them keeps the Python loader. ``tests/test_frontmatter.py`` checks that the
+    two agree on everything else it generates.
+
+    Anything libyaml rejects (including control characters its reader refuses but ours
+    accepts) is left to the Python loader, so every error message and line number stays
+    exactly what the Python loader says.
+    """
+    if (
+        _FastLoader is None
+        or _NOT_FAST.search(source) is not None
+        or ((brackets := source.count("[") + source.count("{")) and "?" in source)
+        or brackets > _FAST_MAX_BRACKETS
+    ):
+        return False, None
+    try:
+        loader = _FastLoader(source)  # encodes to UTF-8 first: lone surrogates fail here
+        try:
+            return True, loader.get_single_data()
+        finally:
+            loader.dispose()
+    except Exception:
+        return False, None
+
+
 def _load_yaml(source: str, first_line: int) -> object:
+    done, value = _fast_yaml(source)
+    if done:
+        return value
     try:
         return yaml.load(source, Loader=_StrictLoader)
     except yaml.MarkedYAMLError as exc:
