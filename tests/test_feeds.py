@@ -16,9 +16,11 @@ from typing import Any
 
 import feedparser
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from lxml import etree
 
-from feedsmith import __version__
+from feedsmith import __version__, feeds
 from feedsmith.config import Config, config_from_mapping
 from feedsmith.feeds import (
     feed_files,
@@ -481,3 +483,38 @@ def test_no_date_in_any_format_comes_from_the_clock(config: Config) -> None:
         assert set(rfc.findall(text)) <= allowed_822
     assert set(iso.findall(rendered["atom"].decode())) == allowed_iso
     assert set(rfc.findall(rendered["rss"].decode())) == allowed_822
+
+
+_JSON_LEAVES = (
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=True, allow_infinity=True)
+    | st.text()
+)
+_JSON_VALUES = st.recursive(
+    _JSON_LEAVES,
+    lambda children: (
+        st.lists(children, max_size=4)
+        | st.tuples(children, children)
+        | st.dictionaries(st.text(max_size=8) | st.integers(), children, max_size=4)
+    ),
+    max_leaves=20,
+)
+
+
+@given(_JSON_VALUES)
+@settings(deadline=None, max_examples=300)
+def test_fast_json_writer_matches_json_dumps_byte_for_byte(value: Any) -> None:
+    """The JSON Feed writer must give exactly what json.dumps(indent=2) gives, errors included."""
+    try:
+        expected: str | type[Exception] = json.dumps(
+            value, ensure_ascii=False, indent=2, allow_nan=False
+        )
+    except ValueError:
+        expected = ValueError
+    try:
+        got: str | type[Exception] = feeds._indented_json(value)
+    except ValueError:
+        got = ValueError
+    assert got == expected

@@ -27,6 +27,7 @@ import json
 import math
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
+from json.encoder import encode_basestring
 from typing import Any
 from urllib.parse import quote
 
@@ -335,8 +336,73 @@ def render_json(group: FeedGroup, config: Config) -> bytes:
         "updated": rfc3339(_newest_update(posts)),
     }
     feed["items"] = [_json_item(p, full) for p in posts]
-    text = json.dumps(feed, ensure_ascii=False, indent=2, allow_nan=False)
-    return (text + "\n").encode("utf-8")
+    return (_indented_json(feed) + "\n").encode("utf-8")
+
+
+class _NotPlainJSON(Exception):
+    """A value the fast writer leaves to :func:`json.dumps` (non-text keys, odd types)."""
+
+
+def _indented_json(value: object) -> str:
+    """``json.dumps(value, ensure_ascii=False, indent=2, allow_nan=False)``, about 3× faster.
+
+    With ``indent`` set, the standard library falls back to its pure-Python encoder, which made
+    JSON the most expensive of the three formats. Feed data is only dicts with text keys, lists,
+    strings and numbers, so this writes those directly (strings through the same C escaper
+    ``json`` uses) and hands anything else to ``json.dumps`` itself, errors included.
+    """
+    out: list[str] = []
+    try:
+        _write_json(value, out, "\n")
+    except _NotPlainJSON:
+        return json.dumps(value, ensure_ascii=False, indent=2, allow_nan=False)
+    return "".join(out)
+
+
+def _write_json(value: object, out: list[str], newline: str) -> None:
+    # Same type order as json's encoder: str first, then the singletons, int, float, containers.
+    if isinstance(value, str):
+        out.append(encode_basestring(value))
+    elif value is None:
+        out.append("null")
+    elif value is True:
+        out.append("true")
+    elif value is False:
+        out.append("false")
+    elif isinstance(value, int):
+        out.append(int.__repr__(value))
+    elif isinstance(value, float):
+        if not math.isfinite(value):
+            raise _NotPlainJSON
+        out.append(float.__repr__(value))
+    elif isinstance(value, list | tuple):
+        if not value:
+            out.append("[]")
+            return
+        inner = newline + "  "
+        out.append("[")
+        separator = inner
+        for item in value:
+            out.append(separator)
+            _write_json(item, out, inner)
+            separator = "," + inner
+        out.append(newline + "]")
+    elif isinstance(value, dict):
+        if not value:
+            out.append("{}")
+            return
+        inner = newline + "  "
+        out.append("{")
+        separator = inner
+        for key, item in value.items():
+            if not isinstance(key, str):
+                raise _NotPlainJSON
+            out.append(separator + encode_basestring(key) + ": ")
+            _write_json(item, out, inner)
+            separator = "," + inner
+        out.append(newline + "}")
+    else:
+        raise _NotPlainJSON
 
 
 # -- OPML ---------------------------------------------------------------------------------------
