@@ -192,3 +192,17 @@ def test_bare_domains_and_emails_are_linked_but_japanese_text_is_not_touched() -
     html = render("see example.org or mail a@b.jp。日本語.テキスト")
     assert '<a href="http://example.org">example.org</a>' in html
     assert '<a href="mailto:a@b.jp">a@b.jp</a>' in html
+
+
+def test_class_filter_also_applies_to_upper_case_class_attributes() -> None:
+    html = render('<pre CLASS="evil language-py">x</pre>\n\n<code Class="hide">y</code>')
+    assert '<pre class="language-py">x</pre>' in html
+    assert "hide" not in html
+
+
+def test_schema_relative_link_is_linkified_in_a_paragraph_that_also_has_a_url() -> None:
+    # The per-piece linkify filter must still let "//host/…" through (it has no "://").
+    html = render_markdown(
+        "see [a](https://x.example/) and //localhost/x", "https://blog.example/p/1.html"
+    )
+    assert '<a href="https://localhost/x">//localhost/x</a>' in html

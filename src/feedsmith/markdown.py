@@ -119,7 +119,9 @@ def _sanitize(raw: str, page_url: str) -> str:
         tags=_TAGS,
         clean_content_tags=_DROP_WITH_CONTENT,
         attributes=_ATTRIBUTES,
-        attribute_filter=_keep_attribute,
+        # The filter only ever changes ``class`` values, and a Python call per attribute costs
+        # a third of the sanitizer's time; HTML attribute names are ASCII, case-insensitive.
+        attribute_filter=_keep_attribute if "class" in raw.lower() else None,
         strip_comments=True,
         link_rel=None,
         url_schemes=_URL_SCHEMES,
