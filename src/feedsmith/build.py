@@ -23,20 +23,37 @@ nothing is lost but the exact change times of edits made in between).
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import fcntl
+import hashlib
+import json
 import logging
+import multiprocessing
 import os
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
 from feedsmith import feeds as feeds_mod
+from feedsmith.cache import (
+    CACHE_FILE,
+    Entry,
+    content_sha256,
+    html_of,
+    hydrate,
+    load_index,
+    make_entry,
+    save_index,
+)
 from feedsmith.config import Config
 from feedsmith.groups import FeedGroup, group_posts
-from feedsmith.model import Problem, ScanResult
-from feedsmith.output import OPML_NAME, FeedInfo, iso_z, publish
+from feedsmith.model import Post, Problem, ScanResult
+from feedsmith.output import MANIFEST, OPML_NAME, FeedInfo, iso_z, publish
 from feedsmith.posts import ParseOutcome, collect, parse_post
 from feedsmith.sources import SourceError, SourceFile, display_path, find_sources, read_bytes
 from feedsmith.state import BuildState, apply_updates, load_state, save_state
@@ -90,12 +107,62 @@ class BuildReport:
         )
 
 
-class SiteBuilder:
-    """Builds one configured site; reusable across builds (the service keeps one)."""
+#: Parse in a process pool when at least this many files need parsing (below it, starting
+#: the workers costs more than it saves).
+POOL_THRESHOLD = 200
+POOL_WORKERS = 2
+#: Files per task sent to a worker: large enough that pickling/IPC is noise, small enough to
+#: keep both workers busy to the end and progress moving.
+POOL_CHUNKSIZE = 16
+#: "forkserver": workers are forked from a clean single-threaded server process, never from the
+#: service process itself, which runs APScheduler and web-watcher threads (forking a threaded
+#: process can copy a lock held by another thread and deadlock the child).
+POOL_START_METHOD = "forkserver"
 
-    def __init__(self, config: Config) -> None:
+
+@dataclass
+class _Memo:
+    """What the last build in this process saw, for the nothing-changed fast path."""
+
+    keys: list[tuple[str, int, int]]
+    source_problems: list[Problem]
+    next_publish: datetime | None
+    manifest: tuple[int, int] | None
+    state: tuple[int, int] | None
+    report: BuildReport
+
+
+@dataclass
+class Rendered:
+    """The render step's result: new bytes for dirty feeds, what was kept, and signatures."""
+
+    files: dict[str, bytes]
+    infos: list[FeedInfo]
+    kept: list[str]
+    signatures: dict[str, str]
+
+
+class SiteBuilder:
+    """Builds one configured site; reusable across builds (the service keeps one).
+
+    ``pool``: ``None`` decides per build (a pool when ``POOL_THRESHOLD`` files need parsing),
+    ``True``/``False`` force it on/off (tests compare the two). ``persist_cache`` writes the
+    parse index to ``state_dir`` after builds that changed it.
+    """
+
+    def __init__(
+        self, config: Config, *, pool: bool | None = None, persist_cache: bool = True
+    ) -> None:
         self.config = config
         self.state_path = config.state_dir / STATE_FILE
+        self.cache_path = config.state_dir / CACHE_FILE
+        self.fingerprint = config.fingerprint()
+        self.pool = pool
+        self.persist_cache = persist_cache
+        self.index: dict[str, Entry] | None = None  # loaded lazily from disk on first build
+        self._index_changed = False
+        self._memo: _Memo | None = None
+        self.last_parsed = 0  # files actually parsed by the last build (tests, bench)
 
     # -- the pipeline ---------------------------------------------------------------------------
 
@@ -111,22 +178,45 @@ class SiteBuilder:
             cfg.state_dir.mkdir(parents=True, exist_ok=True)
             with self._lock():
                 stage = "scan"
-                scan = self.scan(now, progress)
+                sources, source_problems = find_sources(cfg.posts_dir)
+                quick = self._unchanged(sources, source_problems, now)
+                if quick is not None:
+                    quick.seconds = time.perf_counter() - t0
+                    log.info("build ok (nothing changed): %s", quick.summary())
+                    return quick
+                self._memo = None
+                scan = self.scan(now, progress, sources=(sources, source_problems))
                 stage = "load state"
                 state = load_state(self.state_path)
                 posts, entries = apply_updates(scan.posts, state, now)
                 stage = "group"
                 groups, slugs = group_posts(posts, state.slugs)
                 stage = "render"
-                files, feed_infos = self.render(groups)
+                rendered = self.render_changed(groups, state)
                 stage = "publish"
-                written = publish(cfg.output_dir, files, feed_infos, state, now)
+                written = publish(
+                    cfg.output_dir,
+                    rendered.files,
+                    rendered.infos,
+                    state,
+                    now,
+                    kept=rendered.kept,
+                )
                 stage = "save state"
                 save_state(
                     self.state_path,
-                    BuildState(entries, slugs, written.files, written.gone, written.generated),
+                    BuildState(
+                        entries,
+                        slugs,
+                        written.files,
+                        written.gone,
+                        written.generated,
+                        rendered.signatures,
+                    ),
                 )
+                self._save_index()
         except Exception as exc:
+            self._memo = None
             if stage == "save state":
                 note = "feeds were published but the state was not saved"
             else:
@@ -147,15 +237,75 @@ class SiteBuilder:
             files_written=written.paths_written,
             files_removed=written.paths_removed,
         )
+        self._remember(sources, source_problems, report)
         log.info("build ok: %s", report.summary())
         return report
 
+    # -- nothing-changed fast path --------------------------------------------------------------
+
+    def _remember(
+        self, sources: list[SourceFile], source_problems: list[Problem], report: BuildReport
+    ) -> None:
+        self._memo = _Memo(
+            keys=[(s.rel, s.size, s.mtime_ns) for s in sources],
+            source_problems=list(source_problems),
+            next_publish=report.next_publish,
+            manifest=_stat_key(self.config.output_dir / MANIFEST),
+            state=_stat_key(self.state_path),
+            report=report,
+        )
+
+    def _unchanged(
+        self, sources: list[SourceFile], source_problems: list[Problem], now: datetime
+    ) -> BuildReport | None:
+        """The last build's report (as "nothing written") when a build now would change nothing.
+
+        Sound because everything a build depends on is covered: the sources' keys (a file whose
+        size and mtime did not change was not re-read by the full path either), the clock only
+        through ``next_publish``, and our own outputs through the manifest's and state's stat
+        (another process building, or someone deleting the output, changes those).
+        """
+        memo = self._memo
+        if memo is None:
+            return None
+        if memo.next_publish is not None and memo.next_publish <= now:
+            return None
+        if source_problems != memo.source_problems:
+            return None
+        if [(s.rel, s.size, s.mtime_ns) for s in sources] != memo.keys:
+            return None
+        if memo.manifest is None or _stat_key(self.config.output_dir / MANIFEST) != memo.manifest:
+            return None
+        if _stat_key(self.state_path) != memo.state:
+            return None
+        last = memo.report
+        self.last_parsed = 0
+        return dataclasses.replace(
+            last,
+            feeds_written=0,
+            feeds_unchanged=last.feeds_written + last.feeds_unchanged,
+            feeds_removed=0,
+            problems=list(last.problems),
+            files_written=(),
+            files_removed=(),
+        )
+
     # -- steps (overridable seams for caching / parallelism) -----------------------------------
 
-    def scan(self, now: datetime, progress: ProgressFn | None = None) -> ScanResult:
-        """Find, read and parse every post, reporting progress per file; then collect."""
-        sources, source_problems = find_sources(self.config.posts_dir)
-        result = collect(self._outcomes(sources, progress), now)
+    def scan(
+        self,
+        now: datetime,
+        progress: ProgressFn | None = None,
+        *,
+        sources: tuple[list[SourceFile], list[Problem]] | None = None,
+    ) -> ScanResult:
+        """Find (unless ``sources`` are given), read and parse every post; then collect.
+
+        Posts in the result carry no ``content_html`` (it stays compressed in the parse index
+        until :meth:`render_changed` needs it for a feed).
+        """
+        found, source_problems = sources or find_sources(self.config.posts_dir)
+        result = collect(self._outcomes(found, progress), now)
         dropped = sum(1 for p in source_problems if p.severity == "error")
         result.problems[:0] = source_problems
         result.skipped += dropped
@@ -164,38 +314,146 @@ class SiteBuilder:
 
     def _outcomes(
         self, sources: list[SourceFile], progress: ProgressFn | None
-    ) -> Iterator[ParseOutcome]:
-        total = len(sources)
-        if progress is not None:
-            progress(0, total)
-        for done, src in enumerate(sources, 1):
-            yield self.parse_source(src)
+    ) -> list[ParseOutcome]:
+        """Every source's outcome in ``rel`` order, from the index where its key still holds."""
+        if self.index is None:
+            self.index = load_index(self.cache_path, self.fingerprint)
+        old = self.index
+        new: dict[str, Entry] = {}
+        slots: list[Entry | ParseOutcome | None] = []
+        todo: list[tuple[int, SourceFile, str]] = []
+        changed = set(old) != {s.rel for s in sources}
+        for i, src in enumerate(sources):
+            shown = display_path(self.config.posts_dir / src.rel)
+            entry = old.get(src.rel)
+            if entry is not None and entry.shown == shown:
+                if entry.size == src.size and entry.mtime_ns == src.mtime_ns:
+                    slots.append(entry)
+                    continue
+                # Key changed: read, and re-parse only when the bytes did.
+                data = self._read(src, shown)
+                if isinstance(data, ParseOutcome):
+                    slots.append(data)
+                    changed = True
+                    continue
+                digest = content_sha256(data)
+                changed = True
+                if digest == entry.sha256:
+                    slots.append(dataclasses.replace(entry, size=src.size, mtime_ns=src.mtime_ns))
+                    continue
+            slots.append(None)
+            todo.append((i, src, shown))
+        total = len(todo)
+        self.last_parsed = total
+        if todo:
+            changed = True
             if progress is not None:
-                progress(done, total)
+                progress(0, total)
+            for done, (i, result) in enumerate(self._parse_many(todo), 1):
+                slots[i] = result
+                if progress is not None:
+                    progress(done, total)
+        outcomes: list[ParseOutcome] = []
+        for src, slot in zip(sources, slots, strict=True):
+            assert slot is not None
+            if isinstance(slot, Entry):
+                new[src.rel] = slot
+                outcomes.append(slot.outcome)
+            else:
+                outcomes.append(slot)  # unreadable: not cached, retried next build
+        self.index = new
+        self._index_changed = self._index_changed or changed
+        return outcomes
+
+    def _parse_many(
+        self, todo: list[tuple[int, SourceFile, str]]
+    ) -> Iterator[tuple[int, Entry | ParseOutcome]]:
+        use_pool = self.pool if self.pool is not None else len(todo) >= POOL_THRESHOLD
+        if not use_pool:
+            for i, src, shown in todo:
+                yield i, self._parse_entry(src, shown)
+            return
+        ctx = multiprocessing.get_context(POOL_START_METHOD)
+        with ProcessPoolExecutor(
+            POOL_WORKERS, mp_context=ctx, initializer=_worker_init, initargs=(self.config,)
+        ) as ex:
+            results = ex.map(
+                _worker_parse, [(s, shown) for _, s, shown in todo], chunksize=POOL_CHUNKSIZE
+            )
+            for (i, _, _), result in zip(todo, results, strict=True):
+                yield i, result
+
+    def _read(self, src: SourceFile, shown: str) -> bytes | ParseOutcome:
+        return _read_source(src, shown, self.config.max_post_bytes)
+
+    def _parse_entry(self, src: SourceFile, shown: str) -> Entry | ParseOutcome:
+        data = self._read(src, shown)
+        if isinstance(data, ParseOutcome):
+            return data
+        outcome = parse_post(data, src.rel, shown, self.config)
+        return make_entry(src.size, src.mtime_ns, content_sha256(data), shown, outcome)
 
     def parse_source(self, src: SourceFile) -> ParseOutcome:
-        """One file → outcome. Unreadable files are invalid posts, not build failures."""
+        """One file → outcome (uncached). Unreadable files are invalid posts, not failures."""
         shown = display_path(self.config.posts_dir / src.rel)
-        try:
-            data = read_bytes(src, self.config.max_post_bytes)
-        except SourceError as exc:
-            return ParseOutcome(None, [Problem(shown, None, "error", exc.reason)], None, shown)
-        except OSError as exc:
-            reason = f"cannot read: {exc.strerror or exc}"
-            return ParseOutcome(None, [Problem(shown, None, "error", reason)], None, shown)
+        data = self._read(src, shown)
+        if isinstance(data, ParseOutcome):
+            return data
         return parse_post(data, src.rel, shown, self.config)
+
+    def _save_index(self) -> None:
+        if not (self.persist_cache and self._index_changed and self.index is not None):
+            return
+        try:
+            save_index(self.cache_path, self.fingerprint, self.index)
+            self._index_changed = False
+        except OSError as exc:  # a cache that cannot be written costs the next process time
+            log.warning("cannot write parse cache %s: %s", self.cache_path, exc)
+
+    # -- render ---------------------------------------------------------------------------------
 
     def render(self, groups: list[FeedGroup]) -> tuple[dict[str, bytes], list[FeedInfo]]:
         """Every group in every configured format, plus ``index.opml``, as bytes in memory."""
+        rendered = self.render_changed(groups, None)
+        return rendered.files, rendered.infos
+
+    def render_changed(self, groups: list[FeedGroup], previous: BuildState | None) -> Rendered:
+        """Render only the feeds whose signature changed since ``previous`` (all without one).
+
+        A feed is *kept* instead — not rendered, compressed or written — when its signature
+        equals the one recorded in the state *and* each of its files (and ``.gz``) on disk
+        still has the size and mtime recorded for it; anything else renders it again (and
+        ``publish`` then writes only bytes that really differ).
+        """
         cfg = self.config
+        max_entries = cfg.feed.max_entries
         files: dict[str, bytes] = {}
         infos: list[FeedInfo] = []
+        kept: list[str] = []
+        signatures: dict[str, str] = {}
+        html: dict[str, str] = {}
         for group in groups:
             paths = feeds_mod.feed_files(group, cfg.feed.formats)
-            rendered = feeds_mod.render_group(group, cfg, tuple(paths))
-            for fmt, rel in paths.items():
-                files[rel] = rendered[fmt]
-            shown = group.posts[: cfg.feed.max_entries]
+            shown = group.posts[:max_entries]
+            sig_key = f"{group.kind}:{group.key}"
+            sig = _group_signature(self.fingerprint, group, paths, shown)
+            signatures[sig_key] = sig
+            if (
+                previous is not None
+                and previous.groups.get(sig_key) == sig
+                and all(
+                    _intact(cfg.output_dir, rel, previous.files.get(rel)) for rel in paths.values()
+                )
+            ):
+                kept.extend(paths.values())
+            else:
+                full = dataclasses.replace(
+                    group,
+                    posts=tuple(self._hydrate(p, html) for p in shown),
+                )
+                rendered = feeds_mod.render_group(full, cfg, tuple(paths))
+                for fmt, rel in paths.items():
+                    files[rel] = rendered[fmt]
             newest = max((p.updated for p in shown), default=None)
             infos.append(
                 FeedInfo(
@@ -208,8 +466,28 @@ class SiteBuilder:
                     files=tuple(paths.values()),
                 )
             )
-        files[OPML_NAME] = feeds_mod.render_opml(groups, cfg)
-        return files, infos
+        opml_sig = _opml_signature(self.fingerprint, groups, max_entries)
+        signatures["opml"] = opml_sig
+        if (
+            previous is not None
+            and previous.groups.get("opml") == opml_sig
+            and _intact(cfg.output_dir, OPML_NAME, previous.files.get(OPML_NAME))
+        ):
+            kept.append(OPML_NAME)
+        else:
+            files[OPML_NAME] = feeds_mod.render_opml(groups, cfg)
+        return Rendered(files, infos, kept, signatures)
+
+    def _hydrate(self, post: Post, memo: dict[str, str]) -> Post:
+        """The post with its HTML back from the index (decompressed once per build)."""
+        if post.content_html or self.index is None:
+            return post
+        text = memo.get(post.source)
+        if text is None:
+            entry = self.index.get(post.source)
+            text = html_of(entry) if entry is not None else ""
+            memo[post.source] = text
+        return hydrate(post, text)
 
     @contextlib.contextmanager
     def _lock(self) -> Iterator[None]:
@@ -221,6 +499,117 @@ class SiteBuilder:
             yield
         finally:
             os.close(fd)
+
+
+# -- helpers (module level so the process pool can pickle them) -------------------------------
+
+_worker_config: Config | None = None
+
+
+def _worker_init(config: Config) -> None:
+    global _worker_config
+    _worker_config = config
+
+
+def _worker_parse(item: tuple[SourceFile, str]) -> Entry | ParseOutcome:
+    """Read, hash, parse and compress one file in a pool worker (HTML compressed here, so
+    what crosses the pipe is small)."""
+    config = _worker_config
+    assert config is not None, "worker not initialised"
+    src, shown = item
+    data = _read_source(src, shown, config.max_post_bytes)
+    if isinstance(data, ParseOutcome):
+        return data
+    outcome = parse_post(data, src.rel, shown, config)
+    return make_entry(src.size, src.mtime_ns, content_sha256(data), shown, outcome)
+
+
+def _read_source(src: SourceFile, shown: str, max_bytes: int) -> bytes | ParseOutcome:
+    """The file's bytes, or the outcome of an unreadable file (an invalid post)."""
+    try:
+        return read_bytes(src, max_bytes)
+    except SourceError as exc:
+        return ParseOutcome(None, [Problem(shown, None, "error", exc.reason)], None, shown)
+    except OSError as exc:
+        reason = f"cannot read: {exc.strerror or exc}"
+        return ParseOutcome(None, [Problem(shown, None, "error", reason)], None, shown)
+
+
+def _stat_key(path: Path) -> tuple[int, int] | None:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return (st.st_size, st.st_mtime_ns)
+
+
+def _intact(output_dir: Path, rel: str, record: dict[str, Any] | None) -> bool:
+    """True when ``rel`` and its sidecar on disk still are what ``record`` says was published."""
+    if record is None or "mtime_ns" not in record or "gz_mtime_ns" not in record:
+        return False
+    main = _stat_key(output_dir / rel)
+    gz = _stat_key(output_dir / (rel + ".gz"))
+    return main == (record["bytes"], record["mtime_ns"]) and gz == (
+        record.get("gz_bytes"),
+        record["gz_mtime_ns"],
+    )
+
+
+def _digest(parts: list[Any]) -> str:
+    blob = json.dumps(parts, ensure_ascii=False, separators=(",", ":"), default=str)
+    return hashlib.sha256(blob.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def _post_parts(post: Post) -> list[Any]:
+    """Everything of a post a feed shows. ``content_hash`` stands for the text (title, URL,
+    summary, HTML, names as written, authors, image); the rest is listed explicitly because the
+    hash does not cover it: dates, the canonical (display) spellings of categories and tags,
+    language and the extra front matter JSON Feed passes on."""
+    return [
+        post.id,
+        post.content_hash,
+        post.date.isoformat(),
+        post.updated.isoformat(),
+        list(post.categories),
+        list(post.tags),
+        post.lang,
+        post.slug,
+        post.title,
+        post.url,
+        post.summary,
+        post.image,
+        [[a.name, a.email, a.uri] for a in post.authors],
+        sorted(post.extra.items()) if post.extra else None,
+    ]
+
+
+def _group_signature(
+    fingerprint: str, group: FeedGroup, paths: dict[str, str], shown: tuple[Post, ...]
+) -> str:
+    """What one feed's files are a function of: config, the group's identity and its shown
+    posts (only the newest ``max_entries`` are ever rendered)."""
+    return _digest(
+        [
+            fingerprint,
+            group.kind,
+            group.key,
+            group.name,
+            group.slug,
+            sorted(paths.items()),
+            [_post_parts(p) for p in shown],
+        ]
+    )
+
+
+def _opml_signature(fingerprint: str, groups: list[FeedGroup], max_entries: int) -> str:
+    newest = max((p.updated for g in groups for p in g.posts[:max_entries]), default=None)
+    return _digest(
+        [
+            fingerprint,
+            newest.isoformat() if newest else None,
+            [[g.kind, g.key, g.name, g.slug] for g in groups],
+        ]
+    )
 
 
 def build_site(config: Config, now: datetime, *, progress: ProgressFn | None = None) -> BuildReport:

@@ -51,6 +51,9 @@ class BuildState:
     * ``gone``: ``{rel_path: since}`` for feeds that no longer exist
     * ``generated``: the time of the last build that changed any output (the manifest's
       ``generated``), ``None`` before the first one.
+    * ``groups``: ``{"<kind>:<key>" | "opml": signature}`` — a hash of everything that went
+      into that feed's files last time, so an unchanged feed is not rendered again (see
+      ``build``). Optional: a state without it just means "render everything once".
     """
 
     entries: dict[str, dict[str, str]] = field(default_factory=dict)
@@ -58,6 +61,7 @@ class BuildState:
     files: dict[str, dict[str, Any]] = field(default_factory=dict)
     gone: dict[str, str] = field(default_factory=dict)
     generated: str | None = None
+    groups: dict[str, str] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         data = dataclasses.asdict(self)
@@ -98,7 +102,10 @@ class BuildState:
         generated = data.get("generated")
         if generated is not None and not isinstance(generated, str):
             raise ValueError("bad generated time")
-        return cls(entries, slugs, files, gone, generated)
+        groups = _mapping(data, "groups")
+        if not all(isinstance(v, str) for v in groups.values()):
+            raise ValueError("bad group signatures")
+        return cls(entries, slugs, files, gone, generated, groups)
 
 
 def _mapping(data: dict[str, Any], key: str) -> dict[str, Any]:
