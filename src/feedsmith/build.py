@@ -55,7 +55,14 @@ from feedsmith.groups import FeedGroup, group_posts
 from feedsmith.model import Post, Problem, ScanResult
 from feedsmith.output import MANIFEST, OPML_NAME, FeedInfo, iso_z, publish
 from feedsmith.posts import ParseOutcome, collect, parse_post
-from feedsmith.sources import SourceError, SourceFile, display_path, find_sources, read_bytes
+from feedsmith.sources import (
+    POST_EXTENSIONS,
+    SourceError,
+    SourceFile,
+    display_path,
+    find_sources,
+    read_bytes,
+)
 from feedsmith.state import BuildState, apply_updates, load_state, save_state
 
 log = logging.getLogger(__name__)
@@ -178,13 +185,13 @@ class SiteBuilder:
             cfg.state_dir.mkdir(parents=True, exist_ok=True)
             with self._lock():
                 stage = "scan"
-                sources, source_problems = find_sources(cfg.posts_dir)
-                quick = self._unchanged(sources, source_problems, now)
+                quick = self._unchanged(now)
                 if quick is not None:
                     quick.seconds = time.perf_counter() - t0
                     log.info("build ok (nothing changed): %s", quick.summary())
                     return quick
                 self._memo = None
+                sources, source_problems = find_sources(cfg.posts_dir)
                 scan = self.scan(now, progress, sources=(sources, source_problems))
                 stage = "load state"
                 state = load_state(self.state_path)
@@ -255,24 +262,24 @@ class SiteBuilder:
             report=report,
         )
 
-    def _unchanged(
-        self, sources: list[SourceFile], source_problems: list[Problem], now: datetime
-    ) -> BuildReport | None:
+    def _unchanged(self, now: datetime) -> BuildReport | None:
         """The last build's report (as "nothing written") when a build now would change nothing.
 
         Sound because everything a build depends on is covered: the sources' keys (a file whose
         size and mtime did not change was not re-read by the full path either), the clock only
         through ``next_publish``, and our own outputs through the manifest's and state's stat
-        (another process building, or someone deleting the output, changes those).
+        (another process building, or someone deleting the output, changes those). The stat
+        pass is :func:`_quick_keys`, not ``find_sources``: the latter resolves every path for
+        its symlink policy, ~50 µs a file, which alone would be 0.5 s at 10,000 posts.
         """
         memo = self._memo
         if memo is None:
             return None
         if memo.next_publish is not None and memo.next_publish <= now:
             return None
-        if source_problems != memo.source_problems:
-            return None
-        if [(s.rel, s.size, s.mtime_ns) for s in sources] != memo.keys:
+        if memo.source_problems:
+            return None  # symlink trouble etc.: let find_sources judge it again
+        if _quick_keys(self.config.posts_dir) != memo.keys:
             return None
         if memo.manifest is None or _stat_key(self.config.output_dir / MANIFEST) != memo.manifest:
             return None
@@ -323,8 +330,9 @@ class SiteBuilder:
         slots: list[Entry | ParseOutcome | None] = []
         todo: list[tuple[int, SourceFile, str]] = []
         changed = set(old) != {s.rel for s in sources}
+        shown_of = _display_namer(self.config.posts_dir)
         for i, src in enumerate(sources):
-            shown = display_path(self.config.posts_dir / src.rel)
+            shown = shown_of(src.rel)
             entry = old.get(src.rel)
             if entry is not None and entry.shown == shown:
                 if entry.size == src.size and entry.mtime_ns == src.mtime_ns:
@@ -535,7 +543,48 @@ def _read_source(src: SourceFile, shown: str, max_bytes: int) -> bytes | ParseOu
         return ParseOutcome(None, [Problem(shown, None, "error", reason)], None, shown)
 
 
-def _stat_key(path: Path) -> tuple[int, int] | None:
+def _quick_keys(posts_dir: Path) -> list[tuple[str, int, int]] | None:
+    """``(rel, size, mtime_ns)`` of every post file, sorted — what ``find_sources`` would give
+    for a tree without symlinks, at the cost of one ``scandir`` per folder. ``None`` (so the
+    caller does the full scan) as soon as a symlink or an unreadable folder is met: the full
+    policy for those lives in :mod:`feedsmith.sources` only."""
+    found: list[tuple[str, int, int]] = []
+    stack: list[tuple[str, str]] = [(os.fspath(posts_dir), "")]
+    try:
+        while stack:
+            folder, prefix = stack.pop()
+            with os.scandir(folder) as it:
+                for entry in it:
+                    name = entry.name
+                    if name.startswith("."):
+                        continue
+                    if entry.is_symlink():
+                        return None
+                    if entry.is_dir(follow_symlinks=False):
+                        stack.append((entry.path, prefix + name + "/"))
+                    elif os.path.splitext(name)[1].lower() in POST_EXTENSIONS:
+                        if not entry.is_file(follow_symlinks=False):
+                            return None
+                        st = entry.stat(follow_symlinks=False)
+                        found.append((prefix + name, st.st_size, st.st_mtime_ns))
+    except OSError:
+        return None
+    found.sort()
+    return found
+
+
+def _display_namer(posts_dir: Path) -> Callable[[str], str]:
+    """``rel`` → :func:`display_path` of ``posts_dir/rel``, without a ``Path`` per file (that
+    cost ~0.1 ms a file) when the result is just the folder's display path plus ``rel``."""
+    base = display_path(posts_dir)
+    cwd = os.path.abspath(os.getcwd())
+    root = os.path.abspath(posts_dir)
+    if base == "." or cwd.startswith(root + os.sep):
+        return lambda rel: display_path(posts_dir / rel)
+    return lambda rel: f"{base}/{rel}"
+
+
+def _stat_key(path: Path | str) -> tuple[int, int] | None:
     try:
         st = os.stat(path)
     except OSError:
@@ -543,12 +592,13 @@ def _stat_key(path: Path) -> tuple[int, int] | None:
     return (st.st_size, st.st_mtime_ns)
 
 
-def _intact(output_dir: Path, rel: str, record: dict[str, Any] | None) -> bool:
+def _intact(output_dir: Path | str, rel: str, record: dict[str, Any] | None) -> bool:
     """True when ``rel`` and its sidecar on disk still are what ``record`` says was published."""
     if record is None or "mtime_ns" not in record or "gz_mtime_ns" not in record:
         return False
-    main = _stat_key(output_dir / rel)
-    gz = _stat_key(output_dir / (rel + ".gz"))
+    path = os.path.join(output_dir, rel)
+    main = _stat_key(path)
+    gz = _stat_key(path + ".gz")
     return main == (record["bytes"], record["mtime_ns"]) and gz == (
         record.get("gz_bytes"),
         record["gz_mtime_ns"],

@@ -246,7 +246,7 @@ def render_manifest(
     records: Mapping[str, Mapping[str, Any]],
     gone: Mapping[str, str],
 ) -> bytes:
-    """``index.json``: deterministic JSON (sorted keys, UTF-8 names, no ASCII escapes).
+    """``index.json``: deterministic compact JSON (sorted keys, UTF-8 names, no ASCII escapes).
 
     Files that belong to no feed (``index.opml``) are listed under a top-level ``files`` so the
     server can give them a ``Last-Modified`` too.
@@ -280,7 +280,9 @@ def render_manifest(
         if rel not in feed_paths
     }
     data = {"generated": generated, "feeds": out_feeds, "files": extras, "gone": dict(gone)}
-    return (json.dumps(data, ensure_ascii=False, sort_keys=True, indent=1) + "\n").encode()
+    # Compact: ``indent`` would force json's pure-Python encoder (~10x slower at 2,500 feeds).
+    text = json.dumps(data, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+    return (text + "\n").encode()
 
 
 # -- helpers ----------------------------------------------------------------------------------

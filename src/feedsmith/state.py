@@ -64,7 +64,9 @@ class BuildState:
     groups: dict[str, str] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
-        data = dataclasses.asdict(self)
+        # Shallow on purpose: the fields already are plain JSON data, and dataclasses.asdict's
+        # deep copy costs ~0.1 s per 1,000 posts.
+        data = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
         data["version"] = STATE_VERSION
         return data
 
@@ -148,8 +150,12 @@ def apply_updates(
 
 
 def dumps_state(state: BuildState) -> bytes:
-    """Deterministic bytes, so an unchanged state is recognisably unchanged (and diffable)."""
-    text = json.dumps(state.to_json(), ensure_ascii=False, sort_keys=True, indent=1)
+    """Deterministic bytes, so an unchanged state is recognisably unchanged.
+
+    Compact (one line): with ``indent`` the json module falls back to its pure-Python encoder,
+    which took ~1 s for a 10,000-post state on every build that changed anything.
+    """
+    text = json.dumps(state.to_json(), ensure_ascii=False, sort_keys=True, separators=(",", ":"))
     return (text + "\n").encode("utf-8")
 
 
