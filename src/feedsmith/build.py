@@ -137,6 +137,7 @@ class _Memo:
     manifest: tuple[int, int] | None
     state: tuple[int, int] | None
     report: BuildReport
+    racy: bool = False
 
 
 @dataclass
@@ -260,6 +261,7 @@ class SiteBuilder:
             manifest=_stat_key(self.config.output_dir / MANIFEST),
             state=_stat_key(self.state_path),
             report=report,
+            racy=any(e.racy for e in (self.index or {}).values()),
         )
 
     def _unchanged(self, now: datetime) -> BuildReport | None:
@@ -275,6 +277,8 @@ class SiteBuilder:
         memo = self._memo
         if memo is None:
             return None
+        if memo.racy:
+            return None  # a file changed too recently to trust its stat: re-hash it
         if memo.next_publish is not None and memo.next_publish <= now:
             return None
         if memo.source_problems:
@@ -335,20 +339,32 @@ class SiteBuilder:
             shown = shown_of(src.rel)
             entry = old.get(src.rel)
             if entry is not None and entry.shown == shown:
-                if entry.size == src.size and entry.mtime_ns == src.mtime_ns:
+                if entry.trusted(src.size, src.mtime_ns):
                     slots.append(entry)
                     continue
-                # Key changed: read, and re-parse only when the bytes did.
+                # Key changed (or racy): read, and re-parse only when the bytes changed.
+                read_ns = time.time_ns()
                 data = self._read(src, shown)
                 if isinstance(data, ParseOutcome):
                     slots.append(data)
                     changed = True
                     continue
                 digest = content_sha256(data)
-                changed = True
                 if digest == entry.sha256:
-                    slots.append(dataclasses.replace(entry, size=src.size, mtime_ns=src.mtime_ns))
+                    fresh = dataclasses.replace(
+                        entry, size=src.size, mtime_ns=src.mtime_ns, read_ns=read_ns
+                    )
+                    # Worth saving only when the key moved or the entry stopped being racy
+                    # (a no-change rebuild must not rewrite the cache file).
+                    if (entry.size, entry.mtime_ns, entry.racy) != (
+                        fresh.size,
+                        fresh.mtime_ns,
+                        fresh.racy,
+                    ):
+                        changed = True
+                    slots.append(fresh)
                     continue
+                changed = True
             slots.append(None)
             todo.append((i, src, shown))
         total = len(todo)
@@ -395,11 +411,12 @@ class SiteBuilder:
         return _read_source(src, shown, self.config.max_post_bytes)
 
     def _parse_entry(self, src: SourceFile, shown: str) -> Entry | ParseOutcome:
+        read_ns = time.time_ns()
         data = self._read(src, shown)
         if isinstance(data, ParseOutcome):
             return data
         outcome = parse_post(data, src.rel, shown, self.config)
-        return make_entry(src.size, src.mtime_ns, content_sha256(data), shown, outcome)
+        return make_entry(src.size, src.mtime_ns, content_sha256(data), shown, outcome, read_ns)
 
     def parse_source(self, src: SourceFile) -> ParseOutcome:
         """One file → outcome (uncached). Unreadable files are invalid posts, not failures."""
@@ -525,11 +542,12 @@ def _worker_parse(item: tuple[SourceFile, str]) -> Entry | ParseOutcome:
     config = _worker_config
     assert config is not None, "worker not initialised"
     src, shown = item
+    read_ns = time.time_ns()
     data = _read_source(src, shown, config.max_post_bytes)
     if isinstance(data, ParseOutcome):
         return data
     outcome = parse_post(data, src.rel, shown, config)
-    return make_entry(src.size, src.mtime_ns, content_sha256(data), shown, outcome)
+    return make_entry(src.size, src.mtime_ns, content_sha256(data), shown, outcome, read_ns)
 
 
 def _read_source(src: SourceFile, shown: str, max_bytes: int) -> bytes | ParseOutcome:

@@ -47,6 +47,8 @@ MAGIC = "feedsmith-parse-cache"
 FORMAT_VERSION = 1
 #: zlib level for stored HTML: level 1 is ~5x faster than 6 and only slightly larger.
 HTML_LEVEL = 1
+#: mtime granularity margin for racy entries: 2 s covers FAT/SMB; ext4/XFS/btrfs tick far finer.
+RACY_NS = 2_000_000_000
 
 
 @dataclass
@@ -56,6 +58,12 @@ class Entry:
     ``outcome.post.content_html`` is always ``""`` here; the HTML is in ``html_z``.
     ``shown`` is the display path the problems were written with (it depends on the working
     directory, so an entry parsed under another one is treated as a miss).
+
+    ``read_ns`` is the wall-clock time just before the bytes were read. A file modified within
+    :data:`RACY_NS` of that moment is *racy* (as git calls it): a second write in the same
+    mtime tick, with the same size, would leave its key unchanged. Racy entries are never
+    trusted on their key alone (see :meth:`trusted`); they are re-hashed until a read happens
+    safely after their mtime.
     """
 
     size: int
@@ -64,20 +72,31 @@ class Entry:
     shown: str
     outcome: ParseOutcome
     html_z: bytes | None = None
+    read_ns: int = 0
+
+    @property
+    def racy(self) -> bool:
+        return self.mtime_ns >= self.read_ns - RACY_NS
+
+    def trusted(self, size: int, mtime_ns: int) -> bool:
+        """The file still holds what was parsed, judged by its stat alone."""
+        return self.size == size and self.mtime_ns == mtime_ns and not self.racy
 
 
 def content_sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def make_entry(size: int, mtime_ns: int, digest: str, shown: str, outcome: ParseOutcome) -> Entry:
+def make_entry(
+    size: int, mtime_ns: int, digest: str, shown: str, outcome: ParseOutcome, read_ns: int
+) -> Entry:
     """Store ``outcome`` with its post's HTML moved out into a compressed blob."""
     post = outcome.post
     html_z: bytes | None = None
     if post is not None and post.content_html:
         html_z = zlib.compress(post.content_html.encode("utf-8", "surrogatepass"), HTML_LEVEL)
         outcome = dataclasses.replace(outcome, post=dataclasses.replace(post, content_html=""))
-    return Entry(size, mtime_ns, digest, shown, outcome, html_z)
+    return Entry(size, mtime_ns, digest, shown, outcome, html_z, read_ns)
 
 
 def html_of(entry: Entry) -> str:
