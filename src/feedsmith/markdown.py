@@ -32,19 +32,18 @@ _MD = MarkdownIt("commonmark", {"html": True, "linkify": True, "typographer": Fa
 )
 
 # linkify-it's own pretest is slow on long paragraphs (it dominated parse time on Japanese
-# posts). Every link it can find contains "://", "@" or a dot followed by a two-letter-or-longer
+# posts). Every link it can find contains "//", "@" or a dot followed by a two-letter-or-longer
 # (possibly Unicode) TLD, so text without any of these is skipped without changing the result.
-_MAYBE_LINK = re.compile(r"://|@|\.[^\W\d_]{2}")
+_MAYBE_LINK = re.compile(r"//|@|\.[^\W\d_]{2}")
 _linkify_pretest = _MD.linkify.pretest
 _MD.linkify.pretest = lambda text: bool(_MAYBE_LINK.search(text)) and _linkify_pretest(text)
 # Once a paragraph passes, linkify-it's ``test`` runs on each of its text pieces (between
 # emphasis, links, …) and costs as much again. Anything ``test`` can find contains "//" (the
 # http:, https:, ftp: and schema-relative "//" forms), "@" (mailto: and e-mail addresses) or a
 # dot before a letter TLD (fuzzy links), so pieces without any of these are skipped without
-# changing the result. (The paragraph filter above is narrower: it does not see "//host".)
-_MAYBE_LINK_PIECE = re.compile(r"//|@|\.[^\W\d_]{2}")
+# changing the result. Same filter as for paragraphs, so both steps agree on what may be a link.
 _linkify_test = _MD.linkify.test
-_MD.linkify.test = lambda text: bool(_MAYBE_LINK_PIECE.search(text)) and _linkify_test(text)
+_MD.linkify.test = lambda text: bool(_MAYBE_LINK.search(text)) and _linkify_test(text)
 
 _TAGS = {
     "a", "abbr", "b", "blockquote", "br", "caption", "cite", "code", "dd", "del", "details",
