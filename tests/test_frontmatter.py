@@ -302,3 +302,19 @@ def test_libyaml_path_never_disagrees_with_the_python_loader(source):
     done, value = frontmatter._fast_yaml(source)
     if done:
         assert repr(value) == repr(_python_load(source))
+
+
+def test_handlers_plug_into_python_frontmatter_with_feedsmith_rules() -> None:
+    import frontmatter as pyfm
+
+    from feedsmith.frontmatter import TOML_HANDLER, YAML_HANDLER
+
+    text = "---\ntitle: no\nversion: 1.10\ntags: [AI, チップ]\n---\n本文\n---END---\n"
+    post = pyfm.loads(text, handler=YAML_HANDLER)
+    assert post.metadata == {"title": "no", "version": "1.10", "tags": ["AI", "チップ"]}
+    assert post.metadata == parse_document(text).meta
+    # python-frontmatter's default YAML handler guesses: the reason feedsmith brings its own.
+    assert pyfm.loads(text).metadata["title"] is False
+
+    toml_text = '+++\ntitle = "x"\nversion = 1.10\n+++\nbody\n'
+    assert pyfm.loads(toml_text, handler=TOML_HANDLER).metadata == {"title": "x", "version": "1.10"}

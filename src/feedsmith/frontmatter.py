@@ -1,9 +1,14 @@
 """Splitting a post into front matter and body, and reading the front matter safely.
 
-The splitting is done here, line by line, rather than by python-frontmatter: the rules that
-matter for real blogs — only the *first* block is front matter, it must open on the first line
-(a BOM must not hide it), ``---END---`` or a later ``---`` is body, the body's starting line is
-known for error messages — are easier to guarantee than to check after a regex split.
+Loading goes through python-frontmatter's handler protocol: :data:`YAML_HANDLER` and
+:data:`TOML_HANDLER` are its handlers (``YAMLHandler`` / ``BaseHandler`` subclasses) with the
+strict loaders below, so they also work with ``frontmatter.loads(text, handler=YAML_HANDLER)``.
+Its default handlers cannot be used as they are: their YAML loader applies YAML 1.1 guessing
+(``title: no`` becomes ``False``) and follows aliases. The *splitting* is done here, line by
+line, rather than with the handlers' regex split: the rules that matter for real blogs — only
+the first block is front matter, it must open on the first line (a BOM must not hide it),
+``---END---`` or a later ``---`` is body, the body's starting line is known for error messages —
+are easier to guarantee than to check after a regex split.
 
 The YAML is read by a loader built for untrusted, hand-written input:
 
@@ -29,6 +34,7 @@ from datetime import date, datetime
 from typing import Any, ClassVar
 
 import yaml
+from frontmatter.default_handlers import BaseHandler, YAMLHandler
 from yaml.constructor import SafeConstructor
 from yaml.resolver import Resolver
 
@@ -248,6 +254,44 @@ def _load_toml(source: str, first_line: int) -> object:
         raise FrontMatterError("front matter is nested too deeply", first_line) from None
 
 
+def _as_mapping(meta: object) -> dict[str, Any]:
+    if meta is None:
+        return {}
+    if not isinstance(meta, dict):
+        raise FrontMatterError(f"front matter is {_kind(meta)}, not a mapping", 2)
+    return {_key(k): v for k, v in meta.items()}
+
+
+class StrictYAMLHandler(YAMLHandler):
+    """python-frontmatter's YAML handler with feedsmith's safe, non-guessing loader.
+
+    Only ``---`` opens a block (python-frontmatter's default also takes ``----…``)."""
+
+    FM_BOUNDARY = re.compile(r"^---[ \t]*$", re.M)
+
+    def load(self, fm: str, **kwargs: object) -> dict[str, Any]:
+        return _as_mapping(_load_yaml(fm, 2))
+
+
+class StrictTOMLHandler(BaseHandler):
+    """A python-frontmatter handler for ``+++`` TOML on the standard library's ``tomllib``
+    (its own ``TOMLHandler`` needs the third-party ``toml`` package), floats kept as text."""
+
+    FM_BOUNDARY = re.compile(r"^\+\+\+[ \t]*$", re.M)
+    START_DELIMITER = END_DELIMITER = "+++"
+
+    def load(self, fm: str, **kwargs: object) -> dict[str, Any]:
+        return _as_mapping(_load_toml(fm, 2))
+
+
+YAML_HANDLER = StrictYAMLHandler()
+TOML_HANDLER = StrictTOMLHandler()
+_HANDLERS: dict[str, tuple[str, BaseHandler]] = {
+    "---": ("yaml", YAML_HANDLER),
+    "+++": ("toml", TOML_HANDLER),
+}
+
+
 def parse_document(text: str) -> Document:
     """Split ``text`` (as returned by ``sources.decode``) into front matter and body.
 
@@ -259,7 +303,7 @@ def parse_document(text: str) -> Document:
     opening = _OPEN.match(text)
     if opening is None:
         return Document({}, text, 1, None)
-    fmt = "yaml" if opening.group(1) == "---" else "toml"
+    fmt, handler = _HANDLERS[opening.group(1)]
     start = opening.end()
     closing = (_YAML_CLOSE if fmt == "yaml" else _TOML_CLOSE).search(text, start)
     if closing is None or not opening.group(0).endswith("\n"):
@@ -278,9 +322,4 @@ def parse_document(text: str) -> Document:
     body = text[end:]
     body_line = close_line + 1
 
-    meta = _load_yaml(source, 2) if fmt == "yaml" else _load_toml(source, 2)
-    if meta is None:
-        meta = {}
-    if not isinstance(meta, dict):
-        raise FrontMatterError(f"front matter is {_kind(meta)}, not a mapping", 2)
-    return Document({_key(k): v for k, v in meta.items()}, body, body_line, fmt)
+    return Document(handler.load(source), body, body_line, fmt)
