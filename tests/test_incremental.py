@@ -378,8 +378,9 @@ class IncrementalMatchesCold(RuleBasedStateMachine):
     @rule(data=st.data())
     def rename(self, data: st.DataObject) -> None:
         name = data.draw(st.sampled_from(sorted(self.live)))
-        new = f"moved/{data.draw(st.sampled_from(['a', 'b']))}-{name}"
-        if new in self.live:
+        prefix = data.draw(st.sampled_from(["a", "b"]))
+        new = f"moved/{prefix}-{Path(name).name.split('-', 1)[-1]}"
+        if new in self.live or new == name:
             return
         (self.posts / new).parent.mkdir(exist_ok=True)
         (self.posts / name).rename(self.posts / new)

@@ -170,6 +170,7 @@ class SiteBuilder:
         self.index: dict[str, Entry] | None = None  # loaded lazily from disk on first build
         self._index_changed = False
         self._memo: _Memo | None = None
+        self._state: tuple[tuple[int, int], BuildState] | None = None
         self.last_parsed = 0  # files actually parsed by the last build (tests, bench)
 
     # -- the pipeline ---------------------------------------------------------------------------
@@ -192,10 +193,10 @@ class SiteBuilder:
                     log.info("build ok (nothing changed): %s", quick.summary())
                     return quick
                 self._memo = None
-                sources, source_problems = find_sources(cfg.posts_dir)
-                scan = self.scan(now, progress, sources=(sources, source_problems))
+                listing = _list_sources(cfg.posts_dir)
+                scan = self.scan(now, progress, listing=listing)
                 stage = "load state"
-                state = load_state(self.state_path)
+                state = self._load_state()
                 posts, entries = apply_updates(scan.posts, state, now)
                 stage = "group"
                 groups, slugs = group_posts(posts, state.slugs)
@@ -211,17 +212,19 @@ class SiteBuilder:
                     kept=rendered.kept,
                 )
                 stage = "save state"
-                save_state(
-                    self.state_path,
-                    BuildState(
-                        entries,
-                        slugs,
-                        written.files,
-                        written.gone,
-                        written.generated,
-                        rendered.signatures,
-                    ),
+                self._state = None
+                new_state = BuildState(
+                    entries,
+                    slugs,
+                    written.files,
+                    written.gone,
+                    written.generated,
+                    rendered.signatures,
                 )
+                save_state(self.state_path, new_state)
+                saved = _stat_key(self.state_path)
+                if saved is not None:
+                    self._state = (saved, new_state)
                 self._save_index()
         except Exception as exc:
             self._memo = None
@@ -245,18 +248,16 @@ class SiteBuilder:
             files_written=written.paths_written,
             files_removed=written.paths_removed,
         )
-        self._remember(sources, source_problems, report)
+        self._remember(listing, report)
         log.info("build ok: %s", report.summary())
         return report
 
     # -- nothing-changed fast path --------------------------------------------------------------
 
-    def _remember(
-        self, sources: list[SourceFile], source_problems: list[Problem], report: BuildReport
-    ) -> None:
+    def _remember(self, listing: _Listing, report: BuildReport) -> None:
         self._memo = _Memo(
-            keys=[(s.rel, s.size, s.mtime_ns) for s in sources],
-            source_problems=list(source_problems),
+            keys=listing.keys,
+            source_problems=list(listing.problems),
             next_publish=report.next_publish,
             manifest=_stat_key(self.config.output_dir / MANIFEST),
             state=_stat_key(self.state_path),
@@ -308,24 +309,22 @@ class SiteBuilder:
         now: datetime,
         progress: ProgressFn | None = None,
         *,
-        sources: tuple[list[SourceFile], list[Problem]] | None = None,
+        listing: _Listing | None = None,
     ) -> ScanResult:
-        """Find (unless ``sources`` are given), read and parse every post; then collect.
+        """Find (unless ``listing`` is given), read and parse every post; then collect.
 
         Posts in the result carry no ``content_html`` (it stays compressed in the parse index
         until :meth:`render_changed` needs it for a feed).
         """
-        found, source_problems = sources or find_sources(self.config.posts_dir)
-        result = collect(self._outcomes(found, progress), now)
-        dropped = sum(1 for p in source_problems if p.severity == "error")
-        result.problems[:0] = source_problems
+        listing = listing or _list_sources(self.config.posts_dir)
+        result = collect(self._outcomes(listing, progress), now)
+        dropped = sum(1 for p in listing.problems if p.severity == "error")
+        result.problems[:0] = listing.problems
         result.skipped += dropped
         result.files_seen += dropped
         return result
 
-    def _outcomes(
-        self, sources: list[SourceFile], progress: ProgressFn | None
-    ) -> list[ParseOutcome]:
+    def _outcomes(self, listing: _Listing, progress: ProgressFn | None) -> list[ParseOutcome]:
         """Every source's outcome in ``rel`` order, from the index where its key still holds."""
         if self.index is None:
             self.index = load_index(self.cache_path, self.fingerprint)
@@ -333,15 +332,17 @@ class SiteBuilder:
         new: dict[str, Entry] = {}
         slots: list[Entry | ParseOutcome | None] = []
         todo: list[tuple[int, SourceFile, str]] = []
-        changed = set(old) != {s.rel for s in sources}
+        keys = listing.keys
+        changed = len(old) != len(keys) or any(rel not in old for rel, _, _ in keys)
         shown_of = _display_namer(self.config.posts_dir)
-        for i, src in enumerate(sources):
-            shown = shown_of(src.rel)
-            entry = old.get(src.rel)
+        for i, (rel, size, mtime_ns) in enumerate(keys):
+            shown = shown_of(rel)
+            entry = old.get(rel)
+            if entry is not None and entry.trusted(size, mtime_ns) and entry.shown == shown:
+                slots.append(entry)
+                continue
+            src = listing.source(rel, size, mtime_ns)
             if entry is not None and entry.shown == shown:
-                if entry.trusted(src.size, src.mtime_ns):
-                    slots.append(entry)
-                    continue
                 # Key changed (or racy): read, and re-parse only when the bytes changed.
                 read_ns = time.time_ns()
                 data = self._read(src, shown)
@@ -378,10 +379,10 @@ class SiteBuilder:
                 if progress is not None:
                     progress(done, total)
         outcomes: list[ParseOutcome] = []
-        for src, slot in zip(sources, slots, strict=True):
+        for (rel, _, _), slot in zip(keys, slots, strict=True):
             assert slot is not None
             if isinstance(slot, Entry):
-                new[src.rel] = slot
+                new[rel] = slot
                 outcomes.append(slot.outcome)
             else:
                 outcomes.append(slot)  # unreadable: not cached, retried next build
@@ -425,6 +426,15 @@ class SiteBuilder:
         if isinstance(data, ParseOutcome):
             return data
         return parse_post(data, src.rel, shown, self.config)
+
+    def _load_state(self) -> BuildState:
+        """The previous state: the copy kept from this process's last build while
+        ``state.json`` is still the file that build wrote (same size and mtime), else read."""
+        key = _stat_key(self.state_path)
+        if self._state is not None and key is not None and key == self._state[0]:
+            return self._state[1]
+        self._state = None
+        return load_state(self.state_path)
 
     def _save_index(self) -> None:
         if not (self.persist_cache and self._index_changed and self.index is not None):
@@ -559,6 +569,31 @@ def _read_source(src: SourceFile, shown: str, max_bytes: int) -> bytes | ParseOu
     except OSError as exc:
         reason = f"cannot read: {exc.strerror or exc}"
         return ParseOutcome(None, [Problem(shown, None, "error", reason)], None, shown)
+
+
+@dataclass
+class _Listing:
+    """The stat pass: every post file's key, problems met, and how to make a ``SourceFile``
+    (only files that must be read get one: a ``Path`` per file is measurable at 10,000)."""
+
+    keys: list[tuple[str, int, int]]
+    problems: list[Problem]
+    source: Callable[[str, int, int], SourceFile]
+
+
+def _list_sources(posts_dir: Path) -> _Listing:
+    """:func:`_quick_keys` when the tree has no symlinks, else ``find_sources`` (its policy)."""
+    keys = _quick_keys(posts_dir)
+    if keys is not None:
+        root = Path(posts_dir).resolve()
+        return _Listing(keys, [], lambda rel, size, mtime: SourceFile(root / rel, rel, size, mtime))
+    sources, problems = find_sources(posts_dir)
+    by_rel = {s.rel: s for s in sources}
+    return _Listing(
+        [(s.rel, s.size, s.mtime_ns) for s in sources],
+        problems,
+        lambda rel, size, mtime: by_rel[rel],
+    )
 
 
 def _quick_keys(posts_dir: Path) -> list[tuple[str, int, int]] | None:
