@@ -467,11 +467,12 @@ class SiteBuilder:
         kept: list[str] = []
         signatures: dict[str, str] = {}
         html: dict[str, str] = {}
+        post_digests: dict[int, str] = {}  # id(post) -> digest; posts are shared across groups
         for group in groups:
             paths = feeds_mod.feed_files(group, cfg.feed.formats)
             shown = group.posts[:max_entries]
             sig_key = f"{group.kind}:{group.key}"
-            sig = _group_signature(self.fingerprint, group, paths, shown)
+            sig = _group_signature(self.fingerprint, group, paths, shown, post_digests)
             signatures[sig_key] = sig
             if (
                 previous is not None
@@ -687,10 +688,21 @@ def _post_parts(post: Post) -> list[Any]:
 
 
 def _group_signature(
-    fingerprint: str, group: FeedGroup, paths: dict[str, str], shown: tuple[Post, ...]
+    fingerprint: str,
+    group: FeedGroup,
+    paths: dict[str, str],
+    shown: tuple[Post, ...],
+    memo: dict[int, str],
 ) -> str:
     """What one feed's files are a function of: config, the group's identity and its shown
-    posts (only the newest ``max_entries`` are ever rendered)."""
+    posts (only the newest ``max_entries`` are ever rendered). ``memo`` holds per-post digests
+    for this build (keyed by object id, valid only while the posts are alive)."""
+    digests = []
+    for post in shown:
+        d = memo.get(id(post))
+        if d is None:
+            d = memo[id(post)] = _digest(_post_parts(post))
+        digests.append(d)
     return _digest(
         [
             fingerprint,
@@ -699,7 +711,7 @@ def _group_signature(
             group.name,
             group.slug,
             sorted(paths.items()),
-            [_post_parts(p) for p in shown],
+            digests,
         ]
     )
 
