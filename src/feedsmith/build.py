@@ -8,8 +8,27 @@ as it was and surfaces as :class:`BuildError`. Invalid posts are not failures: t
 and reported (``BuildReport.skipped``/``problems``).
 
 :class:`SiteBuilder` is a class rather than a function so the long-running service can keep
-things between builds (issue 5 adds a parse cache and a process pool here: per-file parsing
-goes through :meth:`SiteBuilder.parse_source`, rendering through :meth:`SiteBuilder.render`).
+things between builds. What it keeps, cheapest check first:
+
+1. *Nothing changed* (service only): the previous build's source keys, ``next_publish``, and
+   the stat of ``index.json`` and ``state.json``. One ``scandir`` pass over ``posts_dir`` that
+   finds the same ``(rel, size, mtime_ns)`` list, no scheduled post due, and our own outputs
+   untouched → the previous report is returned and nothing else runs.
+2. *The parse index* (:mod:`feedsmith.cache`, in memory and in ``state_dir``): files whose key
+   is unchanged are not read; changed keys with unchanged bytes are not re-parsed. ``collect``,
+   ``apply_updates`` and ``group_posts`` still run over every outcome (duplicate ids, scheduled
+   posts and group membership are global facts), which is cheap next to parsing.
+3. *Group signatures* (in ``state.json``): a feed whose signature (config fingerprint, identity,
+   and the shown posts' ids, hashes, dates and display spellings) is unchanged, and whose files
+   on disk still have the recorded size and mtime, is not rendered, compressed or written.
+
+Cold builds parse in a process pool (``POOL_START_METHOD``, see there) when many files need
+it; outcomes come back in ``rel`` order, so the output is identical to a single-process build.
+Rendering stays in this process: it is a small share of a cold build once parsing is parallel,
+and only dirty feeds are rendered afterwards.
+
+Rendered HTML is kept only zlib-compressed in the index; posts are "hydrated" with their HTML
+only for the newest ``max_entries`` of a feed being rendered.
 
 Counting: ``feeds_written``/``feeds_unchanged``/``feeds_removed`` count feed *files* (one per
 group per format), the thing a reader subscribes to; ``index.opml``, ``index.json`` and ``.gz``
@@ -31,7 +50,7 @@ import logging
 import multiprocessing
 import os
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -140,11 +159,62 @@ class _Memo:
     racy: bool = False
 
 
+#: Decompressed HTML kept at once while rendering (posts), see ``SiteBuilder._hydrate``.
+HTML_MEMO = 512
+
+
+class RenderError(Exception):
+    """A renderer failed while ``publish`` was pulling its bytes (cause chained)."""
+
+
+class LazyFiles(Mapping[str, bytes]):
+    """The files of dirty feeds, rendered only when ``publish`` asks for them.
+
+    ``publish`` writes each file to a temp file as soon as it has its bytes, so rendering on
+    access keeps only a few feeds' bytes in memory at a time instead of every feed of a cold
+    build (hundreds of MB at 10,000 posts). A group renders all its formats at once (Atom and
+    RSS share work); the bytes are handed out once each and then dropped. Reading a path
+    again re-renders it, which is merely slower.
+    """
+
+    def __init__(self) -> None:
+        self._owner: dict[str, tuple[str, dict[str, str], Callable[[], dict[str, bytes]]]] = {}
+        self._ready: dict[str, bytes] = {}
+
+    def add(self, paths: Mapping[str, str], render: Callable[[], dict[str, bytes]]) -> None:
+        group_paths = dict(paths)
+        for fmt, rel in group_paths.items():
+            self._owner[rel] = (fmt, group_paths, render)
+
+    def __getitem__(self, rel: str) -> bytes:
+        data = self._ready.pop(rel, None)
+        if data is not None:
+            return data
+        _, group_paths, render = self._owner[rel]
+        try:
+            rendered = render()
+        except Exception as exc:
+            raise RenderError(f"rendering {rel}: {exc}") from exc
+        for fmt, other in group_paths.items():
+            if other != rel:
+                self._ready[other] = rendered[fmt]
+        return rendered[self._owner[rel][0]]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._owner)
+
+    def __len__(self) -> int:
+        return len(self._owner)
+
+    def __contains__(self, rel: object) -> bool:
+        return rel in self._owner
+
+
 @dataclass
 class Rendered:
-    """The render step's result: new bytes for dirty feeds, what was kept, and signatures."""
+    """The render step's result: dirty feeds (rendered lazily), what was kept, signatures."""
 
-    files: dict[str, bytes]
+    files: LazyFiles
     infos: list[FeedInfo]
     kept: list[str]
     signatures: dict[str, str]
@@ -228,6 +298,9 @@ class SiteBuilder:
                 self._save_index()
         except Exception as exc:
             self._memo = None
+            if isinstance(exc, RenderError) and exc.__cause__ is not None:
+                stage = "render"  # rendered lazily, while publishing
+                exc = exc.__cause__  # type: ignore[assignment]
             if stage == "save state":
                 note = "feeds were published but the state was not saved"
             else:
@@ -450,7 +523,7 @@ class SiteBuilder:
     def render(self, groups: list[FeedGroup]) -> tuple[dict[str, bytes], list[FeedInfo]]:
         """Every group in every configured format, plus ``index.opml``, as bytes in memory."""
         rendered = self.render_changed(groups, None)
-        return rendered.files, rendered.infos
+        return dict(rendered.files), rendered.infos
 
     def render_changed(self, groups: list[FeedGroup], previous: BuildState | None) -> Rendered:
         """Render only the feeds whose signature changed since ``previous`` (all without one).
@@ -462,7 +535,7 @@ class SiteBuilder:
         """
         cfg = self.config
         max_entries = cfg.feed.max_entries
-        files: dict[str, bytes] = {}
+        files = LazyFiles()
         infos: list[FeedInfo] = []
         kept: list[str] = []
         signatures: dict[str, str] = {}
@@ -483,13 +556,7 @@ class SiteBuilder:
             ):
                 kept.extend(paths.values())
             else:
-                full = dataclasses.replace(
-                    group,
-                    posts=tuple(self._hydrate(p, html) for p in shown),
-                )
-                rendered = feeds_mod.render_group(full, cfg, tuple(paths))
-                for fmt, rel in paths.items():
-                    files[rel] = rendered[fmt]
+                files.add(paths, self._group_renderer(group, shown, paths, html))
             newest = max((p.updated for p in shown), default=None)
             infos.append(
                 FeedInfo(
@@ -511,17 +578,35 @@ class SiteBuilder:
         ):
             kept.append(OPML_NAME)
         else:
-            files[OPML_NAME] = feeds_mod.render_opml(groups, cfg)
+            opml = feeds_mod.render_opml(groups, cfg)
+            files.add({"opml": OPML_NAME}, lambda: {"opml": opml})
         return Rendered(files, infos, kept, signatures)
 
+    def _group_renderer(
+        self,
+        group: FeedGroup,
+        shown: tuple[Post, ...],
+        paths: dict[str, str],
+        html: dict[str, str],
+    ) -> Callable[[], dict[str, bytes]]:
+        def render() -> dict[str, bytes]:
+            full = dataclasses.replace(group, posts=tuple(self._hydrate(p, html) for p in shown))
+            return feeds_mod.render_group(full, self.config, tuple(paths))
+
+        return render
+
     def _hydrate(self, post: Post, memo: dict[str, str]) -> Post:
-        """The post with its HTML back from the index (decompressed once per build)."""
+        """The post with its HTML back from the index. ``memo`` keeps recently decompressed
+        HTML (the newest posts appear in many feeds) but is bounded: holding every shown
+        post's HTML at once would be ~100 MB at 10,000 posts."""
         if post.content_html or self.index is None:
             return post
         text = memo.get(post.source)
         if text is None:
             entry = self.index.get(post.source)
             text = html_of(entry) if entry is not None else ""
+            if len(memo) >= HTML_MEMO:
+                memo.clear()
             memo[post.source] = text
         return hydrate(post, text)
 
