@@ -159,6 +159,8 @@ class _Memo:
     racy: bool = False
 
 
+#: In a long-lived builder, persist the parse index at most this often (see ``_save_index``).
+CACHE_SAVE_SECONDS = 300.0
 #: Decompressed HTML kept at once while rendering (posts), see ``SiteBuilder._hydrate``.
 HTML_MEMO = 512
 
@@ -240,6 +242,7 @@ class SiteBuilder:
         self.index: dict[str, Entry] | None = None  # loaded lazily from disk on first build
         self._index_changed = False
         self._memo: _Memo | None = None
+        self._saved_at: float | None = None  # monotonic time of the last cache save
         self._state: tuple[tuple[int, int], BuildState] | None = None
         self.last_parsed = 0  # files actually parsed by the last build (tests, bench)
 
@@ -510,11 +513,19 @@ class SiteBuilder:
         return load_state(self.state_path)
 
     def _save_index(self) -> None:
+        """Persist the index after the first build of this builder, then at most every
+        ``CACHE_SAVE_SECONDS``: in the service a one-post edit would otherwise pickle the whole
+        10,000-entry index each time, and a cache a few edits behind only costs the next process
+        re-parsing those few files (keys are always checked)."""
         if not (self.persist_cache and self._index_changed and self.index is not None):
+            return
+        now = time.monotonic()
+        if self._saved_at is not None and now - self._saved_at < CACHE_SAVE_SECONDS:
             return
         try:
             save_index(self.cache_path, self.fingerprint, self.index)
             self._index_changed = False
+            self._saved_at = now
         except OSError as exc:  # a cache that cannot be written costs the next process time
             log.warning("cannot write parse cache %s: %s", self.cache_path, exc)
 
