@@ -260,13 +260,14 @@ class SiteBuilder:
             cfg.state_dir.mkdir(parents=True, exist_ok=True)
             with self._lock():
                 stage = "scan"
-                quick = self._unchanged(now)
+                keys = _quick_keys(cfg.posts_dir)
+                quick = self._unchanged(now, keys)
                 if quick is not None:
                     quick.seconds = time.perf_counter() - t0
                     log.info("build ok (nothing changed): %s", quick.summary())
                     return quick
                 self._memo = None
-                listing = _list_sources(cfg.posts_dir)
+                listing = _list_sources(cfg.posts_dir, keys)
                 scan = self.scan(now, progress, listing=listing)
                 stage = "load state"
                 state = self._load_state()
@@ -341,7 +342,9 @@ class SiteBuilder:
             racy=any(e.racy for e in (self.index or {}).values()),
         )
 
-    def _unchanged(self, now: datetime) -> BuildReport | None:
+    def _unchanged(
+        self, now: datetime, keys: list[tuple[str, int, int]] | None
+    ) -> BuildReport | None:
         """The last build's report (as "nothing written") when a build now would change nothing.
 
         Sound because everything a build depends on is covered: the sources' keys (a file whose
@@ -360,7 +363,7 @@ class SiteBuilder:
             return None
         if memo.source_problems:
             return None  # symlink trouble etc.: let find_sources judge it again
-        if _quick_keys(self.config.posts_dir) != memo.keys:
+        if keys is None or keys != memo.keys:
             return None
         if memo.manifest is None or _stat_key(self.config.output_dir / MANIFEST) != memo.manifest:
             return None
@@ -678,9 +681,10 @@ class _Listing:
     source: Callable[[str, int, int], SourceFile]
 
 
-def _list_sources(posts_dir: Path) -> _Listing:
+def _list_sources(posts_dir: Path, keys: list[tuple[str, int, int]] | None = None) -> _Listing:
     """:func:`_quick_keys` when the tree has no symlinks, else ``find_sources`` (its policy)."""
-    keys = _quick_keys(posts_dir)
+    if keys is None:
+        keys = _quick_keys(posts_dir)
     if keys is not None:
         root = Path(posts_dir).resolve()
         return _Listing(keys, [], lambda rel, size, mtime: SourceFile(root / rel, rel, size, mtime))
