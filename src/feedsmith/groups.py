@@ -19,6 +19,7 @@ import hashlib
 import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Literal
 
 from feedsmith.model import Post
@@ -37,6 +38,7 @@ _HASH_LEN = 8
 _SUFFIX_ROOM = 24
 
 
+@lru_cache(maxsize=65536)  # ~800 distinct names, looked up ~100k times per build
 def normalize_name(name: str) -> str:
     """The merge key: ``AI``, ``ai`` and ``ＡＩ`` are one tag.
 
