@@ -196,12 +196,7 @@ def group_posts(
     buckets: dict[str, dict[str, _Bucket]] = {"category": {}, "tag": {}}
     for post in chronological:
         for kind, names in (("category", post.categories), ("tag", post.tags)):
-            seen: set[str] = set()
-            for name in names:
-                key = normalize_name(name)
-                if not key or key in seen:
-                    continue
-                seen.add(key)
+            for name, key in _distinct(names):
                 bucket = buckets[kind].setdefault(key, _Bucket({}, []))
                 bucket.spellings[name] = bucket.spellings.get(name, 0) + 1
                 bucket.posts.append(post)
@@ -233,13 +228,19 @@ def group_posts(
     return groups, registry
 
 
-def _canonical(names: Sequence[str], display: Mapping[str, str]) -> tuple[str, ...]:
-    out: list[str] = []
+def _distinct(names: Sequence[str]) -> list[tuple[str, str]]:
+    """(name, merge key) for the first spelling of each key; names with an empty key dropped.
+
+    Grouping and re-spelling must agree on which names count, so both go through here."""
+    out: list[tuple[str, str]] = []
     seen: set[str] = set()
     for name in names:
         key = normalize_name(name)
-        if not key or key in seen:
-            continue
-        seen.add(key)
-        out.append(display[key])
-    return tuple(out)
+        if key and key not in seen:
+            seen.add(key)
+            out.append((name, key))
+    return out
+
+
+def _canonical(names: Sequence[str], display: Mapping[str, str]) -> tuple[str, ...]:
+    return tuple(display[key] for _, key in _distinct(names))
