@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from feedsmith.markdown import inline_text, render_markdown, render_post, summary_from_markdown
 
@@ -188,10 +190,84 @@ def test_render_post_matches_the_two_separate_functions() -> None:
     )
 
 
-def test_bare_domains_and_emails_are_linked_but_japanese_text_is_not_touched() -> None:
-    html = render("see example.org or mail a@b.jp。日本語.テキスト")
-    assert '<a href="http://example.org">example.org</a>' in html
-    assert '<a href="mailto:a@b.jp">a@b.jp</a>' in html
+def test_scheme_urls_are_linked_but_bare_domains_file_names_and_emails_are_not() -> None:
+    html = render("see https://example.org/a or example.org, README.md, a@b.jp。日本語.テキスト")
+    assert '<a href="https://example.org/a">https://example.org/a</a>' in html
+    assert "<a" not in html.replace('<a href="https://example.org/a">', "", 1)
+    assert "README.md, a@b.jp。日本語.テキスト" in html
+
+
+SNIPPETS = [
+    "Hello **bold** and *em*.\n\nSecond paragraph.",
+    "# T\n\nFirst [para](x.html) https://example.org\n\n| a |\n|---|\n| 1 |\n",
+    "> quoted *text*\n>\n> - one\n> - two\n\n1. first\n2. second\n",
+    "```python\nif a < b: print('<script>')\n```\n\n~~gone~~ `code` &amp; &copy;",
+    '<figure><img src="/a.png" alt="x"><figcaption>cap</figcaption></figure>\n\ntext',
+    "[ref link][r] and ![img](../i.png \"title\")\n\n[r]: /target 'T'\n",
+    "日本語の文章は\n途中で改行しても、\nひと続きです。\n\n<!--more-->\n\n続き",
+]
+
+
+@pytest.mark.parametrize("body", SNIPPETS)
+def test_fast_engine_renders_like_the_reference_engine(body: str) -> None:
+    from feedsmith import markdown as md
+
+    assert md.render_post(body, POST_URL, 80) == md._reference_render(body, POST_URL, 80)
+
+
+def test_sample_posts_render_the_same_with_both_engines() -> None:
+    from pathlib import Path
+
+    import frontmatter
+
+    from feedsmith import markdown as md
+
+    posts = sorted((Path(__file__).parent.parent / "examples" / "posts").rglob("*.md"))
+    assert posts
+    for path in posts:
+        body = frontmatter.loads(path.read_text(encoding="utf-8", errors="replace")).content
+        assert md.render_post(body, POST_URL) == md._reference_render(body, POST_URL, 300), path
+
+
+def test_a_panic_in_the_fast_engine_falls_back_to_the_reference_engine(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    from feedsmith import markdown as md
+
+    class PanicException(BaseException):  # what pyo3 raises for a Rust panic
+        pass
+
+    class Exploding:
+        def render(self, text: str) -> str:
+            raise PanicException("index out of bounds")
+
+    monkeypatch.setattr(md, "_FAST", Exploding())
+    html, summary = md.render_post("Hello **there**", POST_URL)
+    assert html == "<p>Hello <strong>there</strong></p>\n"
+    assert summary == "Hello there"
+    assert "fast Markdown engine failed" in caplog.text
+
+
+def test_keyboard_interrupt_in_the_fast_engine_is_not_swallowed(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from feedsmith import markdown as md
+
+    class Interrupted:
+        def render(self, text: str) -> str:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(md, "_FAST", Interrupted())
+    with pytest.raises(KeyboardInterrupt):
+        md.render_post("x", POST_URL)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=st.sampled_from(list("ab *_`[]()<>!#-|~\\\n&;:/.@日本")), max_size=200))
+def test_render_post_never_raises_on_arbitrary_markdown(body: str) -> None:
+    html, summary = render_post(body, POST_URL)
+    assert isinstance(html, str) and isinstance(summary, str)
+    assert "<script" not in html
 
 
 def test_class_filter_also_applies_to_upper_case_class_attributes() -> None:
@@ -200,9 +276,11 @@ def test_class_filter_also_applies_to_upper_case_class_attributes() -> None:
     assert "hide" not in html
 
 
-def test_schema_relative_link_is_linkified_in_a_paragraph_that_also_has_a_url() -> None:
-    # The per-piece linkify filter must still let "//host/…" through (it has no "://").
-    html = render_markdown(
-        "see [a](https://x.example/) and //localhost/x", "https://blog.example/p/1.html"
+def test_reference_engine_linkify_filter_keeps_schema_relative_links() -> None:
+    # The reference engine's per-piece linkify filter must still let "//host/…" through.
+    from feedsmith import markdown as md
+
+    html, _ = md._reference_render(
+        "see [a](https://x.example/) and //localhost/x", "https://blog.example/p/1.html", 300
     )
     assert '<a href="https://localhost/x">//localhost/x</a>' in html
