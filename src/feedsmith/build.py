@@ -256,6 +256,11 @@ class SiteBuilder:
         now = now.astimezone(UTC).replace(microsecond=0)
         cfg = self.config
         stage = "prepare"
+        marks: list[tuple[str, float]] = []
+
+        def mark(name: str) -> None:
+            marks.append((name, time.perf_counter()))
+
         try:
             cfg.state_dir.mkdir(parents=True, exist_ok=True)
             with self._lock():
@@ -267,15 +272,20 @@ class SiteBuilder:
                     log.info("build ok (nothing changed): %s", quick.summary())
                     return quick
                 self._memo = None
+                mark("list")
                 listing = _list_sources(cfg.posts_dir, keys)
                 scan = self.scan(now, progress, listing=listing)
+                mark("scan")
                 stage = "load state"
                 state = self._load_state()
                 posts, entries = apply_updates(scan.posts, state, now)
+                mark("state")
                 stage = "group"
                 groups, slugs = group_posts(posts, state.slugs)
+                mark("group")
                 stage = "render"
                 rendered = self.render_changed(groups, state)
+                mark("signatures")
                 stage = "publish"
                 written = publish(
                     cfg.output_dir,
@@ -285,6 +295,7 @@ class SiteBuilder:
                     now,
                     kept=rendered.kept,
                 )
+                mark("publish")
                 stage = "save state"
                 self._state = None
                 new_state = BuildState(
@@ -299,7 +310,9 @@ class SiteBuilder:
                 saved = _stat_key(self.state_path)
                 if saved is not None:
                     self._state = (saved, new_state)
+                mark("save state")
                 self._save_index()
+                mark("save cache")
         except Exception as exc:
             self._memo = None
             if isinstance(exc, RenderError) and exc.__cause__ is not None:
@@ -327,6 +340,12 @@ class SiteBuilder:
         )
         self._remember(listing, report)
         log.info("build ok: %s", report.summary())
+        if log.isEnabledFor(logging.DEBUG):
+            steps, last = [], t0
+            for name, at in marks:
+                steps.append(f"{name} {1000 * (at - last):.0f}")
+                last = at
+            log.debug("build steps (ms): %s", ", ".join(steps))
         return report
 
     # -- nothing-changed fast path --------------------------------------------------------------
