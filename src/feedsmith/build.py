@@ -50,10 +50,12 @@ import logging
 import multiprocessing
 import os
 import time
+import zlib
 from collections.abc import Callable, Iterator, Mapping
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -72,7 +74,7 @@ from feedsmith.cache import (
 from feedsmith.config import Config
 from feedsmith.groups import FeedGroup, group_posts
 from feedsmith.model import Post, Problem, ScanResult
-from feedsmith.output import MANIFEST, OPML_NAME, FeedInfo, iso_z, publish
+from feedsmith.output import MANIFEST, OPML_NAME, Blob, FeedInfo, iso_z, make_blob, publish
 from feedsmith.posts import ParseOutcome, collect, parse_post
 from feedsmith.sources import (
     POST_EXTENSIONS,
@@ -144,6 +146,12 @@ POOL_CHUNKSIZE = 16
 #: service process itself, which runs APScheduler and web-watcher threads (forking a threaded
 #: process can copy a lock held by another thread and deadlock the child).
 POOL_START_METHOD = "forkserver"
+#: Render dirty feeds in the pool when at least this many groups are dirty (a one-post edit
+#: touches ~10 groups: rendering those here is cheaper than starting workers).
+RENDER_POOL_THRESHOLD = 60
+#: Groups submitted to the pool ahead of the one ``publish`` is waiting for: enough to keep
+#: both workers busy, few enough that rendered bytes waiting in memory stay a few MB.
+RENDER_WINDOW = 8
 
 
 @dataclass
@@ -169,7 +177,17 @@ class RenderError(Exception):
     """A renderer failed while ``publish`` was pulling its bytes (cause chained)."""
 
 
-class LazyFiles(Mapping[str, bytes]):
+@dataclass
+class _Job:
+    """One dirty group: its files, how to render it here, and (for the pool) a picklable task."""
+
+    paths: dict[str, str]  # format -> rel
+    render: Callable[[], dict[str, bytes]]
+    task: tuple[Any, ...] | None = None
+    future: Future[dict[str, Blob]] | None = None
+
+
+class LazyFiles(Mapping[str, bytes | Blob]):
     """The files of dirty feeds, rendered only when ``publish`` asks for them.
 
     ``publish`` writes each file to a temp file as soon as it has its bytes, so rendering on
@@ -177,30 +195,69 @@ class LazyFiles(Mapping[str, bytes]):
     build (hundreds of MB at 10,000 posts). A group renders all its formats at once (Atom and
     RSS share work); the bytes are handed out once each and then dropped. Reading a path
     again re-renders it, which is merely slower.
+
+    With :meth:`start`, groups are rendered (and hashed and compressed, see
+    :class:`~feedsmith.output.Blob`) by a process pool instead, in the order ``publish`` reads
+    them and at most :data:`RENDER_WINDOW` groups ahead of it, which bounds memory the same way.
     """
 
     def __init__(self) -> None:
-        self._owner: dict[str, tuple[str, dict[str, str], Callable[[], dict[str, bytes]]]] = {}
-        self._ready: dict[str, bytes] = {}
+        self._owner: dict[str, _Job] = {}
+        self._jobs: list[_Job] = []
+        self._ready: dict[str, bytes | Blob] = {}
+        self._executor: Executor | None = None
+        self._order: dict[int, int] = {}  # id(job) -> position in the pool's submission order
+        self._submitted = 0
 
-    def add(self, paths: Mapping[str, str], render: Callable[[], dict[str, bytes]]) -> None:
-        group_paths = dict(paths)
-        for fmt, rel in group_paths.items():
-            self._owner[rel] = (fmt, group_paths, render)
+    def add(
+        self,
+        paths: Mapping[str, str],
+        render: Callable[[], dict[str, bytes]],
+        task: tuple[Any, ...] | None = None,
+    ) -> None:
+        job = _Job(dict(paths), render, task)
+        self._jobs.append(job)
+        for rel in job.paths.values():
+            self._owner[rel] = job
 
-    def __getitem__(self, rel: str) -> bytes:
+    def groups(self) -> int:
+        return len(self._jobs)
+
+    def start(self, executor: Executor) -> None:
+        """Render the jobs that have a task in ``executor``, in ``publish``'s (sorted) order."""
+        self._jobs.sort(key=lambda job: min(job.paths.values()))
+        self._order = {id(job): i for i, job in enumerate(self._jobs)}
+        self._executor = executor
+        self._pump(0)
+
+    def _pump(self, position: int) -> None:
+        assert self._executor is not None
+        while self._submitted < len(self._jobs) and self._submitted <= position + RENDER_WINDOW:
+            job = self._jobs[self._submitted]
+            self._submitted += 1
+            if job.task is not None:
+                job.future = self._executor.submit(_worker_render, job.task)
+
+    def __getitem__(self, rel: str) -> bytes | Blob:
         data = self._ready.pop(rel, None)
         if data is not None:
             return data
-        _, group_paths, render = self._owner[rel]
+        job = self._owner[rel]
+        rendered: Mapping[str, bytes | Blob]
         try:
-            rendered = render()
+            if self._executor is not None:
+                self._pump(self._order[id(job)])
+            if job.future is not None:
+                future, job.future = job.future, None
+                rendered = future.result()
+            else:
+                rendered = job.render()
         except Exception as exc:
             raise RenderError(f"rendering {rel}: {exc}") from exc
-        for fmt, other in group_paths.items():
+        for fmt, other in job.paths.items():
             if other != rel:
                 self._ready[other] = rendered[fmt]
-        return rendered[self._owner[rel][0]]
+        return next(rendered[fmt] for fmt, own in job.paths.items() if own == rel)
 
     def __iter__(self) -> Iterator[str]:
         return iter(self._owner)
@@ -245,6 +302,10 @@ class SiteBuilder:
         self._saved_at: float | None = None  # monotonic time of the last cache save
         self._state: tuple[tuple[int, int], BuildState] | None = None
         self.last_parsed = 0  # files actually parsed by the last build (tests, bench)
+        self.last_rendered = 0  # groups rendered by the last build (tests, bench)
+        self._static_digests: dict[str, tuple[Post, str]] = {}  # source -> (parsed post, digest)
+        self._executor: ProcessPoolExecutor | None = None  # only during a build
+        self._building = False
 
     # -- the pipeline ---------------------------------------------------------------------------
 
@@ -263,7 +324,7 @@ class SiteBuilder:
 
         try:
             cfg.state_dir.mkdir(parents=True, exist_ok=True)
-            with self._lock():
+            with self._lock(), self._build_scope():
                 stage = "scan"
                 keys = _quick_keys(cfg.posts_dir)
                 quick = self._unchanged(now, keys)
@@ -285,6 +346,14 @@ class SiteBuilder:
                 mark("group")
                 stage = "render"
                 rendered = self.render_changed(groups, state)
+                self.last_rendered = rendered.files.groups()
+                use_pool = (
+                    self.pool
+                    if self.pool is not None
+                    else self.last_rendered >= RENDER_POOL_THRESHOLD
+                )
+                if use_pool and self.last_rendered:
+                    rendered.files.start(self._pool())
                 mark("signatures")
                 stage = "publish"
                 written = publish(
@@ -296,6 +365,7 @@ class SiteBuilder:
                     kept=rendered.kept,
                 )
                 mark("publish")
+                self._close_pool()
                 stage = "save state"
                 self._state = None
                 new_state = BuildState(
@@ -415,7 +485,12 @@ class SiteBuilder:
         until :meth:`render_changed` needs it for a feed).
         """
         listing = listing or _list_sources(self.config.posts_dir)
-        result = collect(self._outcomes(listing, progress), now)
+        try:
+            outcomes = self._outcomes(listing, progress)
+        finally:
+            if not self._building:
+                self._close_pool()  # called on its own, not from build(): nothing else will
+        result = collect(outcomes, now)
         dropped = sum(1 for p in listing.problems if p.severity == "error")
         result.problems[:0] = listing.problems
         result.skipped += dropped
@@ -496,15 +571,26 @@ class SiteBuilder:
             for i, src, shown in todo:
                 yield i, self._parse_entry(src, shown)
             return
-        ctx = multiprocessing.get_context(POOL_START_METHOD)
-        with ProcessPoolExecutor(
-            POOL_WORKERS, mp_context=ctx, initializer=_worker_init, initargs=(self.config,)
-        ) as ex:
-            results = ex.map(
-                _worker_parse, [(s, shown) for _, s, shown in todo], chunksize=POOL_CHUNKSIZE
+        results = self._pool().map(
+            _worker_parse, [(s, shown) for _, s, shown in todo], chunksize=POOL_CHUNKSIZE
+        )
+        for (i, _, _), result in zip(todo, results, strict=True):
+            yield i, result
+
+    def _pool(self) -> ProcessPoolExecutor:
+        """The build's worker pool, started on first use and shut down when the build ends
+        (parsing and rendering share it, so a cold build starts its workers once)."""
+        if self._executor is None:
+            ctx = multiprocessing.get_context(POOL_START_METHOD)
+            self._executor = ProcessPoolExecutor(
+                POOL_WORKERS, mp_context=ctx, initializer=_worker_init, initargs=(self.config,)
             )
-            for (i, _, _), result in zip(todo, results, strict=True):
-                yield i, result
+        return self._executor
+
+    def _close_pool(self) -> None:
+        if self._executor is not None:
+            executor, self._executor = self._executor, None
+            executor.shutdown(wait=True, cancel_futures=True)
 
     def _read(self, src: SourceFile, shown: str) -> bytes | ParseOutcome:
         return _read_source(src, shown, self.config.max_post_bytes)
@@ -556,7 +642,8 @@ class SiteBuilder:
     def render(self, groups: list[FeedGroup]) -> tuple[dict[str, bytes], list[FeedInfo]]:
         """Every group in every configured format, plus ``index.opml``, as bytes in memory."""
         rendered = self.render_changed(groups, None)
-        return dict(rendered.files), rendered.infos
+        files = {rel: rendered.files[rel] for rel in rendered.files}
+        return {r: d.data if isinstance(d, Blob) else d for r, d in files.items()}, rendered.infos
 
     def render_changed(self, groups: list[FeedGroup], previous: BuildState | None) -> Rendered:
         """Render only the feeds whose signature changed since ``previous`` (all without one).
@@ -573,12 +660,13 @@ class SiteBuilder:
         kept: list[str] = []
         signatures: dict[str, str] = {}
         html: dict[str, str] = {}
-        post_digests: dict[int, str] = {}  # id(post) -> digest; posts are shared across groups
+        lines: dict[int, list[Any]] = {}  # id(post) -> its part of a signature, this build
+        base_url = "/feeds/"
         for group in groups:
             paths = feeds_mod.feed_files(group, cfg.feed.formats)
             shown = group.posts[:max_entries]
             sig_key = f"{group.kind}:{group.key}"
-            sig = _group_signature(self.fingerprint, group, paths, shown, post_digests)
+            sig = self._group_signature(group, paths, shown, lines)
             signatures[sig_key] = sig
             if (
                 previous is not None
@@ -589,7 +677,11 @@ class SiteBuilder:
             ):
                 kept.extend(paths.values())
             else:
-                files.add(paths, self._group_renderer(group, shown, paths, html))
+                files.add(
+                    paths,
+                    self._group_renderer(group, shown, paths, html),
+                    self._group_task(group, shown, paths),
+                )
             newest = max((p.updated for p in shown), default=None)
             infos.append(
                 FeedInfo(
@@ -598,7 +690,7 @@ class SiteBuilder:
                     slug=group.slug,
                     entries=len(shown),
                     updated=iso_z(newest) if newest else None,
-                    urls={fmt: "/feeds/" + quote(rel, safe="/") for fmt, rel in paths.items()},
+                    urls={fmt: base_url + _quote_path(rel) for fmt, rel in paths.items()},
                     files=tuple(paths.values()),
                 )
             )
@@ -614,6 +706,72 @@ class SiteBuilder:
             opml = feeds_mod.render_opml(groups, cfg)
             files.add({"opml": OPML_NAME}, lambda: {"opml": opml})
         return Rendered(files, infos, kept, signatures)
+
+    def _group_signature(
+        self,
+        group: FeedGroup,
+        paths: dict[str, str],
+        shown: tuple[Post, ...],
+        lines: dict[int, list[Any]],
+    ) -> str:
+        """What one feed's files are a function of: config, the group's identity and its shown
+        posts (only the newest ``max_entries`` are ever rendered).
+
+        Per post that is its parse-time fields (:meth:`_static_digest`, computed once per parse)
+        plus what the build changes afterwards: ``updated`` and the display spellings of its
+        categories and tags. ``lines`` memoises the per-post part for this build (keyed by
+        object id, valid only while the posts are alive)."""
+        parts: list[Any] = [
+            self.fingerprint,
+            group.kind,
+            group.key,
+            group.name,
+            group.slug,
+            sorted(paths.items()),
+        ]
+        for post in shown:
+            line = lines.get(id(post))
+            if line is None:
+                line = lines[id(post)] = [
+                    self._static_digest(post),
+                    post.updated.isoformat(),
+                    post.categories,
+                    post.tags,
+                ]
+            parts.append(line)
+        return _digest(parts)
+
+    def _static_digest(self, post: Post) -> str:
+        """Digest of everything of a post a feed shows except ``updated``, categories and tags.
+
+        Those fields are set by parsing and never changed later, so the digest is kept per index
+        entry across builds — but only trusted while ``post`` provably carries the fields of
+        that entry's post (the very same objects, which ``dataclasses.replace`` preserves).
+        """
+        entry = self.index.get(post.source) if self.index is not None else None
+        original = entry.outcome.post if entry is not None else None
+        if original is None or not _same_static_fields(original, post):
+            return _digest(_static_parts(post))
+        memo = self._static_digests.get(post.source)
+        if memo is not None and memo[0] is original:
+            return memo[1]
+        digest = _digest(_static_parts(original))
+        self._static_digests[post.source] = (original, digest)
+        return digest
+
+    def _group_task(
+        self, group: FeedGroup, shown: tuple[Post, ...], paths: dict[str, str]
+    ) -> tuple[Any, ...]:
+        """What a pool worker needs to render the group: the shown posts, their compressed HTML
+        (decompressed in the worker) and the formats. Only the shown posts travel."""
+        z = [self._html_z(post) for post in shown]
+        return (dataclasses.replace(group, posts=shown), z, tuple(paths))
+
+    def _html_z(self, post: Post) -> bytes | str | None:
+        if post.content_html or self.index is None:
+            return post.content_html
+        entry = self.index.get(post.source)
+        return entry.html_z if entry is not None else None
 
     def _group_renderer(
         self,
@@ -642,6 +800,16 @@ class SiteBuilder:
                 memo.clear()
             memo[post.source] = text
         return hydrate(post, text)
+
+    @contextlib.contextmanager
+    def _build_scope(self) -> Iterator[None]:
+        """Marks a build in progress; its worker pool (if any) never outlives it."""
+        self._building = True
+        try:
+            yield
+        finally:
+            self._building = False
+            self._close_pool()
 
     @contextlib.contextmanager
     def _lock(self) -> Iterator[None]:
@@ -677,6 +845,21 @@ def _worker_parse(item: tuple[SourceFile, str]) -> Entry | ParseOutcome:
         return data
     outcome = parse_post(data, src.rel, shown, config)
     return make_entry(src.size, src.mtime_ns, content_sha256(data), shown, outcome, read_ns)
+
+
+def _worker_render(task: tuple[Any, ...]) -> dict[str, Blob]:
+    """Render one group in a pool worker and hash and compress its files there too."""
+    config = _worker_config
+    assert config is not None, "worker not initialised"
+    group, z, formats = task
+    posts = []
+    for post, html in zip(group.posts, z, strict=True):
+        if isinstance(html, bytes):
+            html = zlib.decompress(html).decode("utf-8", "surrogatepass")
+        posts.append(hydrate(post, html or ""))
+    full = dataclasses.replace(group, posts=tuple(posts))
+    rendered = feeds_mod.render_group(full, config, formats)
+    return {fmt: make_blob(data) for fmt, data in rendered.items()}
 
 
 def _read_source(src: SourceFile, shown: str, max_bytes: int) -> bytes | ParseOutcome:
@@ -783,18 +966,26 @@ def _digest(parts: list[Any]) -> str:
     return hashlib.sha256(blob.encode("utf-8", "surrogatepass")).hexdigest()
 
 
-def _post_parts(post: Post) -> list[Any]:
-    """Everything of a post a feed shows. ``content_hash`` stands for the text (title, URL,
-    summary, HTML, names as written, authors, image); the rest is listed explicitly because the
-    hash does not cover it: dates, the canonical (display) spellings of categories and tags,
-    language and the extra front matter JSON Feed passes on."""
+_STATIC_FIELDS = (
+    "id", "content_hash", "date", "lang", "slug", "title", "url", "summary", "image", "authors",
+    "extra",
+)  # fmt: skip
+
+
+def _same_static_fields(a: Post, b: Post) -> bool:
+    return all(getattr(a, f) is getattr(b, f) for f in _STATIC_FIELDS)
+
+
+def _static_parts(post: Post) -> list[Any]:
+    """Everything of a post a feed shows that parsing fixes. ``content_hash`` stands for the text
+    (title, URL, summary, HTML, names as written, authors, image); the rest is listed explicitly
+    because the hash does not cover it: the date, language and the extra front matter JSON Feed
+    passes on. ``updated`` and the display spellings of categories and tags are added per build
+    (see ``SiteBuilder._group_signature``)."""
     return [
         post.id,
         post.content_hash,
         post.date.isoformat(),
-        post.updated.isoformat(),
-        list(post.categories),
-        list(post.tags),
         post.lang,
         post.slug,
         post.title,
@@ -806,33 +997,9 @@ def _post_parts(post: Post) -> list[Any]:
     ]
 
 
-def _group_signature(
-    fingerprint: str,
-    group: FeedGroup,
-    paths: dict[str, str],
-    shown: tuple[Post, ...],
-    memo: dict[int, str],
-) -> str:
-    """What one feed's files are a function of: config, the group's identity and its shown
-    posts (only the newest ``max_entries`` are ever rendered). ``memo`` holds per-post digests
-    for this build (keyed by object id, valid only while the posts are alive)."""
-    digests = []
-    for post in shown:
-        d = memo.get(id(post))
-        if d is None:
-            d = memo[id(post)] = _digest(_post_parts(post))
-        digests.append(d)
-    return _digest(
-        [
-            fingerprint,
-            group.kind,
-            group.key,
-            group.name,
-            group.slug,
-            sorted(paths.items()),
-            digests,
-        ]
-    )
+@lru_cache(maxsize=16384)  # feed paths repeat every build; quote() is ~5 µs each
+def _quote_path(rel: str) -> str:
+    return quote(rel, safe="/")
 
 
 def _opml_signature(fingerprint: str, groups: list[FeedGroup], max_entries: int) -> str:

@@ -14,8 +14,8 @@ markdown-it, ~35× faster (on 300 generated posts it rendered 295 byte-identical
 differ in emphasis and link edge cases). markdown-it-py stays as the reference engine: for
 inline excerpts (the Rust binding has no inline renderer) and as the fallback if the Rust
 engine ever fails on a post (a Rust panic surfaces as ``BaseException``, which must not take
-a build down). Both link only URLs with a scheme: fuzzy linking turned ``README.md`` into ``http://README.md`` and exposed bare e-mail
-addresses, and Jekyll's own kramdown links neither.
+a build down). Both link only URLs with a scheme: fuzzy linking turned ``README.md`` into
+``http://README.md`` and exposed bare e-mail addresses, and Jekyll's kramdown links neither.
 
 The parsers are built once at import: rendering is per post and a blog can have 10,000 of them.
 """

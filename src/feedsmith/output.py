@@ -122,6 +122,24 @@ def sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+@dataclass(frozen=True)
+class Blob:
+    """A file's bytes with their sha256 and ``.gz`` sidecar already computed.
+
+    Hashing and compressing are a third of the cost of writing a feed; a build that renders in
+    a process pool has the workers do them too (:func:`make_blob`), so ``publish`` gets either
+    plain bytes (and does that work itself) or a ``Blob``.
+    """
+
+    data: bytes
+    sha256: str
+    gz: bytes
+
+
+def make_blob(data: bytes) -> Blob:
+    return Blob(data, sha256(data), gzip_bytes(data))
+
+
 @dataclass
 class _Pending:
     rel: str
@@ -131,7 +149,7 @@ class _Pending:
 
 def publish(
     output_dir: Path,
-    files: Mapping[str, bytes],
+    files: Mapping[str, bytes | Blob],
     feeds: Sequence[FeedInfo],
     state: BuildState,
     now: datetime,
@@ -306,10 +324,13 @@ def _check_rel(rel: str) -> None:
 
 
 def _plan_file(
-    base: str, rel: str, data: bytes, prev: Mapping[str, Any] | None, now_iso: str
+    base: str, rel: str, item: bytes | Blob, prev: Mapping[str, Any] | None, now_iso: str
 ) -> tuple[dict[str, Any], list[tuple[str, bytes]]]:
     """Decide what must be written for one file; returns its new record and ``(suffix, bytes)``."""
-    digest = sha256(data)
+    if isinstance(item, Blob):
+        data, digest = item.data, item.sha256
+    else:
+        data, digest = item, sha256(item)
     path = os.path.join(base, rel)
     same_as_state = prev is not None and prev.get("sha256") == digest
     st = _stat(path)
@@ -342,7 +363,7 @@ def _plan_file(
         record["gz_bytes"] = gz_st.st_size  # type: ignore[union-attr]
         record["gz_mtime_ns"] = gz_st.st_mtime_ns  # type: ignore[union-attr]
     else:
-        packed = gzip_bytes(data)
+        packed = item.gz if isinstance(item, Blob) else gzip_bytes(data)
         record["gz_bytes"] = len(packed)
         if gz_st is not None and gz_st.st_size == len(packed) and _read_or_none(gz_path) == packed:
             record["gz_mtime_ns"] = gz_st.st_mtime_ns
