@@ -92,25 +92,31 @@ def render_markdown(body: str, page_url: str) -> str:
     ``page_url`` is the post's own URL: ``/images/x.png`` resolves against its host,
     ``../x`` against its folder and ``#note`` to the post itself.
     """
-    return render_post(body, page_url)[0]
+    return render_post(body, page_url, None)[0]
 
 
-def render_post(body: str, page_url: str, summary_limit: int = 300) -> tuple[str, str]:
-    """``(render_markdown(...), summary_from_markdown(...))``; every post needs both."""
+def render_post(body: str, page_url: str, summary_limit: int | None = 300) -> tuple[str, str]:
+    """``(render_markdown(...), summary_from_markdown(...))`` with one parse; the summary is
+    ``""`` when ``summary_limit`` is ``None`` (a post with its own excerpt needs none, and
+    finding the first paragraph costs as much as rendering)."""
     body = xml_safe(body)
     try:
-        raw, summary = _fast_render(body)
+        raw, summary = _fast_render(body, summary_limit is not None)
     except BaseException as exc:  # a Rust panic is a BaseException
         if not isinstance(exc, Exception) and type(exc).__name__ != "PanicException":
             raise  # KeyboardInterrupt, SystemExit, ...
         log.warning("fast Markdown engine failed (%s); using markdown-it-py", exc)
-        return _reference_render(body, page_url, summary_limit)
-    return _sanitize(raw, page_url), truncate(summary, summary_limit)
+        content, summary = _reference_render(body, page_url, summary_limit or 0)
+    else:
+        content = _sanitize(raw, page_url)
+    return content, truncate(summary, summary_limit) if summary_limit is not None else ""
 
 
-def _fast_render(body: str) -> tuple[str, str]:
+def _fast_render(body: str, want_summary: bool) -> tuple[str, str]:
     """Raw (unsanitized) HTML and the untruncated summary, with the Rust engine."""
     raw = _FAST.render(body)
+    if not want_summary:
+        return raw, ""
     if MORE_MARKER in body:
         return raw, html_to_text(_FAST.render(body.split(MORE_MARKER, 1)[0]))
     for node in _FAST.tree(body).walk():

@@ -160,8 +160,11 @@ class _Parser:
         url = self._url(meta, published, slug, categories)
         post_id = self._id(meta, published, slug)
         authors = self._authors(meta)
-        content_html, derived_summary = render_post(doc.body, url, SUMMARY_LIMIT)
-        summary = self._summary(meta) or derived_summary
+        summary = self._summary(meta)
+        content_html, derived_summary = render_post(
+            doc.body, url, None if summary else SUMMARY_LIMIT
+        )
+        summary = summary or derived_summary
         image = self._image(meta.get("image"), url)
         lang = _clean_opt(meta.get("lang"))
         extra = {k: v for k, v in ((k, _json_safe(v)) for k, v in meta.items()) if v is not _DROP}
