@@ -660,7 +660,7 @@ class SiteBuilder:
         kept: list[str] = []
         signatures: dict[str, str] = {}
         html: dict[str, str] = {}
-        lines: dict[int, list[Any]] = {}  # id(post) -> its part of a signature, this build
+        lines: dict[int, str] = {}  # id(post) -> its line of a signature, this build
         base_url = "/feeds/"
         for group in groups:
             paths = feeds_mod.feed_files(group, cfg.feed.formats)
@@ -712,7 +712,7 @@ class SiteBuilder:
         group: FeedGroup,
         paths: dict[str, str],
         shown: tuple[Post, ...],
-        lines: dict[int, list[Any]],
+        lines: dict[int, str],
     ) -> str:
         """What one feed's files are a function of: config, the group's identity and its shown
         posts (only the newest ``max_entries`` are ever rendered).
@@ -721,25 +721,16 @@ class SiteBuilder:
         plus what the build changes afterwards: ``updated`` and the display spellings of its
         categories and tags. ``lines`` memoises the per-post part for this build (keyed by
         object id, valid only while the posts are alive)."""
-        parts: list[Any] = [
-            self.fingerprint,
-            group.kind,
-            group.key,
-            group.name,
-            group.slug,
-            sorted(paths.items()),
-        ]
+        identity = [group.kind, group.key, group.name, group.slug, sorted(paths.items())]
+        parts = [_json([self.fingerprint, *identity])]
         for post in shown:
             line = lines.get(id(post))
             if line is None:
-                line = lines[id(post)] = [
-                    self._static_digest(post),
-                    post.updated.isoformat(),
-                    post.categories,
-                    post.tags,
-                ]
+                static = self._static_digest(post)
+                line = _json([static, post.updated.isoformat(), post.categories, post.tags])
+                lines[id(post)] = line
             parts.append(line)
-        return _digest(parts)
+        return hashlib.sha256("\n".join(parts).encode("utf-8", "surrogatepass")).hexdigest()
 
     def _static_digest(self, post: Post) -> str:
         """Digest of everything of a post a feed shows except ``updated``, categories and tags.
@@ -899,6 +890,9 @@ def _list_sources(posts_dir: Path, keys: list[tuple[str, int, int]] | None = Non
     )
 
 
+_POST_SUFFIXES = tuple(POST_EXTENSIONS)
+
+
 def _quick_keys(posts_dir: Path) -> list[tuple[str, int, int]] | None:
     """``(rel, size, mtime_ns)`` of every post file, sorted — what ``find_sources`` would give
     for a tree without symlinks, at the cost of one ``scandir`` per folder. ``None`` (so the
@@ -918,7 +912,7 @@ def _quick_keys(posts_dir: Path) -> list[tuple[str, int, int]] | None:
                         return None
                     if entry.is_dir(follow_symlinks=False):
                         stack.append((entry.path, prefix + name + "/"))
-                    elif os.path.splitext(name)[1].lower() in POST_EXTENSIONS:
+                    elif name.lower().endswith(_POST_SUFFIXES):  # hidden names skipped above
                         if not entry.is_file(follow_symlinks=False):
                             return None
                         st = entry.stat(follow_symlinks=False)
@@ -961,19 +955,29 @@ def _intact(output_dir: Path | str, rel: str, record: dict[str, Any] | None) -> 
     )
 
 
+def _json(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str)
+
+
 def _digest(parts: list[Any]) -> str:
-    blob = json.dumps(parts, ensure_ascii=False, separators=(",", ":"), default=str)
-    return hashlib.sha256(blob.encode("utf-8", "surrogatepass")).hexdigest()
-
-
-_STATIC_FIELDS = (
-    "id", "content_hash", "date", "lang", "slug", "title", "url", "summary", "image", "authors",
-    "extra",
-)  # fmt: skip
+    return hashlib.sha256(_json(parts).encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def _same_static_fields(a: Post, b: Post) -> bool:
-    return all(getattr(a, f) is getattr(b, f) for f in _STATIC_FIELDS)
+    """True when ``b`` carries ``a``'s parse-time fields (see ``SiteBuilder._static_digest``)."""
+    return (
+        a.id is b.id
+        and a.content_hash is b.content_hash
+        and a.date is b.date
+        and a.lang is b.lang
+        and a.slug is b.slug
+        and a.title is b.title
+        and a.url is b.url
+        and a.summary is b.summary
+        and a.image is b.image
+        and a.authors is b.authors
+        and a.extra is b.extra
+    )
 
 
 def _static_parts(post: Post) -> list[Any]:
