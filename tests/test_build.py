@@ -211,16 +211,16 @@ def test_exception_while_rendering_leaves_old_output_untouched(
         post("Gamma", "2025-10-03", tags=["new"], category="Tech", body="Gamma."),
         dedent=False,
     )
-    real = feeds.render_json
+    real = feeds._json_document  # what render_group writes JSON Feed documents with
     calls = {"n": 0}
 
-    def flaky(group: Any, cfg: Any) -> bytes:
+    def flaky(*args: Any) -> bytes:
         calls["n"] += 1
         if calls["n"] == 3:
             raise RuntimeError("renderer exploded")
-        return real(group, cfg)
+        return real(*args)
 
-    monkeypatch.setattr(feeds, "render_json", flaky)
+    monkeypatch.setattr(feeds, "_json_document", flaky)
     with pytest.raises(BuildError, match=r"render.*renderer exploded") as info:
         build_site(config, T2)
     assert isinstance(info.value.__cause__, RuntimeError)

@@ -98,7 +98,7 @@ def test_failed_build_exits_3_and_keeps_previous_output(
     before = snapshot(site.output_dir)
     site.write_post("2025-11-17-more.md", "---\ntitle: More\ntags: [new]\n---\nMore.\n")
 
-    def boom(group: Any, config: Any, formats: Any = None) -> dict[str, bytes]:
+    def boom(group: Any, config: Any, formats: Any = None, **_: Any) -> dict[str, bytes]:
         raise RuntimeError("disk on fire")
 
     monkeypatch.setattr(feeds, "render_group", boom)

@@ -518,3 +518,81 @@ def test_fast_json_writer_matches_json_dumps_byte_for_byte(value: Any) -> None:
     except ValueError:
         got = ValueError
     assert got == expected
+
+
+# -- entry fragments spliced into documents ------------------------------------------------------
+
+_TEXT = st.text(alphabet=st.sampled_from(list("aZ09 &<>\"'é日本語—\t")), min_size=0, max_size=12)
+
+
+@st.composite
+def _posts(draw: st.DrawFn) -> list[Post]:
+    count = draw(st.integers(min_value=0, max_value=4))
+    posts = []
+    for n in range(1, count + 1):
+        posts.append(
+            make_post(
+                n,
+                title=draw(_TEXT) or f"t{n}",
+                summary=draw(_TEXT),
+                content_html=draw(st.sampled_from(["", "<p>x &amp; y</p>", "<p>本文</p>\n"])),
+                authors=tuple(Author(a) for a in draw(st.lists(_TEXT.filter(bool), max_size=2))),
+                categories=tuple(draw(st.lists(_TEXT.filter(str.strip), max_size=2))),
+                tags=tuple(draw(st.lists(_TEXT.filter(str.strip), max_size=3))),
+                extra=draw(st.sampled_from([{}, {"reading_time": 3}, {"reading_time": 2.5}])),
+                lang=draw(st.sampled_from([None, "en", "ja"])),
+            )
+        )
+    return posts
+
+
+@settings(deadline=None, max_examples=60)
+@given(posts=_posts(), content=st.sampled_from(["full", "summary"]), described=st.booleans())
+def test_spliced_documents_match_feedgens_whole_documents_byte_for_byte(
+    tmp_path_factory: pytest.TempPathFactory, posts: list[Post], content: str, described: bool
+) -> None:
+    root = tmp_path_factory.mktemp("site")
+    (root / "posts").mkdir()
+    site: dict[str, Any] = {"title": "T & <b>", "author": "Ed"}
+    if described:
+        site["description"] = "About é & <x>"
+    config = config_from_mapping(
+        {"site": site, "posts_dir": "posts", "feed": {"content": content}}, root / "c.yml"
+    )
+    for group in groups_for(posts):
+        expected = {fmt: render(group, config) for fmt, render in RENDERERS.items()}
+        assert render_group(group, config) == expected
+
+
+def test_entry_cache_renders_each_post_once_across_feeds(
+    config: Config, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    posts = [make_post(n) for n in range(1, 4)]
+    groups = groups_for(posts)  # all, one category, two tags: each post is in all four
+    made: list[str] = []
+    real = feeds._entry_fragments
+
+    def counting(post: Post, cfg: Config, formats: Any) -> Any:
+        made.append(post.id)
+        return real(post, cfg, formats)
+
+    monkeypatch.setattr(feeds, "_entry_fragments", counting)
+    cache = feeds.EntryCache()
+    for group in groups:
+        shown = group.posts[: config.feed.max_entries]
+        keys = [f"{p.id}|{p.content_hash}" for p in shown]
+        cached = render_group(group, config, cache=cache, keys=keys)
+        assert cached == render_group(group, config)  # and the same bytes as without a cache
+    assert len(groups) == 4
+    assert sorted(made[: len(set(made))]) == sorted(p.id for p in posts)
+    assert len(cache) == 3
+
+
+def test_entry_cache_drops_least_recently_used_posts_first() -> None:
+    cache = feeds.EntryCache(max_posts=2)
+    cache.put("a", {"json": "A"})
+    cache.put("b", {"json": "B"})
+    assert cache.get("a") == {"json": "A"}  # a is now the most recently used
+    cache.put("c", {"json": "C"})
+    assert cache.get("b") is None
+    assert cache.get("a") is not None and cache.get("c") is not None

@@ -230,7 +230,9 @@ def test_only_feeds_containing_the_edited_post_are_rendered(
     rendered: list[str] = []
     real = feeds.render_group
     monkeypatch.setattr(
-        feeds, "render_group", lambda g, c, f=None: rendered.append(g.slug) or real(g, c, f)
+        feeds,
+        "render_group",
+        lambda g, c, f=None, **kw: rendered.append(g.slug) or real(g, c, f, **kw),
     )
     write(
         site.posts_dir / "2025-12-01-p0.md",

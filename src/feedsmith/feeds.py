@@ -25,12 +25,14 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
 from json.encoder import encode_basestring
 from typing import Any
 from urllib.parse import quote
 
+from feedgen.entry import FeedEntry
+from feedgen.ext.dc import DcEntryExtension
 from feedgen.feed import FeedGenerator
 from lxml import etree
 
@@ -160,11 +162,15 @@ def _author_dict(author: Author) -> dict[str, str]:
 # -- Atom and RSS via feedgen -------------------------------------------------------------------
 
 
-def _generator(group: FeedGroup, config: Config) -> FeedGenerator:
-    """One feedgen object serving both Atom and RSS (building entries is most of the cost).
+def _generator(
+    group: FeedGroup, config: Config, entries: Sequence[Post] | None = None
+) -> FeedGenerator:
+    """One feedgen object serving both Atom and RSS.
 
     Only the self link and the RSS channel description differ between the two; they are set
-    by :func:`_atom_bytes` / :func:`_rss_bytes` right before serialising.
+    by :func:`_atom_bytes` / :func:`_rss_bytes` right before serialising. ``entries`` are the
+    posts to add as entries (default: the shown posts); the feed-level fields always come from
+    the shown posts, so ``entries=()`` gives the document the entries are spliced into.
     """
     posts = _shown(group, config)
     fg = FeedGenerator()
@@ -179,31 +185,34 @@ def _generator(group: FeedGroup, config: Config) -> FeedGenerator:
         fg.subtitle(description)  # also the RSS channel description
     if config.site.language:
         fg.language(xml_safe(config.site.language))
+    # feedgen prepends by default; append keeps newest first.
+    for post in posts if entries is None else entries:
+        _fill_entry(fg.add_entry(order="append"), post, config)
+    return fg
+
+
+def _fill_entry(fe: FeedEntry, post: Post, config: Config) -> None:
     full = config.feed.content == "full"
     cat_scheme = _scheme(config, "category")
     tag_scheme = _scheme(config, "tag")
-    # feedgen prepends by default; append keeps newest first.
-    for post in posts:
-        fe = fg.add_entry(order="append")
-        fe.id(post.id)  # also the RSS guid, isPermaLink="false"
-        fe.title(_entry_title(post))
-        fe.link(href=post.url, rel="alternate", type="text/html")
-        fe.published(_feed_date(post.date))  # RSS pubDate
-        fe.updated(_feed_date(post.updated))
-        if post.authors:
-            fe.author([_author_dict(a) for a in post.authors])
-            # RSS <author> must be an e-mail address; names go to dc:creator.
-            fe.dc.dc_creator([a.name for a in post.authors])
-        categories = [
-            {"term": name, "label": name, "scheme": cat_scheme} for name in post.categories
-        ] + [{"term": name, "label": name, "scheme": tag_scheme} for name in post.tags]
-        if categories:
-            fe.category(categories)
-        if post.summary:
-            fe.summary(post.summary)
-        if full and post.content_html:
-            fe.content(post.content_html, type="html")
-    return fg
+    fe.id(post.id)  # also the RSS guid, isPermaLink="false"
+    fe.title(_entry_title(post))
+    fe.link(href=post.url, rel="alternate", type="text/html")
+    fe.published(_feed_date(post.date))  # RSS pubDate
+    fe.updated(_feed_date(post.updated))
+    if post.authors:
+        fe.author([_author_dict(a) for a in post.authors])
+        # RSS <author> must be an e-mail address; names go to dc:creator.
+        fe.dc.dc_creator([a.name for a in post.authors])
+    categories = [
+        {"term": name, "label": name, "scheme": cat_scheme} for name in post.categories
+    ] + [{"term": name, "label": name, "scheme": tag_scheme} for name in post.tags]
+    if categories:
+        fe.category(categories)
+    if post.summary:
+        fe.summary(post.summary)
+    if full and post.content_html:
+        fe.content(post.content_html, type="html")
 
 
 def _set_links(fg: FeedGenerator, group: FeedGroup, config: Config, fmt: str) -> None:
@@ -239,26 +248,134 @@ def render_rss(group: FeedGroup, config: Config) -> bytes:
 
 
 def render_group(
-    group: FeedGroup, config: Config, formats: Sequence[str] | None = None
+    group: FeedGroup,
+    config: Config,
+    formats: Sequence[str] | None = None,
+    *,
+    cache: EntryCache | None = None,
+    keys: Sequence[str] | None = None,
+    prepare: Callable[[Post], Post] | None = None,
 ) -> dict[str, bytes]:
     """Every format of one group (default ``config.feed.formats``), keyed like
-    :func:`feed_files`. Same bytes as the single renderers, but Atom and RSS share one feedgen
-    object, which roughly halves the cost of a build with both.
+    :func:`feed_files`: the same bytes as the single renderers, built from entry fragments.
+
+    A post shown in several feeds (the newest ones are in the site feed, their categories' and
+    their tags' feeds) is the same entry in each, so each entry is serialised once and spliced
+    into each document: feedgen writes the document around the entries and each entry itself,
+    and the splice points are where lxml's pretty-printer puts them (tests compare every byte
+    with feedgen's own whole-document output). With ``cache`` and ``keys`` (one per shown post;
+    equal keys must mean equal posts, see ``build``), fragments are reused across calls, and
+    ``prepare`` is applied only to posts whose entries must be serialised (``build`` passes
+    posts without their HTML and puts it back there).
     """
     wanted = tuple(config.feed.formats if formats is None else formats)
     unknown = [f for f in wanted if f not in _EXTENSIONS]
     if unknown:
         raise ValueError(f"unknown feed format {unknown[0]!r}")
+    posts = _shown(group, config)
+    if keys is not None and len(keys) != len(posts):
+        raise ValueError("one key per shown post")
+    fragments: list[dict[str, bytes | str]] = []
+    for i, post in enumerate(posts):
+        key = keys[i] if keys is not None and cache is not None else None
+        frags = cache.get(key) if cache is not None and key is not None else None
+        if frags is None or not all(f in frags for f in wanted):
+            frags = _entry_fragments(prepare(post) if prepare else post, config, wanted)
+            if cache is not None and key is not None:
+                cache.put(key, frags)
+        fragments.append(frags)
     done: dict[str, bytes] = {}
     if "atom" in wanted or "rss" in wanted:
-        fg = _generator(group, config)
+        fg = _generator(group, config, ())
         if "atom" in wanted:  # before RSS, which may set the channel description
-            done["atom"] = _atom_bytes(fg, group, config)
+            head = _atom_bytes(fg, group, config)
+            done["atom"] = _splice(head, _ATOM_END, [f["atom"] for f in fragments])  # type: ignore[misc]
         if "rss" in wanted:
-            done["rss"] = _rss_bytes(fg, group, config)
+            head = _rss_bytes(fg, group, config)
+            done["rss"] = _splice(head, _RSS_END, [f["rss"] for f in fragments])  # type: ignore[misc]
     if "json" in wanted:
-        done["json"] = render_json(group, config)
+        done["json"] = _json_document(group, config, [f["json"] for f in fragments])  # type: ignore[misc]
     return {fmt: done[fmt] for fmt in wanted}
+
+
+class EntryCache:
+    """Serialised entries by post key, least recently used dropped first.
+
+    Bounded by count: one post's three fragments are ~20 KB with full content, so the default
+    keeps ~40 MB. Keys are the caller's (``build`` uses the post's signature line), and one
+    cache serves one config.
+    """
+
+    def __init__(self, max_posts: int = 2048) -> None:
+        self.max_posts = max_posts
+        self._data: dict[str, dict[str, bytes | str]] = {}
+
+    def get(self, key: str) -> dict[str, bytes | str] | None:
+        frags = self._data.pop(key, None)
+        if frags is not None:
+            self._data[key] = frags  # most recently used last
+        return frags
+
+    def put(self, key: str, frags: dict[str, bytes | str]) -> None:
+        self._data.pop(key, None)
+        self._data[key] = frags
+        while len(self._data) > self.max_posts:
+            del self._data[next(iter(self._data))]
+
+    def __len__(self) -> int:
+        return len(self._data)
+
+
+_ATOM_NS = "http://www.w3.org/2005/Atom"
+_ATOM_END = b"</feed>\n"
+_RSS_END = b"  </channel>\n</rss>\n"
+#: The namespaces feedgen declares on ``<rss>`` with the dc extension loaded. An item
+#: serialised under a root with the same declarations carries none itself, as in the feed.
+_RSS_NSMAP = {
+    "atom": _ATOM_NS,
+    "content": "http://purl.org/rss/1.0/modules/content/",
+    "dc": "http://purl.org/dc/elements/1.1/",
+}
+
+
+def _entry_fragments(post: Post, config: Config, formats: Sequence[str]) -> dict[str, bytes | str]:
+    """The post as an Atom ``<entry>``, an RSS ``<item>`` (bytes, indented as in the feed) and
+    a JSON Feed item (text, indented as in ``items``), for the wanted formats."""
+    out: dict[str, bytes | str] = {}
+    if "atom" in formats or "rss" in formats:
+        fe = FeedEntry()
+        fe.register_extension("dc", DcEntryExtension, atom=False, rss=True)
+        _fill_entry(fe, post, config)
+        if "atom" in formats:
+            root = etree.Element("feed", xmlns=_ATOM_NS)
+            root.append(fe.atom_entry())
+            doc = etree.tostring(root, pretty_print=True, encoding="UTF-8")
+            out["atom"] = doc[doc.index(b"\n") + 1 : -len(_ATOM_END)]
+        if "rss" in formats:
+            root = etree.Element("rss", version="2.0", nsmap=_RSS_NSMAP)
+            etree.SubElement(root, "channel").append(fe.rss_entry())
+            doc = etree.tostring(root, pretty_print=True, encoding="UTF-8")
+            start = doc.index(b"<channel>\n") + len(b"<channel>\n")
+            out["rss"] = doc[start : -len(_RSS_END)]
+    if "json" in formats:
+        item = _json_item(post, config.feed.content == "full")
+        text: list[str] = []
+        try:
+            _write_json(item, text, _JSON_ITEM_INDENT)
+            out["json"] = "".join(text)
+        except _NotPlainJSON:  # as in _indented_json: the json module decides (and raises)
+            dumped = json.dumps(item, ensure_ascii=False, indent=2, allow_nan=False)
+            out["json"] = dumped.replace("\n", _JSON_ITEM_INDENT)  # no raw newlines in JSON strings
+    return out
+
+
+def _splice(head: bytes, end: bytes, fragments: Sequence[bytes]) -> bytes:
+    """``head`` (the document with no entries) with ``fragments`` inserted before ``end``."""
+    if not head.endswith(end):
+        raise ValueError("unexpected document layout from feedgen")
+    if not fragments:
+        return head
+    return b"".join([head[: -len(end)], *fragments, end])
 
 
 # -- JSON Feed 1.1 -----------------------------------------------------------------------------
@@ -316,6 +433,17 @@ def render_json(group: FeedGroup, config: Config) -> bytes:
     """
     posts = _shown(group, config)
     full = config.feed.content == "full"
+    feed = _json_head(group, config)
+    feed["items"] = [_json_item(p, full) for p in posts]
+    return (_indented_json(feed) + "\n").encode("utf-8")
+
+
+#: Where items sit in the document: ``{ "items": [ <item>`` — two levels in.
+_JSON_ITEM_INDENT = "\n    "
+
+
+def _json_head(group: FeedGroup, config: Config) -> dict[str, Any]:
+    posts = _shown(group, config)
     feed: dict[str, Any] = {
         "version": JSON_FEED_VERSION,
         "title": feed_title(group, config),
@@ -335,8 +463,22 @@ def render_json(group: FeedGroup, config: Config) -> bytes:
         "kind": group.kind,
         "updated": rfc3339(_newest_update(posts)),
     }
-    feed["items"] = [_json_item(p, full) for p in posts]
-    return (_indented_json(feed) + "\n").encode("utf-8")
+    return feed
+
+
+def _json_document(group: FeedGroup, config: Config, items: Sequence[str]) -> bytes:
+    """:func:`render_json`'s bytes from pre-serialised items (``items`` is the last key)."""
+    feed = _json_head(group, config)
+    feed["items"] = []
+    text = _indented_json(feed)
+    end = '"items": []\n}'
+    if not text.endswith(end):  # a head value json.dumps had to write: no splicing
+        feed["items"] = [json.loads(item) for item in items]
+        return (_indented_json(feed) + "\n").encode("utf-8")
+    if items:
+        body = ",".join(_JSON_ITEM_INDENT + item for item in items)
+        text = text[: -len(end)] + '"items": [' + body + "\n  ]\n}"
+    return (text + "\n").encode("utf-8")
 
 
 class _NotPlainJSON(Exception):
