@@ -290,6 +290,33 @@ def test_scheduled_post_appears_when_its_time_comes(site: Any) -> None:
 # -- the process pool ----------------------------------------------------------------------------
 
 
+def test_failed_build_with_pool_rendering_leaves_no_staged_files_and_old_output(
+    site: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = small_site(site, count=6)
+    SiteBuilder(config, pool=False).build(NOW)
+    before = files_of(config.output_dir)
+    text = post_text("New", 20, tags=["a"], categories=["Tech"], body="New post.")
+    write(site.posts_dir / "2025-12-20-new.md", text, OLD_MTIME)
+    from feedsmith import output
+
+    real = output._plan_file
+    calls = {"n": 0}
+
+    def failing(*args: Any) -> Any:
+        calls["n"] += 1
+        if calls["n"] == 4:  # workers have staged several groups' files by now
+            raise OSError("disk full")
+        return real(*args)
+
+    monkeypatch.setattr(output, "_plan_file", failing)
+    with pytest.raises(build.BuildError, match="disk full"):
+        SiteBuilder(config, pool=True).build(NOW + timedelta(hours=1))
+    leftovers = [p for p in config.output_dir.rglob("*") if p.name.startswith(".")]
+    assert leftovers == []
+    assert files_of(config.output_dir) == before
+
+
 def test_pool_and_single_process_builds_are_byte_identical(site: Any) -> None:
     config = small_site(site, count=6)
     write(site.posts_dir / "broken.md", "---\ntitle: [unclosed\n---\nx\n", OLD_MTIME)

@@ -74,7 +74,17 @@ from feedsmith.cache import (
 from feedsmith.config import Config
 from feedsmith.groups import FeedGroup, group_posts
 from feedsmith.model import Post, Problem, ScanResult
-from feedsmith.output import MANIFEST, OPML_NAME, Blob, FeedInfo, iso_z, make_blob, publish
+from feedsmith.output import (
+    MANIFEST,
+    OPML_NAME,
+    FeedInfo,
+    FileData,
+    Staged,
+    iso_z,
+    publish,
+    remove_staged,
+    stage,
+)
 from feedsmith.posts import ParseOutcome, collect, parse_post
 from feedsmith.sources import (
     POST_EXTENSIONS,
@@ -184,10 +194,10 @@ class _Job:
     paths: dict[str, str]  # format -> rel
     render: Callable[[], dict[str, bytes]]
     task: tuple[Any, ...] | None = None
-    future: Future[dict[str, Blob]] | None = None
+    future: Future[dict[str, Staged]] | None = None
 
 
-class LazyFiles(Mapping[str, bytes | Blob]):
+class LazyFiles(Mapping[str, FileData]):
     """The files of dirty feeds, rendered only when ``publish`` asks for them.
 
     ``publish`` writes each file to a temp file as soon as it has its bytes, so rendering on
@@ -196,15 +206,15 @@ class LazyFiles(Mapping[str, bytes | Blob]):
     RSS share work); the bytes are handed out once each and then dropped. Reading a path
     again re-renders it, which is merely slower.
 
-    With :meth:`start`, groups are rendered (and hashed and compressed, see
-    :class:`~feedsmith.output.Blob`) by a process pool instead, in the order ``publish`` reads
+    With :meth:`start`, groups are rendered (and hashed, compressed and written to temp files,
+    see :class:`~feedsmith.output.Staged`) by a process pool instead, in the order ``publish`` reads
     them and at most :data:`RENDER_WINDOW` groups ahead of it, which bounds memory the same way.
     """
 
     def __init__(self) -> None:
         self._owner: dict[str, _Job] = {}
         self._jobs: list[_Job] = []
-        self._ready: dict[str, bytes | Blob] = {}
+        self._ready: dict[str, FileData] = {}
         self._executor: Executor | None = None
         self._order: dict[int, int] = {}  # id(job) -> position in the pool's submission order
         self._submitted = 0
@@ -238,12 +248,12 @@ class LazyFiles(Mapping[str, bytes | Blob]):
             if job.task is not None:
                 job.future = self._executor.submit(_worker_render, job.task)
 
-    def __getitem__(self, rel: str) -> bytes | Blob:
+    def __getitem__(self, rel: str) -> FileData:
         data = self._ready.pop(rel, None)
         if data is not None:
             return data
         job = self._owner[rel]
-        rendered: Mapping[str, bytes | Blob]
+        rendered: Mapping[str, FileData]
         try:
             if self._executor is not None:
                 self._pump(self._order[id(job)])
@@ -309,6 +319,7 @@ class SiteBuilder:
         self._entries = feeds_mod.EntryCache()
         self._executor: ProcessPoolExecutor | None = None  # only during a build
         self._building = False
+        self._staging = False  # pool workers may have staged files in output_dir
 
     # -- the pipeline ---------------------------------------------------------------------------
 
@@ -356,6 +367,8 @@ class SiteBuilder:
                     else self.last_rendered >= RENDER_POOL_THRESHOLD
                 )
                 if use_pool and self.last_rendered:
+                    remove_staged(cfg.output_dir)  # a crashed build's, if any
+                    self._staging = True
                     rendered.files.start(self._pool())
                 mark("signatures")
                 stage = "publish"
@@ -646,7 +659,8 @@ class SiteBuilder:
         """Every group in every configured format, plus ``index.opml``, as bytes in memory."""
         rendered = self.render_changed(groups, None)
         files = {rel: rendered.files[rel] for rel in rendered.files}
-        return {r: d.data if isinstance(d, Blob) else d for r, d in files.items()}, rendered.infos
+        assert all(isinstance(d, bytes) for d in files.values())  # never started on a pool
+        return files, rendered.infos  # type: ignore[return-value]
 
     def render_changed(self, groups: list[FeedGroup], previous: BuildState | None) -> Rendered:
         """Render only the feeds whose signature changed since ``previous`` (all without one).
@@ -761,7 +775,7 @@ class SiteBuilder:
         """What a pool worker needs to render the group: the shown posts, their compressed HTML
         (decompressed in the worker), the formats and the entry keys. Only shown posts travel."""
         z = [self._html_z(post) for post in shown]
-        return (dataclasses.replace(group, posts=shown), z, tuple(paths), keys)
+        return (dataclasses.replace(group, posts=shown), z, paths, keys)
 
     def _html_z(self, post: Post) -> bytes | str | None:
         if post.content_html or self.index is None:
@@ -809,11 +823,16 @@ class SiteBuilder:
     def _build_scope(self) -> Iterator[None]:
         """Marks a build in progress; its worker pool (if any) never outlives it."""
         self._building = True
+        self._staging = False
         try:
             yield
         finally:
             self._building = False
             self._close_pool()
+            if self._staging:  # groups staged but never published (a failed build)
+                self._staging = False
+                with contextlib.suppress(OSError):
+                    remove_staged(self.config.output_dir)
 
     @contextlib.contextmanager
     def _lock(self) -> Iterator[None]:
@@ -852,11 +871,11 @@ def _worker_parse(item: tuple[SourceFile, str]) -> Entry | ParseOutcome:
     return make_entry(src.size, src.mtime_ns, content_sha256(data), shown, outcome, read_ns)
 
 
-def _worker_render(task: tuple[Any, ...]) -> dict[str, Blob]:
-    """Render one group in a pool worker and hash and compress its files there too."""
+def _worker_render(task: tuple[Any, ...]) -> dict[str, Staged]:
+    """Render one group in a pool worker, and hash, compress and stage its files there too."""
     config = _worker_config
     assert config is not None, "worker not initialised"
-    group, z, formats, keys = task
+    group, z, paths, keys = task
     html_z = {id(post): html for post, html in zip(group.posts, z, strict=True)}
 
     def prepare(post: Post) -> Post:  # only for entries not already in this worker's cache
@@ -866,9 +885,9 @@ def _worker_render(task: tuple[Any, ...]) -> dict[str, Blob]:
         return hydrate(post, html or "")
 
     rendered = feeds_mod.render_group(
-        group, config, formats, cache=_worker_entries, keys=keys, prepare=prepare
+        group, config, tuple(paths), cache=_worker_entries, keys=keys, prepare=prepare
     )
-    return {fmt: make_blob(data) for fmt, data in rendered.items()}
+    return {fmt: stage(config.output_dir, paths[fmt], data) for fmt, data in rendered.items()}
 
 
 def _read_source(src: SourceFile, shown: str, max_bytes: int) -> bytes | ParseOutcome:
