@@ -314,6 +314,7 @@ class SiteBuilder:
         self.last_parsed = 0  # files actually parsed by the last build (tests, bench)
         self.last_rendered = 0  # groups rendered by the last build (tests, bench)
         self._static_digests: dict[str, tuple[Post, str]] = {}  # source -> (parsed post, digest)
+        self._lines: dict[int, tuple[Post, str]] = {}  # see render_changed
         #: Serialised entries of recently rendered posts: a post edited in the service is in
         #: ~10 feeds, whose other entries are then reused rather than rendered again.
         self._entries = feeds_mod.EntryCache()
@@ -677,13 +678,16 @@ class SiteBuilder:
         kept: list[str] = []
         signatures: dict[str, str] = {}
         html: dict[str, str] = {}
-        lines: dict[int, str] = {}  # id(post) -> its line of a signature, this build
+        # id(post) -> (post, its line of a signature). Kept from the last build: in the service
+        # most posts are the very same objects build after build (holding them keeps ids valid).
+        previous_lines = self._lines
+        lines: dict[int, tuple[Post, str]] = {}
         base_url = "/feeds/"
         for group in groups:
             paths = feeds_mod.feed_files(group, cfg.feed.formats)
             shown = group.posts[:max_entries]
             sig_key = f"{group.kind}:{group.key}"
-            sig = self._group_signature(group, paths, shown, lines)
+            sig = self._group_signature(group, paths, shown, lines, previous_lines)
             signatures[sig_key] = sig
             if (
                 previous is not None
@@ -694,7 +698,7 @@ class SiteBuilder:
             ):
                 kept.extend(paths.values())
             else:
-                keys = [lines[id(post)] for post in shown]  # see _group_signature
+                keys = [lines[id(post)][1] for post in shown]  # see _group_signature
                 files.add(
                     paths,
                     self._group_renderer(group, shown, paths, html, keys),
@@ -723,6 +727,7 @@ class SiteBuilder:
         else:
             opml = feeds_mod.render_opml(groups, cfg)
             files.add({"opml": OPML_NAME}, lambda: {"opml": opml})
+        self._lines = lines
         return Rendered(files, infos, kept, signatures)
 
     def _group_signature(
@@ -730,25 +735,30 @@ class SiteBuilder:
         group: FeedGroup,
         paths: dict[str, str],
         shown: tuple[Post, ...],
-        lines: dict[int, str],
+        lines: dict[int, tuple[Post, str]],
+        previous: dict[int, tuple[Post, str]],
     ) -> str:
         """What one feed's files are a function of: config, the group's identity and its shown
         posts (only the newest ``max_entries`` are ever rendered).
 
         Per post that is its parse-time fields (:meth:`_static_digest`, computed once per parse)
         plus what the build changes afterwards: ``updated`` and the display spellings of its
-        categories and tags. ``lines`` memoises the per-post part for this build (keyed by
-        object id, valid only while the posts are alive)."""
+        categories and tags. ``lines`` memoises the per-post part for this build and
+        ``previous`` the last build's (keyed by object id; each value holds its post, so an id
+        is never reused while it is a key, and an entry is used only for that very object)."""
         identity = [group.kind, group.key, group.name, group.slug, sorted(paths.items())]
         parts = [_json([self.fingerprint, *identity])]
         for post in shown:
-            line = lines.get(id(post))
-            if line is None:
-                # repr() of the name tuples is unambiguous and ~10x cheaper than JSON here.
-                static = self._static_digest(post)
-                line = f"{static} {post.updated.isoformat()} {post.categories!r} {post.tags!r}"
-                lines[id(post)] = line
-            parts.append(line)
+            memo = lines.get(id(post))
+            if memo is None:
+                memo = previous.get(id(post))
+                if memo is None or memo[0] is not post:
+                    # repr() of the name tuples is unambiguous and ~10x cheaper than JSON.
+                    static = self._static_digest(post)
+                    updated = post.updated.isoformat()
+                    memo = (post, f"{static} {updated} {post.categories!r} {post.tags!r}")
+                lines[id(post)] = memo
+            parts.append(memo[1])
         return hashlib.sha256("\n".join(parts).encode("utf-8", "surrogatepass")).hexdigest()
 
     def _static_digest(self, post: Post) -> str:
