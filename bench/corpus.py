@@ -491,6 +491,13 @@ def ensure_corpus(n: int, outdir: Path | str, seed: int = DEFAULT_SEED) -> Path:
     return generate(n, outdir, seed)
 
 
+def post_path(outdir: Path | str, index: int) -> Path:
+    """Where post ``index`` of the corpus in ``outdir`` lives."""
+    info = corpus_info(outdir)
+    seed = int(info["seed"]) if info else DEFAULT_SEED
+    return Path(outdir) / "posts" / post_meta(seed, index).rel
+
+
 def edit_one_post(outdir: Path | str, index: int, revision: int = 1) -> tuple[Path, bytes]:
     """Change the body of post ``index`` (a new closing paragraph); return its path and old bytes.
 
