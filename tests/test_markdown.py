@@ -276,8 +276,7 @@ def test_class_filter_also_applies_to_upper_case_class_attributes() -> None:
     assert "hide" not in html
 
 
-def test_reference_engine_linkify_filter_keeps_schema_relative_links() -> None:
-    # The reference engine's per-piece linkify filter must still let "//host/…" through.
+def test_reference_engine_links_schema_relative_urls() -> None:
     from feedsmith import markdown as md
 
     html, _ = md._reference_render(

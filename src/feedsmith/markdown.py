@@ -25,12 +25,16 @@ from __future__ import annotations
 import html
 import logging
 import re
+from functools import cache
+from typing import TYPE_CHECKING
 from urllib.parse import urljoin
 
 import markdown_it_pyrs
 import nh3
-from markdown_it import MarkdownIt
-from markdown_it.token import Token
+
+if TYPE_CHECKING:
+    from markdown_it import MarkdownIt
+    from markdown_it.token import Token
 
 from feedsmith.text import truncate, xml_safe
 
@@ -41,10 +45,18 @@ MORE_MARKER = "<!--more-->"
 # CommonMark plus the GFM extensions the issue asks for. Raw HTML stays on (real posts contain
 # ``<figure>`` and ``<br>``; it is sanitized below); ``linkify`` links bare scheme URLs.
 _FAST = markdown_it_pyrs.MarkdownIt("commonmark").enable_many(["table", "strikethrough", "linkify"])
-_MD = MarkdownIt("commonmark", {"html": True, "linkify": True, "typographer": False}).enable(
-    ["table", "strikethrough", "linkify"]
-)
-_MD.linkify.set({"fuzzy_link": False, "fuzzy_email": False, "fuzzy_ip": False})
+
+
+@cache
+def _reference() -> MarkdownIt:
+    """The markdown-it-py parser, built (and imported, ~40 ms) only when first needed."""
+    from markdown_it import MarkdownIt
+
+    md = MarkdownIt("commonmark", {"html": True, "linkify": True, "typographer": False})
+    md.enable(["table", "strikethrough", "linkify"])
+    md.linkify.set({"fuzzy_link": False, "fuzzy_email": False, "fuzzy_ip": False})
+    return md
+
 
 _TAGS = {
     "a", "abbr", "b", "blockquote", "br", "caption", "cite", "code", "dd", "del", "details",
@@ -151,8 +163,8 @@ def _inline_html(node: markdown_it_pyrs.Node) -> str:
 
 def _reference_render(body: str, page_url: str, summary_limit: int) -> tuple[str, str]:
     env: dict[str, object] = {}
-    tokens = _MD.parse(body, env)
-    content = _sanitize(_MD.renderer.render(tokens, _MD.options, env), page_url)
+    tokens = _reference().parse(body, env)
+    content = _sanitize(_reference().renderer.render(tokens, _reference().options, env), page_url)
     return content, _summary(body, tokens, env, summary_limit)
 
 
@@ -198,7 +210,7 @@ def inline_text(source: str) -> str:
     Rendered as *inline* Markdown so that an excerpt beginning with ``1.`` or ``#`` keeps those
     characters instead of becoming a list or heading.
     """
-    return xml_safe(html_to_text(_MD.renderInline(xml_safe(source))))
+    return xml_safe(html_to_text(_reference().renderInline(xml_safe(source))))
 
 
 def summary_from_markdown(body: str, limit: int = 300) -> str:
@@ -213,11 +225,11 @@ def summary_from_markdown(body: str, limit: int = 300) -> str:
 
 def _summary(body: str, tokens: list[Token], env: dict[str, object], limit: int) -> str:
     if MORE_MARKER in body:
-        text = html_to_text(_MD.render(body.split(MORE_MARKER, 1)[0]))
+        text = html_to_text(_reference().render(body.split(MORE_MARKER, 1)[0]))
     else:
         text = _first_paragraph_text(tokens, env)
         if not text:
-            text = html_to_text(_MD.renderer.render(tokens, _MD.options, env))
+            text = html_to_text(_reference().renderer.render(tokens, _reference().options, env))
     return truncate(text, limit)
 
 
@@ -228,7 +240,8 @@ def _first_paragraph_text(tokens: list[Token], env: dict[str, object]) -> str:
         inline = tokens[i + 1]
         if inline.type != "inline" or not inline.children:
             continue
-        text = html_to_text(_MD.renderer.render(inline.children, _MD.options, env))
+        md = _reference()
+        text = html_to_text(md.renderer.render(inline.children, md.options, env))
         if text:
             return text
     return ""
