@@ -596,3 +596,12 @@ def test_entry_cache_drops_least_recently_used_posts_first() -> None:
     cache.put("c", {"json": "C"})
     assert cache.get("b") is None
     assert cache.get("a") is not None and cache.get("c") is not None
+
+
+def test_packed_entry_cache_gives_back_what_was_put() -> None:
+    cache = feeds.PackedEntryCache(max_posts=1)
+    frags: dict[str, bytes | str] = {"atom": b"<entry>\xe6\x97\xa5</entry>\n", "json": '"日"'}
+    cache.put("k", frags)
+    assert cache.get("k") == frags
+    cache.put("other", {"json": "x"})
+    assert cache.get("k") is None and len(cache) == 1

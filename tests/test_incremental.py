@@ -247,6 +247,35 @@ def test_only_feeds_containing_the_edited_post_are_rendered(
     assert "tags/ニュース.atom.xml" not in report.files_written
 
 
+@pytest.mark.parametrize("pool", [True, False])
+def test_after_a_build_an_edit_serialises_only_the_edited_entry(
+    site: Any, monkeypatch: pytest.MonkeyPatch, pool: bool
+) -> None:
+    config = small_site(site, count=6)
+    reference = with_dirs(config, site.root / "reference")  # same history, no entry cache
+    SiteBuilder(reference, persist_cache=False, pool=False).build(NOW)
+    builder = SiteBuilder(config, pool=pool)
+    builder.build(NOW)  # with the pool, the entries come back from the workers, packed
+    builder.pool = False
+    made: list[str] = []
+    real = feeds._entry_fragments
+
+    def counting(post: Any, cfg: Any, formats: Any) -> Any:
+        made.append(post.title)
+        return real(post, cfg, formats)
+
+    monkeypatch.setattr(feeds, "_entry_fragments", counting)
+    write(
+        site.posts_dir / "2025-12-01-p0.md",
+        post_text("Post 0", 1, tags=["ai", "python"], categories=["Tech"], body="Changed!"),
+        OLD_MTIME + 200,
+    )
+    builder.build(NOW + timedelta(minutes=1))
+    assert made == ["Post 0"]  # in four feeds, serialised once; the other entries reused
+    SiteBuilder(reference, persist_cache=False, pool=False).build(NOW + timedelta(minutes=1))
+    assert files_of(config.output_dir) == files_of(reference.output_dir)
+
+
 def test_nothing_changed_in_the_service_skips_the_scan(
     site: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -194,7 +194,7 @@ class _Job:
     paths: dict[str, str]  # format -> rel
     render: Callable[[], dict[str, bytes]]
     task: tuple[Any, ...] | None = None
-    future: Future[dict[str, Staged]] | None = None
+    future: Future[tuple[dict[str, Staged], dict[str, Any]]] | None = None
 
 
 class LazyFiles(Mapping[str, FileData]):
@@ -218,6 +218,7 @@ class LazyFiles(Mapping[str, FileData]):
         self._executor: Executor | None = None
         self._order: dict[int, int] = {}  # id(job) -> position in the pool's submission order
         self._submitted = 0
+        self._entries: feeds_mod.PackedEntryCache | None = None
 
     def add(
         self,
@@ -233,11 +234,13 @@ class LazyFiles(Mapping[str, FileData]):
     def groups(self) -> int:
         return len(self._jobs)
 
-    def start(self, executor: Executor) -> None:
-        """Render the jobs that have a task in ``executor``, in ``publish``'s (sorted) order."""
+    def start(self, executor: Executor, entries: feeds_mod.PackedEntryCache | None = None) -> None:
+        """Render the jobs that have a task in ``executor``, in ``publish``'s (sorted) order;
+        the entries the workers serialise are put in ``entries`` as they come back."""
         self._jobs.sort(key=lambda job: min(job.paths.values()))
         self._order = {id(job): i for i, job in enumerate(self._jobs)}
         self._executor = executor
+        self._entries = entries
         self._pump(0)
 
     def _pump(self, position: int) -> None:
@@ -259,7 +262,10 @@ class LazyFiles(Mapping[str, FileData]):
                 self._pump(self._order[id(job)])
             if job.future is not None:
                 future, job.future = job.future, None
-                rendered = future.result()
+                rendered, entries = future.result()
+                if self._entries is not None:
+                    for key, packed in entries.items():
+                        self._entries.put_packed(key, packed)
             else:
                 rendered = job.render()
         except Exception as exc:
@@ -317,7 +323,7 @@ class SiteBuilder:
         self._lines: dict[int, tuple[Post, str]] = {}  # see render_changed
         #: Serialised entries of recently rendered posts: a post edited in the service is in
         #: ~10 feeds, whose other entries are then reused rather than rendered again.
-        self._entries = feeds_mod.EntryCache()
+        self._entries = feeds_mod.PackedEntryCache()
         self._executor: ProcessPoolExecutor | None = None  # only during a build
         self._building = False
         self._staging = False  # pool workers may have staged files in output_dir
@@ -370,7 +376,7 @@ class SiteBuilder:
                 if use_pool and self.last_rendered:
                     remove_staged(cfg.output_dir)  # a crashed build's, if any
                     self._staging = True
-                    rendered.files.start(self._pool())
+                    rendered.files.start(self._pool(), self._entries)
                 mark("signatures")
                 stage = "publish"
                 written = publish(
@@ -860,6 +866,7 @@ class SiteBuilder:
 
 _worker_config: Config | None = None
 _worker_entries = feeds_mod.EntryCache()  # per worker process: entries it already serialised
+_worker_sent: set[str] = set()  # keys whose packed entries went back to the builder already
 
 
 def _worker_init(config: Config) -> None:
@@ -881,7 +888,7 @@ def _worker_parse(item: tuple[SourceFile, str]) -> Entry | ParseOutcome:
     return make_entry(src.size, src.mtime_ns, content_sha256(data), shown, outcome, read_ns)
 
 
-def _worker_render(task: tuple[Any, ...]) -> dict[str, Staged]:
+def _worker_render(task: tuple[Any, ...]) -> tuple[dict[str, Staged], dict[str, Any]]:
     """Render one group in a pool worker, and hash, compress and stage its files there too."""
     config = _worker_config
     assert config is not None, "worker not initialised"
@@ -897,7 +904,16 @@ def _worker_render(task: tuple[Any, ...]) -> dict[str, Staged]:
     rendered = feeds_mod.render_group(
         group, config, tuple(paths), cache=_worker_entries, keys=keys, prepare=prepare
     )
-    return {fmt: stage(config.output_dir, paths[fmt], data) for fmt, data in rendered.items()}
+    files = {fmt: stage(config.output_dir, paths[fmt], data) for fmt, data in rendered.items()}
+    # The builder keeps every shown entry (packed) for its next, incremental builds.
+    entries: dict[str, feeds_mod.Packed] = {}
+    for key in keys:
+        if key not in _worker_sent:
+            frags = _worker_entries.get(key)
+            if frags is not None:
+                entries[key] = feeds_mod.pack_entry(frags)
+                _worker_sent.add(key)
+    return files, entries
 
 
 def _read_source(src: SourceFile, shown: str, max_bytes: int) -> bytes | ParseOutcome:
