@@ -198,6 +198,19 @@ def test_removed_tag_is_deleted_and_recorded_as_gone(site: Any) -> None:
 # -- failures -----------------------------------------------------------------------------------
 
 
+def test_vanished_posts_dir_fails_the_build_and_keeps_the_last_feeds(site: Any) -> None:
+    write_two_posts(site)
+    config = site.config()
+    build_site(config, T1)
+    before = snapshot(site.output_dir)
+    site.posts_dir.rename(site.posts_dir.with_name("moved-away"))
+    with pytest.raises(BuildError) as info:
+        build_site(config, T2)
+    assert info.value.stage == "scan"
+    assert isinstance(info.value.__cause__, FileNotFoundError)
+    assert snapshot(site.output_dir) == before  # no empty feeds, no 410s
+
+
 def test_exception_while_rendering_leaves_old_output_untouched(
     site: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:

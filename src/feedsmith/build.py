@@ -347,6 +347,9 @@ class SiteBuilder:
             cfg.state_dir.mkdir(parents=True, exist_ok=True)
             with self._lock(), self._build_scope():
                 stage = "scan"
+                # An unreadable posts_dir is an I/O failure, not a blog without posts: building
+                # on would publish empty feeds (and 410s) over the last good ones.
+                os.scandir(cfg.posts_dir).close()
                 keys = _quick_keys(cfg.posts_dir)
                 quick = self._unchanged(now, keys)
                 if quick is not None:
