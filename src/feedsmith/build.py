@@ -319,7 +319,6 @@ class SiteBuilder:
         self._state: tuple[tuple[int, int], BuildState] | None = None
         self.last_parsed = 0  # files actually parsed by the last build (tests, bench)
         self.last_rendered = 0  # groups rendered by the last build (tests, bench)
-        self._static_digests: dict[str, tuple[Post, str]] = {}  # source -> (parsed post, digest)
         self._lines: dict[int, tuple[Post, str]] = {}  # see render_changed
         #: Serialised entries of recently rendered posts: a post edited in the service is in
         #: ~10 feeds, whose other entries are then reused rather than rendered again.
@@ -750,9 +749,7 @@ class SiteBuilder:
         """What one feed's files are a function of: config, the group's identity and its shown
         posts (only the newest ``max_entries`` are ever rendered).
 
-        Per post that is its parse-time fields (:meth:`_static_digest`, computed once per parse)
-        plus what the build changes afterwards: ``updated`` and the display spellings of its
-        categories and tags. ``lines`` memoises the per-post part for this build and
+        Per post that is :func:`_post_line`. ``lines`` memoises it for this build and
         ``previous`` the last build's (keyed by object id; each value holds its post, so an id
         is never reused while it is a key, and an entry is used only for that very object)."""
         identity = [group.kind, group.key, group.name, group.slug, sorted(paths.items())]
@@ -762,31 +759,10 @@ class SiteBuilder:
             if memo is None:
                 memo = previous.get(id(post))
                 if memo is None or memo[0] is not post:
-                    # repr() of the name tuples is unambiguous and ~10x cheaper than JSON.
-                    static = self._static_digest(post)
-                    updated = post.updated.isoformat()
-                    memo = (post, f"{static} {updated} {post.categories!r} {post.tags!r}")
+                    memo = (post, _post_line(post))
                 lines[id(post)] = memo
             parts.append(memo[1])
         return hashlib.sha256("\n".join(parts).encode("utf-8", "surrogatepass")).hexdigest()
-
-    def _static_digest(self, post: Post) -> str:
-        """Digest of everything of a post a feed shows except ``updated``, categories and tags.
-
-        Those fields are set by parsing and never changed later, so the digest is kept per index
-        entry across builds — but only trusted while ``post`` provably carries the fields of
-        that entry's post (the very same objects, which ``dataclasses.replace`` preserves).
-        """
-        entry = self.index.get(post.source) if self.index is not None else None
-        original = entry.outcome.post if entry is not None else None
-        if original is None or not _same_static_fields(original, post):
-            return _digest(_static_parts(post))
-        memo = self._static_digests.get(post.source)
-        if memo is not None and memo[0] is original:
-            return memo[1]
-        digest = _digest(_static_parts(original))
-        self._static_digests[post.source] = (original, digest)
-        return digest
 
     def _group_task(
         self, group: FeedGroup, shown: tuple[Post, ...], paths: dict[str, str], keys: list[str]
@@ -1029,42 +1005,29 @@ def _digest(parts: list[Any]) -> str:
     return hashlib.sha256(_json(parts).encode("utf-8", "surrogatepass")).hexdigest()
 
 
-def _same_static_fields(a: Post, b: Post) -> bool:
-    """True when ``b`` carries ``a``'s parse-time fields (see ``SiteBuilder._static_digest``)."""
-    return (
-        a.id is b.id
-        and a.content_hash is b.content_hash
-        and a.date is b.date
-        and a.lang is b.lang
-        and a.slug is b.slug
-        and a.title is b.title
-        and a.url is b.url
-        and a.summary is b.summary
-        and a.image is b.image
-        and a.authors is b.authors
-        and a.extra is b.extra
+def _post_line(post: Post) -> str:
+    """One post's part of a feed's signature, and its key in the entry cache: everything of it
+    a feed shows. ``content_hash`` stands for the HTML; every other field is written out.
+    ``repr`` of these strings, tuples, dates-as-text and plain front-matter values is
+    unambiguous and deterministic, and several times cheaper than JSON plus a hash per post."""
+    return repr(
+        (
+            post.id,
+            post.content_hash,
+            post.date.isoformat(),
+            post.updated.isoformat(),
+            post.lang,
+            post.slug,
+            post.title,
+            post.url,
+            post.summary,
+            post.image,
+            post.authors,
+            post.categories,
+            post.tags,
+            post.extra,
+        )
     )
-
-
-def _static_parts(post: Post) -> list[Any]:
-    """Everything of a post a feed shows that parsing fixes. ``content_hash`` stands for the text
-    (title, URL, summary, HTML, names as written, authors, image); the rest is listed explicitly
-    because the hash does not cover it: the date, language and the extra front matter JSON Feed
-    passes on. ``updated`` and the display spellings of categories and tags are added per build
-    (see ``SiteBuilder._group_signature``)."""
-    return [
-        post.id,
-        post.content_hash,
-        post.date.isoformat(),
-        post.lang,
-        post.slug,
-        post.title,
-        post.url,
-        post.summary,
-        post.image,
-        [[a.name, a.email, a.uri] for a in post.authors],
-        sorted(post.extra.items()) if post.extra else None,
-    ]
 
 
 @lru_cache(maxsize=16384)  # feed paths repeat every build; quote() is ~5 µs each
