@@ -111,6 +111,25 @@ def test_unchanged_files_are_not_read_again_by_a_new_process(
     assert report.files_written == ()
 
 
+def test_a_build_from_another_working_directory_reuses_the_cache_and_renames_paths(
+    site: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = small_site(site)
+    write(site.posts_dir / "broken.md", "---\ntitle: [unclosed\n---\nx\n", OLD_MTIME)
+    monkeypatch.chdir(site.root)
+    first = SiteBuilder(config).build(NOW)
+    (site.root / "elsewhere").mkdir()
+    monkeypatch.chdir(site.root / "elsewhere")
+    fresh = SiteBuilder(config)
+    report = fresh.build(NOW)
+    assert fresh.last_parsed == 0  # nothing parsed again: only the problems' paths differ
+    [before] = [p.path for p in first.problems if p.severity == "error"]
+    [after] = [p.path for p in report.problems if p.severity == "error"]
+    assert before == "posts/broken.md" and after != before and after.endswith("/posts/broken.md")
+    reference = SiteBuilder(with_dirs(config, site.root / "ref"), persist_cache=False)
+    assert reference.build(NOW).problems == report.problems
+
+
 def test_touched_file_is_read_but_not_reparsed(site: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     config = small_site(site)
     builder = SiteBuilder(config)

@@ -536,11 +536,14 @@ class SiteBuilder:
         for i, (rel, size, mtime_ns) in enumerate(keys):
             shown = shown_of(rel)
             entry = old.get(rel)
-            if entry is not None and entry.trusted(size, mtime_ns) and entry.shown == shown:
+            if entry is not None and entry.shown != shown:
+                entry = _relabel(entry, shown)  # built from another working directory
+                changed = True
+            if entry is not None and entry.trusted(size, mtime_ns):
                 slots.append(entry)
                 continue
             src = listing.source(rel, size, mtime_ns)
-            if entry is not None and entry.shown == shown:
+            if entry is not None:
                 # Key changed (or racy): read, and re-parse only when the bytes changed.
                 read_ns = time.time_ns()
                 data = self._read(src, shown)
@@ -893,6 +896,20 @@ def _worker_render(task: tuple[Any, ...]) -> tuple[dict[str, Staged], dict[str, 
                 entries[key] = feeds_mod.pack_entry(frags)
                 _worker_sent.add(key)
     return files, entries
+
+
+def _relabel(entry: Entry, shown: str) -> Entry:
+    """The entry with its problems naming the file as ``shown``. A display path depends on the
+    working directory, and parsing uses it only to name the file in problems, so a build run
+    from elsewhere (cron from ``/``, a shell in the blog) need not parse everything again."""
+    old = entry.shown
+    outcome = entry.outcome
+    problems = [
+        dataclasses.replace(p, path=shown) if p.path == old else p for p in outcome.problems
+    ]
+    display = shown if outcome.display_path == old else outcome.display_path
+    outcome = dataclasses.replace(outcome, problems=problems, display_path=display)
+    return dataclasses.replace(entry, shown=shown, outcome=outcome)
 
 
 def _read_source(src: SourceFile, shown: str, max_bytes: int) -> bytes | ParseOutcome:
