@@ -1024,27 +1024,28 @@ def _digest(parts: list[Any]) -> str:
 
 def _post_line(post: Post) -> str:
     """One post's part of a feed's signature, and its key in the entry cache: everything of it
-    a feed shows. ``content_hash`` stands for the HTML; every other field is written out.
-    ``repr`` of these strings, tuples, dates-as-text and plain front-matter values is
-    unambiguous and deterministic, and several times cheaper than JSON plus a hash per post."""
-    return repr(
+    a feed shows. ``content_hash`` stands for the title, URL, summary, HTML, authors and image
+    (see ``posts._content_hash``); the rest is written out. Dates as whole epoch seconds: feeds
+    show them in UTC to the second. Fields are joined with NUL and names with SOH, which no
+    post field can contain (``xml_safe`` removes both), so the line is unambiguous; this costs
+    a few µs a post, a fifth of JSON plus a hash."""
+    return _SEP.join(
         (
             post.id,
             post.content_hash,
-            post.date.isoformat(),
-            post.updated.isoformat(),
-            post.lang,
+            str(int(post.date.timestamp())),
+            str(int(post.updated.timestamp())),
+            post.lang or "",
             post.slug,
-            post.title,
-            post.url,
-            post.summary,
-            post.image,
-            post.authors,
-            post.categories,
-            post.tags,
-            post.extra,
+            _NAME_SEP.join(post.categories),
+            _NAME_SEP.join(post.tags),
+            repr(post.extra) if post.extra else "",
         )
     )
+
+
+_SEP = "\x00"
+_NAME_SEP = "\x01"
 
 
 @lru_cache(maxsize=16384)  # feed paths repeat every build; quote() is ~5 µs each
