@@ -47,17 +47,16 @@ import fcntl
 import hashlib
 import json
 import logging
-import multiprocessing
 import os
 import time
 import zlib
 from collections.abc import Callable, Iterator, Mapping
-from concurrent.futures import Executor, Future, ProcessPoolExecutor
+from concurrent.futures import Executor, Future
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from feedsmith import feeds as feeds_mod
@@ -95,6 +94,9 @@ from feedsmith.sources import (
     read_bytes,
 )
 from feedsmith.state import BuildState, apply_updates, load_state, save_state
+
+if TYPE_CHECKING:
+    from concurrent.futures import ProcessPoolExecutor
 
 log = logging.getLogger(__name__)
 
@@ -609,6 +611,9 @@ class SiteBuilder:
         """The build's worker pool, started on first use and shut down when the build ends
         (parsing and rendering share it, so a cold build starts its workers once)."""
         if self._executor is None:
+            import multiprocessing  # here: most builds need no pool, and these imports cost
+            from concurrent.futures import ProcessPoolExecutor
+
             ctx = multiprocessing.get_context(POOL_START_METHOD)
             self._executor = ProcessPoolExecutor(
                 POOL_WORKERS, mp_context=ctx, initializer=_worker_init, initargs=(self.config,)
