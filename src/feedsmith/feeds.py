@@ -303,7 +303,30 @@ def render_group(
     return {fmt: done[fmt] for fmt in wanted}
 
 
-class EntryCache:
+class _LRU:
+    """A dict bounded by count, least recently used dropped first."""
+
+    def __init__(self, max_items: int) -> None:
+        self.max_items = max_items
+        self._data: dict[str, Any] = {}
+
+    def _fetch(self, key: str) -> Any:
+        value = self._data.pop(key, None)
+        if value is not None:
+            self._data[key] = value  # most recently used last
+        return value
+
+    def _store(self, key: str, value: Any) -> None:
+        self._data.pop(key, None)
+        self._data[key] = value
+        while len(self._data) > self.max_items:
+            del self._data[next(iter(self._data))]
+
+    def __len__(self) -> int:
+        return len(self._data)
+
+
+class EntryCache(_LRU):
     """Serialised entries by post key, least recently used dropped first.
 
     Bounded by count: one post's three fragments are ~20 KB with full content, so the default
@@ -312,23 +335,13 @@ class EntryCache:
     """
 
     def __init__(self, max_posts: int = 2048) -> None:
-        self.max_posts = max_posts
-        self._data: dict[str, dict[str, bytes | str]] = {}
+        super().__init__(max_posts)
 
     def get(self, key: str) -> dict[str, bytes | str] | None:
-        frags = self._data.pop(key, None)
-        if frags is not None:
-            self._data[key] = frags  # most recently used last
-        return frags
+        return self._fetch(key)  # type: ignore[no-any-return]
 
     def put(self, key: str, frags: dict[str, bytes | str]) -> None:
-        self._data.pop(key, None)
-        self._data[key] = frags
-        while len(self._data) > self.max_posts:
-            del self._data[next(iter(self._data))]
-
-    def __len__(self) -> int:
-        return len(self._data)
+        self._store(key, frags)
 
 
 Packed = tuple[tuple[str, bool, bytes], ...]  # (format, is text, zlib-compressed fragment)
@@ -356,26 +369,16 @@ class PackedEntryCache(EntryCache):
 
     def __init__(self, max_posts: int = 16384) -> None:
         super().__init__(max_posts)
-        self._packed: dict[str, Packed] = {}
 
     def get(self, key: str) -> dict[str, bytes | str] | None:
-        packed = self._packed.pop(key, None)
-        if packed is None:
-            return None
-        self._packed[key] = packed  # most recently used last
-        return unpack_entry(packed)
+        packed = self._fetch(key)
+        return None if packed is None else unpack_entry(packed)
 
     def put(self, key: str, frags: dict[str, bytes | str]) -> None:
-        self.put_packed(key, pack_entry(frags))
+        self._store(key, pack_entry(frags))
 
     def put_packed(self, key: str, packed: Packed) -> None:
-        self._packed.pop(key, None)
-        self._packed[key] = packed
-        while len(self._packed) > self.max_posts:
-            del self._packed[next(iter(self._packed))]
-
-    def __len__(self) -> int:
-        return len(self._packed)
+        self._store(key, packed)
 
 
 _ATOM_NS = "http://www.w3.org/2005/Atom"
