@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
 import random
-from datetime import UTC, datetime, timedelta
+import sys
+import unicodedata
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from feedsmith.groups import (
     MAX_SLUG_BYTES,
@@ -224,3 +230,215 @@ def test_collision_suffix_keeps_long_slugs_within_file_name_limits() -> None:
     slug = by_kind(groups, "tag")[normalize_name(long)].slug
     assert slug not in (bare, hashed) and is_safe_slug(slug)
     assert len((slug + ".atom.xml.gz").encode()) <= 255
+
+
+# --- The grouping rules against a literal implementation -------------------------------------
+# group_posts takes shortcuts for speed (posting lists per spelling, counts from list lengths,
+# copies without dataclasses.replace); these tests pin it to the rules as written, on inputs
+# built to hit the cases the shortcuts must hand back to the literal rules: a post naming a key
+# twice, names with an empty key, spellings tied on the count, equal dates and equal ids, the
+# same post object passed twice.
+
+
+def _literal_distinct(names: tuple[str, ...]) -> list[tuple[str, str]]:
+    out: list[tuple[str, str]] = []
+    seen: set[str] = set()
+    for name in names:
+        key = normalize_name(name)
+        if key and key not in seen:
+            seen.add(key)
+            out.append((name, key))
+    return out
+
+
+def literal_groups(posts: list[Post]) -> dict[tuple[str, str], tuple[str, list[Post]]]:
+    """(kind, key) -> (display name, posts newest first), straight from the rules."""
+    chronological = sorted(sorted(posts, key=lambda p: p.id), key=lambda p: p.date)
+    counts: dict[str, dict[str, dict[str, int]]] = {"category": {}, "tag": {}}
+    members: dict[str, dict[str, list[Post]]] = {"category": {}, "tag": {}}
+    for post in chronological:  # so a count dict's order is first-seen, oldest first
+        for kind, names in (("category", post.categories), ("tag", post.tags)):
+            for name, key in _literal_distinct(names):
+                spellings = counts[kind].setdefault(key, {})
+                spellings[name] = spellings.get(name, 0) + 1
+                members[kind].setdefault(key, []).append(post)
+    display = {
+        kind: {key: max(s.items(), key=lambda item: item[1])[0] for key, s in by_key.items()}
+        for kind, by_key in counts.items()
+    }
+
+    def spelled(post: Post) -> Post:
+        cats = tuple(display["category"][k] for _, k in _literal_distinct(post.categories))
+        tags = tuple(display["tag"][k] for _, k in _literal_distinct(post.tags))
+        if cats == post.categories and tags == post.tags:
+            return post
+        return dataclasses.replace(post, categories=cats, tags=tags)
+
+    def newest_first(items: list[Post]) -> list[Post]:
+        ordered = sorted(sorted(items, key=lambda p: p.id), key=lambda p: p.date, reverse=True)
+        return [spelled(p) for p in ordered]
+
+    result = {("all", "all"): ("all", newest_first(posts))}
+    for kind, by_key in members.items():
+        for key, items in by_key.items():
+            result[(kind, key)] = (display[kind][key], newest_first(items))
+    return result
+
+
+ODD_NAMES = [
+    "AI",
+    "ai",
+    "Ai",
+    "ＡＩ",
+    " ai ",
+    "",
+    "   ",
+    "+++",
+    "C++",
+    "c++",
+    "C#",
+    "Rust",
+    "rust",
+    "ǰ",
+    "ǰ",
+    "café",
+    "cafe\u0301",
+    "Machine  Learning",
+    "machine learning",
+]
+ZONES = [UTC, timezone(timedelta(hours=9)), timezone(timedelta(hours=-5))]
+
+post_specs = st.lists(
+    st.tuples(
+        st.integers(0, 3),  # day: many equal dates
+        st.sampled_from(ZONES),  # the same instant in other zones compares equal
+        st.integers(0, 4),  # id: equal ids too
+        st.lists(st.sampled_from(ODD_NAMES[:10]), max_size=3),
+        st.lists(st.sampled_from(ODD_NAMES), max_size=5),
+    ),
+    max_size=25,
+)
+
+
+def build_posts(specs: list[Any], repeats: list[int]) -> list[Post]:
+    posts = [
+        make_post(
+            n,
+            date=(BASE + timedelta(days=day)).astimezone(zone),
+            id=f"id{ident}",
+            categories=tuple(cats),
+            tags=tuple(tags),
+            extra={"n": n},
+        )
+        for n, (day, zone, ident, cats, tags) in enumerate(specs)
+    ]
+    # The same object passed twice (the build never does, but the result must not break).
+    return posts + [posts[i % len(posts)] for i in repeats] if posts else posts
+
+
+@given(post_specs, st.lists(st.integers(0, 30), max_size=2), st.randoms())
+@settings(max_examples=300, deadline=None)
+def test_groups_follow_the_literal_rules(specs: list[Any], repeats: list[int], rnd: Any) -> None:
+    posts = build_posts(specs, repeats)
+    rnd.shuffle(posts)
+    groups, _ = group_posts(posts, {})
+    got = {(g.kind, g.key): (g.name, list(g.posts)) for g in groups}
+    want = literal_groups(posts)
+    assert got == want
+    for key, (_, expected) in want.items():
+        assert [p.extra for p in got[key][1]] == [p.extra for p in expected]
+        assert all(type(p) is Post for p in got[key][1])
+
+
+def test_post_naming_a_key_twice_is_grouped_and_counted_once() -> None:
+    posts = [
+        make_post(1, tags=("ai", "AI", "ai")),  # counts as one "ai"
+        make_post(2, tags=("AI",)),
+        make_post(3, tags=("AI", "x")),
+    ]
+    groups, _ = group_posts(posts, {})
+    ai = by_kind(groups, "tag")["ai"]
+    assert ai.name == "AI"
+    assert [p.id for p in ai.posts] == [posts[2].id, posts[1].id, posts[0].id]
+    assert ai.posts[2].tags == ("AI",)
+
+
+def test_names_with_nothing_in_them_are_dropped() -> None:
+    groups, _ = group_posts([make_post(1, tags=("   ", "x", ""), categories=(" ",))], {})
+    assert [(g.kind, g.key) for g in groups] == [("all", "all"), ("tag", "x")]
+    assert groups[0].posts[0].tags == ("x",)
+    assert groups[0].posts[0].categories == ()
+
+
+def test_a_respelled_post_is_one_object_in_all_its_groups() -> None:
+    post = make_post(1, tags=("ai", "x"), categories=("News",))
+    groups, _ = group_posts([post, make_post(2, tags=("AI",)), make_post(3, tags=("AI",))], {})
+    copies = {id(p) for g in groups for p in g.posts if p.source == post.source}
+    assert len(copies) == 1
+    (copy,) = (p for p in groups[0].posts if p.source == post.source)
+    assert copy == dataclasses.replace(post, tags=("AI", "x"))
+    assert copy.extra is post.extra
+    assert post.tags == ("ai", "x")  # the input is left alone
+
+
+def test_unchanged_posts_are_returned_as_given() -> None:
+    posts = [make_post(1, tags=("x",)), make_post(2, tags=("y",))]
+    groups, _ = group_posts(posts, {})
+    assert {id(p) for p in groups[0].posts} == {id(p) for p in posts}
+
+
+# --- Slug shortcuts against the per-character definition -------------------------------------
+
+
+def test_every_alnum_character_is_a_letter_or_a_number() -> None:
+    # groups.py treats an isalnum() string as all slug characters (categories L, N, M).
+    wrong = [
+        hex(c)
+        for c in range(sys.maxunicode + 1)
+        if chr(c).isalnum() and unicodedata.category(chr(c))[0] not in "LN"
+    ]
+    assert wrong == []
+
+
+def _literal_bare_slug(text: str) -> str:
+    out: list[str] = []
+    dash = False
+    for ch in text:
+        if unicodedata.category(ch)[0] in "LNM":
+            out.append(ch)
+            dash = False
+        elif not dash:
+            out.append("-")
+            dash = True
+    return "".join(out).strip("-")
+
+
+def _literal_is_safe_slug(slug: str) -> bool:
+    return (
+        bool(slug)
+        and slug == slug.strip("-")
+        and len(slug.encode("utf-8")) <= MAX_SLUG_BYTES + 24
+        and unicodedata.normalize("NFKC", slug) == slug
+        and all(ch == "-" or unicodedata.category(ch)[0] in "LNM" for ch in slug)
+    )
+
+
+slug_text = st.text(
+    st.one_of(
+        st.characters(max_codepoint=127),
+        st.sampled_from("長ニュース-ガ\u3099\u0301é²①Ⅻ_ ."),
+        st.characters(exclude_categories=("Cs",)),  # lone surrogates cannot be encoded at all
+    ),
+    max_size=20,
+)
+
+
+@given(slug_text)
+@settings(max_examples=500, deadline=None)
+def test_slug_shortcuts_match_the_per_character_rules(text: str) -> None:
+    key = normalize_name(text)
+    folded = unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", key).casefold())
+    bare = _literal_bare_slug(folded)
+    assert slugify(text) == bare or not bare or len(bare) > 80 or len(bare.encode()) > 180
+    assert is_safe_slug(text) == _literal_is_safe_slug(text)
+    assert is_safe_slug(bare) == _literal_is_safe_slug(bare)
