@@ -14,6 +14,7 @@ import feedparser
 import pytest
 from lxml import etree
 
+from feedsmith import build as build_module
 from feedsmith import feeds, output
 from feedsmith.build import BuildError, SiteBuilder, build_site
 
@@ -453,3 +454,32 @@ def test_state_save_failure_is_reported_as_published(
     monkeypatch.undo()
     # The next build verifies against the disk and rewrites nothing.
     assert build_site(site.config(), T2).feeds_written == 0
+
+
+def test_build_pauses_the_garbage_collector_only_while_it_runs(
+    site: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import gc
+
+    from feedsmith import groups
+
+    write_two_posts(site)
+    seen: list[bool] = []
+    real = groups.group_posts
+
+    def spying(*args: Any) -> Any:
+        seen.append(gc.isenabled())
+        return real(*args)
+
+    monkeypatch.setattr(build_module, "group_posts", spying)
+    assert gc.isenabled()
+    build_site(site.config(), T1)
+    assert seen == [False] and gc.isenabled()
+    gc.disable()
+    try:
+        text = post("More", "2025-10-05", tags=["x"], category="Tech", body="More.")
+        site.write_post("2025-10-05-more.md", text, dedent=False)
+        build_site(site.config(), T2)
+        assert not gc.isenabled()  # a caller's choice is left as it was
+    finally:
+        gc.enable()
