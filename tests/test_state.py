@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from feedsmith.model import Post
 from feedsmith.state import BuildState, apply_updates, dumps_state, load_state, save_state
@@ -139,3 +146,147 @@ def test_corrupt_state_is_empty_and_logged(tmp_path: Path, caplog) -> None:
 def test_save_leaves_no_temp_files(tmp_path: Path) -> None:
     save_state(tmp_path / "state.json", BuildState())
     assert [p.name for p in tmp_path.iterdir()] == ["state.json"]
+
+
+# -- the cheap paths of apply_updates must be invisible -------------------------------------------
+
+
+def reference_apply_updates(
+    posts: list[Post], state: BuildState, now: datetime
+) -> tuple[list[Post], dict[str, dict[str, str]]]:
+    """The plain algorithm ``apply_updates`` must stay equal to: re-parse, re-format, replace."""
+    out: list[Post] = []
+    entries: dict[str, dict[str, str]] = {}
+    for post in posts:
+        prev = state.entries.get(post.id)
+        if prev is None:
+            changed = post.date
+        elif prev["hash"] == post.content_hash:
+            changed = datetime.fromisoformat(prev["changed"])
+            if changed.tzinfo is None:
+                changed = post.date
+        else:
+            changed = now
+        changed = max(changed, post.date)
+        entries[post.id] = {"hash": post.content_hash, "changed": changed.isoformat()}
+        if not post.updated_explicit and post.updated != changed:
+            post = dataclasses.replace(post, updated=changed)
+        out.append(post)
+    return out, entries
+
+
+def assert_same_updates(posts: list[Post], state: BuildState, now: datetime) -> None:
+    got_posts, got = apply_updates(posts, state, now)
+    want_posts, want = reference_apply_updates(posts, state, now)
+    assert got == want
+    assert dumps_state(BuildState(entries=got)) == dumps_state(BuildState(entries=want))
+    assert [set(e) for e in got.values()] == [set(e) for e in want.values()]
+    for original, a, b in zip(posts, got_posts, want_posts, strict=True):
+        assert (a is original) == (b is original)  # unchanged posts are passed through as is
+        assert vars(a) == vars(b) and a.extra is b.extra
+        assert a.updated.tzinfo == b.updated.tzinfo
+        assert a.updated.utcoffset() == b.updated.utcoffset()
+
+
+#: Ways a remembered time may be spelled: isoformat's own, and others fromisoformat reads.
+SPELLINGS = [
+    lambda d: d.isoformat(),
+    lambda d: d.isoformat(sep=" "),
+    lambda d: d.isoformat(timespec="microseconds"),
+    lambda d: d.isoformat(timespec="milliseconds"),
+    lambda d: d.isoformat(timespec="minutes"),
+    lambda d: d.astimezone(UTC).isoformat().replace("+00:00", "Z"),
+    lambda d: d.isoformat()[:-3] + d.isoformat()[-2:],  # +0900
+    lambda d: d.astimezone(UTC).isoformat().replace("+00:00", "-00:00"),
+    lambda d: d.replace(tzinfo=None).isoformat(),  # naive
+    lambda d: d.astimezone(timezone(timedelta(hours=5, minutes=30))).isoformat(),
+    lambda d: d.astimezone(timezone(timedelta(seconds=-3601))).isoformat(),
+]
+
+
+@pytest.mark.parametrize("spelling", range(len(SPELLINGS)))
+def test_remembered_times_in_any_spelling_are_written_as_isoformat_writes_them(
+    spelling: int,
+) -> None:
+    post = make_post()
+    for when in (PUBLISHED + timedelta(days=3, microseconds=250), PUBLISHED + timedelta(days=3)):
+        changed = SPELLINGS[spelling](when)
+        state = BuildState(entries={post.id: {"hash": "h1", "changed": changed}})
+        assert_same_updates([post], state, T2)
+
+
+def test_odd_previous_entries_are_rebuilt_not_reused() -> None:
+    post = make_post()
+    written = (PUBLISHED + timedelta(days=1)).isoformat()
+    for prev in (
+        {"hash": "h1", "changed": written, "note": "kept by someone"},
+        {"changed": written, "hash": "h1"},
+        {"hash": "h1", "changed": "2025-11-17T20:35:04+05:60"},
+    ):
+        assert_same_updates([post], BuildState(entries={post.id: prev}), T2)
+
+
+def test_entries_of_vanished_posts_are_never_inspected() -> None:
+    post = make_post()
+    written = (PUBLISHED + timedelta(days=1)).isoformat()
+    junk: dict[str, Any] = {
+        "tag:gone,1": "not an entry",
+        "tag:gone,2": {"hash": "x"},
+        "tag:gone,3": {"hash": "x", "changed": f"{written}\n{written}"},
+        post.id: {"hash": "h1", "changed": written},
+    }
+    assert_same_updates([post], BuildState(entries=junk), T2)
+
+
+ZONES = [UTC, JST, timezone(timedelta(hours=-3, minutes=-30)), ZoneInfo("Europe/Berlin")]
+
+
+@st.composite
+def posts_and_state(draw: st.DrawFn) -> tuple[list[Post], BuildState]:
+    posts: list[Post] = []
+    entries: dict[str, Any] = {}
+    moments = st.datetimes(
+        min_value=datetime(2020, 1, 1), max_value=datetime(2026, 1, 1), timezones=st.just(UTC)
+    )
+    for i in range(draw(st.integers(0, 6))):
+        date = draw(moments).astimezone(draw(st.sampled_from(ZONES)))
+        explicit = draw(st.booleans())
+        updated = draw(moments) if explicit else date
+        if not explicit and draw(st.booleans()):  # a post object from an earlier build
+            updated = draw(moments)
+        post = dataclasses.replace(
+            make_post(draw(st.sampled_from(["h1", "h2"])), post_id=f"p{i}", date=date),
+            updated=updated,
+            updated_explicit=explicit,
+        )
+        posts.append(post)
+        if draw(st.booleans()):
+            spell = draw(st.sampled_from(SPELLINGS))
+            entry = {"hash": draw(st.sampled_from(["h1", "h2"])), "changed": spell(draw(moments))}
+            if draw(st.integers(0, 9)) == 0:
+                entry = {"changed": entry["changed"], "hash": entry["hash"], "x": "y"}
+            entries[post.id] = entry
+    if draw(st.booleans()):
+        entries["vanished"] = {"hash": "h1", "changed": "garbage"}
+    return posts, BuildState(entries=entries)
+
+
+@settings(max_examples=300, deadline=None)
+@given(posts_and_state(), st.sampled_from([T1, T2, datetime(2030, 1, 1, tzinfo=UTC)]))
+def test_apply_updates_equals_the_plain_algorithm(
+    case: tuple[list[Post], BuildState], now: datetime
+) -> None:
+    posts, state = case
+    assert_same_updates(posts, state, now)
+    # ...and again on its own output, as the next build would see it.
+    _, entries = apply_updates(posts, state, now)
+    assert_same_updates(posts, BuildState(entries=entries), now + timedelta(days=1))
+
+
+def test_a_post_whose_updated_moves_is_copied_like_dataclasses_replace() -> None:
+    post = dataclasses.replace(make_post("h2"), extra={"layout": "post"})
+    state = BuildState(entries={post.id: {"hash": "h1", "changed": T1.isoformat()}})
+    [moved], _ = apply_updates([post], state, T2)
+    assert moved is not post and moved.updated == T2 and post.updated == PUBLISHED
+    assert vars(moved) == vars(dataclasses.replace(post, updated=T2))
+    assert moved.extra is post.extra
