@@ -136,12 +136,12 @@ def load_index(path: Path, fingerprint: str) -> dict[str, Entry]:
         with fh, _gc_paused():
             # Our own state_dir, written only by feedsmith (see the module docstring).
             magic, version, stored_fp, payload = pickle.load(fh)
-            if magic != MAGIC or version != FORMAT_VERSION:
-                raise ValueError(f"unknown cache format {magic!r} {version!r}")
-            if stored_fp != fingerprint:
+            if magic != MAGIC:
+                raise ValueError(f"not a parse cache: {magic!r}")
+            if version != FORMAT_VERSION or stored_fp != fingerprint or payload[0] != _LAYOUT:
                 log.info("parse cache is for another config or version: parsing everything")
                 return {}
-            return _read_rows(fh, payload)
+            return _read_rows(fh, payload[1])
     except Exception as exc:  # corrupt in any way at all: cost time, never correctness
         log.warning("ignoring corrupt parse cache %s (%s): parsing everything", path, exc)
         return {}
@@ -274,7 +274,7 @@ def _write_rows(fh: BinaryIO, fingerprint: str, entries: dict[str, Entry]) -> No
         pickle.dump(rows, fh, protocol=protocol)
 
 
-def _read_rows(fh: BinaryIO, payload: Any) -> dict[str, Entry]:
+def _read_rows(fh: BinaryIO, chunks: int) -> dict[str, Entry]:
     """The index back from the chunks after the header; raises on anything that does not fit.
 
     Objects are rebuilt the way pickle restores a dataclass: ``__new__`` plus the instance
@@ -283,9 +283,6 @@ def _read_rows(fh: BinaryIO, payload: Any) -> dict[str, Entry]:
     pointer assignments per entry; building the objects from tuples took longer than
     unpickling them.
     """
-    layout, chunks = payload
-    if layout != _LAYOUT:
-        raise ValueError("cache rows are for other dataclass fields")
     new = object.__new__
     set_attr = object.__setattr__
     entries: dict[str, Entry] = {}
