@@ -188,8 +188,8 @@ def _as_written(entries: dict[str, dict[str, str]]) -> Callable[[str], object] |
     (the normal case: this module wrote them), else the test to make per entry.
 
     One regular-expression match over all of them joined costs ~2 ms for 10,000 entries,
-    matching each on its own ~10 ms. Each time is one line: a value with a line break of its
-    own would make more lines than entries (and no such value parses as a time anyway).
+    matching each on its own ~10 ms. Each time must make exactly one line: a value with a line
+    break of its own makes more lines than entries, and then every value is tested on its own.
     """
     try:
         joined = "\n".join(map(_CHANGED, entries.values()))
