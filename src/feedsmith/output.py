@@ -128,24 +128,6 @@ def sha256(data: bytes) -> str:
 
 
 @dataclass(frozen=True)
-class Blob:
-    """A file's bytes with their sha256 and ``.gz`` sidecar already computed.
-
-    Hashing and compressing are a third of the cost of writing a feed; a build that renders in
-    a process pool has the workers do them too (:func:`make_blob`), so ``publish`` gets either
-    plain bytes (and does that work itself) or a ``Blob``.
-    """
-
-    data: bytes
-    sha256: str
-    gz: bytes
-
-
-def make_blob(data: bytes) -> Blob:
-    return Blob(data, sha256(data), gzip_bytes(data))
-
-
-@dataclass(frozen=True)
 class Staged:
     """A file already written, with its sidecar, to hidden temp files beside its final path.
 
@@ -176,7 +158,7 @@ def stage(output_dir: Path | str, rel: str, data: bytes) -> Staged:
     return Staged(sha256(data), len(data), tmp, gz_tmp, len(packed))
 
 
-FileData = bytes | Blob | Staged
+FileData = bytes | Staged
 
 
 def remove_staged(output_dir: Path | str) -> None:
@@ -401,8 +383,6 @@ def _plan_file(
     data: bytes | None
     if isinstance(item, Staged):
         data, digest, size = None, item.sha256, item.size
-    elif isinstance(item, Blob):
-        data, digest, size = item.data, item.sha256, len(item.data)
     else:
         data, digest, size = item, sha256(item), len(item)
     path = os.path.join(base, rel)
@@ -448,7 +428,7 @@ def _plan_file(
         same_gz = same_gz and _read_or_none(gz_path) == _read_or_none(item.gz_tmp)
         gz_write: bytes | str = item.gz_tmp
     else:
-        packed = item.gz if isinstance(item, Blob) else gzip_bytes(item)
+        packed = gzip_bytes(item)
         gz_size = len(packed)
         same_gz = gz_st is not None and gz_st.st_size == gz_size
         same_gz = same_gz and _read_or_none(gz_path) == packed
