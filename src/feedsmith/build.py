@@ -50,12 +50,11 @@ import json
 import logging
 import os
 import time
-import zlib
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import Executor, Future
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from functools import lru_cache
+from functools import lru_cache, partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
@@ -70,6 +69,7 @@ from feedsmith.cache import (
     load_index,
     make_entry,
     save_index,
+    unpack_html,
 )
 from feedsmith.config import Config
 from feedsmith.groups import FeedGroup, group_posts
@@ -196,7 +196,7 @@ class _Job:
 
     paths: dict[str, str]  # format -> rel
     render: Callable[[], dict[str, bytes]]
-    task: tuple[Any, ...] | None = None
+    task: Callable[[], tuple[Any, ...]] | None = None  # built only if submitted to a pool
     future: Future[tuple[dict[str, Staged], dict[str, Any]]] | None = None
 
 
@@ -227,7 +227,7 @@ class LazyFiles(Mapping[str, FileData]):
         self,
         paths: Mapping[str, str],
         render: Callable[[], dict[str, bytes]],
-        task: tuple[Any, ...] | None = None,
+        task: Callable[[], tuple[Any, ...]] | None = None,
     ) -> None:
         job = _Job(dict(paths), render, task)
         self._jobs.append(job)
@@ -252,7 +252,7 @@ class LazyFiles(Mapping[str, FileData]):
             job = self._jobs[self._submitted]
             self._submitted += 1
             if job.task is not None:
-                job.future = self._executor.submit(_worker_render, job.task)
+                job.future = self._executor.submit(_worker_render, job.task())
 
     def __getitem__(self, rel: str) -> FileData:
         data = self._ready.pop(rel, None)
@@ -719,7 +719,7 @@ class SiteBuilder:
                 files.add(
                     paths,
                     self._group_renderer(group, shown, paths, html, keys),
-                    self._group_task(group, shown, paths, keys),
+                    partial(self._group_task, group, shown, paths, keys),
                 )
             newest = max((p.updated for p in shown), default=None)
             infos.append(
@@ -896,9 +896,9 @@ def _worker_render(task: tuple[Any, ...]) -> tuple[dict[str, Staged], dict[str, 
 
     def prepare(post: Post) -> Post:  # only for entries not already in this worker's cache
         html = html_z[id(post)]
-        if isinstance(html, bytes):
-            html = zlib.decompress(html).decode("utf-8", "surrogatepass")
-        return hydrate(post, html or "")
+        if isinstance(html, bytes) or html is None:
+            html = unpack_html(html)
+        return hydrate(post, html)
 
     rendered = feeds_mod.render_group(
         group, config, tuple(paths), cache=_worker_entries, keys=keys, prepare=prepare

@@ -111,9 +111,14 @@ def make_entry(
 
 
 def html_of(entry: Entry) -> str:
-    if entry.html_z is None:
+    return unpack_html(entry.html_z)
+
+
+def unpack_html(html_z: bytes | None) -> str:
+    """An entry's ``html_z`` back as text (pool workers get only the blob, not the entry)."""
+    if html_z is None:
         return ""
-    return zlib.decompress(entry.html_z).decode("utf-8", "surrogatepass")
+    return zlib.decompress(html_z).decode("utf-8", "surrogatepass")
 
 
 def hydrate(post: Post, html: str) -> Post:
