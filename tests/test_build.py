@@ -467,9 +467,9 @@ def test_build_pauses_the_garbage_collector_only_while_it_runs(
     seen: list[bool] = []
     real = groups.group_posts
 
-    def spying(*args: Any) -> Any:
+    def spying(*args: Any, **kwargs: Any) -> Any:
         seen.append(gc.isenabled())
-        return real(*args)
+        return real(*args, **kwargs)
 
     monkeypatch.setattr(build_module, "group_posts", spying)
     assert gc.isenabled()

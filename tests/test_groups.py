@@ -442,3 +442,25 @@ def test_slug_shortcuts_match_the_per_character_rules(text: str) -> None:
     assert slugify(text) == bare or not bare or len(bare) > 80 or len(bare.encode()) > 180
     assert is_safe_slug(text) == _literal_is_safe_slug(text)
     assert is_safe_slug(bare) == _literal_is_safe_slug(bare)
+
+
+def test_group_posts_memo_reuses_respelled_copies_only_for_the_same_post() -> None:
+    posts = [
+        make_post(1, tags=("Python",)),
+        make_post(2, tags=("Python",)),
+        make_post(3, tags=("python", "Web")),  # re-spelled to "Python": copied
+    ]
+    memo: dict[int, Any] = {}
+    first, _ = group_posts(posts, {}, remember=memo)
+    copy = by_kind(first, "tag")["python"].posts[0]
+    assert copy is not posts[2] and copy.tags == ("Python", "Web")
+    # Same input objects: the very same copy comes back; results equal the plain call's.
+    again: dict[int, Any] = {}
+    second, _ = group_posts(posts, {}, memo=memo, remember=again)
+    assert second == group_posts(posts, {})[0]
+    assert by_kind(second, "tag")["python"].posts[0] is copy
+    # Once "python" wins the count, the held copy no longer has the right spellings.
+    more = [*posts, make_post(4, tags=("python",)), make_post(5, tags=("python",))]
+    third, _ = group_posts(more, {}, memo=again)
+    assert third == group_posts(more, {})[0]
+    assert all(p.tags[0] == "python" for p in by_kind(third, "tag")["python"].posts)

@@ -14,7 +14,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from feedsmith.model import Post
-from feedsmith.state import BuildState, apply_updates, dumps_state, load_state, save_state
+from feedsmith.state import (
+    BuildState,
+    apply_updates,
+    dumps_state,
+    json_bytes,
+    load_state,
+    save_state,
+)
 
 JST = timezone(timedelta(hours=9))
 PUBLISHED = datetime(2025, 11, 16, 20, 35, 4, tzinfo=JST)
@@ -290,3 +297,57 @@ def test_a_post_whose_updated_moves_is_copied_like_dataclasses_replace() -> None
     assert moved is not post and moved.updated == T2 and post.updated == PUBLISHED
     assert vars(moved) == vars(dataclasses.replace(post, updated=T2))
     assert moved.extra is post.extra
+
+
+# -- json_bytes: orjson must write exactly what the json module would --------------------------
+
+_json_scalars = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(min_value=-(2**63), max_value=2**64 - 1),
+    st.text(st.characters(exclude_categories=("Cs",))),
+)
+_json_values = st.recursive(
+    _json_scalars,
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=4),
+        st.dictionaries(st.text(st.characters(exclude_categories=("Cs",))), inner, max_size=4),
+    ),
+    max_leaves=20,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_json_values)
+def test_json_bytes_equal_the_json_modules_compact_sorted_output(value: Any) -> None:
+    expected = json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+    assert json_bytes(value) == (expected + "\n").encode("utf-8")
+
+
+def test_json_bytes_falls_back_to_json_for_what_orjson_refuses() -> None:
+    value = {"big": 2**70, "b": [1]}
+    assert json_bytes(value) == b'{"b":[1],"big":1180591620717411303424}\n'
+
+
+def test_apply_updates_memo_hands_back_the_same_objects_and_equal_results() -> None:
+    posts = [
+        make_post(f"h{i}", post_id=f"p{i}", date=PUBLISHED + timedelta(days=i)) for i in range(4)
+    ]
+    # p0 and p3 were edited once before: their updated moves to T1, so the result is a copy.
+    seen = {"hash": "old", "changed": PUBLISHED.isoformat()}
+    before = BuildState(entries={"p0": seen, "p3": seen})
+    first_memo: dict[int, Any] = {}
+    out1, entries1 = apply_updates(posts, before, T1, remember=first_memo)
+    assert out1[0] is not posts[0] and out1[0].updated == T1
+    state = BuildState(entries=dict(entries1))
+    state.entries["p2"] = dict(entries1["p2"])  # rewritten by someone else: an equal new object
+    edited = dataclasses.replace(posts[1], content_hash="h1-new")  # a new object, new text
+    new_posts = [posts[0], edited, posts[2], posts[3]]
+    second_memo: dict[int, Any] = {}
+    out2, entries2 = apply_updates(new_posts, state, T2, memo=first_memo, remember=second_memo)
+    plain_out, plain_entries = apply_updates(new_posts, state, T2)
+    assert out2 == plain_out and entries2 == plain_entries
+    assert out2[0] is out1[0] and out2[3] is out1[3]  # untouched: the very same objects
+    assert plain_out[0] is not out1[0]
+    assert out2[1].updated == T2  # the edit is seen
+    assert entries2["p2"] is state.entries["p2"] and entries2["p2"] is not entries1["p2"]

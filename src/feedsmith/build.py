@@ -55,6 +55,7 @@ from concurrent.futures import Executor, Future
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import lru_cache, partial
+from operator import is_
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
@@ -72,7 +73,7 @@ from feedsmith.cache import (
     unpack_html,
 )
 from feedsmith.config import Config
-from feedsmith.groups import FeedGroup, group_posts
+from feedsmith.groups import FeedGroup, RespellMemo, group_posts
 from feedsmith.model import Post, Problem, ScanResult
 from feedsmith.output import (
     MANIFEST,
@@ -94,7 +95,7 @@ from feedsmith.sources import (
     find_sources,
     read_bytes,
 )
-from feedsmith.state import BuildState, apply_updates, load_state, save_state
+from feedsmith.state import BuildState, UpdateMemo, apply_updates, load_state, save_state
 
 if TYPE_CHECKING:
     from concurrent.futures import ProcessPoolExecutor
@@ -289,6 +290,32 @@ class LazyFiles(Mapping[str, FileData]):
 
 
 @dataclass
+class _GroupMemo:
+    """What :meth:`SiteBuilder.render_changed` worked out for a group, kept for the next build:
+    in the service most groups show the very same post objects build after build (see the
+    ``memo`` of ``apply_updates`` and ``group_posts``), and then all of this is the same."""
+
+    kind: str
+    name: str
+    slug: str
+    shown: tuple[Post, ...]  # held, so the identity test below cannot see a reused id
+    paths: dict[str, str]
+    signature: str
+    info: FeedInfo
+    newest: datetime | None
+
+    def holds(self, group: FeedGroup, shown: tuple[Post, ...]) -> bool:
+        """True when ``group`` (same kind and key) shows exactly these objects, so named."""
+        return (
+            len(shown) == len(self.shown)
+            and all(map(is_, shown, self.shown))
+            and group.kind == self.kind
+            and group.name == self.name
+            and group.slug == self.slug
+        )
+
+
+@dataclass
 class Rendered:
     """The render step's result: dirty feeds (rendered lazily), what was kept, signatures."""
 
@@ -323,6 +350,9 @@ class SiteBuilder:
         self.last_parsed = 0  # files actually parsed by the last build (tests, bench)
         self.last_rendered = 0  # groups rendered by the last build (tests, bench)
         self._lines: dict[int, tuple[Post, str]] = {}  # see render_changed
+        self._groups: dict[str, _GroupMemo] = {}  # see render_changed
+        self._updates: UpdateMemo = {}  # see state.apply_updates
+        self._respelled: RespellMemo = {}  # see groups.group_posts
         #: Serialised entries of recently rendered posts: a post edited in the service is in
         #: ~10 feeds, whose other entries are then reused rather than rendered again.
         self._entries = feeds_mod.PackedEntryCache()
@@ -365,10 +395,18 @@ class SiteBuilder:
                 mark("scan")
                 stage = "load state"
                 state = self._load_state()
-                posts, entries = apply_updates(scan.posts, state, now)
+                updates: UpdateMemo = {}
+                posts, entries = apply_updates(
+                    scan.posts, state, now, memo=self._updates, remember=updates
+                )
+                self._updates = updates
                 mark("state")
                 stage = "group"
-                groups, slugs = group_posts(posts, state.slugs)
+                respelled: RespellMemo = {}
+                groups, slugs = group_posts(
+                    posts, state.slugs, memo=self._respelled, remember=respelled
+                )
+                self._respelled = respelled
                 mark("group")
                 stage = "render"
                 rendered = self.render_changed(groups, state)
@@ -699,41 +737,38 @@ class SiteBuilder:
         # most posts are the very same objects build after build (holding them keeps ids valid).
         previous_lines = self._lines
         lines: dict[int, tuple[Post, str]] = {}
-        base_url = "/feeds/"
+        previous_groups = self._groups
+        memos: dict[str, _GroupMemo] = {}
+        newest_all: datetime | None = None
         for group in groups:
-            paths = feeds_mod.feed_files(group, cfg.feed.formats)
             shown = group.posts[:max_entries]
             sig_key = f"{group.kind}:{group.key}"
-            sig = self._group_signature(group, paths, shown, lines, previous_lines)
-            signatures[sig_key] = sig
+            memo = previous_groups.get(sig_key)
+            if memo is None or not memo.holds(group, shown):
+                memo = self._group_memo(group, shown, lines, previous_lines)
+            memos[sig_key] = memo
+            paths = memo.paths
+            signatures[sig_key] = memo.signature
             if (
                 previous is not None
-                and previous.groups.get(sig_key) == sig
+                and previous.groups.get(sig_key) == memo.signature
                 and all(
                     _intact(cfg.output_dir, rel, previous.files.get(rel)) for rel in paths.values()
                 )
             ):
                 kept.extend(paths.values())
             else:
-                keys = [lines[id(post)][1] for post in shown]  # see _group_signature
+                keys = [self._line(post, lines, previous_lines) for post in shown]
                 files.add(
                     paths,
                     self._group_renderer(group, shown, paths, html, keys),
                     partial(self._group_task, group, shown, paths, keys),
                 )
-            newest = max((p.updated for p in shown), default=None)
-            infos.append(
-                FeedInfo(
-                    kind=group.kind,
-                    name=group.name,
-                    slug=group.slug,
-                    entries=len(shown),
-                    updated=iso_z(newest) if newest else None,
-                    urls={fmt: base_url + _quote_path(rel) for fmt, rel in paths.items()},
-                    files=tuple(paths.values()),
-                )
-            )
-        opml_sig = _opml_signature(self.fingerprint, groups, max_entries)
+            infos.append(memo.info)
+            if memo.newest is not None and (newest_all is None or memo.newest > newest_all):
+                newest_all = memo.newest
+        self._groups = memos
+        opml_sig = _opml_signature(self.fingerprint, groups, newest_all)
         signatures["opml"] = opml_sig
         if (
             previous is not None
@@ -747,31 +782,49 @@ class SiteBuilder:
         self._lines = lines
         return Rendered(files, infos, kept, signatures)
 
-    def _group_signature(
+    def _group_memo(
         self,
         group: FeedGroup,
-        paths: dict[str, str],
         shown: tuple[Post, ...],
         lines: dict[int, tuple[Post, str]],
         previous: dict[int, tuple[Post, str]],
-    ) -> str:
-        """What one feed's files are a function of: config, the group's identity and its shown
-        posts (only the newest ``max_entries`` are ever rendered).
+    ) -> _GroupMemo:
+        """A group's files, signature and manifest line, worked out from scratch.
 
-        Per post that is :func:`_post_line`. ``lines`` memoises it for this build and
-        ``previous`` the last build's (keyed by object id; each value holds its post, so an id
-        is never reused while it is a key, and an entry is used only for that very object)."""
+        The signature is what the feed's files are a function of: config, the group's identity
+        and its shown posts (only the newest ``max_entries`` are ever rendered), each as its
+        :func:`_post_line`."""
+        paths = feeds_mod.feed_files(group, self.config.feed.formats)
         identity = [group.kind, group.key, group.name, group.slug, sorted(paths.items())]
         parts = [_json([self.fingerprint, *identity])]
-        for post in shown:
-            memo = lines.get(id(post))
-            if memo is None:
-                memo = previous.get(id(post))
-                if memo is None or memo[0] is not post:
-                    memo = (post, _post_line(post))
-                lines[id(post)] = memo
-            parts.append(memo[1])
-        return hashlib.sha256("\n".join(parts).encode("utf-8", "surrogatepass")).hexdigest()
+        parts.extend(self._line(post, lines, previous) for post in shown)
+        signature = hashlib.sha256("\n".join(parts).encode("utf-8", "surrogatepass")).hexdigest()
+        newest = max((p.updated for p in shown), default=None)
+        info = FeedInfo(
+            kind=group.kind,
+            name=group.name,
+            slug=group.slug,
+            entries=len(shown),
+            updated=iso_z(newest) if newest else None,
+            urls={fmt: "/feeds/" + _quote_path(rel) for fmt, rel in paths.items()},
+            files=tuple(paths.values()),
+        )
+        return _GroupMemo(group.kind, group.name, group.slug, shown, paths, signature, info, newest)
+
+    @staticmethod
+    def _line(
+        post: Post, lines: dict[int, tuple[Post, str]], previous: dict[int, tuple[Post, str]]
+    ) -> str:
+        """:func:`_post_line`, memoised in ``lines`` for this build and ``previous`` for the
+        last one (keyed by object id; each value holds its post, so an id is never reused while
+        it is a key, and a line is used only for that very object)."""
+        memo = lines.get(id(post))
+        if memo is None:
+            memo = previous.get(id(post))
+            if memo is None or memo[0] is not post:
+                memo = (post, _post_line(post))
+            lines[id(post)] = memo
+        return memo[1]
 
     def _group_task(
         self, group: FeedGroup, shown: tuple[Post, ...], paths: dict[str, str], keys: list[str]
@@ -1070,8 +1123,8 @@ def _quote_path(rel: str) -> str:
     return quote(rel, safe="/")
 
 
-def _opml_signature(fingerprint: str, groups: list[FeedGroup], max_entries: int) -> str:
-    newest = max((p.updated for g in groups for p in g.posts[:max_entries]), default=None)
+def _opml_signature(fingerprint: str, groups: list[FeedGroup], newest: datetime | None) -> str:
+    """``newest``: the latest ``updated`` among the posts any feed shows."""
     return _digest(
         [
             fingerprint,

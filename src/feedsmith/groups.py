@@ -328,8 +328,17 @@ def _assign_slugs(kind: str, keys: Sequence[str], registry: dict[str, str]) -> d
     return result
 
 
+#: The re-spelled copies :func:`group_posts` made last time: ``id(post) -> (post, copy)``
+#: (the post is held so its id cannot be reused while it is a key).
+RespellMemo = dict[int, tuple[Post, Post]]
+
+
 def group_posts(
-    posts: Sequence[Post], slug_registry: Mapping[str, str]
+    posts: Sequence[Post],
+    slug_registry: Mapping[str, str],
+    *,
+    memo: RespellMemo | None = None,
+    remember: RespellMemo | None = None,
 ) -> tuple[list[FeedGroup], dict[str, str]]:
     """All / per-category / per-tag groups, and the registry to persist for the next build.
 
@@ -340,6 +349,10 @@ def group_posts(
     the feed it links to. The ``all`` group is always present, even with no posts, so the site
     feed never disappears. Returned registry: the input's entries (vanished names included, see
     the module docstring; invalid values dropped) plus the new names' slugs.
+
+    ``memo`` (the previous call's ``remember``, kept by the running service) hands back the
+    very copy made last time when the same post object needs the same spellings again: an
+    equal object either way, but later steps recognise unchanged posts by identity.
     """
     registry: dict[str, str] = {str(k): v for k, v in slug_registry.items()}
     newest = _newest_first(posts)
@@ -382,7 +395,19 @@ def group_posts(
                 new_tags = tuple(map(tag_canon, new_tags))
         copy = copies.get(id(post))
         if copy is None:
-            copy = copies[id(post)] = _respelled(post, new_cats, new_tags)
+            hit = memo.get(id(post)) if memo is not None else None
+            if (
+                hit is not None
+                and hit[0] is post
+                and hit[1].categories == new_cats
+                and hit[1].tags == new_tags
+            ):
+                copy = hit[1]
+            else:
+                copy = _respelled(post, new_cats, new_tags)
+            copies[id(post)] = copy
+            if remember is not None:
+                remember[id(post)] = (post, copy)
         newest[i] = copy
 
     groups = [FeedGroup("all", ALL, ALL, ALL, tuple(newest))]
