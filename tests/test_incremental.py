@@ -470,6 +470,38 @@ class IncrementalMatchesCold(RuleBasedStateMachine):
         self.mtime += 10**9
         os.utime(self.posts / name, ns=(self.mtime, self.mtime))
 
+    @precondition(lambda self: bool(self.live) and self.builder.watching)
+    @rule(data=st.data())
+    def rewrite_keeping_size_and_mtime(self, data: st.DataObject) -> None:
+        """A write a stat cannot see (same size, same mtime): only the watcher tells."""
+        path = self.posts / data.draw(st.sampled_from(sorted(self.live)))
+        before = path.stat()
+        text = path.read_bytes()
+        if b" 10:00:00 " in text:
+            text = text.replace(b" 10:00:00 ", b" 11:00:00 ")
+        else:
+            text = text.replace(b" 11:00:00 ", b" 10:00:00 ")
+        path.write_bytes(text)
+        os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
+
+    @precondition(lambda self: self.builder.watching)
+    @rule(data=st.data())
+    def damage_output(self, data: st.DataObject) -> None:
+        """Someone deletes or overwrites a published file: the next build repairs it, even
+        when no post changed. The reference's copy gets the same damage (its build repairs it
+        too, which makes the manifest's ``generated`` comparable)."""
+        out = self.config.output_dir
+        files = sorted(p for p in out.rglob("*") if p.is_file()) if out.exists() else []
+        if not files:
+            return
+        rel = data.draw(st.sampled_from(files)).relative_to(out)
+        delete = data.draw(st.booleans())
+        for path in (out / rel, self.reference.output_dir / rel):
+            if delete:
+                path.unlink(missing_ok=True)
+            elif path.parent.exists():
+                path.write_bytes(b"damaged")
+
     @rule()
     def nothing(self) -> None:
         pass
@@ -488,7 +520,7 @@ class IncrementalMatchesCold(RuleBasedStateMachine):
             ref_state.write_text(json.dumps(prev), "utf-8")
         before = files_of(self.config.output_dir) if self.config.output_dir.exists() else {}
         report = self.builder.build(self.now)
-        SiteBuilder(self.reference, persist_cache=False, pool=False).build(self.now)
+        SiteBuilder(self.reference, persist_cache=False, pool=False, watch=False).build(self.now)
         got = files_of(self.config.output_dir)
         want = files_of(self.reference.output_dir)
         assert got.keys() == want.keys()

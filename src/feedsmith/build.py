@@ -49,7 +49,9 @@ import hashlib
 import json
 import logging
 import os
+import stat
 import time
+from bisect import bisect_left
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import Executor, Future
 from dataclasses import dataclass, field
@@ -96,6 +98,7 @@ from feedsmith.sources import (
     read_bytes,
 )
 from feedsmith.state import BuildState, UpdateMemo, apply_updates, load_state, save_state
+from feedsmith.watch import Watcher
 
 if TYPE_CHECKING:
     from concurrent.futures import ProcessPoolExecutor
@@ -106,6 +109,9 @@ ProgressFn = Callable[[int, int], None]
 
 STATE_FILE = "state.json"
 LOCK_FILE = "build.lock"
+POSTS_TREE, OUTPUT_TREE = "posts", "output"  # the watcher's names for the two trees
+#: However good the watcher, the service scans everything in full this often anyway.
+FULL_SCAN_SECONDS = 600.0
 
 
 class BuildError(Exception):
@@ -330,11 +336,19 @@ class SiteBuilder:
 
     ``pool``: ``None`` decides per build (a pool when ``POOL_THRESHOLD`` files need parsing),
     ``True``/``False`` force it on/off (tests compare the two). ``persist_cache`` writes the
-    parse index to ``state_dir`` after builds that changed it.
+    parse index to ``state_dir`` after builds that changed it. ``watch`` lets later builds ask
+    inotify what changed (:mod:`feedsmith.watch`) instead of a stat of every post and of every
+    kept file: for a builder that builds more than once (the service); ``build_site`` builds
+    once and does not.
     """
 
     def __init__(
-        self, config: Config, *, pool: bool | None = None, persist_cache: bool = True
+        self,
+        config: Config,
+        *,
+        pool: bool | None = None,
+        persist_cache: bool = True,
+        watch: bool = True,
     ) -> None:
         self.config = config
         self.state_path = config.state_dir / STATE_FILE
@@ -357,6 +371,14 @@ class SiteBuilder:
         #: ~10 feeds, whose other entries are then reused rather than rendered again.
         self._entries = feeds_mod.PackedEntryCache()
         self._executor: ProcessPoolExecutor | None = None  # only during a build
+        self._watch_wanted = watch
+        self._watcher: Watcher | None = None  # opened on the first build
+        self._armed_at: float | None = None  # monotonic time of the last full pass
+        self._listed: _Listed | None = None  # the last successful build's listing
+        self._scanned: tuple[dict[str, ParseOutcome], set[str]] | None = None
+        self._published: BuildState | None = None  # the state the last build saved
+        #: Published files (main ``rel``) touched since a build verified them; ``None``: unknown.
+        self._touched: set[str] | None = None
         self._building = False
         self._staging = False  # pool workers may have staged files in output_dir
 
@@ -382,8 +404,23 @@ class SiteBuilder:
                 # An unreadable posts_dir is an I/O failure, not a blog without posts: building
                 # on would publish empty feeds (and 410s) over the last good ones.
                 os.scandir(cfg.posts_dir).close()
-                keys = _quick_keys(cfg.posts_dir)
-                quick = self._unchanged(now, keys)
+                suspects = self._changes_since_last_build()
+                touched = self._output_touched()
+                delta = self._delta(suspects) if suspects is not None else None
+                if delta is not None:
+                    keys: list[tuple[str, int, int]] | None = delta[0]
+                else:
+                    self._arm(POSTS_TREE, cfg.posts_dir)  # before the scan it stands for
+                    keys = _quick_keys(cfg.posts_dir)
+                # A suspect means a write, which an unchanged key does not disprove (same size
+                # within one mtime tick): it is read again below, never skipped here.
+                # A touched output file is repaired by the full path below (it is only noticed
+                # when watching; otherwise the fast path trusts the manifest's stat).
+                quick = (
+                    None
+                    if suspects or touched
+                    else self._unchanged(now, keys, watched=delta is not None)
+                )
                 if quick is not None:
                     quick.seconds = time.perf_counter() - t0
                     log.info("build ok (nothing changed): %s", quick.summary())
@@ -391,6 +428,8 @@ class SiteBuilder:
                 self._memo = None
                 mark("list")
                 listing = _list_sources(cfg.posts_dir, keys)
+                if delta is not None:
+                    listing.delta = delta[1]
                 scan = self.scan(now, progress, listing=listing)
                 mark("scan")
                 stage = "load state"
@@ -409,7 +448,10 @@ class SiteBuilder:
                 self._respelled = respelled
                 mark("group")
                 stage = "render"
-                rendered = self.render_changed(groups, state)
+                if state is not self._published or touched is None:
+                    touched = None
+                    self._arm(OUTPUT_TREE, cfg.output_dir)  # before the checks it stands for
+                rendered = self.render_changed(groups, state, touched)
                 self.last_rendered = rendered.files.groups()
                 use_pool = (
                     self.pool
@@ -442,7 +484,10 @@ class SiteBuilder:
                     written.generated,
                     rendered.signatures,
                 )
+                self._published = None
                 save_state(self.state_path, new_state)
+                self._published = new_state
+                self._touched = self._settle_output(new_state)
                 saved = _stat_key(self.state_path)
                 if saved is not None:
                     self._state = (saved, new_state)
@@ -451,6 +496,7 @@ class SiteBuilder:
                 mark("save cache")
         except Exception as exc:
             self._memo = None
+            self._lose_track()
             if isinstance(exc, RenderError) and exc.__cause__ is not None:
                 stage = "render"  # rendered lazily, while publishing
                 exc = exc.__cause__  # type: ignore[assignment]
@@ -487,6 +533,12 @@ class SiteBuilder:
     # -- nothing-changed fast path --------------------------------------------------------------
 
     def _remember(self, listing: _Listing, report: BuildReport) -> None:
+        if self._scanned is not None and listing.quick:
+            outcome_of, unreadable = self._scanned
+            self._listed = _Listed(listing.keys, outcome_of, unreadable, os.getcwd())
+        else:
+            self._listed = None  # found by find_sources (symlinks...): no deltas on top of it
+        self._scanned = None
         self._memo = _Memo(
             keys=listing.keys,
             source_problems=list(listing.problems),
@@ -498,7 +550,7 @@ class SiteBuilder:
         )
 
     def _unchanged(
-        self, now: datetime, keys: list[tuple[str, int, int]] | None
+        self, now: datetime, keys: list[tuple[str, int, int]] | None, *, watched: bool = False
     ) -> BuildReport | None:
         """The last build's report (as "nothing written") when a build now would change nothing.
 
@@ -508,11 +560,13 @@ class SiteBuilder:
         (another process building, or someone deleting the output, changes those). The stat
         pass is :func:`_quick_keys`, not ``find_sources``: the latter resolves every path for
         its symlink policy, ~50 µs a file, which alone would be 0.5 s at 10,000 posts.
+        ``watched``: ``keys`` come from the watcher, which saw every write since the files were
+        read, so a "racy" stat no longer matters.
         """
         memo = self._memo
         if memo is None:
             return None
-        if memo.racy:
+        if memo.racy and not watched:
             return None  # a file changed too recently to trust its stat: re-hash it
         if memo.next_publish is not None and memo.next_publish <= now:
             return None
@@ -564,28 +618,53 @@ class SiteBuilder:
         return result
 
     def _outcomes(self, listing: _Listing, progress: ProgressFn | None) -> list[ParseOutcome]:
-        """Every source's outcome in ``rel`` order, from the index where its key still holds."""
+        """Every source's outcome in ``rel`` order, from the index where its key still holds.
+
+        With ``listing.delta`` (the watcher's suspects, see :meth:`_delta`) only those files
+        are looked at, and each is read again even if its key did not move (an event means a
+        write, and a write in the same mtime tick keeps the key); every other outcome is the
+        last successful build's."""
         if self.index is None:
             self.index = load_index(self.cache_path, self.fingerprint)
         old = self.index
-        new: dict[str, Entry] = {}
+        keys = listing.keys
+        listed = self._listed
+        items: list[tuple[str, int, int]]
+        if listing.delta is not None and listed is not None:
+            force = True
+            new = dict(old)
+            outcome_of = dict(listed.outcome_of)
+            unreadable = set(listed.unreadable)
+            items = []
+            changed = False
+            for rel, key in sorted(listing.delta.items()):
+                if key is not None:
+                    items.append((rel, *key))
+                    continue
+                changed = new.pop(rel, None) is not None or changed
+                outcome_of.pop(rel, None)
+                unreadable.discard(rel)
+        else:
+            force = False
+            new, outcome_of, unreadable = {}, {}, set()
+            items = keys
+            changed = len(old) != len(keys) or any(rel not in old for rel, _, _ in keys)
         slots: list[Entry | ParseOutcome | None] = []
         todo: list[tuple[int, SourceFile, str]] = []
-        keys = listing.keys
-        changed = len(old) != len(keys) or any(rel not in old for rel, _, _ in keys)
         shown_of = _display_namer(self.config.posts_dir)
-        for i, (rel, size, mtime_ns) in enumerate(keys):
+        for i, (rel, size, mtime_ns) in enumerate(items):
             shown = shown_of(rel)
             entry = old.get(rel)
             if entry is not None and entry.shown != shown:
                 entry = _relabel(entry, shown)  # built from another working directory
                 changed = True
-            if entry is not None and entry.trusted(size, mtime_ns):
+            if entry is not None and not force and entry.trusted(size, mtime_ns):
                 slots.append(entry)
                 continue
             src = listing.source(rel, size, mtime_ns)
             if entry is not None:
-                # Key changed (or racy): read, and re-parse only when the bytes changed.
+                # Key changed (or racy, or written to): read, and re-parse only when the bytes
+                # changed.
                 read_ns = time.time_ns()
                 data = self._read(src, shown)
                 if isinstance(data, ParseOutcome):
@@ -620,17 +699,141 @@ class SiteBuilder:
                 slots[i] = result
                 if progress is not None:
                     progress(done, total)
-        outcomes: list[ParseOutcome] = []
-        for (rel, _, _), slot in zip(keys, slots, strict=True):
+        for (rel, _, _), slot in zip(items, slots, strict=True):
             assert slot is not None
             if isinstance(slot, Entry):
                 new[rel] = slot
-                outcomes.append(slot.outcome)
-            else:
-                outcomes.append(slot)  # unreadable: not cached, retried next build
+                outcome_of[rel] = slot.outcome
+                unreadable.discard(rel)
+            else:  # unreadable: not cached, retried next build
+                changed = new.pop(rel, None) is not None or changed
+                outcome_of[rel] = slot
+                unreadable.add(rel)
         self.index = new
         self._index_changed = self._index_changed or changed
-        return outcomes
+        self._scanned = (outcome_of, unreadable)
+        return [outcome_of[rel] for rel, _, _ in keys]
+
+    # -- change detection (the service) ---------------------------------------------------------
+
+    def _changes_since_last_build(self) -> set[str] | None:
+        """Post files (``rel``) that may have changed since the last successful build, or
+        ``None`` when that is unknown and a full scan must run (then the caller arms first)."""
+        if not self._watch_wanted:
+            return None
+        if self._watcher is None:
+            self._watcher = Watcher.open()
+            if self._watcher is None:
+                self._watch_wanted = False  # not on this system: don't ask every build
+            return None
+        listed = self._listed
+        if listed is None or self._armed_at is None or listed.cwd != os.getcwd():
+            return None
+        if time.monotonic() - self._armed_at > FULL_SCAN_SECONDS:
+            return None  # a full pass now and then, so no oversight can last
+        return self._watcher.take(POSTS_TREE)
+
+    def _delta(
+        self, suspects: set[str]
+    ) -> tuple[list[tuple[str, int, int]], dict[str, tuple[int, int] | None]] | None:
+        """The last listing with ``suspects`` stat'ed again: the keys now, and per looked-at
+        ``rel`` its key or ``None`` (gone). ``None`` when a suspect is no longer a plain file
+        (a symlink or a folder now): the full scan's policy decides about those."""
+        listed = self._listed
+        assert listed is not None
+        todo = set(suspects) | listed.unreadable  # unreadable files are retried every build
+        if not todo:
+            return listed.keys, {}
+        keys = list(listed.keys)
+        rels = [rel for rel, _, _ in keys]
+        root = os.fspath(self.config.posts_dir)
+        delta: dict[str, tuple[int, int] | None] = {}
+        for rel in sorted(todo):
+            try:
+                st = os.lstat(os.path.join(root, rel))
+            except (FileNotFoundError, NotADirectoryError):
+                st = None
+            except OSError:
+                return None
+            i = bisect_left(rels, rel)
+            present = i < len(rels) and rels[i] == rel
+            if st is None:
+                delta[rel] = None
+                if present:
+                    del keys[i], rels[i]
+                continue
+            if not stat.S_ISREG(st.st_mode):
+                return None
+            delta[rel] = (st.st_size, st.st_mtime_ns)
+            if present:
+                keys[i] = (rel, st.st_size, st.st_mtime_ns)
+            else:
+                keys.insert(i, (rel, st.st_size, st.st_mtime_ns))
+                rels.insert(i, rel)
+        return keys, delta
+
+    def _output_touched(self) -> set[str] | None:
+        """Published files (the main file's ``rel`` for a ``.gz`` too) that were written to,
+        moved or deleted since the last build verified them, or ``None`` when unknown (not
+        watching, or the watcher lost track: every kept file is then stat'ed)."""
+        watcher, published = self._watcher, self._published
+        if watcher is None or published is None or self._touched is None:
+            return None
+        found = watcher.take(OUTPUT_TREE)
+        if found is None:
+            self._touched = None
+            return None
+        self._touched |= _owned_mains(found, published.files)
+        return self._touched
+
+    def _settle_output(self, state: BuildState) -> set[str] | None:
+        """After publishing: the watcher's events since it was armed or last asked are mostly
+        this build's own writes. Those whose file still is what ``state`` records are done
+        with; anything else stays touched for the next build. Without this, the build after
+        any change would see its predecessor's writes and miss the no-change fast path."""
+        watcher = self._watcher
+        if watcher is None:
+            return None
+        output_dir, records = self.config.output_dir, state.files
+        found = watcher.take(OUTPUT_TREE)
+        if found is not None:
+            mains = _owned_mains(found, records)
+        else:  # not armed before (the first build: no folder yet): arm, then check it all
+            self._arm(OUTPUT_TREE, output_dir)
+            if watcher.take(OUTPUT_TREE) is None:
+                return None
+            mains = set(records)
+        return {rel for rel in mains if not _intact(output_dir, rel, records[rel])}
+
+    def _arm(self, tree: str, root: Path) -> None:
+        if self._watcher is None:
+            return
+        wants = _is_post_name if tree == POSTS_TREE else _any_name
+        armed = self._watcher.arm(tree, os.fspath(root), wants)
+        if tree == POSTS_TREE:
+            self._armed_at = time.monotonic() if armed else None
+
+    def _lose_track(self) -> None:
+        """After a failed build: what was kept about the last one may no longer describe the
+        disk (the index moved on, events were taken), so the next build scans in full."""
+        self._listed = None
+        self._scanned = None
+        self._published = None
+        self._touched = None
+        if self._watcher is not None:
+            self._watcher.forget(POSTS_TREE)
+            self._watcher.forget(OUTPUT_TREE)
+
+    @property
+    def watching(self) -> bool:
+        """True once builds learn what changed from the watcher rather than by scanning."""
+        return self._watcher is not None and self._armed_at is not None
+
+    def close(self) -> None:
+        """Release the watcher's descriptor (also done when the builder is collected)."""
+        if self._watcher is not None:
+            self._watcher.close()
+            self._watcher = None
 
     def _parse_many(
         self, todo: list[tuple[int, SourceFile, str]]
@@ -718,13 +921,20 @@ class SiteBuilder:
         assert all(isinstance(d, bytes) for d in files.values())  # never started on a pool
         return files, rendered.infos  # type: ignore[return-value]
 
-    def render_changed(self, groups: list[FeedGroup], previous: BuildState | None) -> Rendered:
+    def render_changed(
+        self,
+        groups: list[FeedGroup],
+        previous: BuildState | None,
+        suspects: set[str] | None = None,
+    ) -> Rendered:
         """Render only the feeds whose signature changed since ``previous`` (all without one).
 
         A feed is *kept* instead — not rendered, compressed or written — when its signature
         equals the one recorded in the state *and* each of its files (and ``.gz``) on disk
         still has the size and mtime recorded for it; anything else renders it again (and
-        ``publish`` then writes only bytes that really differ).
+        ``publish`` then writes only bytes that really differ). With ``suspects`` (the watcher's
+        answer, see :meth:`_output_touched`) only those files are stat'ed: the others were not
+        touched since ``previous`` recorded them.
         """
         cfg = self.config
         max_entries = cfg.feed.max_entries
@@ -733,6 +943,15 @@ class SiteBuilder:
         kept: list[str] = []
         signatures: dict[str, str] = {}
         html: dict[str, str] = {}
+        output_dir = cfg.output_dir
+
+        def intact(rel: str) -> bool:
+            assert previous is not None
+            record = previous.files.get(rel)
+            if suspects is None or rel in suspects:
+                return _intact(output_dir, rel, record)
+            return record is not None and "mtime_ns" in record and "gz_mtime_ns" in record
+
         # id(post) -> (post, its line of a signature). Kept from the last build: in the service
         # most posts are the very same objects build after build (holding them keeps ids valid).
         previous_lines = self._lines
@@ -752,9 +971,7 @@ class SiteBuilder:
             if (
                 previous is not None
                 and previous.groups.get(sig_key) == memo.signature
-                and all(
-                    _intact(cfg.output_dir, rel, previous.files.get(rel)) for rel in paths.values()
-                )
+                and all(map(intact, paths.values()))
             ):
                 kept.extend(paths.values())
             else:
@@ -770,11 +987,7 @@ class SiteBuilder:
         self._groups = memos
         opml_sig = _opml_signature(self.fingerprint, groups, newest_all)
         signatures["opml"] = opml_sig
-        if (
-            previous is not None
-            and previous.groups.get("opml") == opml_sig
-            and _intact(cfg.output_dir, OPML_NAME, previous.files.get(OPML_NAME))
-        ):
+        if previous is not None and previous.groups.get("opml") == opml_sig and intact(OPML_NAME):
             kept.append(OPML_NAME)
         else:
             opml = feeds_mod.render_opml(groups, cfg)
@@ -996,11 +1209,43 @@ def _read_source(src: SourceFile, shown: str, max_bytes: int) -> bytes | ParseOu
 @dataclass
 class _Listing:
     """The stat pass: every post file's key, problems met, and how to make a ``SourceFile``
-    (only files that must be read get one: a ``Path`` per file is measurable at 10,000)."""
+    (only files that must be read get one: a ``Path`` per file is measurable at 10,000).
+    ``delta``: set when the keys are the last listing patched with the watcher's suspects
+    (``rel`` -> key, ``None`` for gone); only those need looking at."""
 
     keys: list[tuple[str, int, int]]
     problems: list[Problem]
     source: Callable[[str, int, int], SourceFile]
+    delta: dict[str, tuple[int, int] | None] | None = None
+    quick: bool = True  # from _quick_keys (no symlinks): the watcher sees all it lists
+
+
+@dataclass
+class _Listed:
+    """What a later build patches instead of scanning: the last successful build's keys and
+    every file's outcome, the files that could not be read (retried every build), and the
+    working directory the display paths in those outcomes were made for."""
+
+    keys: list[tuple[str, int, int]]
+    outcome_of: dict[str, ParseOutcome]
+    unreadable: set[str]
+    cwd: str
+
+
+def _owned_mains(paths: set[str], records: Mapping[str, Any]) -> set[str]:
+    """The published files among watcher ``paths`` (a sidecar counts as its main file).
+    Others are not ours to verify: the manifest has its own stat check, and stray files are
+    ``publish``'s business."""
+    mains = {path[:-3] if path.endswith(".gz") else path for path in paths}
+    return {rel for rel in mains if rel in records}
+
+
+def _is_post_name(name: str) -> bool:
+    return name.lower().endswith(_POST_SUFFIXES)
+
+
+def _any_name(name: str) -> bool:
+    return True
 
 
 def _list_sources(posts_dir: Path, keys: list[tuple[str, int, int]] | None = None) -> _Listing:
@@ -1016,6 +1261,7 @@ def _list_sources(posts_dir: Path, keys: list[tuple[str, int, int]] | None = Non
         [(s.rel, s.size, s.mtime_ns) for s in sources],
         problems,
         lambda rel, size, mtime: by_rel[rel],
+        quick=False,
     )
 
 
@@ -1136,4 +1382,4 @@ def _opml_signature(fingerprint: str, groups: list[FeedGroup], newest: datetime 
 
 def build_site(config: Config, now: datetime, *, progress: ProgressFn | None = None) -> BuildReport:
     """Build once with a fresh :class:`SiteBuilder` (what ``feedsmith build`` runs)."""
-    return SiteBuilder(config).build(now, progress=progress)
+    return SiteBuilder(config, watch=False).build(now, progress=progress)
