@@ -162,3 +162,29 @@ def test_without_inotify_the_service_scans_as_before(
     )
     builder.build(NOW + timedelta(minutes=5))
     assert b"Edited" in (site.output_dir / "all.atom.xml").read_bytes()
+
+
+def test_watching_builder_freezes_survivors_and_a_full_pass_collects_first(
+    site: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import gc
+
+    calls: list[str] = []
+    monkeypatch.setattr(gc, "collect", lambda *a: calls.append("collect") or 0)
+    monkeypatch.setattr(gc, "freeze", lambda: calls.append("freeze"))
+    monkeypatch.setattr(gc, "unfreeze", lambda: calls.append("unfreeze"))
+    config = small_site(site)
+    builder = SiteBuilder(config)
+    builder.build(NOW)  # the first build is a full pass: collect what earlier builds froze
+    assert calls == ["unfreeze", "collect", "freeze"] and gc.isenabled()
+    calls.clear()
+    write(
+        site.posts_dir / "2025-12-01-p0.md",
+        post_text("Edited", 1, tags=[], categories=[], body="x"),
+        OLD_MTIME + 100,
+    )
+    builder.build(NOW + timedelta(minutes=5))
+    assert calls == ["freeze"]
+    calls.clear()
+    SiteBuilder(config, watch=False).build(NOW + timedelta(minutes=6))  # one-off: leaves gc be
+    assert calls == []
