@@ -10,22 +10,24 @@ and reported (``BuildReport.skipped``/``problems``).
 :class:`SiteBuilder` is a class rather than a function so the long-running service can keep
 things between builds. What it keeps, cheapest check first:
 
-1. *Nothing changed* (service only): the previous build's source keys, ``next_publish``, and
-   the stat of ``index.json`` and ``state.json``. One ``scandir`` pass over ``posts_dir`` that
-   finds the same ``(rel, size, mtime_ns)`` list, no scheduled post due, and our own outputs
-   untouched → the previous report is returned and nothing else runs.
-2. *The parse index* (:mod:`feedsmith.cache`, in memory and in ``state_dir``): files whose key
+1. *What changed* (service only): inotify (:mod:`feedsmith.watch`) names the post files and the
+   published files that may have changed since the last build; only those are stat'ed and read.
+   Whenever the events may be incomplete the build scans everything, as a new process does.
+2. *Nothing changed*: the previous build's source keys, ``next_publish``, and the stat of
+   ``index.json`` and ``state.json``. The same ``(rel, size, mtime_ns)`` list, no scheduled post
+   due, and our own outputs untouched → the previous report is returned and nothing else runs.
+3. *The parse index* (:mod:`feedsmith.cache`, in memory and in ``state_dir``): files whose key
    is unchanged are not read; changed keys with unchanged bytes are not re-parsed. ``collect``,
    ``apply_updates`` and ``group_posts`` still run over every outcome (duplicate ids, scheduled
-   posts and group membership are global facts), which is cheap next to parsing.
-3. *Group signatures* (in ``state.json``): a feed whose signature (config fingerprint, identity,
+   posts and group membership are global facts), but unchanged posts come out as the very same
+   objects as last build, so later steps recognise them by identity.
+4. *Group signatures* (in ``state.json``): a feed whose signature (config fingerprint, identity,
    and the shown posts' ids, hashes, dates and display spellings) is unchanged, and whose files
    on disk still have the recorded size and mtime, is not rendered, compressed or written.
 
-Cold builds parse in a process pool (``POOL_START_METHOD``, see there) when many files need
-it; outcomes come back in ``rel`` order, so the output is identical to a single-process build.
-Rendering stays in this process: it is a small share of a cold build once parsing is parallel,
-and only dirty feeds are rendered afterwards.
+Cold builds use a process pool (``POOL_START_METHOD``, see there) when many files need parsing
+or many feeds rendering: outcomes come back in ``rel`` order and feeds are published in sorted
+order, so the output is identical to a single-process build.
 
 Rendered HTML is kept only zlib-compressed in the index; posts are "hydrated" with their HTML
 only for the newest ``max_entries`` of a feed being rendered.
