@@ -311,6 +311,56 @@ def test_nothing_changed_in_the_service_skips_the_scan(
     assert report.feeds_unchanged == first.feeds_written and report.posts == first.posts
 
 
+def test_a_new_process_takes_the_fast_path_when_nothing_changed(
+    site: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = small_site(site)
+    bad = site.write_post("2025-12-09-bad.md", "---\ntitle: [unclosed\n---\nb\n", dedent=False)
+    os.utime(bad, ns=(OLD_MTIME, OLD_MTIME))  # not "racy": its stat can be trusted
+    first = build.build_site(config, NOW)
+    assert first.problems
+
+    def no_scan(*args: Any) -> Any:
+        raise AssertionError("full build in a new process with nothing changed")
+
+    monkeypatch.setattr(build, "load_index", no_scan)
+    monkeypatch.setattr(build, "group_posts", no_scan)
+    again = build.build_site(site.config(), NOW + timedelta(minutes=5))
+    assert again.files_written == () and again.feeds_written == 0
+    assert again.feeds_unchanged == first.feeds_written and again.posts == first.posts
+    assert again.problems == first.problems  # the CLI reports (and exits) the same way
+    assert (again.skipped, again.excluded) == (first.skipped, first.excluded)
+
+
+@pytest.mark.parametrize("change", ["edit", "config", "deleted feed", "cwd"])
+def test_a_new_process_builds_in_full_when_anything_changed(
+    site: Any, change: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = small_site(site)
+    build.build_site(config, NOW)
+    expected = files_of(site.output_dir)
+    if change == "edit":
+        path = site.posts_dir / "2025-12-01-p0.md"
+        write(path, post_text("Edited", 1, tags=[], categories=[], body="x"), OLD_MTIME + 50)
+    elif change == "config":
+        config = site.config(site={**site.settings["site"], "title": "Renamed"})
+    elif change == "deleted feed":
+        (site.output_dir / "tags/python.rss.xml").unlink()
+    else:
+        monkeypatch.chdir(site.posts_dir)
+    report = build.build_site(config, NOW + timedelta(minutes=5))
+    assert build.SiteBuilder(config, watch=False)._load_memo() is not None
+    if change == "deleted feed":
+        assert "tags/python.rss.xml" in report.files_written
+        repaired = files_of(site.output_dir)
+        del repaired["index.json"], expected["index.json"]  # "generated" moves: a file was written
+        assert repaired == expected
+    elif change == "cwd":
+        assert report.files_written == ()
+    else:
+        assert report.feeds_written > 0
+
+
 def test_deleted_output_is_noticed_by_the_fast_path(site: Any) -> None:
     config = small_site(site)
     builder = SiteBuilder(config)

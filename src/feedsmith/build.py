@@ -99,7 +99,15 @@ from feedsmith.sources import (
     find_sources,
     read_bytes,
 )
-from feedsmith.state import BuildState, UpdateMemo, apply_updates, load_state, save_state
+from feedsmith.state import (
+    BuildState,
+    UpdateMemo,
+    apply_updates,
+    json_bytes,
+    load_state,
+    save_state,
+    write_atomic,
+)
 from feedsmith.watch import Watcher
 
 if TYPE_CHECKING:
@@ -111,6 +119,10 @@ ProgressFn = Callable[[int, int], None]
 
 STATE_FILE = "state.json"
 LOCK_FILE = "build.lock"
+#: The nothing-changed memo of the last build by a one-off builder (``feedsmith build``), so the
+#: next process can take the fast path too (see ``SiteBuilder._load_memo``).
+MEMO_FILE = "last-build.json"
+MEMO_VERSION = 1
 POSTS_TREE, OUTPUT_TREE = "posts", "output"  # the watcher's names for the two trees
 #: However good the watcher, the service scans everything in full this often anyway.
 FULL_SCAN_SECONDS = 600.0
@@ -180,13 +192,19 @@ RENDER_WINDOW = 8
 class _Memo:
     """What the last build in this process saw, for the nothing-changed fast path."""
 
-    keys: list[tuple[str, int, int]]
+    keys: list[tuple[str, int, int]] | None  # None when read from MEMO_FILE: see keys_digest
     source_problems: list[Problem]
     next_publish: datetime | None
     manifest: tuple[int, int] | None
     state: tuple[int, int] | None
     report: BuildReport
     racy: bool = False
+    keys_digest: str | None = None
+    from_disk: bool = False  # a new process: the published files are checked too
+
+
+def _keys_digest(keys: list[tuple[str, int, int]]) -> str:
+    return hashlib.sha256(repr(keys).encode("utf-8", "surrogatepass")).hexdigest()
 
 
 #: In a long-lived builder, persist the parse index at most this often (see ``_save_index``).
@@ -553,6 +571,78 @@ class SiteBuilder:
             report=report,
             racy=any(e.racy for e in (self.index or {}).values()),
         )
+        if not self._watch_wanted:
+            self._save_memo(self._memo)
+
+    def _save_memo(self, memo: _Memo) -> None:
+        """Persist ``memo`` for the next process (only when it could be used: nothing racy,
+        no source problems); rewritten only when its bytes change. Losing it costs time."""
+        path = self.config.state_dir / MEMO_FILE
+        if memo.racy or memo.source_problems or memo.keys is None:
+            with contextlib.suppress(OSError):
+                path.unlink()
+            return
+        report = memo.report
+        data = json_bytes(
+            {
+                "version": MEMO_VERSION,
+                "fingerprint": self.fingerprint,
+                "cwd": os.getcwd(),
+                "keys": _keys_digest(memo.keys),
+                "manifest": memo.manifest,
+                "state": memo.state,
+                "next_publish": memo.next_publish.isoformat() if memo.next_publish else None,
+                "posts": report.posts,
+                "feeds": report.feeds_written + report.feeds_unchanged,
+                "skipped": report.skipped,
+                "excluded": report.excluded,
+                "problems": [[p.path, p.line, p.severity, p.reason] for p in report.problems],
+            }
+        )
+        try:
+            with contextlib.suppress(FileNotFoundError):
+                if path.read_bytes() == data:
+                    return
+            write_atomic(path, data)
+        except OSError as exc:
+            log.warning("cannot write %s: %s", path, exc)
+
+    def _load_memo(self) -> _Memo | None:
+        """The memo a previous process saved, if it is for this config, this feedsmith and this
+        working directory (display paths in problems depend on it); anything odd → ``None``."""
+        try:
+            raw = json.loads((self.config.state_dir / MEMO_FILE).read_bytes())
+            if (
+                raw["version"] != MEMO_VERSION
+                or raw["fingerprint"] != self.fingerprint
+                or raw["cwd"] != os.getcwd()
+            ):
+                return None
+            problems = [Problem(str(p), ln, sev, str(r)) for p, ln, sev, r in raw["problems"]]
+            report = BuildReport(
+                posts=int(raw["posts"]),
+                feeds_written=0,
+                feeds_unchanged=int(raw["feeds"]),
+                feeds_removed=0,
+                problems=problems,
+                skipped=int(raw["skipped"]),
+                excluded=int(raw["excluded"]),
+                next_publish=(
+                    datetime.fromisoformat(raw["next_publish"]) if raw["next_publish"] else None
+                ),
+            )
+            return _Memo(
+                keys=None,
+                source_problems=[],
+                next_publish=report.next_publish,
+                manifest=tuple(raw["manifest"]) if raw["manifest"] else None,  # type: ignore[arg-type]
+                state=tuple(raw["state"]) if raw["state"] else None,  # type: ignore[arg-type]
+                report=report,
+                keys_digest=str(raw["keys"]),
+                from_disk=True,
+            )
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
 
     def _unchanged(
         self, now: datetime, keys: list[tuple[str, int, int]] | None, *, watched: bool = False
@@ -569,6 +659,8 @@ class SiteBuilder:
         read, so a "racy" stat no longer matters.
         """
         memo = self._memo
+        if memo is None and not self._watch_wanted:
+            memo = self._memo = self._load_memo()
         if memo is None:
             return None
         if memo.racy and not watched:
@@ -577,12 +669,23 @@ class SiteBuilder:
             return None
         if memo.source_problems:
             return None  # symlink trouble etc.: let find_sources judge it again
-        if keys is None or keys != memo.keys:
+        if keys is None:
+            return None
+        if memo.keys is not None and keys != memo.keys:
+            return None
+        if memo.keys is None and _keys_digest(keys) != memo.keys_digest:
             return None
         if memo.manifest is None or _stat_key(self.config.output_dir / MANIFEST) != memo.manifest:
             return None
         if _stat_key(self.state_path) != memo.state:
             return None
+        if memo.from_disk:
+            # What a new process's full path would verify too: every published file still is
+            # what the state records (``feedsmith build`` is how a user repairs the output).
+            files = self._load_state().files
+            output_dir = self.config.output_dir
+            if not all(_intact(output_dir, rel, rec) for rel, rec in files.items()):
+                return None
         last = memo.report
         self.last_parsed = 0
         return dataclasses.replace(
