@@ -18,6 +18,8 @@ from feedsmith.groups import (
     group_posts,
     is_safe_slug,
     normalize_name,
+    record_grouping,
+    regroup,
     slugify,
 )
 from feedsmith.model import Author, Post
@@ -464,3 +466,96 @@ def test_group_posts_memo_reuses_respelled_copies_only_for_the_same_post() -> No
     third, _ = group_posts(more, {}, memo=again)
     assert third == group_posts(more, {})[0]
     assert all(p.tags[0] == "python" for p in by_kind(third, "tag")["python"].posts)
+
+
+# -- regroup: the service's delta must equal group_posts ---------------------------------------
+
+DELTA_NAMES = ["AI", "ai", "ＡＩ", "Rust", "rust", "C++", "c++", "Web", "café", "cafe\u0301"]
+
+delta_specs = st.lists(
+    st.tuples(
+        st.integers(0, 3),
+        st.sampled_from(ZONES),
+        st.lists(st.sampled_from(DELTA_NAMES[:6]), max_size=2),
+        st.lists(st.sampled_from(DELTA_NAMES), max_size=3),
+    ),
+    min_size=1,
+    max_size=20,
+)
+operations = st.lists(
+    st.tuples(
+        st.sampled_from(["edit", "add", "remove", "retitle", "retitle", "retitle"]),
+        st.integers(0, 100),
+        st.integers(0, 3),
+        st.lists(st.sampled_from(DELTA_NAMES[:6]), max_size=2),
+        st.lists(st.sampled_from(DELTA_NAMES), max_size=3),
+    ),
+    min_size=1,
+    max_size=4,
+)
+
+
+def delta_post(n: int, day: int, zone: Any, cats: list[str], tags: list[str]) -> Post:
+    date = (BASE + timedelta(days=day, minutes=n % 3)).astimezone(zone)
+    return make_post(n, date=date, categories=tuple(cats), tags=tuple(tags))
+
+
+@given(delta_specs, st.lists(operations, min_size=1, max_size=3))
+@settings(max_examples=300, deadline=None)
+def test_regroup_equals_group_posts_after_edits(specs: list[Any], rounds: list[Any]) -> None:
+    posts = [delta_post(n, *spec) for n, spec in enumerate(specs)]
+    memo: dict[int, Any] = {}
+    groups, registry = group_posts(posts, {}, remember=memo)
+    last = record_grouping(posts, groups, registry, memo)
+    serial = len(posts)
+    for ops in rounds:
+        posts = list(posts)
+        for op, index, day, cats, tags in ops:
+            if op == "add":
+                posts.append(delta_post(serial, day, UTC, cats, tags))
+                serial += 1
+            elif posts and op == "remove":
+                posts.pop(index % len(posts))
+            elif posts and op == "edit":  # same post, new names and date: a new object
+                i = index % len(posts)
+                date = BASE + timedelta(days=day, hours=1)
+                posts[i] = dataclasses.replace(
+                    posts[i], date=date, categories=tuple(cats), tags=tuple(tags)
+                )
+            elif posts:  # a text edit: same names and date
+                i = index % len(posts)
+                posts[i] = dataclasses.replace(posts[i], title="Retitled", content_hash="new")
+        result = regroup(last, posts, last.registry)
+        expected, expected_registry = group_posts(posts, last.registry)
+        if result is None:
+            memo = {}
+            groups, registry = group_posts(posts, last.registry, remember=memo)
+            last = record_grouping(posts, groups, registry, memo)
+            continue
+        groups, registry, last = result
+        assert groups == expected and registry == expected_registry
+        for got, want in zip(groups, expected, strict=True):
+            assert [p.categories for p in got.posts] == [p.categories for p in want.posts]
+            assert [p.tags for p in got.posts] == [p.tags for p in want.posts]
+
+
+def test_regroup_takes_the_delta_for_a_text_edit_and_an_added_post() -> None:
+    posts = [
+        make_post(1, categories=("Tech",), tags=("AI", "Web")),
+        make_post(2, categories=("Tech",), tags=("ai",)),
+        make_post(3, categories=("Life",), tags=("AI",)),
+    ]
+    memo: dict[int, Any] = {}
+    groups, registry = group_posts(posts, {}, remember=memo)
+    last = record_grouping(posts, groups, registry, memo)
+    edited = [dataclasses.replace(posts[0], title="New"), posts[1], posts[2]]
+    edited.append(make_post(4, categories=("tech",), tags=("web",)))
+    result = regroup(last, edited, registry)
+    assert result is not None
+    new_groups, new_registry, _ = result
+    assert new_groups == group_posts(edited, registry)[0] and new_registry == registry
+    life = by_kind(new_groups, "category")["life"]
+    assert life is by_kind(groups, "category")["life"]  # untouched: the very same group
+    # A brand-new name needs a slug: that is group_posts' job.
+    assert regroup(last, [*posts, make_post(5, tags=("Brand new",))], registry) is None
+    assert regroup(last, posts, dict(registry)) is None  # not the registry it returned

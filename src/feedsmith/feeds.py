@@ -325,6 +325,9 @@ class _LRU:
     def __len__(self) -> int:
         return len(self._data)
 
+    def __contains__(self, key: object) -> bool:
+        return key in self._data  # not a use: the order is left alone
+
 
 class EntryCache(_LRU):
     """Serialised entries by post key, least recently used dropped first.
@@ -380,6 +383,9 @@ class PackedEntryCache(EntryCache):
     def put_packed(self, key: str, packed: Packed) -> None:
         self._store(key, packed)
 
+    def get_packed(self, key: str) -> Packed | None:
+        return self._fetch(key)  # type: ignore[no-any-return]
+
 
 _ATOM_NS = "http://www.w3.org/2005/Atom"
 _ATOM_END = b"</feed>\n"
@@ -391,6 +397,12 @@ _RSS_NSMAP = {
     "content": "http://purl.org/rss/1.0/modules/content/",
     "dc": "http://purl.org/dc/elements/1.1/",
 }
+
+
+def entry_fragments(post: Post, config: Config, formats: Sequence[str]) -> dict[str, bytes | str]:
+    """One post's entry in each of ``formats``, exactly as :func:`render_group` splices it
+    (what its ``cache`` holds): for serialising entries ahead of the feeds that show them."""
+    return _entry_fragments(post, config, formats)
 
 
 def _entry_fragments(post: Post, config: Config, formats: Sequence[str]) -> dict[str, bytes | str]:
