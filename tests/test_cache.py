@@ -227,3 +227,21 @@ def test_a_save_that_fails_leaves_the_previous_cache(tmp_path: Path) -> None:
         save_index(path, FP, index)
     assert path.read_bytes() == before
     assert [p.name for p in tmp_path.iterdir()] == [cache.CACHE_FILE]
+
+
+def test_stored_html_is_a_zlib_stream_that_reads_back_exactly() -> None:
+    """make_entry writes with zlib-ng; entries (and caches of earlier versions, written with the
+    stdlib) are read with the stdlib's zlib, so the stream must be plain zlib."""
+    import zlib
+
+    html = '<p>本文 &amp; <a href="https://example.com/x">link</a></p>\n' * 50
+    post = Post(
+        source="a.md", id="tag:x,2025-01-01:a", slug="a", title="t", url="https://x/a",
+        date=datetime(2025, 1, 1, tzinfo=UTC), updated=datetime(2025, 1, 1, tzinfo=UTC),
+        updated_explicit=False, categories=(), tags=(), authors=(), summary="s",
+        content_html=html, content_hash="h",
+    )  # fmt: skip
+    entry = make_entry(1, 2, "d", "a.md", ParseOutcome(post, [], None, "a.md"), 3)
+    assert entry.outcome.post is not None and entry.outcome.post.content_html == ""
+    assert entry.html_z is not None and zlib.decompress(entry.html_z) == html.encode()
+    assert cache.unpack_html(entry.html_z) == html
