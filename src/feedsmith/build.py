@@ -531,6 +531,7 @@ class SiteBuilder:
                     touched = None
                     self._arm(OUTPUT_TREE, cfg.output_dir)  # before the checks it stands for
                 rendered = self.render_changed(groups, state, touched)
+                mark("signatures")
                 self.last_rendered = rendered.files.groups()
                 use_pool = (
                     self.pool
@@ -541,7 +542,7 @@ class SiteBuilder:
                     remove_staged(cfg.output_dir)  # a crashed build's, if any
                     self._staging = True
                     rendered.files.start(self._pool(), self._entries)
-                mark("signatures")
+                mark("entries")
                 stage = "publish"
                 written = publish(
                     cfg.output_dir,
@@ -604,10 +605,10 @@ class SiteBuilder:
         self._remember(listing, report)
         log.info("build ok: %s", report.summary())
         if log.isEnabledFor(logging.DEBUG):
-            steps, last = [], t0
+            steps, since = [], t0
             for name, at in marks:
-                steps.append(f"{name} {1000 * (at - last):.0f}")
-                last = at
+                steps.append(f"{name} {1000 * (at - since):.0f}")
+                since = at
             log.debug("build steps (ms): %s", ", ".join(steps))
         return report
 
