@@ -374,7 +374,7 @@ def _flat_front_matter(draw: st.DrawFn) -> str:
 
 @pytest.mark.skipif(not yaml.__with_libyaml__, reason="PyYAML built without libyaml")
 @given(st.one_of(_front_matter(), _flat_front_matter()))
-@settings(deadline=None, max_examples=max(EXAMPLES, 600))
+@settings(deadline=None, max_examples=max(EXAMPLES, 400))
 @example('title: "Why"\ndate: 2023-03-29 08:41:15 +0000\ntags: ["AI", "生成AI"]\nreading_time: 3\n')
 @example("d: 2025-11-16\nn: ~\nv: 1.10\nyes: on\nNull: x\nTrue: [a, 1, 2025-01-02, null]\n")
 @example("a: 1\na: 2\nb:\n# c\n")
