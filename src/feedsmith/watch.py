@@ -200,10 +200,12 @@ class Watcher:
             wd = self._libc.add_watch(self._fd, os.fsencode(folder), _MASK)
             if wd < 0:
                 err = ctypes.get_errno()
-                if err != errno.ENOENT or not prefix:
-                    log.info("cannot watch %s (%s): rebuilds scan it", folder, os.strerror(err))
-                    return False
-                continue  # a sub-folder removed meanwhile: its parent's event says so
+                if err == errno.ENOENT and prefix:
+                    continue  # a sub-folder removed meanwhile: its parent's event says so
+                # A missing root is normal before the first build wrote the output folder.
+                level = logging.DEBUG if err == errno.ENOENT else logging.INFO
+                log.log(level, "cannot watch %s (%s): rebuilds scan it", folder, os.strerror(err))
+                return False
             self._wds[wd] = (tree, prefix)
             try:
                 with os.scandir(folder) as it:
