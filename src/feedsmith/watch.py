@@ -16,7 +16,6 @@ went away, or the tree is on a file system where inotify misses changes made els
 
 from __future__ import annotations
 
-import contextlib
 import ctypes
 import errno
 import logging
@@ -158,7 +157,9 @@ class Watcher:
         self._fd = fd
         self._libc = libc
         self._trees: dict[str, _Tree] = {}
-        self._wds: dict[int, tuple[_Tree, str]] = {}  # watch descriptor -> tree, folder prefix
+        #: watch descriptor -> (tree, folder prefix) pairs: one folder can be in two trees (an
+        #: output folder inside the posts folder), and the kernel gives it one descriptor.
+        self._wds: dict[int, list[tuple[_Tree, str]]] = {}
         self._finalizer = weakref.finalize(self, os.close, fd)
 
     @classmethod
@@ -185,11 +186,15 @@ class Watcher:
         """(Re)start watching tree ``name`` at ``root``; ``False`` when it cannot be watched
         reliably (then :meth:`take` keeps answering ``None``)."""
         self._drain()  # events of the old arming must not leak into the new one
-        tree = _Tree(os.fspath(root), wants)
+        # The real path: a watch on a symlink to a folder would not see the folder's files.
+        tree = _Tree(os.path.realpath(root), wants)
         old = self._trees.get(name)
         self._trees[name] = tree
         if old is not None:
-            self._wds = {wd: v for wd, v in self._wds.items() if v[0] is not old}
+            for wd in list(self._wds):
+                self._wds[wd] = [pair for pair in self._wds[wd] if pair[0] is not old]
+                if not self._wds[wd]:
+                    del self._wds[wd]
         fstype = filesystem_type(tree.root)
         if fstype not in LOCAL_FILESYSTEMS:
             log.info("not watching %s (file system %s): rebuilds scan it", tree.root, fstype)
@@ -206,7 +211,7 @@ class Watcher:
                 level = logging.DEBUG if err == errno.ENOENT else logging.INFO
                 log.log(level, "cannot watch %s (%s): rebuilds scan it", folder, os.strerror(err))
                 return False
-            self._wds[wd] = (tree, prefix)
+            self._wds.setdefault(wd, []).append((tree, prefix))
             try:
                 with os.scandir(folder) as it:
                     for entry in it:
@@ -260,21 +265,15 @@ class Watcher:
         found = self._wds.get(wd)
         if found is None:
             return  # a watch of an earlier arming
-        tree, prefix = found
         if mask & _LOST:
-            tree.known = False
-            self._wds.pop(wd, None)
+            for tree, _ in found:
+                tree.known = False
+            del self._wds[wd]
             return
         if not name or name.startswith("."):
             return
-        if mask & IN_ISDIR:
-            tree.known = False  # a folder came, went or moved: its files are not watched
-            return
-        if tree.wants(name):
-            tree.suspects.add(prefix + name)
-
-
-def close_quietly(watcher: Watcher | None) -> None:
-    if watcher is not None:
-        with contextlib.suppress(OSError):
-            watcher.close()
+        for tree, prefix in found:
+            if mask & IN_ISDIR:
+                tree.known = False  # a folder came, went or moved: its files are not watched
+            elif tree.wants(name):
+                tree.suspects.add(prefix + name)
