@@ -81,6 +81,29 @@ def test_queue_overflow_and_a_vanished_root_make_every_tree_unknown(
     assert watcher.take("one") is None
 
 
+def test_a_symlinked_root_is_watched_through_to_its_folder(
+    tmp_path: Path, watcher: Watcher
+) -> None:
+    real = tmp_path / "real"
+    real.mkdir()
+    (tmp_path / "link").symlink_to(real, target_is_directory=True)
+    assert watcher.arm("posts", str(tmp_path / "link"), is_md)
+    (real / "a.md").write_text("x")
+    assert watcher.take("posts") == {"a.md"}
+
+
+def test_a_folder_in_two_trees_reports_to_both(tmp_path: Path, watcher: Watcher) -> None:
+    (tmp_path / "feeds").mkdir()
+    assert watcher.arm("posts", str(tmp_path), lambda name: True)
+    assert watcher.arm("output", str(tmp_path / "feeds"), lambda name: True)
+    (tmp_path / "feeds/all.atom.xml").write_text("x")
+    assert watcher.take("output") == {"all.atom.xml"}
+    assert watcher.take("posts") == {"feeds/all.atom.xml"}
+    assert watcher.arm("posts", str(tmp_path), lambda name: True)  # re-arming one tree...
+    (tmp_path / "feeds/all.rss.xml").write_text("x")
+    assert watcher.take("output") == {"all.rss.xml"}  # ...leaves the other's watch alone
+
+
 def test_only_local_file_systems_are_watched(
     tmp_path: Path, watcher: Watcher, monkeypatch: pytest.MonkeyPatch
 ) -> None:
