@@ -18,6 +18,7 @@ from feedsmith import feeds
 from feedsmith.config import Config, config_from_mapping
 from feedsmith.groups import group_posts
 from feedsmith.model import Author, Post
+from test_feeds import make_post  # the same hand-made post as the reference tests
 
 BASE = datetime(2025, 11, 16, 20, 35, 4, tzinfo=UTC)
 DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
@@ -57,29 +58,6 @@ _READING_TIME = (
     | st.floats(allow_nan=True, allow_infinity=True)
     | st.sampled_from([1e-7, 1e16, 1e22, 5e-324, 0.1, 2.5, -0.0, 123456789.123, 1.5e300])
 )
-
-
-def make_post(n: int, **overrides: Any) -> Post:
-    date = overrides.pop("date", BASE + timedelta(hours=n))
-    fields: dict[str, Any] = {
-        "source": f"_posts/p{n}.md",
-        "id": f"tag:example.com,2025-11-16:p{n:03d}",
-        "slug": f"p{n}",
-        "title": f"Post {n}",
-        "url": f"https://blog.example.com/2025/11/16/p{n}.html",
-        "date": date,
-        "updated": overrides.pop("updated", date),
-        "updated_explicit": False,
-        "categories": ("投資分析",),
-        "tags": ("AI",),
-        "authors": (Author("編集部"),),
-        "summary": f"Summary {n}",
-        "content_html": f"<p>Body {n}</p>\n",
-        "content_hash": f"h{n}",
-        "extra": {},
-    }
-    fields.update(overrides)
-    return Post(**fields)
 
 
 @st.composite
