@@ -248,3 +248,23 @@ def test_failed_rename_leaves_no_temp_files_and_next_publish_converges(
     for rel, data in new_files.items():
         assert (tmp_path / rel).read_bytes() == data
         assert gzip.decompress((tmp_path / (rel + ".gz")).read_bytes()) == data
+
+
+def test_first_publish_does_not_stat_files_the_folder_listing_did_not_show(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    files, feeds = site_files()
+    files["extra/notes.json"] = b"{}"  # not a shape the listing covers: checked on disk
+    stats: list[str] = []
+    real = output._stat
+
+    def counting(path: str) -> os.stat_result | None:
+        stats.append(os.path.relpath(path, tmp_path))
+        return real(path)
+
+    monkeypatch.setattr(output, "_stat", counting)
+    publish(tmp_path, files, feeds, BuildState(), T1)
+    assert sorted(stats) == ["extra/notes.json", "extra/notes.json.gz"]
+    stats.clear()
+    publish(tmp_path, files, feeds, BuildState(), T2)  # now they exist: each is checked
+    assert {"all.atom.xml", "all.atom.xml.gz", "index.opml"} <= set(stats)
