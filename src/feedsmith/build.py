@@ -1507,7 +1507,7 @@ def _quick_keys(posts_dir: Path) -> list[tuple[str, int, int]] | None:
                         return None
                     if entry.is_dir(follow_symlinks=False):
                         stack.append((entry.path, prefix + name + "/"))
-                    elif name.lower().endswith(_POST_SUFFIXES):  # hidden names skipped above
+                    elif _is_post_name(name):  # hidden names skipped above
                         if not entry.is_file(follow_symlinks=False):
                             return None
                         st = entry.stat(follow_symlinks=False)

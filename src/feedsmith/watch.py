@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import ctypes
 import errno
+import functools
 import logging
 import os
 import struct
@@ -110,9 +111,7 @@ def _unescape(field: str) -> str:
 
 
 class _Libc:
-    """The three inotify calls, loaded once (``None`` off Linux or without them)."""
-
-    _loaded: _Libc | bool | None = False
+    """The inotify calls this module makes, with their C signatures."""
 
     def __init__(self, lib: ctypes.CDLL) -> None:
         self.init1 = lib.inotify_init1
@@ -122,17 +121,16 @@ class _Libc:
         self.add_watch.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_uint32]
         self.add_watch.restype = ctypes.c_int
 
-    @classmethod
-    def get(cls) -> _Libc | None:
-        if cls._loaded is False:
-            loaded: _Libc | None = None
-            if sys.platform.startswith("linux"):
-                try:
-                    loaded = cls(ctypes.CDLL(None, use_errno=True))
-                except (OSError, AttributeError):
-                    loaded = None
-            cls._loaded = loaded
-        return cls._loaded  # type: ignore[return-value]
+
+@functools.cache
+def _libc() -> _Libc | None:
+    """The C library's inotify calls, loaded once; ``None`` off Linux or without them."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        return _Libc(ctypes.CDLL(None, use_errno=True))
+    except (OSError, AttributeError):
+        return None
 
 
 @dataclass
@@ -165,7 +163,7 @@ class Watcher:
     @classmethod
     def open(cls) -> Watcher | None:
         """A watcher, or ``None`` where inotify is unavailable (not Linux, instance limit)."""
-        libc = _Libc.get()
+        libc = _libc()
         if libc is None:
             return None
         fd = libc.init1(IN_NONBLOCK | IN_CLOEXEC)
@@ -177,10 +175,6 @@ class Watcher:
 
     def close(self) -> None:
         self._finalizer()
-
-    @property
-    def closed(self) -> bool:
-        return not self._finalizer.alive
 
     def arm(self, name: str, root: str, wants: Callable[[str], bool]) -> bool:
         """(Re)start watching tree ``name`` at ``root``; ``False`` when it cannot be watched
