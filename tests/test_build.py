@@ -174,6 +174,59 @@ def test_ids_stable_and_updated_moves_only_on_text_edits(site: Any) -> None:
     assert item(site, "Beta")["date_modified"] == "2025-10-02T00:00:00Z"
 
 
+def test_moving_the_site_to_https_changes_links_but_not_updated(site: Any) -> None:
+    site.settings["site"] = {**site.settings["site"], "url": "http://blog.example.com"}
+    write_two_posts(site)
+    build_site(site.config(), T1)
+    before = {i["id"]: i for i in json_feed(site, "all.json")["items"]}
+    atom_before = feedparser.parse((site.output_dir / "all.atom.xml").read_bytes())
+
+    site.settings["site"] = {**site.settings["site"], "url": "https://blog.example.com"}
+    build_site(site.config(), T2)
+    after = {i["id"]: i for i in json_feed(site, "all.json")["items"]}
+    assert after.keys() == before.keys()
+    for entry_id, entry in after.items():
+        assert entry["url"] == before[entry_id]["url"].replace("http://", "https://", 1)
+        assert entry["date_modified"] == before[entry_id]["date_modified"]
+    atom_after = feedparser.parse((site.output_dir / "all.atom.xml").read_bytes())
+    assert atom_after.feed.updated == atom_before.feed.updated
+    assert [e.updated for e in atom_after.entries] == [e.updated for e in atom_before.entries]
+
+    site.write_post(  # an edit after the move still moves `updated`
+        "2025-10-01-alpha.md",
+        post("Alpha", "2025-10-01", tags=["python", "web"], category="Tech", body="New."),
+        dedent=False,
+    )
+    build_site(site.config(), T3)
+    assert item(site, "Alpha")["date_modified"] == "2025-12-03T09:00:00Z"
+    assert item(site, "Beta")["date_modified"] == "2025-10-02T00:00:00Z"
+
+
+def test_a_state_from_before_change_hashes_keeps_every_updated(site: Any) -> None:
+    """States written by earlier versions hold content hashes; upgrading must not re-date."""
+    write_two_posts(site)
+    config = site.config()
+    build_site(config, T1)
+    site.write_post(
+        "2025-10-01-alpha.md",
+        post("Alpha", "2025-10-01", tags=["python", "web"], category="Tech", body="Edited."),
+        dedent=False,
+    )
+    build_site(config, T2)
+    state_path = config.state_dir / "state.json"
+    state = json.loads(state_path.read_text("utf-8"))
+    from feedsmith.posts import scan_posts
+
+    legacy = {p.id: p.content_hash for p in scan_posts(config, T2).posts}
+    for entry_id, entry in state["entries"].items():
+        entry["hash"] = legacy[entry_id]  # what 0.1 stored
+    state_path.write_text(json.dumps(state), "utf-8")
+    (config.state_dir / "last-build.json").unlink(missing_ok=True)
+    build_site(config, T3)
+    assert item(site, "Alpha")["date_modified"] == "2025-12-02T09:00:00Z"
+    assert item(site, "Beta")["date_modified"] == "2025-10-02T00:00:00Z"
+
+
 def test_removed_tag_is_deleted_and_recorded_as_gone(site: Any) -> None:
     write_two_posts(site)
     config = site.config()

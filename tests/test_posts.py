@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import urllib.parse
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
@@ -392,9 +393,63 @@ def test_generated_id_uses_front_matter_slug(config: Config) -> None:
     assert post.id == "tag:blog.example.com,2025-01-01:My-Slug-Part"
 
 
-def test_generated_id_keeps_unicode_letters_and_encodes_the_rest(config: Config) -> None:
+def test_generated_id_is_a_uri_with_percent_encoded_utf8(config: Config) -> None:
     post = post_of(config, fm(date="2025-01-01", slug='"最新#ニュース"'))
-    assert post.id == "tag:blog.example.com,2025-01-01:最新%23ニュース"
+    assert post.id == (
+        "tag:blog.example.com,2025-01-01:"
+        "%E6%9C%80%E6%96%B0%23%E3%83%8B%E3%83%A5%E3%83%BC%E3%82%B9"
+    )
+    assert post.id.isascii()
+
+
+def test_generated_id_of_a_japanese_file_name_is_valid_rfc_4151(config: Config) -> None:
+    post = post_of(config, fm(date="2025-12-01"), "2025-12-01-年末のお知らせ.md")
+    assert post.id == (
+        "tag:blog.example.com,2025-12-01:%E5%B9%B4%E6%9C%AB%E3%81%AE%E3%81%8A%E7%9F%A5%E3%82%89%E3%81%9B"
+    )
+    assert urllib.parse.unquote(post.id.rsplit(":", 1)[1]) == "年末のお知らせ"
+
+
+def test_generated_ascii_ids_are_unchanged_by_the_uri_encoding(config: Config) -> None:
+    post = post_of(config, fm(date="2025-01-01"), "2025-01-01-plain-slug_1.2.md")
+    assert post.id == "tag:blog.example.com,2025-01-01:plain-slug_1.2"
+
+
+@pytest.mark.parametrize(
+    ("categories", "path"),
+    [
+        ('["C#", "Q&A?"]', "/c%23/q&a%3F/2024/01/01/x.html"),
+        ('["100%"]', "/100%25/2024/01/01/x.html"),
+        ('["日本語"]', "/%E6%97%A5%E6%9C%AC%E8%AA%9E/2024/01/01/x.html"),
+    ],
+)
+def test_category_names_with_url_syntax_are_encoded_in_post_urls(
+    site, categories: str, path: str
+) -> None:  # type: ignore[no-untyped-def]
+    config = site.config(permalink="/:categories/:year/:month/:day/:title.html")
+    post = post_of(config, fm(date="2024-01-01", categories=categories), "2024-01-01-x.md")
+    assert post.url == site.config().site.url + path
+    parts = urllib.parse.urlsplit(post.url)
+    assert (parts.query, parts.fragment) == ("", "")
+
+
+def test_a_slug_with_a_question_mark_or_hash_stays_in_the_path(config: Config) -> None:
+    post = post_of(config, fm(date="2024-01-01", slug='"why?#1"'), "2024-01-01-x.md")
+    parts = urllib.parse.urlsplit(post.url)
+    assert (parts.query, parts.fragment) == ("", "")
+    assert parts.path.endswith("/why%3F%231.html")
+
+
+def test_change_hash_ignores_the_base_url_but_content_hash_does_not(site) -> None:  # type: ignore[no-untyped-def]
+    text = fm(date="2025-01-01", title="T", image="/img/a.png", body="See [this](/other.html).")
+    site.settings["site"] = {**site.settings["site"], "url": "http://blog.example.org"}
+    before = post_of(site.config(), text, "a.md")
+    site.settings["site"] = {**site.settings["site"], "url": "https://blog.example.org"}
+    after = post_of(site.config(), text, "a.md")
+    assert before.content_hash != after.content_hash
+    assert before.change_hash == after.change_hash
+    edited = post_of(site.config(), text.replace("See", "Read"), "a.md")
+    assert edited.change_hash != after.change_hash
 
 
 def test_id_is_stable_across_edits_http_switch_and_permalink_change(site) -> None:  # type: ignore[no-untyped-def]

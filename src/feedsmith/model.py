@@ -47,7 +47,9 @@ class Post:
     Datetimes are timezone-aware. ``updated`` is the front-matter modification date when one
     was given (``updated_explicit``), else equal to ``date``; the build may replace it with the
     time the content was last seen to change (see ``state``). ``content_hash`` covers everything a
-    reader sees in an entry, so it changes exactly when an entry's text changes.
+    reader sees in an entry, so it changes exactly when an entry's text changes; ``change_hash``
+    is the same with the site's base URL factored out, so moving the blog (http → https, a new
+    host) changes links but not ``updated``. Empty means "same as ``content_hash``".
     """
 
     source: str  # path relative to posts_dir, POSIX separators: the post's identity on disk
@@ -64,6 +66,7 @@ class Post:
     summary: str
     content_html: str
     content_hash: str
+    change_hash: str = ""
     lang: str | None = None
     image: str | None = None
     extra: dict[str, Any] = field(default_factory=dict, hash=False, compare=False)

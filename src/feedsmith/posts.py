@@ -52,8 +52,8 @@ _KNOWN_KEYS = {
     "lang", "image",
 }  # fmt: skip
 
-# Characters a tag URI (RFC 4151 ``specific``: pchar / "/" / "?") may hold as they are. Non-ASCII
-# letters and digits are kept too (an IRI), so Japanese slugs stay readable in readers.
+# Characters a tag URI (RFC 4151 ``specific``: pchar / "/" / "?") may hold as they are. A tag URI
+# is a URI, not an IRI: everything else, non-ASCII included, is percent-encoded UTF-8.
 _TAG_URI_SAFE = frozenset(
     "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._~!$&'()*+,;=:@/"
 )
@@ -181,6 +181,9 @@ class _Parser:
         for key in _KNOWN_KEYS:
             extra.pop(key, None)
         digest = _content_hash(title, url, summary, content_html, categories, tags, authors, image)
+        change = _change_hash(
+            self.config.site.url, title, url, summary, content_html, categories, tags, authors, image
+        )
         post = Post(
             source=self.rel,
             id=post_id,
@@ -196,6 +199,7 @@ class _Parser:
             summary=summary,
             content_html=content_html,
             content_hash=digest,
+            change_hash=change,
             lang=lang,
             image=image,
             extra=extra,
@@ -455,7 +459,16 @@ def _stem(rel: str) -> str:
 
 def _category_segment(name: str) -> str:
     """A category as a URL path segment: lowercased like Jekyll 4, spaces and ``/`` → ``-``."""
-    return re.sub(r"[\s/\\]+", "-", name.strip().lower()).strip("-")
+    return _path_value(re.sub(r"[\s/\\]+", "-", name.strip().lower()).strip("-"))
+
+
+def _path_value(text: str) -> str:
+    """A value put into a permalink's path, with the two characters that would end the path
+    (``?`` starts a query, ``#`` a fragment) percent-encoded: ``C#`` is a name, not a fragment.
+    Everything else is encoded later, once, by :func:`_quote_url`."""
+    if "#" in text or "?" in text:
+        return text.replace("#", "%23").replace("?", "%3F")
+    return text
 
 
 _PermalinkField = Callable[[datetime, str, tuple[str, ...]], str]
@@ -470,8 +483,8 @@ _PERMALINK_FIELDS: dict[str, _PermalinkField] = {
     "hour": lambda d, s, c: f"{d.hour:02d}",
     "minute": lambda d, s, c: f"{d.minute:02d}",
     "second": lambda d, s, c: f"{d.second:02d}",
-    "title": lambda d, s, c: s,
-    "slug": lambda d, s, c: s,
+    "title": lambda d, s, c: _path_value(s),
+    "slug": lambda d, s, c: _path_value(s),
 }
 
 
@@ -525,8 +538,8 @@ def _expand_permalink_reference(
         "hour": f"{published.hour:02d}",
         "minute": f"{published.minute:02d}",
         "second": f"{published.second:02d}",
-        "title": slug,
-        "slug": slug,
+        "title": _path_value(slug),
+        "slug": _path_value(slug),
     }
     path = _PLACEHOLDER.sub(lambda m: values.get(m.group(1), m.group(0)), pattern)
     path = re.sub(r"/{2,}", "/", path)
@@ -564,15 +577,13 @@ def _quote_url_reference(url: str) -> str:
 
 
 def _tag_specific(slug: str) -> str:
+    """The slug as an RFC 4151 ``specific``: percent-encoded UTF-8 outside the URI grammar.
+
+    This form is final (see README, "Entry ids"): ids must never change again for a post.
+    """
     if _TAG_URI_SAFE.issuperset(slug):  # the usual ASCII slug: every character kept
         return slug
-    out: list[str] = []
-    for char in slug:
-        if char in _TAG_URI_SAFE or (ord(char) > 127 and unicodedata.category(char)[0] in "LN"):
-            out.append(char)
-        else:
-            out.append(quote(char, safe=""))
-    return "".join(out)
+    return "".join(char if char in _TAG_URI_SAFE else quote(char, safe="") for char in slug)
 
 
 class _DropType:
@@ -636,6 +647,37 @@ def _content_hash(
     except TypeError:  # orjson.JSONEncodeError
         blob = _content_blob_reference(fields)
     return hashlib.sha256(blob).hexdigest()
+
+
+def _change_hash(
+    base: str,
+    title: str,
+    url: str,
+    summary: str,
+    content_html: str,
+    categories: tuple[str, ...],
+    tags: tuple[str, ...],
+    authors: tuple[Author, ...],
+    image: str | None,
+) -> str:
+    """:func:`_content_hash` with the site's base URL factored out: what ``updated`` follows.
+
+    Moving a blog (``site.url`` from http to https, or to a new host) rewrites every link, but
+    a reader sees the same entry: its ``updated`` must not move, or every reader re-shows every
+    post. So the base (``site.url`` followed by ``/``) is replaced by a NUL, which no post text
+    can hold (``xml_safe`` removes it), before hashing.
+    """
+    prefix = base.rstrip("/") + "/"
+    return _content_hash(
+        title,
+        url.replace(prefix, "\x00/"),
+        summary,
+        content_html.replace(prefix, "\x00/"),
+        categories,
+        tags,
+        authors,
+        image.replace(prefix, "\x00/") if image else image,
+    )
 
 
 def _content_blob_reference(fields: list[Any]) -> bytes:

@@ -47,7 +47,8 @@ STATE_VERSION = 1
 class BuildState:
     """The JSON-serialisable memory of the last successful build.
 
-    * ``entries``: ``{post_id: {"hash": content_hash, "changed": iso}}``
+    * ``entries``: ``{post_id: {"hash": change_hash, "changed": iso}}`` (states written before
+      change hashes hold content hashes; :func:`apply_updates` accepts either)
     * ``slugs``: the slug registry ``{"tag:<key>": slug, "category:<key>": slug}``
     * ``files``: ``{rel_path: {"sha256", "bytes", "changed", "mtime_ns", "gz_bytes", ...}}`` —
       what :mod:`feedsmith.output` published (``mtime_ns``/``gz_*`` let it verify the disk
@@ -136,8 +137,9 @@ def apply_updates(
 ) -> tuple[list[Post], dict[str, dict[str, str]]]:
     """Give every post an honest ``updated`` and return the new ``entries`` table.
 
-    Per post: first sight → its publish ``date``; same ``content_hash`` as last build → the
-    remembered time; a different hash → ``now``. An explicit front-matter ``updated`` always
+    Per post: first sight → its publish ``date``; same ``change_hash`` as last build (the
+    content with the site's base URL factored out) → the remembered time; a different hash →
+    ``now``. An explicit front-matter ``updated`` always
     wins for the feed, but the hash is still tracked so dropping that key later behaves. The
     result is never earlier than ``date`` (``published`` never moves, and an entry cannot be
     updated before it was published). Only the given posts appear in the new table.
@@ -174,23 +176,31 @@ def apply_updates(
                 continue
         date = post.date
         changed: datetime
-        if prev is not None and prev["hash"] == post.content_hash:
+        tracked = post.change_hash or post.content_hash
+        # A state written before change hashes existed holds content hashes; a match there
+        # means the very same text, so it is honoured once and replaced by the change hash.
+        if prev is not None and (prev["hash"] == tracked or prev["hash"] == post.content_hash):
             kept = prev["changed"]
             changed = parse(kept)
             # A naive time is never compared with an aware one (defensive), and the result is
             # max(changed, date), which keeps the first of equal times.
             if changed.tzinfo is None or date > changed:
                 changed = date
-                entries[post_id] = {"hash": post.content_hash, "changed": date.isoformat()}
-            elif type(prev) is dict and len(prev) == 2 and (as_written is None or as_written(kept)):
-                entries[post_id] = prev  # == {"hash": ..., "changed": changed.isoformat()}
+                entries[post_id] = {"hash": tracked, "changed": date.isoformat()}
+            elif (
+                type(prev) is dict
+                and len(prev) == 2
+                and prev["hash"] == tracked
+                and (as_written is None or as_written(kept))
+            ):
+                entries[post_id] = prev  # == {"hash": tracked, "changed": changed.isoformat()}
             else:
-                entries[post_id] = {"hash": post.content_hash, "changed": changed.isoformat()}
+                entries[post_id] = {"hash": tracked, "changed": changed.isoformat()}
         else:
             changed = date if prev is None else now
             if date > changed:
                 changed = date
-            entries[post_id] = {"hash": post.content_hash, "changed": changed.isoformat()}
+            entries[post_id] = {"hash": tracked, "changed": changed.isoformat()}
         result = post
         if not post.updated_explicit and post.updated != changed:
             result = _with_updated(post, changed)
