@@ -182,7 +182,15 @@ class _Parser:
             extra.pop(key, None)
         digest = _content_hash(title, url, summary, content_html, categories, tags, authors, image)
         change = _change_hash(
-            self.config.site.url, title, url, summary, content_html, categories, tags, authors, image
+            self.config.site.url,
+            title,
+            url,
+            summary,
+            content_html,
+            categories,
+            tags,
+            authors,
+            image,
         )
         post = Post(
             source=self.rel,
