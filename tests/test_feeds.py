@@ -213,6 +213,31 @@ def test_rss_carries_every_required_element(config: Config) -> None:
     assert item.findtext("pubDate") == "Sun, 16 Nov 2025 23:35:04 +0000"
 
 
+@pytest.mark.parametrize(
+    ("authors", "author", "creators"),
+    [
+        ((Author("Ann", "ann@example.com"),), "ann@example.com (Ann)", []),
+        ((Author("Ann"),), None, ["Ann"]),
+        (
+            (Author("Ann", "ann@example.com"), Author("Bob", "bob@example.com")),
+            None,
+            ["Ann", "Bob"],
+        ),
+    ],
+)
+def test_an_rss_item_has_author_or_dc_creator_never_both(
+    config: Config, authors: tuple[Author, ...], author: str | None, creators: list[str]
+) -> None:
+    group = groups_for([make_post(1, authors=authors)])[0]
+    for rss in (render_rss(group, config), render_group(group, config, ["rss"])["rss"]):
+        item = etree.fromstring(rss).find("channel/item")
+        assert item is not None
+        assert item.findtext("author") == author
+        assert [c.text for c in item.findall(f"{DC}creator")] == creators
+    atom = feedparser.parse(render_atom(group, config))
+    assert [a["name"] for a in atom.entries[0].authors] == [a.name for a in authors]
+
+
 def test_rss_guid_equals_atom_id(config: Config) -> None:
     group = sample_groups()[0]
     atom_ids = [e.id for e in feedparser.parse(render_atom(group, config)).entries]

@@ -112,6 +112,23 @@ def test_invalid_yaml_mapping_error_points_at_its_line():
 
 
 @pytest.mark.parametrize(
+    ("text", "line"),
+    [
+        ("---\ntitle: ok\nfoo: a\x85b @\nz: 1\n---\nbody\n", 3),  # NEL inside a value
+        ('---\ntitle: "a\u2028b"\nfoo: @x\n---\nbody\n', 3),  # U+2028 on an earlier line
+        ('---\ntitle: "a\u2029b\u2029c"\nx: 1\nfoo: `x\n---\n', 4),
+        ("---\ntitle: ok\nfoo:\tbar: baz\n---\n", 3),  # tab where a token must start
+        ('---\ntitle: "unclosed\nz: 1\n---\nbody\n', 2),  # points where the quote opened
+        ("---\ntitle: ok\njust words here\nz: 1\n---\n", 3),  # a key line without ":"
+    ],
+)
+def test_a_yaml_error_names_the_line_that_holds_the_bad_character(text: str, line: int) -> None:
+    err = _error(text)
+    assert err.reason.startswith("front matter is not valid YAML"), err.reason
+    assert err.line == line
+
+
+@pytest.mark.parametrize(
     ("text", "kind"),
     [
         ("---\n- a\n- b\n---\n", "a list"),

@@ -250,8 +250,14 @@ def _fill_entry(fe: FeedEntry, post: Post, config: Config) -> None:
     fe.updated(_feed_date(post.updated))
     if post.authors:
         fe.author([_author_dict(a) for a in post.authors])
-        # RSS <author> must be an e-mail address; names go to dc:creator.
-        fe.dc.dc_creator([a.name for a in post.authors])
+        # RSS <author> must be an e-mail address, and an item should not carry both <author>
+        # and <dc:creator> (the W3C validator warns). One author with an e-mail → <author>
+        # "email (Name)"; anything else (no e-mail, several authors) → one dc:creator a name.
+        if len(post.authors) == 1 and post.authors[0].email:
+            pass  # feedgen derived the RSS <author> from the Atom author
+        else:
+            fe._FeedEntry__rss_author = []  # type: ignore[attr-defined]
+            fe.dc.dc_creator([a.name for a in post.authors])
     categories = [
         {"term": name, "label": name, "scheme": cat_scheme} for name in post.categories
     ] + [{"term": name, "label": name, "scheme": tag_scheme} for name in post.tags]

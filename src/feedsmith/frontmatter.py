@@ -350,8 +350,7 @@ def _load_yaml(source: str, first_line: int) -> object:
     try:
         return yaml.load(source, Loader=_StrictLoader)
     except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line = first_line + mark.line if mark is not None else None
+        line = _error_line(source, first_line, exc)
         problem = exc.problem or exc.context or "syntax error"
         if isinstance(exc, _AliasRefused):
             raise FrontMatterError(problem, line) from None
@@ -360,6 +359,28 @@ def _load_yaml(source: str, first_line: int) -> object:
         raise FrontMatterError("front matter is nested too deeply", first_line) from None
     except Exception as exc:
         raise FrontMatterError(f"front matter is not valid YAML: {exc}", first_line) from None
+
+
+def _error_line(source: str, first_line: int, exc: yaml.MarkedYAMLError) -> int | None:
+    """The file line a YAML error is about, as an editor numbers lines.
+
+    PyYAML's ``mark.line`` also counts NEL, U+2028 and U+2029 as line breaks, which editors and
+    ``str.split("\n")`` do not, so an error after one was reported a line too late: the line
+    is counted from the mark's character index instead. An error found only at the end of the
+    stream (an unclosed quote or bracket) points at where the unclosed thing began, and a line
+    that is neither ``key: value`` nor a continuation at that line, not at the next one.
+    """
+    mark = exc.problem_mark
+    context = exc.context_mark
+    if context is not None and (
+        mark is None
+        or mark.index >= len(source.rstrip())
+        or exc.context == "while scanning a simple key"  # a key line without ":"
+    ):
+        mark = context
+    if mark is None:
+        return None
+    return first_line + source.count("\n", 0, mark.index)
 
 
 def _load_toml(source: str, first_line: int) -> object:
