@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import json
 import locale
 import os
@@ -206,7 +207,8 @@ def test_rss_carries_every_required_element(config: Config) -> None:
     assert item is not None
     guid = item.find("guid")
     assert guid is not None and guid.get("isPermaLink") == "false"
-    assert item.findtext("description") == "Summary 3 & <more>"
+    # RSS descriptions are HTML: the plain-text summary is escaped once more.
+    assert item.findtext("description") == "Summary 3 &amp; &lt;more&gt;"
     assert item.findtext(f"{CONTENT}encoded") == "<p>Body <strong>3</strong></p>"
     assert item.findtext(f"{DC}creator") == "ALLFORCES編集部"
     assert [c.text for c in item.findall("category")] == ["投資分析", "AI", "最新ニュース"]
@@ -236,6 +238,24 @@ def test_an_rss_item_has_author_or_dc_creator_never_both(
         assert [c.text for c in item.findall(f"{DC}creator")] == creators
     atom = feedparser.parse(render_atom(group, config))
     assert [a["name"] for a in atom.entries[0].authors] == [a.name for a in authors]
+
+
+def test_rss_plain_text_encodes_ampersand_and_less_than_as_hex_references(
+    make_config: Callable[..., Config],
+) -> None:
+    config = make_config()
+    post = make_post(1, title="AT&T says x < y", categories=("Q&A",), tags=("<b>",))
+    group = groups_for([post])[0]
+    for rss in (render_rss(group, config), render_group(group, config, ["rss"])["rss"]):
+        item = rss[rss.index(b"<item>") :]
+        assert b"<title>AT&#x26;T says x &#x3C; y</title>" in item
+        assert b">Q&#x26;A</category>" in item and b">&#x3C;b&gt;</category>" in item
+        assert b"&amp;" not in item.split(b"<description>")[0]
+        parsed = feedparser.parse(rss)
+        assert parsed.entries[0].title == "AT&T says x < y"
+        assert html.unescape(parsed.entries[0].summary) == "Summary 1 & <more>"
+    plain = render_rss(groups_for([make_post(2)])[0], config)
+    assert b"&#x" not in plain  # nothing to encode: the bytes are as before
 
 
 def test_rss_guid_equals_atom_id(config: Config) -> None:
@@ -455,6 +475,8 @@ def test_opml_parses_and_lists_every_feed_by_kind(config: Config) -> None:
     for outline in body.iter("outline"):
         if outline.get("xmlUrl"):
             assert outline.get("type") == "rss" and outline.get("text")
+        else:  # a folder: `text` alone, so no `type` is missing (MissingOutlineType)
+            assert dict(outline.attrib) == {"text": outline.get("text")}
     assert root.findtext("head/dateModified") == "Sun, 16 Nov 2025 23:35:04 +0000"
 
 

@@ -24,8 +24,10 @@ Decisions where the formats leave room:
 from __future__ import annotations
 
 import functools
+import html
 import json
 import math
+import re
 from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
 from json.encoder import encode_basestring
@@ -265,6 +267,10 @@ def _fill_entry(fe: FeedEntry, post: Post, config: Config) -> None:
         fe.category(categories)
     if post.summary:
         fe.summary(post.summary)
+        # RSS <description> is HTML to every reader (and to the validator): the plain-text
+        # summary is escaped once more, so "x < y & z" shows as written instead of as markup.
+        # (feedgen's description() would also set the Atom content: only the RSS field is set.)
+        fe._FeedEntry__rss_description = html.escape(post.summary, quote=False)  # type: ignore[attr-defined]
     if full and post.content_html:
         fe.content(post.content_html, type="html")
 
@@ -288,7 +294,35 @@ def _rss_bytes(fg: FeedGenerator, group: FeedGroup, config: Config) -> bytes:
         # RSS requires a channel description. Set last: feedgen would also make it the Atom
         # subtitle, which should only ever be the site's own description.
         fg.description(feed_title(group, config))
-    return fg.rss_str(pretty=True, encoding="UTF-8")
+    doc = fg.rss_str(pretty=True, encoding="UTF-8")
+    cut = doc.find(b"<item>")
+    if cut < 0:
+        return _rss_char_refs(doc, _RSS_CHANNEL_PLAIN)
+    return _rss_char_refs(doc[:cut], _RSS_CHANNEL_PLAIN) + _rss_char_refs(
+        doc[cut:], _RSS_ITEM_PLAIN
+    )
+
+
+# RSS elements that are plain text (not HTML). The RSS Best Practices Profile asks for "&" and
+# "<" in them as hexadecimal character references (the W3C validator warns otherwise): a
+# reader that wrongly treats a title as HTML still shows "AT&T" and "x < y" as written.
+_RSS_ITEM_PLAIN = re.compile(rb"(<(title|category)(?: [^>]*)?>)([^<]*)(</\2>)")
+_RSS_CHANNEL_PLAIN = re.compile(rb"(<(title|description|category)(?: [^>]*)?>)([^<]*)(</\2>)")
+
+
+def _rss_char_refs(doc: bytes, elements: re.Pattern[bytes]) -> bytes:
+    """``&amp;``/``&lt;`` in the plain-text ``elements`` of ``doc`` as ``&#x26;``/``&#x3C;``.
+
+    Same characters to any XML parser; only the spelling changes, and only where needed.
+    """
+    if b"&amp;" not in doc and b"&lt;" not in doc:
+        return doc
+    return elements.sub(_char_refs, doc)
+
+
+def _char_refs(match: re.Match[bytes]) -> bytes:
+    text = match.group(3).replace(b"&amp;", b"&#x26;").replace(b"&lt;", b"&#x3C;")
+    return match.group(1) + text + match.group(4)
 
 
 def render_atom(group: FeedGroup, config: Config) -> bytes:
@@ -484,7 +518,7 @@ def _entry_fragments(post: Post, config: Config, formats: Sequence[str]) -> dict
             etree.SubElement(root, "channel").append(fe.rss_entry())
             doc = etree.tostring(root, pretty_print=True, encoding="UTF-8")
             start = doc.index(b"<channel>\n") + len(b"<channel>\n")
-            out["rss"] = doc[start : -len(_RSS_END)]
+            out["rss"] = _rss_char_refs(doc[start : -len(_RSS_END)], _RSS_ITEM_PLAIN)
     return out
 
 
@@ -740,7 +774,9 @@ def render_opml(groups: Sequence[FeedGroup], config: Config) -> bytes:
         folder = folders.get(group.kind)
         if folder is None:
             text = _OPML_KIND_TITLES.get(group.kind, group.kind)
-            folder = etree.SubElement(body, "outline", text=text, title=text)
+            # Only `text`: a folder outline with more attributes must have a `type` (OPML 2.0;
+            # the W3C validator warns MissingOutlineType), and a folder has no type to give.
+            folder = etree.SubElement(body, "outline", text=text)
             folders[group.kind] = folder
         title = feed_title(group, config)
         attrs = {
