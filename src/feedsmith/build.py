@@ -85,6 +85,7 @@ from feedsmith.groups import (
     record_grouping,
     regroup,
 )
+from feedsmith.kept import KEPT_FILE, Kept, is_broken, keep, kept_from, load_kept, save_kept
 from feedsmith.model import Post, Problem, ScanResult
 from feedsmith.output import (
     MANIFEST,
@@ -425,6 +426,10 @@ class SiteBuilder:
         self.config = config
         self.state_path = config.state_dir / STATE_FILE
         self.cache_path = config.state_dir / CACHE_FILE
+        self.kept_path = config.state_dir / KEPT_FILE
+        #: Last valid versions of posts whose files are broken now (see :mod:`feedsmith.kept`).
+        self._kept: dict[str, Kept] | None = None  # loaded with the index
+        self._kept_changed = False
         self.fingerprint = config.fingerprint()
         self.pool = pool
         self.persist_cache = persist_cache
@@ -568,6 +573,7 @@ class SiteBuilder:
                 )
                 self._published = None
                 save_state(self.state_path, new_state)
+                self._save_kept()
                 self._published = new_state
                 self._touched = self._settle_output(new_state)
                 if self.watching:
@@ -797,6 +803,8 @@ class SiteBuilder:
         last successful build's."""
         if self.index is None:
             self.index = load_index(self.cache_path, self.fingerprint)
+        if self._kept is None:
+            self._kept = load_kept(self.kept_path)
         old = self.index
         keys = listing.keys
         listed = self._listed
@@ -815,6 +823,7 @@ class SiteBuilder:
                 changed = new.pop(rel, None) is not None or changed
                 outcome_of.pop(rel, None)
                 unreadable.discard(rel)
+                self._forget_kept(rel)  # deleted: a deliberate removal
         else:
             force = False
             new, outcome_of, unreadable = {}, {}, set()
@@ -874,16 +883,49 @@ class SiteBuilder:
             assert slot is not None
             if isinstance(slot, Entry):
                 new[rel] = slot
-                outcome_of[rel] = slot.outcome
+                outcome_of[rel] = self._last_good(rel, slot.outcome, old.get(rel))
                 unreadable.discard(rel)
             else:  # unreadable: not cached, retried next build
+                previous = old.get(rel)
                 changed = new.pop(rel, None) is not None or changed
-                outcome_of[rel] = slot
+                outcome_of[rel] = self._last_good(rel, slot, previous)
                 unreadable.add(rel)
+        if self._kept and listing.delta is None:
+            for rel in set(self._kept).difference(rel for rel, _, _ in keys):
+                self._forget_kept(rel)  # deleted while nobody watched
         self.index = new
         self._index_changed = self._index_changed or changed
         self._scanned = (outcome_of, unreadable)
         return [outcome_of[rel] for rel, _, _ in keys]
+
+    def _last_good(self, rel: str, outcome: ParseOutcome, previous: Entry | None) -> ParseOutcome:
+        """``outcome``, or for a broken file that held a valid post its last valid version.
+
+        The version comes from the kept store, else from the index entry of the previous build
+        (the file's last outcome, valid then); any other outcome ends keeping that file.
+        """
+        kept = self._kept
+        assert kept is not None
+        if not is_broken(outcome):
+            self._forget_kept(rel)
+            return outcome
+        good = kept.get(rel)
+        if good is None:
+            if previous is None or previous.outcome.post is None:
+                return outcome  # never valid (as far as we know): skipped as before
+            post = hydrate(previous.outcome.post, html_of(previous))
+            good = kept[rel] = kept_from(post, previous.mtime_ns)
+            self._kept_changed = True
+        return keep(outcome, good)
+
+    def _forget_kept(self, rel: str) -> None:
+        if self._kept and self._kept.pop(rel, None) is not None:
+            self._kept_changed = True
+
+    def _save_kept(self) -> None:
+        if self._kept_changed and self._kept is not None:
+            save_kept(self.kept_path, self._kept)
+            self._kept_changed = False
 
     # -- change detection (the service) ---------------------------------------------------------
 

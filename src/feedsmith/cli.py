@@ -110,9 +110,11 @@ def _display_base() -> Path:
 
 
 def _check(config: Config) -> int:
-    from feedsmith.posts import scan_posts
+    # The builder's scan, not a plain one: it reads (never writes) state_dir, so a broken post
+    # whose last valid version is still published is reported as the warning builds give.
+    from feedsmith.build import SiteBuilder
 
-    result = scan_posts(config, datetime.now(UTC))
+    result = SiteBuilder(config, watch=False, persist_cache=False).scan(datetime.now(UTC))
     for problem in result.problems:
         print(problem.format())
     print(f"{len(result.posts)} posts, {result.skipped} skipped, {len(result.problems)} problems")
