@@ -366,9 +366,21 @@ class _Parser:
                 return None
             email = _clean_opt(item.get("email"))
             uri = _clean_opt(item.get("uri", item.get("url")))
+            if uri and not uri.isascii():
+                uri = self._ascii_uri(uri)
             return Author(name, email, uri)
         name = _clean_opt(item)
         return Author(name) if name else None
+
+    @staticmethod
+    def _ascii_uri(uri: str) -> str:
+        """A given http(s) URI with Unicode host and path encoded (feeds carry URIs, not IRIs)."""
+        try:
+            if urlsplit(uri).scheme in ("http", "https"):
+                return _quote_url(uri)
+        except ValueError:
+            pass
+        return quote(uri, safe=_PATH_SAFE + "/?#%")
 
     def _summary(self, meta: dict[str, Any]) -> str:
         """The author's own excerpt as plain text; empty when there is none."""
@@ -581,7 +593,20 @@ def _quote_url_reference(url: str) -> str:
     # Query and fragment keep their existing escapes: unquoting "%26" there would change meaning.
     query = quote(parts.query, safe=_PATH_SAFE + "/?%")
     fragment = quote(parts.fragment, safe=_PATH_SAFE + "/?%")
-    return urlunsplit((parts.scheme, parts.netloc, path, query, fragment))
+    return urlunsplit((parts.scheme, _ascii_netloc(parts.netloc), path, query, fragment))
+
+
+def _ascii_netloc(netloc: str) -> str:
+    """An internationalised host as IDNA (``例え.jp`` → ``xn--r8jz45g.jp``): a URI is ASCII."""
+    if netloc.isascii():
+        return netloc
+    userinfo, at, hostport = netloc.rpartition("@")
+    host, colon, port = hostport.partition(":")
+    try:
+        host = host.encode("idna").decode("ascii")
+    except UnicodeError:  # not a valid IDN label: percent-encoded, still a well-formed URI
+        host = quote(host, safe="")
+    return quote(userinfo, safe=_PATH_SAFE) + at + host + colon + port
 
 
 def _tag_specific(slug: str) -> str:
