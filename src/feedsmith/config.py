@@ -57,6 +57,8 @@ class FeedConfig:
 @dataclass(frozen=True)
 class ScheduleConfig:
     interval_seconds: int = 300
+    watch: bool = True  # `serve` builds when post files change, not only at ticks
+    settle_ms: int = 300  # a posts folder written to less than this ago is waited for
 
 
 @dataclass(frozen=True)
@@ -206,9 +208,16 @@ def config_from_mapping(raw: dict[str, Any], path: Path) -> Config:
     )
 
     schedule_raw = _section(raw, "schedule", path)
-    _no_unknown_keys(schedule_raw, {"interval_seconds"}, "schedule.", path)
+    _no_unknown_keys(schedule_raw, {f.name for f in fields(ScheduleConfig)}, "schedule.", path)
+    watch = schedule_raw.get("watch", True)
+    if not isinstance(watch, bool):
+        raise ConfigError(path, "schedule.watch", f"must be true or false, not {_type_name(watch)}")
     schedule = ScheduleConfig(
-        interval_seconds=_int(schedule_raw, "interval_seconds", "schedule.", path, 300, minimum=1)
+        interval_seconds=_int(schedule_raw, "interval_seconds", "schedule.", path, 300, minimum=1),
+        watch=watch,
+        settle_ms=_int(
+            schedule_raw, "settle_ms", "schedule.", path, 300, minimum=0, maximum=60_000
+        ),
     )
 
     server_raw = _section(raw, "server", path)

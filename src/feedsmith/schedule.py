@@ -11,7 +11,12 @@ are strictly serialised:
 * a watcher thread that notices ``state_dir/rebuild.request`` (written by ``POST /-/rebuild`` in a
   web worker, which cannot build itself) — a file is the cheapest cross-process signal that also
   survives the builder being busy;
+* :class:`feedsmith.trigger.ChangeTrigger` (``schedule.watch``), when post files change and
+  the folder has then been quiet for ``schedule.settle_ms``: a save is live within a second;
 * the caller (the start-up build).
+
+Every build, whatever asked for it, first waits until the posts folder has been quiet for the
+settle time, so none reads a save caught half-way.
 
 A failing build is logged, counted and recorded in ``status.json``; the previous feeds stay
 published because a build is atomic (``output.publish`` renames only after everything was
@@ -39,6 +44,7 @@ from apscheduler.schedulers.base import BaseScheduler
 from feedsmith.build import BuildError, BuildReport, ProgressFn, SiteBuilder
 from feedsmith.config import Config
 from feedsmith.model import Problem
+from feedsmith.trigger import MAX_DELAY_SECONDS, ChangeTrigger
 
 log = logging.getLogger("feedsmith.schedule")
 
@@ -112,6 +118,14 @@ class BuildService:
         self._lock = threading.Lock()
         self._stopping = threading.Event()
         self._watcher: threading.Thread | None = None
+        #: Builds on saves (``schedule.watch``); started by :meth:`start`.
+        self.trigger: ChangeTrigger | None = None
+        if config.schedule.watch:
+            self.trigger = ChangeTrigger(
+                config.posts_dir,
+                self.build_now,
+                settle_seconds=config.schedule.settle_ms / 1000,
+            )
 
     @property
     def stopping(self) -> bool:
@@ -129,7 +143,22 @@ class BuildService:
         with self._lock:
             if self._stopping.is_set():
                 return None
+            self._wait_for_quiet()
             return self._build_locked(reason)
+
+    def _wait_for_quiet(self) -> None:
+        """Let a save in progress finish before any build reads the posts (bounded: a folder
+        written to without pause is still built every ``MAX_DELAY_SECONDS``)."""
+        trigger = self.trigger
+        if trigger is None:
+            return
+        waited = 0.0
+        while waited < MAX_DELAY_SECONDS and not self._stopping.is_set():
+            pause = trigger.quiet_for()
+            if pause <= 0:
+                return
+            self._stopping.wait(pause)
+            waited += pause
 
     def _build_locked(self, reason: str) -> BuildOutcome:
         started = self.clock()
@@ -274,6 +303,8 @@ class BuildService:
         )
         if not self.scheduler.running:
             self.scheduler.start()
+        if self.trigger is not None:
+            self.trigger.start()
         if self.watch_seconds > 0:
             self._watcher = threading.Thread(
                 target=self._watch, name="feedsmith-rebuild-watcher", daemon=True
@@ -292,6 +323,8 @@ class BuildService:
         returns without building or touching the scheduler.
         """
         self._stopping.set()
+        if self.trigger is not None:
+            self.trigger.stop()
         if wait:
             with self._lock:
                 pass

@@ -176,6 +176,10 @@ class Watcher:
     def close(self) -> None:
         self._finalizer()
 
+    def fileno(self) -> int:
+        """The inotify descriptor, readable when events wait (for ``select``)."""
+        return self._fd
+
     def arm(self, name: str, root: str, wants: Callable[[str], bool]) -> bool:
         """(Re)start watching tree ``name`` at ``root``; ``False`` when it cannot be watched
         reliably (then :meth:`take` keeps answering ``None``)."""
