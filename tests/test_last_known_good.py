@@ -180,3 +180,22 @@ def test_kept_file_that_is_not_ours_is_ignored(site: Any) -> None:
     (site.posts_dir / REL).write_bytes(b"")
     report = build_site(config, T2)
     kept_warning(report)  # the parse cache still held the valid version
+
+
+def test_healthz_and_the_index_page_name_the_kept_post(site: Any) -> None:
+    from feedsmith.schedule import BuildService
+    from feedsmith.web import create_app
+
+    write_site(site)
+    config = site.config()
+    service = BuildService(config)
+    service.build_now("startup")
+    (site.posts_dir / REL).write_bytes(b"")
+    service.build_now("interval")
+    client = create_app(config).test_client()
+    health = client.get("/healthz").get_json()
+    assert health["status"] == "ok"
+    assert len(health["kept"]) == 1 and REL in health["kept"][0]
+    assert "empty file; still publishing its last valid version" in health["kept"][0]
+    page = client.get("/").get_data(as_text=True)
+    assert "still published from their last valid version" in page and REL in page

@@ -31,6 +31,8 @@ from feedsmith.state import write_atomic
 log = logging.getLogger(__name__)
 
 KEPT_FILE = "kept.pickle"
+#: In the reason of every problem :func:`keep` makes: how reports find them.
+KEPT_NOTE = "still publishing its last valid version"
 _MAGIC = "feedsmith-kept"
 _VERSION = 1
 
@@ -70,9 +72,13 @@ def keep(outcome: ParseOutcome, kept: Kept) -> ParseOutcome:
         errors[0].path,
         errors[0].line,
         "warning",
-        f"{reasons}; still publishing its last valid version (saved {saved})",
+        f"{reasons}; {KEPT_NOTE} (saved {saved})",
     )
     return replace(outcome, post=kept.post, problems=[*others, warning])
+
+
+def is_kept_problem(problem: Problem) -> bool:
+    return problem.severity == "warning" and KEPT_NOTE in problem.reason
 
 
 def load_kept(path: Path) -> dict[str, Kept]:

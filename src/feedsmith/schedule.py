@@ -43,6 +43,7 @@ from apscheduler.schedulers.base import BaseScheduler
 
 from feedsmith.build import BuildError, BuildReport, ProgressFn, SiteBuilder
 from feedsmith.config import Config
+from feedsmith.kept import is_kept_problem
 from feedsmith.model import Problem
 from feedsmith.trigger import MAX_DELAY_SECONDS, ChangeTrigger
 
@@ -231,6 +232,9 @@ class BuildService:
                 # Feed files published after the build; removed ones are gone.
                 feeds=report.feeds_written + report.feeds_unchanged if report else None,
                 problems=len(report.problems) if report else None,
+                kept=[p.format() for p in report.problems if is_kept_problem(p)]
+                if report
+                else None,
             )
         except Exception:
             # The feeds were (or were not) published either way; a status file we cannot write

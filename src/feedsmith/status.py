@@ -60,6 +60,9 @@ class BuildStatus:
     posts: int | None = None
     feeds: int | None = None
     problems: int | None = None
+    #: Posts published from their last valid version because their file is broken now
+    #: (``path:line: warning: reason`` lines, see :mod:`feedsmith.kept`).
+    kept: tuple[str, ...] = ()
 
     @property
     def has_succeeded(self) -> bool:
@@ -88,6 +91,7 @@ class BuildStatus:
             "posts": self.posts,
             "feeds": self.feeds,
             "problems": self.problems,
+            "kept": list(self.kept),
         }
 
     @classmethod
@@ -118,6 +122,7 @@ class BuildStatus:
             posts=_opt_int(data.get("posts")),
             feeds=_opt_int(data.get("feeds")),
             problems=_opt_int(data.get("problems")),
+            kept=tuple(str(line) for line in data.get("kept", ())),
         )
 
 
@@ -163,6 +168,7 @@ def record_build(
     posts: int | None = None,
     feeds: int | None = None,
     problems: int | None = None,
+    kept: list[str] | None = None,
 ) -> BuildStatus:
     """Add one build attempt to ``status.json`` and return the new status.
 
@@ -189,6 +195,7 @@ def record_build(
         posts=posts if posts is not None else previous.posts,
         feeds=feeds if feeds is not None else previous.feeds,
         problems=problems if problems is not None else previous.problems,
+        kept=tuple(kept) if kept is not None else previous.kept,
     )
     write_status(state_dir, status)
     return status

@@ -788,6 +788,8 @@ def health_report(status: BuildStatus | None) -> tuple[dict[str, Any], int]:
             "feeds": status.feeds if status else None,
             "problems": status.problems if status else None,
         },
+        # Broken posts whose last valid version is still served: a warning, not a failure.
+        "kept": list(status.kept) if status else [],
         "builds": {
             "ok": status.builds_ok if status else 0,
             "failed": status.builds_failed if status else 0,
@@ -856,6 +858,7 @@ def _page_context(
         "last_success_text": _display_time(status.last_success)
         if status and status.last_success
         else "",
+        "kept": list(status.kept) if status else [],
     }
 
 
