@@ -73,6 +73,10 @@ def test_id_authority_defaults_to_the_site_host(site_dir: Path) -> None:
         ("posts_dir: posts\nserver: {port: 70000}\n", "server.port", "at most"),
         ("posts_dir: posts\nserver: {port: true}\n", "server.port", "integer"),
         ("posts_dir: posts\npermalink: 'no-slash'\n", "permalink", "start with"),
+        ("posts_dir: posts\nschedule: {watch: 'yes'}\n", "schedule.watch", "true or false"),
+        ("posts_dir: posts\nschedule: {settle_ms: 0.5}\n", "schedule.settle_ms", "integer"),
+        ("posts_dir: posts\nschedule: {settle_ms: -1}\n", "schedule.settle_ms", "at least"),
+        ("posts_dir: posts\nschedule: {settle: 300}\n", "schedule.settle", "unknown"),
     ],
 )
 def test_bad_config_names_key_and_file(site_dir: Path, text: str, key: str, fragment: str) -> None:
