@@ -437,11 +437,36 @@ def test_unknown_feed_is_404_and_vanished_feed_is_410(client: FlaskClient) -> No
     assert client.head("/feeds/tags/old.atom.xml").status_code == 410
 
 
-@pytest.mark.parametrize("method", ["POST", "PUT", "DELETE", "PATCH", "OPTIONS", "PROPFIND"])
+@pytest.mark.parametrize("method", ["POST", "PUT", "DELETE", "PATCH", "PROPFIND"])
 def test_other_methods_on_a_feed_are_405_with_allow(client: FlaskClient, method: str) -> None:
     resp = client.open("/feeds/all.atom.xml", method=method)
     assert resp.status_code == 405
-    assert {m.strip() for m in resp.headers["Allow"].split(",")} == {"GET", "HEAD"}
+    assert {m.strip() for m in resp.headers["Allow"].split(",")} == {"GET", "HEAD", "OPTIONS"}
+
+
+@pytest.mark.parametrize(
+    "path", ["/feeds/all.atom.xml", "/feeds/tags/old.atom.xml", "/feeds/no.json"]
+)
+def test_options_is_a_cors_preflight(client: FlaskClient, path: str) -> None:
+    resp = client.open(
+        path,
+        method="OPTIONS",
+        headers={
+            "Origin": "https://reader.example",
+            "Access-Control-Request-Method": "GET",
+            "Access-Control-Request-Headers": "if-none-match",
+        },
+    )
+    assert resp.status_code == 204
+    assert resp.data == b""
+    assert resp.headers["Access-Control-Allow-Origin"] == "*"
+    assert {m.strip() for m in resp.headers["Access-Control-Allow-Methods"].split(",")} == {
+        "GET",
+        "HEAD",
+    }
+    allowed = {h.strip().lower() for h in resp.headers["Access-Control-Allow-Headers"].split(",")}
+    assert allowed == {"if-none-match", "if-modified-since"}
+    assert int(resp.headers["Access-Control-Max-Age"]) > 0
 
 
 @pytest.mark.parametrize("path", ["/feeds/", "/feeds/tags/", "/feeds/tags", "/feeds/categories/"])

@@ -449,7 +449,9 @@ class FeedResponder:
     def respond(self, raw_rel: str, environ: Environ) -> tuple[int, Headers, bytes]:
         method = environ.get("REQUEST_METHOD", "GET")
         if method != "GET" and method != "HEAD":
-            return _plain(405, "method not allowed\n", [("Allow", ALLOW)])
+            if method == "OPTIONS":
+                return _PREFLIGHT
+            return _plain(405, "method not allowed\n", [("Allow", ALLOW_ALL)])
         manifest = self.store.manifest()
         if manifest is None:
             return _plain(
@@ -514,6 +516,25 @@ class FeedResponder:
 
     def _not_found(self) -> tuple[int, Headers, bytes]:
         return _plain(404, "not found\n", [("Cache-Control", self.cache_control)])
+
+
+#: The answer to ``OPTIONS`` on any ``/feeds/`` path: a CORS preflight, so a feed reader running
+#: in a browser may send its conditional GETs (the feeds already allow any origin). Answered the
+#: same whether the feed exists or not: a preflight asks what is allowed, and the GET that
+#: follows gets the real 200/304/404/410.
+_PREFLIGHT: tuple[int, Headers, bytes] = (
+    204,
+    [
+        ("Allow", "GET, HEAD, OPTIONS"),
+        ("Access-Control-Allow-Origin", "*"),
+        ("Access-Control-Allow-Methods", ALLOW),
+        ("Access-Control-Allow-Headers", "If-None-Match, If-Modified-Since"),
+        ("Access-Control-Max-Age", "86400"),
+        ("Content-Length", "0"),
+    ],
+    b"",
+)
+ALLOW_ALL = "GET, HEAD, OPTIONS"
 
 
 def _plain(code: int, text: str, extra: Headers) -> tuple[int, Headers, bytes]:
