@@ -181,16 +181,16 @@ class _Parser:
         for key in _KNOWN_KEYS:
             extra.pop(key, None)
         digest = _content_hash(title, url, summary, content_html, categories, tags, authors, image)
-        change = _change_hash(
-            self.config.site.url,
+        base = self.config.site.url
+        change = _content_hash(
             title,
-            url,
+            _without_base(url, base),
             summary,
-            content_html,
+            _without_base(content_html, base),
             categories,
             tags,
             authors,
-            image,
+            _without_base(image, base) if image else image,
         )
         post = Post(
             source=self.rel,
@@ -682,35 +682,15 @@ def _content_hash(
     return hashlib.sha256(blob).hexdigest()
 
 
-def _change_hash(
-    base: str,
-    title: str,
-    url: str,
-    summary: str,
-    content_html: str,
-    categories: tuple[str, ...],
-    tags: tuple[str, ...],
-    authors: tuple[Author, ...],
-    image: str | None,
-) -> str:
-    """:func:`_content_hash` with the site's base URL factored out: what ``updated`` follows.
+def _without_base(text: str, base: str) -> str:
+    """``text`` with the site's base URL factored out: what ``Post.change_hash`` hashes.
 
     Moving a blog (``site.url`` from http to https, or to a new host) rewrites every link, but
     a reader sees the same entry: its ``updated`` must not move, or every reader re-shows every
     post. So the base (``site.url`` followed by ``/``) is replaced by a NUL, which no post text
     can hold (``xml_safe`` removes it), before hashing.
     """
-    prefix = base.rstrip("/") + "/"
-    return _content_hash(
-        title,
-        url.replace(prefix, "\x00/"),
-        summary,
-        content_html.replace(prefix, "\x00/"),
-        categories,
-        tags,
-        authors,
-        image.replace(prefix, "\x00/") if image else image,
-    )
+    return text.replace(base.rstrip("/") + "/", "\x00/")
 
 
 def _content_blob_reference(fields: list[Any]) -> bytes:
