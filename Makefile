@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 CONFIG ?= config.yaml
 
-.PHONY: run test build check lint bench-build bench-serve clean
+.PHONY: run test build check lint bench-build bench-serve bench-saves clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -37,6 +37,9 @@ bench-build: $(VENV)/.installed
 
 bench-serve: $(VENV)/.installed
 	$(BIN)/python bench/serve.py
+
+bench-saves: $(VENV)/.installed
+	$(BIN)/python bench/saves.py
 
 clean:
 	rm -rf $(VENV) .feedsmith feeds/*.xml feeds/*.json feeds/*.opml feeds/categories feeds/tags
