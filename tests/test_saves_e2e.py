@@ -83,3 +83,14 @@ def test_a_new_post_is_live_without_a_tick_and_editor_droppings_build_nothing(
 
         (site.posts_dir / "2025-11-03-new.md").unlink()
         eventually(lambda: "新しい記事" not in feed_titles(http(feed)[2]), "the deletion", 60)
+
+
+def test_a_burst_of_500_new_posts_is_a_few_builds(site: Any, tmp_path: Path) -> None:
+    site.write_post("2025-11-01-first.md", post_text("最初の記事", 1))
+    with run_serve(site, tmp_path / "serve.log", interval=3600) as served:
+        for i in range(500):  # what a git pull or an rsync of a whole blog does
+            (site.posts_dir / f"2025-10-{1 + i % 28:02d}-burst-{i}.md").write_text(
+                post_text(f"burst {i}", 1), "utf-8"
+            )
+        eventually(lambda: served.healthz().get("counts", {}).get("posts") == 501, "501 posts", 120)
+        assert 1 <= _builds(served) <= 4, served.log_text()  # "a few", however busy the machine
