@@ -14,6 +14,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -377,3 +378,119 @@ def _children(pid: int) -> list[int]:
         text = (task / "children").read_text().split()
         found.extend(int(x) for x in text)
     return found
+
+
+# -- SIGTERM: a clean stop, no worker killed ------------------------------------------------------
+
+#: What granian logs when a worker did not stop within ``--workers-kill-timeout`` and was killed.
+KILLED_MARKERS = ("refused to gracefully stop", "Killing")
+
+
+def _killed_lines(text: str) -> list[str]:
+    return [line for line in text.splitlines() if any(m in line for m in KILLED_MARKERS)]
+
+
+@pytest.mark.slow
+def test_sigterm_stops_serve_cleanly_and_no_worker_is_killed(site: Any, tmp_path: Path) -> None:
+    """The whole ``serve`` (builder + granian + 2 workers) stopped by SIGTERM as soon as it
+    answers: exit 0, and the combined log has no worker killed after refusing to stop. On a busy
+    machine the second worker may still be loading the app at that moment, which is the case
+    that used to be killed after the 5 s kill timeout."""
+    site.write_post("2025-11-01-first.md", post_text("最初の記事", 1))
+    log = tmp_path / "serve.log"
+    with run_serve(site, log, interval=3600, watch=False) as served:
+        # A browser's CORS preflight through the real server: 204, no body, the CORS headers.
+        status, raw_headers, body = http(
+            served.url("/feeds/all.atom.xml"),
+            method="OPTIONS",
+            headers={"Origin": "https://reader.example", "Access-Control-Request-Method": "GET"},
+        )
+        headers = {name.lower(): value for name, value in raw_headers.items()}  # granian: lower
+        assert (status, body) == (204, b"")
+        assert headers["access-control-allow-origin"] == "*"
+        assert "If-None-Match" in headers["access-control-allow-headers"]
+        assert "content-length" not in headers or headers["content-length"] == "0"
+        served.proc.send_signal(signal.SIGTERM)
+        assert served.proc.wait(timeout=30) == 0  # the timeout only bounds a hang
+    text = log.read_text("utf-8", errors="replace")
+    assert "SIGTERM received" in text and "web server granian stopped" in text
+    assert _killed_lines(text) == []
+
+
+class _GranianLog:
+    """granian's output (it logs to stdout) read line by line in a thread, so the test can wait
+    for a given line (an event) instead of sleeping."""
+
+    def __init__(self, proc: subprocess.Popen[bytes]) -> None:
+        self.lines: list[str] = []
+        self._changed = threading.Condition()
+        self._thread = threading.Thread(target=self._pump, args=(proc,), daemon=True)
+        self._thread.start()
+
+    def _pump(self, proc: subprocess.Popen[bytes]) -> None:
+        assert proc.stdout is not None
+        for raw in proc.stdout:
+            with self._changed:
+                self.lines.append(raw.decode("utf-8", "replace").rstrip("\n"))
+                self._changed.notify_all()
+
+    def wait_for(self, text: str, timeout: float) -> bool:
+        with self._changed:
+            return self._changed.wait_for(
+                lambda: any(text in line for line in self.lines), timeout=timeout
+            )
+
+    def text(self) -> str:
+        self._thread.join(timeout=10)  # EOF once every process holding the pipe is gone
+        return "\n".join(self.lines)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("worker", [1, 2])
+def test_sigterm_while_a_web_worker_is_still_loading_the_app_stops_it_at_once(
+    site: Any, tmp_path: Path, worker: int
+) -> None:
+    """The regression test for "Killing worker-2 after it refused to gracefully stop".
+
+    granian runs exactly as ``serve`` runs it (only its log level raised to see its lifecycle),
+    and gets SIGTERM the moment it reports having forked worker ``worker``: that worker is then
+    still importing Flask and building the app, before granian's own signal handler is in place
+    in it. It must stop at once, not be killed after ``--workers-kill-timeout``.
+    """
+    from feedsmith.config import load_config
+    from feedsmith.server import metrics_dir
+
+    config = load_config(site.config(server={"workers": 2}).path)
+    reset_metrics_dir(metrics_dir(config))
+    caught_loading = False
+    for _attempt in range(5):
+        cmd = server_command("granian", Bind("127.0.0.1", free_port(), 2))
+        cmd[cmd.index("--log-level") + 1] = "info"
+        proc = subprocess.Popen(
+            cmd,
+            env=worker_environ(config, os.environ),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        try:
+            log = _GranianLog(proc)
+            assert log.wait_for(f"Spawning worker-{worker} ", timeout=60), log.lines
+            proc.send_signal(signal.SIGTERM)
+            code = proc.wait(timeout=30)  # only bounds a hang; a clean stop takes well under 1 s
+            text = log.text()
+        finally:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+        assert code == 0, text
+        assert _killed_lines(text) == [], text
+        assert "Granian shutdown completed" in text
+        # "Started worker-N" is logged once a worker serves: fewer than two before the shutdown
+        # means a worker was told to stop while still loading, the case under test. A machine
+        # fast enough to have loaded both before the signal landed gets another try.
+        before_stop = text.split("Shutting down granian", 1)[0]
+        if before_stop.count("Started worker-") < 2:
+            caught_loading = True
+            break
+    assert caught_loading, "no attempt caught a web worker while it was loading the app"

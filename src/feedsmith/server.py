@@ -178,7 +178,10 @@ def wsgi_app() -> Flask:
 
     Web workers are started by granian/gunicorn, not by our CLI, so nothing has configured
     Python logging in them: without this the ``feedsmith.access`` lines would go nowhere.
+    Before anything slow, a stop signal is made to work while the app loads (see
+    :func:`stop_signals_end_a_loading_granian_worker`).
     """
+    stop_signals_end_a_loading_granian_worker()
     root = logging.getLogger()
     if not root.handlers:
         handler = logging.StreamHandler(sys.stderr)
@@ -189,6 +192,43 @@ def wsgi_app() -> Flask:
     from feedsmith.web import create_app_from_env
 
     return create_app_from_env()
+
+
+def stop_signals_end_a_loading_granian_worker() -> None:
+    """In a granian web worker that is loading the app, make SIGTERM/SIGINT stop it at once.
+
+    Why: granian forks its workers from its master after the master installed its own Python
+    handler for SIGTERM and SIGINT (a bound method of its server object that only sets a flag and
+    wakes the master's loop). A worker inherits that handler and replaces it with its graceful
+    one only after the app factory returned, and the factory (importing Flask, building the app)
+    takes a few hundred milliseconds, seconds on a busy machine. A SIGTERM from the master in that
+    window went to the inherited handler, set a flag in the worker's useless copy of the master
+    and was lost: the worker then served on, and the master killed it after
+    ``--workers-kill-timeout`` ("Killing worker-2 after it refused to gracefully stop"), 5 s of
+    the 9 s stop budget. It happens whenever ``serve`` is stopped soon after it starts answering
+    (the first worker answers while the second is still loading), or while a worker respawns.
+
+    Now the default disposition applies from here until granian installs the worker's own
+    handler: a worker that has not served anything has nothing to drain, so ending it is the
+    graceful stop. A signal that came even earlier (between the fork and this call) is still seen
+    in the inherited flag and ends the worker now; a worker forked after the master was told to
+    stop sees the flag too. The master marked these workers as stopped by itself before
+    signalling them, so their exit is logged as an ordinary stop.
+
+    Only granian's inherited handler is replaced: under gunicorn (whose worker installs its own
+    handlers before loading the app), with a ``spawn`` start method (the default disposition
+    already applies) and outside a worker, this does nothing.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        return  # signal.signal() is main-thread only; granian loads the app there
+    inherited = signal.getsignal(signal.SIGTERM)
+    master = getattr(inherited, "__self__", None)
+    if master is None or not type(master).__module__.startswith("granian."):
+        return
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, signal.SIG_DFL)
+    if getattr(master, "interrupt_signal", False):
+        signal.raise_signal(signal.SIGTERM)
 
 
 def wait_until_listening(
