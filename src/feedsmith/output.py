@@ -50,7 +50,7 @@ import contextlib
 import hashlib
 import logging
 import os
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -58,11 +58,24 @@ from typing import Any
 
 from zlib_ng import gzip_ng
 
-from feedsmith.state import BuildState, json_bytes, write_atomic
+from feedsmith.changes import MANIFEST, ChangeSet, FeedInfo, PublishedFile, render_manifest
+from feedsmith.state import BuildState, write_atomic
+
+__all__ = [
+    "MANIFEST",
+    "OPML_NAME",
+    "FeedInfo",
+    "LocalWriter",
+    "Planned",
+    "Staged",
+    "WriteReport",
+    "plan_publish",
+    "publish",
+    "render_manifest",
+]
 
 log = logging.getLogger(__name__)
 
-MANIFEST = "index.json"
 OPML_NAME = "index.opml"
 TMP_SUFFIX = ".feedsmith-tmp"
 #: Temp files written by pool workers (:func:`stage`), possibly while ``publish`` already runs,
@@ -79,19 +92,6 @@ FSYNC = False
 #: Top-level names and folders the build owns; only these are ever deleted as stale.
 _OWNED_DIRS = ("categories", "tags")
 _OWNED_SUFFIXES = (".atom.xml", ".rss.xml", ".json", ".opml")
-
-
-@dataclass(frozen=True)
-class FeedInfo:
-    """One feed (a group in every configured format) as the manifest lists it."""
-
-    kind: str
-    name: str
-    slug: str
-    entries: int
-    updated: str | None
-    urls: dict[str, str]  # format -> "/feeds/<percent-encoded path>"
-    files: tuple[str, ...]  # paths relative to output_dir, one per format
 
 
 @dataclass(frozen=True)
@@ -113,6 +113,7 @@ class WriteReport:
     files: dict[str, dict[str, Any]] = field(default_factory=dict)
     gone: dict[str, str] = field(default_factory=dict)
     generated: str = ""
+    manifest: bytes = b""
 
 
 def iso_z(dt: datetime) -> str:
@@ -201,13 +202,73 @@ def publish(
     *,
     kept: Collection[str] = (),
 ) -> WriteReport:
-    """Make ``output_dir`` hold exactly ``files`` and ``kept`` (plus sidecars and the manifest).
+    """Make ``output_dir`` hold exactly ``files`` and ``kept`` (plus sidecars and the manifest):
+    :func:`plan_publish`, then :class:`LocalWriter`, in one call.
 
     ``files`` and ``kept`` together must be the *complete* set for this build: ``kept`` are
     paths published by the previous build (``state.files``) whose bytes the caller knows are
     still right and did not render again. ``state`` is the previous build's state (read only);
     the caller stores the returned ``files``/``gone``/``generated``.
     """
+    planned = plan_publish(output_dir, files, feeds, state, now, kept=kept)
+    try:
+        LocalWriter().consume(planned.changes)
+    except BaseException:
+        discard_planned(planned)
+        raise
+    return planned.report()
+
+
+@dataclass(frozen=True)
+class Planned:
+    """A publish decided and staged, not yet visible: the change set every sink consumes, and
+    the records the next build's state keeps (with the disk's mtimes, see :meth:`report`)."""
+
+    changes: ChangeSet
+    records: dict[str, dict[str, Any]]
+    written: int
+    unchanged: int
+    removed: int
+
+    def report(self) -> WriteReport:
+        """What the publish did, once :class:`LocalWriter` committed it: the records get the
+        mtimes of the files just renamed into place (what the next build trusts them by)."""
+        changes = self.changes
+        for path_rel in changes.staged:
+            final = os.path.join(changes.output_dir, path_rel)
+            if path_rel.endswith(".gz"):
+                self.records[path_rel[:-3]]["gz_mtime_ns"] = os.stat(final).st_mtime_ns
+            else:
+                self.records[path_rel]["mtime_ns"] = os.stat(final).st_mtime_ns
+        paths_written = tuple(sorted(changes.staged)) + (
+            (MANIFEST,) if changes.manifest_changed else ()
+        )
+        return WriteReport(
+            written=self.written,
+            unchanged=self.unchanged,
+            removed=self.removed,
+            paths_written=paths_written,
+            paths_removed=changes.deletions,
+            manifest_written=changes.manifest_changed,
+            files=self.records,
+            gone=dict(changes.gone),
+            generated=changes.generated,
+            manifest=changes.manifest,
+        )
+
+
+def plan_publish(
+    output_dir: Path,
+    files: Mapping[str, FileData],
+    feeds: Sequence[FeedInfo],
+    state: BuildState,
+    now: datetime,
+    *,
+    kept: Collection[str] = (),
+) -> Planned:
+    """Steps 1, 2 and the decisions of 4 and 5 (see the module docstring): every changed file
+    is in a temp file beside its final path, the stale files and the manifest are decided, and
+    nothing a reader can see has changed. An exception removes the temp files."""
     output_dir.mkdir(parents=True, exist_ok=True)
     base = str(output_dir)
     now_iso = iso_z(now)
@@ -219,7 +280,7 @@ def publish(
             raise ValueError(f"{rel!r} is both rendered and kept")
         new_records[rel] = dict(state.files[rel])
     published = set(files) | set(kept)
-    pending: list[_Pending] = []
+    staged: dict[str, str] = {}  # final rel (sidecars too) -> temp file
     changed_paths: set[str] = set()  # published paths whose bytes are new
     try:
         for rel in sorted(files):
@@ -236,9 +297,9 @@ def publish(
                 final = os.path.join(base, rel + suffix)
                 if isinstance(payload, str):  # already staged
                     used.add(payload)
-                    pending.append(_Pending(rel + suffix, final, payload))
+                    staged[rel + suffix] = payload
                 else:
-                    pending.append(_Pending(rel + suffix, final, _write_temp(final, payload)))
+                    staged[rel + suffix] = _write_temp(final, payload)
             if isinstance(item, Staged):
                 for tmp in {item.tmp, item.gz_tmp} - used:
                     with contextlib.suppress(OSError):
@@ -246,119 +307,83 @@ def publish(
             if any(suffix == "" for suffix, _ in writes):
                 changed_paths.add(rel)
         if FSYNC:
-            _fsync_all([p.tmp for p in pending])
+            _fsync_all(list(staged.values()))
     except BaseException:
-        for p in pending:
-            with contextlib.suppress(OSError):
-                os.unlink(p.tmp)
+        _unlink_all(staged.values())
         raise
-
-    # Point of no return: everything is on disk, now make it visible. A rename can only fail
-    # for reasons outside our control (someone removed the folder); then the rest is left for
-    # the next build, which re-verifies every file against the disk.
-    order = sorted(pending, key=lambda p: (not p.rel.endswith(".gz"), p.rel))
-    for i, p in enumerate(order):
-        try:
-            os.replace(p.tmp, p.final)
-        except BaseException:
-            for rest in order[i:]:
-                with contextlib.suppress(OSError):
-                    os.unlink(rest.tmp)
-            raise
-    for p in pending:
-        if not p.rel.endswith(".gz"):
-            new_records[p.rel]["mtime_ns"] = os.stat(p.final).st_mtime_ns
-        else:
-            new_records[p.rel[:-3]]["gz_mtime_ns"] = os.stat(p.final).st_mtime_ns
 
     # Stale files: what the last build published, plus owned-looking strays on disk.
     disk_mains = {rel[:-3] if rel.endswith(".gz") else rel for rel in on_disk}
-    stale = (set(state.files) | disk_mains) - published
-    removed_paths: list[str] = []
+    stale = sorted((set(state.files) | disk_mains) - published)
+    deletions = tuple(p for rel in stale for p in (rel, rel + ".gz") if p in on_disk)
     gone = {rel: since for rel, since in state.gone.items() if rel not in published}
-    removed_feeds = 0
-    for rel in sorted(stale):
-        for path_rel in (rel, rel + ".gz"):
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(os.path.join(base, path_rel))
-                removed_paths.append(path_rel)
+    for rel in stale:
         gone.setdefault(rel, now_iso)
-        removed_feeds += 1
 
     feed_paths = {rel for feed in feeds for rel in feed.files}
     written = sum(1 for rel in changed_paths if rel in feed_paths)
-    unchanged = sum(1 for rel in feed_paths if rel not in changed_paths)
 
-    any_change = bool(pending or removed_paths) or gone != state.gone
+    any_change = bool(staged or deletions) or gone != state.gone
     generated = now_iso if any_change or state.generated is None else state.generated
     manifest = render_manifest(generated, feeds, new_records, gone)
-    manifest_path = Path(base) / MANIFEST
-    current = _read_or_none(manifest_path)
+    current = _read_or_none(Path(base) / MANIFEST)
     if current != manifest and current is not None and not any_change:
         # The manifest alone differs (new layout, hand edit, lost state): that is a change too.
         generated = now_iso
         manifest = render_manifest(generated, feeds, new_records, gone)
-    manifest_written = current != manifest
-    if manifest_written:
-        write_atomic(manifest_path, manifest)
-
-    paths_written = tuple(sorted(p.rel for p in pending)) + (
-        (MANIFEST,) if manifest_written else ()
-    )
-    return WriteReport(
-        written=written,
-        unchanged=unchanged,
-        removed=removed_feeds,
-        paths_written=paths_written,
-        paths_removed=tuple(removed_paths),
-        manifest_written=manifest_written,
-        files=new_records,
-        gone=gone,
+    changes = ChangeSet(
+        output_dir=output_dir,
         generated=generated,
+        files={
+            rel: PublishedFile(rel, rec["sha256"], rec["bytes"], rec["changed"])
+            for rel, rec in new_records.items()
+        },
+        feeds=tuple(feeds),
+        gone=gone,
+        manifest=manifest,
+        written=tuple(sorted(changed_paths)),
+        removed=tuple(stale),
+        manifest_changed=current != manifest,
+        staged=staged,
+        deletions=deletions,
     )
+    return Planned(changes, new_records, written, len(feed_paths) - written, len(stale))
 
 
-def render_manifest(
-    generated: str,
-    feeds: Sequence[FeedInfo],
-    records: Mapping[str, Mapping[str, Any]],
-    gone: Mapping[str, str],
-) -> bytes:
-    """``index.json``: deterministic compact JSON (sorted keys, UTF-8 names, no ASCII escapes).
+def discard_planned(planned: Planned) -> None:
+    """Remove the temp files of a publish that will not be committed (or failed half-way)."""
+    _unlink_all(planned.changes.staged.values())
 
-    Files that belong to no feed (``index.opml``) are listed under a top-level ``files`` so the
-    server can give them a ``Last-Modified`` too.
-    """
-    feed_paths: set[str] = set()
-    out_feeds = []
-    for feed in feeds:
-        entry_files = {}
-        for rel in feed.files:
-            feed_paths.add(rel)
-            rec = records[rel]
-            entry_files[rel] = {
-                "sha256": rec["sha256"],
-                "bytes": rec["bytes"],
-                "changed": rec["changed"],
-            }
-        out_feeds.append(
-            {
-                "kind": feed.kind,
-                "name": feed.name,
-                "slug": feed.slug,
-                "entries": feed.entries,
-                "updated": feed.updated,
-                "urls": dict(feed.urls),
-                "files": entry_files,
-            }
-        )
-    extras = {
-        rel: {"sha256": rec["sha256"], "bytes": rec["bytes"], "changed": rec["changed"]}
-        for rel, rec in records.items()
-        if rel not in feed_paths
-    }
-    data = {"generated": generated, "feeds": out_feeds, "files": extras, "gone": dict(gone)}
-    return json_bytes(data)
+
+class LocalWriter:
+    """The sink that makes ``output_dir`` the published tree: steps 3 to 5 of the module
+    docstring. It runs first, so the other sinks read what it published."""
+
+    name = "local"
+
+    def consume(self, changes: ChangeSet) -> None:
+        # Point of no return: everything is on disk, now make it visible. A rename can only
+        # fail for reasons outside our control (someone removed the folder); then the rest is
+        # left for the next build, which re-verifies every file against the disk.
+        base = changes.output_dir
+        order = sorted(changes.staged, key=lambda rel: (not rel.endswith(".gz"), rel))
+        for i, rel in enumerate(order):
+            try:
+                os.replace(changes.staged[rel], os.path.join(base, rel))
+            except BaseException:
+                _unlink_all(changes.staged[rest] for rest in order[i:])
+                raise
+        for path_rel in changes.deletions:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(os.path.join(base, path_rel))
+        if changes.manifest_changed:
+            write_atomic(Path(base) / MANIFEST, changes.manifest)
+
+
+def _unlink_all(paths: Iterable[str]) -> None:
+    for path in paths:
+        with contextlib.suppress(OSError):
+            os.unlink(path)
 
 
 # -- helpers ----------------------------------------------------------------------------------
