@@ -54,7 +54,7 @@ import os
 import stat
 import time
 from bisect import bisect_left
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Executor, Future
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -76,6 +76,7 @@ from feedsmith.cache import (
     save_index,
     unpack_html,
 )
+from feedsmith.changes import ChangeSet, Sink, published_changes
 from feedsmith.config import Config
 from feedsmith.groups import (
     FeedGroup,
@@ -92,9 +93,11 @@ from feedsmith.output import (
     OPML_NAME,
     FeedInfo,
     FileData,
+    LocalWriter,
     Staged,
+    discard_planned,
     iso_z,
-    publish,
+    plan_publish,
     remove_staged,
     stage,
 )
@@ -168,6 +171,9 @@ class BuildReport:
     ok: bool = True
     files_written: tuple[str, ...] = ()  # every path replaced on disk (sidecars, manifest too)
     files_removed: tuple[str, ...] = ()
+    #: ``(sink name, reason)`` for each sink (bucket, WebSub...) that failed after the local
+    #: feeds were published; the next build delivers again. ``ok`` stays about the local feeds.
+    sink_errors: list[tuple[str, str]] = field(default_factory=list)
 
     def summary(self) -> str:
         return (
@@ -422,8 +428,12 @@ class SiteBuilder:
         pool: bool | None = None,
         persist_cache: bool = True,
         watch: bool = True,
+        sinks: Sequence[Sink] = (),
     ) -> None:
         self.config = config
+        #: Where builds go: the local writer always, first; then ``sinks`` in order.
+        self.local = LocalWriter()
+        self.sinks: tuple[Sink, ...] = tuple(sinks)
         self.state_path = config.state_dir / STATE_FILE
         self.cache_path = config.state_dir / CACHE_FILE
         self.kept_path = config.state_dir / KEPT_FILE
@@ -500,6 +510,10 @@ class SiteBuilder:
                     else self._unchanged(now, keys, watched=delta is not None)
                 )
                 if quick is not None:
+                    if self.sinks:  # a sink that failed last time catches up now
+                        caught_up = published_changes(cfg.output_dir)
+                        if caught_up is not None:
+                            quick.sink_errors = self._deliver(caught_up)
                     quick.seconds = time.perf_counter() - t0
                     log.info("build ok (nothing changed): %s", quick.summary())
                     return quick
@@ -551,7 +565,7 @@ class SiteBuilder:
                     rendered.files.start(self._pool(), self._entries)
                 mark("entries")
                 stage = "publish"
-                written = publish(
+                planned = plan_publish(
                     cfg.output_dir,
                     rendered.files,
                     rendered.infos,
@@ -559,6 +573,13 @@ class SiteBuilder:
                     now,
                     kept=rendered.kept,
                 )
+                try:
+                    self.local.consume(planned.changes)
+                except BaseException:
+                    discard_planned(planned)
+                    raise
+                written = planned.report()
+                changes = planned.changes
                 mark("publish")
                 self._close_pool()
                 stage = "save state"
@@ -586,6 +607,8 @@ class SiteBuilder:
                 mark("save state")
                 self._save_index()
                 mark("save cache")
+                sink_errors = self._deliver(changes)
+                mark("sinks")
         except Exception as exc:
             self._memo = None
             self._lose_track()
@@ -611,6 +634,7 @@ class SiteBuilder:
             next_publish=scan.next_publish,
             files_written=written.paths_written,
             files_removed=written.paths_removed,
+            sink_errors=sink_errors,
         )
         self._remember(listing, report)
         log.info("build ok: %s", report.summary())
@@ -621,6 +645,20 @@ class SiteBuilder:
                 since = at
             log.debug("build steps (ms): %s", ", ".join(steps))
         return report
+
+    def _deliver(self, changes: ChangeSet) -> list[tuple[str, str]]:
+        """Hand ``changes`` to every sink after the local writer. A failing sink is logged and
+        reported, never raised: the local feeds are out, and the sink catches up next build
+        (it is called after no-change builds too)."""
+        errors: list[tuple[str, str]] = []
+        for sink in self.sinks:
+            try:
+                sink.consume(changes)
+            except Exception as exc:
+                reason = f"{type(exc).__name__}: {exc}"
+                log.error("sink %s failed, next build retries: %s", sink.name, reason)
+                errors.append((sink.name, reason))
+        return errors
 
     # -- nothing-changed fast path --------------------------------------------------------------
 
@@ -1642,6 +1680,12 @@ def _opml_signature(fingerprint: str, groups: list[FeedGroup], newest: datetime 
     )
 
 
-def build_site(config: Config, now: datetime, *, progress: ProgressFn | None = None) -> BuildReport:
+def build_site(
+    config: Config,
+    now: datetime,
+    *,
+    progress: ProgressFn | None = None,
+    sinks: Sequence[Sink] = (),
+) -> BuildReport:
     """Build once with a fresh :class:`SiteBuilder` (what ``feedsmith build`` runs)."""
-    return SiteBuilder(config, watch=False).build(now, progress=progress)
+    return SiteBuilder(config, watch=False, sinks=sinks).build(now, progress=progress)

@@ -25,6 +25,7 @@ EXIT_OK = 0
 EXIT_INVALID = 1
 EXIT_USAGE = 2
 EXIT_BUILD_FAILED = 3
+EXIT_SINK_FAILED = 4  # feeds published locally, a sink (bucket, hub) failed: next build retries
 
 log = logging.getLogger("feedsmith")
 
@@ -124,10 +125,11 @@ def _check(config: Config) -> int:
 def _build(config: Config, *, strict: bool, progress: bool) -> int:
     from feedsmith.build import BuildError, build_site
     from feedsmith.progress import TerminalProgress
+    from feedsmith.sinks import configured_sinks
 
     bar = TerminalProgress(sys.stderr) if progress and sys.stderr.isatty() else None
     try:
-        report = build_site(config, datetime.now(UTC), progress=bar)
+        report = build_site(config, datetime.now(UTC), progress=bar, sinks=configured_sinks(config))
     except BuildError as exc:
         if bar:
             bar.close()
@@ -141,6 +143,10 @@ def _build(config: Config, *, strict: bool, progress: bool) -> int:
     for problem in report.problems:
         print(problem.format(), file=sys.stderr)
     print(report.summary())
+    for name, reason in report.sink_errors:
+        print(f"feedsmith: feeds published locally, {name} failed: {reason}", file=sys.stderr)
+    if report.sink_errors:
+        return EXIT_SINK_FAILED
     if strict and report.skipped:
         return EXIT_INVALID
     return EXIT_OK

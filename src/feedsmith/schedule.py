@@ -45,6 +45,7 @@ from feedsmith.build import BuildError, BuildReport, ProgressFn, SiteBuilder
 from feedsmith.config import Config
 from feedsmith.kept import is_kept_problem
 from feedsmith.model import Problem
+from feedsmith.sinks import configured_sinks
 from feedsmith.trigger import MAX_DELAY_SECONDS, ChangeTrigger
 
 log = logging.getLogger("feedsmith.schedule")
@@ -99,7 +100,7 @@ class BuildService:
         watch_seconds: float = 1.0,
     ) -> None:
         if builder is None:
-            builder = SiteBuilder(config)
+            builder = SiteBuilder(config, sinks=configured_sinks(config))
         if record_status is None:
             from feedsmith.status import record_build
 
@@ -233,6 +234,9 @@ class BuildService:
                 feeds=report.feeds_written + report.feeds_unchanged if report else None,
                 problems=len(report.problems) if report else None,
                 kept=[p.format() for p in report.problems if is_kept_problem(p)]
+                if report
+                else None,
+                sink_errors=[f"{name}: {reason}" for name, reason in report.sink_errors]
                 if report
                 else None,
             )

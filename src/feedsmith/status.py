@@ -63,6 +63,9 @@ class BuildStatus:
     #: Posts published from their last valid version because their file is broken now
     #: (``path:line: warning: reason`` lines, see :mod:`feedsmith.kept`).
     kept: tuple[str, ...] = ()
+    #: ``"sink: reason"`` for each sink (bucket, hub...) the last build could not deliver to;
+    #: the local feeds are out and the next build delivers again.
+    sink_errors: tuple[str, ...] = ()
 
     @property
     def has_succeeded(self) -> bool:
@@ -92,6 +95,7 @@ class BuildStatus:
             "feeds": self.feeds,
             "problems": self.problems,
             "kept": list(self.kept),
+            "sink_errors": list(self.sink_errors),
         }
 
     @classmethod
@@ -123,6 +127,7 @@ class BuildStatus:
             feeds=_opt_int(data.get("feeds")),
             problems=_opt_int(data.get("problems")),
             kept=tuple(str(line) for line in data.get("kept", ())),
+            sink_errors=tuple(str(line) for line in data.get("sink_errors", ())),
         )
 
 
@@ -169,6 +174,7 @@ def record_build(
     feeds: int | None = None,
     problems: int | None = None,
     kept: list[str] | None = None,
+    sink_errors: list[str] | None = None,
 ) -> BuildStatus:
     """Add one build attempt to ``status.json`` and return the new status.
 
@@ -196,6 +202,7 @@ def record_build(
         feeds=feeds if feeds is not None else previous.feeds,
         problems=problems if problems is not None else previous.problems,
         kept=tuple(kept) if kept is not None else previous.kept,
+        sink_errors=tuple(sink_errors) if sink_errors is not None else previous.sink_errors,
     )
     write_status(state_dir, status)
     return status

@@ -811,6 +811,8 @@ def health_report(status: BuildStatus | None) -> tuple[dict[str, Any], int]:
         },
         # Broken posts whose last valid version is still served: a warning, not a failure.
         "kept": list(status.kept) if status else [],
+        # Sinks (bucket, hub) the last build could not deliver to; retried every build.
+        "sink_errors": list(status.sink_errors) if status else [],
         "builds": {
             "ok": status.builds_ok if status else 0,
             "failed": status.builds_failed if status else 0,

@@ -1,0 +1,17 @@
+"""Which sinks a configuration asks for, built once per builder.
+
+The local writer is not among them: every build has it, first (see :mod:`feedsmith.changes`).
+Each optional destination (a bucket, WebSub hubs) adds its sink here when its config section
+is set, so the build itself never learns about destinations.
+"""
+
+from __future__ import annotations
+
+from feedsmith.changes import Sink
+from feedsmith.config import Config
+
+
+def configured_sinks(config: Config) -> list[Sink]:
+    """The sinks after the local writer, in delivery order (none configured: none)."""
+    sinks: list[Sink] = []
+    return sinks
