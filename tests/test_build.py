@@ -492,14 +492,14 @@ def test_empty_site_still_publishes_the_site_feed(site: Any) -> None:
 def test_state_save_failure_is_reported_as_published(
     site: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from feedsmith import build
+    from feedsmith.build import site as site_stage
 
     write_two_posts(site)
 
     def fail(path: Path, state: Any) -> bool:
         raise OSError(13, "Permission denied")
 
-    monkeypatch.setattr(build, "save_state", fail)
+    monkeypatch.setattr(site_stage, "save_state", fail)
     with pytest.raises(BuildError) as info:
         build_site(site.config(), T1)
     assert info.value.stage == "save state" and info.value.published
@@ -524,7 +524,7 @@ def test_build_pauses_the_garbage_collector_only_while_it_runs(
         seen.append(gc.isenabled())
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(build_module, "group_posts", spying)
+    monkeypatch.setattr(build_module.site, "group_posts", spying)
     assert gc.isenabled()
     build_site(site.config(), T1)
     assert seen == [False] and gc.isenabled()

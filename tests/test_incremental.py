@@ -18,6 +18,9 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, pr
 
 from feedsmith import build, feeds
 from feedsmith.build import SiteBuilder
+from feedsmith.build import index as index_stage
+from feedsmith.build import listing as listing_stage
+from feedsmith.build import site as site_stage
 from feedsmith.cache import CACHE_FILE, FORMAT_VERSION, MAGIC
 from feedsmith.config import Config, load_config
 
@@ -103,8 +106,10 @@ def test_unchanged_files_are_not_read_again_by_a_new_process(
     config = small_site(site)
     SiteBuilder(config).build(NOW)
     reads: list[str] = []
-    real = build.read_bytes
-    monkeypatch.setattr(build, "read_bytes", lambda src, n: reads.append(src.rel) or real(src, n))
+    real = listing_stage.read_bytes
+    monkeypatch.setattr(
+        listing_stage, "read_bytes", lambda src, n: reads.append(src.rel) or real(src, n)
+    )
     fresh = SiteBuilder(config)  # like a new process: only the cache on disk
     report = fresh.build(NOW)
     assert reads == [] and fresh.last_parsed == 0
@@ -138,9 +143,9 @@ def test_touched_file_is_read_but_not_reparsed(site: Any, monkeypatch: pytest.Mo
     target = site.posts_dir / "2025-12-02-p1.md"
     os.utime(target, ns=(OLD_MTIME + 99, OLD_MTIME + 99))
     parsed: list[str] = []
-    real = build.parse_post
+    real = index_stage.parse_post
     monkeypatch.setattr(
-        build,
+        index_stage,
         "parse_post",
         lambda data, rel, shown, cfg: parsed.append(rel) or real(data, rel, shown, cfg),
     )
@@ -275,7 +280,7 @@ def test_after_a_build_an_edit_serialises_only_the_edited_entry(
     SiteBuilder(reference, persist_cache=False, pool=False).build(NOW)
     builder = SiteBuilder(config, pool=pool)
     builder.build(NOW)  # with the pool, the entries come back from the workers, packed
-    builder.pool = False
+    builder.pool.wanted = False
     made: list[str] = []
     real = feeds._entry_fragments
 
@@ -305,7 +310,7 @@ def test_nothing_changed_in_the_service_skips_the_scan(
     def no_scan(*args: Any) -> Any:
         raise AssertionError("full scan on a no-change build")
 
-    monkeypatch.setattr(build, "find_sources", no_scan)
+    monkeypatch.setattr(listing_stage, "find_sources", no_scan)
     report = builder.build(NOW + timedelta(minutes=5))
     assert report.files_written == () and report.feeds_written == 0
     assert report.feeds_unchanged == first.feeds_written and report.posts == first.posts
@@ -323,8 +328,8 @@ def test_a_new_process_takes_the_fast_path_when_nothing_changed(
     def no_scan(*args: Any) -> Any:
         raise AssertionError("full build in a new process with nothing changed")
 
-    monkeypatch.setattr(build, "load_index", no_scan)
-    monkeypatch.setattr(build, "group_posts", no_scan)
+    monkeypatch.setattr(index_stage, "load_index", no_scan)
+    monkeypatch.setattr(site_stage, "group_posts", no_scan)
     again = build.build_site(site.config(), NOW + timedelta(minutes=5))
     assert again.files_written == () and again.feeds_written == 0
     assert again.feeds_unchanged == first.feeds_written and again.posts == first.posts
@@ -349,7 +354,7 @@ def test_a_new_process_builds_in_full_when_anything_changed(
     else:
         monkeypatch.chdir(site.posts_dir)
     report = build.build_site(config, NOW + timedelta(minutes=5))
-    assert build.SiteBuilder(config, watch=False)._load_memo() is not None
+    assert build.SiteBuilder(config, watch=False).fast.load() is not None
     if change == "deleted feed":
         assert "tags/python.rss.xml" in report.files_written
         repaired = files_of(site.output_dir)

@@ -29,6 +29,7 @@ class FakeReport:
     feeds_unchanged: int = 5
     next_publish: datetime | None = None
     skipped: int = 0
+    sink_errors: list[tuple[str, str]] = field(default_factory=list)
 
     def summary(self) -> str:
         return f"{self.posts} posts"

@@ -11,8 +11,10 @@ from typing import Any
 
 import pytest
 
-from feedsmith import build, watch
+from feedsmith import watch
 from feedsmith.build import SiteBuilder
+from feedsmith.build import listing as listing_stage
+from feedsmith.build import site as site_stage
 from feedsmith.watch import Watcher, filesystem_type
 from test_incremental import NOW, OLD_MTIME, files_of, post_text, small_site, write
 
@@ -133,8 +135,9 @@ def test_service_edit_looks_at_the_edited_file_only(
     def no_stat_pass(*args: Any) -> Any:
         raise AssertionError("stat of every post while watching")
 
-    monkeypatch.setattr(build, "_quick_keys", no_stat_pass)
-    monkeypatch.setattr(build, "find_sources", no_stat_pass)
+    monkeypatch.setattr(site_stage, "quick_keys", no_stat_pass)
+    monkeypatch.setattr(listing_stage, "quick_keys", no_stat_pass)
+    monkeypatch.setattr(listing_stage, "find_sources", no_stat_pass)
     path = site.posts_dir / "2025-12-01-p0.md"
     text = post_text("Edited", 1, tags=["ai"], categories=["Tech"], body="New body.")
     write(path, text, OLD_MTIME + 100)
@@ -173,7 +176,7 @@ def test_service_repairs_a_damaged_feed_when_no_post_changed(site: Any) -> None:
 def test_without_inotify_the_service_scans_as_before(
     site: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(build.Watcher, "open", classmethod(lambda cls: None))
+    monkeypatch.setattr(watch.Watcher, "open", classmethod(lambda cls: None))
     config = small_site(site)
     builder = SiteBuilder(config)
     builder.build(NOW)
