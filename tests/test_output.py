@@ -1,4 +1,4 @@
-"""output.publish: atomic, lazy, self-describing publication of a set of files."""
+"""plan_publish + LocalWriter: atomic, lazy, self-describing publication of a set of files."""
 
 from __future__ import annotations
 
@@ -8,16 +8,22 @@ import json
 import os
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from feedsmith import output
-from feedsmith.output import FeedInfo, WriteReport, gzip_bytes, publish
+from feedsmith.output import FeedInfo, LocalWriter, WriteReport, gzip_bytes, plan_publish
 from feedsmith.state import BuildState
 
 T1 = datetime(2025, 12, 1, 9, 0, tzinfo=UTC)
 T2 = datetime(2025, 12, 2, 9, 0, tzinfo=UTC)
 T3 = datetime(2025, 12, 3, 9, 0, tzinfo=UTC)
+
+
+def publish(*args: Any, **kwargs: Any) -> WriteReport:
+    """What a build does with its files: plan the publish, then commit it with the local writer."""
+    return plan_publish(*args, **kwargs).commit(LocalWriter())
 
 
 def feed(kind: str, slug: str, files: dict[str, bytes]) -> FeedInfo:

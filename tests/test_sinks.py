@@ -7,14 +7,21 @@ contract is what a bucket publisher or a WebSub notifier will rely on.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from feedsmith.build import SiteBuilder, build_site
-from feedsmith.changes import MANIFEST, ChangeSet, changes_from_manifest, published_changes
+from feedsmith.build import BuildReport, SiteBuilder, build_site
+from feedsmith.changes import (
+    MANIFEST,
+    ChangeSet,
+    Sink,
+    changes_from_manifest,
+    published_changes,
+)
 from feedsmith.output import LocalWriter, discard_planned, plan_publish
 from feedsmith.state import BuildState
 
@@ -61,6 +68,14 @@ def blog(site: Any) -> Any:
     return site
 
 
+def build_twice(blog: Any, sink: Sink, between: Callable[[], object] = lambda: None) -> BuildReport:
+    """Two builds five minutes apart with ``sink`` attached, ``between`` run in the middle."""
+    builder = SiteBuilder(blog.config(), watch=False, sinks=[sink])
+    builder.build(T1)
+    between()
+    return builder.build(T1 + timedelta(minutes=5))
+
+
 def test_a_sink_gets_every_changed_file_and_reads_the_published_bytes(blog: Any) -> None:
     recorder = Recorder()
     report = build_site(blog.config(), T1, sinks=[recorder])
@@ -86,9 +101,7 @@ def test_after_a_no_change_build_a_sink_still_gets_the_whole_tree_with_nothing_w
     blog: Any,
 ) -> None:
     recorder = Recorder()
-    builder = SiteBuilder(blog.config(), watch=False, sinks=[recorder])
-    builder.build(T1)
-    builder.build(T1 + timedelta(minutes=5))
+    build_twice(blog, recorder)
     first, second = recorder.seen
     assert second.written == () and second.removed == () and not second.changed
     assert second.files == first.files and second.manifest == first.manifest
@@ -96,22 +109,17 @@ def test_after_a_no_change_build_a_sink_still_gets_the_whole_tree_with_nothing_w
 
 def test_one_edit_lists_only_the_feeds_that_show_the_post(blog: Any) -> None:
     recorder = Recorder()
-    builder = SiteBuilder(blog.config(), watch=False, sinks=[recorder])
-    builder.build(T1)
-    blog.write_post(
-        "2025-10-01-alpha.md", post("Alpha, edited", "2025-10-01", ["python"]), dedent=False
+    edited = post("Alpha, edited", "2025-10-01", ["python"])
+    build_twice(
+        blog, recorder, lambda: blog.write_post("2025-10-01-alpha.md", edited, dedent=False)
     )
-    builder.build(T1 + timedelta(minutes=5))
     changed = {(f.kind, f.slug) for f in recorder.seen[-1].feeds_changed}
     assert changed == {("all", "all"), ("category", "tech"), ("tag", "python")}
 
 
 def test_a_removed_tag_is_in_removed_and_gone(blog: Any) -> None:
     recorder = Recorder()
-    builder = SiteBuilder(blog.config(), watch=False, sinks=[recorder])
-    builder.build(T1)
-    (blog.posts_dir / "2025-10-02-beta.md").unlink()
-    builder.build(T1 + timedelta(minutes=5))
+    build_twice(blog, recorder, (blog.posts_dir / "2025-10-02-beta.md").unlink)
     last = recorder.seen[-1]
     assert {"tags/web.atom.xml", "tags/web.rss.xml", "tags/web.json"} <= set(last.removed)
     assert "tags/web.atom.xml" in last.gone and "tags/web.atom.xml" not in last.files
@@ -131,10 +139,7 @@ def test_a_sink_that_failed_catches_up_on_the_next_build_even_with_nothing_chang
     blog: Any,
 ) -> None:
     flaky = FailsUntilFixed()
-    builder = SiteBuilder(blog.config(), watch=False, sinks=[flaky])
-    builder.build(T1)
-    flaky.broken = False
-    report = builder.build(T1 + timedelta(minutes=5))
+    report = build_twice(blog, flaky, lambda: setattr(flaky, "broken", False))
     assert report.sink_errors == [] and report.feeds_written == 0
     (delivered,) = flaky.delivered
     assert "all.atom.xml" in delivered.files and delivered.written == ()

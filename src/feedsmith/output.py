@@ -58,7 +58,7 @@ from typing import Any
 
 from zlib_ng import gzip_ng
 
-from feedsmith.changes import MANIFEST, ChangeSet, FeedInfo, PublishedFile, render_manifest
+from feedsmith.changes import MANIFEST, ChangeSet, FeedInfo, PublishedFile, Sink, render_manifest
 from feedsmith.state import BuildState, write_atomic
 
 __all__ = [
@@ -70,7 +70,6 @@ __all__ = [
     "Staged",
     "WriteReport",
     "plan_publish",
-    "publish",
     "render_manifest",
 ]
 
@@ -193,32 +192,6 @@ class _Pending:
     tmp: str
 
 
-def publish(
-    output_dir: Path,
-    files: Mapping[str, FileData],
-    feeds: Sequence[FeedInfo],
-    state: BuildState,
-    now: datetime,
-    *,
-    kept: Collection[str] = (),
-) -> WriteReport:
-    """Make ``output_dir`` hold exactly ``files`` and ``kept`` (plus sidecars and the manifest):
-    :func:`plan_publish`, then :class:`LocalWriter`, in one call.
-
-    ``files`` and ``kept`` together must be the *complete* set for this build: ``kept`` are
-    paths published by the previous build (``state.files``) whose bytes the caller knows are
-    still right and did not render again. ``state`` is the previous build's state (read only);
-    the caller stores the returned ``files``/``gone``/``generated``.
-    """
-    planned = plan_publish(output_dir, files, feeds, state, now, kept=kept)
-    try:
-        LocalWriter().consume(planned.changes)
-    except BaseException:
-        discard_planned(planned)
-        raise
-    return planned.report()
-
-
 @dataclass(frozen=True)
 class Planned:
     """A publish decided and staged, not yet visible: the change set every sink consumes, and
@@ -229,6 +202,16 @@ class Planned:
     written: int
     unchanged: int
     removed: int
+
+    def commit(self, writer: Sink) -> WriteReport:
+        """Make the publish visible through ``writer`` (the local writer) and report it; if
+        the writer fails, the temp files go and the previous feeds stay as they were."""
+        try:
+            writer.consume(self.changes)
+        except BaseException:
+            discard_planned(self)
+            raise
+        return self.report()
 
     def report(self) -> WriteReport:
         """What the publish did, once :class:`LocalWriter` committed it: the records get the

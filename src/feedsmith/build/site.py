@@ -57,7 +57,7 @@ from feedsmith.changes import ChangeSet, Sink, published_changes
 from feedsmith.config import Config
 from feedsmith.groups import FeedGroup, Grouping, RespellMemo, group_posts, record_grouping, regroup
 from feedsmith.model import Post, ScanResult
-from feedsmith.output import FeedInfo, LocalWriter, discard_planned, plan_publish, remove_staged
+from feedsmith.output import FeedInfo, LocalWriter, plan_publish, remove_staged
 from feedsmith.posts import ParseOutcome, collect
 from feedsmith.sources import SourceFile
 from feedsmith.state import BuildState, UpdateMemo, apply_updates, load_state, save_state
@@ -189,12 +189,7 @@ class SiteBuilder:
                     now,
                     kept=rendered.kept,
                 )
-                try:
-                    self.local.consume(planned.changes)
-                except BaseException:
-                    discard_planned(planned)
-                    raise
-                written = planned.report()
+                written = planned.commit(self.local)
                 mark("publish")
                 self.pool.close()
                 stage = "save state"
@@ -229,14 +224,14 @@ class SiteBuilder:
         result = scanned.result
         report = BuildReport(
             posts=len(posts),
-            feeds_written=written.written,
-            feeds_unchanged=written.unchanged,
-            feeds_removed=written.removed,
             problems=list(result.problems),
             skipped=result.skipped,
             excluded=result.excluded,
-            seconds=time.perf_counter() - t0,
             next_publish=result.next_publish,
+            seconds=time.perf_counter() - t0,
+            feeds_written=written.written,
+            feeds_unchanged=written.unchanged,
+            feeds_removed=written.removed,
             files_written=written.paths_written,
             files_removed=written.paths_removed,
             sink_errors=sink_errors,
