@@ -54,6 +54,9 @@ class FeedInfo:
     updated: str | None
     urls: dict[str, str]  # format -> "/feeds/<percent-encoded path>"
     files: tuple[str, ...]  # paths relative to output_dir, one per format
+    #: RFC 5005 archive pages (see :mod:`feedsmith.archive`), oldest first, each page in every
+    #: format. Not in ``files``: those are the subscription documents (the WebSub topics).
+    archives: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -149,7 +152,8 @@ def changes_from_manifest(
         files[rel] = PublishedFile(rel, str(rec["sha256"]), int(rec["bytes"]), str(rec["changed"]))  # type: ignore[call-overload]
 
     for feed in raw.get("feeds", []):
-        for rel, rec in feed["files"].items():
+        archive_files = feed.get("archive", {}).get("files", {})
+        for rel, rec in (*feed["files"].items(), *archive_files.items()):
             add(rel, rec)
         feeds.append(
             FeedInfo(
@@ -160,6 +164,7 @@ def changes_from_manifest(
                 updated=feed["updated"],
                 urls=dict(feed["urls"]),
                 files=tuple(feed["files"]),
+                archives=tuple(archive_files),
             )
         )
     for rel, rec in raw.get("files", {}).items():
@@ -201,31 +206,29 @@ def render_manifest(
     """
     feed_paths: set[str] = set()
     out_feeds = []
+
+    def listed(rels: Sequence[str]) -> dict[str, dict[str, Any]]:
+        feed_paths.update(rels)
+        return {rel: _file_record(records[rel]) for rel in rels}
+
     for feed in feeds:
-        entry_files = {}
-        for rel in feed.files:
-            feed_paths.add(rel)
-            rec = records[rel]
-            entry_files[rel] = {
-                "sha256": rec["sha256"],
-                "bytes": rec["bytes"],
-                "changed": rec["changed"],
-            }
-        out_feeds.append(
-            {
-                "kind": feed.kind,
-                "name": feed.name,
-                "slug": feed.slug,
-                "entries": feed.entries,
-                "updated": feed.updated,
-                "urls": dict(feed.urls),
-                "files": entry_files,
-            }
-        )
-    extras = {
-        rel: {"sha256": rec["sha256"], "bytes": rec["bytes"], "changed": rec["changed"]}
-        for rel, rec in records.items()
-        if rel not in feed_paths
-    }
+        out: dict[str, Any] = {
+            "kind": feed.kind,
+            "name": feed.name,
+            "slug": feed.slug,
+            "entries": feed.entries,
+            "updated": feed.updated,
+            "urls": dict(feed.urls),
+            "files": listed(feed.files),
+        }
+        if feed.archives:
+            pages = len(feed.archives) // max(len(feed.files), 1)
+            out["archive"] = {"pages": pages, "files": listed(feed.archives)}
+        out_feeds.append(out)
+    extras = {rel: _file_record(rec) for rel, rec in records.items() if rel not in feed_paths}
     data = {"generated": generated, "feeds": out_feeds, "files": extras, "gone": dict(gone)}
     return json_bytes(data)
+
+
+def _file_record(rec: Mapping[str, Any]) -> dict[str, Any]:
+    return {"sha256": rec["sha256"], "bytes": rec["bytes"], "changed": rec["changed"]}

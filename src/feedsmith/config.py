@@ -52,6 +52,11 @@ class FeedConfig:
     max_entries: int = 20
     content: Literal["full", "summary"] = "full"
     formats: tuple[str, ...] = FORMATS
+    #: RFC 5005 archives: every post stays reachable from the subscription document.
+    archive: bool = True
+    #: Posts per archive page; ``0`` in the file means "the same as max_entries" (at most that:
+    #: the newest, not yet full page's posts are only in the subscription document).
+    archive_page_size: int = 20
 
 
 @dataclass(frozen=True)
@@ -201,10 +206,24 @@ def config_from_mapping(raw: dict[str, Any], path: Path) -> Config:
             raise ConfigError(path, "feed.formats", f"unknown format {fmt!r} (atom, rss, json)")
         if fmt not in formats:
             formats.append(fmt)
+    max_entries = _int(feed_raw, "max_entries", "feed.", path, 20, minimum=1)
+    archive = feed_raw.get("archive", True)
+    if not isinstance(archive, bool):
+        raise ConfigError(path, "feed.archive", f"must be true or false, not {_type_name(archive)}")
+    page_size = _int(feed_raw, "archive_page_size", "feed.", path, 0, minimum=0)
+    if page_size > max_entries:
+        raise ConfigError(
+            path,
+            "feed.archive_page_size",
+            f"must be at most feed.max_entries ({max_entries}): the posts of the newest, not yet"
+            " full archive page are only in the subscription document",
+        )
     feed = FeedConfig(
-        max_entries=_int(feed_raw, "max_entries", "feed.", path, 20, minimum=1),
+        max_entries=max_entries,
         content=content,  # type: ignore[arg-type]
         formats=tuple(f for f in FORMATS if f in formats),
+        archive=archive,
+        archive_page_size=page_size or max_entries,
     )
 
     schedule_raw = _section(raw, "schedule", path)

@@ -39,6 +39,7 @@ import orjson
 from zlib_ng import zlib_ng
 
 from feedsmith import __version__
+from feedsmith.archive import HistoryExtension, NoEntryExtension, archive_links, archive_path
 from feedsmith.config import Config
 from feedsmith.groups import FeedGroup
 from feedsmith.model import Author, Post
@@ -102,9 +103,19 @@ _RFC2822_FORMAT = "%a, %d %b %Y %H:%M:%S %z"  # what feedgen's formatRFC2822 ask
 
 
 def feed_files(group: FeedGroup, formats: Sequence[str]) -> dict[str, str]:
-    """Format → path relative to ``output_dir`` (Unicode on disk, percent-encoded in URLs)."""
+    """Format → path relative to ``output_dir`` (Unicode on disk, percent-encoded in URLs);
+    an archive page's group gives that page's paths."""
+    page = group.paging.page if group.paging is not None else 0
+    return {fmt: page_file(group, fmt, page) for fmt in formats}
+
+
+def page_file(group: FeedGroup, fmt: str, page: int) -> str:
+    """The path of page ``page`` of the group's feed in ``fmt`` (``0``: the subscription
+    document, ``all.atom.xml``; ``n``: ``archive/all/n.atom.xml``)."""
     base = "all" if group.kind == "all" else f"{_FOLDERS[group.kind]}/{group.slug}"
-    return {fmt: base + _EXTENSIONS[fmt] for fmt in formats}
+    if page:
+        return archive_path(base, page, _EXTENSIONS[fmt])
+    return base + _EXTENSIONS[fmt]
 
 
 def feed_url(config: Config, rel_path: str) -> str:
@@ -225,6 +236,9 @@ def _generator(
     # ``feedgen.ext.dc_entry`` module that does not exist: a failed import (a search of
     # sys.path) per feed was ~4% of rendering a feed whose entries were cached.
     fg.register_extension("dc", eng.DcExtension, eng.DcEntryExtension, atom=False, rss=True)
+    if group.paging is not None:
+        fg.register_extension("fh", HistoryExtension, NoEntryExtension, atom=True, rss=True)
+        fg.fh.paging = group.paging
     fg.id(feed_id(group, config))
     fg.title(feed_title(group, config))
     fg.updated(_feed_date(_newest_update(posts)))  # sets lastBuildDate too
@@ -280,6 +294,11 @@ def _set_links(fg: FeedGenerator, group: FeedGroup, config: Config, fmt: str) ->
     self_type = "application/atom+xml" if fmt == "atom" else "application/rss+xml"
     # feedgen takes the RSS <link> from the *last* link added: the home page must come last.
     fg.link(href=self_url, rel="self", type=self_type, replace=True)
+    if group.paging is not None:
+        links = archive_links(group.paging, lambda n: feed_url(config, page_file(group, fmt, n)))
+        fg.fh.links = [(rel, href, self_type) for rel, href in links]  # RSS: written by fh
+        for rel, href in links:
+            fg.link(href=href, rel=rel, type=self_type)
     fg.link(href=_home(config), rel="alternate", type="text/html")
 
 
@@ -602,10 +621,13 @@ def _json_head(group: FeedGroup, config: Config) -> dict[str, Any]:
         "version": JSON_FEED_VERSION,
         "title": feed_title(group, config),
         "home_page_url": _home(config),
-        "feed_url": feed_url(config, feed_files(group, ["json"])["json"]),
+        "feed_url": feed_url(config, page_file(group, "json", 0)),
     }
     if config.site.description:
         feed["description"] = config.site.description
+    paging = group.paging
+    if paging is not None and paging.prev:  # JSON Feed pages go one way: to older posts
+        feed["next_url"] = feed_url(config, page_file(group, "json", paging.prev))
     if config.site.language:
         feed["language"] = config.site.language
     if config.site.author:
@@ -617,6 +639,8 @@ def _json_head(group: FeedGroup, config: Config) -> dict[str, Any]:
         "kind": group.kind,
         "updated": rfc3339(_newest_update(posts)),
     }
+    if paging is not None and paging.is_archive:
+        feed["_feedsmith"]["archive_page"] = paging.page
     return feed
 
 

@@ -24,9 +24,12 @@ from datetime import datetime
 from functools import lru_cache
 from itertools import chain
 from operator import attrgetter, itemgetter, lt
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from feedsmith.model import Post
+
+if TYPE_CHECKING:
+    from feedsmith.archive import Paging
 
 Kind = Literal["all", "category", "tag"]
 
@@ -142,6 +145,9 @@ class FeedGroup:
     name: str
     slug: str
     posts: tuple[Post, ...]
+    #: Set by :func:`feedsmith.archive.archive_groups` for the documents of an archived feed
+    #: (``None``: archives off, the feed's documents are rendered as without them).
+    paging: Paging | None = None
 
 
 # group_posts runs on every rebuild of the service, over every post, so it is written for

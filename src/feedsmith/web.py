@@ -323,6 +323,9 @@ class FeedStore:
         changed: dict[str, datetime | None] = {}
         # Per-feed file lists, plus top-level extras (e.g. index.opml) if the build lists any.
         sources = [f.get("files") for f in feeds]
+        sources.extend(
+            f["archive"].get("files") for f in feeds if isinstance(f.get("archive"), dict)
+        )
         sources.append(data.get("files"))
         for source in sources:
             if not isinstance(source, dict):

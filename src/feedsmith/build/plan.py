@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from feedsmith import feeds as feeds_mod
+from feedsmith.archive import Paging, archive_groups
 from feedsmith.build.listing import intact as file_intact
 from feedsmith.build.scheduler import LazyFiles
 from feedsmith.cache import html_of, hydrate
@@ -54,15 +55,18 @@ class GroupMemo:
     signature: str
     info: FeedInfo
     newest: datetime | None
+    paging: Paging | None = None
 
     def holds(self, group: FeedGroup, shown: tuple[Post, ...]) -> bool:
-        """True when ``group`` (same kind and key) shows exactly these objects, so named."""
+        """True when ``group`` (same kind, key and page) shows exactly these objects, so
+        named, with the same archive links."""
         return (
             len(shown) == len(self.shown)
             and all(map(is_, shown, self.shown))
             and group.kind == self.kind
             and group.name == self.name
             and group.slug == self.slug
+            and group.paging == self.paging
         )
 
 
@@ -137,27 +141,32 @@ class RenderPlanner:
         memos: dict[str, GroupMemo] = {}
         newest_all: datetime | None = None
         for group in groups:
-            shown = group.posts[:max_entries]
-            sig_key = f"{group.kind}:{group.key}"
-            memo = previous_groups.get(sig_key)
-            if memo is None or not memo.holds(group, shown):
-                memo = self._group_memo(group, shown, lines, previous_lines)
-            memos[sig_key] = memo
-            paths = memo.paths
-            signatures[sig_key] = memo.signature
-            if (
-                previous is not None
-                and previous.groups.get(sig_key) == memo.signature
-                and all(map(intact, paths.values()))
-            ):
-                kept.extend(paths.values())
-            else:
-                keys = [self._line(post, lines, previous_lines) for post in shown]
-                files.add(
-                    paths,
-                    self._group_renderer(group, shown, paths, html, keys),
-                    partial(self._group_task, group, shown, paths, keys),
-                )
+            # The subscription document, then its archive pages (feedsmith.archive): each is
+            # a document of its own here, with its own signature, kept or rendered alone.
+            subscription, pages = archive_groups(group, cfg.feed)
+            for doc in (subscription, *pages):
+                shown = doc.posts[:max_entries]
+                sig_key = document_key(doc)
+                memo = previous_groups.get(sig_key)
+                if memo is None or not memo.holds(doc, shown):
+                    memo = self._group_memo(doc, shown, lines, previous_lines)
+                memos[sig_key] = memo
+                paths = memo.paths
+                signatures[sig_key] = memo.signature
+                if (
+                    previous is not None
+                    and previous.groups.get(sig_key) == memo.signature
+                    and all(map(intact, paths.values()))
+                ):
+                    kept.extend(paths.values())
+                else:
+                    keys = [self._line(post, lines, previous_lines) for post in shown]
+                    files.add(
+                        paths,
+                        self._group_renderer(doc, shown, paths, html, keys),
+                        partial(self._group_task, doc, shown, paths, keys),
+                    )
+            memo = memos[document_key(subscription)]
             infos.append(memo.info)
             if memo.newest is not None and (newest_all is None or memo.newest > newest_all):
                 newest_all = memo.newest
@@ -184,8 +193,12 @@ class RenderPlanner:
         The signature is what the feed's files are a function of: config, the group's identity
         and its shown posts (only the newest ``max_entries`` are ever rendered), each as its
         :func:`post_line`."""
-        paths = feeds_mod.feed_files(group, self.config.feed.formats)
+        formats = self.config.feed.formats
+        paths = feeds_mod.feed_files(group, formats)
         identity = [group.kind, group.key, group.name, group.slug, sorted(paths.items())]
+        paging = group.paging
+        if paging is not None:
+            identity.append([paging.page, paging.prev, paging.next])
         parts = [_json([self.fingerprint, *identity])]
         parts.extend(self._line(post, lines, previous) for post in shown)
         signature = hashlib.sha256("\n".join(parts).encode("utf-8", "surrogatepass")).hexdigest()
@@ -198,8 +211,16 @@ class RenderPlanner:
             updated=iso_z(newest) if newest else None,
             urls={fmt: "/feeds/" + _quote_path(rel) for fmt, rel in paths.items()},
             files=tuple(paths.values()),
+            # A subscription document's archive pages, oldest first (paging.prev of them).
+            archives=tuple(
+                feeds_mod.page_file(group, fmt, n)
+                for n in range(1, (paging.prev if paging and not paging.page else 0) + 1)
+                for fmt in formats
+            ),
         )
-        return GroupMemo(group.kind, group.name, group.slug, shown, paths, signature, info, newest)
+        return GroupMemo(
+            group.kind, group.name, group.slug, shown, paths, signature, info, newest, paging
+        )
 
     @staticmethod
     def _line(
@@ -265,6 +286,14 @@ class RenderPlanner:
                 memo.clear()
             memo[post.source] = text
         return hydrate(post, text)
+
+
+def document_key(group: FeedGroup) -> str:
+    """A document's key among the state's signatures: ``tag:<key>`` for a feed's subscription
+    document, ``tag:<key>#3`` for its archive page 3."""
+    if group.paging is not None and group.paging.page:
+        return f"{group.kind}:{group.key}#{group.paging.page}"
+    return f"{group.kind}:{group.key}"
 
 
 def _json(value: Any) -> str:
