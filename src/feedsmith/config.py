@@ -19,6 +19,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 
+from feedsmith.model import Author
+
 ENV_VAR = "FEEDSMITH_CONFIG"
 DEFAULT_PERMALINK = "/:categories/:year/:month/:day/:title.html"
 FORMATS = ("atom", "rss", "json")
@@ -89,6 +91,9 @@ class Config:
     feed: FeedConfig = field(default_factory=FeedConfig)
     schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
     server: ServerConfig = field(default_factory=ServerConfig)
+    #: ``authors:`` in the file: key -> the author a post names by that key (``author: jane``),
+    #: as Jekyll's ``_data/authors.yml``. Pairs in file order, so the config stays hashable.
+    authors: tuple[tuple[str, Author], ...] = ()
 
     @property
     def tz(self) -> ZoneInfo:
@@ -123,6 +128,7 @@ _TOP_KEYS = {
     "feed",
     "schedule",
     "server",
+    "authors",
 }
 
 
@@ -247,6 +253,8 @@ def config_from_mapping(raw: dict[str, Any], path: Path) -> Config:
         workers=_int(server_raw, "workers", "server.", path, 2, minimum=1),
     )
 
+    authors = _authors(raw, path)
+
     return Config(
         path=path,
         site=site,
@@ -260,7 +268,28 @@ def config_from_mapping(raw: dict[str, Any], path: Path) -> Config:
         feed=feed,
         schedule=schedule,
         server=server,
+        authors=authors,
     )
+
+
+def _authors(raw: dict[str, Any], path: Path) -> tuple[tuple[str, Author], ...]:
+    """``authors: {key: {name, email, url}}``; a key's value may also be just the name."""
+    table = _section(raw, "authors", path)
+    out: list[tuple[str, Author]] = []
+    for key, value in table.items():
+        where = f"authors.{key}"
+        if isinstance(value, str):
+            value = {"name": value}
+        if not isinstance(value, dict):
+            raise ConfigError(path, where, f"must be a mapping or a name, not {_type_name(value)}")
+        _no_unknown_keys(value, {"name", "email", "url", "uri"}, where + ".", path)
+        name = _str(value, "name", where + ".", path, "")
+        if not name:
+            raise ConfigError(path, where + ".name", "is required")
+        email = _str(value, "email", where + ".", path, "") or None
+        url = _str(value, "url", where + ".", path, "") or _str(value, "uri", where + ".", path, "")
+        out.append((str(key), Author(name, email, url or None)))
+    return tuple(out)
 
 
 def _no_unknown_keys(raw: dict[str, Any], allowed: set[str], prefix: str, path: Path) -> None:

@@ -91,9 +91,14 @@ FEED_ID_DATE = "2005"
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 _EXTENSIONS = {"atom": ".atom.xml", "rss": ".rss.xml", "json": ".json"}
-_FOLDERS = {"category": "categories", "tag": "tags"}
-_KIND_LABEL = {"category": "category", "tag": "tag"}
-_OPML_KIND_TITLES = {"all": "All posts", "category": "Categories", "tag": "Tags"}
+_FOLDERS = {"category": "categories", "tag": "tags", "author": "authors"}
+_KIND_LABEL = {"category": "category", "tag": "tag", "author": "author"}
+_OPML_KIND_TITLES = {
+    "all": "All posts",
+    "category": "Categories",
+    "tag": "Tags",
+    "author": "Authors",
+}
 _DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 _RFC2822_FORMAT = "%a, %d %b %Y %H:%M:%S %z"  # what feedgen's formatRFC2822 asks for

@@ -89,7 +89,7 @@ GZIP_LEVEL = 5
 #: fsync temp files before renaming them; off by default (see "Durability" above).
 FSYNC = False
 #: Top-level names and folders the build owns; only these are ever deleted as stale.
-_OWNED_DIRS = ("categories", "tags", "archive")
+_OWNED_DIRS = ("categories", "tags", "authors", "archive")
 _OWNED_SUFFIXES = (".atom.xml", ".rss.xml", ".json", ".opml")
 
 

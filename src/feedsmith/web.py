@@ -100,7 +100,7 @@ LINK_TYPES = {
     "json": "application/feed+json",
 }
 FORMAT_LABELS = {"atom": "Atom", "rss": "RSS", "json": "JSON Feed"}
-KIND_TITLES = {"all": "Site", "category": "Categories", "tag": "Tags"}
+KIND_TITLES = {"all": "Site", "category": "Categories", "tag": "Tags", "author": "Authors"}
 
 _STATUS_LINES = {s.value: f"{s.value} {s.phrase}" for s in HTTPStatus}
 
