@@ -59,6 +59,8 @@ class FeedConfig:
     #: Posts per archive page; ``0`` in the file means "the same as max_entries" (at most that:
     #: the newest, not yet full page's posts are only in the subscription document).
     archive_page_size: int = 20
+    #: An HTML page per feed (``tags/ai.html``) for people who click a feed link.
+    pages: bool = True
 
 
 @dataclass(frozen=True)
@@ -94,6 +96,8 @@ class Config:
     #: ``authors:`` in the file: key -> the author a post names by that key (``author: jane``),
     #: as Jekyll's ``_data/authors.yml``. Pairs in file order, so the config stays hashable.
     authors: tuple[tuple[str, Author], ...] = ()
+    #: A folder whose templates (``feed.html``, ``index.html``) replace the built-in ones.
+    templates_dir: Path | None = None
 
     @property
     def tz(self) -> ZoneInfo:
@@ -129,6 +133,7 @@ _TOP_KEYS = {
     "schedule",
     "server",
     "authors",
+    "templates_dir",
 }
 
 
@@ -224,12 +229,16 @@ def config_from_mapping(raw: dict[str, Any], path: Path) -> Config:
             f"must be at most feed.max_entries ({max_entries}): the posts of the newest, not yet"
             " full archive page are only in the subscription document",
         )
+    pages = feed_raw.get("pages", True)
+    if not isinstance(pages, bool):
+        raise ConfigError(path, "feed.pages", f"must be true or false, not {_type_name(pages)}")
     feed = FeedConfig(
         max_entries=max_entries,
         content=content,  # type: ignore[arg-type]
         formats=tuple(f for f in FORMATS if f in formats),
         archive=archive,
         archive_page_size=page_size or max_entries,
+        pages=pages,
     )
 
     schedule_raw = _section(raw, "schedule", path)
@@ -254,6 +263,11 @@ def config_from_mapping(raw: dict[str, Any], path: Path) -> Config:
     )
 
     authors = _authors(raw, path)
+    templates_dir = None
+    if raw.get("templates_dir") is not None:
+        templates_dir = _path(raw, "templates_dir", base, path, "")
+        if not templates_dir.is_dir():
+            raise ConfigError(path, "templates_dir", f"directory not found: {templates_dir}")
 
     return Config(
         path=path,
@@ -269,6 +283,7 @@ def config_from_mapping(raw: dict[str, Any], path: Path) -> Config:
         schedule=schedule,
         server=server,
         authors=authors,
+        templates_dir=templates_dir,
     )
 
 

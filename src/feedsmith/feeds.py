@@ -117,10 +117,16 @@ def feed_files(group: FeedGroup, formats: Sequence[str]) -> dict[str, str]:
 def page_file(group: FeedGroup, fmt: str, page: int) -> str:
     """The path of page ``page`` of the group's feed in ``fmt`` (``0``: the subscription
     document, ``all.atom.xml``; ``n``: ``archive/all/n.atom.xml``)."""
-    base = "all" if group.kind == "all" else f"{_FOLDERS[group.kind]}/{group.slug}"
+    base = feed_base(group)
     if page:
         return archive_path(base, page, _EXTENSIONS[fmt])
     return base + _EXTENSIONS[fmt]
+
+
+def feed_base(group: FeedGroup) -> str:
+    """The group's path without extension, ``all`` or ``tags/<slug>``: each format and the feed
+    page (``.html``) add theirs."""
+    return "all" if group.kind == "all" else f"{_FOLDERS[group.kind]}/{group.slug}"
 
 
 def feed_url(config: Config, rel_path: str) -> str:
