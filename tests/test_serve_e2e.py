@@ -199,7 +199,8 @@ def test_serve_polls_updates_breaks_recovers_and_stops_on_sigterm(served: Served
         tags.unlink()
         parked.rename(tags)
     eventually(lambda: "四番目の記事" in feed_titles(http(feed)[2]), "recovery: the fourth post")
-    assert not _last_build_failed(served.healthz())
+    # The feed is renamed into place a moment before the builder records the build's status.
+    eventually(lambda: not _last_build_failed(served.healthz()), "/healthz to report recovery")
 
     # The webhook: refused without the token, accepted (202) with it, and the builder acts on it.
     assert http(served.url("/-/rebuild"), method="POST")[0] in (401, 403)
