@@ -284,9 +284,10 @@ class S3Sink:
                 delivered.deleted.discard(rel)
             if plan.manifest:
                 # Last of the published tree: every file it lists is in the bucket by now.
-                data = changes.manifest
-                self._put(MANIFEST + ".gz", gzip_bytes(data), content_type_for(MANIFEST), True)
-                self._put(MANIFEST, data, content_type_for(MANIFEST))
+                data, meta = changes.manifest, {SHA_META: manifest_sha}
+                ct = content_type_for(MANIFEST)
+                self._put(MANIFEST + ".gz", gzip_bytes(data), ct, True, meta)
+                self._put(MANIFEST, data, ct, False, meta)
                 delivered.manifest = manifest_sha
             for rel, since in plan.gone_docs:
                 self._put_gone(rel, since)
