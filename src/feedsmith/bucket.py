@@ -37,8 +37,10 @@ import io
 import json
 import logging
 import re
+import threading
 import zlib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -75,6 +77,8 @@ SHA_META = "feedsmith-sha256"
 CT_HTML = "text/html; charset=utf-8"
 #: Above this a file goes up in parts (boto3's managed transfer); feeds rarely get there.
 MULTIPART_THRESHOLD = 16 * 1024 * 1024
+#: Files uploaded at once: round trips dominate, not bandwidth (boto3 clients are thread-safe).
+UPLOAD_THREADS = 8
 
 _AUTH_CODES = {
     "AccessDenied",
@@ -277,8 +281,7 @@ class S3Sink:
             log.debug("s3: s3://%s/%s is up to date", self.settings.bucket, self.settings.prefix)
             return
         try:
-            for rel in plan.uploads:
-                self._put_file(changes, rel, files[rel])
+            for rel in self._put_files(changes, plan.uploads, files):
                 delivered.objects[rel] = files[rel]
                 delivered.gone.pop(rel, None)
                 delivered.deleted.discard(rel)
@@ -325,6 +328,40 @@ class S3Sink:
         write_atomic(self.state_path, delivered.to_bytes())
 
     # -- objects -------------------------------------------------------------------------------
+
+    def _put_files(
+        self, changes: ChangeSet, rels: Sequence[str], files: Mapping[str, str]
+    ) -> Iterator[str]:
+        """Upload ``rels`` a few at a time (a first build sends thousands of small objects, each
+        a round trip), yielding each one that made it; after the first failure no new upload
+        starts, the ones in flight finish, and that failure is raised."""
+        if not rels:
+            return
+        failed = threading.Event()
+
+        def upload(rel: str) -> str | None:
+            if failed.is_set():
+                return None
+            try:
+                self._put_file(changes, rel, files[rel])
+            except BaseException:
+                failed.set()
+                raise
+            return rel
+
+        first_error: BaseException | None = None
+        workers = min(UPLOAD_THREADS, len(rels))
+        with ThreadPoolExecutor(workers, thread_name_prefix="feedsmith-s3") as pool:
+            for future in as_completed([pool.submit(upload, rel) for rel in rels]):
+                try:
+                    done = future.result()
+                except BaseException as exc:
+                    first_error = first_error or exc
+                    continue
+                if done is not None:
+                    yield done
+        if first_error is not None:
+            raise first_error
 
     def _put_file(self, changes: ChangeSet, rel: str, sha: str) -> None:
         try:
