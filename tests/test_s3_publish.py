@@ -405,6 +405,30 @@ def test_credentials_the_endpoint_refuses_are_named_and_exit_4(
     assert f"bucket '{BUCKET}' at {moto.url} refused the credentials (InvalidAccessKeyId)" in err
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize("bucket", [BUCKET, "no-such-bucket"])
+def test_the_builds_of_serve_deliver_too_and_status_json_names_a_failure(
+    blog: Any, moto: Moto, bucket: str
+) -> None:
+    from feedsmith.schedule import BuildService
+
+    config = blog.config(
+        schedule={"watch": False},
+        publish={"s3": {"bucket": bucket, "endpoint_url": moto.url}},
+    )
+    service = BuildService(config)
+    outcome = service.build_now("test")
+    assert outcome is not None and outcome.ok
+    status = json.loads((config.state_dir / "status.json").read_text("utf-8"))
+    if bucket == BUCKET:
+        body, _ = get(moto.client(), PREFIX + "all.atom.xml")
+        assert body == (blog.output_dir / "all.atom.xml").read_bytes()
+        assert status["sink_errors"] == []
+    else:
+        (error,) = status["sink_errors"]
+        assert error == (f"s3: BucketError: bucket 'no-such-bucket' does not exist at {moto.url}")
+
+
 def test_no_credentials_at_all_is_a_clear_error_before_anything_is_sent(
     blog: Any, aws_env: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
