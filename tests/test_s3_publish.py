@@ -32,7 +32,7 @@ from feedsmith.bucket import (
     plan_delivery,
 )
 from feedsmith.build import SiteBuilder
-from feedsmith.changes import MANIFEST
+from feedsmith.changes import MANIFEST, published_changes
 from feedsmith.cli import main
 from feedsmith.config import Config, S3Config
 from feedsmith.output import LocalWriter, plan_publish
@@ -355,6 +355,20 @@ def test_an_upload_that_fails_half_way_never_publishes_the_manifest_and_the_next
     assert requests.puts[-2:] == [PREFIX + MANIFEST + ".gz", PREFIX + MANIFEST]
     for rel, data in tree.items():
         assert get(client, PREFIX + rel)[0] == data, rel
+
+
+@pytest.mark.slow
+def test_bytes_the_manifest_does_not_describe_are_never_uploaded(blog: Any, moto: Moto) -> None:
+    config = s3_config(blog, moto.url)
+    SiteBuilder(config, watch=False).build(T1)  # published locally, not yet to the bucket
+    (blog.output_dir / "all.atom.xml").write_bytes(b"<feed>edited by hand</feed>")
+    (sink,) = configured_sinks(config)
+    changes = published_changes(blog.output_dir)
+    assert changes is not None
+    with pytest.raises(BucketError, match=r"^all.atom.xml on disk differs from the manifest"):
+        sink.consume(changes)
+    keys = bucket_keys(moto.client())
+    assert PREFIX + "all.atom.xml" not in keys and PREFIX + MANIFEST not in keys
 
 
 @pytest.mark.slow

@@ -281,6 +281,10 @@ class S3Sink:
             log.debug("s3: s3://%s/%s is up to date", self.settings.bucket, self.settings.prefix)
             return
         try:
+            _ = self.client  # made here, once: the upload threads share it (sessions are not)
+        except Exception as exc:
+            raise self._error("connecting", exc) from exc
+        try:
             for rel in self._put_files(changes, plan.uploads, files):
                 delivered.objects[rel] = files[rel]
                 delivered.gone.pop(rel, None)
@@ -367,10 +371,15 @@ class S3Sink:
         try:
             data = changes.read(rel)
         except OSError as exc:
-            raise BucketError(f"cannot read the published {rel} for upload: {exc}") from exc
+            raise BucketError(
+                f"cannot read {rel} for bucket {self.settings.bucket!r}: {exc}"
+            ) from exc
         if hashlib.sha256(data).hexdigest() != sha:
             # Someone edited output_dir after the build: the next build repairs the disk first.
-            raise BucketError(f"{rel} on disk differs from the manifest; not uploaded")
+            raise BucketError(
+                f"{rel} on disk differs from the manifest; not uploaded to bucket"
+                f" {self.settings.bucket!r}"
+            )
         try:
             gz = changes.read_gz(rel)
             if gzip.decompress(gz) != data:
