@@ -80,14 +80,9 @@ MULTIPART_THRESHOLD = 16 * 1024 * 1024
 #: Files uploaded at once: round trips dominate, not bandwidth (boto3 clients are thread-safe).
 UPLOAD_THREADS = 8
 
-_AUTH_CODES = {
-    "AccessDenied",
-    "AuthorizationHeaderMalformed",
-    "ExpiredToken",
-    "InvalidAccessKeyId",
-    "InvalidToken",
-    "SignatureDoesNotMatch",
-}
+#: Error codes that mean "these credentials may not do this" (403 without a code, too).
+_AUTH_CODES = {"AccessDenied", "ExpiredToken", "InvalidAccessKeyId", "InvalidToken"}
+_AUTH_CODES |= {"SignatureDoesNotMatch", "AuthorizationHeaderMalformed"}
 
 
 class BucketError(Exception):
@@ -450,22 +445,14 @@ class S3Sink:
 
     def _error(self, action: str, exc: BaseException) -> BucketError:
         """The one line a person can act on: which bucket, which endpoint, what to check."""
-        from botocore.exceptions import (
-            ClientError,
-            ConnectionClosedError,
-            ConnectTimeoutError,
-            EndpointConnectionError,
-            NoCredentialsError,
-            PartialCredentialsError,
-            ReadTimeoutError,
-        )
+        from botocore import exceptions as bx
 
         bucket = self.settings.bucket
         cause: BaseException | None = exc
         while cause is not None and not cause.__module__.startswith("botocore"):
             cause = cause.__cause__ or cause.__context__
         cause = cause or exc
-        if isinstance(cause, ClientError):
+        if isinstance(cause, bx.ClientError):
             err = cause.response.get("Error", {})
             code = str(err.get("Code", "?"))
             status = cause.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
@@ -479,17 +466,14 @@ class S3Sink:
             else:
                 text = f"{action} to bucket {bucket!r} at {self.where} failed: {code}: "
                 text += str(err.get("Message", cause))
-        elif isinstance(cause, NoCredentialsError | PartialCredentialsError):
+        elif isinstance(cause, bx.NoCredentialsError | bx.PartialCredentialsError):
             text = (
                 f"no AWS credentials for bucket {bucket!r} at {self.where}: set"
                 " AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, AWS_PROFILE or an instance role"
             )
-        elif isinstance(
-            cause,
-            EndpointConnectionError | ConnectTimeoutError | ConnectionClosedError,
-        ):
+        elif isinstance(cause, bx.ConnectionError | bx.ConnectionClosedError):
             text = f"cannot reach {self.where} for bucket {bucket!r}: {cause}"
-        elif isinstance(cause, ReadTimeoutError):
+        elif isinstance(cause, bx.ReadTimeoutError):
             text = f"{self.where} timed out for bucket {bucket!r} during {action}"
         else:
             text = f"{action} to bucket {bucket!r} at {self.where} failed: {cause}"
