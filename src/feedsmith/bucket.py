@@ -349,8 +349,8 @@ class S3Sink:
             return rel
 
         first_error: BaseException | None = None
-        workers = min(UPLOAD_THREADS, len(rels))
-        with ThreadPoolExecutor(workers, thread_name_prefix="feedsmith-s3") as pool:
+        pool = ThreadPoolExecutor(min(UPLOAD_THREADS, len(rels)), thread_name_prefix="feedsmith-s3")
+        try:
             for future in as_completed([pool.submit(upload, rel) for rel in rels]):
                 try:
                     done = future.result()
@@ -359,6 +359,9 @@ class S3Sink:
                     continue
                 if done is not None:
                     yield done
+        finally:  # also when the caller stops listening (an interrupt): start nothing new
+            failed.set()
+            pool.shutdown(wait=True, cancel_futures=True)
         if first_error is not None:
             raise first_error
 
