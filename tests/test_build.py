@@ -136,7 +136,10 @@ def test_edit_changes_only_the_feeds_that_contain_the_post(site: Any) -> None:
     }
     # index.opml may change too (its dateModified follows the newest entry): not a feed.
     changed_feeds = {rel for rel in changed if not rel.startswith("index.")}
-    assert changed_feeds == expected_feeds | {f + ".gz" for f in expected_feeds}
+    # Each of those feeds' pages shows the post's summary, so they change with it.
+    pages = {f"{base}.html" for base in ("all", "categories/tech", "tags/python", "tags/web")}
+    expected = expected_feeds | pages
+    assert changed_feeds == expected | {f + ".gz" for f in expected}
     assert "index.json" in changed
     assert report.feeds_written == 12 and report.feeds_unchanged == 6
     files = {rel: info for f in manifest(site)["feeds"] for rel, info in f["files"].items()}
@@ -243,7 +246,8 @@ def test_removed_tag_is_deleted_and_recorded_as_gone(site: Any) -> None:
         assert not (site.output_dir / f"tags/web{ext}.gz").exists()
     data = manifest(site)
     assert data["gone"] == {
-        f"tags/web{ext}": "2025-12-02T09:00:00Z" for ext in (".atom.xml", ".rss.xml", ".json")
+        f"tags/web{ext}": "2025-12-02T09:00:00Z"
+        for ext in (".atom.xml", ".rss.xml", ".json", ".html")
     }
     assert "web" not in {f["slug"] for f in data["feeds"] if f["kind"] == "tag"}
     assert b"tags/web" not in (site.output_dir / "index.opml").read_bytes()
@@ -408,6 +412,8 @@ def test_every_published_file_is_valid(site: Any) -> None:
             etree.fromstring(data)
         elif rel.endswith(".opml"):
             etree.fromstring(data)
+        elif rel.endswith((".html", ".css", ".js")):
+            assert data.startswith((b"<!doctype html>", b"/*", b"//")), rel  # test_pages.py
         elif rel != "index.json":
             feed = json.loads(data)
             assert feed["version"] == "https://jsonfeed.org/version/1.1"
@@ -433,7 +439,9 @@ def test_manifest_structure(site: Any) -> None:
         ("tag", "web"),
     ]
     for feed in data["feeds"]:
-        assert set(feed) == {"kind", "name", "slug", "entries", "updated", "urls", "files"}
+        assert set(feed) == {"kind", "name", "slug", "entries", "updated", "urls", "files", "page"}
+        assert feed["page"] == feed["urls"]["atom"].removesuffix(".atom.xml") + ".html"
+        assert feed["page"].removeprefix("/feeds/") in data["files"]
         assert set(feed["urls"]) == {"atom", "rss", "json"}
         for fmt, url in feed["urls"].items():
             rel = url.removeprefix("/feeds/")

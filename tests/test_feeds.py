@@ -469,7 +469,7 @@ def test_opml_parses_and_lists_every_feed_by_kind(config: Config) -> None:
     body = root.find("body")
     assert body is not None
     folders = body.findall("outline")
-    assert [f.get("text") for f in folders] == ["All posts", "Categories", "Tags"]
+    assert [f.get("text") for f in folders] == ["All posts", "Categories", "Tags", "Authors"]
     urls = [o.get("xmlUrl") for f in folders for o in f.findall("outline")]
     assert urls == [feed_url(config, feed_files(g, ["atom"])["atom"]) for g in groups]
     for outline in body.iter("outline"):
@@ -615,7 +615,7 @@ def test_entry_cache_renders_each_post_once_across_feeds(
     config: Config, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     posts = [make_post(n) for n in range(1, 4)]
-    groups = groups_for(posts)  # all, one category, two tags: each post is in all four
+    groups = groups_for(posts)  # all, one category, two tags, one author: each post in all five
     uncached = [render_group(group, config) for group in groups]
     made: list[str] = []
     real = feeds._entry_fragments
@@ -630,8 +630,8 @@ def test_entry_cache_renders_each_post_once_across_feeds(
         shown = group.posts[: config.feed.max_entries]
         keys = [f"{p.id}|{p.content_hash}" for p in shown]
         assert render_group(group, config, cache=cache, keys=keys) == expected
-    assert len(groups) == 4
-    assert sorted(made) == sorted(p.id for p in posts)  # each once, though in four feeds
+    assert len(groups) == 5
+    assert sorted(made) == sorted(p.id for p in posts)  # each once, though in five feeds
     assert len(cache) == 3
 
 

@@ -41,6 +41,7 @@ def make_post(n: int, **overrides: Any) -> Post:
         "categories": (),
         "tags": (),
         "authors": (Author("Writer"),),
+        "default_author": True,  # the site default: no author feed unless a test names one
         "summary": f"Summary {n}",
         "content_html": f"<p>Body {n}</p>",
         "content_hash": f"h{n}",
@@ -256,10 +257,11 @@ def _literal_distinct(names: tuple[str, ...]) -> list[tuple[str, str]]:
 def literal_groups(posts: list[Post]) -> dict[tuple[str, str], tuple[str, list[Post]]]:
     """(kind, key) -> (display name, posts newest first), straight from the rules."""
     chronological = sorted(sorted(posts, key=lambda p: p.id), key=lambda p: p.date)
-    counts: dict[str, dict[str, dict[str, int]]] = {"category": {}, "tag": {}}
-    members: dict[str, dict[str, list[Post]]] = {"category": {}, "tag": {}}
+    counts: dict[str, dict[str, dict[str, int]]] = {"category": {}, "tag": {}, "author": {}}
+    members: dict[str, dict[str, list[Post]]] = {"category": {}, "tag": {}, "author": {}}
     for post in chronological:  # so a count dict's order is first-seen, oldest first
-        for kind, names in (("category", post.categories), ("tag", post.tags)):
+        authors = () if post.default_author else tuple(a.name for a in post.authors)
+        for kind, names in (("category", post.categories), ("tag", post.tags), ("author", authors)):
             for name, key in _literal_distinct(names):
                 spellings = counts[kind].setdefault(key, {})
                 spellings[name] = spellings.get(name, 0) + 1
@@ -317,6 +319,7 @@ post_specs = st.lists(
         st.integers(0, 4),  # id: equal ids too
         st.lists(st.sampled_from(ODD_NAMES[:10]), max_size=3),
         st.lists(st.sampled_from(ODD_NAMES), max_size=5),
+        st.lists(st.sampled_from(ODD_NAMES[:10]), max_size=2),  # authors: never re-spelled
     ),
     max_size=25,
 )
@@ -330,9 +333,11 @@ def build_posts(specs: list[Any], repeats: list[int]) -> list[Post]:
             id=f"id{ident}",
             categories=tuple(cats),
             tags=tuple(tags),
+            authors=tuple(Author(name) for name in authors) or (Author("Writer"),),
+            default_author=not authors,
             extra={"n": n},
         )
-        for n, (day, zone, ident, cats, tags) in enumerate(specs)
+        for n, (day, zone, ident, cats, tags, authors) in enumerate(specs)
     ]
     # The same object passed twice (the build never does, but the result must not break).
     return posts + [posts[i % len(posts)] for i in repeats] if posts else posts
@@ -495,9 +500,20 @@ operations = st.lists(
 )
 
 
+#: Authors by post number (and, for an edit, by its day): none named, variants, two at once.
+AUTHOR_SETS: list[tuple[str, ...]] = [(), ("Ann",), ("ＡＮＮ", "Bob"), ("bob",)]
+
+
+def with_authors(names: tuple[str, ...]) -> dict[str, Any]:
+    if not names:
+        return {"authors": (Author("Writer"),), "default_author": True}
+    return {"authors": tuple(Author(name) for name in names), "default_author": False}
+
+
 def delta_post(n: int, day: int, zone: Any, cats: list[str], tags: list[str]) -> Post:
     date = (BASE + timedelta(days=day, minutes=n % 3)).astimezone(zone)
-    return make_post(n, date=date, categories=tuple(cats), tags=tuple(tags))
+    authors = with_authors(AUTHOR_SETS[n % len(AUTHOR_SETS)])
+    return make_post(n, date=date, categories=tuple(cats), tags=tuple(tags), **authors)
 
 
 @given(delta_specs, st.lists(operations, min_size=1, max_size=3))
@@ -520,7 +536,11 @@ def test_regroup_equals_group_posts_after_edits(specs: list[Any], rounds: list[A
                 i = index % len(posts)
                 date = BASE + timedelta(days=day, hours=1)
                 posts[i] = dataclasses.replace(
-                    posts[i], date=date, categories=tuple(cats), tags=tuple(tags)
+                    posts[i],
+                    date=date,
+                    categories=tuple(cats),
+                    tags=tuple(tags),
+                    **with_authors(AUTHOR_SETS[day % len(AUTHOR_SETS)]),
                 )
             elif posts:  # a text edit: same names and date
                 i = index % len(posts)

@@ -61,7 +61,6 @@ __all__ = [
     "Delivered",
     "Plan",
     "S3Sink",
-    "object_content_type",
     "plan_delivery",
 ]
 
@@ -74,7 +73,6 @@ LAYOUT = 1
 GONE_BODY = b"gone: this feed no longer exists\n"
 GONE_META = "feedsmith-gone"
 SHA_META = "feedsmith-sha256"
-CT_HTML = "text/html; charset=utf-8"
 #: Above this a file goes up in parts (boto3's managed transfer); feeds rarely get there.
 MULTIPART_THRESHOLD = 16 * 1024 * 1024
 #: Files uploaded at once: round trips dominate, not bandwidth (boto3 clients are thread-safe).
@@ -87,11 +85,6 @@ _AUTH_CODES |= {"SignatureDoesNotMatch", "AuthorizationHeaderMalformed"}
 
 class BucketError(Exception):
     """One line naming the bucket and endpoint: what ``sink_errors`` and exit 4 report."""
-
-
-def object_content_type(rel: str) -> str:
-    """The Content-Type ``serve`` would send for ``rel`` (pages, should they exist, as HTML)."""
-    return CT_HTML if rel.endswith(".html") else content_type_for(rel)
 
 
 def serve_cache_control(config: Config) -> str:
@@ -384,7 +377,7 @@ class S3Sink:
                 gz = gzip_bytes(data)
         except (OSError, EOFError, zlib.error):
             gz = gzip_bytes(data)
-        content_type = object_content_type(rel)
+        content_type = content_type_for(rel)  # pages: text/html
         self._put(rel + ".gz", gz, content_type, True, {SHA_META: sha})
         self._put(rel, data, content_type, False, {SHA_META: sha})
 

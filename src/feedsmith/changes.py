@@ -26,6 +26,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
+from urllib.parse import quote, unquote
 
 from feedsmith.state import json_bytes
 
@@ -57,6 +58,9 @@ class FeedInfo:
     #: RFC 5005 archive pages (see :mod:`feedsmith.archive`), oldest first, each page in every
     #: format. Not in ``files``: those are the subscription documents (the WebSub topics).
     archives: tuple[str, ...] = ()
+    #: The feed's HTML page (:mod:`feedsmith.pages`), ``tags/ai.html``; ``None`` when pages
+    #: are off. Its record is among the manifest's top-level ``files``.
+    page: str | None = None
 
 
 @dataclass(frozen=True)
@@ -165,6 +169,7 @@ def changes_from_manifest(
                 urls=dict(feed["urls"]),
                 files=tuple(feed["files"]),
                 archives=tuple(archive_files),
+                page=_page_rel(feed.get("page")),
             )
         )
     for rel, rec in raw.get("files", {}).items():
@@ -221,6 +226,8 @@ def render_manifest(
             "urls": dict(feed.urls),
             "files": listed(feed.files),
         }
+        if feed.page is not None:
+            out["page"] = "/feeds/" + quote(feed.page, safe="/")
         if feed.archives:
             pages = len(feed.archives) // max(len(feed.files), 1)
             out["archive"] = {"pages": pages, "files": listed(feed.archives)}
@@ -228,6 +235,13 @@ def render_manifest(
     extras = {rel: _file_record(rec) for rel, rec in records.items() if rel not in feed_paths}
     data = {"generated": generated, "feeds": out_feeds, "files": extras, "gone": dict(gone)}
     return json_bytes(data)
+
+
+def _page_rel(url: object) -> str | None:
+    """``tags/ai.html`` from the manifest's ``"page": "/feeds/tags/ai.html"``."""
+    if not isinstance(url, str) or not url.startswith("/feeds/"):
+        return None
+    return unquote(url[len("/feeds/") :])
 
 
 def _file_record(rec: Mapping[str, Any]) -> dict[str, Any]:

@@ -20,6 +20,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 
+from feedsmith.model import Author
+
 ENV_VAR = "FEEDSMITH_CONFIG"
 DEFAULT_PERMALINK = "/:categories/:year/:month/:day/:title.html"
 FORMATS = ("atom", "rss", "json")
@@ -58,6 +60,8 @@ class FeedConfig:
     #: Posts per archive page; ``0`` in the file means "the same as max_entries" (at most that:
     #: the newest, not yet full page's posts are only in the subscription document).
     archive_page_size: int = 20
+    #: An HTML page per feed (``tags/ai.html``) for people who click a feed link.
+    pages: bool = True
 
 
 @dataclass(frozen=True)
@@ -112,6 +116,11 @@ class Config:
     feed: FeedConfig = field(default_factory=FeedConfig)
     schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
     server: ServerConfig = field(default_factory=ServerConfig)
+    #: ``authors:`` in the file: key -> the author a post names by that key (``author: jane``),
+    #: as Jekyll's ``_data/authors.yml``. Pairs in file order, so the config stays hashable.
+    authors: tuple[tuple[str, Author], ...] = ()
+    #: A folder whose templates (``feed.html``, ``index.html``) replace the built-in ones.
+    templates_dir: Path | None = None
     publish: PublishConfig = field(default_factory=PublishConfig)
 
     @property
@@ -147,6 +156,8 @@ _TOP_KEYS = {
     "feed",
     "schedule",
     "server",
+    "authors",
+    "templates_dir",
     "publish",
 }
 
@@ -243,12 +254,16 @@ def config_from_mapping(raw: dict[str, Any], path: Path) -> Config:
             f"must be at most feed.max_entries ({max_entries}): the posts of the newest, not yet"
             " full archive page are only in the subscription document",
         )
+    pages = feed_raw.get("pages", True)
+    if not isinstance(pages, bool):
+        raise ConfigError(path, "feed.pages", f"must be true or false, not {_type_name(pages)}")
     feed = FeedConfig(
         max_entries=max_entries,
         content=content,  # type: ignore[arg-type]
         formats=tuple(f for f in FORMATS if f in formats),
         archive=archive,
         archive_page_size=page_size or max_entries,
+        pages=pages,
     )
 
     schedule_raw = _section(raw, "schedule", path)
@@ -272,6 +287,13 @@ def config_from_mapping(raw: dict[str, Any], path: Path) -> Config:
         workers=_int(server_raw, "workers", "server.", path, 2, minimum=1),
     )
 
+    authors = _authors(raw, path)
+    templates_dir = None
+    if raw.get("templates_dir") is not None:
+        templates_dir = _path(raw, "templates_dir", base, path, "")
+        if not templates_dir.is_dir():
+            raise ConfigError(path, "templates_dir", f"directory not found: {templates_dir}")
+
     return Config(
         path=path,
         site=site,
@@ -285,6 +307,8 @@ def config_from_mapping(raw: dict[str, Any], path: Path) -> Config:
         feed=feed,
         schedule=schedule,
         server=server,
+        authors=authors,
+        templates_dir=templates_dir,
         publish=_publish(raw, path),
     )
 
@@ -328,6 +352,26 @@ def _publish(raw: dict[str, Any], path: Path) -> PublishConfig:
             gone_days=_int(s3_raw, "gone_days", pre, path, 30, minimum=0, maximum=3650),
         )
     )
+
+
+def _authors(raw: dict[str, Any], path: Path) -> tuple[tuple[str, Author], ...]:
+    """``authors: {key: {name, email, url}}``; a key's value may also be just the name."""
+    table = _section(raw, "authors", path)
+    out: list[tuple[str, Author]] = []
+    for key, value in table.items():
+        where = f"authors.{key}"
+        if isinstance(value, str):
+            value = {"name": value}
+        if not isinstance(value, dict):
+            raise ConfigError(path, where, f"must be a mapping or a name, not {_type_name(value)}")
+        _no_unknown_keys(value, {"name", "email", "url", "uri"}, where + ".", path)
+        name = _str(value, "name", where + ".", path, "")
+        if not name:
+            raise ConfigError(path, where + ".name", "is required")
+        email = _str(value, "email", where + ".", path, "") or None
+        url = _str(value, "url", where + ".", path, "") or _str(value, "uri", where + ".", path, "")
+        out.append((str(key), Author(name, email, url or None)))
+    return tuple(out)
 
 
 def _no_unknown_keys(raw: dict[str, Any], allowed: set[str], prefix: str, path: Path) -> None:

@@ -91,9 +91,14 @@ FEED_ID_DATE = "2005"
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 _EXTENSIONS = {"atom": ".atom.xml", "rss": ".rss.xml", "json": ".json"}
-_FOLDERS = {"category": "categories", "tag": "tags"}
-_KIND_LABEL = {"category": "category", "tag": "tag"}
-_OPML_KIND_TITLES = {"all": "All posts", "category": "Categories", "tag": "Tags"}
+_FOLDERS = {"category": "categories", "tag": "tags", "author": "authors"}
+_KIND_LABEL = {"category": "category", "tag": "tag", "author": "author"}
+_OPML_KIND_TITLES = {
+    "all": "All posts",
+    "category": "Categories",
+    "tag": "Tags",
+    "author": "Authors",
+}
 _DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 _RFC2822_FORMAT = "%a, %d %b %Y %H:%M:%S %z"  # what feedgen's formatRFC2822 asks for
@@ -112,10 +117,16 @@ def feed_files(group: FeedGroup, formats: Sequence[str]) -> dict[str, str]:
 def page_file(group: FeedGroup, fmt: str, page: int) -> str:
     """The path of page ``page`` of the group's feed in ``fmt`` (``0``: the subscription
     document, ``all.atom.xml``; ``n``: ``archive/all/n.atom.xml``)."""
-    base = "all" if group.kind == "all" else f"{_FOLDERS[group.kind]}/{group.slug}"
+    base = feed_base(group)
     if page:
         return archive_path(base, page, _EXTENSIONS[fmt])
     return base + _EXTENSIONS[fmt]
+
+
+def feed_base(group: FeedGroup) -> str:
+    """The group's path without extension, ``all`` or ``tags/<slug>``: each format and the feed
+    page (``.html``) add theirs."""
+    return "all" if group.kind == "all" else f"{_FOLDERS[group.kind]}/{group.slug}"
 
 
 def feed_url(config: Config, rel_path: str) -> str:

@@ -1,4 +1,4 @@
-"""Grouping: the site feed, one feed per category and one per tag, with stable slugs.
+"""Grouping: the site feed, one feed per category, per tag and per author, with stable slugs.
 
 A slug becomes a URL that people subscribe to, so it must never change while its name exists
 and must never be handed to a *different* name: a reader subscribed to ``tags/c.atom.xml`` for
@@ -31,7 +31,7 @@ from feedsmith.model import Post
 if TYPE_CHECKING:
     from feedsmith.archive import Paging
 
-Kind = Literal["all", "category", "tag"]
+Kind = Literal["all", "category", "tag", "author"]
 
 #: The "all" group's fixed key, name and slug (its files are ``all.*``, outside the folders).
 ALL = "all"
@@ -163,6 +163,14 @@ _DATE = attrgetter("date")
 _ID = attrgetter("id")
 _CATEGORIES = attrgetter("categories")
 _TAGS = attrgetter("tags")
+
+
+def _author_names(post: Post) -> tuple[str, ...]:
+    """The names that put ``post`` in author feeds: none when it only has the site default."""
+    if post.default_author:
+        return ()
+    return tuple(author.name for author in post.authors)
+
 
 # The re-spelling shortcut (``_respelled``) is the same as ``dataclasses.replace`` only while
 # Post stays a plain dataclass: no ``__post_init__``, every field set by ``__init__``, an
@@ -347,7 +355,7 @@ def group_posts(
     memo: RespellMemo | None = None,
     remember: RespellMemo | None = None,
 ) -> tuple[list[FeedGroup], dict[str, str]]:
-    """All / per-category / per-tag groups, and the registry to persist for the next build.
+    """All / per-category / per-tag / per-author groups, and the registry to persist next.
 
     Names merge on :func:`normalize_name`; a group is named by its most used spelling, ties going
     to the spelling of the oldest post (date, then id) so the choice does not depend on the order
@@ -380,6 +388,13 @@ def group_posts(
                 tag_lists[name] = [i]
     cats = _merge(cat_lists, newest, _CATEGORIES)
     tags = _merge(tag_lists, newest, _TAGS)
+    # Authors merge like tags (case and width variants are one author) but posts are never
+    # re-spelled for them: an entry names its authors as the post does.
+    author_lists: dict[str, list[int]] = {}
+    for i, post in enumerate(newest):
+        for name in _author_names(post):
+            author_lists.setdefault(name, []).append(i)
+    authors = _merge(author_lists, newest, _author_names)
 
     # Copy only the posts that hold a spelling other than a display name (or need the exact
     # rules); all others are returned as they came.
@@ -418,7 +433,7 @@ def group_posts(
         newest[i] = copy
 
     groups = [FeedGroup("all", ALL, ALL, ALL, tuple(newest))]
-    for kind, merged in (("category", cats), ("tag", tags)):
+    for kind, merged in (("category", cats), ("tag", tags), ("author", authors)):
         slugs = _assign_slugs(kind, list(merged.buckets), registry)
         kind_groups = [
             FeedGroup(kind, key, merged.display[key], slugs[key], _pick(newest, bucket))  # type: ignore[arg-type]
@@ -521,7 +536,8 @@ def regroup(
         return None
     touched: set[tuple[str, str]] = set()
     for post in [p for p, _ in removed] + added:
-        for kind, names in (("category", post.categories), ("tag", post.tags)):
+        kinds = (("category", post.categories), ("tag", post.tags), ("author", _author_names(post)))
+        for kind, names in kinds:
             distinct = _distinct(names)
             if len(distinct) != len(names):
                 return None
@@ -546,7 +562,7 @@ def regroup(
         kind, key = kind_key
         at = last.where[kind_key]
         old = groups[at]
-        names_of = _CATEGORIES if kind == "category" else _TAGS
+        names_of = {"category": _CATEGORIES, "tag": _TAGS}.get(kind, _author_names)
         kept = [p for p in old.posts if id(p) not in gone]
         joining = [p for p in added if any(k == key for _, k in _distinct(names_of(p)))]
         if not kept and not joining:

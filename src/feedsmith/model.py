@@ -69,6 +69,9 @@ class Post:
     change_hash: str = ""
     lang: str | None = None
     image: str | None = None
+    #: True when ``authors`` is only ``site.author`` filled in for a post that names nobody:
+    #: such a post has no author feed (a one-author blog would get a copy of its site feed).
+    default_author: bool = False
     extra: dict[str, Any] = field(default_factory=dict, hash=False, compare=False)
 
 

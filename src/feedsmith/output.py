@@ -59,6 +59,7 @@ from typing import Any
 from zlib_ng import gzip_ng
 
 from feedsmith.changes import MANIFEST, ChangeSet, FeedInfo, PublishedFile, Sink, render_manifest
+from feedsmith.pages import ASSETS
 from feedsmith.state import BuildState, write_atomic
 
 __all__ = [
@@ -89,8 +90,10 @@ GZIP_LEVEL = 5
 #: fsync temp files before renaming them; off by default (see "Durability" above).
 FSYNC = False
 #: Top-level names and folders the build owns; only these are ever deleted as stale.
-_OWNED_DIRS = ("categories", "tags", "archive")
-_OWNED_SUFFIXES = (".atom.xml", ".rss.xml", ".json", ".opml")
+_OWNED_DIRS = ("categories", "tags", "authors", "archive")
+_OWNED_SUFFIXES = (".atom.xml", ".rss.xml", ".json", ".opml", ".html", ".css", ".js")
+#: Owned files that are not feeds (feed pages and their assets): not counted as feeds removed.
+_NOT_FEEDS = (".html", ".css", ".js", ".opml")
 
 
 @dataclass(frozen=True)
@@ -330,7 +333,8 @@ def plan_publish(
         staged=staged,
         deletions=deletions,
     )
-    return Planned(changes, new_records, written, len(feed_paths) - written, len(stale))
+    removed = sum(1 for rel in stale if not rel.endswith(_NOT_FEEDS))
+    return Planned(changes, new_records, written, len(feed_paths) - written, removed)
 
 
 def discard_planned(planned: Planned) -> None:
@@ -522,7 +526,7 @@ def _scan_owned(base: str) -> set[str]:
             name = entry.name[:-3] if entry.name.endswith(".gz") else entry.name
             if not name.endswith(_OWNED_SUFFIXES) or name == MANIFEST:
                 continue
-            if prefix or name.startswith("all.") or name == OPML_NAME:
+            if prefix or name.startswith("all.") or name == OPML_NAME or name in ASSETS:
                 found.add(rel)
 
     visit(base, "", False)
@@ -538,7 +542,7 @@ def _owned_shape(rel: str) -> bool:
         return False
     if "/" in rel:
         return rel.split("/", 1)[0] in _OWNED_DIRS
-    return name.startswith("all.") or name == OPML_NAME
+    return name.startswith("all.") or name == OPML_NAME or name in ASSETS
 
 
 def _stat(path: str) -> os.stat_result | None:

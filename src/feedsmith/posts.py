@@ -169,7 +169,7 @@ class _Parser:
         tags = self._names(meta, "tags", "tag")
         url = self._url(meta, published, slug, categories)
         post_id = self._id(meta, published, slug)
-        authors = self._authors(meta)
+        authors, default_author = self._authors(meta)
         summary = self._summary(meta)
         content_html, derived_summary = render_post(
             doc.body, url, None if summary else SUMMARY_LIMIT
@@ -210,6 +210,7 @@ class _Parser:
             change_hash=change,
             lang=lang,
             image=image,
+            default_author=default_author,
             extra=extra,
         )
         return self.outcome(post)
@@ -344,7 +345,8 @@ class _Parser:
             day = published.strftime("%Y-%m-%d")
         return f"tag:{self.config.id_authority},{day}:{_tag_specific(slug)}"
 
-    def _authors(self, meta: dict[str, Any]) -> tuple[Author, ...]:
+    def _authors(self, meta: dict[str, Any]) -> tuple[tuple[Author, ...], bool]:
+        """The post's authors, and whether they are only the ``site.author`` default."""
         value = meta.get("authors", meta.get("author"))
         items = value if isinstance(value, list) else [value]
         authors: list[Author] = []
@@ -353,8 +355,8 @@ class _Parser:
             if author is not None and author not in authors:
                 authors.append(author)
         if not authors and self.config.site.author:
-            authors.append(Author(xml_safe(self.config.site.author)))
-        return tuple(authors)
+            return (Author(xml_safe(self.config.site.author)),), True
+        return tuple(authors), False
 
     def _author(self, item: object) -> Author | None:
         if item is None or isinstance(item, list):
@@ -370,7 +372,12 @@ class _Parser:
                 uri = self._ascii_uri(uri)
             return Author(name, email, uri)
         name = _clean_opt(item)
-        return Author(name) if name else None
+        if not name:
+            return None
+        for key, known in self.config.authors:  # ``author: jane`` names a configured author
+            if key == name:
+                return self._author({"name": known.name, "email": known.email, "uri": known.uri})
+        return Author(name)
 
     @staticmethod
     def _ascii_uri(uri: str) -> str:

@@ -52,6 +52,7 @@ from typing import Any
 from urllib.parse import quote
 
 from flask import Flask, Response, render_template, request, url_for
+from jinja2 import ChoiceLoader, FileSystemLoader
 from werkzeug.exceptions import HTTPException
 from werkzeug.http import parse_date
 
@@ -83,6 +84,12 @@ PAGE_CSP = (
     "default-src 'none'; style-src 'self'; img-src 'self'; base-uri 'none'; "
     "form-action 'none'; frame-ancestors 'none'"
 )
+#: Feed pages (:mod:`feedsmith.pages`) are static files: their style and script are files of
+#: the same tree, so nothing inline is allowed; images may come from anywhere a post links to.
+FEED_PAGE_CSP = (
+    "default-src 'none'; style-src 'self'; script-src 'self'; img-src 'self' https: data:; "
+    "base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+)
 NOSNIFF = ("X-Content-Type-Options", "nosniff")
 ALLOW = "GET, HEAD"
 
@@ -92,6 +99,9 @@ CT_JSONFEED = "application/feed+json; charset=utf-8"
 CT_OPML = "text/x-opml; charset=utf-8"
 CT_JSON = "application/json"
 CT_TEXT = "text/plain; charset=utf-8"
+CT_HTML = "text/html; charset=utf-8"
+CT_CSS = "text/css; charset=utf-8"
+CT_JS = "text/javascript; charset=utf-8"
 
 #: Media types for ``<link type=…>`` (no parameters: autodiscovery matches them literally).
 LINK_TYPES = {
@@ -100,7 +110,7 @@ LINK_TYPES = {
     "json": "application/feed+json",
 }
 FORMAT_LABELS = {"atom": "Atom", "rss": "RSS", "json": "JSON Feed"}
-KIND_TITLES = {"all": "Site", "category": "Categories", "tag": "Tags"}
+KIND_TITLES = {"all": "Site", "category": "Categories", "tag": "Tags", "author": "Authors"}
 
 _STATUS_LINES = {s.value: f"{s.value} {s.phrase}" for s in HTTPStatus}
 
@@ -118,6 +128,12 @@ def content_type_for(rel: str) -> str:
         return CT_JSONFEED
     if name.endswith(".opml"):
         return CT_OPML
+    if name.endswith(".html"):
+        return CT_HTML
+    if name.endswith(".css"):
+        return CT_CSS
+    if name.endswith(".js"):
+        return CT_JS
     if name.endswith(".xml"):
         return "application/xml; charset=utf-8"
     return "application/octet-stream"
@@ -499,6 +515,8 @@ class FeedResponder:
             return 304, headers, b""
         headers.append(("Content-Type", listed.content_type))
         headers.append(("Content-Length", length))
+        if listed.content_type == CT_HTML:
+            headers.append(("Content-Security-Policy", FEED_PAGE_CSP))
         if payload is body.gzip:
             headers.append(("Content-Encoding", "gzip"))
         return 200, headers, payload
@@ -665,6 +683,10 @@ def create_app(
     now = clock or (lambda: datetime.now(UTC))
     app = Flask(__name__)
     app.config["JSON_SORT_KEYS"] = False
+    if config.templates_dir is not None:  # the owner's index.html wins over ours
+        app.jinja_loader = ChoiceLoader(
+            [FileSystemLoader(str(config.templates_dir)), app.jinja_loader]  # type: ignore[list-item]
+        )
     store = FeedStore(config.output_dir, cache_bytes=cache_bytes)
     statuses = StatusReader(config.state_dir)
     metrics = Metrics(config.state_dir, metrics_dir)
@@ -833,7 +855,7 @@ def _page_context(
     status: BuildStatus | None,
     url_for: Callable[..., str],
 ) -> dict[str, Any]:
-    groups: dict[str, list[dict[str, Any]]] = {"all": [], "category": [], "tag": []}
+    groups: dict[str, list[dict[str, Any]]] = {"all": [], "category": [], "tag": [], "author": []}
     autodiscovery: list[dict[str, str]] = []
     for feed in manifest.feeds if manifest else []:
         kind = str(feed.get("kind", ""))
@@ -850,6 +872,7 @@ def _page_context(
                 "updated": iso(updated) if updated else "",
                 "updated_text": _display_time(updated) if updated else "",
                 "links": links,
+                "page": _page_href(feed),
             }
         )
         if kind == "all":
@@ -903,6 +926,14 @@ def _feed_href(feed: dict[str, Any], fmt: str) -> str | None:
         for rel in files:
             if isinstance(rel, str) and rel.endswith(_SUFFIXES[fmt]):
                 return FEEDS_PREFIX + quote(rel)
+    return None
+
+
+def _page_href(feed: dict[str, Any]) -> str | None:
+    """The feed page's URL when the manifest gives one of ours (a path under ``/feeds/``)."""
+    page = feed.get("page")
+    if isinstance(page, str) and page.startswith(FEEDS_PREFIX) and page.endswith(".html"):
+        return page
     return None
 
 

@@ -47,6 +47,7 @@ class Memo:
     racy: bool = False
     keys_digest: str | None = None
     from_disk: bool = False  # a new process: the published files are checked too
+    templates: str = ""  # see FastPath.templates_key
 
 
 def keys_digest(keys: list[Key]) -> str:
@@ -68,6 +69,20 @@ class FastPath:
         self.state_path = state_path
         self.persist = persist
         self.memo: Memo | None = None
+        self.templates_dir = config.templates_dir if config.feed.pages else None
+
+    def templates_key(self) -> str:
+        """The stat of every file in ``templates_dir`` (none: ``""``): the feed pages are a
+        function of the templates too, and nothing else would notice an edited template."""
+        root = self.templates_dir
+        if root is None:
+            return ""
+        seen = []
+        for path in sorted(root.rglob("*")):
+            with contextlib.suppress(OSError):
+                st = path.stat()
+                seen.append((str(path.relative_to(root)), st.st_mtime_ns, st.st_size))
+        return hashlib.sha256(repr(seen).encode("utf-8", "surrogatepass")).hexdigest()
 
     def remember(self, listing: Listing, report: BuildReport, *, racy: bool) -> None:
         self.memo = Memo(
@@ -78,6 +93,7 @@ class FastPath:
             state=stat_key(self.state_path),
             report=report,
             racy=racy,
+            templates=self.templates_key(),
         )
         if self.persist:
             self.save(self.memo)
@@ -100,6 +116,7 @@ class FastPath:
                 "manifest": memo.manifest,
                 "state": memo.state,
                 "next_publish": memo.next_publish.isoformat() if memo.next_publish else None,
+                "templates": memo.templates,
                 "posts": report.posts,
                 "feeds": report.feeds_written + report.feeds_unchanged,
                 "skipped": report.skipped,
@@ -148,6 +165,7 @@ class FastPath:
                 report=report,
                 keys_digest=str(raw["keys"]),
                 from_disk=True,
+                templates=str(raw["templates"]),
             )
         except (OSError, ValueError, KeyError, TypeError):
             return None
@@ -192,6 +210,8 @@ class FastPath:
         if memo.manifest is None or stat_key(self.output_dir / MANIFEST) != memo.manifest:
             return None
         if stat_key(self.state_path) != memo.state:
+            return None
+        if memo.templates != self.templates_key():
             return None
         if memo.from_disk:
             # What a new process's full path would verify too: every published file still is

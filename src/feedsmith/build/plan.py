@@ -32,6 +32,7 @@ from feedsmith.config import Config
 from feedsmith.groups import FeedGroup
 from feedsmith.model import Post
 from feedsmith.output import OPML_NAME, FeedInfo, iso_z
+from feedsmith.pages import ASSETS, PageRenderer, asset_bytes, feed_page_file
 from feedsmith.state import BuildState
 
 if TYPE_CHECKING:
@@ -94,6 +95,8 @@ class RenderPlanner:
         self.entries = feeds_mod.PackedEntryCache()
         self._lines: dict[int, tuple[Post, str]] = {}  # see render_changed
         self._groups: dict[str, GroupMemo] = {}  # see render_changed
+        #: Feed pages (:mod:`feedsmith.pages`), when ``feed.pages`` is on.
+        self.pages = PageRenderer(config) if config.feed.pages else None
 
     def render(self, groups: list[FeedGroup]) -> tuple[dict[str, bytes], list[FeedInfo]]:
         """Every group in every configured format, plus ``index.opml``, as bytes in memory."""
@@ -140,6 +143,23 @@ class RenderPlanner:
         previous_groups = self._groups
         memos: dict[str, GroupMemo] = {}
         newest_all: datetime | None = None
+        # Re-read every build: a template edited while ``serve`` runs re-renders the pages.
+        page_digest = self.pages.refresh() if self.pages is not None else ""
+
+        def keep_or_render(
+            sig_key: str, signature: str, paths: dict[str, str], render: Callable[[], Any]
+        ) -> None:
+            """A file set with no pool task (pages, assets): kept when unchanged, else added."""
+            signatures[sig_key] = signature
+            if (
+                previous is not None
+                and previous.groups.get(sig_key) == signature
+                and all(map(intact, paths.values()))
+            ):
+                kept.extend(paths.values())
+            else:
+                files.add(paths, render)
+
         for group in groups:
             # The subscription document, then its archive pages (feedsmith.archive): each is
             # a document of its own here, with its own signature, kept or rendered alone.
@@ -167,10 +187,26 @@ class RenderPlanner:
                         partial(self._group_task, doc, shown, paths, keys),
                     )
             memo = memos[document_key(subscription)]
+            if self.pages is not None and memo.info.page is not None:
+                # The page shows what the subscription document shows, its archive links and
+                # the feed's post count, through the template: its signature is all of these.
+                page_sig = _digest([memo.signature, len(group.posts), page_digest])
+                keep_or_render(
+                    document_key(subscription) + "@page",
+                    page_sig,
+                    {"html": memo.info.page},
+                    partial(self._render_page, subscription, memo.shown),
+                )
             infos.append(memo.info)
             if memo.newest is not None and (newest_all is None or memo.newest > newest_all):
                 newest_all = memo.newest
         self._groups = memos
+        if self.pages is not None:
+            for name in ASSETS:
+                data = asset_bytes(name)
+                digest = hashlib.sha256(data).hexdigest()
+                paths = {"asset": name}
+                keep_or_render(f"asset:{name}", digest, paths, lambda d=data: {"asset": d})
         opml_sig = opml_signature(self.fingerprint, groups, newest_all)
         signatures["opml"] = opml_sig
         if previous is not None and previous.groups.get("opml") == opml_sig and intact(OPML_NAME):
@@ -217,6 +253,11 @@ class RenderPlanner:
                 for n in range(1, (paging.prev if paging and not paging.page else 0) + 1)
                 for fmt in formats
             ),
+            page=(
+                feed_page_file(group)
+                if self.pages is not None and (paging is None or not paging.page)
+                else None
+            ),
         )
         return GroupMemo(
             group.kind, group.name, group.slug, shown, paths, signature, info, newest, paging
@@ -236,6 +277,10 @@ class RenderPlanner:
                 memo = (post, post_line(post))
             lines[id(post)] = memo
         return memo[1]
+
+    def _render_page(self, group: FeedGroup, shown: tuple[Post, ...]) -> dict[str, bytes]:
+        assert self.pages is not None
+        return {"html": self.pages.render(group, shown)}
 
     def _group_task(
         self, group: FeedGroup, shown: tuple[Post, ...], paths: dict[str, str], keys: list[str]
