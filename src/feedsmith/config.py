@@ -9,6 +9,7 @@ so a typo in ``config.yaml`` is caught here, with the key and the file named, ra
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import json
 import os
 from dataclasses import asdict, dataclass, field, fields
@@ -78,6 +79,28 @@ class ServerConfig:
 
 
 @dataclass(frozen=True)
+class S3Config:
+    """``publish.s3``: where :mod:`feedsmith.bucket` mirrors the published tree.
+
+    No credentials here on purpose: boto3's own chain (environment, profile, instance role)
+    supplies them, so a config file can be committed and shared.
+    """
+
+    bucket: str
+    prefix: str = "feeds/"
+    endpoint_url: str | None = None
+    region: str | None = None
+    cache_control: str | None = None  # None: what `serve` sends (public, max-age=interval)
+    #: Days a vanished feed's "gone" object stays before it is deleted (0: delete at once).
+    gone_days: int = 30
+
+
+@dataclass(frozen=True)
+class PublishConfig:
+    s3: S3Config | None = None
+
+
+@dataclass(frozen=True)
 class Config:
     """Validated settings. Paths are absolute (resolved against the config file's folder)."""
 
@@ -98,6 +121,7 @@ class Config:
     authors: tuple[tuple[str, Author], ...] = ()
     #: A folder whose templates (``feed.html``, ``index.html``) replace the built-in ones.
     templates_dir: Path | None = None
+    publish: PublishConfig = field(default_factory=PublishConfig)
 
     @property
     def tz(self) -> ZoneInfo:
@@ -112,7 +136,7 @@ class Config:
         from feedsmith import __version__
 
         data = asdict(self)
-        for key in ("path", "output_dir", "state_dir", "schedule", "server"):
+        for key in ("path", "output_dir", "state_dir", "schedule", "server", "publish"):
             data.pop(key, None)
         data["posts_dir"] = str(self.posts_dir)
         data["version"] = __version__
@@ -134,6 +158,7 @@ _TOP_KEYS = {
     "server",
     "authors",
     "templates_dir",
+    "publish",
 }
 
 
@@ -284,6 +309,48 @@ def config_from_mapping(raw: dict[str, Any], path: Path) -> Config:
         server=server,
         authors=authors,
         templates_dir=templates_dir,
+        publish=_publish(raw, path),
+    )
+
+
+def _publish(raw: dict[str, Any], path: Path) -> PublishConfig:
+    """``publish``: destinations after the local feeds (each one a sink, see sinks.py)."""
+    publish_raw = _section(raw, "publish", path)
+    _no_unknown_keys(publish_raw, {f.name for f in fields(PublishConfig)}, "publish.", path)
+    s3_raw = publish_raw.get("s3")
+    if s3_raw is None:
+        return PublishConfig()
+    if not isinstance(s3_raw, dict):
+        raise ConfigError(path, "publish.s3", f"must be a mapping, not {_type_name(s3_raw)}")
+    pre = "publish.s3."
+    _no_unknown_keys(s3_raw, {f.name for f in fields(S3Config)}, pre, path)
+    bucket = _str(s3_raw, "bucket", pre, path, "")
+    if not bucket:
+        raise ConfigError(path, pre + "bucket", "is required (the bucket's name)")
+    if "/" in bucket or bucket.startswith("s3:"):
+        raise ConfigError(path, pre + "bucket", f"must be a bare bucket name, not {bucket!r}")
+    prefix = _str(s3_raw, "prefix", pre, path, "feeds/").strip("/")
+    endpoint = _str(s3_raw, "endpoint_url", pre, path, "") or None
+    if endpoint is not None:
+        parts = urlsplit(endpoint)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ConfigError(
+                path, pre + "endpoint_url", f"must be an absolute http(s) URL, not {endpoint!r}"
+            )
+    cache_control = _str(s3_raw, "cache_control", pre, path, "") or None
+    if cache_control is not None and any(c in cache_control for c in "\r\n"):
+        raise ConfigError(path, pre + "cache_control", "must be a single line")
+    if importlib.util.find_spec("boto3") is None:
+        raise ConfigError(path, "publish.s3", "needs boto3: pip install 'feedsmith[s3]'")
+    return PublishConfig(
+        s3=S3Config(
+            bucket=bucket,
+            prefix=prefix + "/" if prefix else "",
+            endpoint_url=endpoint.rstrip("/") if endpoint else None,
+            region=_str(s3_raw, "region", pre, path, "") or None,
+            cache_control=cache_control,
+            gone_days=_int(s3_raw, "gone_days", pre, path, 30, minimum=0, maximum=3650),
+        )
     )
 
 

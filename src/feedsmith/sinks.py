@@ -14,4 +14,8 @@ from feedsmith.config import Config
 def configured_sinks(config: Config) -> list[Sink]:
     """The sinks after the local writer, in delivery order (none configured: none)."""
     sinks: list[Sink] = []
+    if config.publish.s3 is not None:
+        from feedsmith.bucket import S3Sink  # boto3 is only imported when a bucket is set
+
+        sinks.append(S3Sink.from_config(config))
     return sinks
