@@ -305,6 +305,11 @@ def test_a_broken_template_fails_the_build_and_keeps_the_last_pages(
     assert (site.output_dir / "tags/ai.html").read_bytes() == before
     assert main(["-c", str(site.config_path), "build"]) == 3
     assert needle in capsys.readouterr().err
+    # `check` renders the site feed's page too, so the template is caught before a build.
+    assert main(["-c", str(site.config_path), "check"]) == 1
+    assert needle in capsys.readouterr().out
+    (templates / "feed.html").unlink()
+    assert main(["-c", str(site.config_path), "check"]) == 0
 
 
 @pytest.mark.parametrize(

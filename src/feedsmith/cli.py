@@ -17,6 +17,7 @@ import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from feedsmith import __version__
 from feedsmith.config import Config, ConfigError, load_config, resolve_config_path
@@ -119,7 +120,27 @@ def _check(config: Config) -> int:
     for problem in result.problems:
         print(problem.format())
     print(f"{len(result.posts)} posts, {result.skipped} skipped, {len(result.problems)} problems")
-    return EXIT_INVALID if result.skipped else EXIT_OK
+    template_error = _check_page_template(config, result.posts)
+    if template_error:
+        print(f"error: feed page template: {template_error}")
+    return EXIT_INVALID if result.skipped or template_error else EXIT_OK
+
+
+def _check_page_template(config: Config, posts: list[Any]) -> str | None:
+    """Render the site feed's page the way a build would, so a broken custom template is found
+    before a build fails on it."""
+    if not config.feed.pages:
+        return None
+    from feedsmith.groups import ALL, FeedGroup
+    from feedsmith.pages import PageRenderer, TemplateProblem
+
+    newest = sorted(posts, key=lambda p: (p.date, p.id), reverse=True)[: config.feed.max_entries]
+    group = FeedGroup("all", ALL, ALL, ALL, tuple(newest))
+    try:
+        PageRenderer(config).render(group, newest)
+    except TemplateProblem as exc:
+        return str(exc)
+    return None
 
 
 def _build(config: Config, *, strict: bool, progress: bool) -> int:
