@@ -6,6 +6,7 @@ import json
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
 import feedparser
 import pytest
@@ -181,3 +182,19 @@ def test_bad_author_config_names_the_key(site: Any, authors: Any, key: str) -> N
         site.config(authors=authors)
     assert raised.value.key == key
     assert str(site.config_path) in str(raised.value)
+
+
+def test_an_author_feed_has_archives_that_reach_every_post(site: Any) -> None:
+    for n in range(1, 24):
+        write(site, f"p{n:02d}", f"2025-10-{n:02d}", "author: 山田太郎\n")
+    build_site(site.config(feed={"max_entries": 5}), T1)
+    feed = author_feeds(site)["山田太郎"]
+    assert feed["archive"]["pages"] == 4
+    seen: list[str] = []
+    rel: str | None = file_for(feed, ".atom.xml")
+    while rel is not None:
+        parsed = feedparser.parse((site.output_dir / rel).read_bytes())
+        seen.extend(e.title for e in parsed.entries)
+        prev = [link.href for link in parsed.feed.links if link.rel == "prev-archive"]
+        rel = unquote(prev[0].split("/feeds/", 1)[1]) if prev else None
+    assert sorted(set(seen)) == sorted(f"p{n:02d}" for n in range(1, 24))
