@@ -14,4 +14,8 @@ from feedsmith.config import Config
 def configured_sinks(config: Config) -> list[Sink]:
     """The sinks after the local writer, in delivery order (none configured: none)."""
     sinks: list[Sink] = []
+    if config.websub.enabled:
+        from feedsmith.websub.notify import WebSubSink
+
+        sinks.append(WebSubSink(config))
     return sinks

@@ -690,6 +690,10 @@ def create_app(
     # (manifest key, status key) -> rendered page; one tuple, swapped whole.
     page_cache: list[tuple[Any, bytes]] = [(object(), b"")]
     app.extensions["feedsmith"] = {"store": store, "metrics": metrics, "config": config}
+    if config.websub.enabled:
+        from feedsmith.websub.hub import install
+
+        install(app, config, metrics)
 
     @app.errorhandler(HTTPException)
     def plain_error(exc: HTTPException) -> Response:
@@ -727,6 +731,10 @@ def create_app(
     def healthz() -> Response:
         _, status = statuses.read()
         body, code = health_report(status)
+        if config.websub.enabled:
+            from feedsmith.websub.observe import websub_health
+
+            body["websub"] = websub_health(config.state_dir)
         response = Response(
             json.dumps(body, ensure_ascii=False) + "\n", status=code, content_type=CT_JSON
         )
