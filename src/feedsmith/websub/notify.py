@@ -244,12 +244,13 @@ class WebSubSink:
         now = self.clock()
         with self.store.transaction() as conn:
             known = {
-                row["rel"]: row["sha256"] for row in conn.execute("SELECT rel, sha256 FROM topics")
+                row["rel"]: (row["sha256"], row["url"])
+                for row in conn.execute("SELECT rel, sha256, url FROM topics")
             }
             changed = [
                 rel
                 for rel in topics
-                if rel in changes.files and known.get(rel) != changes.files[rel].sha256
+                if rel in changes.files and known.get(rel, ("", ""))[0] != changes.files[rel].sha256
             ]
             vanished = [rel for rel in known if rel not in topics]
             for rel in changed:
@@ -266,7 +267,11 @@ class WebSubSink:
                 )
             if self.hub is not None:
                 self.hub.enqueue(
-                    conn, changes, [(rel, topics[rel]) for rel in changed], vanished, now
+                    conn,
+                    changes,
+                    [(rel, topics[rel]) for rel in changed],
+                    [(rel, known[rel][1]) for rel in vanished],
+                    now,
                 )
             conn.executemany("DELETE FROM topics WHERE rel = ?", [(rel,) for rel in vanished])
         if changed or vanished:

@@ -51,7 +51,7 @@ CREATE TABLE IF NOT EXISTS pings (
 );
 CREATE TABLE IF NOT EXISTS requests (
     id INTEGER PRIMARY KEY, mode TEXT NOT NULL, callback TEXT NOT NULL, topic TEXT NOT NULL,
-    lease_seconds INTEGER, secret BLOB, reason TEXT, received REAL NOT NULL,
+    host TEXT, lease_seconds INTEGER, secret BLOB, reason TEXT, received REAL NOT NULL,
     attempts INTEGER NOT NULL DEFAULT 0, next_attempt REAL NOT NULL
 );
 CREATE TABLE IF NOT EXISTS subscriptions (
