@@ -118,7 +118,6 @@ def session(*, guarded: bool) -> requests.Session:
     s = requests.Session()
     s.trust_env = False
     s.headers["User-Agent"] = USER_AGENT
-    s.max_redirects = 0
     if guarded:
         adapter = _GuardedAdapter()
         s.mount("http://", adapter)
