@@ -157,8 +157,8 @@ class Sender:
         self.clock = clock
         self._wake = threading.Event()
         self._idle = threading.Condition()
-        self._passes = 0
-        self._busy = False
+        self._wanted = 0  # wake() calls so far
+        self._idle_gen = 0  # the wake() count an idle pass had seen
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
@@ -172,8 +172,8 @@ class Sender:
                 )
                 self._thread.start()
         with self._idle:
-            self._busy = True
-        self._wake.set()
+            self._wanted += 1
+            self._wake.set()
 
     def stop(self, timeout: float = 5.0) -> None:
         self._stop.set()
@@ -182,10 +182,11 @@ class Sender:
             self._thread.join(timeout)
 
     def wait_idle(self, timeout: float) -> bool:
-        """Wait until a pass found nothing due now (queued work is then sent or waiting for a
-        retry time); ``False`` when ``timeout`` ran out first."""
+        """Wait until a pass that started after the last :meth:`wake` found nothing due now
+        (queued work is then sent or waiting for its retry time); ``False`` on timeout."""
         with self._idle:
-            return self._idle.wait_for(lambda: not self._busy, timeout)
+            target = self._wanted
+            return self._idle.wait_for(lambda: self._idle_gen >= target, timeout)
 
     def _loop(self) -> None:
         now = self.clock()
@@ -193,7 +194,9 @@ class Sender:
             for job in self.jobs:
                 job.on_start(conn, now)
         while not self._stop.is_set():
-            self._wake.clear()
+            with self._idle:
+                generation = self._wanted  # wakes from here on ask for another pass
+                self._wake.clear()
             try:
                 done = sum(job.run(self.clock()) for job in self.jobs)
             except Exception:
@@ -203,7 +206,7 @@ class Sender:
             if done:
                 continue
             with self._idle:
-                self._busy = False
+                self._idle_gen = generation
                 self._idle.notify_all()
             self._wake.wait(self._sleep())
 
