@@ -108,3 +108,43 @@ def test_flask_websub_discovers_subscribes_receives_and_unsubscribes(
         assert served.healthz()["websub"]["pending_deliveries"] == 0
         assert len(subscriber.bodies) == 1
         assert not [e for e in subscriber.events if e[0] == "error"]
+
+
+def test_our_pings_drive_flask_websubs_hub_to_its_subscriber(
+    site: Any, tmp_path: Path, subscriber: FlaskWebSubSubscriber
+) -> None:
+    """Flask-WebSub's hub (Celery eager: tasks run inside the request) in the subscriber's
+    app: our publish ping makes it fetch the topic from the real serve, check its
+    ``Link`` rel=hub/rel=self, and distribute it to Flask-WebSub's subscriber."""
+    celery = pytest.importorskip("celery")
+    from flask_websub.hub import Hub, SQLite3HubStorage
+
+    app = subscriber.app
+    app.config["PUBLISH_SUPPORTED"] = True
+    worker = celery.Celery("hub", set_as_current=False)
+    worker.conf.task_always_eager = True
+    hub = Hub(SQLite3HubStorage(str(tmp_path / "hub.sqlite")), worker, BACKOFF_BASE=0.5)
+    app.register_blueprint(hub.build_blueprint(url_prefix="/hub"))
+    hub_url = f"http://127.0.0.1:{subscriber.port}/hub"
+
+    port = free_port()
+    site.settings["site"]["url"] = f"http://127.0.0.1:{port}"  # the hub fetches from it
+    site.settings["websub"] = {"hubs": [hub_url]}
+    site.write_post("2025-11-01-first.md", post_text("最初の記事", 1))
+    config = site.config()
+    topic = feed_url(config, f"tags/{JA}.atom.xml")
+    with run_serve(site, tmp_path / "serve.log", interval=3600, port=port) as served:
+        found = flask_websub.discover(served.url(f"/feeds/tags/{JA}.atom.xml"))
+        assert found == {"hub_url": hub_url, "topic_url": topic}
+        eventually(lambda: served.healthz()["websub"]["outbox"] == 0, "start-up pings sent")
+        with app.app_context():
+            subscriber.sub.subscribe(**found)
+        subscriber.wait(lambda: ("ok", "subscribe", topic) in subscriber.events)
+
+        site.write_post("2025-11-02-second.md", post_text("二番目の記事", 2))
+        subscriber.wait(lambda: any(t == topic for t, _ in subscriber.bodies))
+        body = next(b for t, b in subscriber.bodies if t == topic)
+        assert "二番目の記事" in body.decode()
+        assert body == requests.get(served.url(f"/feeds/tags/{JA}.atom.xml"), timeout=10).content
+        counters = served.healthz()["websub"]["counters"]
+        assert counters["pings_sent"] >= 6 and counters.get("ping_failures", 0) == 0

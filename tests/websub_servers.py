@@ -89,5 +89,6 @@ def pinged_topics(requests: list[Received]) -> list[str]:
     for req in requests:
         form = req.form
         assert req.method == "POST" and form["hub.mode"] == ["publish"], req
+        assert form["hub.topic"] == form["hub.url"], form
         topics.extend(form["hub.url"])
     return topics

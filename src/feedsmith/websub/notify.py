@@ -9,12 +9,15 @@ hub that is slow or down costs the build nothing, and the outbox survives restar
 is on disk. ``feedsmith build`` (one process, then exit) gives the sender a short bounded
 drain before exiting (:func:`drain`); what is left waits for the next run.
 
-A ping is ``POST hub`` with ``hub.mode=publish`` and ``hub.url=<topic>``, form-encoded, one
-topic per request: the form every hub documents (several ``hub.url`` in one request is a
-per-hub extension). Any 2xx is success; anything else, or no answer within the timeouts, is
-retried with exponential backoff (:func:`.store.backoff`) and dropped after
-``MAX_ATTEMPTS``. At every start of the sender, waiting rows become due at once: a restart is
-the moment someone fixed something.
+A ping is ``POST hub`` with ``hub.mode=publish``, ``hub.url=<topic>`` and the same value as
+``hub.topic``, form-encoded, one topic per request. ``hub.url`` is what PubSubHubbub hubs
+document (Google's, Superfeedr, most others); some WebSub hubs read ``hub.topic`` instead
+(Flask-WebSub requires it, see test_websub_interop); hubs ignore the parameter they do not
+use, so both go out. Several ``hub.url`` in one request is a per-hub extension, so not used.
+Any 2xx is success; anything else, or no answer within the timeouts, is retried with
+exponential backoff (:func:`.store.backoff`) and dropped after ``MAX_ATTEMPTS``. At every
+start of the sender, waiting rows become due at once: a restart is the moment someone fixed
+something.
 """
 
 from __future__ import annotations
@@ -91,7 +94,7 @@ class PingJob:
         try:
             resp = self._session.post(
                 hub,
-                data={"hub.mode": "publish", "hub.url": topic},
+                data={"hub.mode": "publish", "hub.url": topic, "hub.topic": topic},
                 timeout=net.TIMEOUT,
                 allow_redirects=False,
             )
