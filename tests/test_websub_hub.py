@@ -285,6 +285,32 @@ def test_a_valid_request_is_accepted_and_queued_for_verification(hub_app: Any) -
     assert health["websub"]["pending_verifications"] == 1
 
 
+def test_a_repeated_request_replaces_the_pending_one(hub_app: Any) -> None:
+    config, client = hub_app
+    data = {
+        "hub.callback": "https://93.184.215.14/cb",
+        "hub.mode": "subscribe",
+        "hub.topic": feed_url(config, "all.json"),
+    }
+    for _ in range(5):
+        assert client.post("/websub", data=data).status_code == 202
+    assert client.post("/websub", data={**data, "hub.mode": "unsubscribe"}).status_code == 202
+    health = client.get("/healthz").get_json()
+    assert health["websub"]["pending_verifications"] == 1  # only the latest intent is checked
+
+
+def test_an_overlong_callback_is_refused(hub_app: Any) -> None:
+    config, client = hub_app
+    data = {
+        "hub.callback": "https://93.184.215.14/" + "c" * 3000,
+        "hub.mode": "subscribe",
+        "hub.topic": feed_url(config, "all.json"),
+    }
+    resp = client.post("/websub", data=data)
+    assert resp.status_code == 400
+    assert resp.get_data(as_text=True) == "hub.callback must be at most 2048 characters\n"
+
+
 def test_the_per_host_limit_refuses_new_subscriptions(site: Any) -> None:
     site.write_post("2025-11-01-first.md", post_text("最初の記事", 1))
     site.settings["websub"] = {"builtin": True, "max_per_host": 1}

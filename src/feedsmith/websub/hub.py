@@ -39,6 +39,7 @@ log = logging.getLogger("feedsmith.websub")
 
 PATH = "/websub"
 MAX_SECRET_BYTES = 200  # hub.secret MUST be less than this (§5.1)
+MAX_CALLBACK_CHARS = 2048  # every row and every GET carries it
 CT_TEXT = "text/plain; charset=utf-8"
 
 
@@ -113,6 +114,8 @@ def _blueprint(config: Config, feeds_store: Any) -> Blueprint:
         secret = secret_text.encode("utf-8") if secret_text else None
         if secret is not None and len(secret) >= MAX_SECRET_BYTES:
             return _text(400, f"hub.secret must be less than {MAX_SECRET_BYTES} bytes")
+        if len(callback) > MAX_CALLBACK_CHARS:
+            return _text(400, f"hub.callback must be at most {MAX_CALLBACK_CHARS} characters")
         problem = check_callback(callback, allow_private=ws.allow_private_callbacks)
         if problem is not None:
             code = 403 if "resolves to" in problem else 400
@@ -125,6 +128,12 @@ def _blueprint(config: Config, feeds_store: Any) -> Blueprint:
                     if refused is not None:
                         return refused
                 now = time.time()
+                # The latest request for a (callback, topic) is the one that counts (§5.1);
+                # collapsing them also keeps a repeated request from multiplying our GETs.
+                conn.execute(
+                    "DELETE FROM requests WHERE callback = ? AND topic = ? AND mode != 'denied'",
+                    (callback, topic),
+                )
                 conn.execute(
                     "INSERT INTO requests (mode, callback, topic, host, lease_seconds, secret,"
                     " received, next_attempt) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",

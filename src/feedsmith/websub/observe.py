@@ -63,9 +63,17 @@ class WebSubCollector(Collector):
         )
 
 
+_stores: dict[Path, WebSubStore] = {}
+
+
 def websub_health(state_dir: Path) -> dict[str, Any]:
-    """The ``websub`` part of ``/healthz``: queue depths, totals and the oldest failing ping."""
+    """The ``websub`` part of ``/healthz``: queue depths, totals and the oldest failing ping.
+
+    One store per state dir and process, so a polled ``/healthz`` reuses its connections."""
+    store = _stores.get(Path(state_dir))
+    if store is None:
+        store = _stores.setdefault(Path(state_dir), WebSubStore(state_dir))
     try:
-        return WebSubStore(state_dir).snapshot()
+        return store.snapshot()
     except sqlite3.Error as exc:
         return {"error": f"cannot read websub state: {exc}"}
