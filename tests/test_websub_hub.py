@@ -326,6 +326,21 @@ def test_the_per_host_limit_refuses_new_subscriptions(site: Any) -> None:
     assert second.status_code == 429
 
 
+def test_the_total_limit_counts_pending_requests_and_refuses_more(site: Any) -> None:
+    site.write_post("2025-11-01-first.md", post_text("最初の記事", 1))
+    site.settings["websub"] = {"builtin": True, "max_subscriptions": 1}
+    config = site.config()
+    build_site(config, NOW)
+    client = create_app(config).test_client()
+    form = {"hub.mode": "subscribe", "hub.topic": feed_url(config, "all.json")}
+    first = {**form, "hub.callback": "https://93.184.215.14/a"}
+    assert client.post("/websub", data=first).status_code == 202
+    other = client.post("/websub", data={**form, "hub.callback": "https://93.184.215.15/b"})
+    assert other.status_code == 503
+    assert other.headers["Retry-After"] == "3600"
+    assert other.get_data(as_text=True) == "this hub has reached its subscription limit\n"
+
+
 def test_the_guarded_session_never_connects_to_a_private_address() -> None:
     recorder = Recorder()
     with serving(recorder) as base:

@@ -193,9 +193,12 @@ class Sender:
 
     def _loop(self) -> None:
         now = self.clock()
-        with self.store.transaction() as conn:
-            for job in self.jobs:
-                job.on_start(conn, now)
+        try:
+            with self.store.transaction() as conn:
+                for job in self.jobs:
+                    job.on_start(conn, now)
+        except Exception:  # a locked or broken file: rows simply keep their retry times
+            log.exception("websub sender could not make waiting rows due; it sends anyway")
         while not self._stop.is_set():
             with self._idle:
                 generation = self._wanted  # wakes from here on ask for another pass
