@@ -8,6 +8,7 @@ web worker's own endpoint (Flask test client). Waits are on the store's state, n
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
@@ -140,3 +141,22 @@ def test_a_failing_callback_is_retried_and_each_change_is_delivered_once(hub: An
     posts = [r for r in hub.recorder.requests if r.method == "POST"]
     assert len(posts) == 3 and posts[0].body == posts[2].body
     assert hub.count("delivered") == 1
+
+
+def test_a_renewal_is_verified_again_extends_the_lease_and_is_never_over_the_limit(
+    hub: Any,
+) -> None:
+    hub.subscribe("all.atom.xml")
+    expires = hub.store.connect().execute("SELECT expires FROM subscriptions").fetchone()[0]
+    hub.clock.offset += 300
+    # The app counts this callback host as full (one subscription, the limit set below).
+    full = dataclasses.replace(hub.config.websub, max_per_host=1)
+    limited = create_app(dataclasses.replace(hub.config, websub=full)).test_client()
+    form = {"hub.callback": hub.callback, "hub.mode": "subscribe"}
+    other = limited.post("/websub", data={**form, "hub.topic": feed_url(hub.config, "all.json")})
+    assert other.status_code == 429
+    hub.client = limited
+    hub.subscribe("all.atom.xml")  # the renewal
+    assert hub.count("verified") == 2
+    renewed = hub.store.connect().execute("SELECT expires FROM subscriptions").fetchall()
+    assert len(renewed) == 1 and renewed[0][0] >= expires + 299
