@@ -166,3 +166,16 @@ def test_websub_defaults(site: Any, tmp_path: Path) -> None:
         2592000,
     )
     assert load_config(site.config_path).hub_urls == ()
+
+
+def test_feeds_advertising_hubs_pass_the_validator_rules(site: Any) -> None:
+    from validity import check_file
+
+    _posts(site)
+    files = _build(
+        site,
+        feed={"max_entries": 2, "archive_page_size": 2},
+        websub={"hubs": HUBS, "builtin": True},
+    )
+    problems = {rel: found for rel, data in files.items() if (found := check_file(rel, data))}
+    assert problems == {}
