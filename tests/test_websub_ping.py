@@ -132,3 +132,24 @@ def _metrics(served: Any) -> str:
 
     status, _, body = http(served.url("/metrics"))
     return body.decode() if status == 200 else ""
+
+
+def test_feedsmith_build_exits_after_a_bounded_drain_when_the_hub_hangs(site: Any) -> None:
+    release = threading.Event()
+
+    def hang(req: Received) -> tuple[int, dict[str, str], bytes]:
+        release.wait(60)
+        return 204, {}, b""
+
+    site.write_post("2025-11-01-first.md", post_text("First", 1))
+    hub = Recorder(answer=hang)
+    with serving(hub) as base:
+        site.settings["websub"] = {"hubs": [base + "/hub"]}
+        site.config()
+        try:
+            done = _build(site)  # exit 0: the feeds are out, the pings wait in the outbox
+            assert " feeds written" in done.stdout
+            assert len(hub.requests) == 1  # the one ping in flight when the drain gave up
+            assert len(_outbox(site)) == len(_shas(site))
+        finally:
+            release.set()
