@@ -160,3 +160,28 @@ def test_a_renewal_is_verified_again_extends_the_lease_and_is_never_over_the_lim
     assert hub.count("verified") == 2
     renewed = hub.store.connect().execute("SELECT expires FROM subscriptions").fetchall()
     assert len(renewed) == 1 and renewed[0][0] >= expires + 299
+
+
+def test_a_callback_that_turns_private_after_acceptance_is_never_called(site: Any) -> None:
+    """DNS rebinding, simulated: a request the web worker accepted (row inserted as it would
+    be) whose callback now leads to 127.0.0.1. The guarded connection refuses it, once."""
+    site.write_post("2025-11-01-first.md", post_text("First", 1))
+    site.settings["websub"] = {"builtin": True}  # private callbacks refused
+    config = site.config()
+    sink = WebSubSink(config)
+    recorder = Recorder(answer=_echo)
+    with serving(recorder) as base:
+        assert build_site(config, NOW, sinks=[sink]).ok
+        store = WebSubStore(config.state_dir)
+        with store.transaction() as conn:
+            conn.execute(
+                "INSERT INTO requests (mode, callback, topic, host, lease_seconds, received,"
+                " next_attempt) VALUES ('subscribe', ?, ?, '127.0.0.1', 3600, 0, 0)",
+                (base + "/cb", feed_url(config, "all.atom.xml")),
+            )
+        sink.sender.wake()
+        _until(lambda: store.depths()["requests"] == 0, "the refused verification")
+        sink.sender.stop()
+    assert store.counters().get("verify_failed") == 1
+    assert store.depths()["subscriptions"] == 0
+    assert recorder.requests == []

@@ -168,7 +168,8 @@ class HubJobs:
                 elif resp.text.strip() != challenge:
                     outcome = "challenge not echoed"
         except requests.RequestException as exc:
-            outcome, retry = type(exc).__name__, True
+            outcome = net.failure(exc)
+            retry = outcome != net.BLOCKED  # an address we refuse stays refused
         now = self.clock()
         with self.store.transaction() as conn:
             attempts = int(row["attempts"]) + 1
@@ -252,7 +253,7 @@ class HubJobs:
             if not 200 <= resp.status_code < 300:
                 error = f"HTTP {resp.status_code}"
         except requests.RequestException as exc:
-            error = type(exc).__name__
+            error = net.failure(exc)
         ms = (time.monotonic() - t0) * 1000
         with self.store.transaction() as conn:
             if error is None or gone:

@@ -30,11 +30,13 @@ from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from feedsmith import __version__
 
 __all__ = [
+    "BLOCKED",
     "TIMEOUT",
     "USER_AGENT",
     "BlockedAddress",
     "address_allowed",
     "check_callback",
+    "failure",
     "session",
 ]
 
@@ -111,6 +113,15 @@ class _GuardedAdapter(HTTPAdapter):
             "http": _GuardedHTTPPool,
             "https": _GuardedHTTPSPool,
         }
+
+
+BLOCKED = "blocked: not a public address"
+
+
+def failure(exc: requests.RequestException) -> str:
+    """A short, stable reason for logs and ``/healthz`` (the exception's class name), or
+    :data:`BLOCKED` when the guard refused the address (urllib3 wraps it twice)."""
+    return BLOCKED if "not a public address" in str(exc) else type(exc).__name__
 
 
 def session(*, guarded: bool) -> requests.Session:

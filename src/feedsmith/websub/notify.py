@@ -101,7 +101,7 @@ class PingJob:
             if not 200 <= resp.status_code < 300:
                 error = f"HTTP {resp.status_code}"
         except requests.RequestException as exc:
-            error = type(exc).__name__
+            error = net.failure(exc)
         ms = (time.monotonic() - t0) * 1000
         with self.store.transaction() as conn:
             if error is None:
