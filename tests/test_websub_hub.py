@@ -21,6 +21,7 @@ from feedsmith.build import build_site
 from feedsmith.feeds import feed_url
 from feedsmith.web import create_app
 from feedsmith.websub import net
+from feedsmith.websub.store import WebSubStore
 from test_serve_e2e import eventually, post_text, run_serve
 from websub_servers import Received, Recorder, serving
 
@@ -297,6 +298,19 @@ def test_a_repeated_request_replaces_the_pending_one(hub_app: Any) -> None:
     assert client.post("/websub", data={**data, "hub.mode": "unsubscribe"}).status_code == 202
     health = client.get("/healthz").get_json()
     assert health["websub"]["pending_verifications"] == 1  # only the latest intent is checked
+
+
+def test_a_topic_written_as_an_iri_is_the_same_topic(hub_app: Any) -> None:
+    config, client = hub_app
+    data = {
+        "hub.callback": "https://93.184.215.14/cb",
+        "hub.mode": "subscribe",
+        "hub.topic": f"{config.site.url}/feeds/tags/{JA}.json",
+    }
+    assert client.post("/websub", data=data).status_code == 202
+    store = WebSubStore(config.state_dir)
+    stored = store.connect().execute("SELECT topic FROM requests").fetchone()[0]
+    assert stored == feed_url(config, f"tags/{JA}.json")
 
 
 def test_an_overlong_callback_is_refused(hub_app: Any) -> None:

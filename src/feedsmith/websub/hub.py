@@ -23,7 +23,7 @@ import logging
 import sqlite3
 import time
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 from flask import Blueprint, Flask, Response, request
 
@@ -41,6 +41,9 @@ PATH = "/websub"
 MAX_SECRET_BYTES = 200  # hub.secret MUST be less than this (§5.1)
 MAX_CALLBACK_CHARS = 2048  # every row and every GET carries it
 CT_TEXT = "text/plain; charset=utf-8"
+#: RFC 3986 reserved and unreserved characters, and ``%``: left as they are when an IRI topic
+#: is percent-encoded, so an already encoded URL stays the same.
+_URL_SAFE = ":/?#[]@!$&'()*+,;=%-._~"
 
 
 def install(app: Flask, config: Config, metrics: Metrics) -> None:
@@ -99,8 +102,12 @@ def _blueprint(config: Config, feeds_store: Any) -> Blueprint:
         mode, callback, topic = form["hub.mode"], form["hub.callback"], form["hub.topic"]
         if mode not in ("subscribe", "unsubscribe"):
             return _text(400, "hub.mode must be subscribe or unsubscribe")
-        if topic not in topics.current():
-            return _text(400, "hub.topic is not a feed published by this hub")
+        known = topics.current()
+        if topic not in known:
+            # The same URL written as an IRI (最新ニュース unencoded): ours is percent-encoded.
+            topic = quote(topic, safe=_URL_SAFE)
+            if topic not in known:
+                return _text(400, "hub.topic is not a feed published by this hub")
         lease = ws.lease_seconds.default
         if form.get("hub.lease_seconds"):
             try:
