@@ -9,6 +9,7 @@ import sqlite3
 import subprocess
 import sys
 import threading
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -89,6 +90,15 @@ def test_a_hanging_hub_never_delays_a_build(site: Any, tmp_path: Path) -> None:
                 eventually(lambda: served.healthz()["builds"]["ok"] >= 2, "a build after the save")
                 assert len(hub.requests) == 1 and not release.is_set()  # still held
                 assert served.healthz()["websub"]["outbox"] > 0
+                release.set()
+                eventually(lambda: served.healthz()["websub"]["outbox"] == 0, "pings out", 60)
+                # Every topic changed twice. Pending pings were coalesced (one each); the one
+                # in flight during the second change announced the old bytes, so it went again.
+                held = pinged_topics(hub.requests[:1])[0]
+                counts = Counter(pinged_topics(hub.requests))
+                assert counts.pop(held) == 2
+                assert set(counts.values()) == {1}
+                assert len(counts) + 1 == len(_shas(site))
         finally:
             release.set()
 

@@ -87,6 +87,16 @@ class PingJob:
         return len(rows)
 
     def _send(self, row_id: int, hub: str, topic: str, attempts: int) -> None:
+        # Read right before sending: a change queued after this (while the ping is in flight)
+        # is then recognisable when the answer comes.
+        current = (
+            self.store.connect()
+            .execute("SELECT queued FROM pings WHERE id = ?", (row_id,))
+            .fetchone()
+        )
+        if current is None:
+            return
+        queued = current[0]
         if self._session is None:
             self._session = net.session(guarded=False)
         t0 = time.monotonic()
@@ -105,7 +115,16 @@ class PingJob:
         ms = (time.monotonic() - t0) * 1000
         with self.store.transaction() as conn:
             if error is None:
-                conn.execute("DELETE FROM pings WHERE id = ?", (row_id,))
+                # A change queued while this ping was in flight may be newer than what the hub
+                # fetched: then the row stays, due again, instead of being deleted.
+                gone = conn.execute(
+                    "DELETE FROM pings WHERE id = ? AND queued = ?", (row_id, queued)
+                ).rowcount
+                if not gone:
+                    conn.execute(
+                        "UPDATE pings SET attempts = 0, next_attempt = ? WHERE id = ?",
+                        (self.clock(), row_id),
+                    )
                 self.store.count(conn, "pings_sent")
                 log.info("websub ping ok hub=%s topic=%s %.0fms", hub, topic, ms)
                 return
@@ -266,7 +285,7 @@ class WebSubSink:
                 for hub in self.config.websub.hubs:
                     conn.execute(
                         "INSERT INTO pings (hub, topic, queued, next_attempt) VALUES (?, ?, ?, ?)"
-                        " ON CONFLICT (hub, topic) DO NOTHING",
+                        " ON CONFLICT (hub, topic) DO UPDATE SET queued = excluded.queued",
                         (hub, topics[rel], now, now),
                     )
                 conn.execute(
