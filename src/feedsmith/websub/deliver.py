@@ -235,6 +235,13 @@ class HubJobs:
     # -- content distribution ------------------------------------------------------------------
 
     def deliver(self, row: sqlite3.Row) -> None:
+        still = (
+            self.store.connect()
+            .execute("SELECT 1 FROM deliveries WHERE id = ?", (row["id"],))
+            .fetchone()
+        )
+        if still is None:  # replaced by a newer change (or unsubscribed) since the batch read
+            return
         callback, topic, body = row["callback"], row["topic"], bytes(row["body"])
         headers = {
             "Content-Type": row["content_type"],
