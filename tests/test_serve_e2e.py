@@ -102,11 +102,13 @@ class Served:
 
 
 @contextlib.contextmanager
-def run_serve(site: Any, log: Path, interval: int, *, watch: bool = True) -> Iterator[Served]:
-    """``feedsmith serve`` on a free port until it answers /healthz 200; torn down whatever
-    happens: the supervisor gets SIGTERM (then SIGKILL), and the web server's own process group
-    is killed too in case the supervisor could not do it."""
-    port = free_port()
+def run_serve(
+    site: Any, log: Path, interval: int, *, watch: bool = True, port: int | None = None
+) -> Iterator[Served]:
+    """``feedsmith serve`` on a free port (or ``port``) until it answers /healthz 200; torn down
+    whatever happens: the supervisor gets SIGTERM (then SIGKILL), and the web server's own
+    process group is killed too in case the supervisor could not do it."""
+    port = port or free_port()
     site.config(schedule={"interval_seconds": interval, "watch": watch}, server={"workers": 2})
     env = {**os.environ, "FEEDSMITH_REBUILD_TOKEN": TOKEN}
     env.pop("FEEDSMITH_CONFIG", None)

@@ -150,7 +150,8 @@ def _build(config: Config, *, strict: bool, progress: bool) -> int:
 
     bar = TerminalProgress(sys.stderr) if progress and sys.stderr.isatty() else None
     try:
-        report = build_site(config, datetime.now(UTC), progress=bar, sinks=configured_sinks(config))
+        sinks = configured_sinks(config)
+        report = build_site(config, datetime.now(UTC), progress=bar, sinks=sinks)
     except BuildError as exc:
         if bar:
             bar.close()
@@ -161,6 +162,10 @@ def _build(config: Config, *, strict: bool, progress: bool) -> int:
         return EXIT_BUILD_FAILED
     if bar:
         bar.close()
+    if config.websub.enabled:
+        from feedsmith.websub.notify import drain
+
+        drain(sinks)  # bounded: what is not out by then stays queued for the next run
     for problem in report.problems:
         print(problem.format(), file=sys.stderr)
     print(report.summary())

@@ -101,6 +101,33 @@ class PublishConfig:
 
 
 @dataclass(frozen=True)
+class LeaseConfig:
+    """Subscription lease bounds of the built-in hub (W3C WebSub §5.1: the hub decides)."""
+
+    default: int = 864_000  # 10 days
+    min: int = 3600
+    max: int = 2_592_000  # 30 days
+
+
+@dataclass(frozen=True)
+class WebSubConfig:
+    """WebSub (W3C Recommendation): hubs advertised in every feed and told of its changes."""
+
+    hubs: tuple[str, ...] = ()  # external hubs to advertise and ping
+    builtin: bool = False  # feedsmith itself is a hub at {site.url}/websub, advertised first
+    #: The built-in hub refuses callbacks resolving to loopback/private/link-local addresses
+    #: (SSRF) unless this is true (tests, an intranet).
+    allow_private_callbacks: bool = False
+    lease_seconds: LeaseConfig = field(default_factory=LeaseConfig)
+    max_subscriptions: int = 10_000  # built-in hub, in total
+    max_per_host: int = 100  # built-in hub, per callback host
+
+    @property
+    def enabled(self) -> bool:
+        return self.builtin or bool(self.hubs)
+
+
+@dataclass(frozen=True)
 class Config:
     """Validated settings. Paths are absolute (resolved against the config file's folder)."""
 
@@ -122,6 +149,13 @@ class Config:
     #: A folder whose templates (``feed.html``, ``index.html``) replace the built-in ones.
     templates_dir: Path | None = None
     publish: PublishConfig = field(default_factory=PublishConfig)
+    websub: WebSubConfig = field(default_factory=WebSubConfig)
+
+    @property
+    def hub_urls(self) -> tuple[str, ...]:
+        """The hubs every feed advertises, the built-in one first (it is the one we run)."""
+        builtin = (f"{self.site.url}/websub",) if self.websub.builtin else ()
+        return builtin + self.websub.hubs
 
     @property
     def tz(self) -> ZoneInfo:
@@ -136,8 +170,10 @@ class Config:
         from feedsmith import __version__
 
         data = asdict(self)
-        for key in ("path", "output_dir", "state_dir", "schedule", "server", "publish"):
+        for key in ("path", "output_dir", "state_dir", "schedule", "server", "publish", "websub"):
             data.pop(key, None)
+        if self.hub_urls:  # only what the feeds show; none: the fingerprint of before WebSub
+            data["hubs"] = list(self.hub_urls)
         data["posts_dir"] = str(self.posts_dir)
         data["version"] = __version__
         blob = json.dumps(data, sort_keys=True, default=str).encode()
@@ -159,6 +195,7 @@ _TOP_KEYS = {
     "authors",
     "templates_dir",
     "publish",
+    "websub",
 }
 
 
@@ -293,6 +330,7 @@ def config_from_mapping(raw: dict[str, Any], path: Path) -> Config:
         templates_dir = _path(raw, "templates_dir", base, path, "")
         if not templates_dir.is_dir():
             raise ConfigError(path, "templates_dir", f"directory not found: {templates_dir}")
+    websub = _websub(raw, path)
 
     return Config(
         path=path,
@@ -310,6 +348,58 @@ def config_from_mapping(raw: dict[str, Any], path: Path) -> Config:
         authors=authors,
         templates_dir=templates_dir,
         publish=_publish(raw, path),
+        websub=websub,
+    )
+
+
+def _websub(raw: dict[str, Any], path: Path) -> WebSubConfig:
+    ws_raw = _section(raw, "websub", path)
+    _no_unknown_keys(ws_raw, {f.name for f in fields(WebSubConfig)}, "websub.", path)
+    hubs_raw = ws_raw.get("hubs") or []
+    if not isinstance(hubs_raw, list):
+        raise ConfigError(
+            path, "websub.hubs", f"must be a list of URLs, not {_type_name(hubs_raw)}"
+        )
+    hubs: list[str] = []
+    for hub in hubs_raw:
+        parts = urlsplit(hub) if isinstance(hub, str) else None
+        if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ConfigError(path, "websub.hubs", f"not an absolute http(s) URL: {hub!r}")
+        if hub.strip() not in hubs:
+            hubs.append(hub.strip())
+    flags = {}
+    for key in ("builtin", "allow_private_callbacks"):
+        value = ws_raw.get(key, False)
+        if not isinstance(value, bool):
+            raise ConfigError(
+                path, f"websub.{key}", f"must be true or false, not {_type_name(value)}"
+            )
+        flags[key] = value
+    lease_raw = ws_raw.get("lease_seconds") or {}
+    if not isinstance(lease_raw, dict):
+        raise ConfigError(path, "websub.lease_seconds", "must be a mapping of default, min, max")
+    _no_unknown_keys(
+        lease_raw, {f.name for f in fields(LeaseConfig)}, "websub.lease_seconds.", path
+    )
+    prefix = "websub.lease_seconds."
+    low = _int(lease_raw, "min", prefix, path, LeaseConfig.min, minimum=60)
+    high = _int(lease_raw, "max", prefix, path, LeaseConfig.max, minimum=low)
+    default = _int(
+        lease_raw,
+        "default",
+        prefix,
+        path,
+        min(max(LeaseConfig.default, low), high),
+        minimum=low,
+        maximum=high,
+    )
+    return WebSubConfig(
+        hubs=tuple(hubs),
+        builtin=flags["builtin"],
+        allow_private_callbacks=flags["allow_private_callbacks"],
+        lease_seconds=LeaseConfig(default=default, min=low, max=high),
+        max_subscriptions=_int(ws_raw, "max_subscriptions", "websub.", path, 10_000, minimum=1),
+        max_per_host=_int(ws_raw, "max_per_host", "websub.", path, 100, minimum=1),
     )
 
 

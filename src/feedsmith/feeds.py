@@ -44,6 +44,7 @@ from feedsmith.config import Config
 from feedsmith.groups import FeedGroup
 from feedsmith.model import Author, Post
 from feedsmith.text import xml_safe
+from feedsmith.websub.discovery import HubExtension, NoHubEntryExtension, json_hubs
 
 if TYPE_CHECKING:
     from feedgen.entry import FeedEntry
@@ -250,6 +251,10 @@ def _generator(
     if group.paging is not None:
         fg.register_extension("fh", HistoryExtension, NoEntryExtension, atom=True, rss=True)
         fg.fh.paging = group.paging
+    hubs = _hubs(group, config)
+    if hubs:  # registered only then: without hubs the documents are what they were
+        fg.register_extension("websub", HubExtension, NoHubEntryExtension, atom=False, rss=True)
+        fg.websub.hubs = hubs
     fg.id(feed_id(group, config))
     fg.title(feed_title(group, config))
     fg.updated(_feed_date(_newest_update(posts)))  # sets lastBuildDate too
@@ -300,11 +305,20 @@ def _fill_entry(fe: FeedEntry, post: Post, config: Config) -> None:
         fe.content(post.content_html, type="html")
 
 
+def _hubs(group: FeedGroup, config: Config) -> tuple[str, ...]:
+    """The hubs a document advertises: only subscription documents are WebSub topics."""
+    if group.paging is not None and group.paging.is_archive:
+        return ()
+    return config.hub_urls
+
+
 def _set_links(fg: FeedGenerator, group: FeedGroup, config: Config, fmt: str) -> None:
     self_url = feed_url(config, feed_files(group, [fmt])[fmt])
     self_type = "application/atom+xml" if fmt == "atom" else "application/rss+xml"
     # feedgen takes the RSS <link> from the *last* link added: the home page must come last.
     fg.link(href=self_url, rel="self", type=self_type, replace=True)
+    for hub in _hubs(group, config):  # Atom; RSS gets them from HubExtension
+        fg.link(href=hub, rel="hub")
     if group.paging is not None:
         links = archive_links(group.paging, lambda n: feed_url(config, page_file(group, fmt, n)))
         fg.fh.links = [(rel, href, self_type) for rel, href in links]  # RSS: written by fh
@@ -643,6 +657,9 @@ def _json_head(group: FeedGroup, config: Config) -> dict[str, Any]:
         feed["language"] = config.site.language
     if config.site.author:
         feed["authors"] = [{"name": config.site.author}]
+    hubs = _hubs(group, config)
+    if hubs:
+        feed["hubs"] = json_hubs(hubs)
     feed["_feedsmith"] = {
         "about": GENERATOR_URI,
         "version": __version__,

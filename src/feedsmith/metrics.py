@@ -137,6 +137,10 @@ class Metrics:
         # which is measurable on a path that answers a 304 in well under a millisecond.
         self._children: dict[tuple[str, int], object] = {}
 
+    def register(self, collector: Collector) -> None:
+        """Another scrape-time collector (WebSub reads its own state file)."""
+        self._scrape.register(collector)
+
     def count_request(self, method: str, status: int) -> None:
         key = (method if method in KNOWN_METHODS else "other", status)
         child = self._children.get(key)

@@ -18,4 +18,8 @@ def configured_sinks(config: Config) -> list[Sink]:
         from feedsmith.bucket import S3Sink  # boto3 is only imported when a bucket is set
 
         sinks.append(S3Sink.from_config(config))
+    if config.websub.enabled:
+        from feedsmith.websub.notify import WebSubSink
+
+        sinks.append(WebSubSink(config))
     return sinks

@@ -60,6 +60,7 @@ from feedsmith.config import ENV_VAR, Config, load_config
 from feedsmith.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from feedsmith.metrics import Metrics
 from feedsmith.status import BuildStatus, iso, parse_iso, parse_status, status_path
+from feedsmith.websub.discovery import link_for
 
 access_log = logging.getLogger("feedsmith.access")
 log = logging.getLogger("feedsmith.web")
@@ -239,6 +240,7 @@ class Listed:
     content_type: str
     last_modified: str | None  # HTTP-date, from the manifest's ``changed``
     modified_at: int | None  # the same, in whole Unix seconds, for If-Modified-Since
+    link: str | None = None  # WebSub discovery (hubs + topic) of a subscription document
 
 
 @dataclass(frozen=True)
@@ -286,8 +288,15 @@ class FeedStore:
     readers work on an immutable snapshot.
     """
 
-    def __init__(self, output_dir: Path, *, cache_bytes: int = DEFAULT_CACHE_BYTES) -> None:
+    def __init__(
+        self,
+        output_dir: Path,
+        *,
+        cache_bytes: int = DEFAULT_CACHE_BYTES,
+        link_for: Callable[[str], str] | None = None,
+    ) -> None:
         self.output_dir = Path(output_dir)
+        self.link_for = link_for
         self.manifest_path = str(self.output_dir / MANIFEST)
         self.cache_bytes = cache_bytes
         self._manifest: Manifest | None = None
@@ -355,6 +364,11 @@ class FeedStore:
         changed.setdefault(MANIFEST, generated)
         changed.setdefault(OPML, generated)
         base = str(self.output_dir)
+        topics: set[str] = set()  # subscription documents, not archive pages
+        if self.link_for is not None:
+            for feed in feeds:
+                if isinstance(feed.get("files"), dict):
+                    topics.update(rel for rel in feed["files"] if isinstance(rel, str))
         for rel, when in changed.items():
             files[rel] = Listed(
                 rel=rel,
@@ -362,6 +376,7 @@ class FeedStore:
                 content_type=content_type_for(rel),
                 last_modified=http_date(when) if when else None,
                 modified_at=int(when.timestamp()) if when else None,
+                link=self.link_for(rel) if self.link_for is not None and rel in topics else None,
             )
         gone_raw = data.get("gone") or {}
         gone = frozenset(g for g in gone_raw if isinstance(g, str)) - files.keys()
@@ -511,6 +526,8 @@ class FeedResponder:
         ]
         if listed.last_modified is not None:
             headers.append(("Last-Modified", listed.last_modified))
+        if listed.link is not None:
+            headers.append(("Link", listed.link))
         if self._not_modified(environ, body, listed):
             return 304, headers, b""
         headers.append(("Content-Type", listed.content_type))
@@ -687,7 +704,7 @@ def create_app(
         app.jinja_loader = ChoiceLoader(
             [FileSystemLoader(str(config.templates_dir)), app.jinja_loader]  # type: ignore[list-item]
         )
-    store = FeedStore(config.output_dir, cache_bytes=cache_bytes)
+    store = FeedStore(config.output_dir, cache_bytes=cache_bytes, link_for=link_for(config))
     statuses = StatusReader(config.state_dir)
     metrics = Metrics(config.state_dir, metrics_dir)
     feeds = FeedResponder(store, config.schedule.interval_seconds)
@@ -695,6 +712,10 @@ def create_app(
     # (manifest key, status key) -> rendered page; one tuple, swapped whole.
     page_cache: list[tuple[Any, bytes]] = [(object(), b"")]
     app.extensions["feedsmith"] = {"store": store, "metrics": metrics, "config": config}
+    if config.websub.enabled:
+        from feedsmith.websub.hub import install
+
+        install(app, config, metrics)
 
     @app.errorhandler(HTTPException)
     def plain_error(exc: HTTPException) -> Response:
@@ -732,6 +753,10 @@ def create_app(
     def healthz() -> Response:
         _, status = statuses.read()
         body, code = health_report(status)
+        if config.websub.enabled:
+            from feedsmith.websub.observe import websub_health
+
+            body["websub"] = websub_health(config.state_dir)
         response = Response(
             json.dumps(body, ensure_ascii=False) + "\n", status=code, content_type=CT_JSON
         )

@@ -1,0 +1,187 @@
+"""The built-in hub's life cycle with a clock the test moves: lease expiry, a topic that
+vanishes (denial, §5.2), delivery retries, and exactly one delivery per change.
+
+The builder side runs in this process (``build_site`` with the real :class:`WebSubSink` and
+its sender thread) and talks real HTTP to an in-test subscriber; requests enter through the
+web worker's own endpoint (Flask test client). Waits are on the store's state, not on time.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+
+from feedsmith.build import build_site
+from feedsmith.feeds import feed_url
+from feedsmith.web import create_app
+from feedsmith.websub.notify import WebSubSink
+from feedsmith.websub.store import WebSubStore
+from test_serve_e2e import post_text
+from websub_servers import Received, Recorder, serving
+
+NOW = datetime(2025, 12, 1, tzinfo=UTC)
+
+
+class Clock:
+    """Real time plus what the test moved it by (web workers stamp requests with real time)."""
+
+    def __init__(self) -> None:
+        self.offset = 0.0
+
+    def __call__(self) -> float:
+        return time.time() + self.offset
+
+
+def _until(check: Callable[[], Any], what: str, timeout: float = 30.0) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if result := check():
+            return result
+        time.sleep(0.02)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def _echo(req: Received) -> tuple[int, dict[str, str], bytes]:
+    if req.method == "GET":
+        query = parse_qs(urlsplit(req.path).query)
+        return 200, {}, query.get("hub.challenge", [""])[0].encode()
+    return 204, {}, b""
+
+
+@pytest.fixture
+def hub(site: Any) -> Iterator[Any]:
+    site.write_post("2025-11-01-first.md", post_text("First", 1, "[keep]"))
+    site.write_post("2025-11-02-second.md", post_text("Second", 2, "[doomed]"))
+    site.settings["websub"] = {
+        "builtin": True,
+        "allow_private_callbacks": True,
+        "lease_seconds": {"min": 60, "default": 600},
+    }
+    config = site.config()
+    clock = Clock()
+    sink = WebSubSink(config, clock=clock)
+    recorder = Recorder(answer=_echo)
+    with serving(recorder) as base:
+
+        class Hub:
+            store = WebSubStore(config.state_dir)
+            client = create_app(config).test_client()
+            callback = base + "/cb"
+
+            def build(self) -> None:
+                assert build_site(config, NOW, sinks=[sink]).ok
+                assert sink.sender.wait_idle(30)
+
+            def subscribe(self, rel: str, mode: str = "subscribe") -> None:
+                form = {"hub.callback": self.callback, "hub.mode": mode}
+                form["hub.topic"] = feed_url(config, rel)
+                assert self.client.post("/websub", data=form).status_code == 202
+                sink.sender.wake()
+                _until(lambda: self.store.depths()["requests"] == 0, "the verification")
+
+            def count(self, name: str) -> int:
+                return self.store.counters().get(name, 0)
+
+        h = Hub()
+        h.config, h.clock, h.sink, h.recorder, h.site = config, clock, sink, recorder, site
+        h.build()
+        yield h
+        sink.sender.stop()
+
+
+def test_a_lease_runs_out_and_the_subscription_ends(hub: Any) -> None:
+    hub.subscribe("all.atom.xml")
+    assert hub.store.depths()["subscriptions"] == 1
+    hub.clock.offset += 590
+    hub.sink.sender.wake()
+    assert hub.sink.sender.wait_idle(30)
+    assert hub.store.depths()["subscriptions"] == 1
+    hub.clock.offset += 11
+    hub.sink.sender.wake()
+    _until(lambda: hub.count("expired") == 1, "the expiry")
+    assert hub.store.depths()["subscriptions"] == 0
+
+
+def test_a_vanished_topic_ends_its_subscriptions_with_a_denial(hub: Any) -> None:
+    hub.subscribe("tags/doomed.json")
+    (hub.site.posts_dir / "2025-11-02-second.md").unlink()
+    hub.build()
+    _until(lambda: hub.count("denials") == 1, "the denial")
+    denial = parse_qs(urlsplit(hub.recorder.requests[-1].path).query)
+    assert denial["hub.mode"] == ["denied"]
+    assert denial["hub.topic"] == [feed_url(hub.config, "tags/doomed.json")]
+    assert denial["hub.reason"] == ["the topic no longer exists"]
+    assert hub.store.depths()["subscriptions"] == 0
+
+
+def test_a_failing_callback_is_retried_and_each_change_is_delivered_once(hub: Any) -> None:
+    hub.subscribe("all.atom.xml")
+    failures = [503, 500]
+
+    def flaky(req: Received) -> tuple[int, dict[str, str], bytes]:
+        return (failures.pop(0), {}, b"") if failures else (204, {}, b"")
+
+    hub.recorder.answer = flaky
+    hub.site.write_post("2025-11-03-third.md", post_text("Third", 3, "[keep]"))
+    hub.build()
+    assert hub.count("delivery_failures") == 1
+    for _ in range(2):  # the retry times, made to come by moving the clock
+        hub.clock.offset += 10  # past backoff(1), backoff(2); well within the lease
+        hub.sink.sender.wake()
+        assert hub.sink.sender.wait_idle(30)
+    assert hub.count("delivery_failures") == 2 and hub.count("delivered") == 1
+    hub.build()  # no change: nothing more
+    hub.build()
+    posts = [r for r in hub.recorder.requests if r.method == "POST"]
+    assert len(posts) == 3 and posts[0].body == posts[2].body
+    assert hub.count("delivered") == 1
+
+
+def test_a_renewal_is_verified_again_extends_the_lease_and_is_never_over_the_limit(
+    hub: Any,
+) -> None:
+    hub.subscribe("all.atom.xml")
+    expires = hub.store.connect().execute("SELECT expires FROM subscriptions").fetchone()[0]
+    hub.clock.offset += 300
+    # The app counts this callback host as full (one subscription, the limit set below).
+    full = dataclasses.replace(hub.config.websub, max_per_host=1)
+    limited = create_app(dataclasses.replace(hub.config, websub=full)).test_client()
+    form = {"hub.callback": hub.callback, "hub.mode": "subscribe"}
+    other = limited.post("/websub", data={**form, "hub.topic": feed_url(hub.config, "all.json")})
+    assert other.status_code == 429
+    hub.client = limited
+    hub.subscribe("all.atom.xml")  # the renewal
+    assert hub.count("verified") == 2
+    renewed = hub.store.connect().execute("SELECT expires FROM subscriptions").fetchall()
+    assert len(renewed) == 1 and renewed[0][0] >= expires + 299
+
+
+def test_a_callback_that_turns_private_after_acceptance_is_never_called(site: Any) -> None:
+    """DNS rebinding, simulated: a request the web worker accepted (row inserted as it would
+    be) whose callback now leads to 127.0.0.1. The guarded connection refuses it, once."""
+    site.write_post("2025-11-01-first.md", post_text("First", 1))
+    site.settings["websub"] = {"builtin": True}  # private callbacks refused
+    config = site.config()
+    sink = WebSubSink(config)
+    recorder = Recorder(answer=_echo)
+    with serving(recorder) as base:
+        assert build_site(config, NOW, sinks=[sink]).ok
+        store = WebSubStore(config.state_dir)
+        with store.transaction() as conn:
+            conn.execute(
+                "INSERT INTO requests (mode, callback, topic, host, lease_seconds, received,"
+                " next_attempt) VALUES ('subscribe', ?, ?, '127.0.0.1', 3600, 0, 0)",
+                (base + "/cb", feed_url(config, "all.atom.xml")),
+            )
+        sink.sender.wake()
+        _until(lambda: store.depths()["requests"] == 0, "the refused verification")
+        sink.sender.stop()
+    assert store.counters().get("verify_failed") == 1
+    assert store.depths()["subscriptions"] == 0
+    assert recorder.requests == []
