@@ -92,6 +92,14 @@ FEED_ID_DATE = "2005"
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 _EXTENSIONS = {"atom": ".atom.xml", "rss": ".rss.xml", "json": ".json"}
+#: Media types for ``<link type=…>`` (no parameters: autodiscovery matches them literally),
+#: and the names people know the formats by; used by the feed pages and the ``/`` page.
+LINK_TYPES = {
+    "atom": "application/atom+xml",
+    "rss": "application/rss+xml",
+    "json": "application/feed+json",
+}
+FORMAT_LABELS = {"atom": "Atom", "rss": "RSS", "json": "JSON Feed"}
 _FOLDERS = {"category": "categories", "tag": "tags", "author": "authors"}
 _KIND_LABEL = {"category": "category", "tag": "tag", "author": "author"}
 _OPML_KIND_TITLES = {

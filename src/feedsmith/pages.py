@@ -29,7 +29,7 @@ from typing import Any
 import jinja2
 
 from feedsmith.config import Config
-from feedsmith.feeds import feed_base, feed_title, feed_url, page_file
+from feedsmith.feeds import FORMAT_LABELS, LINK_TYPES, feed_base, feed_title, feed_url, page_file
 from feedsmith.groups import FeedGroup
 from feedsmith.model import Post
 
@@ -46,12 +46,6 @@ PAGE_TEMPLATE = "feed.html"
 #: Published beside the feeds (root of ``output_dir``) when pages are on: name -> package file.
 ASSETS = {"feedsmith.css": "feed-page.css", "feedsmith.js": "feed-page.js"}
 
-_LINK_TYPES = {
-    "atom": "application/atom+xml",
-    "rss": "application/rss+xml",
-    "json": "application/feed+json",
-}
-_FORMAT_LABELS = {"atom": "Atom", "rss": "RSS", "json": "JSON Feed"}
 _KIND_TITLES = {"all": "All posts", "category": "Category", "tag": "Tag", "author": "Author"}
 
 
@@ -139,7 +133,7 @@ class PageRenderer:
 
         def links_of(page: int) -> list[_Link]:
             return [
-                _Link(_FORMAT_LABELS[f], _LINK_TYPES[f], feed_url(cfg, page_file(group, f, page)))
+                _Link(FORMAT_LABELS[f], LINK_TYPES[f], feed_url(cfg, page_file(group, f, page)))
                 for f in formats
             ]
 

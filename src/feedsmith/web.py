@@ -57,6 +57,7 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.http import parse_date
 
 from feedsmith.config import ENV_VAR, Config, load_config
+from feedsmith.feeds import FORMAT_LABELS, LINK_TYPES
 from feedsmith.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from feedsmith.metrics import Metrics
 from feedsmith.status import BuildStatus, iso, parse_iso, parse_status, status_path
@@ -104,16 +105,22 @@ CT_HTML = "text/html; charset=utf-8"
 CT_CSS = "text/css; charset=utf-8"
 CT_JS = "text/javascript; charset=utf-8"
 
-#: Media types for ``<link type=…>`` (no parameters: autodiscovery matches them literally).
-LINK_TYPES = {
-    "atom": "application/atom+xml",
-    "rss": "application/rss+xml",
-    "json": "application/feed+json",
-}
-FORMAT_LABELS = {"atom": "Atom", "rss": "RSS", "json": "JSON Feed"}
 KIND_TITLES = {"all": "Site", "category": "Categories", "tag": "Tags", "author": "Authors"}
 
 _STATUS_LINES = {s.value: f"{s.value} {s.phrase}" for s in HTTPStatus}
+
+
+#: By file-name suffix, most specific first (``.atom.xml`` before ``.xml``).
+_CONTENT_TYPES = (
+    (".atom.xml", CT_ATOM),
+    (".rss.xml", CT_RSS),
+    (".json", CT_JSONFEED),
+    (".opml", CT_OPML),
+    (".html", CT_HTML),
+    (".css", CT_CSS),
+    (".js", CT_JS),
+    (".xml", "application/xml; charset=utf-8"),
+)
 
 
 def content_type_for(rel: str) -> str:
@@ -121,22 +128,9 @@ def content_type_for(rel: str) -> str:
     if rel == MANIFEST:
         return CT_JSON
     name = rel.rsplit("/", 1)[-1]
-    if name.endswith(".atom.xml"):
-        return CT_ATOM
-    if name.endswith(".rss.xml"):
-        return CT_RSS
-    if name.endswith(".json"):
-        return CT_JSONFEED
-    if name.endswith(".opml"):
-        return CT_OPML
-    if name.endswith(".html"):
-        return CT_HTML
-    if name.endswith(".css"):
-        return CT_CSS
-    if name.endswith(".js"):
-        return CT_JS
-    if name.endswith(".xml"):
-        return "application/xml; charset=utf-8"
+    for suffix, content_type in _CONTENT_TYPES:
+        if name.endswith(suffix):
+            return content_type
     return "application/octet-stream"
 
 
