@@ -13,6 +13,9 @@ import yaml
 
 from feedsmith.config import Config, load_config
 
+#: The moto fixtures (``moto``, ``aws_env``) for every bucket test.
+pytest_plugins = ["s3_fixtures"]
+
 
 @dataclass
 class Site:

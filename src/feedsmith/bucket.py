@@ -73,6 +73,9 @@ LAYOUT = 1
 GONE_BODY = b"gone: this feed no longer exists\n"
 GONE_META = "feedsmith-gone"
 SHA_META = "feedsmith-sha256"
+#: On the manifest while a lease is held: the fencing token and the holder that wrote it.
+TOKEN_META = "feedsmith-lease-token"
+HOLDER_META = "feedsmith-builder"
 #: Above this a file goes up in parts (boto3's managed transfer); feeds rarely get there.
 MULTIPART_THRESHOLD = 16 * 1024 * 1024
 #: Files uploaded at once: round trips dominate, not bandwidth (boto3 clients are thread-safe).
@@ -102,6 +105,7 @@ class Delivered:
     target: str  # endpoint, bucket, prefix, layout and headers: a change means "send all"
     objects: dict[str, str] = field(default_factory=dict)  # rel -> sha256 in the bucket (+ .gz)
     manifest: str | None = None  # sha256 of the index.json in the bucket
+    manifest_etag: str | None = None  # its ETag, for the fenced (If-Match) replacement
     gone: dict[str, str] = field(default_factory=dict)  # rel -> when its gone doc was put
     deleted: set[str] = field(default_factory=set)  # gone paths whose objects were deleted
 
@@ -111,6 +115,7 @@ class Delivered:
                 "target": self.target,
                 "objects": self.objects,
                 "manifest": self.manifest,
+                "manifest_etag": self.manifest_etag,
                 "gone": self.gone,
                 "deleted": sorted(self.deleted),
             }
@@ -130,6 +135,7 @@ class Delivered:
                 target,
                 objects={str(k): str(v) for k, v in raw.get("objects", {}).items()},
                 manifest=raw.get("manifest"),
+                manifest_etag=raw.get("manifest_etag"),
                 gone={str(k): str(v) for k, v in raw.get("gone", {}).items()},
                 deleted={str(v) for v in raw.get("deleted", [])},
             )
@@ -240,6 +246,9 @@ class S3Sink:
         self._client = client
         self._clock = clock or (lambda: datetime.now(UTC))
         self._delivered: Delivered | None = None
+        #: (token, holder) while a lease is held (:mod:`feedsmith.lease`): the manifest is
+        #: then replaced only if it is still the one this sink wrote, and carries the token.
+        self._fence: tuple[int, str] | None = None
 
     @classmethod
     def from_config(cls, config: Config) -> S3Sink:
@@ -251,6 +260,15 @@ class S3Sink:
         if self._client is None:
             self._client = make_client(self.settings)
         return self._client
+
+    def set_fence(self, token: int | None, holder: str) -> None:
+        self._fence = (token, holder) if token is not None else None
+
+    def forget(self) -> None:
+        """Drop what this sink remembers of the bucket (another builder wrote to it since):
+        the next delivery sends everything."""
+        self._delivered = Delivered(self.target)
+        self._save(self._delivered)
 
     def consume(self, changes: ChangeSet) -> None:
         delivered = self._load()
@@ -281,8 +299,12 @@ class S3Sink:
                 # Last of the published tree: every file it lists is in the bucket by now.
                 data, meta = changes.manifest, {SHA_META: manifest_sha}
                 ct = content_type_for(MANIFEST)
+                condition: dict[str, str] = {}
+                if self._fence is not None:
+                    meta[TOKEN_META], meta[HOLDER_META] = str(self._fence[0]), self._fence[1]
+                    condition = self._manifest_condition(delivered)
                 self._put(MANIFEST + ".gz", gzip_bytes(data), ct, True, meta)
-                self._put(MANIFEST, data, ct, False, meta)
+                delivered.manifest_etag = self._put(MANIFEST, data, ct, False, meta, condition)
                 delivered.manifest = manifest_sha
             for rel, since in plan.gone_docs:
                 self._put_gone(rel, since)
@@ -294,7 +316,8 @@ class S3Sink:
                 delivered.gone.pop(rel, None)
                 delivered.deleted.add(rel)
         finally:
-            self._save(delivered)
+            if self._delivered is delivered:  # not if forget() replaced it meanwhile
+                self._save(delivered)
         log.info(
             "s3: s3://%s/%s: %d files uploaded, manifest %s, %d gone, %d deleted",
             self.settings.bucket,
@@ -381,6 +404,22 @@ class S3Sink:
         self._put(rel + ".gz", gz, content_type, True, {SHA_META: sha})
         self._put(rel, data, content_type, False, {SHA_META: sha})
 
+    def _manifest_condition(self, delivered: Delivered) -> dict[str, str]:
+        """Replace the manifest only if it is still the one we wrote (or, knowing none, the
+        one there now): a builder that lost its lease while stalled cannot overwrite what the
+        new leader published."""
+        etag = delivered.manifest_etag
+        if etag is None:
+            try:
+                head = self.client.head_object(
+                    Bucket=self.settings.bucket, Key=self.settings.prefix + MANIFEST
+                )
+                etag = str(head["ETag"])
+            except Exception as exc:
+                if error_code(exc) not in ("404", "NoSuchKey", "NotFound"):
+                    raise self._error(f"reading {MANIFEST}", exc) from exc
+        return {"IfMatch": etag} if etag else {"IfNoneMatch": "*"}
+
     def _put_gone(self, rel: str, since: str) -> None:
         meta = {GONE_META: since}
         self._put(rel + ".gz", gzip_bytes(GONE_BODY), CT_TEXT, True, meta)
@@ -393,7 +432,9 @@ class S3Sink:
         content_type: str,
         gzipped: bool = False,
         meta: Mapping[str, str] | None = None,
-    ) -> None:
+        condition: Mapping[str, str] | None = None,
+    ) -> str | None:
+        """Upload one object; its ETag (``None`` for a multipart upload)."""
         key = self.settings.prefix + rel
         args: dict[str, Any] = {
             "ContentType": content_type,
@@ -405,13 +446,15 @@ class S3Sink:
         try:
             if len(body) < self.multipart_threshold:
                 md5 = hashlib.md5(body, usedforsecurity=False).digest()
-                self.client.put_object(
+                answer = self.client.put_object(
                     Bucket=self.settings.bucket,
                     Key=key,
                     Body=body,
                     ContentMD5=base64.b64encode(md5).decode(),
                     **args,
+                    **(condition or {}),
                 )
+                return str(answer.get("ETag")) if answer.get("ETag") else None
             else:
                 from boto3.s3.transfer import TransferConfig
 
@@ -422,7 +465,14 @@ class S3Sink:
                 self.client.upload_fileobj(
                     io.BytesIO(body), self.settings.bucket, key, ExtraArgs=args, Config=transfer
                 )
+                return None
         except Exception as exc:
+            if condition and error_code(exc) in ("PreconditionFailed", "412", "NoSuchKey", "404"):
+                self.forget()
+                raise BucketError(
+                    f"{key} in bucket {self.settings.bucket!r} was replaced by another builder"
+                    " since this one last wrote it: not overwritten (the lease was lost)"
+                ) from exc
             raise self._error(f"upload of {key}", exc) from exc
 
     def _delete(self, rel: str) -> None:
@@ -440,40 +490,52 @@ class S3Sink:
             )
 
     def _error(self, action: str, exc: BaseException) -> BucketError:
-        """The one line a person can act on: which bucket, which endpoint, what to check."""
-        from botocore import exceptions as bx
+        return BucketError(describe_error(self.settings, action, exc))
 
-        bucket = self.settings.bucket
-        cause: BaseException | None = exc
-        while cause is not None and not cause.__module__.startswith("botocore"):
-            cause = cause.__cause__ or cause.__context__
-        cause = cause or exc
-        if isinstance(cause, bx.ClientError):
-            err = cause.response.get("Error", {})
-            code = str(err.get("Code", "?"))
-            status = cause.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
-            if code == "NoSuchBucket":
-                text = f"bucket {bucket!r} does not exist at {self.where}"
-            elif code in _AUTH_CODES or status == 403:
-                text = (
-                    f"bucket {bucket!r} at {self.where} refused the credentials ({code}); they"
-                    " come from the environment, AWS profile or instance role"
-                )
-            else:
-                text = f"{action} to bucket {bucket!r} at {self.where} failed: {code}: "
-                text += str(err.get("Message", cause))
-        elif isinstance(cause, bx.NoCredentialsError | bx.PartialCredentialsError):
+
+def error_code(exc: BaseException) -> str:
+    response = getattr(exc, "response", None)
+    if not isinstance(response, dict):
+        return ""
+    return str(response.get("Error", {}).get("Code", ""))
+
+
+def describe_error(settings: S3Config, action: str, exc: BaseException) -> str:
+    """The one line a person can act on: which bucket, which endpoint, what to check."""
+    from botocore import exceptions as bx
+
+    bucket = settings.bucket
+    where = settings.endpoint_url or f"AWS S3 ({settings.region or 'default region'})"
+    cause: BaseException | None = exc
+    while cause is not None and not cause.__module__.startswith("botocore"):
+        cause = cause.__cause__ or cause.__context__
+    cause = cause or exc
+    if isinstance(cause, bx.ClientError):
+        err = cause.response.get("Error", {})
+        code = str(err.get("Code", "?"))
+        status = cause.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+        if code == "NoSuchBucket":
+            text = f"bucket {bucket!r} does not exist at {where}"
+        elif code in _AUTH_CODES or status == 403:
             text = (
-                f"no AWS credentials for bucket {bucket!r} at {self.where}: set"
-                " AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, AWS_PROFILE or an instance role"
+                f"bucket {bucket!r} at {where} refused the credentials ({code}); they"
+                " come from the environment, AWS profile or instance role"
             )
-        elif isinstance(cause, bx.ConnectionError | bx.ConnectionClosedError):
-            text = f"cannot reach {self.where} for bucket {bucket!r}: {cause}"
-        elif isinstance(cause, bx.ReadTimeoutError):
-            text = f"{self.where} timed out for bucket {bucket!r} during {action}"
         else:
-            text = f"{action} to bucket {bucket!r} at {self.where} failed: {cause}"
-        return BucketError(re.sub(r"\s+", " ", text).strip())
+            text = f"{action} to bucket {bucket!r} at {where} failed: {code}: "
+            text += str(err.get("Message", cause))
+    elif isinstance(cause, bx.NoCredentialsError | bx.PartialCredentialsError):
+        text = (
+            f"no AWS credentials for bucket {bucket!r} at {where}: set"
+            " AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, AWS_PROFILE or an instance role"
+        )
+    elif isinstance(cause, bx.ConnectionError | bx.ConnectionClosedError):
+        text = f"cannot reach {where} for bucket {bucket!r}: {cause}"
+    elif isinstance(cause, bx.ReadTimeoutError):
+        text = f"{where} timed out for bucket {bucket!r} during {action}"
+    else:
+        text = f"{action} to bucket {bucket!r} at {where} failed: {cause}"
+    return re.sub(r"\s+", " ", text).strip()
 
 
 def make_client(settings: S3Config) -> Any:

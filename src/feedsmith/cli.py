@@ -5,7 +5,10 @@ Exit codes (documented in the README and tested):
 * 0 — success (``check``: no invalid post; ``build``: feeds published, invalid posts skipped);
 * 1 — ``check`` found an invalid post, or ``build --strict`` skipped one;
 * 2 — usage or configuration error (one line naming the key and the file);
-* 3 — the build itself failed (the previous output is left exactly as it was).
+* 3 — the build itself failed (the previous output is left exactly as it was);
+* 4 — feeds published locally, but a sink (bucket, hub) failed: the next build retries;
+* 5 — ``build``: another builder holds the bucket's lease (nothing built or published);
+* 6 — ``serve --from-bucket``: the bucket cannot be read at start (missing, refused, down).
 """
 
 from __future__ import annotations
@@ -20,13 +23,21 @@ from pathlib import Path
 from typing import Any
 
 from feedsmith import __version__
-from feedsmith.config import Config, ConfigError, load_config, resolve_config_path
+from feedsmith.config import (
+    FROM_BUCKET_ENV_VAR,
+    Config,
+    ConfigError,
+    load_config,
+    resolve_config_path,
+)
 
 EXIT_OK = 0
 EXIT_INVALID = 1
 EXIT_USAGE = 2
 EXIT_BUILD_FAILED = 3
 EXIT_SINK_FAILED = 4  # feeds published locally, a sink (bucket, hub) failed: next build retries
+EXIT_LEASE_HELD = 5  # build: another builder publishes to this bucket
+EXIT_BUCKET_UNREADABLE = 6  # serve --from-bucket: the bucket cannot be read at start
 
 log = logging.getLogger("feedsmith")
 
@@ -75,6 +86,13 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", help="bind address (default: server.host, 127.0.0.1)")
     serve.add_argument("--port", type=int, help="port (default: server.port, 8080)")
     serve.add_argument("--workers", type=int, help="web worker processes (default: server.workers)")
+    serve.add_argument(
+        "--from-bucket",
+        action="store_true",
+        default=os.environ.get(FROM_BUCKET_ENV_VAR, "") not in ("", "0"),
+        help="a replica: serve what the builder published to publish.s3; no local feeds, no "
+        "builds (env FEEDSMITH_FROM_BUCKET=1)",
+    )
     return parser
 
 
@@ -91,8 +109,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     _setup_logging(getattr(args, "verbose", False))
     config_path = resolve_config_path(getattr(args, "config", None))
+    from_bucket = args.command == "serve" and args.from_bucket
     try:
-        config = load_config(config_path)
+        config = load_config(config_path, serve_only=from_bucket)
+        if from_bucket and config.publish.s3 is None:
+            raise ConfigError(config.path, "publish.s3", "is required by serve --from-bucket")
     except ConfigError as exc:
         print(f"feedsmith: config error: {exc}", file=sys.stderr)
         return EXIT_USAGE
@@ -101,6 +122,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _check(config)
     if args.command == "build":
         return _build(config, strict=args.strict, progress=not args.no_progress)
+    if args.command == "serve" and from_bucket:
+        from feedsmith.server import serve_replica
+
+        return serve_replica(config, host=args.host, port=args.port, workers=args.workers)
     if args.command == "serve":
         return _serve(config, host=args.host, port=args.port, workers=args.workers)
     parser.error(f"unknown command {args.command}")  # pragma: no cover - argparse prevents it
@@ -144,13 +169,37 @@ def _check_page_template(config: Config, posts: list[Any]) -> str | None:
 
 
 def _build(config: Config, *, strict: bool, progress: bool) -> int:
+    keeper = None
+    if config.publish.s3 is not None:
+        from feedsmith.lease import keeper_for
+
+        keeper = keeper_for(config)
+        keeper.step(watching=False)  # a one-shot build cannot wait: the written expiry decides
+        if not keeper.held() and keeper.status.role == "follower":
+            s3 = config.publish.s3
+            print(
+                f"feedsmith: another builder ({keeper.status.holder}) holds the lease on "
+                f"s3://{s3.bucket}/{s3.prefix} until {keeper.status.expires}; not building",
+                file=sys.stderr,
+            )
+            return EXIT_LEASE_HELD
+        if keeper.held():
+            keeper.start()  # renewals while a long build runs
+    try:
+        return _build_and_publish(config, strict=strict, progress=progress, keeper=keeper)
+    finally:
+        if keeper is not None:
+            keeper.stop(release=True)
+
+
+def _build_and_publish(config: Config, *, strict: bool, progress: bool, keeper: Any) -> int:
     from feedsmith.build import BuildError, build_site
     from feedsmith.progress import TerminalProgress
     from feedsmith.sinks import configured_sinks
 
     bar = TerminalProgress(sys.stderr) if progress and sys.stderr.isatty() else None
     try:
-        sinks = configured_sinks(config)
+        sinks = configured_sinks(config, lease=keeper)
         report = build_site(config, datetime.now(UTC), progress=bar, sinks=sinks)
     except BuildError as exc:
         if bar:

@@ -23,6 +23,8 @@ import yaml
 from feedsmith.model import Author
 
 ENV_VAR = "FEEDSMITH_CONFIG"
+#: Set (to 1) in the environment of `serve --from-bucket` replicas and their web workers.
+FROM_BUCKET_ENV_VAR = "FEEDSMITH_FROM_BUCKET"
 DEFAULT_PERMALINK = "/:categories/:year/:month/:day/:title.html"
 FORMATS = ("atom", "rss", "json")
 
@@ -93,6 +95,11 @@ class S3Config:
     cache_control: str | None = None  # None: what `serve` sends (public, max-age=interval)
     #: Days a vanished feed's "gone" object stays before it is deleted (0: delete at once).
     gone_days: int = 30
+    #: Builders elect one publisher with a lease object in the bucket (:mod:`feedsmith.lease`):
+    #: a dead leader is replaced about this many seconds after its last renewal.
+    lease_seconds: float = 30.0
+    #: ``serve --from-bucket``: how often a replica asks whether the manifest changed.
+    refresh_seconds: float = 2.0
 
 
 @dataclass(frozen=True)
@@ -205,8 +212,12 @@ def resolve_config_path(cli_value: str | None, environ: dict[str, str] | None = 
     return Path(cli_value or env.get(ENV_VAR) or "config.yaml")
 
 
-def load_config(path: Path | str) -> Config:
-    """Read and validate a config file; raise :class:`ConfigError` naming key and file."""
+def load_config(path: Path | str, *, serve_only: bool = False) -> Config:
+    """Read and validate a config file; raise :class:`ConfigError` naming key and file.
+
+    ``serve_only``: for ``serve --from-bucket`` replicas, which read no posts, so the posts
+    folder need not exist on their machine (``publish.s3`` must be set instead).
+    """
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8-sig")
@@ -224,10 +235,10 @@ def load_config(path: Path | str) -> Config:
         raw = {}
     if not isinstance(raw, dict):
         raise ConfigError(path, None, "the top level must be a mapping of keys")
-    return config_from_mapping(raw, path)
+    return config_from_mapping(raw, path, serve_only=serve_only)
 
 
-def config_from_mapping(raw: dict[str, Any], path: Path) -> Config:
+def config_from_mapping(raw: dict[str, Any], path: Path, *, serve_only: bool = False) -> Config:
     """Validate an already-parsed mapping (split out so tests need not write files)."""
     path = Path(path).absolute()
     base = path.parent
@@ -244,7 +255,7 @@ def config_from_mapping(raw: dict[str, Any], path: Path) -> Config:
     )
 
     posts_dir = _path(raw, "posts_dir", base, path, "posts")
-    if not posts_dir.is_dir():
+    if not serve_only and not posts_dir.is_dir():
         raise ConfigError(path, "posts_dir", f"directory not found: {posts_dir}")
     output_dir = _path(raw, "output_dir", base, path, "feeds")
     state_dir = _path(raw, "state_dir", base, path, ".feedsmith")
@@ -440,6 +451,8 @@ def _publish(raw: dict[str, Any], path: Path) -> PublishConfig:
             region=_str(s3_raw, "region", pre, path, "") or None,
             cache_control=cache_control,
             gone_days=_int(s3_raw, "gone_days", pre, path, 30, minimum=0, maximum=3650),
+            lease_seconds=_number(s3_raw, "lease_seconds", pre, path, 30.0, 3.0, 3600.0),
+            refresh_seconds=_number(s3_raw, "refresh_seconds", pre, path, 2.0, 0.1, 3600.0),
         )
     )
 
@@ -509,6 +522,25 @@ def _int(
     if maximum is not None and value > maximum:
         raise ConfigError(path, prefix + key, f"must be at most {maximum}, not {value}")
     return value
+
+
+def _number(
+    raw: dict[str, Any],
+    key: str,
+    prefix: str,
+    path: Path,
+    default: float,
+    minimum: float,
+    maximum: float,
+) -> float:
+    value = raw.get(key)
+    if value is None:
+        return default
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ConfigError(path, prefix + key, f"must be a number, not {_type_name(value)}")
+    if not minimum <= value <= maximum:
+        raise ConfigError(path, prefix + key, f"must be between {minimum:g} and {maximum:g}")
+    return float(value)
 
 
 def _path(raw: dict[str, Any], key: str, base: Path, path: Path, default: str) -> Path:

@@ -35,7 +35,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from apscheduler.jobstores.base import JobLookupError
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -47,6 +47,9 @@ from feedsmith.kept import is_kept_problem
 from feedsmith.model import Problem
 from feedsmith.sinks import configured_sinks
 from feedsmith.trigger import MAX_DELAY_SECONDS, ChangeTrigger
+
+if TYPE_CHECKING:
+    from feedsmith.lease import LeaseKeeper
 
 log = logging.getLogger("feedsmith.schedule")
 
@@ -99,8 +102,15 @@ class BuildService:
         record_status: StatusRecorder | None = None,
         watch_seconds: float = 1.0,
     ) -> None:
+        #: With a bucket, builders elect one publisher (:mod:`feedsmith.lease`); its thread
+        #: starts with :meth:`start`, after the caller's first :meth:`take_lease`.
+        self.lease: LeaseKeeper | None = None
         if builder is None:
-            builder = SiteBuilder(config, sinks=configured_sinks(config))
+            if config.publish.s3 is not None:
+                from feedsmith.lease import keeper_for
+
+                self.lease = keeper_for(config, on_acquired=self._lease_acquired)
+            builder = SiteBuilder(config, sinks=configured_sinks(config, lease=self.lease))
         if record_status is None:
             from feedsmith.status import record_build
 
@@ -128,6 +138,28 @@ class BuildService:
                 self.build_now,
                 settle_seconds=config.schedule.settle_ms / 1000,
             )
+
+    def take_lease(self) -> None:
+        """Try once for the lease before the start-up build, so a lone builder publishes that
+        build at once (no build is started for it: the caller is about to build)."""
+        if self.lease is not None:
+            callback, self.lease.on_acquired = self.lease.on_acquired, None
+            try:
+                self.lease.step(watching=True)
+            finally:
+                self.lease.on_acquired = callback
+
+    def _lease_acquired(self) -> None:
+        """A follower became the leader: build now, so the bucket catches up with this
+        builder's tree at once rather than at the next interval (in a thread: the keeper's
+        thread must go on renewing)."""
+        if not self._stopping.is_set():
+            threading.Thread(
+                target=self.build_now,
+                args=("lease acquired",),
+                name="feedsmith-takeover",
+                daemon=True,
+            ).start()
 
     @property
     def stopping(self) -> bool:
@@ -311,6 +343,8 @@ class BuildService:
         )
         if not self.scheduler.running:
             self.scheduler.start()
+        if self.lease is not None:
+            self.lease.start()
         if self.trigger is not None:
             self.trigger.start()
         if self.watch_seconds > 0:
@@ -340,3 +374,5 @@ class BuildService:
             self.scheduler.shutdown(wait=wait)
         if wait and self._watcher is not None:
             self._watcher.join()
+        if self.lease is not None:
+            self.lease.stop(release=True)  # after the last build: a follower takes over now

@@ -41,7 +41,7 @@ from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, Any
 
-from feedsmith.config import ENV_VAR, Config
+from feedsmith.config import ENV_VAR, FROM_BUCKET_ENV_VAR, Config
 
 if TYPE_CHECKING:
     from flask import Flask
@@ -396,6 +396,7 @@ def serve(
         config.state_dir.mkdir(parents=True, exist_ok=True)
         reset_metrics_dir(metrics_dir(config))
         service = BuildService(config)
+        service.take_lease()
         service.build_now("start-up")
         if stop.event.is_set():
             return 0
@@ -408,27 +409,79 @@ def serve(
         stop.restore()
 
 
-def _run_web_server(
-    config: Config, bind: Bind, server: str, stop: _StopSignal, service: BuildService
+def serve_replica(
+    config: Config,
+    *,
+    host: str | None = None,
+    port: int | None = None,
+    workers: int | None = None,
 ) -> int:
+    """``serve --from-bucket``: web workers only, answering from ``publish.s3``.
+
+    Exit 6 when the bucket cannot be read at start (a replica that cannot serve anything
+    should fail its deployment, not answer 503 forever); a bucket with nothing published yet
+    is fine (503 until the builder publishes). Later outages are served from memory.
+    """
+    from feedsmith.bucket_store import BucketUnreadable, check_readable
+
+    assert config.publish.s3 is not None
+    bind = resolve_bind(config, host, port, workers)
+    try:
+        server = choose_server(os.environ)
+    except ValueError as exc:
+        log.error("%s", exc)
+        return 2
+    try:
+        if not check_readable(config.publish.s3):
+            log.warning("nothing published in the bucket yet: answering 503 until there is")
+    except BucketUnreadable as exc:
+        log.error("cannot serve from the bucket: %s", exc)
+        return 6
+    problem = check_bindable(bind.host, bind.port)
+    if problem:
+        log.error("%s", problem)
+        return 1
+    stop = _StopSignal()
+    stop.install()
+    try:
+        config.state_dir.mkdir(parents=True, exist_ok=True)
+        reset_metrics_dir(metrics_dir(config))
+        return _run_web_server(config, bind, server, stop, None)
+    finally:
+        stop.restore()
+
+
+def _run_web_server(
+    config: Config, bind: Bind, server: str, stop: _StopSignal, service: BuildService | None
+) -> int:
+    """Run the web server until a stop; ``service`` ``None``: a replica (no builds)."""
     command = server_command(server, bind)
     log.debug("starting %s", " ".join(command))
+    env = worker_environ(config, os.environ)
+    if service is None:
+        env[FROM_BUCKET_ENV_VAR] = "1"
     child = subprocess.Popen(
         tied_to_this_process(command),
-        env=worker_environ(config, os.environ),
+        env=env,
         start_new_session=True,  # our own Ctrl-C must not hit the workers un-ordered
     )
     try:
+        what = str(config.output_dir)
+        if service is None:
+            assert config.publish.s3 is not None
+            what = f"s3://{config.publish.s3.bucket}/{config.publish.s3.prefix}"
         if bind.port == 0:
-            log.info("serving %s on a port chosen by the system (%s)", config.output_dir, server)
+            log.info("serving %s on a port chosen by the system (%s)", what, server)
         elif wait_until_listening(bind.host, bind.port, child, 30.0, stop.event):
             log.info(
-                "serving %s at %s (%s, %d workers; rebuilding every %d s)",
-                config.output_dir,
+                "serving %s at %s (%s, %d workers; %s)",
+                what,
                 bind.url,
                 server,
                 bind.workers,
-                config.schedule.interval_seconds,
+                f"rebuilding every {config.schedule.interval_seconds} s"
+                if service is not None
+                else "a replica: no builds",
             )
         elif child.poll() is None and not stop.event.is_set():
             log.warning("%s started but %s does not answer yet", server, bind.url)
@@ -443,8 +496,9 @@ def _run_web_server(
         # finishes, so the slower of the two, not their sum, decides the exit time.
         with contextlib.suppress(ProcessLookupError):
             child.send_signal(signal.SIGTERM)
-        service.shutdown(wait=True)
-        log.info("build loop stopped")
+        if service is not None:
+            service.shutdown(wait=True)
+            log.info("build loop stopped")
         try:
             child.wait(timeout=max(0.1, deadline - time.monotonic()))
             log.info("web server %s stopped", server)

@@ -7,12 +7,21 @@ is set, so the build itself never learns about destinations.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from feedsmith.changes import Sink
 from feedsmith.config import Config
 
+if TYPE_CHECKING:
+    from feedsmith.lease import LeaseKeeper
 
-def configured_sinks(config: Config) -> list[Sink]:
-    """The sinks after the local writer, in delivery order (none configured: none)."""
+
+def configured_sinks(config: Config, *, lease: LeaseKeeper | None = None) -> list[Sink]:
+    """The sinks after the local writer, in delivery order (none configured: none).
+
+    With ``lease`` (a bucket's builders elect one publisher), each sink delivers only while
+    this builder holds it: followers build locally and stay ready.
+    """
     sinks: list[Sink] = []
     if config.publish.s3 is not None:
         from feedsmith.bucket import S3Sink  # boto3 is only imported when a bucket is set
@@ -22,4 +31,8 @@ def configured_sinks(config: Config) -> list[Sink]:
         from feedsmith.websub.notify import WebSubSink
 
         sinks.append(WebSubSink(config))
+    if lease is not None:
+        from feedsmith.lease import Leased
+
+        return [Leased(sink, lease) for sink in sinks]
     return sinks

@@ -131,6 +131,19 @@ class BuildStatus:
         )
 
 
+#: Written by the lease keeper (:mod:`feedsmith.lease`) on every change of the lease.
+LEASE_STATUS_FILE = "lease.json"
+
+
+def read_lease_status(state_dir: Path) -> dict[str, Any] | None:
+    """The builder's view of the bucket lease, for /healthz and /metrics (``None``: no lease)."""
+    try:
+        data = json.loads((Path(state_dir) / LEASE_STATUS_FILE).read_bytes())
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
 def status_path(state_dir: Path) -> Path:
     return Path(state_dir) / STATUS_FILE
 

@@ -42,25 +42,34 @@ import tempfile
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Hashable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import format_datetime
 from http import HTTPStatus
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import quote
 
 from flask import Flask, Response, render_template, request, url_for
 from jinja2 import ChoiceLoader, FileSystemLoader
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
 from werkzeug.exceptions import HTTPException
 from werkzeug.http import parse_date
 
-from feedsmith.config import ENV_VAR, Config, load_config
+from feedsmith.config import ENV_VAR, FROM_BUCKET_ENV_VAR, Config, load_config
 from feedsmith.feeds import FORMAT_LABELS, LINK_TYPES
 from feedsmith.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from feedsmith.metrics import Metrics
-from feedsmith.status import BuildStatus, iso, parse_iso, parse_status, status_path
+from feedsmith.status import (
+    BuildStatus,
+    iso,
+    parse_iso,
+    parse_status,
+    read_lease_status,
+    status_path,
+)
 from feedsmith.websub.discovery import link_for
 
 access_log = logging.getLogger("feedsmith.access")
@@ -235,11 +244,12 @@ class Listed:
     last_modified: str | None  # HTTP-date, from the manifest's ``changed``
     modified_at: int | None  # the same, in whole Unix seconds, for If-Modified-Since
     link: str | None = None  # WebSub discovery (hubs + topic) of a subscription document
+    sha256: str | None = None  # as the manifest records it (the bucket store checks it)
 
 
 @dataclass(frozen=True)
 class Manifest:
-    key: tuple[int, int, int]
+    key: Hashable  # what identifies this version: (mtime, size, inode), or the bucket's ETag
     files: dict[str, Listed]
     gone: frozenset[str]
     feeds: list[dict[str, Any]]
@@ -250,7 +260,7 @@ class Manifest:
 class Body:
     """One version of one file, both representations, ready to send."""
 
-    key: tuple[int, int, int]
+    key: Hashable
     identity: bytes
     gzip: bytes
     etag: str
@@ -271,8 +281,29 @@ def _stat_key(st: os.stat_result) -> tuple[int, int, int]:
     return (st.st_mtime_ns, st.st_size, st.st_ino)
 
 
+def make_body(key: Hashable, data: bytes, compressed: bytes) -> Body:
+    return Body(
+        key=key,
+        identity=data,
+        gzip=compressed,
+        etag=_etag(data),
+        gzip_etag=_etag(compressed),
+        identity_length=str(len(data)),
+        gzip_length=str(len(compressed)),
+    )
+
+
 def _etag(data: bytes) -> str:
     return '"' + hashlib.sha256(data).hexdigest()[:16] + '"'
+
+
+class Store(Protocol):
+    """Where the responder gets the published tree: a folder (:class:`FeedStore`) or a bucket
+    (:class:`feedsmith.bucket_store.BucketStore`, ``serve --from-bucket``)."""
+
+    def manifest(self) -> Manifest | None: ...
+
+    def body(self, listed: Listed) -> Body | None: ...
 
 
 class FeedStore:
@@ -333,48 +364,9 @@ class FeedStore:
     def _load_manifest(self) -> Manifest:
         with open(self.manifest_path, "rb") as fh:
             key = _stat_key(os.fstat(fh.fileno()))
-            data = json.loads(fh.read())
-        if not isinstance(data, dict):
-            raise ValueError("the manifest is not a JSON object")
-        generated = _parse_time(data.get("generated"))
-        feeds = [f for f in data.get("feeds") or [] if isinstance(f, dict)]
-        files: dict[str, Listed] = {}
-        changed: dict[str, datetime | None] = {}
-        # Per-feed file lists, plus top-level extras (e.g. index.opml) if the build lists any.
-        sources = [f.get("files") for f in feeds]
-        sources.extend(
-            f["archive"].get("files") for f in feeds if isinstance(f.get("archive"), dict)
-        )
-        sources.append(data.get("files"))
-        for source in sources:
-            if not isinstance(source, dict):
-                continue
-            for rel, info in source.items():
-                if isinstance(rel, str) and rel:
-                    when = info.get("changed") if isinstance(info, dict) else None
-                    changed[rel] = _parse_time(when)
-        # The index files are always servable; without their own ``changed`` they were last
-        # changed, at the latest, by the build that last changed anything.
-        changed.setdefault(MANIFEST, generated)
-        changed.setdefault(OPML, generated)
+            data = fh.read()
         base = str(self.output_dir)
-        topics: set[str] = set()  # subscription documents, not archive pages
-        if self.link_for is not None:
-            for feed in feeds:
-                if isinstance(feed.get("files"), dict):
-                    topics.update(rel for rel in feed["files"] if isinstance(rel, str))
-        for rel, when in changed.items():
-            files[rel] = Listed(
-                rel=rel,
-                fs_path=os.path.join(base, rel),
-                content_type=content_type_for(rel),
-                last_modified=http_date(when) if when else None,
-                modified_at=int(when.timestamp()) if when else None,
-                link=self.link_for(rel) if self.link_for is not None and rel in topics else None,
-            )
-        gone_raw = data.get("gone") or {}
-        gone = frozenset(g for g in gone_raw if isinstance(g, str)) - files.keys()
-        return Manifest(key=key, files=files, gone=gone, feeds=feeds, generated=generated)
+        return parse_manifest(data, key, lambda rel: os.path.join(base, rel), self.link_for)
 
     # files
 
@@ -410,15 +402,7 @@ class FeedStore:
         if data is None or key is None:
             return None
         compressed = self._sidecar(listed.fs_path + ".gz", data)
-        return Body(
-            key=key,
-            identity=data,
-            gzip=compressed,
-            etag=_etag(data),
-            gzip_etag=_etag(compressed),
-            identity_length=str(len(data)),
-            gzip_length=str(len(compressed)),
-        )
+        return make_body(key, data, compressed)
 
     def _sidecar(self, path: str, data: bytes) -> bytes:
         """The build's gzip sidecar if it really is this file compressed, else our own.
@@ -460,6 +444,64 @@ class FeedStore:
             return fh.read(), _stat_key(st)
 
 
+def parse_manifest(
+    raw: bytes,
+    key: Hashable,
+    locate: Callable[[str], str],
+    link_for: Callable[[str], str] | None,
+) -> Manifest:
+    """``index.json`` as the responder needs it; ``locate`` says where a path's bytes live
+    (a file under ``output_dir``, an object key in a bucket)."""
+    data = json.loads(raw)
+    if not isinstance(data, dict):
+        raise ValueError("the manifest is not a JSON object")
+    generated = _parse_time(data.get("generated"))
+    feeds = [f for f in data.get("feeds") or [] if isinstance(f, dict)]
+    changed: dict[str, datetime | None] = {}
+    shas: dict[str, str] = {}
+    # Per-feed file lists, plus top-level extras (e.g. index.opml) if the build lists any.
+    sources = [f.get("files") for f in feeds]
+    sources.extend(f["archive"].get("files") for f in feeds if isinstance(f.get("archive"), dict))
+    sources.append(data.get("files"))
+    for source in sources:
+        if not isinstance(source, dict):
+            continue
+        for rel, info in source.items():
+            if isinstance(rel, str) and rel:
+                when = info.get("changed") if isinstance(info, dict) else None
+                changed[rel] = _parse_time(when)
+                sha = info.get("sha256") if isinstance(info, dict) else None
+                if isinstance(sha, str):
+                    shas[rel] = sha
+    # The index files are always servable; without their own ``changed`` they were last
+    # changed, at the latest, by the build that last changed anything.
+    changed.setdefault(MANIFEST, generated)
+    changed.setdefault(OPML, generated)
+    topics: set[str] = set()  # subscription documents, not archive pages
+    if link_for is not None:
+        for feed in feeds:
+            if isinstance(feed.get("files"), dict):
+                topics.update(rel for rel in feed["files"] if isinstance(rel, str))
+    files: dict[str, Listed] = {}
+    for rel, when in changed.items():
+        files[rel] = Listed(
+            rel=rel,
+            fs_path=locate(rel),
+            content_type=content_type_for(rel),
+            last_modified=http_date(when) if when else None,
+            modified_at=int(when.timestamp()) if when else None,
+            link=link_for(rel) if link_for is not None and rel in topics else None,
+            sha256=shas.get(rel),
+        )
+    gone_raw = data.get("gone") or {}
+    gone = frozenset(g for g in gone_raw if isinstance(g, str)) - files.keys()
+    return Manifest(key=key, files=files, gone=gone, feeds=feeds, generated=generated)
+
+
+class StoreUnavailable(Exception):
+    """The store cannot say right now (a bucket that is down and a file not yet cached)."""
+
+
 # -- the feed responder (hot path) ---------------------------------------------------------------
 
 
@@ -469,7 +511,7 @@ class FeedResponder:
     Returns ``(status, headers, body)``; the caller drops the body for HEAD.
     """
 
-    def __init__(self, store: FeedStore, max_age: int) -> None:
+    def __init__(self, store: Store, max_age: int) -> None:
         self.store = store
         self.cache_control = f"public, max-age={max_age}"
         self.retry_after = str(max(1, min(max_age, RETRY_AFTER_MAX)))
@@ -504,7 +546,15 @@ class FeedResponder:
                     ],
                 )
             return self._not_found()
-        body = self.store.body(listed)
+        try:
+            body = self.store.body(listed)
+        except StoreUnavailable as exc:
+            log.warning("cannot serve %s now: %s", rel, exc)
+            return _plain(
+                503,
+                "temporarily unavailable\n",
+                [("Retry-After", self.retry_after), ("Cache-Control", "no-store")],
+            )
         if body is None:
             return self._not_found()
         if accepts_gzip(environ.get("HTTP_ACCEPT_ENCODING")):
@@ -688,9 +738,12 @@ def create_app(
     clock: Clock | None = None,
     cache_bytes: int = DEFAULT_CACHE_BYTES,
     metrics_dir: str | None = None,
+    from_bucket: bool = False,
+    bucket_client: Any = None,
 ) -> Flask:
     """The web worker's WSGI app. ``clock`` stamps rebuild requests (tests pass a fixed one);
-    ``metrics_dir`` overrides ``$PROMETHEUS_MULTIPROC_DIR``."""
+    ``metrics_dir`` overrides ``$PROMETHEUS_MULTIPROC_DIR``; ``from_bucket``: a replica that
+    serves ``publish.s3`` instead of ``output_dir`` (``serve --from-bucket``)."""
     now = clock or (lambda: datetime.now(UTC))
     app = Flask(__name__)
     app.config["JSON_SORT_KEYS"] = False
@@ -698,15 +751,34 @@ def create_app(
         app.jinja_loader = ChoiceLoader(
             [FileSystemLoader(str(config.templates_dir)), app.jinja_loader]  # type: ignore[list-item]
         )
-    store = FeedStore(config.output_dir, cache_bytes=cache_bytes, link_for=link_for(config))
-    statuses = StatusReader(config.state_dir)
+    store: Store
+    bucket_store: Any = None
     metrics = Metrics(config.state_dir, metrics_dir)
+    if from_bucket:
+        from feedsmith.bucket_store import BucketStore
+
+        if config.publish.s3 is None:
+            raise ValueError("serving from a bucket needs publish.s3")
+        bucket_store = BucketStore(
+            config.publish.s3,
+            client=bucket_client,
+            link_for=link_for(config),
+            cache_bytes=cache_bytes,
+        )
+        store = bucket_store
+        metrics.register(_GaugeCollector(bucket_store.metrics))
+    else:
+        store = FeedStore(config.output_dir, cache_bytes=cache_bytes, link_for=link_for(config))
+        metrics.register(_GaugeCollector(lambda: lease_gauges(config.state_dir)))
+    statuses = StatusReader(config.state_dir)
     feeds = FeedResponder(store, config.schedule.interval_seconds)
     retry_after = feeds.retry_after
     # (manifest key, status key) -> rendered page; one tuple, swapped whole.
     page_cache: list[tuple[Any, bytes]] = [(object(), b"")]
     app.extensions["feedsmith"] = {"store": store, "metrics": metrics, "config": config}
-    if config.websub.enabled:
+    if config.websub.builtin and from_bucket:
+        log.warning("replicas do not run the built-in WebSub hub: it runs with the builder")
+    elif config.websub.enabled:
         from feedsmith.websub.hub import install
 
         install(app, config, metrics)
@@ -745,19 +817,19 @@ def create_app(
 
     @app.get("/healthz")
     def healthz() -> Response:
+        if bucket_store is not None:
+            body, code = bucket_store.health()
+            return _json_response(body, code, retry_after)
         _, status = statuses.read()
         body, code = health_report(status)
+        lease = read_lease_status(config.state_dir) if config.publish.s3 is not None else None
+        if lease is not None:
+            body["lease"] = lease
         if config.websub.enabled:
             from feedsmith.websub.observe import websub_health
 
             body["websub"] = websub_health(config.state_dir)
-        response = Response(
-            json.dumps(body, ensure_ascii=False) + "\n", status=code, content_type=CT_JSON
-        )
-        response.headers["Cache-Control"] = "no-store"
-        if code == 503:
-            response.headers["Retry-After"] = retry_after
-        return response
+        return _json_response(body, code, retry_after)
 
     @app.get("/metrics")
     def metrics_view() -> Response:
@@ -768,7 +840,7 @@ def create_app(
     @app.post("/-/rebuild")
     def rebuild() -> Response:
         token = os.environ.get(TOKEN_ENV_VAR, "")
-        if not token:
+        if not token or from_bucket:  # a replica has no builder to ask
             return Response("not found\n", status=404, content_type=CT_TEXT)
         if not bearer_token_ok(request.headers.get("Authorization"), token):
             response = Response("a valid bearer token is required\n", 401, content_type=CT_TEXT)
@@ -790,11 +862,65 @@ def create_app(
 
 
 def create_app_from_env() -> Flask:
-    """Factory for WSGI servers: ``gunicorn 'feedsmith.web:create_app_from_env()'``."""
+    """Factory for WSGI servers: ``gunicorn 'feedsmith.web:create_app_from_env()'``;
+    ``$FEEDSMITH_FROM_BUCKET=1`` makes it a replica serving ``publish.s3``."""
     path = os.environ.get(ENV_VAR)
     if not path:
         raise RuntimeError(f"${ENV_VAR} must name the config file")
-    return create_app(load_config(path))
+    from_bucket = os.environ.get(FROM_BUCKET_ENV_VAR, "") not in ("", "0")
+    return create_app(load_config(path, serve_only=from_bucket), from_bucket=from_bucket)
+
+
+def _json_response(body: dict[str, Any], code: int, retry_after: str) -> Response:
+    response = Response(
+        json.dumps(body, ensure_ascii=False) + "\n", status=code, content_type=CT_JSON
+    )
+    response.headers["Cache-Control"] = "no-store"
+    if code == 503:
+        response.headers["Retry-After"] = retry_after
+    return response
+
+
+class _GaugeCollector(Collector):
+    """Gauges computed at scrape time from ``(name, help, value)`` triples."""
+
+    def __init__(self, source: Callable[[], list[tuple[str, str, float]]]) -> None:
+        self.source = source
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        for name, doc, value in self.source():
+            yield GaugeMetricFamily(name, doc, value=value)
+
+
+def lease_gauges(state_dir: Path) -> list[tuple[str, str, float]]:
+    """The builder's lease (``state_dir/lease.json``, written by :mod:`feedsmith.lease`)."""
+    lease = read_lease_status(state_dir)
+    if lease is None:
+        return []
+    out = [
+        (
+            "feedsmith_lease_leader",
+            "1 if this builder holds the lease.",
+            float(lease.get("role") == "leader"),
+        ),
+        (
+            "feedsmith_lease_takeovers",
+            "Leases this builder took from another holder.",
+            float(lease.get("takeovers") or 0),
+        ),
+    ]
+    if isinstance(lease.get("token"), int):
+        out.append(("feedsmith_lease_token", "Fencing token of the lease.", float(lease["token"])))
+    expires = _parse_time(lease.get("expires"))
+    if expires is not None:
+        out.append(
+            (
+                "feedsmith_lease_expires_timestamp_seconds",
+                "When the lease runs out unless renewed (Unix time).",
+                expires.timestamp(),
+            )
+        )
+    return out
 
 
 def bearer_token_ok(header: str | None, token: str) -> bool:

@@ -317,6 +317,7 @@ def drain(sinks: Iterable[object], timeout: float = DRAIN_SECONDS) -> bool:
     ``True`` when nothing due was left."""
     ok = True
     for sink in sinks:
+        sink = getattr(sink, "inner", sink)  # a lease-guarded sink (feedsmith.lease.Leased)
         if isinstance(sink, WebSubSink):
             ok = sink.sender.wait_idle(timeout) and ok
     return ok
