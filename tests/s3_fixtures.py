@@ -6,11 +6,18 @@ Shared by the bucket tests (publishing, replicas, the builders' lease). Subproce
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
+import os
+import signal
 import socket
+import subprocess
+import sys
+import time
+import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -25,12 +32,6 @@ def post(title: str, date: str, tags: list[str]) -> str:
         f"---\ntitle: {json.dumps(title)}\ndate: {date}\ncategories: [Tech]\n"
         f"tags: {json.dumps(tags)}\n---\n\n{title} body.\n"
     )
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 class Moto:
@@ -92,3 +93,79 @@ def moto(aws_env: None) -> Iterator[Moto]:
         yield server
     finally:
         server.stop()
+
+
+# -- real feedsmith processes ------------------------------------------------------------------
+
+
+def http(
+    url: str, *, method: str = "GET", headers: dict[str, str] | None = None
+) -> tuple[int, Any, bytes]:
+    """Status, headers (looked up case-insensitively, as HTTP names are) and body."""
+    from requests.structures import CaseInsensitiveDict
+
+    req = urllib.request.Request(url, method=method, headers=headers or {})
+    try:
+        with urllib.request.urlopen(req, timeout=10) as resp:
+            return resp.status, CaseInsensitiveDict(resp.headers.items()), resp.read()
+    except urllib.error.HTTPError as exc:
+        return exc.code, CaseInsensitiveDict(exc.headers.items()), exc.read()
+
+
+def eventually(check: Callable[[], Any], what: str, timeout: float = 60.0) -> Any:
+    """Poll ``check`` until it returns something truthy; the timeout only bounds a failure."""
+    deadline = time.monotonic() + timeout
+    last: Any = None
+    while time.monotonic() < deadline:
+        try:
+            last = check()
+        except OSError as exc:  # not listening yet, connection reset
+            last = exc
+        else:
+            if last:
+                return last
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}; last: {last!r}")
+
+
+class Process:
+    """A ``python -m feedsmith …`` in its own process group, its output in a log file."""
+
+    def __init__(self, args: list[str], cwd: Path, log: Path) -> None:
+        self.log = log
+        env = dict(os.environ)
+        env.pop("FEEDSMITH_CONFIG", None)
+        env.pop("FEEDSMITH_FROM_BUCKET", None)
+        with log.open("wb") as out:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "feedsmith", *args],
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                env=env,
+                cwd=cwd,
+                start_new_session=True,
+            )
+
+    def text(self) -> str:
+        return self.log.read_text("utf-8", errors="replace")
+
+    def kill9(self) -> None:
+        """The whole group at once, web workers included: a machine that died."""
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        self.proc.wait()
+
+    def stop(self) -> int | None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self.proc.wait(timeout=30)
+        code = self.proc.poll()
+        self.kill9()  # and whatever it left behind in its group
+        return code
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])

@@ -263,8 +263,8 @@ class BucketStore:
     # -- what /healthz says --------------------------------------------------------------------
 
     def health(self) -> tuple[dict[str, Any], int]:
+        manifest = self.manifest()  # also starts the poll thread, if no feed was asked for yet
         state = self.refresh_state
-        manifest = self._manifest
         if manifest is None:
             status = "starting"
         elif not state.ok:

@@ -62,6 +62,7 @@ from feedsmith.config import ENV_VAR, FROM_BUCKET_ENV_VAR, Config, load_config
 from feedsmith.feeds import FORMAT_LABELS, LINK_TYPES
 from feedsmith.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from feedsmith.metrics import Metrics
+from feedsmith.output import gzip_bytes
 from feedsmith.status import (
     BuildStatus,
     iso,
@@ -417,7 +418,7 @@ class FeedStore:
                     return blob
             except (OSError, EOFError, gzip.BadGzipFile):
                 pass
-        return gzip.compress(data, compresslevel=9, mtime=0)
+        return gzip_bytes(data)  # the build's compressor: a bucket replica sends these bytes too
 
     def _read_inside(
         self, path: str, *, quiet: bool = False
