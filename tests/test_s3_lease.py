@@ -220,3 +220,24 @@ def test_two_serve_builders_one_publishes_and_the_other_takes_over_after_kill_9(
     finally:
         for _, process, _ in builders:
             process.stop()
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "words"),
+    [
+        ("lease_seconds", "long", "must be a number"),
+        ("lease_seconds", 1, "between 3 and 3600"),
+        ("refresh_seconds", 0, "between 0.1 and 3600"),
+        ("refresh_seconds", True, "must be a number"),
+    ],
+)
+def test_lease_and_refresh_settings_are_validated_exit_2_naming_key_and_file(
+    site: Any, capsys: pytest.CaptureFixture[str], key: str, value: Any, words: str
+) -> None:
+    site.config()
+    text = site.config_path.read_text("utf-8")
+    extra = f"publish:\n  s3:\n    bucket: b\n    {key}: {json.dumps(value)}\n"
+    site.config_path.write_text(text + extra, "utf-8")
+    assert main(["-c", str(site.config_path), "build"]) == 2
+    err = capsys.readouterr().err
+    assert f"publish.s3.{key}" in err and words in err and str(site.config_path) in err
