@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 CONFIG ?= config.yaml
 
-.PHONY: run test build check lint bench-build bench-serve bench-saves clean
+.PHONY: run test build check lint bench-build bench-serve bench-saves bench-push clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -40,6 +40,9 @@ bench-serve: $(VENV)/.installed
 
 bench-saves: $(VENV)/.installed
 	$(BIN)/python bench/saves.py
+
+bench-push: $(VENV)/.installed
+	$(BIN)/python bench/push.py
 
 clean:
 	rm -rf $(VENV) .feedsmith feeds/*.xml feeds/*.json feeds/*.opml feeds/categories feeds/tags

@@ -147,6 +147,20 @@ def test_disk_is_checked_not_just_the_state(tmp_path: Path) -> None:
     assert report.files["all.json"]["changed"] == "2025-12-01T09:00:00Z"
 
 
+def test_a_staged_file_is_checked_against_disk_too(tmp_path: Path) -> None:
+    """A staged (pool-written) file whose bytes on disk differ at the same size is read and
+    compared, then replaced; its sidecar is still judged from the folder listing."""
+    files, feeds = site_files()
+    state = state_after(publish(tmp_path, files, feeds, BuildState(), T1))
+    (tmp_path / "all.json").write_bytes(b"[]")  # same size, different bytes
+    staged = {**files, "all.json": output.stage(tmp_path, "all.json", files["all.json"])}
+    report = publish(tmp_path, staged, feeds, state, T2)
+    assert (tmp_path / "all.json").read_bytes() == b"{}"
+    assert gzip.decompress((tmp_path / "all.json.gz").read_bytes()) == b"{}"
+    assert "all.json" in report.paths_written
+    assert not [p for p in tmp_path.rglob("*") if p.name.endswith(output.STAGE_SUFFIX)]
+
+
 def test_lost_state_does_not_rewrite_identical_files(tmp_path: Path) -> None:
     files, feeds = site_files()
     publish(tmp_path, files, feeds, BuildState(), T1)

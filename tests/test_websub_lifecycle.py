@@ -9,7 +9,9 @@ web worker's own endpoint (Flask test client). Waits are on the store's state, n
 from __future__ import annotations
 
 import dataclasses
+import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import Any
@@ -20,6 +22,7 @@ import pytest
 from feedsmith.build import build_site
 from feedsmith.feeds import feed_url
 from feedsmith.web import create_app
+from feedsmith.websub.deliver import PER_HOST
 from feedsmith.websub.notify import WebSubSink
 from feedsmith.websub.store import WebSubStore
 from test_serve_e2e import post_text
@@ -141,6 +144,60 @@ def test_a_failing_callback_is_retried_and_each_change_is_delivered_once(hub: An
     posts = [r for r in hub.recorder.requests if r.method == "POST"]
     assert len(posts) == 3 and posts[0].body == posts[2].body
     assert hub.count("delivered") == 1
+
+
+def test_deliveries_go_out_concurrently_but_at_most_per_host_connections_a_host(
+    hub: Any,
+) -> None:
+    """Subscribers on two callback hosts (127.0.0.1 and localhost: one server, two host
+    names). Each delivery is held until the test lets go, which it does only once PER_HOST
+    of the first host's and both of the second host's are in flight at the same time — so
+    a hub sending one after the other never gets there. Then every callback has its change
+    exactly once and the first host never had more than PER_HOST at once."""
+    port = urlsplit(hub.callback).port
+    callbacks = [f"http://127.0.0.1:{port}/cb/a{i}" for i in range(PER_HOST + 2)]
+    callbacks += [f"http://localhost:{port}/cb/b{i}" for i in range(2)]
+    for callback in callbacks:
+        form = {"hub.callback": callback, "hub.mode": "subscribe"}
+        form["hub.topic"] = feed_url(hub.config, "all.atom.xml")
+        assert hub.client.post("/websub", data=form).status_code == 202
+    hub.sink.sender.wake()
+    _until(lambda: hub.store.depths()["subscriptions"] == len(callbacks), "the verifications")
+
+    state = threading.Condition()
+    in_flight: Counter[str] = Counter()
+    most: Counter[str] = Counter()
+    gate = threading.Event()
+
+    def held(req: Received) -> tuple[int, dict[str, str], bytes]:
+        if req.method == "GET":
+            return _echo(req)
+        host = req.headers["Host"].rsplit(":", 1)[0]
+        with state:
+            in_flight[host] += 1
+            most[host] = max(most[host], in_flight[host])
+            state.notify_all()
+        gate.wait(30)
+        with state:
+            in_flight[host] -= 1
+        return 204, {}, b""
+
+    hub.recorder.answer = held
+    hub.site.write_post("2025-11-03-third.md", post_text("Third", 3, "[keep]"))
+    assert build_site(hub.config, NOW, sinks=[hub.sink]).ok
+    with state:
+        together = state.wait_for(
+            lambda: in_flight["127.0.0.1"] == PER_HOST and in_flight["localhost"] == 2, 30
+        )
+    gate.set()
+    assert together, f"never {PER_HOST} + 2 deliveries at once: {dict(most)}"
+    _until(lambda: hub.count("delivered") == len(callbacks), "every delivery")
+    assert hub.sink.sender.wait_idle(30)
+    assert most["127.0.0.1"] == PER_HOST and most["localhost"] == 2
+    posts = [urlsplit(r.path).path for r in hub.recorder.requests if r.method == "POST"]
+    assert sorted(posts) == sorted(urlsplit(c).path for c in callbacks)  # once each
+    assert all(b"Third" in r.body for r in hub.recorder.requests if r.method == "POST")
+    assert hub.store.depths()["deliveries"] == 0
 
 
 def test_a_renewal_is_verified_again_extends_the_lease_and_is_never_over_the_limit(

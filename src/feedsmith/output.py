@@ -421,8 +421,8 @@ def _plan_file(
     elif data is not None:
         main_ok = _read_or_none(path) == data
     else:
-        on_disk = _read_or_none(path)
-        main_ok = on_disk is not None and sha256(on_disk) == digest
+        existing = _read_or_none(path)
+        main_ok = existing is not None and sha256(existing) == digest
     if same_as_state:
         changed = str(prev["changed"])  # type: ignore[index]
     elif main_ok and st is not None:

@@ -161,8 +161,9 @@ class Sender:
 
     Woken by each build (and by :func:`drain`), otherwise sleeping until the earliest due row,
     or :data:`POLL_SECONDS` when a job has work that other processes queue (the hub's
-    requests). One thread is enough: a ping is one small request; what a dead hub costs is
-    bounded by the timeouts.
+    requests). One thread is enough for pings (one small request each; what a dead hub costs
+    is bounded by the timeouts); the built-in hub's content distribution fans out from it to a
+    small pool for the duration of a pass (:mod:`.deliver`).
     """
 
     def __init__(
