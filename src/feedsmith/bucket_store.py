@@ -209,7 +209,9 @@ class BucketStore:
     # -- files ---------------------------------------------------------------------------------
 
     def body(self, listed: Listed) -> Body | None:
-        version = listed.sha256 or ""
+        # Paths the manifest gives no sha256 for (index.json itself) are a version of the
+        # manifest they came with.
+        version = listed.sha256 or f"manifest {self.refresh_state.etag}"
         with self._lock:
             cached = self._bodies.get(listed.rel)
             if cached is not None and cached.key == version:
@@ -220,9 +222,9 @@ class BucketStore:
             return None
         sha = hashlib.sha256(data).hexdigest()
         compressed = self._gzip_twin(listed.fs_path, data)
-        body = make_body(sha, data, compressed)
+        body = make_body(version, data, compressed)
         if listed.sha256 is not None and sha != listed.sha256:
-            # Uploaded by a build whose manifest is on its way: serve it, cache it with that.
+            # Uploaded by a build whose manifest is on its way: served, not cached.
             threading.Thread(target=self.refresh, daemon=True).start()
             return body
         with self._lock:
