@@ -108,7 +108,9 @@ def server_command(server: str, bind: Bind, python: str = sys.executable) -> lis
         return [
             python,
             "-m",
-            "granian",
+            # granian's own CLI, run so that a stop signal cannot get lost in a worker just
+            # forked (see feedsmith.granian_master)
+            "feedsmith.granian_master",
             "--interface",
             "wsgi",
             "--host",
@@ -229,9 +231,15 @@ def stop_signals_end_a_loading_granian_worker() -> bool:
     handler: a worker that has not served anything has nothing to drain, so ending it is the
     graceful stop. A signal that came even earlier (between the fork and this call) is still seen
     in the inherited flag and ends the worker now; a worker forked after the master was told to
-    stop sees the flag too. The master marked these workers as stopped by itself before
-    signalling them, so their exit is logged as an ordinary stop. The same holds after the
-    factory returned, until the worker's server runs (:func:`_stop_until_serving`).
+    stop sees the flag too. That includes a signal that reached the worker before ``os.fork()``
+    had returned in it, which CPython would discard: :mod:`feedsmith.granian_master` forks with
+    the stop signals blocked, so it arrives (at the inherited handler) only after that. The swap
+    itself runs with them blocked too, so a signal cannot land between checking for pending
+    signals and changing the handler (it would then be dropped, as a Python-level signal whose
+    handler is now ``SIG_DFL``); one that comes during the swap ends the worker once unblocked.
+    The master marked these workers as stopped by itself before signalling them, so their exit
+    is logged as an ordinary stop. The same holds after the factory returned, until the worker's
+    server runs (:func:`_stop_until_serving`).
 
     Only granian's inherited handler is replaced: under gunicorn (whose worker installs its own
     handlers before loading the app), with a ``spawn`` start method (the default disposition
@@ -243,9 +251,15 @@ def stop_signals_end_a_loading_granian_worker() -> bool:
     master = getattr(inherited, "__self__", None)
     if master is None or not type(master).__module__.startswith("granian."):
         return False
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, signal.SIG_DFL)
-    if getattr(master, "interrupt_signal", False):
+    stops = {signal.SIGTERM, signal.SIGINT}
+    unblocked = signal.pthread_sigmask(signal.SIG_BLOCK, stops)
+    try:
+        for signum in stops:
+            signal.signal(signum, signal.SIG_DFL)  # runs a tripped handler first: sets the flag
+        stop_requested = bool(getattr(master, "interrupt_signal", False))
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, unblocked)  # a pending stop ends us here
+    if stop_requested:
         signal.raise_signal(signal.SIGTERM)
     _stop_until_serving()
     return True
