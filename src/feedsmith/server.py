@@ -39,7 +39,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from feedsmith.config import ENV_VAR, Config
 
@@ -183,7 +183,7 @@ def wsgi_app() -> Flask:
     Before anything slow, a stop signal is made to work while the app loads (see
     :func:`stop_signals_end_a_loading_granian_worker`).
     """
-    guarded = stop_signals_end_a_loading_granian_worker()
+    stop_signals_end_a_loading_granian_worker()
     root = logging.getLogger()
     if not root.handlers:
         handler = logging.StreamHandler(sys.stderr)
@@ -193,24 +193,7 @@ def wsgi_app() -> Flask:
         root.setLevel(logging.INFO)
     from feedsmith.web import create_app_from_env
 
-    app = create_app_from_env()
-    if guarded:
-        app.wsgi_app = _FirstRequest(app.wsgi_app)  # type: ignore[method-assign]
-    return app
-
-
-class _FirstRequest:
-    """Marks the worker as serving at its first request (see :func:`_stop_until_serving`)."""
-
-    served = False
-
-    def __init__(self, app: Any) -> None:
-        self.app = app
-
-    def __call__(self, environ: Any, start_response: Any) -> Any:
-        if not _FirstRequest.served:
-            _FirstRequest.served = True
-        return self.app(environ, start_response)
+    return create_app_from_env()
 
 
 def stop_signals_end_a_loading_granian_worker() -> bool:
@@ -238,8 +221,9 @@ def stop_signals_end_a_loading_granian_worker() -> bool:
     signals and changing the handler (it would then be dropped, as a Python-level signal whose
     handler is now ``SIG_DFL``); one that comes during the swap ends the worker once unblocked.
     The master marked these workers as stopped by itself before signalling them, so their exit
-    is logged as an ordinary stop. The same holds after the factory returned, until the worker's
-    server runs (:func:`_stop_until_serving`).
+    is logged as an ordinary stop. Once the factory returned, granian's worker replaces
+    ``SIG_DFL`` with its own handler, which sets its server's shutdown event; that event is a
+    buffered channel, so a stop set before the server starts is still seen and it stops at once.
 
     Only granian's inherited handler is replaced: under gunicorn (whose worker installs its own
     handlers before loading the app), with a ``spawn`` start method (the default disposition
@@ -261,48 +245,7 @@ def stop_signals_end_a_loading_granian_worker() -> bool:
         signal.pthread_sigmask(signal.SIG_SETMASK, unblocked)  # a pending stop ends us here
     if stop_requested:
         signal.raise_signal(signal.SIGTERM)
-    _stop_until_serving()
     return True
-
-
-def _stop_until_serving() -> None:
-    """Keep "a stop ends the worker at once" until its server has taken a request.
-
-    Why: after the factory, granian's sync worker installs its handler (which sets a shutdown
-    event) and only then builds and starts its server, which waits for the *next* setting of
-    that event. A SIGTERM in between sets it too early and is lost the same way (seen on a busy
-    machine: "Started worker-2" logged after "Shutting down granian", then the kill). So the
-    handler granian installs is wrapped: before the worker's first request it ends the worker
-    (nothing to drain), from then on it does what granian's does. granian looks
-    ``set_sync_signals`` up when the worker starts, after this ran.
-    """
-    try:
-        from granian import _signals
-    except ImportError:
-        return
-    original = getattr(_signals, "set_sync_signals", None)
-    if original is None or getattr(original, "_feedsmith", False):
-        return
-
-    def set_sync_signals() -> Any:
-        event = original()
-        handlers = {signum: signal.getsignal(signum) for signum in (signal.SIGTERM, signal.SIGINT)}
-
-        def handler(signum: int, frame: FrameType | None) -> None:
-            if _FirstRequest.served:
-                granian_handler = handlers[signum]
-                if callable(granian_handler):
-                    granian_handler(signum, frame)
-                return
-            signal.signal(signum, signal.SIG_DFL)
-            signal.raise_signal(signum)
-
-        for signum in handlers:
-            signal.signal(signum, handler)
-        return event
-
-    set_sync_signals._feedsmith = True  # type: ignore[attr-defined]
-    _signals.set_sync_signals = set_sync_signals
 
 
 def wait_until_listening(
