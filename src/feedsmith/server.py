@@ -39,7 +39,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from feedsmith.config import ENV_VAR, FROM_BUCKET_ENV_VAR, Config
 
@@ -108,7 +108,9 @@ def server_command(server: str, bind: Bind, python: str = sys.executable) -> lis
         return [
             python,
             "-m",
-            "granian",
+            # granian's own CLI, run so that a stop signal cannot get lost in a worker just
+            # forked (see feedsmith.granian_master)
+            "feedsmith.granian_master",
             "--interface",
             "wsgi",
             "--host",
@@ -181,7 +183,7 @@ def wsgi_app() -> Flask:
     Before anything slow, a stop signal is made to work while the app loads (see
     :func:`stop_signals_end_a_loading_granian_worker`).
     """
-    guarded = stop_signals_end_a_loading_granian_worker()
+    stop_signals_end_a_loading_granian_worker()
     root = logging.getLogger()
     if not root.handlers:
         handler = logging.StreamHandler(sys.stderr)
@@ -191,24 +193,7 @@ def wsgi_app() -> Flask:
         root.setLevel(logging.INFO)
     from feedsmith.web import create_app_from_env
 
-    app = create_app_from_env()
-    if guarded:
-        app.wsgi_app = _FirstRequest(app.wsgi_app)  # type: ignore[method-assign]
-    return app
-
-
-class _FirstRequest:
-    """Marks the worker as serving at its first request (see :func:`_stop_until_serving`)."""
-
-    served = False
-
-    def __init__(self, app: Any) -> None:
-        self.app = app
-
-    def __call__(self, environ: Any, start_response: Any) -> Any:
-        if not _FirstRequest.served:
-            _FirstRequest.served = True
-        return self.app(environ, start_response)
+    return create_app_from_env()
 
 
 def stop_signals_end_a_loading_granian_worker() -> bool:
@@ -229,9 +214,16 @@ def stop_signals_end_a_loading_granian_worker() -> bool:
     handler: a worker that has not served anything has nothing to drain, so ending it is the
     graceful stop. A signal that came even earlier (between the fork and this call) is still seen
     in the inherited flag and ends the worker now; a worker forked after the master was told to
-    stop sees the flag too. The master marked these workers as stopped by itself before
-    signalling them, so their exit is logged as an ordinary stop. The same holds after the
-    factory returned, until the worker's server runs (:func:`_stop_until_serving`).
+    stop sees the flag too. That includes a signal that reached the worker before ``os.fork()``
+    had returned in it, which CPython would discard: :mod:`feedsmith.granian_master` forks with
+    the stop signals blocked, so it arrives (at the inherited handler) only after that. The swap
+    itself runs with them blocked too, so a signal cannot land between checking for pending
+    signals and changing the handler (it would then be dropped, as a Python-level signal whose
+    handler is now ``SIG_DFL``); one that comes during the swap ends the worker once unblocked.
+    The master marked these workers as stopped by itself before signalling them, so their exit
+    is logged as an ordinary stop. Once the factory returned, granian's worker replaces
+    ``SIG_DFL`` with its own handler, which sets its server's shutdown event; that event is a
+    buffered channel, so a stop set before the server starts is still seen and it stops at once.
 
     Only granian's inherited handler is replaced: under gunicorn (whose worker installs its own
     handlers before loading the app), with a ``spawn`` start method (the default disposition
@@ -243,52 +235,17 @@ def stop_signals_end_a_loading_granian_worker() -> bool:
     master = getattr(inherited, "__self__", None)
     if master is None or not type(master).__module__.startswith("granian."):
         return False
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, signal.SIG_DFL)
-    if getattr(master, "interrupt_signal", False):
-        signal.raise_signal(signal.SIGTERM)
-    _stop_until_serving()
-    return True
-
-
-def _stop_until_serving() -> None:
-    """Keep "a stop ends the worker at once" until its server has taken a request.
-
-    Why: after the factory, granian's sync worker installs its handler (which sets a shutdown
-    event) and only then builds and starts its server, which waits for the *next* setting of
-    that event. A SIGTERM in between sets it too early and is lost the same way (seen on a busy
-    machine: "Started worker-2" logged after "Shutting down granian", then the kill). So the
-    handler granian installs is wrapped: before the worker's first request it ends the worker
-    (nothing to drain), from then on it does what granian's does. granian looks
-    ``set_sync_signals`` up when the worker starts, after this ran.
-    """
+    stops = {signal.SIGTERM, signal.SIGINT}
+    unblocked = signal.pthread_sigmask(signal.SIG_BLOCK, stops)
     try:
-        from granian import _signals
-    except ImportError:
-        return
-    original = getattr(_signals, "set_sync_signals", None)
-    if original is None or getattr(original, "_feedsmith", False):
-        return
-
-    def set_sync_signals() -> Any:
-        event = original()
-        handlers = {signum: signal.getsignal(signum) for signum in (signal.SIGTERM, signal.SIGINT)}
-
-        def handler(signum: int, frame: FrameType | None) -> None:
-            if _FirstRequest.served:
-                granian_handler = handlers[signum]
-                if callable(granian_handler):
-                    granian_handler(signum, frame)
-                return
-            signal.signal(signum, signal.SIG_DFL)
-            signal.raise_signal(signum)
-
-        for signum in handlers:
-            signal.signal(signum, handler)
-        return event
-
-    set_sync_signals._feedsmith = True  # type: ignore[attr-defined]
-    _signals.set_sync_signals = set_sync_signals
+        for signum in stops:
+            signal.signal(signum, signal.SIG_DFL)  # runs a tripped handler first: sets the flag
+        stop_requested = bool(getattr(master, "interrupt_signal", False))
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, unblocked)  # a pending stop ends us here
+    if stop_requested:
+        signal.raise_signal(signal.SIGTERM)
+    return True
 
 
 def wait_until_listening(
