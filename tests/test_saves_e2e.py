@@ -86,6 +86,8 @@ def test_a_new_post_is_live_without_a_tick_and_editor_droppings_build_nothing(
         tmp.write_text(post_text("新しい記事", 3), "utf-8")
         os.replace(tmp, site.posts_dir / "2025-11-03-new.md")  # a rename-into-place save
         eventually(lambda: "新しい記事" in feed_titles(http(feed)[2]), "the new post", 60)
+        # The builder logs its line after publishing: wait for it, then count.
+        eventually(lambda: _builds(served) >= 1, "the build's log line", 60)
         assert _builds(served) == 1  # the droppings asked for nothing, the save for one build
 
         (site.posts_dir / "2025-11-03-new.md").unlink()
