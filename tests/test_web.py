@@ -610,7 +610,7 @@ def test_cache_eviction_keeps_serving_correct_bytes(config: Config, output: Outp
                 resp = client.get("/feeds/" + quote(feed.rel(fmt)))
                 assert resp.data == feed.content(fmt)
     store = app.extensions["feedsmith"]["store"]
-    assert store._cached_bytes <= 3000
+    assert store._bodies.bytes <= 3000
 
 
 def test_etag_matching_helper() -> None:

@@ -28,7 +28,6 @@ import hashlib
 import json
 import logging
 import threading
-from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -42,6 +41,7 @@ from feedsmith.web import (
     DEFAULT_CACHE_BYTES,
     MANIFEST,
     Body,
+    BodyCache,
     Listed,
     Manifest,
     StoreUnavailable,
@@ -113,8 +113,7 @@ class BucketStore:
         self._manifest: Manifest | None = None
         self._lock = threading.Lock()
         self._refresh_lock = threading.Lock()
-        self._bodies: OrderedDict[str, Body] = OrderedDict()
-        self._cached_bytes = 0
+        self._bodies = BodyCache(cache_bytes)
         self.refresh_state = Refresh()
         self._start_thread = start_thread
         self._thread: threading.Thread | None = None
@@ -212,11 +211,9 @@ class BucketStore:
         # Paths the manifest gives no sha256 for (index.json itself) are a version of the
         # manifest they came with.
         version = listed.sha256 or f"manifest {self.refresh_state.etag}"
-        with self._lock:
-            cached = self._bodies.get(listed.rel)
-            if cached is not None and cached.key == version:
-                self._bodies.move_to_end(listed.rel)
-                return cached
+        cached = self._bodies.get(listed.rel, version)
+        if cached is not None:
+            return cached
         data = self._get(listed.fs_path)
         if data is None:
             return None
@@ -227,16 +224,7 @@ class BucketStore:
             # Uploaded by a build whose manifest is on its way: served, not cached.
             threading.Thread(target=self.refresh, daemon=True).start()
             return body
-        with self._lock:
-            old = self._bodies.pop(listed.rel, None)
-            if old is not None:
-                self._cached_bytes -= old.weight
-            if body.weight <= self.cache_bytes:
-                self._bodies[listed.rel] = body
-                self._cached_bytes += body.weight
-                while self._cached_bytes > self.cache_bytes:
-                    _, evicted = self._bodies.popitem(last=False)
-                    self._cached_bytes -= evicted.weight
+        self._bodies.put(listed.rel, body)
         return body
 
     def _get(self, key: str) -> bytes | None:

@@ -298,6 +298,45 @@ def _etag(data: bytes) -> str:
     return '"' + hashlib.sha256(data).hexdigest()[:16] + '"'
 
 
+class BodyCache:
+    """File versions in memory, least recently used out beyond ``limit`` bytes (both stores
+    keep one: the most polled feeds stay in memory, the long tail is read again)."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self._lock = threading.Lock()
+        self._bodies: OrderedDict[str, Body] = OrderedDict()
+        self._bytes = 0
+
+    def __len__(self) -> int:
+        return len(self._bodies)
+
+    @property
+    def bytes(self) -> int:
+        return self._bytes
+
+    def get(self, name: str, version: Hashable) -> Body | None:
+        """The cached body of ``name`` if it is still ``version``."""
+        with self._lock:
+            cached = self._bodies.get(name)
+            if cached is None or cached.key != version:
+                return None
+            self._bodies.move_to_end(name)
+            return cached
+
+    def put(self, name: str, body: Body) -> None:
+        with self._lock:
+            old = self._bodies.pop(name, None)
+            if old is not None:
+                self._bytes -= old.weight
+            if body.weight <= self.limit:
+                self._bodies[name] = body
+                self._bytes += body.weight
+                while self._bytes > self.limit:
+                    _, evicted = self._bodies.popitem(last=False)
+                    self._bytes -= evicted.weight
+
+
 class Store(Protocol):
     """Where the responder gets the published tree: a folder (:class:`FeedStore`) or a bucket
     (:class:`feedsmith.bucket_store.BucketStore`, ``serve --from-bucket``)."""
@@ -328,8 +367,7 @@ class FeedStore:
         self._manifest: Manifest | None = None
         self._bad_key: tuple[int, int, int] | None = None
         self._lock = threading.Lock()
-        self._bodies: OrderedDict[str, Body] = OrderedDict()
-        self._cached_bytes = 0
+        self._bodies = BodyCache(cache_bytes)
 
     # manifest
 
@@ -378,24 +416,12 @@ class FeedStore:
             key = _stat_key(os.stat(listed.fs_path))
         except (OSError, ValueError):  # ValueError: embedded NUL
             return None
-        with self._lock:
-            cached = self._bodies.get(listed.fs_path)
-            if cached is not None and cached.key == key:
-                self._bodies.move_to_end(listed.fs_path)
-                return cached
+        cached = self._bodies.get(listed.fs_path, key)
+        if cached is not None:
+            return cached
         loaded = self._load_body(listed)
-        if loaded is None:
-            return None
-        with self._lock:
-            old = self._bodies.pop(listed.fs_path, None)
-            if old is not None:
-                self._cached_bytes -= old.weight
-            if loaded.weight <= self.cache_bytes:
-                self._bodies[listed.fs_path] = loaded
-                self._cached_bytes += loaded.weight
-                while self._cached_bytes > self.cache_bytes:
-                    _, evicted = self._bodies.popitem(last=False)
-                    self._cached_bytes -= evicted.weight
+        if loaded is not None:
+            self._bodies.put(listed.fs_path, loaded)
         return loaded
 
     def _load_body(self, listed: Listed) -> Body | None:
