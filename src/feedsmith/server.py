@@ -331,17 +331,10 @@ def serve(
     """
     from feedsmith.schedule import BuildService
 
-    bind = resolve_bind(config, host, port, workers)
-    try:
-        server = choose_server(os.environ)
-    except ValueError as exc:
-        log.error("%s", exc)
-        return 2
-
-    problem = check_bindable(bind.host, bind.port)
-    if problem:
-        log.error("%s", problem)
-        return 1
+    chosen = _choose_web_server(config, host, port, workers)
+    if isinstance(chosen, int):
+        return chosen
+    bind, server = chosen
     # One line per build, written by the build loop (it knows what triggered the build); the
     # builder's own success line and APScheduler's per-run INFO lines would repeat it.
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
@@ -350,8 +343,7 @@ def serve(
     stop = _StopSignal()
     stop.install()
     try:
-        config.state_dir.mkdir(parents=True, exist_ok=True)
-        reset_metrics_dir(metrics_dir(config))
+        _prepare_state_dir(config)
         service = BuildService(config)
         service.take_lease()
         service.build_now("start-up")
@@ -382,30 +374,46 @@ def serve_replica(
     from feedsmith.bucket_store import BucketUnreadable, check_readable
 
     assert config.publish.s3 is not None
-    bind = resolve_bind(config, host, port, workers)
-    try:
-        server = choose_server(os.environ)
-    except ValueError as exc:
-        log.error("%s", exc)
-        return 2
     try:
         if not check_readable(config.publish.s3):
             log.warning("nothing published in the bucket yet: answering 503 until there is")
     except BucketUnreadable as exc:
         log.error("cannot serve from the bucket: %s", exc)
         return 6
+    chosen = _choose_web_server(config, host, port, workers)
+    if isinstance(chosen, int):
+        return chosen
+    bind, server = chosen
+    stop = _StopSignal()
+    stop.install()
+    try:
+        _prepare_state_dir(config)
+        return _run_web_server(config, bind, server, stop, None)
+    finally:
+        stop.restore()
+
+
+def _choose_web_server(
+    config: Config, host: str | None, port: int | None, workers: int | None
+) -> tuple[Bind, str] | int:
+    """Where and with what to serve, or the exit code (2: unknown server, 1: port taken)
+    before anything slow has started."""
+    bind = resolve_bind(config, host, port, workers)
+    try:
+        server = choose_server(os.environ)
+    except ValueError as exc:
+        log.error("%s", exc)
+        return 2
     problem = check_bindable(bind.host, bind.port)
     if problem:
         log.error("%s", problem)
         return 1
-    stop = _StopSignal()
-    stop.install()
-    try:
-        config.state_dir.mkdir(parents=True, exist_ok=True)
-        reset_metrics_dir(metrics_dir(config))
-        return _run_web_server(config, bind, server, stop, None)
-    finally:
-        stop.restore()
+    return bind, server
+
+
+def _prepare_state_dir(config: Config) -> None:
+    config.state_dir.mkdir(parents=True, exist_ok=True)
+    reset_metrics_dir(metrics_dir(config))
 
 
 def _run_web_server(
