@@ -35,7 +35,7 @@ from feedsmith.frontmatter import Document, FrontMatterError, parse_document
 from feedsmith.markdown import inline_text, render_post
 from feedsmith.model import Author, Post, Problem, ScanResult, Severity
 from feedsmith.sources import SourceError, decode, display_path, find_sources, read_bytes
-from feedsmith.text import truncate, xml_safe
+from feedsmith.text import escape_controls, truncate, xml_safe
 
 log = logging.getLogger(__name__)
 
@@ -103,7 +103,7 @@ def parse_post(data: bytes, rel: str, display_path: str, config: Config) -> Pars
     try:
         return _Parser(data, rel, display_path, config).run()
     except Exception as exc:  # last resort: one broken post must not stop a build of 10,000
-        log.exception("internal error while parsing %s", display_path)
+        log.exception("internal error while parsing %s", escape_controls(display_path))
         reason = f"internal error: {type(exc).__name__}: {exc}"
         return ParseOutcome(
             None, [Problem(display_path, None, "error", reason)], None, display_path

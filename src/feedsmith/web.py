@@ -71,6 +71,7 @@ from feedsmith.status import (
     read_lease_status,
     status_path,
 )
+from feedsmith.text import escape_controls
 from feedsmith.websub.discovery import link_for
 
 access_log = logging.getLogger("feedsmith.access")
@@ -723,7 +724,10 @@ def _log_path(environ: Environ) -> str:
 
 
 def _log_safe(text: str) -> str:
-    return text if text.isascii() and text.isprintable() else quote(text)
+    """A client-chosen word (the method) on the access-log line, escaped the one way every
+    report and log line is (:func:`~feedsmith.text.escape_controls`); a space would split the
+    line's fields, so it is escaped too."""
+    return escape_controls(text).replace(" ", "\\x20")
 
 
 # -- status.json, cached on its stat -----------------------------------------------------------
