@@ -302,6 +302,35 @@ def test_if_modified_since_gives_304_unless_the_file_changed_later(
     assert client.get(path, headers={"If-Modified-Since": rfc850}).status_code == 304
 
 
+def test_if_modified_since_later_than_the_server_clock_is_ignored(
+    config: Config, output: Output
+) -> None:
+    """RFC 9110 §13.1.3: a date after the server's "now" is invalid: a full 200, never 304.
+    "Now" is the app's injected clock, so the test does not depend on the wall clock."""
+    changed = output.feed("all").changed
+    assert changed < NOW
+    client = create_app(config, clock=lambda: NOW).test_client()
+    path = "/feeds/all.atom.xml"
+    for value in (
+        "Fri, 31 Dec 9999 23:59:59 GMT",
+        http_date(NOW + timedelta(seconds=1)),
+        (NOW + timedelta(days=1)).strftime("%A, %d-%b-%y %H:%M:%S GMT"),  # RFC 850 spelling
+    ):
+        resp = client.get(path, headers={"If-Modified-Since": value})
+        assert resp.status_code == 200, value
+        assert resp.data == (config.output_dir / "all.atom.xml").read_bytes()
+    # In the past (or now) and not before Last-Modified: still 304.
+    for since in (NOW, changed, changed + timedelta(seconds=1)):
+        resp = client.get(path, headers={"If-Modified-Since": http_date(since)})
+        assert resp.status_code == 304, since
+        assert resp.data == b""
+    # The same header is honoured once the server's clock has passed it.
+    later = NOW + timedelta(days=1)
+    late_client = create_app(config, clock=lambda: later + timedelta(hours=1)).test_client()
+    resp = late_client.get(path, headers={"If-Modified-Since": http_date(later)})
+    assert resp.status_code == 304
+
+
 @pytest.mark.parametrize("value", ["yesterday", "", "Sun, 99 Nov 2025 20:35:04 GMT"])
 def test_invalid_if_modified_since_is_ignored(client: FlaskClient, value: str) -> None:
     resp = client.get("/feeds/all.atom.xml", headers={"If-Modified-Since": value})

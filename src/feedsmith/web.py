@@ -539,8 +539,9 @@ class FeedResponder:
     Returns ``(status, headers, body)``; the caller drops the body for HEAD.
     """
 
-    def __init__(self, store: Store, max_age: int) -> None:
+    def __init__(self, store: Store, max_age: int, clock: Clock | None = None) -> None:
         self.store = store
+        self.clock = clock or (lambda: datetime.now(UTC))
         self.cache_control = f"public, max-age={max_age}"
         self.retry_after = str(max(1, min(max_age, RETRY_AFTER_MAX)))
 
@@ -610,9 +611,10 @@ class FeedResponder:
             headers.append(("Content-Encoding", "gzip"))
         return 200, headers, payload
 
-    @staticmethod
-    def _not_modified(environ: Environ, body: Body, listed: Listed) -> bool:
-        """RFC 9110 §13.2.2: If-None-Match decides when present; only then If-Modified-Since."""
+    def _not_modified(self, environ: Environ, body: Body, listed: Listed) -> bool:
+        """RFC 9110 §13.2.2: If-None-Match decides when present; only then If-Modified-Since,
+        which §13.1.3 says to ignore when it is later than the server's clock (a client's
+        broken clock, or a cache poisoned with year 9999, would otherwise get 304 for ever)."""
         inm = environ.get("HTTP_IF_NONE_MATCH")
         if inm is not None:
             return etag_matches(inm, body.etags)
@@ -622,7 +624,9 @@ class FeedResponder:
         if ims == listed.last_modified:
             return True
         since = parse_date(ims)
-        return since is not None and int(since.timestamp()) >= listed.modified_at
+        if since is None or since > self.clock():
+            return False
+        return int(since.timestamp()) >= listed.modified_at
 
     def _not_found(self) -> tuple[int, Headers, bytes]:
         return _plain(404, "not found\n", [("Cache-Control", self.cache_control)])
@@ -772,7 +776,8 @@ def create_app(
     from_bucket: bool = False,
     bucket_client: Any = None,
 ) -> Flask:
-    """The web worker's WSGI app. ``clock`` stamps rebuild requests (tests pass a fixed one);
+    """The web worker's WSGI app. ``clock`` stamps rebuild requests and is "now" for
+    ``If-Modified-Since`` (tests pass a fixed one);
     ``metrics_dir`` overrides ``$PROMETHEUS_MULTIPROC_DIR``; ``from_bucket``: a replica that
     serves ``publish.s3`` instead of ``output_dir`` (``serve --from-bucket``)."""
     now = clock or (lambda: datetime.now(UTC))
@@ -802,7 +807,7 @@ def create_app(
         store = FeedStore(config.output_dir, cache_bytes=cache_bytes, link_for=link_for(config))
         metrics.register(_GaugeCollector(lambda: lease_gauges(config.state_dir)))
     statuses = StatusReader(config.state_dir)
-    feeds = FeedResponder(store, config.schedule.interval_seconds)
+    feeds = FeedResponder(store, config.schedule.interval_seconds, clock=now)
     retry_after = feeds.retry_after
     # (manifest key, status key) -> rendered page; one tuple, swapped whole.
     page_cache: list[tuple[Any, bytes]] = [(object(), b"")]
