@@ -871,6 +871,23 @@ def test_one_access_log_line_per_request(
     assert lines[2].startswith("HEAD /feeds/all.atom.xml 200 0 ")
 
 
+def test_access_log_never_carries_raw_controls_from_a_client(
+    client: FlaskClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Header bytes arrive as latin-1: 0x9b is a one-byte CSI, 0x85 a NEL, 0x1b an ESC.
+    agent = "Evil/1\x1b[2J\x9b31m\x85\x7fé\\"
+    with caplog.at_level(logging.INFO, logger="feedsmith.access"):
+        client.get("/feeds/all.atom.xml", environ_overrides={"HTTP_USER_AGENT": agent})
+        client.open("/nope", method="G\x1bET\x9b")
+    lines = [r.getMessage() for r in caplog.records if r.name == "feedsmith.access"]
+    assert len(lines) == 2
+    for line in lines:
+        assert line.isprintable(), line
+    assert json.loads(lines[0].split(" ", 5)[5]) == agent
+    assert lines[0].endswith('"Evil/1\\u001b[2J\\u009b31m\\u0085\\u007fé\\\\"')
+    assert lines[1].startswith("G\\x1bET\\x9b /nope ")
+
+
 def test_index_page_never_links_to_a_non_feed_url_from_the_manifest(
     config: Config, output: Output, app: Flask
 ) -> None:

@@ -37,6 +37,7 @@ import hmac
 import json
 import logging
 import os
+import re
 import stat
 import tempfile
 import threading
@@ -708,7 +709,7 @@ class Edge:
                 code,
                 sent,
                 (time.perf_counter() - t0) * 1000.0,
-                json.dumps(environ.get("HTTP_USER_AGENT", "-"), ensure_ascii=False),
+                _log_json(environ.get("HTTP_USER_AGENT", "-")),
             )
         return result
 
@@ -732,6 +733,18 @@ def _log_safe(text: str) -> str:
     report and log line is (:func:`~feedsmith.text.escape_controls`); a space would split the
     line's fields, so it is escaped too."""
     return escape_controls(text).replace(" ", "\\x20")
+
+
+# What json.dumps(ensure_ascii=False) leaves raw but a terminal acts on: DEL and the C1 controls
+# (a header's bytes arrive as latin-1, so 0x9b is a one-byte CSI), line separators, bidi controls.
+_JSON_UNSAFE = re.compile("[\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+
+
+def _log_json(text: str) -> str:
+    """A client-chosen string (the User-Agent) as the access log's JSON field: still
+    ``json.loads``-able, readable for non-ASCII text, never a raw control character."""
+    quoted = json.dumps(text, ensure_ascii=False)
+    return _JSON_UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", quoted)
 
 
 # -- status.json, cached on its stat -----------------------------------------------------------
