@@ -110,7 +110,48 @@ def test_find_sources_survives_symlink_loops(tmp_path):
     os.symlink(posts / "self.md", posts / "self.md")  # a link to itself
     sources, problems = find_sources(posts)
     assert [s.rel for s in sources] == ["a/post.md"]
-    assert [p.reason.split(":")[0] for p in problems] == ["broken symlink"]
+    assert [(Path(p.path).name, p.severity, p.reason.split(":")[0]) for p in problems] == [
+        ("loop", "info", "symlinked folder skipped"),
+        ("self.md", "error", "broken symlink"),
+    ]
+
+
+def test_find_sources_reports_each_skipped_symlinked_folder_as_info(tmp_path):
+    posts = tmp_path / "posts"
+    _touch(posts / "a" / "b" / "post.md")
+    os.symlink(".", posts / "dot")  # posts_dir itself
+    os.symlink("..", posts / "a" / "up")  # its parent, posts_dir
+    os.symlink("../..", posts / "a" / "b" / "top")  # an ancestor two levels up
+    os.symlink(".", posts / "a" / "here")  # the folder it sits in
+    os.symlink("cycle2", posts / "cycle1")  # a link cycle: no folder at all
+    os.symlink("cycle1", posts / "cycle2")
+    sources, problems = find_sources(posts)
+    assert [s.rel for s in sources] == ["a/b/post.md"]
+    assert [(p.path, p.severity, p.reason) for p in problems] == [
+        (
+            display_path(posts / "a" / "b" / "top"),
+            "info",
+            "symlinked folder skipped: it points to posts_dir, which contains it (a loop)",
+        ),
+        (
+            display_path(posts / "a" / "here"),
+            "info",
+            "symlinked folder skipped: it points to posts_dir/a, which contains it (a loop)",
+        ),
+        (
+            display_path(posts / "a" / "up"),
+            "info",
+            "symlinked folder skipped: it points to posts_dir, which contains it (a loop)",
+        ),
+        (display_path(posts / "cycle1"), "info", "symlink loop, skipped: cycle2"),
+        (display_path(posts / "cycle2"), "info", "symlink loop, skipped: cycle1"),
+        (
+            display_path(posts / "dot"),
+            "info",
+            "symlinked folder skipped: it points to posts_dir, which contains it (a loop)",
+        ),
+    ]
+    assert not any(p.severity == "error" for p in problems)
 
 
 def test_find_sources_treats_posts_dir_symlink_as_the_root(tmp_path):

@@ -302,6 +302,35 @@ def test_if_modified_since_gives_304_unless_the_file_changed_later(
     assert client.get(path, headers={"If-Modified-Since": rfc850}).status_code == 304
 
 
+def test_if_modified_since_later_than_the_server_clock_is_ignored(
+    config: Config, output: Output
+) -> None:
+    """RFC 9110 §13.1.3: a date after the server's "now" is invalid: a full 200, never 304.
+    "Now" is the app's injected clock, so the test does not depend on the wall clock."""
+    changed = output.feed("all").changed
+    assert changed < NOW
+    client = create_app(config, clock=lambda: NOW).test_client()
+    path = "/feeds/all.atom.xml"
+    for value in (
+        "Fri, 31 Dec 9999 23:59:59 GMT",
+        http_date(NOW + timedelta(seconds=1)),
+        (NOW + timedelta(days=1)).strftime("%A, %d-%b-%y %H:%M:%S GMT"),  # RFC 850 spelling
+    ):
+        resp = client.get(path, headers={"If-Modified-Since": value})
+        assert resp.status_code == 200, value
+        assert resp.data == (config.output_dir / "all.atom.xml").read_bytes()
+    # In the past (or now) and not before Last-Modified: still 304.
+    for since in (NOW, changed, changed + timedelta(seconds=1)):
+        resp = client.get(path, headers={"If-Modified-Since": http_date(since)})
+        assert resp.status_code == 304, since
+        assert resp.data == b""
+    # The same header is honoured once the server's clock has passed it.
+    later = NOW + timedelta(days=1)
+    late_client = create_app(config, clock=lambda: later + timedelta(hours=1)).test_client()
+    resp = late_client.get(path, headers={"If-Modified-Since": http_date(later)})
+    assert resp.status_code == 304
+
+
 @pytest.mark.parametrize("value", ["yesterday", "", "Sun, 99 Nov 2025 20:35:04 GMT"])
 def test_invalid_if_modified_since_is_ignored(client: FlaskClient, value: str) -> None:
     resp = client.get("/feeds/all.atom.xml", headers={"If-Modified-Since": value})
@@ -840,6 +869,23 @@ def test_one_access_log_line_per_request(
     assert json.loads(agent) == 'Reader/1.0 "quoted"\nforged'
     assert lines[1].startswith("GET /nope?x=1 404 ")
     assert lines[2].startswith("HEAD /feeds/all.atom.xml 200 0 ")
+
+
+def test_access_log_never_carries_raw_controls_from_a_client(
+    client: FlaskClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Header bytes arrive as latin-1: 0x9b is a one-byte CSI, 0x85 a NEL, 0x1b an ESC.
+    agent = "Evil/1\x1b[2J\x9b31m\x85\x7fé\\"
+    with caplog.at_level(logging.INFO, logger="feedsmith.access"):
+        client.get("/feeds/all.atom.xml", environ_overrides={"HTTP_USER_AGENT": agent})
+        client.open("/nope", method="G\x1bET\x9b")
+    lines = [r.getMessage() for r in caplog.records if r.name == "feedsmith.access"]
+    assert len(lines) == 2
+    for line in lines:
+        assert line.isprintable(), line
+    assert json.loads(lines[0].split(" ", 5)[5]) == agent
+    assert lines[0].endswith('"Evil/1\\u001b[2J\\u009b31m\\u0085\\u007fé\\\\"')
+    assert lines[1].startswith("G\\x1bET\\x9b /nope ")
 
 
 def test_index_page_never_links_to_a_non_feed_url_from_the_manifest(

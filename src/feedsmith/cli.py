@@ -30,6 +30,7 @@ from feedsmith.config import (
     load_config,
     resolve_config_path,
 )
+from feedsmith.text import escape_controls
 
 EXIT_OK = 0
 EXIT_INVALID = 1
@@ -147,7 +148,7 @@ def _check(config: Config) -> int:
     print(f"{len(result.posts)} posts, {result.skipped} skipped, {len(result.problems)} problems")
     template_error = _check_page_template(config, result.posts)
     if template_error:
-        print(f"error: feed page template: {template_error}")
+        print(f"error: feed page template: {escape_controls(template_error)}")
     return EXIT_INVALID if result.skipped or template_error else EXIT_OK
 
 
@@ -204,10 +205,11 @@ def _build_and_publish(config: Config, *, strict: bool, progress: bool, keeper: 
     except BuildError as exc:
         if bar:
             bar.close()
+        why = escape_controls(str(exc))
         if exc.published:
-            print(f"feedsmith: feeds published but build state not saved: {exc}", file=sys.stderr)
+            print(f"feedsmith: feeds published but build state not saved: {why}", file=sys.stderr)
         else:
-            print(f"feedsmith: build failed, previous feeds kept: {exc}", file=sys.stderr)
+            print(f"feedsmith: build failed, previous feeds kept: {why}", file=sys.stderr)
         return EXIT_BUILD_FAILED
     if bar:
         bar.close()
@@ -219,7 +221,10 @@ def _build_and_publish(config: Config, *, strict: bool, progress: bool, keeper: 
         print(problem.format(), file=sys.stderr)
     print(report.summary())
     for name, reason in report.sink_errors:
-        print(f"feedsmith: feeds published locally, {name} failed: {reason}", file=sys.stderr)
+        print(
+            f"feedsmith: feeds published locally, {name} failed: {escape_controls(reason)}",
+            file=sys.stderr,
+        )
     if report.sink_errors:
         return EXIT_SINK_FAILED
     if strict and report.skipped:

@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
+from feedsmith.text import escape_controls
+
 Severity = Literal["error", "warning", "info"]
 
 
@@ -22,6 +24,9 @@ class Problem:
     ``warning`` means it was used but something was repaired or guessed (e.g. a Shift_JIS file),
     ``info`` is for deliberate exclusions (drafts, unpublished, future-dated).
     ``path`` is the path as the user knows it (relative to the current directory when possible).
+    ``path`` and ``reason`` hold the raw text (a path compares equal to the file's); the one
+    line made by :meth:`format` (and ``str``) escapes both with
+    :func:`~feedsmith.text.escape_controls`, so a file name can never forge a second line.
     """
 
     path: str
@@ -30,7 +35,10 @@ class Problem:
     reason: str
 
     def format(self) -> str:
-        return f"{self.path}:{self.line or 1}: {self.severity}: {self.reason}"
+        path, reason = escape_controls(self.path), escape_controls(self.reason)
+        return f"{path}:{self.line or 1}: {self.severity}: {reason}"
+
+    __str__ = format
 
 
 @dataclass(frozen=True)

@@ -35,7 +35,8 @@ from feedsmith.frontmatter import Document, FrontMatterError, parse_document
 from feedsmith.markdown import inline_text, render_post
 from feedsmith.model import Author, Post, Problem, ScanResult, Severity
 from feedsmith.sources import SourceError, decode, display_path, find_sources, read_bytes
-from feedsmith.text import truncate, xml_safe
+from feedsmith.text import escape_controls, truncate, xml_safe
+from feedsmith.urlpath import PathEscapesSite, remove_dot_segments
 
 log = logging.getLogger(__name__)
 
@@ -103,7 +104,7 @@ def parse_post(data: bytes, rel: str, display_path: str, config: Config) -> Pars
     try:
         return _Parser(data, rel, display_path, config).run()
     except Exception as exc:  # last resort: one broken post must not stop a build of 10,000
-        log.exception("internal error while parsing %s", display_path)
+        log.exception("internal error while parsing %s", escape_controls(display_path))
         reason = f"internal error: {type(exc).__name__}: {exc}"
         return ParseOutcome(
             None, [Problem(display_path, None, "error", reason)], None, display_path
@@ -327,9 +328,10 @@ class _Parser:
                 self.problem("warning", f"{key}: not an http(s) URL or a path; ignored", key)
                 continue
             path = _expand_permalink(given, published, slug, categories)
-            return _quote_url(site + "/" + path.lstrip("/"))
-        path = _expand_permalink(self.config.permalink, published, slug, categories)
-        return _quote_url(site + path)
+            return _quote_url(site + "/" + _site_path(path, key, given).lstrip("/"))
+        pattern = self.config.permalink
+        path = _expand_permalink(pattern, published, slug, categories)
+        return _quote_url(site + _site_path(path, None, pattern))
 
     def _id(self, meta: dict[str, Any], published: datetime, slug: str) -> str:
         for key in ("id", "guid"):
@@ -548,6 +550,18 @@ def _expand_permalink(
     if "//" in path:
         path = re.sub(r"/{2,}", "/", path)
     return path if path.startswith("/") else "/" + path
+
+
+def _site_path(path: str, key: str | None, given: str) -> str:
+    """The post's path under the site with dot segments resolved (RFC 3986 §5.2.4); one that
+    climbs above the site's own path makes the post invalid, naming where it came from."""
+    try:
+        return remove_dot_segments(path)
+    except PathEscapesSite:
+        where = f"{key}: {given!r}" if key else f"the permalink pattern {given!r}"
+        raise _Invalid(
+            f"{where} gives the path {path!r}, whose '..' leads above the site's path", key
+        ) from None
 
 
 def _expand_permalink_reference(

@@ -14,9 +14,10 @@ import os
 import re
 import stat
 from dataclasses import dataclass
+from errno import ELOOP
 from pathlib import Path
 
-from feedsmith.model import Problem
+from feedsmith.model import Problem, Severity
 
 POST_EXTENSIONS = frozenset({".md", ".markdown", ".mdown", ".mkd"})
 
@@ -70,14 +71,16 @@ def find_sources(posts_dir: Path) -> tuple[list[SourceFile], list[Problem]]:
     Symlinks are followed only when their resolved target stays inside ``posts_dir``; a file
     reachable under several names (through an inner symlink) is listed once, under its first
     ``rel`` in sort order, so one file never becomes two posts with one id. Loops are cut by
-    never re-entering a directory that is already on the current path.
+    never re-entering a directory that is already on the current path; every folder skipped
+    that way (a link to ``.``, ``..``, an ancestor, or a link cycle) gets an ``info`` Problem,
+    like every other file left out, so nothing disappears without a line saying why.
     """
     root = Path(posts_dir).resolve()
     found: list[tuple[str, Path, os.stat_result]] = []
     problems: list[Problem] = []
 
-    def report(path: Path, reason: str) -> None:
-        problems.append(Problem(display_path(path), None, "error", reason))
+    def report(path: Path, reason: str, severity: Severity = "error") -> None:
+        problems.append(Problem(display_path(path), None, severity, reason))
 
     def walk(real_dir: Path, shown_dir: Path, rel_parts: tuple[str, ...], chain: frozenset[Path]):
         try:
@@ -98,10 +101,13 @@ def find_sources(posts_dir: Path) -> tuple[list[SourceFile], list[Problem]]:
                 if is_link:
                     try:
                         target = real.resolve(strict=True)
-                    except (OSError, RuntimeError):
-                        # Dangling or looping link: only worth a word if it looks like a post.
+                    except (OSError, RuntimeError) as exc:
+                        # A dangling link is only worth a word if it looks like a post; a link
+                        # loop may have been meant as a folder, so it is always named.
                         if _is_post_name(name):
                             report(shown, f"broken symlink: {os.readlink(real)}")
+                        elif isinstance(exc, RuntimeError) or getattr(exc, "errno", 0) == ELOOP:
+                            report(shown, f"symlink loop, skipped: {os.readlink(real)}", "info")
                         continue
                     if not _inside(target, root):
                         if _is_post_name(name) or target.is_dir():
@@ -115,7 +121,11 @@ def find_sources(posts_dir: Path) -> tuple[list[SourceFile], list[Problem]]:
             if stat.S_ISDIR(st.st_mode):
                 key = real.resolve() if not is_link else real
                 if key in chain:
-                    continue  # a symlink loop
+                    # A link to ".", "..", or any folder it sits in: following it would loop.
+                    where = "posts_dir" if key == root else f"posts_dir/{key.relative_to(root)}"
+                    reason = f"symlinked folder skipped: it points to {where}, which contains it"
+                    report(shown, f"{reason} (a loop)", "info")
+                    continue
                 walk(real, shown, rel, chain | {key})
             elif _is_post_name(name):
                 if stat.S_ISREG(st.st_mode):

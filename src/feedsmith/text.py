@@ -31,6 +31,34 @@ def xml_safe(s: str) -> str:
     return _XML_FORBIDDEN.sub("", s)
 
 
+# What must never reach a terminal or a log line raw: C0 controls, DEL, C1 controls, the line and
+# paragraph separators, the bidi embeddings/overrides/isolates (they reorder what a reader sees,
+# "Trojan Source"), lone surrogates (undecodable file-name bytes) — and the backslash, so that an
+# escape in the output always means an escape and never a name that happens to contain one.
+_UNSAFE = re.compile("[\\\\\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
+_NAMED = {"\\": "\\\\", "\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def _escape_one(match: re.Match[str]) -> str:
+    ch = match.group()
+    named = _NAMED.get(ch)
+    if named is not None:
+        return named
+    code = ord(ch)
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def escape_controls(s: str) -> str:
+    """``s`` made safe for one line of a report, a log or a status file, one way everywhere.
+
+    A file name is chosen by whoever can write to ``posts_dir``: a newline in it would forge a
+    second report line, an ESC would drive the reader's terminal. Those characters become
+    Python-style escapes (``\\n``, ``\\x1b``, ``\\u202e``, ``\\\\``); everything else, non-ASCII
+    text included, is kept as written so Japanese names stay readable.
+    """
+    return _UNSAFE.sub(_escape_one, s)
+
+
 def _is_attached(ch: str) -> bool:
     """True for characters that belong to the one before them and must not start a cut."""
     return (

@@ -27,6 +27,8 @@ import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from feedsmith.text import escape_controls
+
 log = logging.getLogger(__name__)
 
 # <sys/inotify.h>
@@ -195,7 +197,11 @@ class Watcher:
                     del self._wds[wd]
         fstype = filesystem_type(tree.root)
         if fstype not in LOCAL_FILESYSTEMS:
-            log.info("not watching %s (file system %s): rebuilds scan it", tree.root, fstype)
+            log.info(
+                "not watching %s (file system %s): rebuilds scan it",
+                escape_controls(str(tree.root)),
+                fstype,
+            )
             return False
         stack = [(tree.root, "")]
         while stack:
@@ -207,7 +213,12 @@ class Watcher:
                     continue  # a sub-folder removed meanwhile: its parent's event says so
                 # A missing root is normal before the first build wrote the output folder.
                 level = logging.DEBUG if err == errno.ENOENT else logging.INFO
-                log.log(level, "cannot watch %s (%s): rebuilds scan it", folder, os.strerror(err))
+                log.log(
+                    level,
+                    "cannot watch %s (%s): rebuilds scan it",
+                    escape_controls(str(folder)),
+                    os.strerror(err),
+                )
                 return False
             self._wds.setdefault(wd, []).append((tree, prefix))
             try:
@@ -216,7 +227,11 @@ class Watcher:
                         if not entry.name.startswith(".") and entry.is_dir(follow_symlinks=False):
                             stack.append((entry.path, prefix + entry.name + "/"))
             except OSError as exc:
-                log.info("cannot list %s (%s): rebuilds scan it", folder, exc)
+                log.info(
+                    "cannot list %s (%s): rebuilds scan it",
+                    escape_controls(str(folder)),
+                    escape_controls(str(exc)),
+                )
                 return False
         tree.known = True
         return True

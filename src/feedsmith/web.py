@@ -37,6 +37,7 @@ import hmac
 import json
 import logging
 import os
+import re
 import stat
 import tempfile
 import threading
@@ -71,6 +72,7 @@ from feedsmith.status import (
     read_lease_status,
     status_path,
 )
+from feedsmith.text import escape_controls
 from feedsmith.websub.discovery import link_for
 
 access_log = logging.getLogger("feedsmith.access")
@@ -538,8 +540,9 @@ class FeedResponder:
     Returns ``(status, headers, body)``; the caller drops the body for HEAD.
     """
 
-    def __init__(self, store: Store, max_age: int) -> None:
+    def __init__(self, store: Store, max_age: int, clock: Clock | None = None) -> None:
         self.store = store
+        self.clock = clock or (lambda: datetime.now(UTC))
         self.cache_control = f"public, max-age={max_age}"
         self.retry_after = str(max(1, min(max_age, RETRY_AFTER_MAX)))
 
@@ -609,9 +612,10 @@ class FeedResponder:
             headers.append(("Content-Encoding", "gzip"))
         return 200, headers, payload
 
-    @staticmethod
-    def _not_modified(environ: Environ, body: Body, listed: Listed) -> bool:
-        """RFC 9110 §13.2.2: If-None-Match decides when present; only then If-Modified-Since."""
+    def _not_modified(self, environ: Environ, body: Body, listed: Listed) -> bool:
+        """RFC 9110 §13.2.2: If-None-Match decides when present; only then If-Modified-Since,
+        which §13.1.3 says to ignore when it is later than the server's clock (a client's
+        broken clock, or a cache poisoned with year 9999, would otherwise get 304 for ever)."""
         inm = environ.get("HTTP_IF_NONE_MATCH")
         if inm is not None:
             return etag_matches(inm, body.etags)
@@ -621,7 +625,9 @@ class FeedResponder:
         if ims == listed.last_modified:
             return True
         since = parse_date(ims)
-        return since is not None and int(since.timestamp()) >= listed.modified_at
+        if since is None or since > self.clock():
+            return False
+        return int(since.timestamp()) >= listed.modified_at
 
     def _not_found(self) -> tuple[int, Headers, bytes]:
         return _plain(404, "not found\n", [("Cache-Control", self.cache_control)])
@@ -703,7 +709,7 @@ class Edge:
                 code,
                 sent,
                 (time.perf_counter() - t0) * 1000.0,
-                json.dumps(environ.get("HTTP_USER_AGENT", "-"), ensure_ascii=False),
+                _log_json(environ.get("HTTP_USER_AGENT", "-")),
             )
         return result
 
@@ -723,7 +729,22 @@ def _log_path(environ: Environ) -> str:
 
 
 def _log_safe(text: str) -> str:
-    return text if text.isascii() and text.isprintable() else quote(text)
+    """A client-chosen word (the method) on the access-log line, escaped the one way every
+    report and log line is (:func:`~feedsmith.text.escape_controls`); a space would split the
+    line's fields, so it is escaped too."""
+    return escape_controls(text).replace(" ", "\\x20")
+
+
+# What json.dumps(ensure_ascii=False) leaves raw but a terminal acts on: DEL and the C1 controls
+# (a header's bytes arrive as latin-1, so 0x9b is a one-byte CSI), line separators, bidi controls.
+_JSON_UNSAFE = re.compile("[\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+
+
+def _log_json(text: str) -> str:
+    """A client-chosen string (the User-Agent) as the access log's JSON field: still
+    ``json.loads``-able, readable for non-ASCII text, never a raw control character."""
+    quoted = json.dumps(text, ensure_ascii=False)
+    return _JSON_UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", quoted)
 
 
 # -- status.json, cached on its stat -----------------------------------------------------------
@@ -768,7 +789,8 @@ def create_app(
     from_bucket: bool = False,
     bucket_client: Any = None,
 ) -> Flask:
-    """The web worker's WSGI app. ``clock`` stamps rebuild requests (tests pass a fixed one);
+    """The web worker's WSGI app. ``clock`` stamps rebuild requests and is "now" for
+    ``If-Modified-Since`` (tests pass a fixed one);
     ``metrics_dir`` overrides ``$PROMETHEUS_MULTIPROC_DIR``; ``from_bucket``: a replica that
     serves ``publish.s3`` instead of ``output_dir`` (``serve --from-bucket``)."""
     now = clock or (lambda: datetime.now(UTC))
@@ -798,7 +820,7 @@ def create_app(
         store = FeedStore(config.output_dir, cache_bytes=cache_bytes, link_for=link_for(config))
         metrics.register(_GaugeCollector(lambda: lease_gauges(config.state_dir)))
     statuses = StatusReader(config.state_dir)
-    feeds = FeedResponder(store, config.schedule.interval_seconds)
+    feeds = FeedResponder(store, config.schedule.interval_seconds, clock=now)
     retry_after = feeds.retry_after
     # (manifest key, status key) -> rendered page; one tuple, swapped whole.
     page_cache: list[tuple[Any, bytes]] = [(object(), b"")]

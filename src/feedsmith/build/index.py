@@ -29,6 +29,7 @@ from feedsmith.config import Config
 from feedsmith.kept import KEPT_FILE, Kept, is_broken, keep, kept_from, load_kept, save_kept
 from feedsmith.posts import ParseOutcome, parse_post
 from feedsmith.sources import SourceFile, display_path
+from feedsmith.text import escape_controls
 
 if TYPE_CHECKING:
     from feedsmith.build.scheduler import BuildPool
@@ -245,4 +246,8 @@ class ParseIndex:
             self._index_changed = False
             self._saved_at = now
         except OSError as exc:  # a cache that cannot be written costs the next process time
-            log.warning("cannot write parse cache %s: %s", self.cache_path, exc)
+            log.warning(
+                "cannot write parse cache %s: %s",
+                escape_controls(str(self.cache_path)),
+                escape_controls(str(exc)),
+            )

@@ -61,6 +61,7 @@ from feedsmith.output import FeedInfo, LocalWriter, plan_publish, remove_staged
 from feedsmith.posts import ParseOutcome, collect
 from feedsmith.sources import SourceFile
 from feedsmith.state import BuildState, UpdateMemo, apply_updates, load_state, save_state
+from feedsmith.text import escape_controls
 
 log = logging.getLogger("feedsmith.build")
 
@@ -218,7 +219,8 @@ class SiteBuilder:
                 note = "feeds were published but the state was not saved"
             else:
                 note = "previous feeds kept"
-            log.error("build failed during %s, %s: %s", stage, note, exc, exc_info=True)
+            why = escape_controls(str(exc))
+            log.error("build failed during %s, %s: %s", stage, note, why, exc_info=True)
             raise BuildError(stage, exc) from exc
 
         result = scanned.result
@@ -369,7 +371,9 @@ class SiteBuilder:
                 sink.consume(changes)
             except Exception as exc:
                 reason = f"{type(exc).__name__}: {exc}"
-                log.error("sink %s failed, next build retries: %s", sink.name, reason)
+                log.error(
+                    "sink %s failed, next build retries: %s", sink.name, escape_controls(reason)
+                )
                 errors.append((sink.name, reason))
         return errors
 
