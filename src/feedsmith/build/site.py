@@ -218,7 +218,9 @@ class SiteBuilder:
                 note = "feeds were published but the state was not saved"
             else:
                 note = "previous feeds kept"
-            log.error("build failed during %s, %s: %s", stage, note, exc, exc_info=True)
+            # One line, from the caller (the CLI prints it, the service logs it); the
+            # traceback only for -v.
+            log.debug("build failed during %s, %s: %s", stage, note, exc, exc_info=True)
             raise BuildError(stage, exc) from exc
 
         result = scanned.result
