@@ -76,9 +76,9 @@ def wait_for(check: Callable[[], Any], what: str, timeout: float = 30.0) -> Any:
 class Tree:
     """A ``feedsmith`` command run with a marker; its stderr read line by line."""
 
-    def __init__(self, args: list[str], cwd: Path) -> None:
+    def __init__(self, args: list[str], cwd: Path, env: dict[str, str] | None = None) -> None:
         self.marker = uuid.uuid4().hex
-        env = {**os.environ, MARKER_VAR: self.marker}
+        env = {**os.environ, **(env or {}), MARKER_VAR: self.marker}
         env.pop("FEEDSMITH_CONFIG", None)
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "feedsmith", *args],
@@ -136,8 +136,8 @@ class Tree:
 
 
 @contextlib.contextmanager
-def running(args: list[str], cwd: Path) -> Iterator[Tree]:
-    tree = Tree(args, cwd)
+def running(args: list[str], cwd: Path, env: dict[str, str] | None = None) -> Iterator[Tree]:
+    tree = Tree(args, cwd, env)
     try:
         yield tree
     finally:
@@ -205,17 +205,18 @@ def test_kill9_of_build_while_publishing_leaves_nothing(big_site: Any) -> None:
 
 
 @pytest.mark.slow
-def test_kill9_of_serve_leaves_nothing(big_site: Any) -> None:
+@pytest.mark.parametrize("server", ["granian", "gunicorn"])
+def test_kill9_of_serve_leaves_nothing(big_site: Any, server: str) -> None:
     """Builder (its start-up build used the pool, so its forkserver and resource tracker live
-    on), granian master and two workers, built-in hub on."""
+    on), web server master and two workers, built-in hub on."""
+    pytest.importorskip(server)
     big_site.config(
         schedule={"interval_seconds": 3600, "watch": False},
         server={"workers": 2},
         websub={"builtin": True},
     )
-    with running(
-        ["-v", "-c", str(big_site.config_path), "serve", "--port", "0"], big_site.root
-    ) as tree:
+    args = ["-v", "-c", str(big_site.config_path), "serve", "--port", "0"]
+    with running(args, big_site.root, {"FEEDSMITH_SERVER": server}) as tree:
         tree.wait_line("serving ")
         # builder + forkserver + resource tracker + web master + 2 web workers
         wait_for(lambda: len(marked(tree.marker)) >= 6, "every process of the tree")
