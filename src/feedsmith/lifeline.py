@@ -11,13 +11,14 @@ How each kind of child is tied:
   the kernel closes it when the process dies, whatever thread was running, and a thread of the
   worker then SIGKILLs the worker. Not ``PR_SET_PDEATHSIG``: a worker's parent is the
   forkserver, which may go (see next) while the builder and the worker's pool live on.
-* **The forkserver**: ``PR_SET_PDEATHSIG`` (SIGKILL), armed by :mod:`feedsmith.forkserver_tie`,
+* **The forkserver**: it exits on EOF of its "alive" pipe once the builder and the workers
+  (which hold that pipe too) are gone; and, not to depend on the workers going first,
+  ``PR_SET_PDEATHSIG`` (SIGKILL), armed by :mod:`feedsmith.forkserver_tie`,
   which the forkserver imports as a preload module, then a check that its parent is still the
   builder (:data:`PARENT_ENV_VAR`). The signal fires when the *thread* that started it exits,
   which in ``serve`` can be a build thread that ends while the service lives: harmless, as
   ``multiprocessing`` starts a new forkserver for the next pool and running workers do not
-  depend on it. It also exits by itself once the builder and all workers are gone (EOF on its
-  "alive" pipe).
+  depend on it.
 * **The resource tracker**: not signalled (SIGKILL would stop it from removing what it tracks);
   it exits on EOF of its pipe, which comes once the builder, the forkserver and the workers,
   all tied as above, are gone.
@@ -25,12 +26,11 @@ How each kind of child is tied:
   armed before ``exec`` by :func:`feedsmith.server.tied_to_this_process` from the main thread,
   then the same parent check. On SIGTERM the master stops its workers as on any stop.
 * **Threads** (the WebSub sender and deliverers, the scheduler, the lease keeper) die with the
-  process; the built-in hub runs inside the web workers.
+  process; the built-in hub answers from the web workers (tied as above).
 
 Outside Linux ``PR_SET_PDEATHSIG`` does not exist: the pool workers are still tied by their
-pipe, but a forkserver and a web server outlive a killed parent until they notice on their own
-(the forkserver once its workers are gone; gunicorn workers check their parent, granian's
-master does not).
+pipe, and with them and the builder gone the forkserver and the resource tracker end on EOF of
+their pipes; the web server, though, may outlive a killed ``serve``.
 """
 
 from __future__ import annotations
