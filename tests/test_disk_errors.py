@@ -24,6 +24,10 @@ import pytest
 from feedsmith import cli
 from feedsmith.diskerrors import DiskError, describe, doing
 
+pytestmark = pytest.mark.skipif(
+    not sys.platform.startswith("linux"), reason="reads /proc; PR_SET_PDEATHSIG is Linux-only"
+)
+
 POST = """\
 ---
 title: "Post {i}"

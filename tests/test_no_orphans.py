@@ -26,6 +26,10 @@ import pytest
 
 from feedsmith.build.scheduler import POOL_THRESHOLD, POOL_WORKERS, RENDER_POOL_THRESHOLD
 
+pytestmark = pytest.mark.skipif(
+    not sys.platform.startswith("linux"), reason="reads /proc; PR_SET_PDEATHSIG is Linux-only"
+)
+
 MARKER_VAR = "FEEDSMITH_TEST_TREE"
 GONE_TIMEOUT = 20.0  # bounds a hang only: the tree normally goes in well under a second
 
