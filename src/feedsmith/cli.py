@@ -5,7 +5,9 @@ Exit codes (documented in the README and tested):
 * 0 — success (``check``: no invalid post; ``build``: feeds published, invalid posts skipped);
 * 1 — ``check`` found an invalid post, or ``build --strict`` skipped one;
 * 2 — usage or configuration error (one line naming the key and the file);
-* 3 — the build itself failed (the previous output is left exactly as it was);
+* 3 — the build itself failed (the previous output is left exactly as it was), or an I/O error
+  (disk full, read-only filesystem, permissions) stopped the command: one line naming the
+  operation, the path and, for a full disk, the free space of its filesystem;
 * 4 — feeds published locally, but a sink (bucket, hub) failed: the next build retries;
 * 5 — ``build``: another builder holds the bucket's lease (nothing built or published);
 * 6 — ``serve --from-bucket``: the bucket cannot be read at start (missing, refused, down).
@@ -119,16 +121,23 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"feedsmith: config error: {exc}", file=sys.stderr)
         return EXIT_USAGE
 
-    if args.command == "check":
-        return _check(config)
-    if args.command == "build":
-        return _build(config, strict=args.strict, progress=not args.no_progress)
-    if args.command == "serve" and from_bucket:
-        from feedsmith.server import serve_replica
+    try:
+        if args.command == "check":
+            return _check(config)
+        if args.command == "build":
+            return _build(config, strict=args.strict, progress=not args.no_progress)
+        if args.command == "serve" and from_bucket:
+            from feedsmith.server import serve_replica
 
-        return serve_replica(config, host=args.host, port=args.port, workers=args.workers)
-    if args.command == "serve":
-        return _serve(config, host=args.host, port=args.port, workers=args.workers)
+            return serve_replica(config, host=args.host, port=args.port, workers=args.workers)
+        if args.command == "serve":
+            return _serve(config, host=args.host, port=args.port, workers=args.workers)
+    except OSError as exc:  # disk full, read-only, permissions...: one line, traceback with -v
+        from feedsmith.diskerrors import describe
+
+        log.debug("%s failed", args.command, exc_info=True)
+        print(f"feedsmith: {args.command} failed: {describe(exc)}", file=sys.stderr)
+        return EXIT_BUILD_FAILED
     parser.error(f"unknown command {args.command}")  # pragma: no cover - argparse prevents it
     return EXIT_USAGE
 

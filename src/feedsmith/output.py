@@ -59,6 +59,7 @@ from typing import Any
 from zlib_ng import gzip_ng
 
 from feedsmith.changes import MANIFEST, ChangeSet, FeedInfo, PublishedFile, Sink, render_manifest
+from feedsmith.diskerrors import doing
 from feedsmith.pages import ASSETS
 from feedsmith.state import BuildState, write_atomic
 
@@ -356,7 +357,8 @@ class LocalWriter:
         order = sorted(changes.staged, key=lambda rel: (not rel.endswith(".gz"), rel))
         for i, rel in enumerate(order):
             try:
-                os.replace(changes.staged[rel], os.path.join(base, rel))
+                with doing("rename", changes.staged[rel]):
+                    os.replace(changes.staged[rel], os.path.join(base, rel))
             except BaseException:
                 _unlink_all(changes.staged[rest] for rest in order[i:])
                 raise
@@ -470,16 +472,17 @@ def _plan_file(
 def _write_temp(final: str, data: bytes, suffix: str = TMP_SUFFIX) -> str:
     """Write ``data`` next to ``final`` under a hidden temp name; return that name."""
     folder, name = os.path.split(final)
-    os.makedirs(folder, exist_ok=True)
     tmp = os.path.join(folder, f".{name}.{os.getpid()}{suffix}")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
+    with doing("write", tmp):  # a failed write() names no path by itself
+        os.makedirs(folder, exist_ok=True)
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(data)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+            raise
     return tmp
 
 
@@ -490,11 +493,12 @@ def _fsync_all(paths: Sequence[str]) -> None:
     rendering; fsyncing each file right after writing it costs a journal commit per file.
     """
     for path in paths:
-        fd = os.open(path, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+        with doing("fsync", path):
+            fd = os.open(path, os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
 
 
 def _scan_owned(base: str) -> set[str]:

@@ -43,9 +43,11 @@ from apscheduler.schedulers.base import BaseScheduler
 
 from feedsmith.build import BuildError, BuildReport, ProgressFn, SiteBuilder
 from feedsmith.config import Config
+from feedsmith.diskerrors import describe
 from feedsmith.kept import is_kept_problem
 from feedsmith.model import Problem
 from feedsmith.sinks import configured_sinks
+from feedsmith.text import escape_controls
 from feedsmith.trigger import MAX_DELAY_SECONDS, ChangeTrigger
 
 if TYPE_CHECKING:
@@ -272,10 +274,11 @@ class BuildService:
                 if report
                 else None,
             )
-        except Exception:
+        except Exception as exc:
             # The feeds were (or were not) published either way; a status file we cannot write
-            # must not take the build loop down with it.
-            log.exception("could not record build status in %s", self.config.state_dir)
+            # must not take the build loop down with it. One line; the traceback at DEBUG.
+            log.error("could not record build status: %s", escape_controls(describe(exc)))
+            log.debug("status write failed", exc_info=True)
 
     # -- triggers -----------------------------------------------------------------------------
 

@@ -490,14 +490,11 @@ def tied_to_this_process(command: Sequence[str]) -> list[str]:
 
 def _exec_tied(args: Sequence[str]) -> None:
     """``python -m feedsmith.server PARENT_PID CMD...``: see :func:`tied_to_this_process`."""
-    parent, command = int(args[0]), list(args[1:])
-    if sys.platform.startswith("linux"):
-        import ctypes
+    from feedsmith.lifeline import die_with_parent
 
-        pr_set_pdeathsig = 1
-        ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
-    if os.getppid() != parent:  # the parent died before the signal was armed
-        raise SystemExit(1)
+    parent, command = int(args[0]), list(args[1:])
+    # SIGTERM, not SIGKILL: the master then stops its workers as on any stop (see lifeline).
+    die_with_parent(parent, signal.SIGTERM)  # the parent-death signal survives execv
     os.execv(command[0], command)
 
 

@@ -24,6 +24,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from feedsmith.diskerrors import doing
+
 log = logging.getLogger("feedsmith.status")
 
 STATUS_FILE = "status.json"
@@ -226,17 +228,18 @@ def write_status(state_dir: Path, status: BuildStatus) -> None:
     state_dir = Path(state_dir)
     state_dir.mkdir(parents=True, exist_ok=True)
     payload = json.dumps(status.to_json(), ensure_ascii=False, indent=2).encode("utf-8") + b"\n"
-    fd, tmp = tempfile.mkstemp(prefix=".status-", suffix=".tmp", dir=state_dir)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(payload)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, status_path(state_dir))
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
+    with doing("write", status_path(state_dir)):  # a failed write() names no path itself
+        fd, tmp = tempfile.mkstemp(prefix=".status-", suffix=".tmp", dir=state_dir)
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(payload)
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.replace(tmp, status_path(state_dir))
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+            raise
 
 
 def iso(value: datetime) -> str:

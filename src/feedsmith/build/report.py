@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from feedsmith.diskerrors import describe
 from feedsmith.model import Problem
 
 ProgressFn = Callable[[int, int], None]
@@ -28,6 +29,9 @@ class BuildError(Exception):
     def __init__(self, stage: str, cause: BaseException) -> None:
         self.stage = stage
         self.published = stage == "save state"
+        if isinstance(cause, OSError) and cause.filename is not None:  # see diskerrors
+            super().__init__(f"{stage}: {describe(cause)}")
+            return
         detail = str(cause) or type(cause).__name__
         super().__init__(f"{stage}: {type(cause).__name__}: {detail}")
 

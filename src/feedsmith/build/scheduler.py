@@ -12,6 +12,7 @@ The worker functions live at module level so the pool can pickle them.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import Executor, Future
@@ -23,6 +24,7 @@ from feedsmith.build.listing import read_source
 from feedsmith.build.report import RenderError
 from feedsmith.cache import Entry, content_sha256, hydrate, make_entry, unpack_html
 from feedsmith.config import Config
+from feedsmith.lifeline import watch
 from feedsmith.model import Post
 from feedsmith.output import FileData, Staged, stage
 from feedsmith.posts import ParseOutcome, parse_post
@@ -30,6 +32,9 @@ from feedsmith.sources import SourceFile
 
 if TYPE_CHECKING:
     from concurrent.futures import ProcessPoolExecutor
+    from multiprocessing.connection import Connection
+
+log = logging.getLogger("feedsmith.build")
 
 #: Parse in a process pool when at least this many files need parsing (below it, starting
 #: the workers costs more than it saves).
@@ -74,9 +79,17 @@ class BuildPool:
             import multiprocessing  # here: most builds need no pool, and these imports cost
             from concurrent.futures import ProcessPoolExecutor
 
+            from feedsmith import lifeline
+
             ctx = multiprocessing.get_context(POOL_START_METHOD)
+            # Every process of the pool ends with this one, even on SIGKILL (see lifeline).
+            lifeline.mark_forkserver_parent()
+            ctx.set_forkserver_preload(["__main__", "feedsmith.forkserver_tie"])
             self._executor = ProcessPoolExecutor(
-                POOL_WORKERS, mp_context=ctx, initializer=_worker_init, initargs=(self.config,)
+                POOL_WORKERS,
+                mp_context=ctx,
+                initializer=_worker_init,
+                initargs=(self.config, lifeline.pool_lifeline()),
             )
         return self._executor
 
@@ -90,6 +103,7 @@ class BuildPool:
             for i, src, shown in todo:
                 yield i, parse_here(src, shown)
             return
+        log.debug("parsing %d files in a pool of %d workers", len(todo), POOL_WORKERS)
         results = self.executor().map(
             _worker_parse, [(s, shown) for _, s, shown in todo], chunksize=POOL_CHUNKSIZE
         )
@@ -157,6 +171,7 @@ class LazyFiles(Mapping[str, FileData]):
         self._order = {id(job): i for i, job in enumerate(self._jobs)}
         self._executor = executor
         self._entries = entries
+        log.debug("rendering %d groups in the pool", len(self._jobs))
         if entries is not None:
             self._serialise_first(executor, entries)
         self._pump(0)
@@ -251,9 +266,10 @@ _worker_entries = feeds_mod.EntryCache(WORKER_ENTRIES)
 _worker_sent: set[str] = set()  # keys whose packed entries went back to the builder already
 
 
-def _worker_init(config: Config) -> None:
+def _worker_init(config: Config, lifeline: Connection) -> None:
     global _worker_config
     _worker_config = config
+    watch(lifeline)  # ends this worker when the builder dies, however it dies
 
 
 def _worker_parse(item: tuple[SourceFile, str]) -> Entry | ParseOutcome:

@@ -219,8 +219,10 @@ class SiteBuilder:
                 note = "feeds were published but the state was not saved"
             else:
                 note = "previous feeds kept"
+            # One line, from the caller (the CLI prints it, the service logs it); the
+            # traceback only for -v.
             why = escape_controls(str(exc))
-            log.error("build failed during %s, %s: %s", stage, note, why, exc_info=True)
+            log.debug("build failed during %s, %s: %s", stage, note, why, exc_info=True)
             raise BuildError(stage, exc) from exc
 
         result = scanned.result
