@@ -312,8 +312,9 @@ def test_ids_are_recovered_from_the_bucket_when_state_and_output_are_gone(
     rename(site, "2025-11-03-notes.md", "2025-11-04-notes.md")
     build_site(config, T3, sinks=configured_sinks(config))
     assert_same_ids(site, before)
-    body = moto.client().get_object(Bucket=BUCKET, Key="feeds/" + ID_MAP)["Body"].read()
-    assert parse_map(body)["2025-11-04-notes.md"].id == NOTES
+    obj = moto.client().get_object(Bucket=BUCKET, Key="feeds/" + ID_MAP)
+    assert obj["ContentType"] == "application/json"  # not served as a JSON Feed
+    assert parse_map(obj["Body"].read())["2025-11-04-notes.md"].id == NOTES
 
 
 def test_with_neither_state_nor_output_ids_are_generated_as_before(

@@ -336,9 +336,18 @@ class IdBook:
         return {}
 
     def save(self, posts: Iterable[Post]) -> None:
-        """Remember the posts this build published (after the output, like the state)."""
+        """Remember the posts this build published (after the output, like the state).
+
+        The file is written only when the map changed (most builds add or rename nothing).
+        """
+        posts = list(posts)
+        known = {
+            p.source: Record(p.id, p.identity_key or None, day_of(p.date), p.slug) for p in posts
+        }
+        if known == self._known and self.path.exists():
+            return
+        self._known = known
         data = dump_map(posts)
-        self._known = parse_map(data)
         with contextlib.suppress(OSError):
             if self.path.read_bytes() == data:
                 return
