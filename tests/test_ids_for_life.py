@@ -192,6 +192,22 @@ def test_two_renames_at_once_and_swapped_contents(site: Any) -> None:
     assert {t: e.id for t, e in atom_entries(site).items()} == ids
 
 
+def test_a_file_that_takes_a_deleted_posts_text_keeps_its_own_id(site: Any) -> None:
+    """Conservative: content moves an id only to a new file or along a swap, never away
+    from a file that still is a published post's."""
+    site.write_post("2025-09-01-a.md", text("Alpha", "Alpha text."))
+    site.write_post("2025-09-02-b.md", text("Beta", "Beta text."))
+    config = site.config()
+    build_site(config, T1)
+    b = site.posts_dir / "2025-09-02-b.md"
+    (site.posts_dir / "2025-09-01-a.md").write_text(b.read_text("utf-8"), "utf-8")
+    b.unlink()
+    build_site(config, T2)
+    assert {t: e.id for t, e in atom_entries(site).items()} == {
+        "Beta": "tag:blog.example.com,2025-09-01:a"
+    }
+
+
 def test_ambiguous_renames_get_new_ids_reported_as_info(site: Any) -> None:
     site.write_post("2025-09-01-a.md", text("A", "a text"))
     site.write_post("2025-09-01-b.md", text("B", "b text"))

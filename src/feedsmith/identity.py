@@ -10,7 +10,8 @@ recognisably the same post. What counts as "the same post" (see README, "Entry i
 1. *Same content*: the post's content key (:func:`content_key`: body plus front matter minus
    the keys that define its id, URL, date and title) equals that of exactly one recorded post,
    and no other current post has it — accepted when the recorded path is gone (a rename or a
-   move) or when this post's own path is a recorded one (posts swapped between files).
+   move) and this post's file is new, or when this post's own record goes to another post
+   in turn (posts swapped or rotated between files).
 2. *Same path*: the file a recorded post came from, whatever its date, slug or text now.
 3. *A rename with edits*: the recorded path is gone, and the new file has the same slug, the
    same date or the same file name (another folder) — and it is the only such pair both ways.
@@ -174,14 +175,31 @@ def assign(
     for rel, rec in known.items():
         if rec.key and rel not in claimed:
             records_by_key.setdefault(rec.key, []).append(rel)
+    tentative: dict[int, str] = {}
     for key, indexes in posts_by_key.items():
         rels = records_by_key.get(key, ())
         if len(indexes) == 1 and len(rels) == 1:
             i, rel = indexes[0], rels[0]
             source = mappable[i].source
             if rel == source or rel not in present or source in known:
-                match[i] = rel
-                claimed.add(rel)
+                tentative[i] = rel
+    # A post whose own file was a published post's takes another record only when its own
+    # record went to another post in turn (a swap, a rotation); else its file keeps its id.
+    while True:
+        taken = set(tentative.values())
+        wrong = [
+            i
+            for i, rel in tentative.items()
+            if rel != mappable[i].source
+            and mappable[i].source in known
+            and mappable[i].source not in taken
+        ]
+        if not wrong:
+            break
+        for i in wrong:
+            del tentative[i]
+    match.update(tentative)
+    claimed.update(tentative.values())
 
     # 2. same path
     for i, post in mappable.items():
