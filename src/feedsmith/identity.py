@@ -34,6 +34,7 @@ import dataclasses
 import hashlib
 import json
 import logging
+import operator
 import posixpath
 from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass
@@ -317,6 +318,20 @@ class IdBook:
         self._known: dict[str, Record] | None = None
         self.memo: dict[int, tuple[Post, Post]] = {}
         self.recovered_from: str | None = None
+        # The last build's posts (the service: mostly the very same objects build after build)
+        # with the published bytes made of them and whether the state copy holds them.
+        self._published: tuple[list[Post], bytes] | None = None
+        self._saved: list[Post] | None = None
+
+    def published(self, posts: list[Post]) -> bytes:
+        """The bytes of the published copy (``keys=False``), made again only when a post is
+        not the very object it was last build (~10 ms at 10,000 posts otherwise)."""
+        last = self._published
+        if last is not None and _same(last[0], posts):
+            return last[1]
+        data = dump_map(posts, keys=False)
+        self._published = (list(posts), data)
+        return data
 
     def known(self) -> dict[str, Record]:
         if self._known is None:
@@ -359,21 +374,29 @@ class IdBook:
         The file is written only when the map changed (most builds add or rename nothing).
         """
         posts = list(posts)
+        if self._saved is not None and _same(self._saved, posts):
+            return
         known = {
             p.source: Record(p.id, p.identity_key or None, day_of(p.date), p.slug) for p in posts
         }
-        if known == self._known and self.path.exists():
-            return
-        self._known = known
-        data = dump_map(posts)
-        with contextlib.suppress(OSError):
-            if self.path.read_bytes() == data:
-                return
-        write_atomic(self.path, data)
+        if known != self._known or not self.path.exists():
+            self._known = known
+            data = dump_map(posts)
+            with contextlib.suppress(OSError):
+                if self.path.read_bytes() == data:
+                    self._saved = posts
+                    return
+            write_atomic(self.path, data)
+        self._saved = posts
 
     def forget(self) -> None:
         """After a failed build: read the file again next time."""
         self._known = None
+        self._saved = None
+
+
+def _same(old: list[Post], new: list[Post]) -> bool:
+    return len(old) == len(new) and all(map(operator.is_, old, new))
 
 
 def _read(path: Any) -> bytes | None:

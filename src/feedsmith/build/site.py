@@ -58,7 +58,7 @@ from feedsmith.build.tracking import OUTPUT_TREE, POSTS_TREE, ChangeTracker
 from feedsmith.changes import ChangeSet, Sink, published_changes
 from feedsmith.config import Config
 from feedsmith.groups import FeedGroup, Grouping, RespellMemo, group_posts, record_grouping, regroup
-from feedsmith.identity import ID_MAP, IdBook, assign, dump_map
+from feedsmith.identity import ID_MAP, IdBook, assign
 from feedsmith.model import Post, ScanResult
 from feedsmith.output import FeedInfo, LocalWriter, plan_publish, remove_staged
 from feedsmith.posts import ParseOutcome, collect
@@ -353,7 +353,7 @@ class SiteBuilder:
     def _publish_ids(self, posts: list[Post], rendered: Rendered, state: BuildState) -> None:
         """Publish the id map as ``ids.json`` beside the feeds (kept when unchanged), so a
         build without ``state_dir`` (a fresh CI clone) recovers it from the published tree."""
-        data = dump_map(posts, keys=False)
+        data = self.ids.published(posts)
         signature = hashlib.sha256(data).hexdigest()
         rendered.signatures["ids"] = signature
         record = state.files.get(ID_MAP)
