@@ -150,6 +150,19 @@ def test_the_service_builder_keeps_held_ids_across_incremental_builds(site: Any)
     assert HELLO in state["entries"]  # change tracking is keyed by the held id
 
 
+def test_a_broken_file_keeps_publishing_its_last_version_under_the_held_id(site: Any) -> None:
+    write_blog(site)
+    config = site.config()
+    build_site(config, T1)
+    before = entry_ids(site)
+    rename(site, "2025-09-01-hello-feedsmith.md", "2025-09-01-hello-world.md")
+    build_site(config, T2)
+    site.write_post("2025-09-01-hello-world.md", "---\ntitle: [unclosed\n---\nx\n", dedent=False)
+    report = build_site(config, T3)
+    assert any("last valid version" in p.reason for p in report.problems)
+    assert_same_ids(site, before)
+
+
 def test_two_posts_with_identical_bodies_stay_two_posts(site: Any) -> None:
     body = text("Same", "Exactly the same words.", tags=["x"])
     site.write_post("2025-09-01-one.md", body)
