@@ -414,6 +414,8 @@ def test_every_published_file_is_valid(site: Any) -> None:
             etree.fromstring(data)
         elif rel.endswith((".html", ".css", ".js")):
             assert data.startswith((b"<!doctype html>", b"/*", b"//")), rel  # test_pages.py
+        elif rel == "ids.json":  # the id map (feedsmith.identity), not a feed
+            assert json.loads(data)["version"] == 1
         elif rel != "index.json":
             feed = json.loads(data)
             assert feed["version"] == "https://jsonfeed.org/version/1.1"
@@ -465,7 +467,8 @@ def test_formats_and_max_entries_follow_the_config(site: Any) -> None:
     data = manifest(site)
     assert all(list(f["urls"]) == ["atom"] for f in data["feeds"])
     assert data["feeds"][0]["entries"] == 1
-    assert {p.name for p in site.output_dir.rglob("*.json*")} == {"index.json"}
+    names = {p.name for p in site.output_dir.rglob("*.json*")}
+    assert names == {"index.json", "ids.json", "ids.json.gz"}  # no JSON Feed
 
 
 def test_invalid_posts_are_skipped_and_reported(site: Any) -> None:

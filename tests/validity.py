@@ -1523,7 +1523,8 @@ def check_file(
     name: str, data: bytes, *, path_only_links: bool = False, now: float | None = None
 ) -> list[str]:
     """Check one published file by its name: ``*.atom.xml``, ``*.rss.xml``, ``*.json`` (JSON
-    Feed; ``index.json``, the manifest, is not a feed and gives []), ``*.opml``."""
+    Feed; ``index.json``, the manifest, and ``ids.json``, the id map, are not feeds and give
+    []), ``*.opml``."""
     base = PurePosixPath(name).name
     if base.endswith(".atom.xml"):
         return check_atom(data, path_only_links=path_only_links, now=now)
@@ -1531,6 +1532,6 @@ def check_file(
         return check_rss(data, path_only_links=path_only_links, now=now)
     if base.endswith(".opml"):
         return check_opml(data, now=now)
-    if base.endswith(".json") and base != "index.json":
+    if base.endswith(".json") and base != "index.json" and name != "ids.json":
         return check_json_feed(data, path_only_links=path_only_links, now=now)
     return []

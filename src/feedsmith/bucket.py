@@ -561,3 +561,20 @@ def make_client(settings: S3Config) -> Any:
         region_name=settings.region,
         config=BotoConfig(**options),
     )
+
+
+def fetch_object(settings: S3Config, rel: str, *, client: Any = None) -> bytes | None:
+    """The bytes of ``rel`` as published in the bucket, ``None`` when it has no such object.
+
+    Used to recover the id map (:mod:`feedsmith.identity`) when a build starts without its
+    state and output (a CI job on a fresh clone); other failures raise :class:`BucketError`.
+    """
+    client = client or make_client(settings)
+    key = settings.prefix + rel
+    try:
+        answer = client.get_object(Bucket=settings.bucket, Key=key)
+        return bytes(answer["Body"].read())
+    except Exception as exc:
+        if error_code(exc) in ("NoSuchKey", "404", "NoSuchBucket"):
+            return None
+        raise BucketError(describe_error(settings, f"download of {key}", exc)) from exc

@@ -151,7 +151,8 @@ def _check(config: Config) -> int:
     # whose last valid version is still published is reported as the warning builds give.
     from feedsmith.build import SiteBuilder
 
-    result = SiteBuilder(config, watch=False, persist_cache=False).scan(datetime.now(UTC))
+    builder = SiteBuilder(config, watch=False, persist_cache=False)
+    result = builder.scan(datetime.now(UTC), warn_held=True)
     for problem in result.problems:
         print(problem.format())
     print(f"{len(result.posts)} posts, {result.skipped} skipped, {len(result.problems)} problems")

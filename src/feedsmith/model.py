@@ -81,6 +81,9 @@ class Post:
     #: such a post has no author feed (a one-author blog would get a copy of its site feed).
     default_author: bool = False
     extra: dict[str, Any] = field(default_factory=dict, hash=False, compare=False)
+    #: What recognises the post after a rename (:func:`feedsmith.identity.content_key`);
+    #: ``""`` when its front matter gives its id (never replaced), ``None`` when unknown.
+    identity_key: str | None = None
 
 
 @dataclass

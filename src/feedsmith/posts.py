@@ -32,6 +32,7 @@ import orjson
 from feedsmith.config import Config
 from feedsmith.dates import parse_date, split_dated_name
 from feedsmith.frontmatter import Document, FrontMatterError, parse_document
+from feedsmith.identity import content_key
 from feedsmith.markdown import inline_text, render_post
 from feedsmith.model import Author, Post, Problem, ScanResult, Severity
 from feedsmith.sources import SourceError, decode, display_path, find_sources, read_bytes
@@ -123,6 +124,7 @@ class _Parser:
         self.text = ""
         self.doc: Document | None = None
         self._lines: dict[str, int] | None = None
+        self.id_given = False
 
     def problem(self, severity: Severity, reason: str, key: str | None = None) -> None:
         self.problems.append(Problem(self.path, self._key_line(key), severity, reason))
@@ -213,6 +215,7 @@ class _Parser:
             image=image,
             default_author=default_author,
             extra=extra,
+            identity_key="" if self.id_given else content_key(meta, doc.body),
         )
         return self.outcome(post)
 
@@ -340,6 +343,7 @@ class _Parser:
                 continue
             text = xml_safe(_scalar_text(value)).strip()
             if text:
+                self.id_given = True
                 return text
         if published.year >= 1000:  # what %Y gives for four-digit years, without strftime
             day = f"{published.year}-{published.month:02d}-{published.day:02d}"

@@ -61,6 +61,7 @@ from werkzeug.http import parse_date
 
 from feedsmith.config import ENV_VAR, FROM_BUCKET_ENV_VAR, Config, load_config
 from feedsmith.feeds import FORMAT_LABELS, LINK_TYPES
+from feedsmith.identity import ID_MAP
 from feedsmith.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from feedsmith.metrics import Metrics
 from feedsmith.output import gzip_bytes
@@ -137,7 +138,7 @@ _CONTENT_TYPES = (
 
 def content_type_for(rel: str) -> str:
     """The Content-Type of a published file, from its name (the layout is fixed by build)."""
-    if rel == MANIFEST:
+    if rel in (MANIFEST, ID_MAP):  # ids.json: the id map, not a JSON Feed
         return CT_JSON
     name = rel.rsplit("/", 1)[-1]
     for suffix, content_type in _CONTENT_TYPES:

@@ -38,6 +38,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import gc
+import hashlib
 import logging
 import os
 import time
@@ -48,14 +49,16 @@ from datetime import UTC, datetime
 from feedsmith import feeds as feeds_mod
 from feedsmith.build.index import ParseIndex, Scanned
 from feedsmith.build.listing import Key, Listed, Listing, list_sources, quick_keys, stat_key
+from feedsmith.build.listing import intact as file_intact
 from feedsmith.build.memo import FastPath
-from feedsmith.build.plan import RenderPlanner
+from feedsmith.build.plan import Rendered, RenderPlanner
 from feedsmith.build.report import BuildError, BuildReport, ProgressFn, RenderError
 from feedsmith.build.scheduler import RENDER_POOL_THRESHOLD, BuildPool, LazyFiles
 from feedsmith.build.tracking import OUTPUT_TREE, POSTS_TREE, ChangeTracker
 from feedsmith.changes import ChangeSet, Sink, published_changes
 from feedsmith.config import Config
 from feedsmith.groups import FeedGroup, Grouping, RespellMemo, group_posts, record_grouping, regroup
+from feedsmith.identity import ID_MAP, IdBook, assign
 from feedsmith.model import Post, ScanResult
 from feedsmith.output import FeedInfo, LocalWriter, plan_publish, remove_staged
 from feedsmith.posts import ParseOutcome, collect
@@ -106,6 +109,7 @@ class SiteBuilder:
         self.tracker = ChangeTracker(config.posts_dir, config.output_dir, wanted=watch)
         self.fast = FastPath(config, self.fingerprint, self.state_path, persist=not watch)
         self.planner = RenderPlanner(config, self.fingerprint, self.parse)
+        self.ids = IdBook(config)  # the id each post was published under (identity.py)
         #: Where builds go: the local writer always, first; then ``sinks`` in order.
         self.local = LocalWriter()
         self.sinks: tuple[Sink, ...] = tuple(sinks)
@@ -178,6 +182,7 @@ class SiteBuilder:
                     touched = None
                     self.tracker.arm(OUTPUT_TREE, self.config.output_dir)  # before the checks
                 rendered = self.planner.render_changed(groups, state, touched)
+                self._publish_ids(posts, rendered, state)
                 mark("signatures")
                 self._start_renders(rendered.files)
                 mark("entries")
@@ -205,6 +210,7 @@ class SiteBuilder:
                     ),
                     watched=scanned.watched,
                 )
+                self.ids.save(posts)
                 mark("save state")
                 self.parse.save()
                 mark("save cache")
@@ -212,6 +218,7 @@ class SiteBuilder:
                 mark("sinks")
         except Exception as exc:
             self._lose_track()
+            self.ids.forget()
             if isinstance(exc, RenderError) and exc.__cause__ is not None:
                 stage = "render"  # rendered lazily, while publishing
                 exc = exc.__cause__  # type: ignore[assignment]
@@ -299,11 +306,14 @@ class SiteBuilder:
         progress: ProgressFn | None = None,
         *,
         listing: Listing | None = None,
+        warn_held: bool = False,
     ) -> ScanResult:
-        """Find (unless ``listing`` is given), read and parse every post; then collect.
+        """Find (unless ``listing`` is given), read and parse every post; give recognised
+        posts the id they were published under (:mod:`feedsmith.identity`); then collect.
 
         Posts in the result carry no ``content_html`` (it stays compressed in the parse index
-        until a feed being rendered needs it). ``feedsmith check`` calls this alone.
+        until a feed being rendered needs it). ``feedsmith check`` calls this alone, with
+        ``warn_held``: a warning per post whose id the id map holds.
         """
         listing = listing or list_sources(self.config.posts_dir)
         try:
@@ -316,7 +326,11 @@ class SiteBuilder:
         finally:
             if not self._building:
                 self.pool.close()  # called on its own, not from build(): nothing else will
-        result = collect(outcomes, now)
+        present = {key[0] for key in listing.keys}
+        assigned = assign(outcomes, self.ids.known(), present, memo=self.ids.memo)
+        result = collect(assigned.outcomes, now)
+        if warn_held:
+            result.problems.extend(assigned.held)
         dropped = sum(1 for p in listing.problems if p.severity == "error")
         result.problems[:0] = listing.problems
         result.skipped += dropped
@@ -339,6 +353,20 @@ class SiteBuilder:
             record_grouping(posts, groups, slugs, respelled) if self._watching_wanted else None
         )
         return groups, slugs
+
+    def _publish_ids(self, posts: list[Post], rendered: Rendered, state: BuildState) -> None:
+        """Publish the id map as ``ids.json`` beside the feeds (kept when unchanged), so a
+        build without ``state_dir`` (a fresh CI clone) recovers it from the published tree."""
+        data = self.ids.published(posts)
+        signature = hashlib.sha256(data).hexdigest()
+        rendered.signatures["ids"] = signature
+        record = state.files.get(ID_MAP)
+        if state.groups.get("ids") == signature and file_intact(
+            self.config.output_dir, ID_MAP, record
+        ):
+            rendered.kept.append(ID_MAP)
+        else:
+            rendered.files.add({"ids": ID_MAP}, lambda: {"ids": data})
 
     def _start_renders(self, files: LazyFiles) -> None:
         """Hand the dirty feeds to the pool when there are many (a cold build)."""
