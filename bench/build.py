@@ -11,6 +11,10 @@ questions:
   the build module has it, else ``build_site`` on each call) that builds on command: what the
   running service pays on its schedule, with whatever it keeps in memory between builds.
 
+Memory is reported in both modes as the largest single process and, sampled with psutil
+(``bench/memory.py``), the whole tree: the process with its render workers, summed — what the
+machine must have, the same figure for a cron job and for the service.
+
 Each run starts from nothing (output and state directories removed), then builds cold, again with
 nothing changed, after editing the newest post and after adding a post newer than all others.
 The corpus is put back afterwards, so a generated corpus under ``bench/out/`` is reused by later
@@ -33,7 +37,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
@@ -47,9 +50,9 @@ sys.path.insert(0, str(BENCH_DIR))
 sys.path.append(str(REPO / "src"))  # an installed or PYTHONPATH feedsmith wins
 
 import corpus  # noqa: E402  (bench/ is not a package; the path is set just above)
+from memory import TreeSampler  # noqa: E402
 
 STEPS = ("cold", "no-change", "edit one", "add one")
-PAGE = os.sysconf("SC_PAGE_SIZE")
 
 
 @dataclass
@@ -142,76 +145,6 @@ def warm_bytecode() -> None:
     subprocess.run(
         [sys.executable, "-c", f"import {modules}"], env=_child_env(), check=True, timeout=120
     )
-
-
-def _tree_rss_bytes(root_pid: int) -> int:
-    """Summed RSS of ``root_pid`` and its descendants (a process pool counts in full).
-
-    Walks ``/proc/<pid>/task/<tid>/children`` from the root: a handful of files per sample.
-    Reading every process's ``stat`` instead took a visible share of a core every 50 ms, on a
-    2-core machine where the build being measured wants both."""
-    total, todo = 0, [root_pid]
-    try:
-        while todo:
-            pid = todo.pop()
-            try:
-                with open(f"/proc/{pid}/statm", "rb") as fh:
-                    total += int(fh.read().split()[1]) * PAGE
-                for task in os.scandir(f"/proc/{pid}/task"):
-                    with open(f"{task.path}/children", "rb") as fh:
-                        todo.extend(int(child) for child in fh.read().split())
-            except (FileNotFoundError, ProcessLookupError):
-                continue  # exited meanwhile
-    except OSError:  # no children files (an old kernel): scan all of /proc
-        return _tree_rss_bytes_by_scan(root_pid)
-    return total
-
-
-def _tree_rss_bytes_by_scan(root_pid: int) -> int:
-    children: dict[int, list[int]] = {}
-    rss: dict[int, int] = {}
-    for entry in os.scandir("/proc"):
-        if not entry.name.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry.name}/stat", "rb") as fh:
-                stat = fh.read()
-        except OSError:
-            continue
-        fields_ = stat[stat.rfind(b")") + 2 :].split()
-        pid = int(entry.name)
-        children.setdefault(int(fields_[1]), []).append(pid)
-        rss[pid] = int(fields_[21]) * PAGE
-    total, todo = 0, [root_pid]
-    while todo:
-        pid = todo.pop()
-        total += rss.get(pid, 0)
-        todo.extend(children.get(pid, ()))
-    return total
-
-
-class TreeSampler:
-    """Polls the summed RSS of a process tree; ru_maxrss only knows single processes."""
-
-    def __init__(self, pid: int, interval: float = 0.05) -> None:
-        self.pid = pid
-        self.interval = interval
-        self.peak = 0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def __enter__(self) -> TreeSampler:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join()
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            self.peak = max(self.peak, _tree_rss_bytes(self.pid))
-            self._stop.wait(self.interval)
 
 
 def fresh_build(site: Path, *, sample_tree: bool = False) -> Sample:
@@ -310,9 +243,10 @@ class Service:
 
     def build(self) -> Sample:
         assert self.proc.stdin and self.proc.stdout
-        self.proc.stdin.write("build\n")
-        self.proc.stdin.flush()
-        line = self.proc.stdout.readline()
+        with TreeSampler(self.proc.pid) as sampler:  # the service with its render workers
+            self.proc.stdin.write("build\n")
+            self.proc.stdin.flush()
+            line = self.proc.stdout.readline()
         if not line:
             self.log.seek(0)
             log = _tail(self.log.read().decode(errors="replace"))
@@ -320,7 +254,7 @@ class Service:
         reply = json.loads(line)
         if not reply["ok"]:
             raise BenchError(f"service build failed: {reply['error']}")
-        return Sample(reply["seconds"], reply["rss_mb"], None, reply["summary"])
+        return Sample(reply["seconds"], reply["rss_mb"], sampler.peak / 2**20, reply["summary"])
 
     def close(self) -> None:
         if self.proc.stdin:

@@ -41,6 +41,9 @@ from pathlib import Path
 
 import yaml
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import memory  # bench/ is not a package: the path is set just above
+
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_CONFIG = ROOT / "config.yaml"
 
@@ -351,6 +354,19 @@ def measure(url: str, args: argparse.Namespace, label: str) -> dict[str, Result]
     return results
 
 
+def memory_line(pid: int) -> str:
+    """RSS of ``serve`` with its workers, after the load: the builder (the ``serve`` process)
+    plus the web server's master and all web workers, summed (psutil, ``bench/memory.py``)."""
+    procs = memory.tree(pid)
+    builder, rest = memory.tree_rss_bytes(pid)
+    mb = 2**20
+    return (
+        f"memory after the load: {(builder + rest) / mb:.0f} MB in all (builder"
+        f" {builder / mb:.0f} MB + web server and workers {rest / mb:.0f} MB,"
+        f" {max(len(procs) - 1, 0)} processes)"
+    )
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--config", type=Path, default=DEFAULT_CONFIG)
@@ -381,10 +397,11 @@ def main() -> int:
         port = free_port()
         config = write_config(args.config, work, port, args.workers)
         log = work / "serve.log"
-        with feedsmith_server(config, port, args.server, log):
+        with feedsmith_server(config, port, args.server, log) as served:
             manifest = json.loads((work / "feeds" / "index.json").read_text("utf-8"))
             print(f"target: /feeds/{args.feed} ({len(manifest.get('feeds', []))} feeds built)")
             ours = measure(f"http://127.0.0.1:{port}/feeds/{args.feed}", args, "feedsmith")
+            print(memory_line(served.pid), flush=True)
         lines = sum(1 for line in log.open("rb") if b"feedsmith.access" in line)
         print(f"  (feedsmith wrote {lines:,} access-log lines)")
 

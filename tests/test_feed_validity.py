@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import html
 import json
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -933,20 +934,38 @@ def test_sample_blog_fffd_title_is_the_only_bad_character(
 
 #: Families the hostile corpus fails with validator warnings (no errors), with what warns.
 HOSTILE_XFAIL = {
-    "atom-plain-text-has-no-html": xfail(
-        "Atom type=text titles and category labels holding entity-like text ('&amp;', '&copy;')"
-        " are ContainsUndeclaredHTML/ContainsHTML: the RSS '&#x26;' spelling is not applied in"
-        " Atom"
-    ),
-    "atom-textual-content": xfail(
-        "an empty post (no body, no excerpt) gives an Atom entry with neither content nor"
-        " summary (MissingTextualContent)"
-    ),
     "opml-text-is-safe-html": xfail(
         "OPML text/title attributes are HTML to the validator: a site title 'Bits & <Bytes>' is"
         " NotHtml and a tag '<script>' a SecurityRisk; they need HTML-escaping"
     ),
 }
+
+_ENTITY_WARNING = "contains '&amp', which reads as an HTML entity: write the '&' as &#x26;"
+#: The exact validator warnings (no errors) the hostile corpus knowingly gets, by family, with
+#: the entry's position left out (it moves as the corpus grows). Any *other* problem of the
+#: family fails its test, and each one listed here must still occur: a fix shows up, as with a
+#: strict xfail, and the line is to be removed.
+HOSTILE_KNOWN: dict[str, frozenset[str]] = {
+    # Atom type="text" titles and category labels that hold entity-like text: the author wrote
+    # '&amp;' as text. The RSS '&#x26;' spelling that silences it is not applied in Atom;
+    # readers show the text as written, so it is not a defect, only what the validator warns.
+    "atom-plain-text-has-no-html": frozenset(
+        {
+            "ContainsUndeclaredHTML: entry (tag:blog.example.com,2025-01-13:entities) <title>:"
+            f" 'Use &amp; not & — &copy; 2025' {_ENTITY_WARNING}",
+            "ContainsHTML: entry (tag:blog.example.com,2025-01-10:tag-soup) <category label>:"
+            f" '&amp;' {_ENTITY_WARNING}",
+            "ContainsUndeclaredHTML: feed <title>: 'Bits & <Bytes> — tag: &amp;'"
+            f" {_ENTITY_WARNING}",
+        }
+    ),
+}
+
+
+def _code_and_rest(failure: str) -> str:
+    """``file: CODE: entry 12 (id) …`` → ``CODE: entry (id) …``: the same warning in any file."""
+    _name, code, rest = failure.split(": ", 2)
+    return f"{code}: " + re.sub(r"^entry \d+ \(", "entry (", rest)
 
 
 @pytest.mark.parametrize(
@@ -954,8 +973,12 @@ HOSTILE_XFAIL = {
     [pytest.param(f, marks=HOSTILE_XFAIL[f]) if f in HOSTILE_XFAIL else f for f in FAMILIES],
 )
 def test_hostile_blog(hostile_problems: list[tuple[str, str]], family: str) -> None:
+    known = HOSTILE_KNOWN.get(family, frozenset())
     found = failures(hostile_problems, family)
-    assert not found, "\n".join(found)
+    unknown = [f for f in found if _code_and_rest(f) not in known]
+    assert not unknown, "\n".join(unknown)
+    stale = known - {_code_and_rest(f) for f in found}
+    assert not stale, f"fixed? remove from HOSTILE_KNOWN: {sorted(stale)}"
 
 
 def test_hostile_blog_is_built(hostile_files: dict[str, bytes]) -> None:
@@ -971,11 +994,33 @@ def test_hostile_blog_fffd_is_flagged(hostile_problems: list[tuple[str, str]]) -
     assert {"all.atom.xml", "all.rss.xml"} <= flagged
 
 
-@xfail(
-    "two date-only posts of one day share atom:updated (DuplicateUpdated): the validator"
-    " warns; feedsmith has no rule for it yet"
-)
+def _updated_by_id(atom: bytes) -> dict[str, str]:
+    doc = atom.decode()
+    ids = re.findall(r"<entry>\s*<id>([^<]+)</id>", doc)
+    updated = re.findall(r"<entry>.*?<updated>([^<]+)</updated>", doc, re.S)
+    assert len(ids) == len(updated) == doc.count("<entry>")
+    return dict(zip(ids, updated, strict=True))
+
+
 def test_same_day_posts_have_distinct_updated(tmp_path: Path) -> None:
     problems = check_all(build(write_hostile_site(tmp_path, SAME_DAY_POSTS)))
     found = failures(problems, "distinct-updated")
     assert not found, "\n".join(found)
+
+
+def test_distinct_updated_is_deterministic_and_never_moves_an_entry(tmp_path: Path) -> None:
+    """Same posts → same bytes (a second site built from scratch), and a new post of the same
+    day does not change the ``updated`` of the entries already published."""
+    config = write_hostile_site(tmp_path / "a", SAME_DAY_POSTS)
+    first = build(config)
+    assert build(write_hostile_site(tmp_path / "b", SAME_DAY_POSTS)) == first
+    before = _updated_by_id(first["all.atom.xml"])
+    assert len(set(before.values())) == len(before) == 2
+    (config.parent / "posts" / "2025-02-01-early.md").write_text(
+        SAME_DAY_POSTS["2025-02-01-second.md"].replace("Second", "Early"), "utf-8"
+    )
+    files = build(config)
+    after = _updated_by_id(files["all.atom.xml"])
+    assert len(after) == 3 and len(set(after.values())) == 3
+    assert {k: after[k] for k in before} == before
+    assert not failures(check_all(files), "distinct-updated")

@@ -3,14 +3,17 @@
 What an HTML parser cannot tell: that the served CSP lets the page's own style and script run
 (the copy buttons are shown by ``feedsmith.js``), that hostile text stays text once a browser
 has built the DOM, and what the page looks like (a screenshot, kept in the test's tmp dir).
-Skipped where no Chromium is installed; ``.ci/run`` installs Debian's.
+Skipped where no Chromium is installed, except under CI (``CI`` set, as CI services do): there a
+missing browser is a failure, not a silent skip. ``.ci/run`` installs Debian's.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -27,12 +30,24 @@ from feedsmith.web import create_app
 T1 = datetime(2025, 12, 1, 9, 0, tzinfo=UTC)
 HOSTILE = '"><script>alert(1)</script><img src=x onerror=alert(2)> & </title>'
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.skipif(
-        CHROMIUM is None, reason="no Chromium here (Debian: apt-get install chromium)"
-    ),
-]
+NO_CHROMIUM = "no Chromium here (Debian: apt-get install chromium)"
+pytestmark = pytest.mark.slow
+
+
+def _in_ci() -> bool:
+    return os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
+
+
+@pytest.fixture
+def browser() -> str:
+    """Chromium's path; skips without one locally, fails without one in CI."""
+    if CHROMIUM is None:
+        if _in_ci():
+            pytest.fail(f"CI is set but {NO_CHROMIUM}: the browser test must run in CI")
+        pytest.skip(NO_CHROMIUM)
+    return CHROMIUM
+
+
 #: As the machine's probe runs it: no sandbox (root), and no background connections, which this
 #: machine's closed network would refuse.
 FLAGS = [
@@ -49,7 +64,7 @@ FLAGS = [
 
 
 @pytest.fixture
-def base_url(site: Any) -> Iterator[str]:
+def base_url(browser: str, site: Any) -> Iterator[str]:
     for n, title in enumerate(["日本語の投稿", HOSTILE, "Third"]):
         site.write_post(
             f"2025-10-0{n + 1}-p{n}.md",
@@ -101,3 +116,24 @@ def test_chromium_shows_the_page_runs_its_script_under_the_csp_and_keeps_text_te
     chromium(tmp_path, "--window-size=900,1200", f"--screenshot={shot}", url)
     data = shot.read_bytes()
     assert data.startswith(b"\x89PNG\r\n\x1a\n") and len(data) > 10_000
+
+
+@pytest.mark.parametrize(("ci", "outcome"), [("true", "1 error"), (None, "1 skipped")])
+def test_without_chromium_ci_fails_and_a_local_run_skips(ci: str | None, outcome: str) -> None:
+    env = {k: v for k, v in os.environ.items() if k != "CI"}
+    env["PATH"] = str(Path(sys.executable).parent)  # no chromium on it
+    if ci is not None:
+        env["CI"] = ci
+    args = ["-p", "no:xdist", "-p", "no:cacheprovider", "-k", "test_chromium_shows", "-q"]
+    run = subprocess.run(
+        [sys.executable, "-m", "pytest", __file__, *args],
+        capture_output=True,
+        env=env,
+        cwd=Path(__file__).parent.parent,
+        timeout=300,  # bounds a hang only
+        check=False,
+    )
+    out = run.stdout.decode()
+    assert outcome in out, out
+    assert NO_CHROMIUM in out
+    assert run.returncode == (1 if ci else 0), out

@@ -450,6 +450,42 @@ class _GranianLog:
         return "\n".join(self.lines)
 
 
+#: A factory for the test: feedsmith's own, whose loading of the app (``create_app_from_env``,
+#: the slow part) is held open in the workers past the first ``FEEDSMITH_TEST_GATE_PASS``, so
+#: the test knows, by a file each worker creates there, that a worker is loading right now.
+_LOADING_GATE = """
+import os
+import time
+from pathlib import Path
+
+import feedsmith.web
+from feedsmith.server import wsgi_app
+
+_create = feedsmith.web.create_app_from_env
+
+
+def _claim(gate):
+    for slot in range(64):
+        try:
+            os.close(os.open(gate / f"loading-{slot}", os.O_CREAT | os.O_EXCL | os.O_WRONLY))
+            return slot
+        except FileExistsError:
+            continue
+    raise RuntimeError("no free slot")
+
+
+def _held():
+    slot = _claim(Path(os.environ["FEEDSMITH_TEST_GATE"]))
+    if slot >= int(os.environ["FEEDSMITH_TEST_GATE_PASS"]):
+        while True:  # still loading: only a stop signal ends this worker
+            time.sleep(1)
+    return _create()
+
+
+feedsmith.web.create_app_from_env = _held
+"""
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("worker", [1, 2])
 def test_sigterm_while_a_web_worker_is_still_loading_the_app_stops_it_at_once(
@@ -457,45 +493,44 @@ def test_sigterm_while_a_web_worker_is_still_loading_the_app_stops_it_at_once(
 ) -> None:
     """The regression test for "Killing worker-2 after it refused to gracefully stop".
 
-    granian runs exactly as ``serve`` runs it (only its log level raised to see its lifecycle),
-    and gets SIGTERM the moment it reports having forked worker ``worker``: that worker is then
-    still importing Flask and building the app, before granian's own signal handler is in place
-    in it. It must stop at once, not be killed after ``--workers-kill-timeout``.
+    granian runs as ``serve`` runs it (only its log level raised to see its lifecycle, and the
+    factory wrapped to hold the loading of the app open), and gets SIGTERM once worker
+    ``worker`` is known to be loading the app (the earlier ones serving): an event, not a
+    race. It must stop at once, not be killed after ``--workers-kill-timeout``.
     """
     from feedsmith.config import load_config
     from feedsmith.server import metrics_dir
 
     config = load_config(site.config(server={"workers": 2}).path)
     reset_metrics_dir(metrics_dir(config))
-    caught_loading = False
-    for _attempt in range(5):
-        cmd = server_command("granian", Bind("127.0.0.1", free_port(), 2))
-        cmd[cmd.index("--log-level") + 1] = "info"
-        proc = subprocess.Popen(
-            cmd,
-            env=worker_environ(config, os.environ),
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        try:
-            log = _GranianLog(proc)
-            assert log.wait_for(f"Spawning worker-{worker} ", timeout=60), log.lines
-            proc.send_signal(signal.SIGTERM)
-            code = proc.wait(timeout=30)  # only bounds a hang; a clean stop takes well under 1 s
-            text = log.text()
-        finally:
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-        assert code == 0, text
-        assert _killed_lines(text) == [], text
-        assert "Granian shutdown completed" in text
-        # "Started worker-N" is logged once a worker serves: fewer than two before the shutdown
-        # means a worker was told to stop while still loading, the case under test. A machine
-        # fast enough to have loaded both before the signal landed gets another try.
-        before_stop = text.split("Shutting down granian", 1)[0]
-        if before_stop.count("Started worker-") < 2:
-            caught_loading = True
-            break
-    assert caught_loading, "no attempt caught a web worker while it was loading the app"
+    (tmp_path / "loading_gate.py").write_text(_LOADING_GATE, "utf-8")
+    gate = tmp_path / "gate"
+    gate.mkdir()
+    env = worker_environ(config, os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(tmp_path), env.get("PYTHONPATH")]))
+    env["FEEDSMITH_TEST_GATE"] = str(gate)
+    env["FEEDSMITH_TEST_GATE_PASS"] = str(worker - 1)
+    cmd = server_command("granian", Bind("127.0.0.1", free_port(), 2))
+    cmd[cmd.index("--log-level") + 1] = "info"
+    cmd[cmd.index("feedsmith.server:wsgi_app")] = "loading_gate:wsgi_app"
+    proc = subprocess.Popen(
+        cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True
+    )
+    try:
+        log = _GranianLog(proc)
+        loading = gate / f"loading-{worker - 1}"
+        eventually(loading.exists, f"worker {worker} loading the app", 60)
+        if worker > 1:
+            assert log.wait_for("Started worker-", timeout=60), log.lines  # the other serves
+        proc.send_signal(signal.SIGTERM)
+        code = proc.wait(timeout=30)  # only bounds a hang; a clean stop takes well under 1 s
+        text = log.text()
+    finally:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+    assert code == 0, text
+    assert _killed_lines(text) == [], text
+    assert "Granian shutdown completed" in text
+    before_stop = text.split("Shutting down granian", 1)[0]
+    assert before_stop.count("Started worker-") == worker - 1, text  # the held one never served

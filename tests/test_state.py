@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -164,21 +165,45 @@ def reference_apply_updates(
     """The plain algorithm ``apply_updates`` must stay equal to: re-parse, re-format, replace."""
     out: list[Post] = []
     entries: dict[str, dict[str, str]] = {}
+    fresh = []
     for post in posts:
         prev = state.entries.get(post.id)
+        given = False
         if prev is None:
-            changed = post.date
+            changed, given = post.date, True
         elif prev["hash"] == post.content_hash:
             changed = datetime.fromisoformat(prev["changed"])
             if changed.tzinfo is None:
                 changed = post.date
         else:
-            changed = now
+            changed, given = now, True
         changed = max(changed, post.date)
         entries[post.id] = {"hash": post.content_hash, "changed": changed.isoformat()}
+        if given and not post.updated_explicit:
+            fresh.append((changed, post.id, len(out), prev is not None and changed == now))
         if not post.updated_explicit and post.updated != changed:
             post = dataclasses.replace(post, updated=changed)
         out.append(post)
+
+    # a time given now moves by whole seconds off every second another entry holds: back from
+    # now (not before the post's date), else forward
+    def second(d: datetime) -> int:
+        return math.floor(d.timestamp())
+
+    placed = {i for _, _, i, _ in fresh}
+    taken = {second(p.updated) for i, p in enumerate(out) if i not in placed}
+    for changed, post_id, i, from_now in sorted(fresh, key=lambda f: f[:3]):
+        n = len(out) + 1
+        back = [changed - timedelta(seconds=k) for k in range(n)] if from_now else []
+        ahead = [changed + timedelta(seconds=k) for k in range(n)]
+        t = next(
+            c for c in [c for c in back if c >= posts[i].date] + ahead if second(c) not in taken
+        )
+        taken.add(second(t))
+        entries[post_id] = {"hash": entries[post_id]["hash"], "changed": t.isoformat()}
+        if t != changed:
+            updated = posts[i].updated
+            out[i] = posts[i] if updated == t else dataclasses.replace(posts[i], updated=t)
     return out, entries
 
 

@@ -311,6 +311,12 @@ def _fill_entry(fe: FeedEntry, post: Post, config: Config) -> None:
         fe._FeedEntry__rss_description = html.escape(post.summary, quote=False)  # type: ignore[attr-defined]
     if full and post.content_html:
         fe.content(post.content_html, type="html")
+    elif not post.summary:
+        # A post with no text at all (no body, no excerpt): an Atom entry needs *some*
+        # textual content (the validator's MissingTextualContent), and an empty HTML content
+        # says exactly what there is, where a made-up summary (the title again) would not.
+        # Atom only: feedgen's content() would also give RSS an empty <description>.
+        fe._FeedEntry__atom_content = {"content": "", "type": "html"}  # type: ignore[attr-defined]
 
 
 def _hubs(group: FeedGroup, config: Config) -> tuple[str, ...]:

@@ -29,7 +29,7 @@ import re
 import tempfile
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from operator import itemgetter
 from pathlib import Path
 from typing import Any
@@ -152,6 +152,14 @@ def apply_updates(
     mutated, so sharing them between the old and the new table is safe. Posts whose ``updated``
     changes are copied with :func:`_with_updated`.
 
+    No two entries get the same ``updated`` second (feeds write whole seconds; the validator
+    warns on a DuplicateUpdated, and readers that sort or deduplicate by it misbehave): a time
+    given now (first sight, an edit) that another entry already holds moves by a second —
+    forward from a publish date, backward from ``now`` so an edit is never dated in the future
+    — in (time, id) order, so the same input gives the same result. Remembered times never
+    move, so adding a post never changes another entry's ``updated``. An explicit
+    front-matter ``updated`` is the author's to make unique.
+
     ``memo`` is the ``remember`` of the previous call, whose ``entries`` became
     ``state.entries`` (the running service). A post that is the very object it was then, and
     whose entry in ``state`` is the very entry made for it then, gets that call's result again:
@@ -164,6 +172,9 @@ def apply_updates(
     as_written = _as_written(previous)
     out: list[Post] = []
     entries: dict[str, dict[str, str]] = {}
+    taken: set[int] = set()  # whole seconds of every entry's updated, kept or explicit
+    #: entries given a time by this call: (time, id, index in out, from now, the post)
+    fresh: list[tuple[datetime, str, int, bool, Post]] = []
     for post in posts:
         post_id = post.id
         prev = previous.get(post_id)
@@ -172,6 +183,7 @@ def apply_updates(
             if hit is not None and hit[0] is post and hit[1] is prev:
                 entries[post_id] = prev
                 out.append(hit[2])
+                taken.add(_second(hit[2].updated))
                 if remember is not None:
                     remember[id(post)] = hit
                 continue
@@ -202,13 +214,46 @@ def apply_updates(
             if date > changed:
                 changed = date
             entries[post_id] = {"hash": tracked, "changed": changed.isoformat()}
+            if not post.updated_explicit:
+                fresh.append((changed, post_id, len(out), changed is now, post))
         result = post
         if not post.updated_explicit and post.updated != changed:
             result = _with_updated(post, changed)
+        if not fresh or fresh[-1][2] != len(out):  # not placed below
+            taken.add(_second(result.updated))
         out.append(result)
         if remember is not None:
             remember[id(post)] = (post, entries[post_id], result)
+    for changed, post_id, index, from_now, post in sorted(fresh, key=lambda f: f[:3]):
+        free = _free_second(changed, post.date, taken, backward=from_now)
+        taken.add(_second(free))
+        if free != changed:
+            entries[post_id] = {"hash": entries[post_id]["hash"], "changed": free.isoformat()}
+            out[index] = post if post.updated == free else _with_updated(post, free)
+            if remember is not None:
+                remember[id(post)] = (post, entries[post_id], out[index])
     return out, entries
+
+
+def _second(when: datetime) -> int:
+    """The whole second feeds write for ``when`` (:func:`feedsmith.feeds.rfc3339`)."""
+    return int(when.timestamp() // 1)
+
+
+def _free_second(when: datetime, date: datetime, taken: set[int], *, backward: bool) -> datetime:
+    """``when``, or the nearest time a whole number of seconds away whose second no entry
+    holds: backward (not before ``date``) for an edit dated ``now``, else forward."""
+    one = timedelta(seconds=1)
+    if backward:
+        t = when
+        while _second(t) in taken and t - one >= date:
+            t -= one
+        if _second(t) not in taken:
+            return t
+    t = when
+    while _second(t) in taken:
+        t += one
+    return t
 
 
 #: The strings ``datetime.isoformat()`` writes for an aware time with a whole-minute offset
