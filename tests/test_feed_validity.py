@@ -942,10 +942,6 @@ HOSTILE_XFAIL = {
         "an empty post (no body, no excerpt) gives an Atom entry with neither content nor"
         " summary (MissingTextualContent)"
     ),
-    "opml-text-is-safe-html": xfail(
-        "OPML text/title attributes are HTML to the validator: a site title 'Bits & <Bytes>' is"
-        " NotHtml and a tag '<script>' a SecurityRisk; they need HTML-escaping"
-    ),
 }
 
 
