@@ -88,6 +88,7 @@ _ATTRIBUTES: dict[str, set[str]] = {
     "q": {"cite"},
     "blockquote": {"cite"},
 }
+_URL_SCHEMES = set(ALLOWED_SCHEMES)
 _LANGUAGE_CLASS = re.compile(r"^language-[\w+#.-]{1,40}$")
 _WS = re.compile(r"\s+")
 # A soft line break between two CJK characters is not a space: Japanese wraps lines anywhere.
@@ -149,7 +150,7 @@ def _absolute(url: str) -> str | None:
     ``javascript:…`` here once stripped, so the final URL is checked again
     (:mod:`feedsmith.urlsafety`)."""
     try:
-        resolved = absolute_url(_page.url, url.strip())
+        resolved = xml_safe(absolute_url(_page.url, url.strip()))
     except ValueError:  # e.g. a malformed IPv6 host in "//[x"
         return None
     return resolved if is_allowed_url(resolved) else None
@@ -249,7 +250,7 @@ def _cleaner(attribute_filter: Callable[[str, str, str], str | None] | None) -> 
         attribute_filter=attribute_filter,
         strip_comments=True,
         link_rel=None,
-        url_schemes=set(ALLOWED_SCHEMES),
+        url_schemes=_URL_SCHEMES,
         url_relative=_absolute,
         filter_style_properties={"text-align"},
     )
@@ -270,9 +271,14 @@ def _sanitize(raw: str, page_url: str) -> str:
     outer = getattr(_page, "url", None)
     _page.url = page_url
     try:
-        return cleaner.clean(raw)
+        clean = cleaner.clean(raw)
     finally:
         _page.url = outer
+    # A character reference to a control character (``title="&#x8;"``) comes out of the HTML
+    # parser as that character, which XML cannot carry: one such attribute failed the rendering
+    # of every feed the post is in. The body is XML-safe already, so only a numeric reference
+    # can bring one back.
+    return xml_safe(clean) if "&#" in raw else clean
 
 
 def html_to_text(fragment: str) -> str:
