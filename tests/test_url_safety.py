@@ -412,3 +412,34 @@ def test_generated_script_urls_never_reach_a_feed(body_urls: list[str], author: 
         found = published_urls(out)
         assert not unsafe(found), "\n".join(unsafe(found))
         assert "https://ok.example/a" in found["all.atom.xml"]
+
+
+# -- OPML text (issue 24, item 11) --------------------------------------------------------------
+
+
+def test_opml_text_is_html_escaped_so_readers_show_it_literally(tmp_path: Path) -> None:
+    """Readers render OPML ``text``/``title`` as HTML: a tag named ``<script>…`` and a site
+    title ``Bits & <Bytes>`` must come out of that HTML as the same text, never as markup."""
+    meta = {
+        "title": "T",
+        "date": "2025-06-01 10:00:00 +0000",
+        "tags": ["<script>alert(1)</script>"],
+    }
+    path = write_site(tmp_path, {"2025-06-01-t.md": post_text(meta, "Body.")})
+    settings_ = yaml.safe_load(path.read_text("utf-8"))
+    settings_["site"].update(title="Bits & <Bytes>", author="A & <b>B</b>")
+    path.write_text(yaml.safe_dump(settings_), "utf-8")
+    config = load_config(path)
+    assert build_site(config, NOW).ok
+    root = etree.fromstring((config.output_dir / "index.opml").read_bytes())
+    texts = [root.findtext("head/title"), root.findtext("head/ownerName")]
+    texts += [
+        v for o in root.iter("outline") for k, v in o.attrib.items() if k in ("text", "title")
+    ]
+    shown = []
+    for text in texts:
+        tree = html5lib.parseFragment(text, treebuilder="etree", namespaceHTMLElements=False)
+        assert not list(tree), f"{text!r} is markup to a reader"
+        shown.append(tree.text or "")
+    assert "Bits & <Bytes>" in shown and "A & <b>B</b>" in shown
+    assert any("<script>alert(1)</script>" in s for s in shown), shown
