@@ -443,3 +443,26 @@ def test_opml_text_is_html_escaped_so_readers_show_it_literally(tmp_path: Path) 
         shown.append(tree.text or "")
     assert "Bits & <Bytes>" in shown and "A & <b>B</b>" in shown
     assert any("<script>alert(1)</script>" in s for s in shown), shown
+
+
+def test_script_permalinks_and_urls_never_become_post_links(tmp_path: Path) -> None:
+    posts = {
+        f"2025-06-0{n + 1}-p{n}.md": post_text(
+            {"title": f"P{n}", "date": f"2025-06-0{n + 1} 10:00:00 +0000", key: value}, "Body."
+        )
+        for n, (key, value) in enumerate(
+            [
+                ("permalink", JS),
+                ("permalink", f"\u3000{JS}"),
+                ("url", f"\x01 {DATA}"),
+                ("url", f"java\tscript:{JS[11:]}"),
+                ("permalink", f" {VBS}"),
+            ]
+        )
+    }
+    config = load_config(write_site(tmp_path, posts))
+    report = build_site(config, NOW)
+    assert report.ok and report.posts == len(posts), report.problems
+    found = published_urls(config.output_dir)
+    assert not unsafe(found), "\n".join(unsafe(found))
+    assert len([u for u in found["all.json"] if u.startswith(f"{SITE_URL}/")]) >= len(posts)
