@@ -7,9 +7,9 @@ feedvalidator source it comes from). Here:
   RFC 3339 examples, and the validator's own test cases re-typed), plus hypothesis fuzzing;
 * every file feedsmith publishes for the sample blog (``config.yaml``, ``examples/posts``) and
   for a hostile blog (``hostile_corpus``), rule family by rule family, so one defect fails one
-  test. Families that hostile input knowingly fails with a validator *warning* (never an error)
-  are ``xfail(strict=True)``: should a fix land, strict xfail turns that into a failure, and the
-  marker is to be removed.
+  test. The exact validator *warnings* (never errors) that hostile input knowingly gets are
+  listed in ``HOSTILE_KNOWN``: any other problem of that family fails, and a listed one that
+  stops occurring fails too, so a fix shows up and its line is removed.
 """
 
 from __future__ import annotations
@@ -893,12 +893,6 @@ def failures(problems: list[tuple[str, str]], family: str) -> list[str]:
     return [f"{name}: {p}" for name, p in problems if fam.matches(name, p)]
 
 
-def xfail(reason: str) -> pytest.MarkDecorator:
-    """A validator *warning* (never an error: the real validator, run by hand on this corpus,
-    reports no errors) that hostile input knowingly gets; strict, so a fix shows up."""
-    return pytest.mark.xfail(strict=True, reason=f"accepted warning on hostile input: {reason}")
-
-
 def test_every_problem_belongs_to_a_family(
     sample_problems: list[tuple[str, str]], hostile_problems: list[tuple[str, str]]
 ) -> None:
@@ -932,14 +926,6 @@ def test_sample_blog_fffd_title_is_the_only_bad_character(
     assert flagged == {"'�' (U+FFFD) in '生成AIニュースまとめ（10月後半）�'"}
 
 
-#: Families the hostile corpus fails with validator warnings (no errors), with what warns.
-HOSTILE_XFAIL = {
-    "opml-text-is-safe-html": xfail(
-        "OPML text/title attributes are HTML to the validator: a site title 'Bits & <Bytes>' is"
-        " NotHtml and a tag '<script>' a SecurityRisk; they need HTML-escaping"
-    ),
-}
-
 _ENTITY_WARNING = "contains '&amp', which reads as an HTML entity: write the '&' as &#x26;"
 #: The exact validator warnings (no errors) the hostile corpus knowingly gets, by family, with
 #: the entry's position left out (it moves as the corpus grows). Any *other* problem of the
@@ -968,10 +954,7 @@ def _code_and_rest(failure: str) -> str:
     return f"{code}: " + re.sub(r"^entry \d+ \(", "entry (", rest)
 
 
-@pytest.mark.parametrize(
-    "family",
-    [pytest.param(f, marks=HOSTILE_XFAIL[f]) if f in HOSTILE_XFAIL else f for f in FAMILIES],
-)
+@pytest.mark.parametrize("family", FAMILIES)
 def test_hostile_blog(hostile_problems: list[tuple[str, str]], family: str) -> None:
     known = HOSTILE_KNOWN.get(family, frozenset())
     found = failures(hostile_problems, family)

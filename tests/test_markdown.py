@@ -71,14 +71,34 @@ def test_event_handler_attributes_are_removed() -> None:
         '<a href="java&#x09;script:alert(1)">click</a>',
         '<a href="data:text/html;base64,PHNjcmlwdD4=">click</a>',
         '<a href="vbscript:msgbox(1)">click</a>',
+        # a leading Unicode space makes the URL "relative" to nh3; stripped and resolved it was
+        # javascript: again (issue 24)
+        '<a href="&nbsp;javascript:alert(document.domain)">click</a>',
+        '<a href="&#x3000;javascript:alert(1)">click</a>',
+        '<a href="\u2028javascript:alert(1)">click</a>',
+        '<img src="&#x2000;data:text/html;base64,PHNjcmlwdD4=">',
+        '<a href="&nbsp;vbscript:msgbox(1)">click</a>',
     ],
 )
 def test_dangerous_url_schemes_never_survive(body: str) -> None:
     html = render(body).lower()
     # markdown-it leaves a refused link as literal text; what matters is that no attribute
     # carries the URL.
-    assert 'href="' not in html
+    assert 'href="' not in html and 'src="' not in html
     assert "<a" not in html or html.count("<a>") == html.count("<a")
+
+
+def test_quote_cite_is_made_absolute_and_a_script_cite_dropped() -> None:
+    """nh3 does not treat ``cite`` as a URL, so feedsmith checks it like ``href``."""
+    html = render('<q cite="/src">a</q>\n\n<blockquote cite="&nbsp;javascript:x">b</blockquote>')
+    assert '<q cite="https://blog.example.com/src">a</q>' in html
+    assert "<blockquote>b</blockquote>" in html and "javascript" not in html
+
+
+def test_a_control_character_reference_in_an_attribute_is_dropped() -> None:
+    """``&#x8;`` decodes to a character XML cannot carry: kept, it failed every feed's render."""
+    html = render('<a title="x&#x8;y" href="https://a.example/p&#x1;q">l</a>')
+    assert html == '<p><a title="xy" href="https://a.example/pq">l</a></p>\n'
 
 
 def test_iframes_and_arbitrary_classes_are_removed() -> None:

@@ -24,6 +24,7 @@ from hypothesis import strategies as st
 from feedsmith import frontmatter, markdown, posts
 from feedsmith.model import Author
 from feedsmith.text import xml_safe
+from feedsmith.urlsafety import is_allowed_url
 
 EXAMPLES = int(os.environ.get("FEEDSMITH_EQUIVALENCE_EXAMPLES", "300"))
 _settings = settings(deadline=None, max_examples=EXAMPLES)
@@ -82,25 +83,32 @@ def test_absolute_url_is_urljoin(base: str, url: str) -> None:
 
 
 def _sanitize_reference(raw: str, page_url: str) -> str:
-    """The sanitizer call as it was: options passed on every call, a closure per page."""
+    """The sanitizer call as it was: options passed on every call, a closure per page, the
+    attribute filter and the XML clean-up applied to every fragment."""
 
     def absolute(url: str) -> str | None:
         try:
-            return urljoin(page_url, url.strip())
+            resolved = xml_safe(urljoin(page_url, url.strip()))
         except ValueError:
             return None
+        return resolved if is_allowed_url(resolved) else None
 
-    return nh3.clean(
-        raw,
-        tags=markdown._TAGS,
-        clean_content_tags=markdown._DROP_WITH_CONTENT,
-        attributes=markdown._ATTRIBUTES,
-        attribute_filter=markdown._keep_attribute if "class" in raw.lower() else None,
-        strip_comments=True,
-        link_rel=None,
-        url_schemes=markdown._URL_SCHEMES,
-        url_relative=absolute,
-        filter_style_properties={"text-align"},
+    def keep(tag: str, attr: str, value: str) -> str | None:
+        return absolute(value) if attr == "cite" else markdown._keep_attribute(tag, attr, value)
+
+    return xml_safe(
+        nh3.clean(
+            raw,
+            tags=markdown._TAGS,
+            clean_content_tags=markdown._DROP_WITH_CONTENT,
+            attributes=markdown._ATTRIBUTES,
+            attribute_filter=keep,
+            strip_comments=True,
+            link_rel=None,
+            url_schemes=markdown._URL_SCHEMES,
+            url_relative=absolute,
+            filter_style_properties={"text-align"},
+        )
     )
 
 
@@ -109,6 +117,8 @@ _HTML_PIECES = [
     *('<code class="language-py x">', "</code>", '<pre class="a">', "</pre>", "<script>x</script>"),
     *('<td style="text-align: right; color: red">', "</td>", "<table><tr>", "</tr></table>"),
     *('<span class="k">', "</span>", "<iframe>z</iframe>", '<div onclick="x">', "</div>"),
+    *('<q cite="/c">', '<q cite="&nbsp;javascript:x">', "</q>", '<i title="&#x8;">', "</i>"),
+    *('<a href="&#x3000;javascript:x">', "</a>", '<img src="&#x2028;data:text/html,x">'),
 ]
 
 

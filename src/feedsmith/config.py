@@ -15,12 +15,13 @@ import os
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any, Literal
-from urllib.parse import urlsplit
+from urllib.parse import urljoin, urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 
 from feedsmith.model import Author
+from feedsmith.urlsafety import is_allowed_url
 
 ENV_VAR = "FEEDSMITH_CONFIG"
 #: Set (to 1) in the environment of `serve --from-bucket` replicas and their web workers.
@@ -335,7 +336,7 @@ def config_from_mapping(raw: dict[str, Any], path: Path, *, serve_only: bool = F
         workers=_int(server_raw, "workers", "server.", path, 2, minimum=1),
     )
 
-    authors = _authors(raw, path)
+    authors = _authors(raw, path, site.url)
     templates_dir = None
     if raw.get("templates_dir") is not None:
         templates_dir = _path(raw, "templates_dir", base, path, "")
@@ -457,8 +458,12 @@ def _publish(raw: dict[str, Any], path: Path) -> PublishConfig:
     )
 
 
-def _authors(raw: dict[str, Any], path: Path) -> tuple[tuple[str, Author], ...]:
-    """``authors: {key: {name, email, url}}``; a key's value may also be just the name."""
+def _authors(raw: dict[str, Any], path: Path, site_url: str) -> tuple[tuple[str, Author], ...]:
+    """``authors: {key: {name, email, url}}``; a key's value may also be just the name.
+
+    ``url`` may be a path (posts resolve it against ``site.url``); one that is not an allowed
+    URL once resolved (``javascript:…``) is an error here rather than a warning on every post
+    that names the author."""
     table = _section(raw, "authors", path)
     out: list[tuple[str, Author]] = []
     for key, value in table.items():
@@ -472,9 +477,22 @@ def _authors(raw: dict[str, Any], path: Path) -> tuple[tuple[str, Author], ...]:
         if not name:
             raise ConfigError(path, where + ".name", "is required")
         email = _str(value, "email", where + ".", path, "") or None
-        url = _str(value, "url", where + ".", path, "") or _str(value, "uri", where + ".", path, "")
+        field = "url" if value.get("url") else "uri"
+        url = _str(value, field, where + ".", path, "")
+        if url and not is_allowed_url(_resolved(site_url, url)):
+            raise ConfigError(
+                path, f"{where}.{field}", f"must be an http(s) or mailto URL or a path, not {url!r}"
+            )
         out.append((str(key), Author(name, email, url or None)))
     return tuple(out)
+
+
+def _resolved(site_url: str, url: str) -> str:
+    """``url`` resolved against the site as :mod:`feedsmith.posts` resolves an author's uri."""
+    try:
+        return urljoin(site_url + "/", url.strip())
+    except ValueError:  # a broken IPv6 host such as "//[x"
+        return url
 
 
 def _no_unknown_keys(raw: dict[str, Any], allowed: set[str], prefix: str, path: Path) -> None:

@@ -44,6 +44,7 @@ from feedsmith.config import Config
 from feedsmith.groups import FeedGroup
 from feedsmith.model import Author, Post
 from feedsmith.text import xml_safe
+from feedsmith.urlsafety import is_allowed_url
 from feedsmith.websub.discovery import HubExtension, NoHubEntryExtension, json_hubs
 
 if TYPE_CHECKING:
@@ -231,7 +232,7 @@ def _author_dict(author: Author) -> dict[str, str]:
     data = {"name": author.name}
     if author.email:
         data["email"] = author.email
-    if author.uri:
+    if author.uri and is_allowed_url(author.uri):
         data["uri"] = author.uri
     return data
 
@@ -594,7 +595,10 @@ def _splice(head: bytes, end: bytes, fragments: Sequence[bytes]) -> bytes:
 
 def _json_author(author: Author) -> dict[str, str]:
     data = {"name": author.name}
-    url = author.uri or (f"mailto:{author.email}" if author.email else None)
+    # Posts are checked when parsed (posts.py); checked again here because a Post can come from
+    # anywhere (a cache, a test) and this is where the URL leaves feedsmith.
+    uri = author.uri if author.uri and is_allowed_url(author.uri) else None
+    url = uri or (f"mailto:{author.email}" if author.email else None)
     if url:
         data["url"] = url
     return data
@@ -615,7 +619,7 @@ def _json_item(post: Post, full: bool) -> dict[str, Any]:
         item["content_text"] = post.summary
     if post.summary:
         item["summary"] = post.summary
-    if post.image:
+    if post.image and is_allowed_url(post.image):
         item["image"] = post.image
     item["date_published"] = rfc3339(post.date)
     item["date_modified"] = rfc3339(post.updated)
@@ -820,20 +824,27 @@ def render_opml(groups: Sequence[FeedGroup], config: Config) -> bytes:
 
     ``dateModified`` is the newest update among the listed feeds (omitted with no posts), so the
     file changes only when a feed does.
+
+    Every text in it (outline ``text``/``title``, head ``title``/``ownerName``) is HTML-escaped
+    *before* XML escaping, so ``Bits & <Bytes>`` is written ``Bits &amp;amp; &amp;lt;Bytes&gt;``.
+    OPML 2.0 says ``text`` may hold encoded HTML and many readers (and the W3C validator) render
+    these attributes as HTML: unescaped, a tag named ``<script>…`` would be markup in them.
+    Escaping, not stripping, keeps the title the author chose and shows it literally in a reader
+    that renders HTML; a reader that shows the attribute as plain text shows the entities.
     """
     from lxml import etree
 
     fmt = opml_format(config)
     root = etree.Element("opml", version="2.0")
     head = etree.SubElement(root, "head")
-    etree.SubElement(head, "title").text = xml_safe(config.site.title)
+    etree.SubElement(head, "title").text = _opml_text(config.site.title)
     newest = max(
         (p.updated for g in groups for p in g.posts[: config.feed.max_entries]), default=None
     )
     if newest is not None:
         etree.SubElement(head, "dateModified").text = rfc822(newest)
     if config.site.author:
-        etree.SubElement(head, "ownerName").text = xml_safe(config.site.author)
+        etree.SubElement(head, "ownerName").text = _opml_text(config.site.author)
     body = etree.SubElement(root, "body")
     folders: dict[str, Any] = {}
     for group in groups:
@@ -844,7 +855,7 @@ def render_opml(groups: Sequence[FeedGroup], config: Config) -> bytes:
             # the W3C validator warns MissingOutlineType), and a folder has no type to give.
             folder = etree.SubElement(body, "outline", text=text)
             folders[group.kind] = folder
-        title = feed_title(group, config)
+        title = _opml_text(feed_title(group, config))
         attrs = {
             "type": "rss",
             "text": title,
@@ -856,3 +867,8 @@ def render_opml(groups: Sequence[FeedGroup], config: Config) -> bytes:
             attrs["language"] = xml_safe(config.site.language)
         etree.SubElement(folder, "outline", attrs)
     return etree.tostring(root, pretty_print=True, encoding="UTF-8", xml_declaration=True)
+
+
+def _opml_text(text: str) -> str:
+    """OPML text as the HTML its readers take it for (see :func:`render_opml`)."""
+    return html.escape(xml_safe(text), quote=False)

@@ -45,6 +45,7 @@ if TYPE_CHECKING:
     from markdown_it.token import Token
 
 from feedsmith.text import truncate, xml_safe
+from feedsmith.urlsafety import ALLOWED_SCHEMES, is_allowed_url
 
 log = logging.getLogger(__name__)
 
@@ -87,7 +88,7 @@ _ATTRIBUTES: dict[str, set[str]] = {
     "q": {"cite"},
     "blockquote": {"cite"},
 }
-_URL_SCHEMES = {"http", "https", "mailto"}
+_URL_SCHEMES = set(ALLOWED_SCHEMES)
 _LANGUAGE_CLASS = re.compile(r"^language-[\w+#.-]{1,40}$")
 _WS = re.compile(r"\s+")
 # A soft line break between two CJK characters is not a space: Japanese wraps lines anywhere.
@@ -141,21 +142,33 @@ _page = threading.local()
 
 
 def _absolute(url: str) -> str | None:
-    """nh3's ``url_relative`` callback: the relative ``url`` made absolute against the page."""
+    """nh3's ``url_relative`` callback: the relative ``url`` made absolute against the page, or
+    ``None`` (the attribute is dropped) when the result is not an allowed URL.
+
+    nh3 checks the scheme of the value *it* sees and never that of what this returns: a value
+    nh3 calls relative because it starts with a space (``&nbsp;javascript:…``) becomes
+    ``javascript:…`` here once stripped, so the final URL is checked again
+    (:mod:`feedsmith.urlsafety`)."""
     try:
-        return absolute_url(_page.url, url.strip())
+        resolved = xml_safe(absolute_url(_page.url, url.strip()))
     except ValueError:  # e.g. a malformed IPv6 host in "//[x"
         return None
+    return resolved if is_allowed_url(resolved) else None
 
 
 def _keep_attribute(tag: str, attr: str, value: str) -> str | None:
-    """Allow only the class names markdown-it emits for fenced code (``language-python``).
+    """Allow only the class names markdown-it emits for fenced code (``language-python``), and
+    a ``cite`` URL only made absolute and with an allowed scheme.
 
-    Arbitrary classes would let a post borrow the reader's page styles (e.g. hide text).
+    Arbitrary classes would let a post borrow the reader's page styles (e.g. hide text). nh3
+    does not count ``cite`` among URL attributes, so its value is checked here, the way
+    :func:`_absolute` checks ``href`` and ``src``.
     """
     if attr == "class":
         kept = [c for c in value.split() if _LANGUAGE_CLASS.match(c)]
         return " ".join(kept) or None
+    if attr == "cite":
+        return _absolute(value)
     return value
 
 
@@ -243,8 +256,8 @@ def _cleaner(attribute_filter: Callable[[str, str, str], str | None] | None) -> 
     )
 
 
-# The filter only ever changes ``class`` values, and a Python call per attribute costs a third of
-# the sanitizer's time, so HTML without the word ``class`` (attribute names are ASCII,
+# The filter only ever changes ``class`` and ``cite`` values, and a Python call per attribute
+# costs a third of the sanitizer's time, so HTML without either word (attribute names are ASCII,
 # case-insensitive) uses the Cleaner without it.
 _CLEANER = _cleaner(None)
 _CLEANER_CLASSES = _cleaner(_keep_attribute)
@@ -253,13 +266,19 @@ _TEXT_CLEANER = nh3.Cleaner(tags=set(), clean_content_tags=_DROP_WITH_CONTENT)
 
 
 def _sanitize(raw: str, page_url: str) -> str:
-    cleaner = _CLEANER_CLASSES if "class" in raw.lower() else _CLEANER
+    low = raw.lower()
+    cleaner = _CLEANER_CLASSES if "class" in low or "cite" in low else _CLEANER
     outer = getattr(_page, "url", None)
     _page.url = page_url
     try:
-        return cleaner.clean(raw)
+        clean = cleaner.clean(raw)
     finally:
         _page.url = outer
+    # A character reference to a control character (``title="&#x8;"``) comes out of the HTML
+    # parser as that character, which XML cannot carry: one such attribute failed the rendering
+    # of every feed the post is in. The body is XML-safe already, so only a numeric reference
+    # can bring one back.
+    return xml_safe(clean) if "&#" in raw else clean
 
 
 def html_to_text(fragment: str) -> str:

@@ -38,10 +38,13 @@ from feedsmith.model import Author, Post, Problem, ScanResult, Severity
 from feedsmith.sources import SourceError, decode, display_path, find_sources, read_bytes
 from feedsmith.text import escape_controls, truncate, xml_safe
 from feedsmith.urlpath import PathEscapesSite, remove_dot_segments
+from feedsmith.urlsafety import is_allowed_url
 
 log = logging.getLogger(__name__)
 
 SUMMARY_LIMIT = 300
+#: What an ``image`` may be: a picture is fetched over the web, never from a ``mailto:``.
+_WEB_SCHEMES = frozenset({"http", "https"})
 # An excerpt the author wrote on purpose is kept longer than a derived one, but still bounded:
 # some blogs paste a whole article into ``description``.
 EXPLICIT_SUMMARY_LIMIT = 1000
@@ -373,9 +376,7 @@ class _Parser:
                 self.problem("warning", "author: a mapping without 'name'; ignored", "author")
                 return None
             email = _clean_opt(item.get("email"))
-            uri = _clean_opt(item.get("uri", item.get("url")))
-            if uri and not uri.isascii():
-                uri = self._ascii_uri(uri)
+            uri = self._author_uri(_clean_opt(item.get("uri", item.get("url"))))
             return Author(name, email, uri)
         name = _clean_opt(item)
         if not name:
@@ -384,6 +385,27 @@ class _Parser:
             if key == name:
                 return self._author({"name": known.name, "email": known.email, "uri": known.uri})
         return Author(name)
+
+    def _author_uri(self, uri: str | None) -> str | None:
+        """An author's ``uri``/``url``: a path resolved against ``site.url``, Unicode encoded,
+        and dropped with a warning unless the result is an allowed URL (``javascript:`` in an
+        Atom ``<uri>`` or a JSON Feed author ``url`` is a script link in the reader)."""
+        if not uri:
+            return None
+        try:
+            resolved = urljoin(self.config.site.url + "/", uri)
+        except ValueError:  # a broken IPv6 host such as "//[x"
+            resolved = uri
+        if not resolved.isascii():
+            resolved = self._ascii_uri(resolved)
+        if is_allowed_url(resolved):
+            return resolved
+        self.problem(
+            "warning",
+            f"author: uri {uri!r} is not an http(s) or mailto URL or a path; dropped",
+            "authors" if "authors" in (self.doc.meta if self.doc else {}) else "author",
+        )
+        return None
 
     @staticmethod
     def _ascii_uri(uri: str) -> str:
@@ -414,7 +436,7 @@ class _Parser:
             return None
         try:
             resolved = urljoin(url, xml_safe(value.strip()))
-            if urlsplit(resolved).scheme in ("http", "https"):
+            if is_allowed_url(resolved, _WEB_SCHEMES):
                 return _quote_url(resolved)
         except ValueError:  # a broken IPv6 host such as "//[x"
             pass
