@@ -180,9 +180,7 @@ def call(
     watch = _Deadline(deadline)
     _local.deadline = watch
     try:
-        resp = s.request(
-            method, url, stream=True, timeout=TIMEOUT, allow_redirects=False, **kwargs
-        )
+        resp = s.request(method, url, stream=True, timeout=TIMEOUT, allow_redirects=False, **kwargs)
         try:
             body = resp.raw.read(limit, decode_content=False) or b""
         finally:
