@@ -33,6 +33,7 @@ the same host is a normal set-up), but it has the same deadline.
 from __future__ import annotations
 
 import contextlib
+import http.client
 import ipaddress
 import queue
 import socket
@@ -43,6 +44,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import requests
+import urllib3.exceptions
 from requests.adapters import HTTPAdapter
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
@@ -192,7 +194,8 @@ def call(
         if watch.expired and not isinstance(exc, DeadlineExceeded):
             raise DeadlineExceeded(f"{method} {url}: over {deadline:g}s") from exc
         raise
-    except Exception as exc:  # urllib3/http.client errors of a socket shut by the watchdog
+    except (OSError, http.client.HTTPException, urllib3.exceptions.HTTPError) as exc:
+        # raised by ``raw.read`` (not wrapped by requests), e.g. a socket the watchdog shut
         if watch.expired:
             raise DeadlineExceeded(f"{method} {url}: over {deadline:g}s") from exc
         raise requests.exceptions.ConnectionError(str(exc)) from exc
