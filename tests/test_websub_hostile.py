@@ -136,6 +136,16 @@ def test_the_deadline_ends_a_callback_that_answers_one_byte_a_second() -> None:
     assert net.failure(net.DeadlineExceeded("x")) == "Deadline"
 
 
+def test_the_deadline_also_covers_a_kept_alive_connection() -> None:
+    with hostile("kept-drip") as (url, drip):
+        session = net.session(guarded=False)
+        assert net.call(session, "GET", url + "/one", deadline=30).body == b"ok"
+        with pytest.raises(net.DeadlineExceeded):
+            net.call(session, "GET", url + "/two", deadline=2.5)
+        drip.wait_for(lambda s: s.closed == 1)
+    assert drip.opened == 1  # the second request went over the same connection
+
+
 def test_an_endless_answer_is_read_only_to_the_limit() -> None:
     with hostile("flood") as (url, flood):
         answer = net.call(net.session(guarded=False), "POST", url + "/cb", data=b"hi")

@@ -117,7 +117,8 @@ class Hostile:
 def hostile(mode: str, host: str = "127.0.0.1") -> Iterator[tuple[str, Hostile]]:
     """A callback that never finishes answering: ``drip`` sends a status line and then one
     byte of an endless header a second; ``flood`` sends a 200 with an endless body as fast as
-    the client takes it. Serves on ``host`` (loopback only); yields the base URL."""
+    the client takes it; ``kept-drip`` answers a first request on a connection properly (kept
+    alive) and drips the second. Serves on ``host`` (loopback only); yields the base URL."""
     import socket
     import socketserver
 
@@ -138,7 +139,15 @@ def hostile(mode: str, host: str = "127.0.0.1") -> Iterator[tuple[str, Hostile]]
                     if not got:
                         return
                     data += got
-                if mode == "drip":
+                if mode == "kept-drip":
+                    sock.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+                    data = b""
+                    while b"\r\n\r\n" not in data:
+                        got = sock.recv(65536)
+                        if not got:
+                            return
+                        data += got
+                if mode in ("drip", "kept-drip"):
                     sock.sendall(b"HTTP/1.1 200 OK\r\nX-Slow: ")
                     while not stop.wait(1.0):
                         sock.sendall(b"a")

@@ -11,9 +11,8 @@ hub must neither become a way to make requests into our own network nor be held 
   has no timeout of its own; a stuck lookup thread is abandoned, it holds no lane).
 * **bounded answer**: only the first :data:`ANSWER_BYTES` of an answer are read (streamed, then
   the connection is closed): a challenge echo is short, a 400 MiB answer costs 4 KiB.
-  ``Connection: close`` on every request: each one connects anew, so the watchdog always
-  knows the socket and the address guard sees every connection (no reused socket from before
-  a DNS change); a TCP handshake per delivery is the price.
+  A connection whose answer was not read to its end is closed, not reused; a kept-alive one
+  is handed to the next request's watchdog.
 * **where**: at subscription time a web worker checks the callback's *syntax* only
   (:func:`check_callback`: scheme, credentials, port, host name by IDNA, IP literals by the
   address guard of :mod:`.guard`) — no DNS in the web worker, so a slow resolver never holds a
@@ -33,8 +32,10 @@ the same host is a normal set-up), but it has the same deadline.
 from __future__ import annotations
 
 import contextlib
+import heapq
 import http.client
 import ipaddress
+import itertools
 import queue
 import socket
 import threading
@@ -129,11 +130,10 @@ class _Deadline:
     def __init__(self, seconds: float) -> None:
         self.end = time.monotonic() + seconds
         self.expired = False
+        self.done = False
         self._socks: list[socket.socket] = []
         self._lock = threading.Lock()
-        self._timer = threading.Timer(seconds, self._expire)
-        self._timer.daemon = True
-        self._timer.start()
+        _WATCHDOG.add(self)
 
     def left(self) -> float:
         return max(0.0, self.end - time.monotonic())
@@ -144,14 +144,57 @@ class _Deadline:
             if self.expired:
                 _shut(sock)
 
-    def _expire(self) -> None:
+    def expire(self) -> None:
         with self._lock:
+            if self.done:
+                return
             self.expired = True
             for sock in self._socks:
                 _shut(sock)
 
     def cancel(self) -> None:
-        self._timer.cancel()
+        with self._lock:
+            self.done = True
+            self._socks.clear()
+
+
+class _Watchdog:
+    """One daemon thread expiring every request's deadline (a timer thread per request would
+    cost a thread start per delivery)."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._heap: list[tuple[float, int, _Deadline]] = []
+        self._seq = itertools.count()
+        self._thread: threading.Thread | None = None
+
+    def add(self, deadline: _Deadline) -> None:
+        with self._cond:
+            heapq.heappush(self._heap, (deadline.end, next(self._seq), deadline))
+            if self._thread is None:
+                self._thread = threading.Thread(
+                    target=self._run, name="feedsmith-websub-deadline", daemon=True
+                )
+                self._thread.start()
+            self._cond.notify()
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                while self._heap and self._heap[0][2].done:
+                    heapq.heappop(self._heap)
+                if not self._heap:
+                    self._cond.wait()
+                    continue
+                wait = self._heap[0][0] - time.monotonic()
+                if wait > 0:
+                    self._cond.wait(wait)
+                    continue
+                due = heapq.heappop(self._heap)[2]
+            due.expire()
+
+
+_WATCHDOG = _Watchdog()
 
 
 def _shut(sock: socket.socket) -> None:
@@ -230,9 +273,17 @@ def _resolve(host: str, port: int, timeout: float) -> list[str]:
 
 class _Connect:
     """``_new_conn`` for our connections: bounded resolution, the address guard (when
-    ``guarded``), the deadline's watchdog, the connected address checked again."""
+    ``guarded``), the deadline's watchdog, the connected address checked again. ``request``
+    hands a kept-alive socket to the current request's watchdog too."""
 
     guarded = False
+
+    def request(self, *args: Any, **kwargs: Any) -> None:
+        sock = getattr(self, "sock", None)
+        watch = _deadline()
+        if sock is not None and watch is not None:
+            watch.add(sock)
+        super().request(*args, **kwargs)  # type: ignore[misc]
 
     def _new_conn(self) -> socket.socket:
         conn: Any = self
@@ -308,7 +359,6 @@ def session(*, guarded: bool) -> requests.Session:
     s = requests.Session()
     s.trust_env = False
     s.headers["User-Agent"] = USER_AGENT
-    s.headers["Connection"] = "close"
     s.headers["Accept-Encoding"] = "identity"  # the bytes read are the bytes sent: no bombs
     adapter = _adapter(guarded)
     s.mount("http://", adapter)
