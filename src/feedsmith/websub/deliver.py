@@ -71,8 +71,8 @@ VERIFY_WORKERS = 8
 DELIVERY_WORKERS = 16
 #: Requests in flight at once to one callback network (:func:`.guard.network_key`).
 PER_HOST = 4
-#: Due deliveries one pass reads per callback network and in all (one network's backlog must
-#: not fill the batch of the others).
+#: Due deliveries one pass reads (and the lanes accept) per callback network and in all: one
+#: network's backlog must not fill the batch of the others.
 PER_HOST_PASS = PER_HOST * 5
 DELIVERY_BATCH = 200
 
@@ -102,10 +102,20 @@ class HubJobs:
         self.clock = clock
         self._local = threading.local()  # a session per thread: requests.Session is not shared
         self.verify_lanes = Lanes(
-            "feedsmith-websub-verify", VERIFY_WORKERS, PER_HOST, self._release_thread
+            "feedsmith-websub-verify",
+            VERIFY_WORKERS,
+            PER_HOST,
+            self._release_thread,
+            backlog=BATCH,
+            network_backlog=PER_HOST_PASS,
         )
         self.deliver_lanes = Lanes(
-            "feedsmith-websub-deliver", DELIVERY_WORKERS, PER_HOST, self._release_thread
+            "feedsmith-websub-deliver",
+            DELIVERY_WORKERS,
+            PER_HOST,
+            self._release_thread,
+            backlog=DELIVERY_BATCH,
+            network_backlog=PER_HOST_PASS,
         )
 
     def jobs(self) -> list[Job]:
@@ -370,6 +380,8 @@ class _VerifyJob:
 
     def run(self, now: float) -> int:
         done = self.hub.expire(now)
+        if not self.lanes.wants_more():
+            return done
         cond, ids = _excluding(self.lanes.in_flight())
         rows = (
             self.hub.store.connect()
@@ -412,6 +424,8 @@ class _DeliverJob:
         return None if value is None else float(value)
 
     def run(self, now: float) -> int:
+        if not self.lanes.wants_more():
+            return 0
         conn = self.hub.store.connect()
         in_flight = self.lanes.in_flight()
         # A delivery whose subscription ended (unsubscribed, expired) is simply dropped.
