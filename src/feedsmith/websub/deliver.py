@@ -271,6 +271,13 @@ class HubJobs:
             log.info("websub %s verified callback=%s topic=%s", mode, callback, topic)
 
     def expire(self, now: float) -> int:
+        due = (
+            self.store.connect()
+            .execute("SELECT 1 FROM subscriptions WHERE expires <= ? LIMIT 1", (now,))
+            .fetchone()
+        )
+        if due is None:  # the common case, and no write lock taken for it
+            return 0
         with self.store.transaction() as conn:
             rows = conn.execute(
                 "SELECT id, callback, topic FROM subscriptions WHERE expires <= ?", (now,)
@@ -369,7 +376,10 @@ class _VerifyJob:
         return self.lanes.busy()
 
     def next_due(self, conn: sqlite3.Connection) -> float | None:
+        # Lanes full: they poke the sender when they want more, no need to look before.
         cond, ids = _excluding(self.lanes.in_flight())
+        if not self.lanes.wants_more():
+            cond, ids = "0", []
         row = conn.execute(
             f"SELECT MIN(next_attempt) FROM requests WHERE {cond}"
             " UNION ALL SELECT MIN(expires) FROM subscriptions",
@@ -417,6 +427,8 @@ class _DeliverJob:
         return self.lanes.busy()
 
     def next_due(self, conn: sqlite3.Connection) -> float | None:
+        if not self.lanes.wants_more():
+            return None  # the lanes poke the sender when they want more
         cond, ids = _excluding(self.lanes.in_flight())
         value = conn.execute(
             f"SELECT MIN(next_attempt) FROM deliveries WHERE {cond}", ids
@@ -428,15 +440,15 @@ class _DeliverJob:
             return 0
         conn = self.hub.store.connect()
         in_flight = self.lanes.in_flight()
-        # A delivery whose subscription ended (unsubscribed, expired) is simply dropped.
-        with self.hub.store.transaction() as tx:
-            cond, ids = _excluding(in_flight)
-            tx.execute(
-                "DELETE FROM deliveries WHERE sub_id NOT IN (SELECT id FROM subscriptions)"
-                f" AND {cond}",
-                ids,
-            )
-            _collect_bodies(tx)
+        # A delivery whose subscription ended (unsubscribed, expired) is simply dropped; when
+        # nothing is in flight only (the join below never picks such rows): no write lock on
+        # every pass while the lanes write theirs.
+        if not in_flight:
+            with self.hub.store.transaction() as tx:
+                tx.execute(
+                    "DELETE FROM deliveries WHERE sub_id NOT IN (SELECT id FROM subscriptions)"
+                )
+                _collect_bodies(tx)
         cond, ids = _excluding(in_flight, "d.id")
         rows = conn.execute(
             "SELECT * FROM (SELECT d.id, d.sub_id, d.topic, d.sha256, d.attempts,"

@@ -15,8 +15,8 @@ rows in flight. Limits:
   backlog cannot crowd out the others), at most one per ``key`` (a (callback, topic) pair for
   verifications: a subscribe and an unsubscribe of the same pair are verified in order).
 
-The sender is poked when the backlog is half empty or empty, so it reads the table once per
-batch, not once per request.
+The sender is poked when the backlog (or one network's) is half empty, or empty, so it reads
+the table once per batch, not once per request.
 
 A row is in exactly one task at a time, so nothing is sent twice for one change. Threads are
 daemons (they do not hold ``feedsmith build`` at exit; what is not sent stays queued), start as
@@ -134,7 +134,11 @@ class Lanes:
             self._keys.discard(key)
             self._busy_threads -= 1
             self._dispatch()
-            poke = not self._rows or len(self._rows) == self.backlog // 2
+            poke = (
+                not self._rows
+                or len(self._rows) == self.backlog // 2
+                or self._accepted[network] == self.network_backlog // 2
+            )
         if poke:
             self.on_done()
 
