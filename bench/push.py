@@ -19,8 +19,8 @@ Prints p50/p95/max in milliseconds.
 
 Loopback callbacks answer in about a millisecond; real ones are further away. ``--delay-ms``
 makes every callback wait that long before answering a delivery, and ``--hosts K`` spreads the
-callbacks over K loopback addresses (127.0.0.1 … 127.0.0.K, distinct hosts to the hub's
-per-host limit), to see how delivery scales when it is the subscribers that are slow.
+callbacks over K loopback addresses (127.0.1.1 … 127.0.K.1, distinct /24 networks to the
+hub's per-network limit), to see how delivery scales when it is the subscribers that are slow.
 
 The new posts are removed at the end; the hub's state (``websub.sqlite``) is reset at the start
 so subscriptions of an earlier run (on a port gone since) are not delivered to.
@@ -128,10 +128,10 @@ class Subscriber:
             daemon_threads = True
             request_queue_size = 1024
 
-        # Callback hosts 127.0.0.1, 127.0.0.2, …: the hub limits its connections per host.
-        self.servers = [Server((f"127.0.0.{k + 1}", 0), Handler) for k in range(hosts)]
+        # Callback hosts 127.0.1.1, 127.0.2.1, …: the hub limits its connections per /24.
+        self.servers = [Server((f"127.0.{k + 1}.1", 0), Handler) for k in range(hosts)]
         self.bases = [
-            f"http://127.0.0.{k + 1}:{s.server_address[1]}" for k, s in enumerate(self.servers)
+            f"http://127.0.{k + 1}.1:{s.server_address[1]}" for k, s in enumerate(self.servers)
         ]
         for server in self.servers:
             threading.Thread(target=server.serve_forever, daemon=True).start()
@@ -214,7 +214,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--subscribers", type=int, default=1000)
     parser.add_argument("--rounds", type=int, default=5, help="saves per subscriber count")
     parser.add_argument(
-        "--hosts", type=int, default=1, help="callback hosts (127.0.0.1 …), default: %(default)s"
+        "--hosts", type=int, default=1, help="callback hosts (127.0.1.1 …), default: %(default)s"
     )
     parser.add_argument(
         "--delay-ms",

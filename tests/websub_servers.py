@@ -96,3 +96,84 @@ def pinged_topics(requests: list[Received]) -> list[str]:
         assert form["hub.topic"] == form["hub.url"], form
         topics.extend(form["hub.url"])
     return topics
+
+
+@dataclass
+class Hostile:
+    """What a hostile callback saw: connections opened, closed by the peer, bytes sent."""
+
+    opened: int = 0
+    closed: int = 0
+    sent: int = 0
+    changed: threading.Condition = field(default_factory=threading.Condition)
+
+    def wait_for(self, check: Callable[[Hostile], Any], timeout: float = 60.0) -> None:
+        with self.changed:
+            ok = self.changed.wait_for(lambda: check(self), timeout)
+        assert ok, f"timed out; opened={self.opened} closed={self.closed} sent={self.sent}"
+
+
+@contextmanager
+def hostile(mode: str, host: str = "127.0.0.1") -> Iterator[tuple[str, Hostile]]:
+    """A callback that never finishes answering: ``drip`` sends a status line and then one
+    byte of an endless header a second; ``flood`` sends a 200 with an endless body as fast as
+    the client takes it; ``kept-drip`` answers a first request on a connection properly (kept
+    alive) and drips the second. Serves on ``host`` (loopback only); yields the base URL."""
+    import socket
+    import socketserver
+
+    seen = Hostile()
+    stop = threading.Event()
+    chunk = b"x" * 65536
+
+    class Handler(socketserver.BaseRequestHandler):
+        def handle(self) -> None:
+            sock: socket.socket = self.request
+            with seen.changed:
+                seen.opened += 1
+                seen.changed.notify_all()
+            try:
+                data = b""
+                while b"\r\n\r\n" not in data:  # the request's head; its body is not needed
+                    got = sock.recv(65536)
+                    if not got:
+                        return
+                    data += got
+                if mode == "kept-drip":
+                    sock.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+                    data = b""
+                    while b"\r\n\r\n" not in data:
+                        got = sock.recv(65536)
+                        if not got:
+                            return
+                        data += got
+                if mode in ("drip", "kept-drip"):
+                    sock.sendall(b"HTTP/1.1 200 OK\r\nX-Slow: ")
+                    while not stop.wait(1.0):
+                        sock.sendall(b"a")
+                        seen.sent += 1
+                else:
+                    sock.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 1000000000000\r\n\r\n")
+                    while not stop.is_set():
+                        sock.sendall(chunk)
+                        seen.sent += len(chunk)
+            except OSError:
+                pass
+            finally:
+                with seen.changed:
+                    seen.closed += 1
+                    seen.changed.notify_all()
+
+    class Server(socketserver.ThreadingTCPServer):
+        daemon_threads = True
+        allow_reuse_address = True
+
+    server = Server((host, 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://{host}:{server.server_address[1]}", seen
+    finally:
+        stop.set()
+        server.shutdown()
+        server.server_close()

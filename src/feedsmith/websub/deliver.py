@@ -19,15 +19,14 @@ sent by two processes:
 * **leases**: a subscription ends when its lease runs out (subscribers renew by subscribing
   again, which is verified again).
 
-Deliveries go out concurrently: a topic with 1,000 subscribers must not wait for 1,000 round
-trips one after the other. Each pass of the delivery job takes the due rows (at most
-:data:`PER_HOST_PASS` per callback host, :data:`DELIVERY_BATCH` in all), splits each host's rows
-into at most :data:`PER_HOST` lanes, and runs the lanes on a small pool of daemon threads
-(:data:`DELIVERY_WORKERS`); a lane sends its rows one after the other. So no host ever has more
-than ``PER_HOST`` connections from us at once (politeness: one feed reader often hosts many
-callbacks), and the pass ends when every lane has, before the next pass reads the table again:
-a row is in exactly one lane of one pass at a time, so nothing is sent twice for one change.
-A pass with a single lane (one subscriber) runs in the sender thread itself.
+Verifications and deliveries go out on lanes (:mod:`.lanes`), never in the sender thread: a
+topic with 1,000 subscribers must not wait for 1,000 round trips one after the other, and one
+slow or hostile callback must not delay any other subscriber, nor the publish pings. Each pass
+offers the due rows (at most :data:`PER_HOST_PASS` deliveries per callback network,
+:data:`DELIVERY_BATCH` in all) to the lanes, which take what their limits allow
+(:data:`DELIVERY_WORKERS` / :data:`VERIFY_WORKERS` in flight, :data:`PER_HOST` per callback
+network) and run them without the pass waiting; rows in flight are skipped by later passes. Every
+request has the deadline and the answer bound of :mod:`.net`.
 
 Delivery is at least once: a crash after a subscriber answered 2xx but before the row is
 deleted sends that change again after the restart (the same bytes, the same signature).
@@ -38,12 +37,10 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
-import queue
 import secrets
 import sqlite3
 import threading
 import time
-from collections import defaultdict
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 from urllib.parse import urlencode, urlsplit, urlunsplit
@@ -54,6 +51,8 @@ from feedsmith.changes import ChangeSet
 from feedsmith.config import Config
 from feedsmith.websub import net
 from feedsmith.websub.discovery import link_header
+from feedsmith.websub.guard import network_key
+from feedsmith.websub.lanes import Lanes
 from feedsmith.websub.store import MAX_ATTEMPTS, WebSubStore, backoff
 
 if TYPE_CHECKING:
@@ -65,17 +64,17 @@ log = logging.getLogger("feedsmith.websub")
 
 #: Network errors while verifying are retried this often; a refusal is final at once.
 VERIFY_ATTEMPTS = 4
-BATCH = 20
-#: Deliveries in flight at once, over all callback hosts.
+BATCH = 200
+#: Verifications in flight at once, over all callback networks.
+VERIFY_WORKERS = 8
+#: Deliveries in flight at once, over all callback networks.
 DELIVERY_WORKERS = 16
-#: Deliveries in flight at once to one callback host.
+#: Requests in flight at once to one callback network (:func:`.guard.network_key`).
 PER_HOST = 4
-#: Due deliveries one pass takes per callback host (``PER_HOST`` lanes of 5) and in all: a host
-#: that hangs holds a pass for at most 5 timeouts, as the sequential batch of 20 did before.
+#: Due deliveries one pass reads (and the lanes accept) per callback network and in all: one
+#: network's backlog must not fill the batch of the others.
 PER_HOST_PASS = PER_HOST * 5
 DELIVERY_BATCH = 200
-#: A pool thread with nothing to do for this long ends (its connections close with it).
-IDLE_SECONDS = 30.0
 
 
 def signature(secret: bytes, body: bytes) -> str:
@@ -102,10 +101,29 @@ class HubJobs:
         self.store = store
         self.clock = clock
         self._local = threading.local()  # a session per thread: requests.Session is not shared
-        self.pool = _Pool(DELIVERY_WORKERS, self._release_thread)
+        self.verify_lanes = Lanes(
+            "feedsmith-websub-verify",
+            VERIFY_WORKERS,
+            PER_HOST,
+            self._release_thread,
+            backlog=BATCH,
+            network_backlog=PER_HOST_PASS,
+        )
+        self.deliver_lanes = Lanes(
+            "feedsmith-websub-deliver",
+            DELIVERY_WORKERS,
+            PER_HOST,
+            self._release_thread,
+            backlog=DELIVERY_BATCH,
+            network_backlog=PER_HOST_PASS,
+        )
 
     def jobs(self) -> list[Job]:
         return [_VerifyJob(self), _DeliverJob(self)]
+
+    def on_done(self, poke: Callable[[], None]) -> None:
+        """Call ``poke`` whenever a lane finishes a row (the sender then looks again)."""
+        self.verify_lanes.on_done = self.deliver_lanes.on_done = poke
 
     @property
     def session(self) -> requests.Session:
@@ -193,13 +211,11 @@ class HubJobs:
         outcome: str | None = None  # None: success
         retry = False
         try:
-            resp = self.session.get(
-                with_query(callback, params), timeout=net.TIMEOUT, allow_redirects=False
-            )
+            resp = net.call(self.session, "GET", with_query(callback, params))
             if mode != "denied":
-                if not 200 <= resp.status_code < 300:
-                    outcome = f"HTTP {resp.status_code}"
-                elif resp.text.strip() != challenge:
+                if not 200 <= resp.status < 300:
+                    outcome = f"HTTP {resp.status}"
+                elif resp.body.decode("utf-8", "replace").strip() != challenge:
                     outcome = "challenge not echoed"
         except requests.RequestException as exc:
             outcome = net.failure(exc)
@@ -243,7 +259,7 @@ class HubJobs:
                     " expires) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (callback, topic) DO UPDATE"
                     " SET secret = excluded.secret, lease_seconds = excluded.lease_seconds,"
                     " expires = excluded.expires",
-                    (callback, topic, _host(callback), row["secret"], lease, now + lease),
+                    (callback, topic, _network(callback), row["secret"], lease, now + lease),
                 )
             else:
                 for (sub_id,) in conn.execute(
@@ -255,6 +271,13 @@ class HubJobs:
             log.info("websub %s verified callback=%s topic=%s", mode, callback, topic)
 
     def expire(self, now: float) -> int:
+        due = (
+            self.store.connect()
+            .execute("SELECT 1 FROM subscriptions WHERE expires <= ? LIMIT 1", (now,))
+            .fetchone()
+        )
+        if due is None:  # the common case, and no write lock taken for it
+            return 0
         with self.store.transaction() as conn:
             rows = conn.execute(
                 "SELECT id, callback, topic FROM subscriptions WHERE expires <= ?", (now,)
@@ -287,12 +310,10 @@ class HubJobs:
         error: str | None = None
         gone = False
         try:
-            resp = self.session.post(
-                callback, data=body, headers=headers, timeout=net.TIMEOUT, allow_redirects=False
-            )
-            gone = resp.status_code == 410
-            if not 200 <= resp.status_code < 300:
-                error = f"HTTP {resp.status_code}"
+            resp = net.call(self.session, "POST", callback, data=body, headers=headers)
+            gone = resp.status == 410
+            if not 200 <= resp.status < 300:
+                error = f"HTTP {resp.status}"
         except requests.RequestException as exc:
             error = net.failure(exc)
         ms = (time.monotonic() - t0) * 1000
@@ -338,61 +359,105 @@ class HubJobs:
             )
 
 
+def _excluding(ids: list[int], column: str = "id") -> tuple[str, list[int]]:
+    """An SQL condition leaving out the rows in flight (a handful: at most a lane pool)."""
+    return (f"{column} NOT IN ({', '.join('?' * len(ids))})", ids) if ids else ("1", [])
+
+
 class _VerifyJob:
     def __init__(self, hub: HubJobs) -> None:
         self.hub = hub
+        self.lanes = hub.verify_lanes
 
     def on_start(self, conn: sqlite3.Connection, now: float) -> None:
         conn.execute("UPDATE requests SET next_attempt = ? WHERE next_attempt > ?", (now, now))
 
+    def busy(self) -> bool:
+        return self.lanes.busy()
+
     def next_due(self, conn: sqlite3.Connection) -> float | None:
+        # Lanes full: they poke the sender when they want more, no need to look before.
+        cond, ids = _excluding(self.lanes.in_flight())
+        if not self.lanes.wants_more():
+            cond, ids = "0", []
         row = conn.execute(
-            "SELECT MIN(next_attempt) FROM requests"
-            " UNION ALL SELECT MIN(expires) FROM subscriptions"
+            f"SELECT MIN(next_attempt) FROM requests WHERE {cond}"
+            " UNION ALL SELECT MIN(expires) FROM subscriptions",
+            ids,
         ).fetchall()
         dues = [float(r[0]) for r in row if r[0] is not None]
         return min(dues) if dues else None
 
     def run(self, now: float) -> int:
         done = self.hub.expire(now)
+        if not self.lanes.wants_more():
+            return done
+        cond, ids = _excluding(self.lanes.in_flight())
         rows = (
             self.hub.store.connect()
             .execute(
-                "SELECT * FROM requests WHERE next_attempt <= ? ORDER BY next_attempt, id LIMIT ?",
-                (now, BATCH),
+                f"SELECT * FROM requests WHERE next_attempt <= ? AND {cond}"
+                " ORDER BY next_attempt, id LIMIT ?",
+                (now, *ids, BATCH),
             )
             .fetchall()
         )
+        seen: set[tuple[str, str]] = set()
         for row in rows:
-            self.hub.verify(row)
-        return done + len(rows)
+            key = (row["callback"], row["topic"])
+            if key in seen:  # an earlier request for the pair goes first
+                continue
+            seen.add(key)
+            if self.lanes.offer(
+                row["id"], _network(row["callback"]), _bind(self.hub.verify, row), key
+            ):
+                done += 1
+        return done
 
 
 class _DeliverJob:
     def __init__(self, hub: HubJobs) -> None:
         self.hub = hub
+        self.lanes = hub.deliver_lanes
 
     def on_start(self, conn: sqlite3.Connection, now: float) -> None:
         conn.execute("UPDATE deliveries SET next_attempt = ? WHERE next_attempt > ?", (now, now))
 
+    def busy(self) -> bool:
+        return self.lanes.busy()
+
     def next_due(self, conn: sqlite3.Connection) -> float | None:
-        value = conn.execute("SELECT MIN(next_attempt) FROM deliveries").fetchone()[0]
+        if not self.lanes.wants_more():
+            return None  # the lanes poke the sender when they want more
+        cond, ids = _excluding(self.lanes.in_flight())
+        value = conn.execute(
+            f"SELECT MIN(next_attempt) FROM deliveries WHERE {cond}", ids
+        ).fetchone()[0]
         return None if value is None else float(value)
 
     def run(self, now: float) -> int:
+        if not self.lanes.wants_more():
+            return 0
         conn = self.hub.store.connect()
-        # A delivery whose subscription ended (unsubscribed, expired) is simply dropped.
-        with self.hub.store.transaction() as tx:
-            tx.execute("DELETE FROM deliveries WHERE sub_id NOT IN (SELECT id FROM subscriptions)")
-            _collect_bodies(tx)
+        in_flight = self.lanes.in_flight()
+        # A delivery whose subscription ended (unsubscribed, expired) is simply dropped; when
+        # nothing is in flight only (the join below never picks such rows): no write lock on
+        # every pass while the lanes write theirs.
+        if not in_flight:
+            with self.hub.store.transaction() as tx:
+                tx.execute(
+                    "DELETE FROM deliveries WHERE sub_id NOT IN (SELECT id FROM subscriptions)"
+                )
+                _collect_bodies(tx)
+        cond, ids = _excluding(in_flight, "d.id")
         rows = conn.execute(
             "SELECT * FROM (SELECT d.id, d.sub_id, d.topic, d.sha256, d.attempts,"
             " d.next_attempt, s.callback, s.secret, s.host, ROW_NUMBER() OVER (PARTITION BY"
             " s.host ORDER BY d.next_attempt, d.id) AS nth FROM deliveries d"
             " JOIN subscriptions s ON s.id = d.sub_id JOIN bodies b ON b.sha256 = d.sha256"
-            " WHERE d.next_attempt <= ?)"
+            f" WHERE d.next_attempt <= ? AND {cond})"
             " WHERE nth <= ? ORDER BY next_attempt, id LIMIT ?",
-            (now, PER_HOST_PASS, DELIVERY_BATCH),
+            (now, *ids, PER_HOST_PASS, DELIVERY_BATCH),
         ).fetchall()
         if not rows:
             return 0
@@ -406,102 +471,24 @@ class _DeliverJob:
                 shas,
             )
         }
-        by_host: dict[str, list[sqlite3.Row]] = defaultdict(list)
+        sent = 0
         for row in rows:
-            if row["sha256"] in bodies:
-                by_host[row["host"]].append(row)
-        lanes: list[Callable[[], None]] = []
-        for host_rows in by_host.values():
-            width = min(PER_HOST, len(host_rows))
-            for k in range(width):
-                lanes.append(self._lane(host_rows[k::width], bodies))
-        if len(lanes) == 1:
-            lanes[0]()
-        else:
-            self.hub.pool.run_all(lanes)
-        return len(rows)
-
-    def _lane(
-        self, rows: list[sqlite3.Row], bodies: dict[str, tuple[bytes, str]]
-    ) -> Callable[[], None]:
-        def send() -> None:
-            for row in rows:
-                body, content_type = bodies[row["sha256"]]
-                self.hub.deliver(row, body, content_type)
-
-        return send
+            if row["sha256"] not in bodies:
+                continue
+            body, content_type = bodies[row["sha256"]]
+            task = _bind(self.hub.deliver, row, body, content_type)
+            if self.lanes.offer(row["id"], _network(row["callback"]), task):
+                sent += 1
+        return sent
 
 
-class _Pool:
-    """A few daemon threads that run callables and say when a whole set is done.
-
-    Daemon threads, unlike ``concurrent.futures``' workers, do not hold the process at exit:
-    ``feedsmith build`` still exits after its bounded drain, leaving what is not sent in the
-    outbox. Threads start as work needs them and end after :data:`IDLE_SECONDS` without any.
-    """
-
-    def __init__(self, size: int, on_exit: Callable[[], None]) -> None:
-        self.size = size
-        self.on_exit = on_exit
-        self._tasks: queue.SimpleQueue[
-            tuple[Callable[[], None], Callable[[BaseException | None], None]]
-        ] = queue.SimpleQueue()
-        self._lock = threading.Lock()
-        self._threads = 0
-
-    def run_all(self, tasks: Sequence[Callable[[], None]]) -> None:
-        """Run ``tasks`` on the pool and return when every one has finished; then raise the
-        first exception a task raised, if any (the sender logs it and pauses, as when it sends
-        itself; the rows not sent keep their state)."""
-        left = len(tasks)
-        errors: list[BaseException] = []
-        done = threading.Condition()
-
-        def finished(error: BaseException | None) -> None:
-            nonlocal left
-            with done:
-                left -= 1
-                if error is not None:
-                    errors.append(error)
-                done.notify_all()
-
-        with self._lock:
-            for task in tasks:
-                self._tasks.put((task, finished))
-            while self._threads < min(self.size, len(tasks)):
-                self._threads += 1
-                threading.Thread(
-                    target=self._work, name="feedsmith-websub-deliver", daemon=True
-                ).start()
-        with done:
-            done.wait_for(lambda: left == 0)
-        if errors:
-            raise errors[0]
-
-    def _work(self) -> None:
-        try:
-            while True:
-                try:
-                    task, finished = self._tasks.get(timeout=IDLE_SECONDS)
-                except queue.Empty:
-                    with self._lock:
-                        if self._tasks.empty():
-                            self._threads -= 1
-                            return
-                    continue
-                error: BaseException | None = None
-                try:
-                    task()
-                except Exception as exc:
-                    error = exc
-                finished(error)
-        finally:
-            self.on_exit()
+def _bind(fn: Callable[..., None], *args: object) -> Callable[[], None]:
+    return lambda: fn(*args)
 
 
 def _collect_bodies(conn: sqlite3.Connection) -> None:
     conn.execute("DELETE FROM bodies WHERE sha256 NOT IN (SELECT sha256 FROM deliveries)")
 
 
-def _host(url: str) -> str:
-    return (urlsplit(url).hostname or "").lower()
+def _network(url: str) -> str:
+    return network_key((urlsplit(url).hostname or "").lower())

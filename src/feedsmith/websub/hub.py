@@ -9,9 +9,27 @@ so a subscriber's developer can fix the request without reading our logs:
   ``hub.secret`` of 200 bytes or more, a callback that is not an absolute http(s) URL), or a
   ``hub.topic`` that is not one of this site's subscription documents (archive pages are not
   topics, nor are other sites' URLs: this hub only distributes what feedsmith publishes);
-* 403: a callback that resolves to a loopback, private or link-local address (SSRF), unless
-  ``websub.allow_private_callbacks``;
-* 429 / 503: the per-callback-host or total subscription limit is reached.
+* 400 also: a callback host that is not a valid domain name (IDNA 2008 / UTS 46, RFC 1035
+  lengths) or contains spaces, control characters or ``%`` — decided without DNS;
+* 403: a callback whose host is an IP literal that does not reach a public address (SSRF,
+  :mod:`.guard`), unless ``websub.allow_private_callbacks``. Host *names* are not resolved
+  here (no DNS in a web worker: a slow resolver would hold the request); the builder resolves
+  them, time-bounded, and refuses private ones at verification (:mod:`.net`);
+* 409: a subscribe for a (callback, topic) whose earlier subscribe, with another secret, is
+  still pending verification (see the pending rule below);
+* 429 / 503: the per-callback-network or total subscription limit is reached. The network
+  (:func:`.guard.network_key`) is an IPv4 /24, an IPv6 /48 or a name's registrable domain, so
+  a thousand addresses of one /24 or names under one domain are one "host".
+
+The pending rule (the W3C text lets the hub decide; we choose what cannot be hijacked): each
+request is verified on its own, with its own challenge, and only a verified request changes a
+subscription. So an unverified request never replaces or cancels a pending one of the other
+mode: a subscribe and an unsubscribe of the same (callback, topic) both stay pending and are
+verified in the order received, each asking the callback about itself. A repeated subscribe
+with the same secret (or none, both times) replaces the pending one (the latest lease asked
+counts; a retrying client does not multiply our GETs); one with a different secret is refused
+``409`` until the pending one is decided, so nobody can slip their secret into someone else's
+verification. A repeated unsubscribe replaces the pending unsubscribe (it carries nothing).
 
 The topic list comes from the manifest the worker already serves feeds from, so a feed
 published a moment ago can be subscribed to at once.
@@ -29,6 +47,7 @@ from flask import Blueprint, Flask, Response, request
 
 from feedsmith.config import Config
 from feedsmith.metrics import Metrics
+from feedsmith.websub.guard import network_key
 from feedsmith.websub.net import check_callback
 from feedsmith.websub.observe import WebSubCollector
 from feedsmith.websub.store import WebSubStore
@@ -127,19 +146,21 @@ def _blueprint(config: Config, feeds_store: Any) -> Blueprint:
         if problem is not None:
             code = 403 if "resolves to" in problem else 400
             return _text(code, problem)
-        host = (urlsplit(callback).hostname or "").lower()
+        host = network_key((urlsplit(callback).hostname or "").lower())
         try:
             with store.transaction() as conn:
                 if mode == "subscribe":
                     refused = _over_limit(conn, config, callback, topic, host)
+                    if refused is None:
+                        refused = _pending_conflict(conn, callback, topic, secret)
                     if refused is not None:
                         return refused
                 now = time.time()
-                # The latest request for a (callback, topic) is the one that counts (§5.1);
-                # collapsing them also keeps a repeated request from multiplying our GETs.
+                # A repeat of the same request replaces the pending one (the module's pending
+                # rule); a request of the other mode is verified on its own.
                 conn.execute(
-                    "DELETE FROM requests WHERE callback = ? AND topic = ? AND mode != 'denied'",
-                    (callback, topic),
+                    "DELETE FROM requests WHERE callback = ? AND topic = ? AND mode = ?",
+                    (callback, topic, mode),
                 )
                 conn.execute(
                     "INSERT INTO requests (mode, callback, topic, host, lease_seconds, secret,"
@@ -164,27 +185,44 @@ def _blueprint(config: Config, feeds_store: Any) -> Blueprint:
     return bp
 
 
+def _pending_conflict(
+    conn: sqlite3.Connection, callback: str, topic: str, secret: bytes | None
+) -> Response | None:
+    """A pending subscribe for the pair with another secret: refused, never replaced."""
+    for (pending,) in conn.execute(
+        "SELECT secret FROM requests WHERE callback = ? AND topic = ? AND mode = 'subscribe'",
+        (callback, topic),
+    ):
+        if (bytes(pending) if pending is not None else None) != secret:
+            return _text(
+                409, "a subscription request for this callback and topic is pending verification"
+            )
+    return None
+
+
 def _over_limit(
     conn: sqlite3.Connection, config: Config, callback: str, topic: str, host: str
 ) -> Response | None:
-    """A renewal is never refused; a new subscription must fit the host's and the total limit
-    (pending requests count too, or a burst could overshoot before verification)."""
+    """A renewal is never refused; a new subscription must fit the network's and the total
+    limit (pending requests count too, or a burst could overshoot before verification; a
+    pending request for the same pair does not, as a repeat replaces it)."""
     renewal = conn.execute(
         "SELECT 1 FROM subscriptions WHERE callback = ? AND topic = ?", (callback, topic)
     ).fetchone()
     if renewal:
         return None
     total = conn.execute(
-        "SELECT (SELECT COUNT(*) FROM subscriptions)"
-        " + (SELECT COUNT(*) FROM requests WHERE mode = 'subscribe')"
+        "SELECT (SELECT COUNT(*) FROM subscriptions) + (SELECT COUNT(*) FROM requests"
+        " WHERE mode = 'subscribe' AND NOT (callback = ? AND topic = ?))",
+        (callback, topic),
     ).fetchone()[0]
     if total >= config.websub.max_subscriptions:
         return _text(503, "this hub has reached its subscription limit", Retry_After="3600")
     on_host = conn.execute(
         "SELECT (SELECT COUNT(*) FROM subscriptions WHERE host = ?) + (SELECT COUNT(*) FROM"
-        " requests WHERE mode = 'subscribe' AND host = ?)",
-        (host, host),
+        " requests WHERE mode = 'subscribe' AND host = ? AND NOT (callback = ? AND topic = ?))",
+        (host, host, callback, topic),
     ).fetchone()[0]
     if on_host >= config.websub.max_per_host:
-        return _text(429, "too many subscriptions for this callback host")
+        return _text(429, "too many subscriptions for this callback network")
     return None

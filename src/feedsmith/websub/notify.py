@@ -14,7 +14,7 @@ A ping is ``POST hub`` with ``hub.mode=publish``, ``hub.url=<topic>`` and the sa
 document (Google's, Superfeedr, most others); some WebSub hubs read ``hub.topic`` instead
 (Flask-WebSub requires it, see test_websub_interop); hubs ignore the parameter they do not
 use, so both go out. Several ``hub.url`` in one request is a per-hub extension, so not used.
-Any 2xx is success; anything else, or no answer within the timeouts, is retried with
+Any 2xx is success; anything else, or no answer within the deadline, is retried with
 exponential backoff (:func:`.store.backoff`) and dropped after ``MAX_ATTEMPTS``. At every
 start of the sender, waiting rows become due at once: a restart is the moment someone fixed
 something.
@@ -56,9 +56,18 @@ class Job(Protocol):
 
     def run(self, now: float) -> int: ...
 
+    def busy(self) -> bool:
+        """Work handed to lanes (:mod:`.lanes`) is still in flight: not idle yet."""
+        ...
+
 
 class PingJob:
-    """Sends the ``pings`` outbox."""
+    """Sends the ``pings`` outbox, in the sender thread itself: external hubs are the site
+    owner's choice, each request has :data:`.net.DEADLINE`, and no callback ever runs in this
+    thread (those go to lanes), so a subscriber cannot delay a ping."""
+
+    def busy(self) -> bool:
+        return False
 
     def __init__(self, store: WebSubStore, clock: Callable[[], float] = time.time) -> None:
         self.store = store
@@ -102,14 +111,14 @@ class PingJob:
         t0 = time.monotonic()
         error: str | None = None
         try:
-            resp = self._session.post(
+            resp = net.call(
+                self._session,
+                "POST",
                 hub,
                 data={"hub.mode": "publish", "hub.url": topic, "hub.topic": topic},
-                timeout=net.TIMEOUT,
-                allow_redirects=False,
             )
-            if not 200 <= resp.status_code < 300:
-                error = f"HTTP {resp.status_code}"
+            if not 200 <= resp.status < 300:
+                error = f"HTTP {resp.status}"
         except requests.RequestException as exc:
             error = net.failure(exc)
         ms = (time.monotonic() - t0) * 1000
@@ -162,8 +171,8 @@ class Sender:
     Woken by each build (and by :func:`drain`), otherwise sleeping until the earliest due row,
     or :data:`POLL_SECONDS` when a job has work that other processes queue (the hub's
     requests). One thread is enough for pings (one small request each; what a dead hub costs
-    is bounded by the timeouts); the built-in hub's content distribution fans out from it to a
-    small pool for the duration of a pass (:mod:`.deliver`).
+    is bounded by the deadline); the built-in hub's verifications and deliveries are handed to
+    lanes and not waited for (:mod:`.lanes`), so "idle" also means no lane has work left.
     """
 
     def __init__(
@@ -198,6 +207,10 @@ class Sender:
             self._wanted += 1
             self._wake.set()
 
+    def poke(self) -> None:
+        """A lane finished a row: look again (room for more, or idle now)."""
+        self._wake.set()
+
     def stop(self, timeout: float = 5.0) -> None:
         self._stop.set()
         self._wake.set()
@@ -230,6 +243,9 @@ class Sender:
                 done = 0
                 self._stop.wait(1.0)
             if done:
+                continue
+            if any(job.busy() for job in self.jobs):
+                self._wake.wait(self._sleep())
                 continue
             with self._idle:
                 self._idle_gen = generation
@@ -265,6 +281,8 @@ class WebSubSink:
             self.hub = HubJobs(config, self.store, clock)
             jobs.extend(self.hub.jobs())
         self.sender = Sender(self.store, jobs, poll=POLL_SECONDS if self.hub else None, clock=clock)
+        if self.hub is not None:
+            self.hub.on_done(self.sender.poke)
 
     def consume(self, changes: ChangeSet) -> None:
         from feedsmith.feeds import feed_url

@@ -17,6 +17,9 @@ Tables:
 * ``requests`` — (un)subscription requests accepted by a web worker, not verified yet, plus
   denials to send.
 * ``subscriptions`` — verified, active subscriptions with their lease expiry.
+
+  The ``host`` column of both is the callback's *network* (:func:`.guard.network_key`), what
+  ``websub.max_per_host`` counts; rows written by older versions hold the host name.
 * ``bodies`` / ``deliveries`` — content distribution: a topic's new bytes stored once, one
   delivery row per active subscriber.
 * ``counters`` — running totals (pings sent/failed, …) for ``/metrics``.
