@@ -12,6 +12,7 @@ import pytest
 
 from feedsmith.build import build_site
 from feedsmith.cli import main
+from feedsmith.kept import KEPT_FILE
 
 T1 = datetime(2025, 12, 1, 9, 0, tzinfo=UTC)
 T2 = datetime(2025, 12, 2, 9, 0, tzinfo=UTC)
@@ -115,7 +116,7 @@ def test_fixing_publishes_the_new_version_and_deleting_removes_it(site: Any) -> 
     assert not report.problems
     assert titles(site, "all.atom.xml") == ["Beta"]
     assert "tags/only-alpha.atom.xml" in gone(site)
-    assert not (config.state_dir / "kept.pickle").exists()
+    assert not (config.state_dir / KEPT_FILE).exists()
 
 
 @pytest.mark.parametrize(
@@ -176,7 +177,7 @@ def test_kept_file_that_is_not_ours_is_ignored(site: Any) -> None:
     write_site(site)
     config = site.config()
     build_site(config, T1)
-    Path(config.state_dir / "kept.pickle").write_bytes(b"garbage")
+    Path(config.state_dir / KEPT_FILE).write_bytes(b"garbage")
     (site.posts_dir / REL).write_bytes(b"")
     report = build_site(config, T2)
     kept_warning(report)  # the parse cache still held the valid version

@@ -50,6 +50,7 @@ import contextlib
 import hashlib
 import logging
 import os
+import secrets
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -468,11 +469,15 @@ def _plan_file(
 
 
 def _write_temp(final: str, data: bytes, suffix: str = TMP_SUFFIX) -> str:
-    """Write ``data`` next to ``final`` under a hidden temp name; return that name."""
+    """Write ``data`` next to ``final`` under a hidden temp name; return that name.
+
+    The name has a random part and is created with ``O_EXCL | O_NOFOLLOW``: a file or symlink
+    planted at a predictable name cannot redirect the write. Mode 0644: output is public.
+    """
     folder, name = os.path.split(final)
     os.makedirs(folder, exist_ok=True)
-    tmp = os.path.join(folder, f".{name}.{os.getpid()}{suffix}")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    tmp = os.path.join(folder, f".{name}.{secrets.token_hex(8)}{suffix}")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)

@@ -24,9 +24,7 @@ import contextlib
 import dataclasses
 import json
 import logging
-import os
 import re
-import tempfile
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -37,6 +35,7 @@ from typing import Any
 import orjson
 
 from feedsmith.model import Post
+from feedsmith.statedir import write_private
 
 log = logging.getLogger(__name__)
 
@@ -340,17 +339,6 @@ def save_state(path: Path, state: BuildState) -> bool:
 
 
 def write_atomic(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` so readers see the old or the new bytes, never a mix."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".feedsmith-tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
+    """Write ``data`` to ``path`` so readers see the old or the new bytes, never a mix; the
+    file is private (0600: see :mod:`feedsmith.statedir`)."""
+    write_private(path, lambda fh: fh.write(data))
