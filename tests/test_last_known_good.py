@@ -197,6 +197,8 @@ def test_healthz_and_the_index_page_name_the_kept_post(site: Any) -> None:
     health = client.get("/healthz").get_json()
     assert health["status"] == "ok"
     assert len(health["kept"]) == 1 and REL in health["kept"][0]
-    assert "empty file; still publishing its last valid version" in health["kept"][0]
+    assert "broken, still publishing its last valid version" in health["kept"][0]
+    assert str(site.root) not in json.dumps(health)  # no path outside posts_dir, ever
     page = client.get("/").get_data(as_text=True)
     assert "still published from their last valid version" in page and REL in page
+    assert str(site.root) not in page
