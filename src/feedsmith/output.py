@@ -365,7 +365,7 @@ class LocalWriter:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(os.path.join(base, path_rel))
         if changes.manifest_changed:
-            write_atomic(Path(base) / MANIFEST, changes.manifest)
+            write_atomic(Path(base) / MANIFEST, changes.manifest, public=True)
 
 
 def _unlink_all(paths: Iterable[str]) -> None:

@@ -338,7 +338,7 @@ def save_state(path: Path, state: BuildState) -> bool:
     return True
 
 
-def write_atomic(path: Path, data: bytes) -> None:
+def write_atomic(path: Path, data: bytes, *, public: bool = False) -> None:
     """Write ``data`` to ``path`` so readers see the old or the new bytes, never a mix; the
-    file is private (0600: see :mod:`feedsmith.statedir`)."""
-    write_private(path, lambda fh: fh.write(data))
+    file is private (0600: see :mod:`feedsmith.statedir`) unless ``public`` (0644: output)."""
+    write_private(path, lambda fh: fh.write(data), mode=0o644 if public else 0o600)

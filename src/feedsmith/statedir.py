@@ -81,8 +81,11 @@ def _tighten_contents(path: Path) -> None:
                     os.chmod(entry.path, DIR_MODE, follow_symlinks=False)
 
 
-def write_private(path: Path, write: Callable[[BinaryIO], object], *, fsync: bool = True) -> None:
-    """Replace ``path`` with what ``write`` writes, atomically, as a 0600 file.
+def write_private(
+    path: Path, write: Callable[[BinaryIO], object], *, fsync: bool = True, mode: int = FILE_MODE
+) -> None:
+    """Replace ``path`` with what ``write`` writes, atomically, as a 0600 file (``mode`` 0644
+    only for what is public anyway: the output folder's manifest).
 
     The temp file is made by ``mkstemp``: a random name, created with ``O_EXCL`` (a symlink
     planted at that name fails the create instead of redirecting the write) and mode 0600,
@@ -91,6 +94,8 @@ def write_private(path: Path, write: Callable[[BinaryIO], object], *, fsync: boo
     path.parent.mkdir(mode=DIR_MODE, parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".feedsmith-tmp", dir=path.parent)
     try:
+        if mode != FILE_MODE:
+            os.fchmod(fd, mode)
         with os.fdopen(fd, "wb") as fh:
             write(fh)
             if fsync:
