@@ -40,6 +40,7 @@ import logging
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -47,7 +48,7 @@ import msgpack
 from zlib_ng import zlib_ng
 
 from feedsmith import records
-from feedsmith.model import Post
+from feedsmith.model import Author, Post
 from feedsmith.posts import ParseOutcome
 from feedsmith.statedir import remove_legacy, write_private
 
@@ -57,7 +58,7 @@ CACHE_FILE = "parse-cache.msgpack"
 #: The pickle of older versions: never loaded (see the module docstring).
 LEGACY_CACHE_FILE = "parse-cache.pickle"
 MAGIC = "feedsmith-parse-cache"
-FORMAT_VERSION = 3
+FORMAT_VERSION = 4
 #: Level for stored HTML, written by zlib-ng: a zlib stream like the stdlib's (read back with
 #: ``zlib.decompress``, so caches written by either read the same), and at level 1 ~4x faster to
 #: write than stdlib zlib level 1 (~0.1 ms of a cold parse's ~1.2 ms per post) for ~20 % more bytes.
@@ -172,21 +173,23 @@ def save_index(path: Path, fingerprint: str, entries: dict[str, Entry]) -> None:
 
 # -- the on-disk form ----------------------------------------------------------------------------
 
-#: The fields of the Entry and ParseOutcome in a row, then those of the records (Post, Author,
-#: Problem). Stored in the file and compared on load: rows are only ever read with the fields
-#: they were written with.
-_ENTRY_FIELDS = tuple(f.name for f in dataclasses.fields(Entry))
-_OUTCOME_FIELDS = tuple(f.name for f in dataclasses.fields(ParseOutcome))
-_LAYOUT = [list(_ENTRY_FIELDS), list(_OUTCOME_FIELDS), *records.LAYOUT]
-_OUTCOME_AT = _ENTRY_FIELDS.index("outcome")
-_POST_AT = _OUTCOME_FIELDS.index("post")
-_PROBLEMS_AT = _OUTCOME_FIELDS.index("problems")
+#: The fields of every dataclass in a row. Stored in the file and compared on load (and every
+#: row's maps are checked against them): rows are only read with the fields they were written with.
+_ENTRY_KEYS = frozenset(f.name for f in dataclasses.fields(Entry))
+_OUTCOME_KEYS = frozenset(f.name for f in dataclasses.fields(ParseOutcome))
+_POST_KEYS = frozenset(records.POST_FIELDS)
+_LAYOUT = [
+    [f.name for f in dataclasses.fields(Entry)],
+    [f.name for f in dataclasses.fields(ParseOutcome)],
+    *records.LAYOUT,
+]
 #: Entries per separately packed chunk: the writer and the reader never hold the whole file.
 CHUNK = 1000
 
-#: ``[rel, Entry field values]`` with the ``outcome`` value the list of the ParseOutcome's
-#: field values, its ``post`` a :func:`feedsmith.records.post_row` (or ``None``) and its
-#: ``problems`` a list of :func:`feedsmith.records.problem_row`.
+#: ``[rel, Entry map, ParseOutcome map, Post map or None]``: each map a copy of the instance
+#: ``__dict__`` (``outcome`` and ``post`` are ``None`` there: the objects are put back on load),
+#: the problems as :func:`feedsmith.records.problem_row` lists and the post's authors as
+#: indices into its chunk's author table. A chunk is ``[authors, rows]``.
 Row = list[Any]
 
 
@@ -210,60 +213,131 @@ def _gc_paused() -> Iterator[None]:
 def _write_rows(fh: BinaryIO, fingerprint: str, entries: dict[str, Entry]) -> None:
     """The header, then chunks of up to :data:`CHUNK` rows each (see :data:`Row`), in the
     index's order, streamed into the file: neither side holds a copy of the whole file (~25 MB
-    for 10,000 posts, whose fresh memory pages alone cost ~25 ms to touch)."""
+    for 10,000 posts, whose fresh memory pages alone cost ~25 ms to touch).
+
+    Maps rather than lists because msgpack builds a map straight into a ``dict`` (with its keys
+    interned), which becomes the object's ``__dict__`` as it is: no Python code per field."""
     packer = records.packer()
     chunks = -(-len(entries) // CHUNK)  # rounded up
     fh.write(packer.pack([MAGIC, FORMAT_VERSION, fingerprint, _LAYOUT, chunks]))
-    post_row, problem_row = records.post_row, records.problem_row
+    problem_row = records.problem_row
     rows: list[Row] = []
+    authors: list[list[Any]] = []
+    author_at: dict[tuple[Any, ...], int] = {}
+    zones: list[str] = []
+    zone_at: dict[tuple[type, Any], int] = {}
     for rel, entry in entries.items():
         if type(entry) is not Entry or type(entry.outcome) is not ParseOutcome:
             raise TypeError(f"cannot store {type(entry).__name__} for {rel!r}")
-        values = [getattr(entry, name) for name in _ENTRY_FIELDS]
-        outcome = values[_OUTCOME_AT]
-        outcome_values = [getattr(outcome, name) for name in _OUTCOME_FIELDS]
-        post = outcome_values[_POST_AT]
-        outcome_values[_POST_AT] = None if post is None else post_row(post)
-        outcome_values[_PROBLEMS_AT] = list(map(problem_row, outcome_values[_PROBLEMS_AT]))
-        values[_OUTCOME_AT] = outcome_values
-        rows.append([rel, *values])
+        entry_state = vars(entry).copy()
+        outcome = entry_state["outcome"]
+        entry_state["outcome"] = None
+        outcome_state = vars(outcome).copy()
+        post = outcome_state["post"]
+        outcome_state["post"] = None
+        outcome_state["problems"] = list(map(problem_row, outcome_state["problems"]))
+        post_state: dict[str, Any] | None = None
+        if post is not None:
+            if type(post) is not Post:
+                raise TypeError(f"cannot store {type(post).__name__} as a Post")
+            post_state = vars(post).copy()
+            refs = []
+            for author in post_state["authors"]:
+                if type(author) is not Author:
+                    raise TypeError(f"cannot store {type(author).__name__} as an Author")
+                key = (author.name, author.email, author.uri)
+                at = author_at.get(key)
+                if at is None:
+                    at = author_at[key] = len(authors)
+                    authors.append(list(key))
+                refs.append(at)
+            post_state["authors"] = refs
+            for name in _DATES:
+                post_state[name] = _compact_date(post_state[name], zones, zone_at)
+        rows.append([rel, entry_state, outcome_state, post_state])
         if len(rows) == CHUNK:
-            fh.write(packer.pack(rows))
-            rows = []
+            fh.write(packer.pack([authors, zones, rows]))
+            rows, authors, author_at, zones, zone_at = [], [], {}, [], {}
     if rows:
-        fh.write(packer.pack(rows))
+        fh.write(packer.pack([authors, zones, rows]))
+
+
+#: The post's datetimes, stored as ``[seconds since the epoch, zone index]`` when that gives
+#: them back exactly (whole seconds, and a local time that exists): one C call each on load,
+#: where the general form (an extension type, see :mod:`feedsmith.records`) costs a Python call.
+_DATES = ("date", "updated")
+_from_timestamp = datetime.fromtimestamp
+
+
+def _compact_date(value: Any, zones: list[str], zone_at: dict[tuple[type, Any], int]) -> Any:
+    if type(value) is not datetime or value.microsecond or value.tzinfo is None:
+        return value
+    tz = value.tzinfo
+    key = (type(tz), tz)
+    at = zone_at.get(key)
+    if at is None:
+        try:
+            spec = records.tz_spec(tz)
+        except TypeError:
+            return value  # the general form raises for it, naming the zone
+        at = zone_at[key] = len(zones)
+        zones.append(spec)
+    seconds = int(value.timestamp())
+    back = _from_timestamp(seconds, tz)
+    if back.replace(tzinfo=None) != value.replace(tzinfo=None) or back.fold != value.fold:
+        return value  # e.g. a wall time the clocks skipped: kept as written
+    return [seconds, at]
 
 
 def _read_rows(reader: Any, chunks: int) -> dict[str, Entry]:
     """The index back from the chunks after the header; raises on anything that does not fit.
 
     Objects are rebuilt the way pickle restored a dataclass: ``__new__`` plus the instance
-    ``__dict__`` (zipped from the field names), without running ``__init__``.
+    ``__dict__`` (the map msgpack made), without running ``__init__`` (so the frozen
+    ``Post.__setattr__`` is bypassed, on fresh objects only). Names repeated across posts are
+    held once (:class:`feedsmith.records.Texts`), authors once per chunk.
     """
     new = object.__new__
     set_attr = object.__setattr__
     build = records.Reader()
-    make_post, make_problem = build.post, build.problem
-    entry_fields, outcome_fields = _ENTRY_FIELDS, _OUTCOME_FIELDS
-    outcome_at, post_at, problems_at = _OUTCOME_AT, _POST_AT, _PROBLEMS_AT
+    text = build.texts.__getitem__
+    make_problem, make_author = build.problem, build.author
+    entry_keys, outcome_keys, post_keys = _ENTRY_KEYS, _OUTCOME_KEYS, _POST_KEYS
     entries: dict[str, Entry] = {}
+    from_timestamp = _from_timestamp
     for _ in range(chunks):
-        rows: list[Row] = reader.unpack()
-        for row in rows:
-            rel = row[0]
-            if type(rel) is not str:
-                raise ValueError(f"bad path {rel!r}")
-            values = row[1:]
-            outcome_values = values[outcome_at]
-            post = outcome_values[post_at]
-            if post is not None:
-                outcome_values[post_at] = make_post(post)
-            outcome_values[problems_at] = list(map(make_problem, outcome_values[problems_at]))
+        author_rows, zone_specs, rows = reader.unpack()
+        pick_author = list(map(make_author, author_rows)).__getitem__
+        zones = list(map(records.tz_from, zone_specs))
+        for rel, entry_state, outcome_state, post_state in rows:
+            post: Post | None = None
+            if post_state is not None:
+                if post_state.keys() != post_keys:
+                    raise ValueError(f"bad post fields for {rel!r}")
+                try:
+                    post_state["categories"] = tuple(map(text, post_state["categories"]))
+                    post_state["tags"] = tuple(map(text, post_state["tags"]))
+                except TypeError:  # an unhashable name (never made by the parser): as it is
+                    post_state["categories"] = tuple(post_state["categories"])
+                    post_state["tags"] = tuple(post_state["tags"])
+                post_state["authors"] = tuple(map(pick_author, post_state["authors"]))
+                date = post_state["date"]
+                if type(date) is list:
+                    post_state["date"] = from_timestamp(date[0], zones[date[1]])
+                date = post_state["updated"]
+                if type(date) is list:
+                    post_state["updated"] = from_timestamp(date[0], zones[date[1]])
+                post = new(Post)
+                set_attr(post, "__dict__", post_state)
+            if outcome_state.keys() != outcome_keys or entry_state.keys() != entry_keys:
+                raise ValueError(f"bad entry fields for {rel!r}")
+            outcome_state["post"] = post
+            outcome_state["problems"] = list(map(make_problem, outcome_state["problems"]))
             outcome = new(ParseOutcome)
-            set_attr(outcome, "__dict__", dict(zip(outcome_fields, outcome_values, strict=True)))
-            values[outcome_at] = outcome
+            set_attr(outcome, "__dict__", outcome_state)
+            entry_state["outcome"] = outcome
             entry = new(Entry)
-            set_attr(entry, "__dict__", dict(zip(entry_fields, values, strict=True)))
+            set_attr(entry, "__dict__", entry_state)
             entries[rel] = entry
     try:
         reader.unpack()

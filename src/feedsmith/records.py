@@ -39,7 +39,7 @@ _AUTHORS = POST_FIELDS.index("authors")
 # -- values ----------------------------------------------------------------------------------
 
 
-def _tz_spec(tz: tzinfo | None) -> str:
+def tz_spec(tz: tzinfo | None) -> str:
     """A time zone as text that names it exactly, or ``TypeError``."""
     if tz is None:
         return ""
@@ -58,7 +58,7 @@ def _tz_spec(tz: tzinfo | None) -> str:
 _ZONES: dict[str, tzinfo | None] = {}
 
 
-def _tz_from(spec: str) -> tzinfo | None:
+def tz_from(spec: str) -> tzinfo | None:
     tz = _ZONES.get(spec, _ZONES)
     if tz is not _ZONES:
         return tz  # type: ignore[return-value]
@@ -78,7 +78,7 @@ def _tz_from(spec: str) -> tzinfo | None:
 
 def _default(obj: Any) -> Any:
     if type(obj) is datetime:
-        text = f"{obj.replace(tzinfo=None).isoformat()}|{obj.fold}|{_tz_spec(obj.tzinfo)}"
+        text = f"{obj.replace(tzinfo=None).isoformat()}|{obj.fold}|{tz_spec(obj.tzinfo)}"
         return msgpack.ExtType(EXT_DATETIME, text.encode("utf-8"))
     if type(obj) is int:  # only beyond 64 bits: msgpack packs the rest itself
         return msgpack.ExtType(EXT_BIGINT, str(obj).encode("ascii"))
@@ -88,7 +88,7 @@ def _default(obj: Any) -> Any:
 def _ext_hook(code: int, data: bytes) -> Any:
     if code == EXT_DATETIME:
         iso, fold, spec = data.decode("utf-8").split("|", 2)
-        return datetime.fromisoformat(iso).replace(tzinfo=_tz_from(spec), fold=int(fold))
+        return datetime.fromisoformat(iso).replace(tzinfo=tz_from(spec), fold=int(fold))
     if code == EXT_BIGINT:
         return int(data.decode("ascii"))
     raise ValueError(f"unknown extension type {code}")
