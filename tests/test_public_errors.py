@@ -18,7 +18,7 @@ POST = "---\ntitle: Hello\ndate: 2025-11-01\ntags: [a]\n---\n\nBody.\n"
 
 
 def test_a_missing_posts_dir_is_shown_by_kind_without_its_path(
-    site: Any, caplog: pytest.LogCaptureFixture
+    site: Any, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     site.write_post("2025-11-01-hello.md", POST)
     config = site.config()
@@ -40,7 +40,13 @@ def test_a_missing_posts_dir_is_shown_by_kind_without_its_path(
     assert "the posts folder is missing" in page
     for text in (json.dumps(body), page):
         assert str(site.root) not in text and "FileNotFoundError" not in text
-    # The operator still gets the detail: in the log and in the private status file.
+    # The operator still gets the detail: with the rebuild token, in the log, in the status file.
+    monkeypatch.setenv("FEEDSMITH_REBUILD_TOKEN", "s3cret")
+    for headers in ({}, {"Authorization": "Bearer wrong"}):
+        assert str(site.root) not in client.get("/healthz?detail=1", headers=headers).text
+    auth = {"Authorization": "Bearer s3cret"}
+    detail = client.get("/healthz?detail=1", headers=auth).get_json()["detail"]
+    assert str(site.posts_dir) in detail["error"]
     assert str(site.posts_dir) in caplog.text
     status = read_status(config.state_dir)
     assert status is not None and status.last_build is not None

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from feedsmith.kept import KEPT_NOTE
+from feedsmith.status import BuildStatus
 
 #: (kind, message) by what the detail says, first match wins.
 _BUILD_KINDS = (
@@ -99,3 +100,14 @@ def lease(raw: dict[str, Any]) -> dict[str, Any]:
     if raw.get("error"):
         out["error"] = bucket_error(str(raw["error"]))
     return out
+
+
+def detail(status: BuildStatus) -> dict[str, Any]:
+    """What the kinds stand for, for ``/healthz?detail=1`` with the rebuild bearer token: the
+    operator's view, never shown without it."""
+    last = status.last_build
+    return {
+        "error": last.error if last else None,
+        "sink_errors": list(status.sink_errors),
+        "kept": list(status.kept),
+    }

@@ -850,6 +850,10 @@ def create_app(
             return _json_response(body, code, retry_after)
         _, status = statuses.read()
         body, code = health_report(status, config.posts_dir)
+        if request.args.get("detail") == "1" and status is not None:  # the operator's view
+            token = os.environ.get(TOKEN_ENV_VAR, "")
+            if token and bearer_token_ok(request.headers.get("Authorization"), token):
+                body["detail"] = public.detail(status)
         lease = read_lease_status(config.state_dir) if config.publish.s3 is not None else None
         if lease is not None:
             body["lease"] = public.lease(lease)
