@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import pickle
 import shutil
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -16,7 +15,7 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
-from feedsmith import build, feeds
+from feedsmith import build, feeds, records
 from feedsmith.build import SiteBuilder
 from feedsmith.build import index as index_stage
 from feedsmith.build import listing as listing_stage
@@ -213,15 +212,19 @@ def test_corrupt_cache_is_ignored_and_feeds_stay_identical(site: Any, damage: st
         cache.write_bytes(raw[: len(raw) // 2])
     elif damage == "empty":
         cache.write_bytes(b"")
-    elif damage == "wrong version":
-        _, _, fp, entries = pickle.loads(raw)
-        cache.write_bytes(pickle.dumps((MAGIC, FORMAT_VERSION + 1, fp, entries)))
-    elif damage == "wrong fingerprint":
-        _, _, _, entries = pickle.loads(raw)
-        cache.write_bytes(pickle.dumps((MAGIC, FORMAT_VERSION, "other", entries)))
     else:
-        _, _, fp, _ = pickle.loads(raw)
-        cache.write_bytes(pickle.dumps((MAGIC, FORMAT_VERSION, fp, {"a.md": 42})))
+        reader = records.unpacker()
+        reader.feed(raw)
+        magic, version, fp, layout, chunks = reader.unpack()
+        assert (magic, version) == (MAGIC, FORMAT_VERSION)
+        rows = raw[reader.tell() :]
+        if damage == "wrong version":
+            header = [MAGIC, FORMAT_VERSION + 1, fp, layout, chunks]
+        elif damage == "wrong fingerprint":
+            header = [MAGIC, FORMAT_VERSION, "other", layout, chunks]
+        else:
+            header, rows = [MAGIC, FORMAT_VERSION, fp, layout, 1], records.packb([["a.md", 42]])
+        cache.write_bytes(records.packb(header) + rows)
     # And a change made while the cache was broken must still show up.
     write(
         site.posts_dir / "2025-12-05-new.md",

@@ -12,6 +12,7 @@ import pytest
 
 from feedsmith.build import build_site
 from feedsmith.cli import main
+from feedsmith.kept import KEPT_FILE
 
 T1 = datetime(2025, 12, 1, 9, 0, tzinfo=UTC)
 T2 = datetime(2025, 12, 2, 9, 0, tzinfo=UTC)
@@ -115,7 +116,7 @@ def test_fixing_publishes_the_new_version_and_deleting_removes_it(site: Any) -> 
     assert not report.problems
     assert titles(site, "all.atom.xml") == ["Beta"]
     assert "tags/only-alpha.atom.xml" in gone(site)
-    assert not (config.state_dir / "kept.pickle").exists()
+    assert not (config.state_dir / KEPT_FILE).exists()
 
 
 @pytest.mark.parametrize(
@@ -176,7 +177,7 @@ def test_kept_file_that_is_not_ours_is_ignored(site: Any) -> None:
     write_site(site)
     config = site.config()
     build_site(config, T1)
-    Path(config.state_dir / "kept.pickle").write_bytes(b"garbage")
+    Path(config.state_dir / KEPT_FILE).write_bytes(b"garbage")
     (site.posts_dir / REL).write_bytes(b"")
     report = build_site(config, T2)
     kept_warning(report)  # the parse cache still held the valid version
@@ -196,6 +197,8 @@ def test_healthz_and_the_index_page_name_the_kept_post(site: Any) -> None:
     health = client.get("/healthz").get_json()
     assert health["status"] == "ok"
     assert len(health["kept"]) == 1 and REL in health["kept"][0]
-    assert "empty file; still publishing its last valid version" in health["kept"][0]
+    assert "broken, still publishing its last valid version" in health["kept"][0]
+    assert str(site.root) not in json.dumps(health)  # no path outside posts_dir, ever
     page = client.get("/").get_data(as_text=True)
     assert "still published from their last valid version" in page and REL in page
+    assert str(site.root) not in page

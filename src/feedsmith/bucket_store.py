@@ -33,6 +33,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from feedsmith import public
 from feedsmith.bucket import describe_error, error_code, make_client
 from feedsmith.config import S3Config
 from feedsmith.lease import LeaseRecord, lease_key
@@ -265,16 +266,15 @@ class BucketStore:
         body: dict[str, Any] = {
             "status": status,
             "mode": "replica",
+            # No bucket name, prefix, endpoint or error text: this page is public (the detail
+            # is in the log, one line per change of state).
             "bucket": {
-                "bucket": self.settings.bucket,
-                "prefix": self.settings.prefix,
-                "endpoint": self.settings.endpoint_url,
                 "manifest_etag": state.etag,
                 "generated": manifest.generated.isoformat()
                 if manifest and manifest.generated
                 else None,
                 "last_poll": state.at.isoformat() if state.at else None,
-                "error": state.error,
+                "error": public.bucket_error(state.error),
                 "polls": state.polls,
                 "manifests_loaded": state.changes,
                 "cached_files": len(self._bodies),
@@ -282,7 +282,6 @@ class BucketStore:
             "lease": None
             if lease is None
             else {
-                "holder": None if lease.released else lease.holder,
                 "token": lease.token,
                 "expires": json.loads(lease.to_bytes())["expires"],
                 "released": lease.released,

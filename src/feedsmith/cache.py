@@ -13,22 +13,21 @@ of it depends on the clock or on other posts, so its result can be kept per file
   :func:`hydrate`).
 
 The index lives in memory in the long-running service (one :class:`~feedsmith.build.SiteBuilder`)
-and is persisted to ``state_dir/parse-cache.pickle`` for the next process. Format: a pickle of
-``(MAGIC, FORMAT_VERSION, fingerprint, (layout, chunks))`` followed by ``chunks`` pickles of rows
+and is persisted to ``state_dir/parse-cache.msgpack`` for the next process. Format: msgpack (see
+:mod:`feedsmith.records`; never pickle, whose loading runs code a planted file names), a header
+``[MAGIC, FORMAT_VERSION, fingerprint, layout, chunks]`` followed by ``chunks`` arrays of rows
 (see :func:`_write_rows`). ``fingerprint`` is :meth:`Config.fingerprint` (settings that affect
-parsing plus the feedsmith version), so a config change or an upgrade invalidates it. Pickle
-rather than JSON because the outcome holds datetimes with arbitrary ``tzinfo`` and loading must
-be fast; the file lives in our own ``state_dir`` and is written only by feedsmith, so it is
-trusted like the rest of that folder. Anything unexpected while loading — missing, truncated,
-garbage, another version, another fingerprint, another ``layout`` — means "no cache": it can
-cost a cold parse, never a wrong feed.
+parsing plus the feedsmith version), so a config change or an upgrade invalidates it. Anything
+unexpected while loading — missing, truncated, garbage, another version, another fingerprint,
+another ``layout`` — means "no cache": it can cost a cold parse, never a wrong feed. A
+``parse-cache.pickle`` left by an older feedsmith is never opened: it is removed, with one log
+line.
 
 Loading the cache is most of a fresh process's no-change rebuild, so what is stored is chosen
-for loading speed: per entry the instance dicts of the Entry, its outcome and its post (no
-``__reduce__`` machinery per object), every string, tag and author that repeats across posts
-stored once, in chunks of :data:`CHUNK` rows (pickle's memo stays small), streamed to and from
-the file, with the garbage collector paused meanwhile. ``layout`` names the dataclass fields the
-rows were written with, so a dataclass that gains or loses a field cannot be misread.
+for loading speed: per entry a flat list of field values (a dict zipped from the field names on
+load, no per-field Python code), in chunks of :data:`CHUNK` rows streamed to and from the file,
+with the garbage collector paused meanwhile. Tags, categories and authors that repeat across
+posts are held once in memory after loading (:class:`feedsmith.records.Reader`).
 """
 
 from __future__ import annotations
@@ -38,26 +37,28 @@ import dataclasses
 import gc
 import hashlib
 import logging
-import os
-import pickle
-import tempfile
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
-from operator import attrgetter
+from datetime import datetime
 from pathlib import Path
 from typing import Any, BinaryIO
 
+import msgpack
 from zlib_ng import zlib_ng
 
-from feedsmith.model import Author, Post, Problem
+from feedsmith import records
+from feedsmith.model import Author, Post
 from feedsmith.posts import ParseOutcome
+from feedsmith.statedir import remove_legacy, write_private
 
 log = logging.getLogger(__name__)
 
-CACHE_FILE = "parse-cache.pickle"
+CACHE_FILE = "parse-cache.msgpack"
+#: The pickle of older versions: never loaded (see the module docstring).
+LEGACY_CACHE_FILE = "parse-cache.pickle"
 MAGIC = "feedsmith-parse-cache"
-FORMAT_VERSION = 2
+FORMAT_VERSION = 4
 #: Level for stored HTML, written by zlib-ng: a zlib stream like the stdlib's (read back with
 #: ``zlib.decompress``, so caches written by either read the same), and at level 1 ~4x faster to
 #: write than stdlib zlib level 1 (~0.1 ms of a cold parse's ~1.2 ms per post) for ~20 % more bytes.
@@ -134,6 +135,7 @@ def hydrate(post: Post, html: str) -> Post:
 
 def load_index(path: Path, fingerprint: str) -> dict[str, Entry]:
     """The persisted index, or ``{}`` when there is none usable (never raises)."""
+    remove_legacy(path.with_name(LEGACY_CACHE_FILE), "the parse cache is rebuilt")
     try:
         fh = path.open("rb")
     except FileNotFoundError:
@@ -143,56 +145,52 @@ def load_index(path: Path, fingerprint: str) -> dict[str, Entry]:
         return {}
     try:
         with fh, _gc_paused():
-            # Our own state_dir, written only by feedsmith (see the module docstring).
-            magic, version, stored_fp, payload = pickle.load(fh)
+            reader = records.unpacker(fh)
+            magic, version, stored_fp, layout, chunks = reader.unpack()
             if magic != MAGIC:
                 raise ValueError(f"not a parse cache: {magic!r}")
-            if version != FORMAT_VERSION or stored_fp != fingerprint or payload[0] != _LAYOUT:
+            if version != FORMAT_VERSION or stored_fp != fingerprint or layout != _LAYOUT:
                 log.info("parse cache is for another config or version: parsing everything")
                 return {}
-            return _read_rows(fh, payload[1])
+            return _read_rows(reader, chunks)
     except Exception as exc:  # corrupt in any way at all: cost time, never correctness
         log.warning("ignoring corrupt parse cache %s (%s): parsing everything", path, exc)
         return {}
 
 
 def save_index(path: Path, fingerprint: str, entries: dict[str, Entry]) -> None:
-    """Atomically replace the persisted index (temp file + rename, so readers never see a mix).
+    """Atomically replace the persisted index (private temp file + rename, so readers never
+    see a mix). Raises ``TypeError`` for a value the format cannot hold; the previous file is
+    then left as it was.
 
     Not fsynced: after a crash a lost or torn cache is detected by :func:`load_index` and only
     costs a re-parse, and a 10,000-post cache is tens of MB whose fsync would dominate a
     one-post rebuild.
     """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh, _gc_paused():
-            _write_rows(fh, fingerprint, entries)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
+    with _gc_paused():
+        write_private(path, lambda fh: _write_rows(fh, fingerprint, entries), fsync=False)
 
 
 # -- the on-disk form ----------------------------------------------------------------------------
 
-#: The fields of every dataclass in a row (``Author`` and ``Problem`` objects are pickled as
-#: they are). Stored in the file and compared on load: rows are only ever read with the fields
-#: they were written with.
-_LAYOUT = tuple(
-    tuple(f.name for f in dataclasses.fields(cls))
-    for cls in (Entry, ParseOutcome, Post, Author, Problem)
-)
-#: Entries per separately pickled chunk. Pickling looks up every object in its memo, and a memo
-#: of a whole 10,000-entry index (~150,000 objects) no longer fits the CPU caches: chunks of
-#: 1,000 pickle ~40 % faster and load as fast, for a few KB of strings repeated across chunks.
+#: The fields of every dataclass in a row. Stored in the file and compared on load (and every
+#: row's maps are checked against them): rows are only read with the fields they were written with.
+_ENTRY_KEYS = frozenset(f.name for f in dataclasses.fields(Entry))
+_OUTCOME_KEYS = frozenset(f.name for f in dataclasses.fields(ParseOutcome))
+_POST_KEYS = frozenset(records.POST_FIELDS)
+_LAYOUT = [
+    [f.name for f in dataclasses.fields(Entry)],
+    [f.name for f in dataclasses.fields(ParseOutcome)],
+    *records.LAYOUT,
+]
+#: Entries per separately packed chunk: the writer and the reader never hold the whole file.
 CHUNK = 1000
 
-#: ``(rel, Entry fields, ParseOutcome fields, Post fields or None)``, each a ``{field: value}``
-#: copy of the instance ``__dict__`` (``outcome`` and ``post`` are ``None`` there: the objects
-#: are put back on load).
-Row = tuple[str, dict[str, Any], dict[str, Any], dict[str, Any] | None]
+#: ``[rel, Entry map, ParseOutcome map, Post map or None]``: each map a copy of the instance
+#: ``__dict__`` (``outcome`` and ``post`` are ``None`` there: the objects are put back on load),
+#: the problems as :func:`feedsmith.records.problem_row` lists and the post's authors as
+#: indices into its chunk's author table. A chunk is ``[authors, rows]``.
+Row = list[Any]
 
 
 @contextlib.contextmanager
@@ -212,103 +210,137 @@ def _gc_paused() -> Iterator[None]:
             gc.enable()
 
 
-class _Texts(dict[str, str]):
-    """``texts[s]`` is the first ``str`` equal to ``s`` seen, so pickle (whose memo is by
-    identity) stores a repeated string once and loading creates it once.
-
-    Looked up with ``map(texts.__getitem__, ...)``: a hit costs no Python call. Only exact
-    ``str`` values are remembered.
-    """
-
-    def __missing__(self, key: str) -> str:
-        if type(key) is str:
-            self[key] = key
-        return key
-
-
-#: What makes two ``Author`` objects interchangeable: their class and every field.
-_AUTHOR_KEY = attrgetter("__class__", *(f.name for f in dataclasses.fields(Author)))
-
-
 def _write_rows(fh: BinaryIO, fingerprint: str, entries: dict[str, Entry]) -> None:
-    """The header ``(MAGIC, FORMAT_VERSION, fingerprint, (layout, chunks))``, then ``chunks``
-    pickles of up to :data:`CHUNK` rows each (see :data:`Row`), in the index's order.
+    """The header, then chunks of up to :data:`CHUNK` rows each (see :data:`Row`), in the
+    index's order, streamed into the file: neither side holds a copy of the whole file (~25 MB
+    for 10,000 posts, whose fresh memory pages alone cost ~25 ms to touch).
 
-    Streamed into the file, and read back the same way: neither side holds a copy of the whole
-    file (~25 MB for 10,000 posts, whose fresh memory pages alone cost ~25 ms to touch).
-
-    Each state is a copy of the instance ``__dict__``: what pickle stored for a dataclass
-    before, and restored the same way (see :func:`_read_rows`). The names (tags, categories,
-    paths) and authors that repeat across posts are replaced by one shared object each: the
-    ~40,000 tag strings of 10,000 posts are a few hundred distinct ones.
-    """
-    protocol = pickle.HIGHEST_PROTOCOL
+    Maps rather than lists because msgpack builds a map straight into a ``dict`` (with its keys
+    interned), which becomes the object's ``__dict__`` as it is: no Python code per field."""
+    packer = records.packer()
     chunks = -(-len(entries) // CHUNK)  # rounded up
-    pickle.dump((MAGIC, FORMAT_VERSION, fingerprint, (_LAYOUT, chunks)), fh, protocol=protocol)
-    text = _Texts().__getitem__
-    authors_seen: dict[tuple[tuple[Any, ...], ...], tuple[Author, ...]] = {}
+    fh.write(packer.pack([MAGIC, FORMAT_VERSION, fingerprint, _LAYOUT, chunks]))
+    problem_row = records.problem_row
     rows: list[Row] = []
+    authors: list[list[Any]] = []
+    author_at: dict[tuple[Any, ...], int] = {}
+    zones: list[str] = []
+    zone_at: dict[tuple[type, Any], int] = {}
     for rel, entry in entries.items():
+        if type(entry) is not Entry or type(entry.outcome) is not ParseOutcome:
+            raise TypeError(f"cannot store {type(entry).__name__} for {rel!r}")
         entry_state = vars(entry).copy()
         outcome = entry_state["outcome"]
         entry_state["outcome"] = None
-        shown = entry_state["shown"] = text(entry.shown)
         outcome_state = vars(outcome).copy()
         post = outcome_state["post"]
         outcome_state["post"] = None
-        if outcome.display_path == shown:
-            outcome_state["display_path"] = shown
+        outcome_state["problems"] = list(map(problem_row, outcome_state["problems"]))
         post_state: dict[str, Any] | None = None
         if post is not None:
+            if type(post) is not Post:
+                raise TypeError(f"cannot store {type(post).__name__} as a Post")
             post_state = vars(post).copy()
-            if post_state.get("source") == rel:
-                post_state["source"] = rel
-            # A name is replaced by the first equal ``str`` seen (the parser makes plain ``str``
-            # only), an authors tuple only by one of the same classes with equal fields; an
-            # unhashable value (never made by the parser) ends the sharing for this post.
-            with contextlib.suppress(TypeError, AttributeError):
-                for name in ("categories", "tags"):
-                    names = post_state.get(name)
-                    if type(names) is tuple:
-                        post_state[name] = tuple(map(text, names))
-                authors = post_state.get("authors")
-                if type(authors) is tuple:
-                    key = tuple(map(_AUTHOR_KEY, authors))
-                    post_state["authors"] = authors_seen.setdefault(key, authors)
-        rows.append((rel, entry_state, outcome_state, post_state))
+            refs = []
+            for author in post_state["authors"]:
+                if type(author) is not Author:
+                    raise TypeError(f"cannot store {type(author).__name__} as an Author")
+                key = (author.name, author.email, author.uri)
+                at = author_at.get(key)
+                if at is None:
+                    at = author_at[key] = len(authors)
+                    authors.append(list(key))
+                refs.append(at)
+            post_state["authors"] = refs
+            for name in _DATES:
+                post_state[name] = _compact_date(post_state[name], zones, zone_at)
+        rows.append([rel, entry_state, outcome_state, post_state])
         if len(rows) == CHUNK:
-            pickle.dump(rows, fh, protocol=protocol)
-            rows = []
+            fh.write(packer.pack([authors, zones, rows]))
+            rows, authors, author_at, zones, zone_at = [], [], {}, [], {}
     if rows:
-        pickle.dump(rows, fh, protocol=protocol)
+        fh.write(packer.pack([authors, zones, rows]))
 
 
-def _read_rows(fh: BinaryIO, chunks: int) -> dict[str, Entry]:
+#: The post's datetimes, stored as ``[seconds since the epoch, zone index]`` when that gives
+#: them back exactly (whole seconds, and a local time that exists): one C call each on load,
+#: where the general form (an extension type, see :mod:`feedsmith.records`) costs a Python call.
+_DATES = ("date", "updated")
+_from_timestamp = datetime.fromtimestamp
+
+
+def _compact_date(value: Any, zones: list[str], zone_at: dict[tuple[type, Any], int]) -> Any:
+    if type(value) is not datetime or value.microsecond or value.tzinfo is None:
+        return value
+    tz = value.tzinfo
+    key = (type(tz), tz)
+    at = zone_at.get(key)
+    if at is None:
+        try:
+            spec = records.tz_spec(tz)
+        except TypeError:
+            return value  # the general form raises for it, naming the zone
+        at = zone_at[key] = len(zones)
+        zones.append(spec)
+    seconds = int(value.timestamp())
+    back = _from_timestamp(seconds, tz)
+    if back.replace(tzinfo=None) != value.replace(tzinfo=None) or back.fold != value.fold:
+        return value  # e.g. a wall time the clocks skipped: kept as written
+    return [seconds, at]
+
+
+def _read_rows(reader: Any, chunks: int) -> dict[str, Entry]:
     """The index back from the chunks after the header; raises on anything that does not fit.
 
-    Objects are rebuilt the way pickle restores a dataclass: ``__new__`` plus the instance
-    ``__dict__``, without running ``__init__`` (so the frozen ``Post.__setattr__`` is bypassed,
-    on fresh objects only). The dicts come out of pickle ready-made, so this loop is a few
-    pointer assignments per entry; building the objects from tuples took longer than
-    unpickling them.
+    Objects are rebuilt the way pickle restored a dataclass: ``__new__`` plus the instance
+    ``__dict__`` (the map msgpack made), without running ``__init__`` (so the frozen
+    ``Post.__setattr__`` is bypassed, on fresh objects only). Names repeated across posts are
+    held once (:class:`feedsmith.records.Texts`), authors once per chunk.
     """
     new = object.__new__
     set_attr = object.__setattr__
+    build = records.Reader()
+    text = build.texts.__getitem__
+    make_problem, make_author = build.problem, build.author
+    entry_keys, outcome_keys, post_keys = _ENTRY_KEYS, _OUTCOME_KEYS, _POST_KEYS
     entries: dict[str, Entry] = {}
+    from_timestamp = _from_timestamp
     for _ in range(chunks):
-        rows: list[Row] = pickle.load(fh)
+        author_rows, zone_specs, rows = reader.unpack()
+        pick_author = list(map(make_author, author_rows)).__getitem__
+        zones = list(map(records.tz_from, zone_specs))
         for rel, entry_state, outcome_state, post_state in rows:
             post: Post | None = None
             if post_state is not None:
+                if post_state.keys() != post_keys:
+                    raise ValueError(f"bad post fields for {rel!r}")
+                try:
+                    post_state["categories"] = tuple(map(text, post_state["categories"]))
+                    post_state["tags"] = tuple(map(text, post_state["tags"]))
+                except TypeError:  # an unhashable name (never made by the parser): as it is
+                    post_state["categories"] = tuple(post_state["categories"])
+                    post_state["tags"] = tuple(post_state["tags"])
+                post_state["authors"] = tuple(map(pick_author, post_state["authors"]))
+                date = post_state["date"]
+                if type(date) is list:
+                    post_state["date"] = from_timestamp(date[0], zones[date[1]])
+                date = post_state["updated"]
+                if type(date) is list:
+                    post_state["updated"] = from_timestamp(date[0], zones[date[1]])
                 post = new(Post)
                 set_attr(post, "__dict__", post_state)
-            outcome = new(ParseOutcome)
+            if outcome_state.keys() != outcome_keys or entry_state.keys() != entry_keys:
+                raise ValueError(f"bad entry fields for {rel!r}")
             outcome_state["post"] = post
+            outcome_state["problems"] = list(map(make_problem, outcome_state["problems"]))
+            outcome = new(ParseOutcome)
             set_attr(outcome, "__dict__", outcome_state)
-            entry = new(Entry)
             entry_state["outcome"] = outcome
+            entry = new(Entry)
             set_attr(entry, "__dict__", entry_state)
             entries[rel] = entry
-    if fh.read(1):
-        raise ValueError("unexpected data after the last chunk")
-    return entries
+    try:
+        reader.unpack()
+    except msgpack.OutOfData:
+        return entries
+    raise ValueError("unexpected data after the last chunk")

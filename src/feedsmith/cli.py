@@ -4,7 +4,8 @@ Exit codes (documented in the README and tested):
 
 * 0 — success (``check``: no invalid post; ``build``: feeds published, invalid posts skipped);
 * 1 — ``check`` found an invalid post, or ``build --strict`` skipped one;
-* 2 — usage or configuration error (one line naming the key and the file);
+* 2 — usage or configuration error (one line naming the key and the file), or a ``state_dir``
+  that another user owns or can write (one line naming the folder and the fix);
 * 3 — the build itself failed (the previous output is left exactly as it was), or an I/O error
   (disk full, read-only filesystem, permissions) stopped the command: one line naming the
   operation, the path and, for a full disk, the free space of its filesystem;
@@ -32,6 +33,7 @@ from feedsmith.config import (
     load_config,
     resolve_config_path,
 )
+from feedsmith.statedir import StateDirError, ensure_state_dir
 from feedsmith.text import escape_controls
 
 EXIT_OK = 0
@@ -119,6 +121,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise ConfigError(config.path, "publish.s3", "is required by serve --from-bucket")
     except ConfigError as exc:
         print(f"feedsmith: config error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    try:  # before anything reads state_dir: what lies there must be this user's own
+        ensure_state_dir(config.state_dir, create=args.command != "check")
+    except StateDirError as exc:
+        print(f"feedsmith: {exc}", file=sys.stderr)
         return EXIT_USAGE
 
     try:

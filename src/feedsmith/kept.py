@@ -14,27 +14,33 @@ or a valid edit that drops a tag. A file that was never valid is skipped as befo
 The kept versions live in ``state_dir`` (:data:`KEPT_FILE`), apart from the parse cache, which a
 config change or an upgrade invalidates: a fresh ``feedsmith build`` after a bad edit publishes
 the kept version too. The file holds only posts that are broken right now, so it stays small.
+It is msgpack (:mod:`feedsmith.records`), written 0600; a ``kept.pickle`` of an older feedsmith
+is never loaded (loading a pickle runs code): it is removed with one log line, and the posts it
+kept are simply not kept any more.
 """
 
 from __future__ import annotations
 
 import logging
-import pickle
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
+from feedsmith import records
 from feedsmith.model import Post, Problem
 from feedsmith.posts import ParseOutcome
 from feedsmith.state import write_atomic
+from feedsmith.statedir import remove_legacy
 
 log = logging.getLogger(__name__)
 
-KEPT_FILE = "kept.pickle"
+KEPT_FILE = "kept.msgpack"
+#: The pickle of older versions: never loaded.
+LEGACY_KEPT_FILE = "kept.pickle"
 #: In the reason of every problem :func:`keep` makes: how reports find them.
 KEPT_NOTE = "still publishing its last valid version"
 _MAGIC = "feedsmith-kept"
-_VERSION = 1
+_VERSION = 2
 
 
 @dataclass(frozen=True)
@@ -83,6 +89,7 @@ def is_kept_problem(problem: Problem) -> bool:
 
 def load_kept(path: Path) -> dict[str, Kept]:
     """The kept versions (``rel`` → :class:`Kept`); ``{}`` when there is no usable file."""
+    remove_legacy(path.with_name(LEGACY_KEPT_FILE), "posts it kept are not kept any more")
     try:
         raw = path.read_bytes()
     except FileNotFoundError:
@@ -91,12 +98,15 @@ def load_kept(path: Path) -> dict[str, Kept]:
         log.warning("cannot read %s (%s): no kept post versions", path, exc)
         return {}
     try:
-        magic, version, kept = pickle.loads(raw)
-        if magic != _MAGIC or version != _VERSION or not isinstance(kept, dict):
+        magic, version, layout, rows = records.unpackb(raw)
+        if magic != _MAGIC or version != _VERSION or layout != records.LAYOUT:
             raise ValueError("not a kept-versions file of this version")
-        for rel, item in kept.items():
-            if not (isinstance(rel, str) and isinstance(item, Kept)):
+        reader = records.Reader()
+        kept: dict[str, Kept] = {}
+        for rel, post_row, saved in rows:
+            if not (isinstance(rel, str) and isinstance(saved, datetime)):
                 raise ValueError(f"bad record for {rel!r}")
+            kept[rel] = Kept(reader.post(post_row), saved)
     except Exception as exc:
         log.warning("ignoring %s (%s): no kept post versions", path, exc)
         return {}
@@ -108,5 +118,5 @@ def save_kept(path: Path, kept: dict[str, Kept]) -> None:
     if not kept:
         path.unlink(missing_ok=True)
         return
-    data = pickle.dumps((_MAGIC, _VERSION, dict(sorted(kept.items()))), pickle.HIGHEST_PROTOCOL)
-    write_atomic(path, data)
+    rows = [[rel, records.post_row(k.post), k.saved] for rel, k in sorted(kept.items())]
+    write_atomic(path, records.packb([_MAGIC, _VERSION, records.LAYOUT, rows]))

@@ -50,6 +50,7 @@ import contextlib
 import hashlib
 import logging
 import os
+import secrets
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -366,7 +367,7 @@ class LocalWriter:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(os.path.join(base, path_rel))
         if changes.manifest_changed:
-            write_atomic(Path(base) / MANIFEST, changes.manifest)
+            write_atomic(Path(base) / MANIFEST, changes.manifest, public=True)
 
 
 def _unlink_all(paths: Iterable[str]) -> None:
@@ -470,12 +471,17 @@ def _plan_file(
 
 
 def _write_temp(final: str, data: bytes, suffix: str = TMP_SUFFIX) -> str:
-    """Write ``data`` next to ``final`` under a hidden temp name; return that name."""
+    """Write ``data`` next to ``final`` under a hidden temp name; return that name.
+
+    The name has a random part and is created with ``O_EXCL | O_NOFOLLOW``: a file or symlink
+    planted at a predictable name cannot redirect the write. Mode 0644: output is public.
+    """
     folder, name = os.path.split(final)
-    tmp = os.path.join(folder, f".{name}.{os.getpid()}{suffix}")
+    tmp = os.path.join(folder, f".{name}.{secrets.token_hex(8)}{suffix}")
     with doing("write", tmp):  # a failed write() names no path by itself
         os.makedirs(folder, exist_ok=True)
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+        fd = os.open(tmp, flags, 0o644)
         try:
             with os.fdopen(fd, "wb") as fh:
                 fh.write(data)

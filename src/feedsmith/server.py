@@ -42,6 +42,7 @@ from types import FrameType
 from typing import TYPE_CHECKING
 
 from feedsmith.config import ENV_VAR, FROM_BUCKET_ENV_VAR, Config
+from feedsmith.statedir import ensure_state_dir
 
 if TYPE_CHECKING:
     from flask import Flask
@@ -169,10 +170,11 @@ def metrics_dir(config: Config) -> Path:
 
 
 def reset_metrics_dir(path: Path) -> None:
-    """Prometheus multiprocess files of a previous run would be summed into this one's."""
+    """Prometheus multiprocess files of a previous run would be summed into this one's.
+    0700: only this user reads what the workers count."""
     if path.exists():
         shutil.rmtree(path)
-    path.mkdir(parents=True)
+    path.mkdir(mode=0o700, parents=True)
 
 
 def wsgi_app() -> Flask:
@@ -412,7 +414,8 @@ def _choose_web_server(
 
 
 def _prepare_state_dir(config: Config) -> None:
-    config.state_dir.mkdir(parents=True, exist_ok=True)
+    """Raises :class:`~feedsmith.statedir.StateDirError` for a folder others can write."""
+    ensure_state_dir(config.state_dir)
     reset_metrics_dir(metrics_dir(config))
 
 

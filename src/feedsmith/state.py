@@ -24,9 +24,7 @@ import contextlib
 import dataclasses
 import json
 import logging
-import os
 import re
-import tempfile
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -36,8 +34,8 @@ from typing import Any
 
 import orjson
 
-from feedsmith.diskerrors import doing
 from feedsmith.model import Post
+from feedsmith.statedir import write_private
 
 log = logging.getLogger(__name__)
 
@@ -385,21 +383,7 @@ def save_state(path: Path, state: BuildState) -> bool:
     return True
 
 
-def write_atomic(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` so readers see the old or the new bytes, never a mix."""
-    with doing("write", path):  # a failed write() or fsync() names no path by itself
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(
-            prefix=f".{path.name}.", suffix=".feedsmith-tmp", dir=path.parent
-        )
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(data)
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.chmod(tmp, 0o644)
-            os.replace(tmp, path)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
-            raise
+def write_atomic(path: Path, data: bytes, *, public: bool = False) -> None:
+    """Write ``data`` to ``path`` so readers see the old or the new bytes, never a mix; the
+    file is private (0600: see :mod:`feedsmith.statedir`) unless ``public`` (0644: output)."""
+    write_private(path, lambda fh: fh.write(data), mode=0o644 if public else 0o600)

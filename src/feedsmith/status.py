@@ -14,17 +14,14 @@ nothing, so the feeds being served are still those counts.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
-import os
-import tempfile
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from feedsmith.diskerrors import doing
+from feedsmith.statedir import write_private
 
 log = logging.getLogger("feedsmith.status")
 
@@ -226,20 +223,8 @@ def record_build(
 def write_status(state_dir: Path, status: BuildStatus) -> None:
     """Atomic replace: a web worker never reads a half-written file."""
     state_dir = Path(state_dir)
-    state_dir.mkdir(parents=True, exist_ok=True)
     payload = json.dumps(status.to_json(), ensure_ascii=False, indent=2).encode("utf-8") + b"\n"
-    with doing("write", status_path(state_dir)):  # a failed write() names no path itself
-        fd, tmp = tempfile.mkstemp(prefix=".status-", suffix=".tmp", dir=state_dir)
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(payload)
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, status_path(state_dir))
-        except BaseException:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
-            raise
+    write_private(status_path(state_dir), lambda fh: fh.write(payload))  # 0600, see statedir
 
 
 def iso(value: datetime) -> str:

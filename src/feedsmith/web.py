@@ -59,6 +59,7 @@ from prometheus_client.registry import Collector
 from werkzeug.exceptions import HTTPException
 from werkzeug.http import parse_date
 
+from feedsmith import public
 from feedsmith.config import ENV_VAR, FROM_BUCKET_ENV_VAR, Config, load_config
 from feedsmith.feeds import FORMAT_LABELS, LINK_TYPES
 from feedsmith.identity import ID_MAP
@@ -871,10 +872,14 @@ def create_app(
             body, code = bucket_store.health()
             return _json_response(body, code, retry_after)
         _, status = statuses.read()
-        body, code = health_report(status)
+        body, code = health_report(status, config.posts_dir)
+        if request.args.get("detail") == "1" and status is not None:  # the operator's view
+            token = os.environ.get(TOKEN_ENV_VAR, "")
+            if token and bearer_token_ok(request.headers.get("Authorization"), token):
+                body["detail"] = public.detail(status)
         lease = read_lease_status(config.state_dir) if config.publish.s3 is not None else None
         if lease is not None:
-            body["lease"] = lease
+            body["lease"] = public.lease(lease)
         if config.websub.enabled:
             from feedsmith.websub.observe import websub_health
 
@@ -1001,9 +1006,12 @@ def write_rebuild_request(state_dir: Path, requested: str) -> Path:
     return target
 
 
-def health_report(status: BuildStatus | None) -> tuple[dict[str, Any], int]:
+def health_report(
+    status: BuildStatus | None, posts_dir: Path | None = None
+) -> tuple[dict[str, Any], int]:
     """The ``/healthz`` body and code: 200 once any build has succeeded (the feeds being served
-    are then real, even if the latest attempt failed), 503 before."""
+    are then real, even if the latest attempt failed), 503 before. Errors are shown by kind
+    only (:mod:`feedsmith.public`): the detail is in the log and the private status file."""
     last = status.last_build if status else None
     ok_once = status is not None and status.has_succeeded
     if not ok_once:
@@ -1021,7 +1029,7 @@ def health_report(status: BuildStatus | None) -> tuple[dict[str, Any], int]:
             "finished": iso(last.finished),
             "ok": last.ok,
             "seconds": round(last.seconds, 3),
-            "error": last.error,
+            "error": public.build_error(last.error),
         },
         "last_success": iso(status.last_success) if status and status.last_success else None,
         "counts": {
@@ -1030,9 +1038,9 @@ def health_report(status: BuildStatus | None) -> tuple[dict[str, Any], int]:
             "problems": status.problems if status else None,
         },
         # Broken posts whose last valid version is still served: a warning, not a failure.
-        "kept": list(status.kept) if status else [],
+        "kept": [public.kept_line(line, posts_dir) for line in status.kept] if status else [],
         # Sinks (bucket, hub) the last build could not deliver to; retried every build.
-        "sink_errors": list(status.sink_errors) if status else [],
+        "sink_errors": [public.sink_error(line) for line in status.sink_errors] if status else [],
         "builds": {
             "ok": status.builds_ok if status else 0,
             "failed": status.builds_failed if status else 0,
@@ -1096,13 +1104,15 @@ def _page_context(
             "finished_iso": iso(last.finished),
             "finished_text": _display_time(last.finished),
             "ok": last.ok,
-            "error": last.error,
+            "error": public.build_error(last.error),
             "seconds": last.seconds,
         },
         "last_success_text": _display_time(status.last_success)
         if status and status.last_success
         else "",
-        "kept": list(status.kept) if status else [],
+        "kept": [public.kept_line(line, config.posts_dir) for line in status.kept]
+        if status
+        else [],
     }
 
 

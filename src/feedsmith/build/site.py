@@ -64,6 +64,7 @@ from feedsmith.output import FeedInfo, LocalWriter, plan_publish, remove_staged
 from feedsmith.posts import ParseOutcome, collect
 from feedsmith.sources import SourceFile
 from feedsmith.state import BuildState, UpdateMemo, apply_updates, load_state, save_state
+from feedsmith.statedir import ensure_state_dir, open_private
 from feedsmith.text import escape_controls
 
 log = logging.getLogger("feedsmith.build")
@@ -157,7 +158,7 @@ class SiteBuilder:
             marks.append((name, time.perf_counter()))
 
         try:
-            self.config.state_dir.mkdir(parents=True, exist_ok=True)
+            ensure_state_dir(self.config.state_dir)
             with self._lock(), self._build_scope():
                 stage = "scan"
                 scanned, touched = self._scan_stage(now, progress)
@@ -488,7 +489,7 @@ class SiteBuilder:
     def _lock(self) -> Iterator[None]:
         """One build per site at a time, across processes (``feedsmith build`` while the
         service runs would otherwise race on the same temp files and state)."""
-        fd = os.open(self.config.state_dir / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
+        fd = open_private(self.config.state_dir / LOCK_FILE)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)
             yield

@@ -75,5 +75,6 @@ def websub_health(state_dir: Path) -> dict[str, Any]:
         store = _stores.setdefault(Path(state_dir), WebSubStore(state_dir))
     try:
         return store.snapshot()
-    except sqlite3.Error as exc:
-        return {"error": f"cannot read websub state: {exc}"}
+    except sqlite3.Error as exc:  # the detail to the log: /healthz is public
+        log.warning("cannot read %s for /healthz: %s", store.path, exc)
+        return {"error": {"kind": "websub_state_unreadable", "message": "cannot read the state"}}

@@ -28,10 +28,13 @@ Tables:
 from __future__ import annotations
 
 import contextlib
+import os
 import sqlite3
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+
+from feedsmith.statedir import open_private
 
 __all__ = ["DB_FILE", "WebSubStore", "backoff"]
 
@@ -90,6 +93,7 @@ class WebSubStore:
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
         if conn is None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
+            os.close(open_private(self.path))  # 0600: SQLite gives -wal/-shm the db's mode
             conn = sqlite3.connect(self.path, timeout=30, isolation_level=None)
             conn.row_factory = sqlite3.Row
             conn.execute("PRAGMA journal_mode=WAL")
