@@ -15,11 +15,11 @@ from hypothesis import given
 from hypothesis import strategies as st
 from lxml import etree
 
-from feedsmith.archive import FH_NS, archive_groups
-from feedsmith.build import SiteBuilder, build_site
 from feedsmith.config import ConfigError, FeedConfig
-from feedsmith.groups import FeedGroup
-from feedsmith.web import create_app
+from feedsmith.core.archive import FH_NS, archive_groups
+from feedsmith.core.groups import FeedGroup
+from feedsmith.pipeline import SiteBuilder, build_site
+from feedsmith.serve.web import create_app
 
 T1 = datetime(2025, 12, 1, 9, 0, tzinfo=UTC)
 ATOM = "{http://www.w3.org/2005/Atom}"

@@ -12,9 +12,9 @@ import feedparser
 import pytest
 from lxml import etree
 
-from feedsmith.build import build_site
 from feedsmith.config import ConfigError
-from feedsmith.web import create_app
+from feedsmith.pipeline import build_site
+from feedsmith.serve.web import create_app
 
 T1 = datetime(2025, 12, 1, 9, 0, tzinfo=UTC)
 T2 = datetime(2025, 12, 2, 9, 0, tzinfo=UTC)

@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from feedsmith import feeds
 from feedsmith.cli import main
+from feedsmith.core import feeds
 
 REPO = Path(__file__).resolve().parents[1]
 SUMMARY = re.compile(

@@ -21,9 +21,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from lxml import etree
 
-from feedsmith import __version__, feeds
+from feedsmith import __version__
 from feedsmith.config import Config, config_from_mapping
-from feedsmith.feeds import (
+from feedsmith.core import feeds
+from feedsmith.core.feeds import (
     feed_files,
     feed_id,
     feed_url,
@@ -34,8 +35,8 @@ from feedsmith.feeds import (
     render_rss,
     rfc822,
 )
-from feedsmith.groups import FeedGroup, group_posts
-from feedsmith.model import Author, Post
+from feedsmith.core.groups import FeedGroup, group_posts
+from feedsmith.core.model import Author, Post
 
 ATOM = "{http://www.w3.org/2005/Atom}"
 CONTENT = "{http://purl.org/rss/1.0/modules/content/}"

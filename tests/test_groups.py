@@ -12,7 +12,7 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from feedsmith.groups import (
+from feedsmith.core.groups import (
     MAX_SLUG_BYTES,
     FeedGroup,
     group_posts,
@@ -22,7 +22,7 @@ from feedsmith.groups import (
     regroup,
     slugify,
 )
-from feedsmith.model import Author, Post
+from feedsmith.core.model import Author, Post
 
 BASE = datetime(2025, 11, 16, 20, 35, 4, tzinfo=UTC)
 

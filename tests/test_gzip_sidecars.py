@@ -20,7 +20,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from feedsmith.output import GZIP_LEVEL, gzip_bytes
+from feedsmith.publish.output import GZIP_LEVEL, gzip_bytes
 
 
 def feed_like(n: int) -> bytes:
@@ -85,7 +85,7 @@ def test_same_bytes_in_a_fresh_interpreter(tmp_path: Path) -> None:
     script = (
         "import sys\n"
         "from pathlib import Path\n"
-        "from feedsmith.output import gzip_bytes\n"
+        "from feedsmith.publish.output import gzip_bytes\n"
         "for p in sys.argv[1:]:\n"
         "    print(gzip_bytes(Path(p).read_bytes()).hex())\n"
     )

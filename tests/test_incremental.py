@@ -15,13 +15,14 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
-from feedsmith import build, feeds, records
-from feedsmith.build import SiteBuilder
-from feedsmith.build import index as index_stage
-from feedsmith.build import listing as listing_stage
-from feedsmith.build import site as site_stage
-from feedsmith.cache import CACHE_FILE, FORMAT_VERSION, MAGIC
+from feedsmith import pipeline as build
 from feedsmith.config import Config, load_config
+from feedsmith.core import feeds
+from feedsmith.pipeline import SiteBuilder, records
+from feedsmith.pipeline import index as index_stage
+from feedsmith.pipeline import listing as listing_stage
+from feedsmith.pipeline import site as site_stage
+from feedsmith.pipeline.cache import CACHE_FILE, FORMAT_VERSION, MAGIC
 
 NOW = datetime(2026, 1, 10, 12, 0, tzinfo=UTC)
 #: File mtimes are set explicitly, well in the past, so no entry is "racy" and the index's
@@ -404,7 +405,7 @@ def test_failed_build_with_pool_rendering_leaves_no_staged_files_and_old_output(
     before = files_of(config.output_dir)
     text = post_text("New", 20, tags=["a"], categories=["Tech"], body="New post.")
     write(site.posts_dir / "2025-12-20-new.md", text, OLD_MTIME)
-    from feedsmith import output
+    from feedsmith.publish import output
 
     real = output._plan_file
     calls = {"n": 0}

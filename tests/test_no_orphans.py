@@ -24,7 +24,7 @@ from typing import Any
 
 import pytest
 
-from feedsmith.build.scheduler import POOL_THRESHOLD, POOL_WORKERS, RENDER_POOL_THRESHOLD
+from feedsmith.pipeline.scheduler import POOL_THRESHOLD, POOL_WORKERS, RENDER_POOL_THRESHOLD
 
 pytestmark = pytest.mark.skipif(
     not sys.platform.startswith("linux"), reason="reads /proc; PR_SET_PDEATHSIG is Linux-only"

@@ -12,9 +12,9 @@ from typing import Any
 
 import pytest
 
-from feedsmith import output
-from feedsmith.output import FeedInfo, LocalWriter, WriteReport, gzip_bytes, plan_publish
-from feedsmith.state import BuildState
+from feedsmith.core.state import BuildState
+from feedsmith.publish import output
+from feedsmith.publish.output import FeedInfo, LocalWriter, WriteReport, gzip_bytes, plan_publish
 
 T1 = datetime(2025, 12, 1, 9, 0, tzinfo=UTC)
 T2 = datetime(2025, 12, 2, 9, 0, tzinfo=UTC)

@@ -15,13 +15,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from feedsmith.build import BuildError, build_site
 from feedsmith.cli import main
 from feedsmith.config import ConfigError, config_from_mapping
-from feedsmith.groups import FeedGroup
-from feedsmith.model import Author, Post
-from feedsmith.pages import PageRenderer
-from feedsmith.web import create_app
+from feedsmith.core.groups import FeedGroup
+from feedsmith.core.model import Author, Post
+from feedsmith.core.pages import PageRenderer
+from feedsmith.pipeline import BuildError, build_site
+from feedsmith.serve.web import create_app
 
 T1 = datetime(2025, 12, 1, 9, 0, tzinfo=UTC)
 T2 = datetime(2025, 12, 2, 9, 0, tzinfo=UTC)

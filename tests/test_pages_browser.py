@@ -24,8 +24,8 @@ import html5lib
 import pytest
 from werkzeug.serving import make_server
 
-from feedsmith.build import build_site
-from feedsmith.web import create_app
+from feedsmith.pipeline import build_site
+from feedsmith.serve.web import create_app
 
 T1 = datetime(2025, 12, 1, 9, 0, tzinfo=UTC)
 HOSTILE = '"><script>alert(1)</script><img src=x onerror=alert(2)> & </title>'

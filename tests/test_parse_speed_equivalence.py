@@ -21,10 +21,10 @@ import yaml
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from feedsmith import frontmatter, markdown, posts
-from feedsmith.model import Author
-from feedsmith.text import xml_safe
-from feedsmith.urlsafety import is_allowed_url
+from feedsmith.core import frontmatter, markdown, posts
+from feedsmith.core.model import Author
+from feedsmith.core.text import xml_safe
+from feedsmith.core.urlsafety import is_allowed_url
 
 EXAMPLES = int(os.environ.get("FEEDSMITH_EQUIVALENCE_EXAMPLES", "300"))
 _settings = settings(deadline=None, max_examples=EXAMPLES)

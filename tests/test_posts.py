@@ -11,8 +11,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from feedsmith.config import Config
-from feedsmith.model import Author, Post
-from feedsmith.posts import ParseOutcome, collect, parse_post, scan_posts
+from feedsmith.core.model import Author, Post
+from feedsmith.core.posts import ParseOutcome, collect, parse_post
+from feedsmith.pipeline.scan import scan_posts
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 

@@ -9,10 +9,10 @@ from typing import Any
 
 import pytest
 
-from feedsmith import public
-from feedsmith.schedule import BuildService
-from feedsmith.status import read_status
-from feedsmith.web import create_app
+from feedsmith.serve import public
+from feedsmith.serve.schedule import BuildService
+from feedsmith.serve.status import read_status
+from feedsmith.serve.web import create_app
 
 POST = "---\ntitle: Hello\ndate: 2025-11-01\ntags: [a]\n---\n\nBody.\n"
 

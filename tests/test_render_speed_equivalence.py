@@ -14,10 +14,10 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from feedsmith import feeds
 from feedsmith.config import Config, config_from_mapping
-from feedsmith.groups import group_posts
-from feedsmith.model import Author, Post
+from feedsmith.core import feeds
+from feedsmith.core.groups import group_posts
+from feedsmith.core.model import Author, Post
 from test_feeds import make_post  # the same hand-made post as the reference tests
 
 BASE = datetime(2025, 11, 16, 20, 35, 4, tzinfo=UTC)

@@ -20,7 +20,7 @@ import yaml
 
 from feedsmith.cli import main
 from feedsmith.config import load_config
-from feedsmith.web import create_app
+from feedsmith.serve.web import create_app
 from s3_fixtures import BUCKET, Moto, Process, eventually, free_port, http, post
 
 pytestmark = pytest.mark.slow

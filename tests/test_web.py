@@ -24,8 +24,8 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from feedsmith.config import Config
-from feedsmith.status import record_build
-from feedsmith.web import (
+from feedsmith.serve.status import record_build
+from feedsmith.serve.web import (
     CT_ATOM,
     CT_JSON,
     CT_JSONFEED,
@@ -827,7 +827,7 @@ def test_rebuild_with_the_token_writes_the_request_file_and_answers_202(
 
 
 def test_request_file_name_is_the_one_the_builder_watches() -> None:
-    schedule = pytest.importorskip("feedsmith.schedule")
+    schedule = pytest.importorskip("feedsmith.serve.schedule")
     assert schedule.REQUEST_FILE == REBUILD_REQUEST_FILE
 
 
@@ -914,7 +914,7 @@ def test_index_page_follows_new_build_results(client: FlaskClient, config: Confi
 def test_create_app_from_env_reads_the_config_path(
     config: Config, output: Output, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from feedsmith.web import create_app_from_env
+    from feedsmith.serve.web import create_app_from_env
 
     monkeypatch.setenv("FEEDSMITH_CONFIG", str(config.path))
     app = create_app_from_env()
@@ -927,7 +927,7 @@ def test_create_app_from_env_reads_the_config_path(
 def test_an_unexpected_error_on_a_feed_is_a_logged_500(
     client: FlaskClient, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    from feedsmith import web
+    from feedsmith.serve import web
 
     def broken(self: Any, listed: Any) -> None:
         raise RuntimeError("disk on fire")

@@ -15,10 +15,10 @@ from typing import Any
 import pytest
 from lxml import etree
 
-from feedsmith.build import build_site
 from feedsmith.config import ConfigError, load_config
-from feedsmith.feeds import feed_url
-from feedsmith.web import create_app
+from feedsmith.core.feeds import feed_url
+from feedsmith.pipeline import build_site
+from feedsmith.serve.web import create_app
 
 NOW = datetime(2025, 12, 1, tzinfo=UTC)
 HUBS = ["https://hub.example.net/", "https://pubsubhubbub.appspot.com/"]

@@ -14,11 +14,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from feedsmith.build import build_site
-from feedsmith.feeds import feed_url
-from feedsmith.web import create_app
-from feedsmith.websub.guard import address_allowed, host_problem, network_key
-from feedsmith.websub.net import check_callback
+from feedsmith.core.feeds import feed_url
+from feedsmith.pipeline import build_site
+from feedsmith.publish.websub.guard import address_allowed, host_problem, network_key
+from feedsmith.publish.websub.net import check_callback
+from feedsmith.serve.web import create_app
 from test_serve_e2e import post_text
 
 NOW = datetime(2025, 12, 1, tzinfo=UTC)

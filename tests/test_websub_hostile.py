@@ -14,13 +14,13 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import requests
 
-from feedsmith.build import build_site
-from feedsmith.feeds import feed_url
-from feedsmith.web import create_app
-from feedsmith.websub import net
-from feedsmith.websub.guard import network_key
-from feedsmith.websub.notify import WebSubSink
-from feedsmith.websub.store import WebSubStore
+from feedsmith.core.feeds import feed_url
+from feedsmith.pipeline import build_site
+from feedsmith.publish.websub import net
+from feedsmith.publish.websub.guard import network_key
+from feedsmith.publish.websub.notify import WebSubSink
+from feedsmith.publish.websub.store import WebSubStore
+from feedsmith.serve.web import create_app
 from test_serve_e2e import post_text
 from websub_servers import Received, Recorder, hostile, serving
 

@@ -17,11 +17,11 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import requests
 
-from feedsmith.build import build_site
-from feedsmith.feeds import feed_url
-from feedsmith.web import create_app
-from feedsmith.websub import net
-from feedsmith.websub.store import WebSubStore
+from feedsmith.core.feeds import feed_url
+from feedsmith.pipeline import build_site
+from feedsmith.publish.websub import net
+from feedsmith.publish.websub.store import WebSubStore
+from feedsmith.serve.web import create_app
 from test_serve_e2e import eventually, post_text, run_serve
 from websub_servers import Received, Recorder, serving
 

@@ -19,12 +19,12 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from feedsmith.build import build_site
-from feedsmith.feeds import feed_url
-from feedsmith.web import create_app
-from feedsmith.websub.deliver import PER_HOST
-from feedsmith.websub.notify import WebSubSink
-from feedsmith.websub.store import WebSubStore
+from feedsmith.core.feeds import feed_url
+from feedsmith.pipeline import build_site
+from feedsmith.publish.websub.deliver import PER_HOST
+from feedsmith.publish.websub.notify import WebSubSink
+from feedsmith.publish.websub.store import WebSubStore
+from feedsmith.serve.web import create_app
 from test_serve_e2e import post_text
 from websub_servers import Received, Recorder, serving
 

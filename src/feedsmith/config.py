@@ -20,8 +20,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 
-from feedsmith.model import Author
-from feedsmith.urlsafety import is_allowed_url
+from feedsmith.core.model import Author
+from feedsmith.core.urlsafety import is_allowed_url
 
 ENV_VAR = "FEEDSMITH_CONFIG"
 #: Set (to 1) in the environment of `serve --from-bucket` replicas and their web workers.
@@ -83,7 +83,7 @@ class ServerConfig:
 
 @dataclass(frozen=True)
 class S3Config:
-    """``publish.s3``: where :mod:`feedsmith.bucket` mirrors the published tree.
+    """``publish.s3``: where :mod:`feedsmith.publish.s3.sink` mirrors the published tree.
 
     No credentials here on purpose: boto3's own chain (environment, profile, instance role)
     supplies them, so a config file can be committed and shared.
@@ -96,8 +96,9 @@ class S3Config:
     cache_control: str | None = None  # None: what `serve` sends (public, max-age=interval)
     #: Days a vanished feed's "gone" object stays before it is deleted (0: delete at once).
     gone_days: int = 30
-    #: Builders elect one publisher with a lease object in the bucket (:mod:`feedsmith.lease`):
-    #: a dead leader is replaced about this many seconds after its last renewal.
+    #: Builders elect one publisher with a lease object in the bucket
+    #: (:mod:`feedsmith.publish.s3.lease`): a dead leader is replaced about this many seconds after
+    #: its last renewal.
     lease_seconds: float = 30.0
     #: ``serve --from-bucket``: how often a replica asks whether the manifest changed.
     refresh_seconds: float = 2.0
@@ -488,7 +489,7 @@ def _authors(raw: dict[str, Any], path: Path, site_url: str) -> tuple[tuple[str,
 
 
 def _resolved(site_url: str, url: str) -> str:
-    """``url`` resolved against the site as :mod:`feedsmith.posts` resolves an author's uri."""
+    """``url`` resolved against the site as :mod:`feedsmith.core.posts` resolves an author's uri."""
     try:
         return urljoin(site_url + "/", url.strip())
     except ValueError:  # a broken IPv6 host such as "//[x"
