@@ -41,6 +41,7 @@ from apscheduler.jobstores.base import JobLookupError
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.base import BaseScheduler
 
+from feedsmith import public
 from feedsmith.build import BuildError, BuildReport, ProgressFn, SiteBuilder
 from feedsmith.config import Config
 from feedsmith.diskerrors import describe
@@ -268,6 +269,13 @@ class BuildService:
                 feeds=report.feeds_written + report.feeds_unchanged if report else None,
                 problems=len(report.problems) if report else None,
                 kept=[p.format() for p in report.problems if is_kept_problem(p)]
+                if report
+                else None,
+                kept_public=[
+                    public.kept_line(p.path, self.config.posts_dir)
+                    for p in report.problems
+                    if is_kept_problem(p)
+                ]
                 if report
                 else None,
                 sink_errors=[f"{name}: {reason}" for name, reason in report.sink_errors]

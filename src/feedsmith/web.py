@@ -872,7 +872,7 @@ def create_app(
             body, code = bucket_store.health()
             return _json_response(body, code, retry_after)
         _, status = statuses.read()
-        body, code = health_report(status, config.posts_dir)
+        body, code = health_report(status)
         if request.args.get("detail") == "1" and status is not None:  # the operator's view
             token = os.environ.get(TOKEN_ENV_VAR, "")
             if token and bearer_token_ok(request.headers.get("Authorization"), token):
@@ -1006,9 +1006,7 @@ def write_rebuild_request(state_dir: Path, requested: str) -> Path:
     return target
 
 
-def health_report(
-    status: BuildStatus | None, posts_dir: Path | None = None
-) -> tuple[dict[str, Any], int]:
+def health_report(status: BuildStatus | None) -> tuple[dict[str, Any], int]:
     """The ``/healthz`` body and code: 200 once any build has succeeded (the feeds being served
     are then real, even if the latest attempt failed), 503 before. Errors are shown by kind
     only (:mod:`feedsmith.public`): the detail is in the log and the private status file."""
@@ -1038,7 +1036,7 @@ def health_report(
             "problems": status.problems if status else None,
         },
         # Broken posts whose last valid version is still served: a warning, not a failure.
-        "kept": [public.kept_line(line, posts_dir) for line in status.kept] if status else [],
+        "kept": list(status.kept_public) if status else [],
         # Sinks (bucket, hub) the last build could not deliver to; retried every build.
         "sink_errors": [public.sink_error(line) for line in status.sink_errors] if status else [],
         "builds": {
@@ -1110,9 +1108,7 @@ def _page_context(
         "last_success_text": _display_time(status.last_success)
         if status and status.last_success
         else "",
-        "kept": [public.kept_line(line, config.posts_dir) for line in status.kept]
-        if status
-        else [],
+        "kept": list(status.kept_public) if status else [],
     }
 
 
