@@ -59,6 +59,9 @@ SERVER_ENV_VAR = "FEEDSMITH_SERVER"
 DEFAULT_SERVER = "granian"
 SERVERS = ("granian", "gunicorn")
 METRICS_ENV_VAR = "PROMETHEUS_MULTIPROC_DIR"
+#: Python threads per granian worker (see bench/slowclients.py for why not 1).
+GRANIAN_THREADS = 8
+HEADER_READ_TIMEOUT_MS = 10_000
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 
@@ -119,9 +122,14 @@ def server_command(server: str, bind: Bind, python: str = sys.executable) -> lis
             str(bind.port),
             "--workers",
             str(bind.workers),
-            # WSGI apps hold the GIL; one Python thread per worker process is the fast setup.
+            # More than the bodies awaited at once (feedsmith.bodies.RECEIVING): a worker whose
+            # threads all wait for slow clients' bodies answers nobody.
             "--blocking-threads",
-            "1",
+            str(GRANIAN_THREADS),
+            # Slow headers never reach Python, but each holds a connection: close them sooner
+            # than granian's 30 s default.
+            "--http1-header-read-timeout",
+            str(HEADER_READ_TIMEOUT_MS),
             "--no-ws",
             "--no-access-log",
             "--log-level",

@@ -58,6 +58,7 @@ from prometheus_client.registry import Collector
 from werkzeug.exceptions import HTTPException
 from werkzeug.http import parse_date
 
+from feedsmith.bodies import BodyLimit
 from feedsmith.config import ENV_VAR, FROM_BUCKET_ENV_VAR, Config, load_config
 from feedsmith.feeds import FORMAT_LABELS, LINK_TYPES
 from feedsmith.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
@@ -884,7 +885,13 @@ def create_app(
         response.headers["Cache-Control"] = "no-store"
         return response
 
-    app.wsgi_app = Edge(app.wsgi_app, feeds, metrics)  # type: ignore[method-assign]
+    # Bodies are received (capped, within a deadline) before Flask runs: see feedsmith.bodies.
+    bodies = BodyLimit(
+        app.wsgi_app,
+        max_bytes=config.server.max_body_bytes,
+        timeout=config.server.body_timeout_seconds,
+    )
+    app.wsgi_app = Edge(bodies, feeds, metrics)  # type: ignore[method-assign]
     return app
 
 
