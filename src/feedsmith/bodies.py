@@ -12,13 +12,14 @@ So every request that may carry a body (any method but GET/HEAD/OPTIONS) goes th
 * ``Content-Length`` over the cap → 413 at once, nothing read; a chunked body is counted as it
   arrives and answered 413 as soon as it passes the cap.
 * The body must arrive within ``server.body_timeout_seconds`` → else 408 with
-  ``Connection: close``. The waiting worker thread is freed at the deadline; the read itself
-  cannot be cancelled under granian (it blocks in Rust), so it finishes in a parked helper
-  thread whenever the client sends the rest or goes away. Under gunicorn the read runs in the
-  worker thread on the connection's own socket, with the remaining time as its timeout.
-* At most :data:`RECEIVING` bodies are awaited at once per worker and at most :data:`PARKED`
-  helper threads may be parked: beyond either, 503 at once. This is what keeps feed GETs fast
-  under a flood of slow bodies: the worker's other threads are never all waiting for clients.
+  ``Connection: close``. Under gunicorn the read runs in the worker thread on the connection's
+  own socket, with the time left as its timeout, and the connection is then closed. Under
+  granian the read (in Rust) cannot be cancelled and the connection cannot be closed from
+  Python: the 408 is sent at the deadline, and the request holds its thread until the client
+  finishes or goes away (see :meth:`BodyLimit._read_in_helper`).
+* At most :data:`RECEIVING` requests per worker may be waiting for bodies: beyond that, 503 at
+  once. This is what keeps feed GETs fast under a flood of slow bodies: the worker's other
+  threads are never waiting for clients.
 
 The app then reads the body from memory (``wsgi.input`` is replaced by a ``BytesIO`` and
 ``CONTENT_LENGTH`` set to what was received), so nothing downstream can block on the client.
@@ -30,30 +31,34 @@ import io
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 Environ = dict[str, Any]
 StartResponse = Callable[..., Any]
 WSGIApp = Callable[[Environ, StartResponse], Iterable[bytes]]
 
-#: Bodies awaited at the same time, per worker process. Must stay below the server's threads
-#: per worker (``server.GRANIAN_THREADS``) so feed requests always find a free thread.
+#: Requests per worker process that may be waiting for their bodies (a slow client keeps its
+#: slot until its body arrived or it went away, also after its 408). Must stay below the
+#: server's threads per worker (``server.GRANIAN_THREADS``) so feed requests find a thread.
 RECEIVING = 4
-#: Helper threads still blocked on a client after its 408, per worker process.
-PARKED = 64
 #: Methods whose bodies are never read by feedsmith (the feed responder ignores any body).
 BODILESS = frozenset({"GET", "HEAD", "OPTIONS"})
 CHUNK = 16 * 1024
 
 
 class _Refused(Exception):
-    """The body cannot be accepted: carries the status line and the text to answer with."""
+    """The body cannot be accepted: carries the status line and the text to answer with.
 
-    def __init__(self, status: str, text: str) -> None:
+    ``pending``: set when a helper thread is still reading the body; the answer must not end
+    before it does (see :meth:`BodyLimit._read_in_helper`).
+    """
+
+    def __init__(self, status: str, text: str, pending: threading.Event | None = None) -> None:
         super().__init__(text)
         self.status = status
         self.text = text
+        self.pending = pending
 
 
 class BodyLimit:
@@ -71,56 +76,53 @@ class BodyLimit:
         self.max_bytes = max_bytes
         self.timeout = timeout
         self.clock = clock
-        self._receiving = threading.BoundedSemaphore(RECEIVING)
-        self._parked = threading.BoundedSemaphore(PARKED)
+        self._slots = threading.BoundedSemaphore(RECEIVING)
 
     def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
         if environ.get("REQUEST_METHOD", "GET") in BODILESS:
             return self.app(environ, start_response)
         try:
-            body = self._receive(environ)
+            declared = _content_length(environ)
+            if declared is not None and declared > self.max_bytes:
+                raise _Refused(
+                    "413 Content Too Large",
+                    f"request body too large: {declared} bytes, at most {self.max_bytes}\n",
+                )
+            chunked = "chunked" in environ.get("HTTP_TRANSFER_ENCODING", "").lower()
+            body = self._receive(environ, declared) if declared or chunked else b""
         except _Refused as refused:
-            data = refused.text.encode("utf-8")
-            headers = [
-                ("Content-Type", "text/plain; charset=utf-8"),
-                ("Content-Length", str(len(data))),
-                # The rest of the body may still be on its way: this connection is done.
-                ("Connection", "close"),
-                ("Cache-Control", "no-store"),
-            ]
-            if refused.status.startswith("503"):
-                headers.append(("Retry-After", "5"))
-            start_response(refused.status, headers)
-            return [data]
+            return _refuse(refused, start_response, self._slots)
         environ["wsgi.input"] = io.BytesIO(body)
         environ["CONTENT_LENGTH"] = str(len(body))
         environ.pop("HTTP_TRANSFER_ENCODING", None)
         return self.app(environ, start_response)
 
-    def _receive(self, environ: Environ) -> bytes:
-        declared = _content_length(environ)
-        chunked = "chunked" in environ.get("HTTP_TRANSFER_ENCODING", "").lower()
-        if declared is not None and declared > self.max_bytes:
-            raise _Refused(
-                "413 Content Too Large",
-                f"request body too large: {declared} bytes, at most {self.max_bytes}\n",
-            )
-        if not declared and not chunked:
-            return b""
-        if not self._receiving.acquire(blocking=False):
+    def _receive(self, environ: Environ, declared: int | None) -> bytes:
+        if not self._slots.acquire(blocking=False):
             raise _Refused("503 Service Unavailable", "too many request bodies in flight\n")
+        pending: threading.Event | None = None
         try:
             sock = environ.get("gunicorn.socket")
             if isinstance(sock, socket.socket):
                 return self._read_here(environ["wsgi.input"], sock, declared)
             return self._read_in_helper(environ["wsgi.input"], declared)
+        except _Refused as refused:
+            pending = refused.pending
+            raise
         finally:
-            self._receiving.release()
+            if pending is None:  # else the slot is released once the helper's read ended
+                self._slots.release()
 
     def _read_in_helper(self, stream: Any, declared: int | None) -> bytes:
-        """Read in a helper thread; this (worker) thread waits at most until the deadline."""
-        if not self._parked.acquire(blocking=False):
-            raise _Refused("503 Service Unavailable", "too many slow request bodies\n")
+        """Read in a helper thread; this (worker) thread waits at most until the deadline.
+
+        Why the 408 then waits for the helper: under granian a request whose response has
+        ended while its body is still being read stalls the whole worker process (measured:
+        every later request timed out until the slow client went away). So the 408 is sent
+        in full at the deadline, but its iterable ends only when the read does (the client
+        finishes or disconnects); meanwhile the request keeps its slot, which is what bounds
+        the threads slow clients can hold (:data:`RECEIVING`).
+        """
         outcome: list[bytes | BaseException] = []
         done = threading.Event()
 
@@ -131,13 +133,13 @@ class BodyLimit:
                 outcome.append(exc)
             finally:
                 done.set()
-                self._parked.release()
 
         threading.Thread(target=read, name="feedsmith-body", daemon=True).start()
         if not done.wait(self.timeout):
             raise _Refused(
                 "408 Request Timeout",
                 f"request body not received within {self.timeout:g} s\n",
+                pending=done,
             )
         return _result(outcome[0])
 
@@ -154,6 +156,35 @@ class BodyLimit:
             ) from None
         finally:
             sock.settimeout(previous)
+
+
+def _refuse(
+    refused: _Refused, start_response: StartResponse, slots: threading.BoundedSemaphore
+) -> Iterable[bytes]:
+    data = refused.text.encode("utf-8")
+    headers = [
+        ("Content-Type", "text/plain; charset=utf-8"),
+        ("Content-Length", str(len(data))),
+        # The rest of the body may still be on its way: this connection is done.
+        ("Connection", "close"),
+        ("Cache-Control", "no-store"),
+    ]
+    if refused.status.startswith("503"):
+        headers.append(("Retry-After", "5"))
+    start_response(refused.status, headers)
+    if refused.pending is None:
+        return [data]
+    return _answer_then_wait(data, refused.pending, slots)
+
+
+def _answer_then_wait(
+    data: bytes, pending: threading.Event, slots: threading.BoundedSemaphore
+) -> Iterator[bytes]:
+    try:
+        yield data
+        pending.wait()
+    finally:
+        slots.release()
 
 
 def _result(item: bytes | BaseException) -> bytes:
