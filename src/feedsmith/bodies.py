@@ -40,7 +40,7 @@ WSGIApp = Callable[[Environ, StartResponse], Iterable[bytes]]
 
 #: Requests per worker process that may be waiting for their bodies (a slow client keeps its
 #: slot until its body arrived or it went away, also after its 408). Must stay below the
-#: server's threads per worker (``server.GRANIAN_THREADS``) so feed requests find a thread.
+#: server's threads per worker (``server.THREADS_PER_WORKER``) so feed requests find a thread.
 RECEIVING = 4
 #: Methods whose bodies are never read by feedsmith (the feed responder ignores any body).
 BODILESS = frozenset({"GET", "HEAD", "OPTIONS"})

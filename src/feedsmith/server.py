@@ -59,8 +59,10 @@ SERVER_ENV_VAR = "FEEDSMITH_SERVER"
 DEFAULT_SERVER = "granian"
 SERVERS = ("granian", "gunicorn")
 METRICS_ENV_VAR = "PROMETHEUS_MULTIPROC_DIR"
-#: Python threads per granian worker (see bench/slowclients.py for why not 1).
-GRANIAN_THREADS = 8
+#: Python threads per web worker process, granian's and gunicorn's: more than the requests that
+#: may wait for a request body at once (``bodies.RECEIVING``), so slow clients never hold every
+#: thread (bench/slowclients.py). Idle threads cost nothing measurable (bench/serve.py).
+THREADS_PER_WORKER = 8
 HEADER_READ_TIMEOUT_MS = 10_000
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
@@ -125,7 +127,7 @@ def server_command(server: str, bind: Bind, python: str = sys.executable) -> lis
             # More than the bodies awaited at once (feedsmith.bodies.RECEIVING): a worker whose
             # threads all wait for slow clients' bodies answers nobody.
             "--blocking-threads",
-            str(GRANIAN_THREADS),
+            str(THREADS_PER_WORKER),
             # Slow headers never reach Python, but each holds a connection: close them sooner
             # than granian's 30 s default.
             "--http1-header-read-timeout",
@@ -153,7 +155,7 @@ def server_command(server: str, bind: Bind, python: str = sys.executable) -> lis
             "--worker-class",
             "gthread",
             "--threads",
-            "4",
+            str(THREADS_PER_WORKER),
             "--graceful-timeout",
             str(GRACEFUL_SECONDS),
             "--log-level",
