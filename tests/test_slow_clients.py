@@ -380,3 +380,42 @@ def test_400_slow_clients_do_not_keep_feed_pollers_waiting(site: Any, tmp_path: 
             assert set(slow.done("header")) <= {"closed", "408"}, slow.done("header")
         finally:
             slow.close()
+
+
+def test_under_gunicorn_the_body_is_read_on_its_socket_with_the_time_left() -> None:
+    """gunicorn hands the app its connection (``gunicorn.socket``): the read runs in the worker
+    thread with the remaining time as the socket's timeout, so a trickle ends in a 408."""
+
+    def app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        start_response("200 OK", [])
+        return [environ["wsgi.input"].read()]
+
+    layer = BodyLimit(app, max_bytes=1024, timeout=0.3)
+    server, client = socket.socketpair()
+    with server, client:
+        stream = server.makefile("rb", buffering=0)
+        client.sendall(b"hub.")  # then nothing more
+        environ = {
+            "REQUEST_METHOD": "POST",
+            "CONTENT_LENGTH": "100",
+            "wsgi.input": stream,
+            "gunicorn.socket": server,
+        }
+        seen: list[str] = []
+        out = b"".join(layer(environ, lambda status, headers, exc=None: seen.append(status)))
+        assert seen[0].startswith("408") and b"0.3 s" in out
+        assert server.gettimeout() is None  # the socket is left as gunicorn had it
+
+    server, client = socket.socketpair()  # gunicorn closes a connection answered 408
+    with server, client:
+        stream = server.makefile("rb", buffering=0)
+        client.sendall(b"x" * 10)
+        environ = {
+            "REQUEST_METHOD": "POST",
+            "CONTENT_LENGTH": "10",
+            "wsgi.input": stream,
+            "gunicorn.socket": server,
+        }
+        seen.clear()
+        out = b"".join(layer(environ, lambda status, headers, exc=None: seen.append(status)))
+        assert seen == ["200 OK"] and out == b"x" * 10
