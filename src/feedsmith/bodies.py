@@ -91,7 +91,7 @@ class BodyLimit:
             chunked = "chunked" in environ.get("HTTP_TRANSFER_ENCODING", "").lower()
             body = self._receive(environ, declared) if declared or chunked else b""
         except _Refused as refused:
-            return _refuse(refused, start_response, self._slots)
+            return _refuse(refused, start_response)
         environ["wsgi.input"] = io.BytesIO(body)
         environ["CONTENT_LENGTH"] = str(len(body))
         environ.pop("HTTP_TRANSFER_ENCODING", None)
@@ -100,18 +100,13 @@ class BodyLimit:
     def _receive(self, environ: Environ, declared: int | None) -> bytes:
         if not self._slots.acquire(blocking=False):
             raise _Refused("503 Service Unavailable", "too many request bodies in flight\n")
-        pending: threading.Event | None = None
+        sock = environ.get("gunicorn.socket")
+        if not isinstance(sock, socket.socket):
+            return self._read_in_helper(environ["wsgi.input"], declared)  # releases the slot
         try:
-            sock = environ.get("gunicorn.socket")
-            if isinstance(sock, socket.socket):
-                return self._read_here(environ["wsgi.input"], sock, declared)
-            return self._read_in_helper(environ["wsgi.input"], declared)
-        except _Refused as refused:
-            pending = refused.pending
-            raise
+            return self._read_here(environ["wsgi.input"], sock, declared)
         finally:
-            if pending is None:  # else the slot is released once the helper's read ended
-                self._slots.release()
+            self._slots.release()
 
     def _read_in_helper(self, stream: Any, declared: int | None) -> bytes:
         """Read in a helper thread; this (worker) thread waits at most until the deadline.
@@ -120,8 +115,9 @@ class BodyLimit:
         ended while its body is still being read stalls the whole worker process (measured:
         every later request timed out until the slow client went away). So the 408 is sent
         in full at the deadline, but its iterable ends only when the read does (the client
-        finishes or disconnects); meanwhile the request keeps its slot, which is what bounds
-        the threads slow clients can hold (:data:`RECEIVING`).
+        finishes or disconnects). The helper holds the request's slot until its read ended,
+        which is what bounds the threads slow clients can hold (:data:`RECEIVING`), even if
+        the server never iterates the 408.
         """
         outcome: list[bytes | BaseException] = []
         done = threading.Event()
@@ -132,6 +128,7 @@ class BodyLimit:
             except BaseException as exc:  # handed to the waiting thread
                 outcome.append(exc)
             finally:
+                self._slots.release()
                 done.set()
 
         threading.Thread(target=read, name="feedsmith-body", daemon=True).start()
@@ -158,9 +155,7 @@ class BodyLimit:
             sock.settimeout(previous)
 
 
-def _refuse(
-    refused: _Refused, start_response: StartResponse, slots: threading.BoundedSemaphore
-) -> Iterable[bytes]:
+def _refuse(refused: _Refused, start_response: StartResponse) -> Iterable[bytes]:
     data = refused.text.encode("utf-8")
     headers = [
         ("Content-Type", "text/plain; charset=utf-8"),
@@ -174,17 +169,12 @@ def _refuse(
     start_response(refused.status, headers)
     if refused.pending is None:
         return [data]
-    return _answer_then_wait(data, refused.pending, slots)
+    return _answer_then_wait(data, refused.pending)
 
 
-def _answer_then_wait(
-    data: bytes, pending: threading.Event, slots: threading.BoundedSemaphore
-) -> Iterator[bytes]:
-    try:
-        yield data
-        pending.wait()
-    finally:
-        slots.release()
+def _answer_then_wait(data: bytes, pending: threading.Event) -> Iterator[bytes]:
+    yield data
+    pending.wait()
 
 
 def _result(item: bytes | BaseException) -> bytes:
