@@ -17,7 +17,9 @@ answered by a small WSGI layer in front of Flask instead of a Flask view: no rou
 ``Response`` object, prebuilt header values, one ``stat`` of the manifest and one of the file.
 Everything else (``/``, ``/healthz``, ``/metrics``, ``POST /-/rebuild``, ``/static``) is an
 ordinary Flask view. The same layer writes the one access-log line per request, counts the
-request for Prometheus and adds ``X-Content-Type-Options: nosniff`` to every response.
+request for Prometheus and adds ``X-Content-Type-Options: nosniff`` to every response. Between
+it and Flask, :class:`feedsmith.bodies.BodyLimit` receives request bodies (capped, within a
+deadline) so a slow client never holds a web thread; ``/feeds/`` never reads a body.
 
 Path safety: only paths listed in the manifest (plus ``index.json`` and ``index.opml``) are ever
 opened, and before opening, the real path (symlinks resolved) must lie inside ``output_dir``; the
