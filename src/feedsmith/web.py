@@ -17,7 +17,9 @@ answered by a small WSGI layer in front of Flask instead of a Flask view: no rou
 ``Response`` object, prebuilt header values, one ``stat`` of the manifest and one of the file.
 Everything else (``/``, ``/healthz``, ``/metrics``, ``POST /-/rebuild``, ``/static``) is an
 ordinary Flask view. The same layer writes the one access-log line per request, counts the
-request for Prometheus and adds ``X-Content-Type-Options: nosniff`` to every response.
+request for Prometheus and adds ``X-Content-Type-Options: nosniff`` to every response. Between
+it and Flask, :class:`feedsmith.bodies.BodyLimit` receives request bodies (capped, within a
+deadline) so a slow client never holds a web thread; ``/feeds/`` never reads a body.
 
 Path safety: only paths listed in the manifest (plus ``index.json`` and ``index.opml``) are ever
 opened, and before opening, the real path (symlinks resolved) must lie inside ``output_dir``; the
@@ -60,6 +62,7 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.http import parse_date
 
 from feedsmith import public
+from feedsmith.bodies import BodyLimit
 from feedsmith.config import ENV_VAR, FROM_BUCKET_ENV_VAR, Config, load_config
 from feedsmith.feeds import FORMAT_LABELS, LINK_TYPES
 from feedsmith.identity import ID_MAP
@@ -912,7 +915,13 @@ def create_app(
         response.headers["Cache-Control"] = "no-store"
         return response
 
-    app.wsgi_app = Edge(app.wsgi_app, feeds, metrics)  # type: ignore[method-assign]
+    # Bodies are received (capped, within a deadline) before Flask runs: see feedsmith.bodies.
+    bodies = BodyLimit(
+        app.wsgi_app,
+        max_bytes=config.server.max_body_bytes,
+        timeout=config.server.body_timeout_seconds,
+    )
+    app.wsgi_app = Edge(bodies, feeds, metrics)  # type: ignore[method-assign]
     return app
 
 
