@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 CONFIG ?= config.yaml
 
-.PHONY: run test build check lint bench-build bench-serve bench-saves bench-push clean
+.PHONY: run test build check lint bench-build bench-serve bench-saves bench-push bench-slow clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -37,6 +37,9 @@ bench-build: $(VENV)/.installed
 
 bench-serve: $(VENV)/.installed
 	$(BIN)/python bench/serve.py
+
+bench-slow: $(VENV)/.installed
+	$(BIN)/python bench/slowclients.py
 
 bench-saves: $(VENV)/.installed
 	$(BIN)/python bench/saves.py

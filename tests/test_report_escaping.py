@@ -164,17 +164,22 @@ def test_serve_log_healthz_and_status_carry_the_same_escaped_line(site, tmp_path
             lambda: all(shown in served.log_text() for shown in HOSTILE.values()),
             "the kept posts' log lines",
         )
+        # The operator's view (token) carries the whole line; the public one the name only.
+        _, _, body = http(served.url("/healthz?detail=1"), headers=auth)
+        kept = json.loads(body)["detail"]["kept"]
         log_text = served.log.read_bytes().decode("utf-8")
-    kept = health["kept"]
-    assert len(kept) == len(HOSTILE)
+    public_kept = health["kept"]
+    assert len(kept) == len(public_kept) == len(HOSTILE)
     for shown in HOSTILE.values():
         [line] = [k for k in kept if shown in k]
         assert line.startswith(f"posts/{shown}:1: warning: ")
         log_lines = [ln for ln in log_text.splitlines() if shown in ln]
         assert len(log_lines) == 1 and log_lines[0].endswith(line), log_lines
+        [public_line] = [k for k in public_kept if shown in k]
+        assert public_line.startswith(f"{shown}: broken, ")
     status = json.loads((site.root / ".feedsmith" / STATUS_FILE).read_bytes())
     assert status["kept"] == kept
     for raw in RAW:
         assert raw not in log_text
-        assert all(raw not in k for k in kept)
+        assert all(raw not in k for k in kept + public_kept)
     assert not any(ln.startswith("FORGED") for ln in log_text.splitlines())

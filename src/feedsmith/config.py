@@ -79,6 +79,10 @@ class ServerConfig:
     host: str = "127.0.0.1"
     port: int = 8080
     workers: int = 2
+    #: Request bodies (the hub's form posts, the rebuild webhook) above this → 413 unread.
+    max_body_bytes: int = 65536
+    #: A request body must arrive within this → 408: a slow client cannot hold a web thread.
+    body_timeout_seconds: float = 10.0
 
 
 @dataclass(frozen=True)
@@ -335,6 +339,12 @@ def config_from_mapping(raw: dict[str, Any], path: Path, *, serve_only: bool = F
         host=_str(server_raw, "host", "server.", path, "127.0.0.1"),
         port=_int(server_raw, "port", "server.", path, 8080, minimum=0, maximum=65535),
         workers=_int(server_raw, "workers", "server.", path, 2, minimum=1),
+        max_body_bytes=_int(
+            server_raw, "max_body_bytes", "server.", path, 65536, minimum=1024, maximum=1 << 30
+        ),
+        body_timeout_seconds=_number(
+            server_raw, "body_timeout_seconds", "server.", path, 10.0, 0.1, 3600.0
+        ),
     )
 
     authors = _authors(raw, path, site.url)

@@ -49,7 +49,7 @@ if TYPE_CHECKING:
     from feedsmith.config import Config
     from feedsmith.core.posts import ParseOutcome
 
-log = logging.getLogger("feedsmith.identity")
+log = logging.getLogger("feedsmith.core.identity")
 
 ID_MAP = "ids.json"
 MAP_VERSION = 1

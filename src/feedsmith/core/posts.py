@@ -40,7 +40,7 @@ from feedsmith.core.text import escape_controls, truncate, xml_safe
 from feedsmith.core.urlpath import PathEscapesSite, remove_dot_segments
 from feedsmith.core.urlsafety import is_allowed_url
 
-log = logging.getLogger("feedsmith.posts")
+log = logging.getLogger("feedsmith.core.posts")
 
 SUMMARY_LIMIT = 300
 #: What an ``image`` may be: a picture is fetched over the web, never from a ``mailto:``.

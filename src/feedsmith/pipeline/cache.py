@@ -52,7 +52,7 @@ from feedsmith.core.posts import ParseOutcome
 from feedsmith.disk.statedir import remove_legacy, write_private
 from feedsmith.pipeline import records
 
-log = logging.getLogger("feedsmith.cache")
+log = logging.getLogger("feedsmith.pipeline.cache")
 
 CACHE_FILE = "parse-cache.msgpack"
 #: The pickle of older versions: never loaded (see the module docstring).

@@ -43,7 +43,7 @@ from feedsmith.pipeline.sources import SourceFile
 if TYPE_CHECKING:
     from feedsmith.pipeline.scheduler import BuildPool
 
-log = logging.getLogger("feedsmith.build")
+log = logging.getLogger("feedsmith.pipeline")
 
 #: In a long-lived builder, persist the parse index at most this often (see ``save``).
 CACHE_SAVE_SECONDS = 300.0

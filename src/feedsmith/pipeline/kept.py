@@ -31,7 +31,7 @@ from feedsmith.core.posts import ParseOutcome
 from feedsmith.disk.statedir import remove_legacy, write_atomic
 from feedsmith.pipeline import records
 
-log = logging.getLogger("feedsmith.kept")
+log = logging.getLogger("feedsmith.pipeline.kept")
 
 KEPT_FILE = "kept.msgpack"
 #: The pickle of older versions: never loaded.

@@ -34,7 +34,7 @@ if TYPE_CHECKING:
     from concurrent.futures import ProcessPoolExecutor
     from multiprocessing.connection import Connection
 
-log = logging.getLogger("feedsmith.build")
+log = logging.getLogger("feedsmith.pipeline")
 
 #: Parse in a process pool when at least this many files need parsing (below it, starting
 #: the workers costs more than it saves).

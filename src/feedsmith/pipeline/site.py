@@ -76,7 +76,7 @@ from feedsmith.pipeline.tracking import OUTPUT_TREE, POSTS_TREE, ChangeTracker
 from feedsmith.publish.changes import ChangeSet, Sink, published_changes
 from feedsmith.publish.output import FeedInfo, LocalWriter, plan_publish, remove_staged
 
-log = logging.getLogger("feedsmith.build")
+log = logging.getLogger("feedsmith.pipeline")
 
 STATE_FILE = "state.json"
 LOCK_FILE = "build.lock"

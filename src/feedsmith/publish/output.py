@@ -84,7 +84,7 @@ __all__ = [
     "render_manifest",
 ]
 
-log = logging.getLogger("feedsmith.output")
+log = logging.getLogger("feedsmith.publish.output")
 
 OPML_NAME = "index.opml"
 TMP_SUFFIX = ".feedsmith-tmp"

@@ -54,7 +54,7 @@ from feedsmith.serve.websub_health import WebSubCollector
 
 __all__ = ["install"]
 
-log = logging.getLogger("feedsmith.websub")
+log = logging.getLogger("feedsmith.publish.websub")
 
 PATH = "/websub"
 MAX_SECRET_BYTES = 200  # hub.secret MUST be less than this (§5.1)

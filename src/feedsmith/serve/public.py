@@ -14,6 +14,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from feedsmith.core.text import escape_controls
 from feedsmith.pipeline.kept import KEPT_NOTE
 from feedsmith.serve.status import BuildStatus
 
@@ -79,19 +80,17 @@ def bucket_error(detail: str | None) -> dict[str, str] | None:
     return _error("bucket_error", "the bucket cannot be read")
 
 
-def kept_line(line: str, posts_dir: Path | None) -> str:
-    """A kept post's problem line (``path:line: warning: reason; still publishing …``) as the
-    post's path inside ``posts_dir`` plus the note, without the reason (which can quote file
-    system errors) or any part of the path outside ``posts_dir``."""
-    path = line.split(":", 1)[0]
-    note_at = line.find(KEPT_NOTE)
-    note = line[note_at:] if note_at >= 0 else KEPT_NOTE
+def kept_line(path: str, posts_dir: Path | None) -> str:
+    """A kept post (its problem's ``path``) as public pages show it: the path inside
+    ``posts_dir`` plus the note, escaped, without the reason (which can quote file system
+    errors) or any part of the path outside ``posts_dir``. Made from the path itself, never by
+    parsing a report line: a file name may hold ``:`` and whole fake report lines."""
     rel = os.path.basename(path)
     if posts_dir is not None:
         inside = os.path.relpath(os.path.abspath(path), os.path.abspath(posts_dir))
         if not inside.startswith(".."):
             rel = inside.replace(os.sep, "/")
-    return f"{rel}: broken, {note}"
+    return f"{escape_controls(rel)}: broken, {KEPT_NOTE}"
 
 
 def lease(raw: dict[str, Any]) -> dict[str, Any]:

@@ -48,12 +48,13 @@ from feedsmith.disk.errors import describe
 from feedsmith.pipeline import BuildError, BuildReport, ProgressFn, SiteBuilder
 from feedsmith.pipeline.kept import is_kept_problem
 from feedsmith.publish.sinks import configured_sinks
+from feedsmith.serve import public
 from feedsmith.serve.trigger import MAX_DELAY_SECONDS, ChangeTrigger
 
 if TYPE_CHECKING:
     from feedsmith.publish.s3.lease import LeaseKeeper
 
-log = logging.getLogger("feedsmith.schedule")
+log = logging.getLogger("feedsmith.serve.schedule")
 
 REQUEST_FILE = "rebuild.request"
 INTERVAL_JOB = "feedsmith-interval-build"
@@ -268,6 +269,13 @@ class BuildService:
                 feeds=report.feeds_written + report.feeds_unchanged if report else None,
                 problems=len(report.problems) if report else None,
                 kept=[p.format() for p in report.problems if is_kept_problem(p)]
+                if report
+                else None,
+                kept_public=[
+                    public.kept_line(p.path, self.config.posts_dir)
+                    for p in report.problems
+                    if is_kept_problem(p)
+                ]
                 if report
                 else None,
                 sink_errors=[f"{name}: {reason}" for name, reason in report.sink_errors]

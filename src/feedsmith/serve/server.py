@@ -49,7 +49,7 @@ if TYPE_CHECKING:
 
     from feedsmith.serve.schedule import BuildService
 
-log = logging.getLogger("feedsmith.server")
+log = logging.getLogger("feedsmith.serve.server")
 
 #: ``serve`` must exit within 10 s of SIGTERM; keep a margin for process teardown.
 STOP_BUDGET_SECONDS = 9.0
@@ -60,6 +60,12 @@ SERVER_ENV_VAR = "FEEDSMITH_SERVER"
 DEFAULT_SERVER = "granian"
 SERVERS = ("granian", "gunicorn")
 METRICS_ENV_VAR = "PROMETHEUS_MULTIPROC_DIR"
+#: Python threads per web worker process, granian's and gunicorn's: more than the requests that
+#: may wait for a request body at once (``bodies.RECEIVING``), so slow clients never hold every
+#: thread (bench/slowclients.py). One run of bench/serve.py each: 8 threads 2,984/2,369/4,243
+#: req/s (full/gzip/304) vs 1 thread 2,288/2,749/3,849 — no loss beyond this machine's noise.
+THREADS_PER_WORKER = 8
+HEADER_READ_TIMEOUT_MS = 10_000
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 
@@ -120,9 +126,14 @@ def server_command(server: str, bind: Bind, python: str = sys.executable) -> lis
             str(bind.port),
             "--workers",
             str(bind.workers),
-            # WSGI apps hold the GIL; one Python thread per worker process is the fast setup.
+            # More than the bodies awaited at once (serve.bodies.RECEIVING): a worker whose
+            # threads all wait for slow clients' bodies answers nobody.
             "--blocking-threads",
-            "1",
+            str(THREADS_PER_WORKER),
+            # Slow headers never reach Python, but each holds a connection: close them sooner
+            # than granian's 30 s default.
+            "--http1-header-read-timeout",
+            str(HEADER_READ_TIMEOUT_MS),
             "--no-ws",
             "--no-access-log",
             "--log-level",
@@ -146,7 +157,7 @@ def server_command(server: str, bind: Bind, python: str = sys.executable) -> lis
             "--worker-class",
             "gthread",
             "--threads",
-            "4",
+            str(THREADS_PER_WORKER),
             "--graceful-timeout",
             str(GRACEFUL_SECONDS),
             "--log-level",
@@ -340,7 +351,7 @@ def serve(
     # One line per build, written by the build loop (it knows what triggered the build); the
     # builder's own success line and APScheduler's per-run INFO lines would repeat it.
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
-    logging.getLogger("feedsmith.build").setLevel(logging.WARNING)
+    logging.getLogger("feedsmith.pipeline").setLevel(logging.WARNING)
 
     stop = _StopSignal()
     stop.install()

@@ -23,7 +23,7 @@ from typing import Any
 
 from feedsmith.disk.statedir import write_private
 
-log = logging.getLogger("feedsmith.status")
+log = logging.getLogger("feedsmith.serve.status")
 
 STATUS_FILE = "status.json"
 FORMAT_VERSION = 1
@@ -62,6 +62,8 @@ class BuildStatus:
     #: Posts published from their last valid version because their file is broken now
     #: (``path:line: warning: reason`` lines, see :mod:`feedsmith.pipeline.kept`).
     kept: tuple[str, ...] = ()
+    #: The same posts as public pages show them: the name inside ``posts_dir`` only.
+    kept_public: tuple[str, ...] = ()
     #: ``"sink: reason"`` for each sink (bucket, hub...) the last build could not deliver to;
     #: the local feeds are out and the next build delivers again.
     sink_errors: tuple[str, ...] = ()
@@ -94,6 +96,7 @@ class BuildStatus:
             "feeds": self.feeds,
             "problems": self.problems,
             "kept": list(self.kept),
+            "kept_public": list(self.kept_public),
             "sink_errors": list(self.sink_errors),
         }
 
@@ -126,6 +129,7 @@ class BuildStatus:
             feeds=_opt_int(data.get("feeds")),
             problems=_opt_int(data.get("problems")),
             kept=tuple(str(line) for line in data.get("kept", ())),
+            kept_public=tuple(str(line) for line in data.get("kept_public", ())),
             sink_errors=tuple(str(line) for line in data.get("sink_errors", ())),
         )
 
@@ -187,6 +191,7 @@ def record_build(
     problems: int | None = None,
     kept: list[str] | None = None,
     sink_errors: list[str] | None = None,
+    kept_public: list[str] | None = None,
 ) -> BuildStatus:
     """Add one build attempt to ``status.json`` and return the new status.
 
@@ -214,6 +219,7 @@ def record_build(
         feeds=feeds if feeds is not None else previous.feeds,
         problems=problems if problems is not None else previous.problems,
         kept=tuple(kept) if kept is not None else previous.kept,
+        kept_public=tuple(kept_public) if kept_public is not None else previous.kept_public,
         sink_errors=tuple(sink_errors) if sink_errors is not None else previous.sink_errors,
     )
     write_status(state_dir, status)

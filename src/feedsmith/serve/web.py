@@ -18,7 +18,9 @@ answered by a small WSGI layer in front of Flask instead of a Flask view: no rou
 ``Response`` object, prebuilt header values, one ``stat`` of the manifest and one of the file.
 Everything else (``/``, ``/healthz``, ``/metrics``, ``POST /-/rebuild``, ``/static``) is an
 ordinary Flask view. The same layer writes the one access-log line per request, counts the
-request for Prometheus and adds ``X-Content-Type-Options: nosniff`` to every response.
+request for Prometheus and adds ``X-Content-Type-Options: nosniff`` to every response. Between
+it and Flask, :class:`feedsmith.serve.bodies.BodyLimit` receives request bodies (capped, within a
+deadline) so a slow client never holds a web thread; ``/feeds/`` never reads a body.
 
 Path safety: only paths listed in the manifest (plus ``index.json`` and ``index.opml``) are ever
 opened, and before opening, the real path (symlinks resolved) must lie inside ``output_dir``; the
@@ -67,6 +69,7 @@ from feedsmith.core.identity import ID_MAP
 from feedsmith.core.text import escape_controls
 from feedsmith.publish.output import gzip_bytes
 from feedsmith.serve import public
+from feedsmith.serve.bodies import BodyLimit
 from feedsmith.serve.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from feedsmith.serve.metrics import Metrics
 from feedsmith.serve.status import (
@@ -79,7 +82,7 @@ from feedsmith.serve.status import (
 )
 
 access_log = logging.getLogger("feedsmith.access")
-log = logging.getLogger("feedsmith.web")
+log = logging.getLogger("feedsmith.serve.web")
 
 Clock = Callable[[], datetime]
 StartResponse = Callable[..., Any]
@@ -873,7 +876,7 @@ def create_app(
             body, code = bucket_store.health()
             return _json_response(body, code, retry_after)
         _, status = statuses.read()
-        body, code = health_report(status, config.posts_dir)
+        body, code = health_report(status)
         if request.args.get("detail") == "1" and status is not None:  # the operator's view
             token = os.environ.get(TOKEN_ENV_VAR, "")
             if token and bearer_token_ok(request.headers.get("Authorization"), token):
@@ -913,7 +916,13 @@ def create_app(
         response.headers["Cache-Control"] = "no-store"
         return response
 
-    app.wsgi_app = Edge(app.wsgi_app, feeds, metrics)  # type: ignore[method-assign]
+    # Bodies are received (capped, within a deadline) before Flask runs: see feedsmith.serve.bodies.
+    bodies = BodyLimit(
+        app.wsgi_app,
+        max_bytes=config.server.max_body_bytes,
+        timeout=config.server.body_timeout_seconds,
+    )
+    app.wsgi_app = Edge(bodies, feeds, metrics)  # type: ignore[method-assign]
     return app
 
 
@@ -1008,9 +1017,7 @@ def write_rebuild_request(state_dir: Path, requested: str) -> Path:
     return target
 
 
-def health_report(
-    status: BuildStatus | None, posts_dir: Path | None = None
-) -> tuple[dict[str, Any], int]:
+def health_report(status: BuildStatus | None) -> tuple[dict[str, Any], int]:
     """The ``/healthz`` body and code: 200 once any build has succeeded (the feeds being served
     are then real, even if the latest attempt failed), 503 before. Errors are shown by kind
     only (:mod:`feedsmith.serve.public`): the detail is in the log and the private status file."""
@@ -1040,7 +1047,7 @@ def health_report(
             "problems": status.problems if status else None,
         },
         # Broken posts whose last valid version is still served: a warning, not a failure.
-        "kept": [public.kept_line(line, posts_dir) for line in status.kept] if status else [],
+        "kept": list(status.kept_public) if status else [],
         # Sinks (bucket, hub) the last build could not deliver to; retried every build.
         "sink_errors": [public.sink_error(line) for line in status.sink_errors] if status else [],
         "builds": {
@@ -1112,9 +1119,7 @@ def _page_context(
         "last_success_text": _display_time(status.last_success)
         if status and status.last_success
         else "",
-        "kept": [public.kept_line(line, config.posts_dir) for line in status.kept]
-        if status
-        else [],
+        "kept": list(status.kept_public) if status else [],
     }
 
 

@@ -65,7 +65,7 @@ __all__ = [
     "lease_key",
 ]
 
-log = logging.getLogger("feedsmith.lease")
+log = logging.getLogger("feedsmith.publish.s3.lease")
 
 BUILDER_ID_FILE = "builder-id"
 LEASE_DIR = ".feedsmith/"

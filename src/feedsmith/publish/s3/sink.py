@@ -65,7 +65,7 @@ __all__ = [
     "plan_delivery",
 ]
 
-log = logging.getLogger("feedsmith.bucket")
+log = logging.getLogger("feedsmith.publish.s3.sink")
 
 STATE_FILE = "s3-publish.json"
 #: Bumped when the object layout changes, so every object is sent again in the new layout.

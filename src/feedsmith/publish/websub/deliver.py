@@ -60,7 +60,7 @@ if TYPE_CHECKING:
 
 __all__ = ["HubJobs", "signature", "with_query"]
 
-log = logging.getLogger("feedsmith.websub")
+log = logging.getLogger("feedsmith.publish.websub")
 
 #: Network errors while verifying are retried this often; a refusal is final at once.
 VERIFY_ATTEMPTS = 4

@@ -38,7 +38,7 @@ from feedsmith.publish.websub.store import MAX_ATTEMPTS, WebSubStore, backoff
 
 __all__ = ["DRAIN_SECONDS", "PingJob", "Sender", "WebSubSink", "drain"]
 
-log = logging.getLogger("feedsmith.websub")
+log = logging.getLogger("feedsmith.publish.websub")
 
 #: How long ``feedsmith build`` waits for queued pings before it exits.
 DRAIN_SECONDS = 5.0
