@@ -12,8 +12,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from feedsmith.core.model import Author, Post, Problem
-from feedsmith.core.posts import ParseOutcome
+from feedsmith.core.model import Author, ParseOutcome, Post, Problem
 from feedsmith.pipeline import cache, records
 from feedsmith.pipeline.cache import (
     FORMAT_VERSION,

@@ -25,9 +25,7 @@ from feedsmith import __version__
 from feedsmith.config import Config, config_from_mapping
 from feedsmith.core import feeds
 from feedsmith.core.feeds import (
-    feed_files,
     feed_id,
-    feed_url,
     render_atom,
     render_group,
     render_json,
@@ -36,6 +34,7 @@ from feedsmith.core.feeds import (
     rfc822,
 )
 from feedsmith.core.groups import FeedGroup, group_posts
+from feedsmith.core.layout import feed_files, feed_url
 from feedsmith.core.model import Author, Post
 
 ATOM = "{http://www.w3.org/2005/Atom}"

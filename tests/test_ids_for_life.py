@@ -18,7 +18,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from feedsmith.cli import main
-from feedsmith.core.identity import ID_MAP, parse_map
+from feedsmith.core.identity import parse_map
+from feedsmith.core.layout import ID_MAP
 from feedsmith.core.posts import parse_post
 from feedsmith.pipeline import SiteBuilder, build_site
 from feedsmith.publish.sinks import configured_sinks

@@ -11,8 +11,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from feedsmith.config import Config
-from feedsmith.core.model import Author, Post
-from feedsmith.core.posts import ParseOutcome, collect, parse_post
+from feedsmith.core.model import Author, ParseOutcome, Post
+from feedsmith.core.posts import collect, parse_post
 from feedsmith.pipeline.scan import scan_posts
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)

@@ -20,9 +20,10 @@ from botocore.exceptions import ClientError, ConnectionClosedError
 
 from feedsmith.cli import main
 from feedsmith.config import Config, S3Config
+from feedsmith.core.layout import MANIFEST
 from feedsmith.core.state import BuildState
 from feedsmith.pipeline import SiteBuilder
-from feedsmith.publish.changes import MANIFEST, published_changes
+from feedsmith.publish.changes import published_changes
 from feedsmith.publish.output import LocalWriter, plan_publish
 from feedsmith.publish.s3.sink import (
     GONE_BODY,

@@ -183,9 +183,9 @@ def test_build_result_is_logged_as_one_line(
     config: Config, scheduler: BackgroundScheduler, caplog: pytest.LogCaptureFixture
 ):
     service, _ = make_service(config, FakeBuilder(FakeReport(posts=12)), scheduler)
-    with caplog.at_level("INFO", logger="feedsmith.serve.schedule"):
+    with caplog.at_level("INFO", logger="feedsmith.schedule"):
         service.build_now("interval")
-    lines = [r.getMessage() for r in caplog.records if r.name == "feedsmith.serve.schedule"]
+    lines = [r.getMessage() for r in caplog.records if r.name == "feedsmith.schedule"]
     assert lines == ["build ok (interval): 12 posts"]
 
 
@@ -198,7 +198,7 @@ def test_post_problems_are_logged_once_when_they_first_appear(
         FakeReport(problems=[bad, draft]), FakeReport(problems=[bad, draft]), FakeReport()
     )
     service, _ = make_service(config, builder, scheduler)
-    with caplog.at_level("INFO", logger="feedsmith.serve.schedule"):
+    with caplog.at_level("INFO", logger="feedsmith.schedule"):
         for _ in range(3):
             service.build_now("interval")
     lines = [(r.levelname, r.getMessage()) for r in caplog.records if "posts/" in r.getMessage()]

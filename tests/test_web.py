@@ -624,7 +624,7 @@ def test_an_unparseable_manifest_keeps_the_previous_one_in_service(
 ) -> None:
     assert client.get("/feeds/all.atom.xml").status_code == 200
     (config.output_dir / "index.json").write_text("{ not json", "utf-8")
-    with caplog.at_level(logging.ERROR, logger="feedsmith.serve.web"):
+    with caplog.at_level(logging.ERROR, logger="feedsmith.web"):
         assert client.get("/feeds/all.atom.xml").status_code == 200
         assert client.get("/feeds/all.rss.xml").status_code == 200
     assert len([r for r in caplog.records if "index.json" in r.getMessage()]) == 1

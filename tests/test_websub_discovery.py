@@ -16,7 +16,7 @@ import pytest
 from lxml import etree
 
 from feedsmith.config import ConfigError, load_config
-from feedsmith.core.feeds import feed_url
+from feedsmith.core.layout import feed_url
 from feedsmith.pipeline import build_site
 from feedsmith.serve.web import create_app
 

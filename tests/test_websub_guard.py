@@ -14,7 +14,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from feedsmith.core.feeds import feed_url
+from feedsmith.core.layout import feed_url
 from feedsmith.pipeline import build_site
 from feedsmith.publish.websub.guard import address_allowed, host_problem, network_key
 from feedsmith.publish.websub.net import check_callback

@@ -14,7 +14,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import requests
 
-from feedsmith.core.feeds import feed_url
+from feedsmith.core.layout import feed_url
 from feedsmith.pipeline import build_site
 from feedsmith.publish.websub import net
 from feedsmith.publish.websub.guard import network_key

@@ -19,7 +19,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from feedsmith.core.feeds import feed_url
+from feedsmith.core.layout import feed_url
 from feedsmith.pipeline import build_site
 from feedsmith.publish.websub.deliver import PER_HOST
 from feedsmith.publish.websub.notify import WebSubSink

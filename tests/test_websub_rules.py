@@ -21,7 +21,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from feedsmith.core.feeds import feed_url
+from feedsmith.core.layout import feed_url
 from feedsmith.pipeline import build_site
 from feedsmith.publish.websub.deliver import signature
 from feedsmith.publish.websub.notify import WebSubSink
@@ -156,7 +156,7 @@ def test_a_delivery_is_dropped_after_its_last_attempt(
 ) -> None:
     _subscribed(hub)
     hub.recorder.answer = lambda r: (503, {}, b"") if r.method == "POST" else _echo(r)
-    caplog.set_level(logging.INFO, logger="feedsmith.publish.websub")
+    caplog.set_level(logging.INFO, logger="feedsmith.websub")
     hub.new_post()
     for _ in range(DELIVERY_ATTEMPTS - 1):
         assert hub.rows("deliveries") == 1

@@ -21,49 +21,21 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 from feedsmith.config import FeedConfig
 from feedsmith.core.groups import FeedGroup
+from feedsmith.core.paging import Paging
 
 __all__ = [
     "FH_NS",
     "HistoryExtension",
     "NoEntryExtension",
-    "Paging",
     "archive_groups",
     "archive_links",
-    "archive_path",
 ]
 
 FH_NS = "http://purl.org/syndication/history/1.0"
-
-
-@dataclass(frozen=True)
-class Paging:
-    """Where a document sits in its feed's archive: all its links depend on, nothing more
-    (so a page's signature, and its bytes, do not change when pages are added beyond its
-    neighbour)."""
-
-    page: int  # 0: the subscription document; n >= 1: archive page n (1 = the oldest posts)
-    prev: int = 0  # the next older page ("prev-archive"); for the subscription, the newest page
-    next: int = 0  # the next newer archive page ("next-archive"), 0 when there is none
-
-    @property
-    def complete(self) -> bool:
-        """A subscription document that holds every post of its feed (RFC 5005 §2)."""
-        return self.page == 0 and self.prev == 0
-
-    @property
-    def is_archive(self) -> bool:
-        return self.page > 0
-
-
-def archive_path(base: str, page: int, extension: str) -> str:
-    """``archive/<feed path without extension>/<page><extension>``, e.g.
-    ``archive/tags/python/3.atom.xml``: beside the feeds, never inside their folders."""
-    return f"archive/{base}/{page}{extension}"
 
 
 def archive_groups(group: FeedGroup, feed: FeedConfig) -> tuple[FeedGroup, list[FeedGroup]]:

@@ -11,10 +11,10 @@ With no hub configured nothing here adds a byte: feeds stay identical to those o
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:
-    from feedsmith.config import Config
+from feedsmith.config import Config
+from feedsmith.core.layout import feed_url
 
 __all__ = ["HubExtension", "json_hubs", "link_for", "link_header"]
 
@@ -69,6 +69,4 @@ def link_for(config: Config) -> Callable[[str], str] | None:
     hubs = config.hub_urls
     if not hubs:
         return None
-    from feedsmith.core.feeds import feed_url  # feeds imports this module: import when asked
-
     return lambda rel: link_header(hubs, feed_url(config, rel))

@@ -40,9 +40,11 @@ from zlib_ng import zlib_ng
 
 from feedsmith import __version__
 from feedsmith.config import Config
-from feedsmith.core.archive import HistoryExtension, NoEntryExtension, archive_links, archive_path
+from feedsmith.core.archive import HistoryExtension, NoEntryExtension, archive_links
 from feedsmith.core.discovery import HubExtension, NoHubEntryExtension, json_hubs
+from feedsmith.core.formats import FORMATS
 from feedsmith.core.groups import FeedGroup
+from feedsmith.core.layout import FEEDS_PREFIX, FOLDERS, feed_files, feed_url, page_file
 from feedsmith.core.model import Author, Post
 from feedsmith.core.text import xml_safe
 from feedsmith.core.urlsafety import is_allowed_url
@@ -92,16 +94,6 @@ FEED_ID_DATE = "2005"
 #: ``updated`` of a feed with no entries (an empty blog's site feed): fixed, never "now".
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
-_EXTENSIONS = {"atom": ".atom.xml", "rss": ".rss.xml", "json": ".json"}
-#: Media types for ``<link type=…>`` (no parameters: autodiscovery matches them literally),
-#: and the names people know the formats by; used by the feed pages and the ``/`` page.
-LINK_TYPES = {
-    "atom": "application/atom+xml",
-    "rss": "application/rss+xml",
-    "json": "application/feed+json",
-}
-FORMAT_LABELS = {"atom": "Atom", "rss": "RSS", "json": "JSON Feed"}
-_FOLDERS = {"category": "categories", "tag": "tags", "author": "authors"}
 _KIND_LABEL = {"category": "category", "tag": "tag", "author": "author"}
 _OPML_KIND_TITLES = {
     "all": "All posts",
@@ -115,33 +107,6 @@ _RFC2822_FORMAT = "%a, %d %b %Y %H:%M:%S %z"  # what feedgen's formatRFC2822 ask
 
 
 # -- paths, URLs, titles ----------------------------------------------------------------------
-
-
-def feed_files(group: FeedGroup, formats: Sequence[str]) -> dict[str, str]:
-    """Format → path relative to ``output_dir`` (Unicode on disk, percent-encoded in URLs);
-    an archive page's group gives that page's paths."""
-    page = group.paging.page if group.paging is not None else 0
-    return {fmt: page_file(group, fmt, page) for fmt in formats}
-
-
-def page_file(group: FeedGroup, fmt: str, page: int) -> str:
-    """The path of page ``page`` of the group's feed in ``fmt`` (``0``: the subscription
-    document, ``all.atom.xml``; ``n``: ``archive/all/n.atom.xml``)."""
-    base = feed_base(group)
-    if page:
-        return archive_path(base, page, _EXTENSIONS[fmt])
-    return base + _EXTENSIONS[fmt]
-
-
-def feed_base(group: FeedGroup) -> str:
-    """The group's path without extension, ``all`` or ``tags/<slug>``: each format and the feed
-    page (``.html``) add theirs."""
-    return "all" if group.kind == "all" else f"{_FOLDERS[group.kind]}/{group.slug}"
-
-
-def feed_url(config: Config, rel_path: str) -> str:
-    """Absolute URL of a published file: ``site.url`` + ``/feeds/`` + the quoted path."""
-    return f"{config.site.url}/feeds/{quote(rel_path, safe='/')}"
 
 
 def feed_title(group: FeedGroup, config: Config) -> str:
@@ -211,7 +176,7 @@ def _newest_update(posts: Iterable[Post]) -> datetime:
 
 
 def _scheme(config: Config, kind: str) -> str:
-    return f"{config.site.url}/feeds/{_FOLDERS[kind]}/"
+    return f"{config.site.url}{FEEDS_PREFIX}{FOLDERS[kind]}/"
 
 
 def _home(config: Config) -> str:
@@ -416,7 +381,7 @@ def render_group(
     posts without their HTML and puts it back there).
     """
     wanted = tuple(config.feed.formats if formats is None else formats)
-    unknown = [f for f in wanted if f not in _EXTENSIONS]
+    unknown = [f for f in wanted if f not in FORMATS]
     if unknown:
         raise ValueError(f"unknown feed format {unknown[0]!r}")
     posts = _shown(group, config)

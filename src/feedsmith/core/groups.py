@@ -24,12 +24,10 @@ from datetime import datetime
 from functools import lru_cache
 from itertools import chain
 from operator import attrgetter, itemgetter, lt
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 
 from feedsmith.core.model import Post
-
-if TYPE_CHECKING:
-    from feedsmith.core.archive import Paging
+from feedsmith.core.paging import Paging
 
 Kind = Literal["all", "category", "tag", "author"]
 

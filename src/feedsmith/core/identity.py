@@ -24,34 +24,29 @@ Only published posts are recorded (no drafts, no future posts), and a post no lo
 leaves the map at the next build, like its entry in the state. The map lives in
 ``state_dir/ids.json`` and is published as ``ids.json`` beside the feeds, so a build from a
 fresh clone (no state) recovers it from ``output_dir`` or from the bucket of ``publish.s3``.
-Everything here but :class:`IdBook` is pure.
+Pure: :class:`~feedsmith.pipeline.idbook.IdBook` keeps the map between builds.
 """
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import hashlib
 import json
 import logging
-import operator
 import posixpath
-from collections.abc import Callable, Collection, Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from feedsmith.core.model import Post, Problem
+from feedsmith.core.model import ParseOutcome, Post, Problem
 from feedsmith.core.state import json_bytes
-from feedsmith.disk.statedir import write_atomic
 
 if TYPE_CHECKING:
-    from feedsmith.config import Config
-    from feedsmith.core.posts import ParseOutcome
+    pass
 
-log = logging.getLogger("feedsmith.core.identity")
+log = logging.getLogger("feedsmith.identity")
 
-ID_MAP = "ids.json"
 MAP_VERSION = 1
 #: Front-matter keys that define a post's id, URL, date or title: edits to them are exactly
 #: the edits a rename must survive, so the content key leaves them out.
@@ -303,105 +298,3 @@ def _shown(outcomes: list[ParseOutcome], match: Mapping[int, str], holder: str) 
             post = outcomes[i].post
             return outcomes[i].display_path or (post.source if post else rel)
     return holder
-
-
-# -- where the map is kept ----------------------------------------------------------------------
-
-
-class IdBook:
-    """The map between builds: ``state_dir/ids.json``; without it the published copy in
-    ``output_dir``, else the bucket's (``publish.s3``); with none of them, an empty map
-    (every id as generated, as before ids were mapped)."""
-
-    def __init__(self, config: Config) -> None:
-        self.config = config
-        self.path = config.state_dir / ID_MAP
-        self._known: dict[str, Record] | None = None
-        self.memo: dict[int, tuple[Post, Post]] = {}
-        self.recovered_from: str | None = None
-        # The last build's posts (the service: mostly the very same objects build after build)
-        # with the published bytes made of them and whether the state copy holds them.
-        self._published: tuple[list[Post], bytes] | None = None
-        self._saved: list[Post] | None = None
-
-    def published(self, posts: list[Post]) -> bytes:
-        """The bytes of the published copy (``keys=False``), made again only when a post is
-        not the very object it was last build (~10 ms at 10,000 posts otherwise)."""
-        last = self._published
-        if last is not None and _same(last[0], posts):
-            return last[1]
-        data = dump_map(posts, keys=False)
-        self._published = (list(posts), data)
-        return data
-
-    def known(self) -> dict[str, Record]:
-        if self._known is None:
-            self._known = self._load()
-        return self._known
-
-    def _load(self) -> dict[str, Record]:
-        places: list[tuple[str, Callable[[], bytes | None]]] = [
-            (str(self.path), lambda: _read(self.path)),
-            (str(self.config.output_dir / ID_MAP), lambda: _read(self.config.output_dir / ID_MAP)),
-        ]
-        s3 = self.config.publish.s3
-        if s3 is not None:
-            from feedsmith.publish.s3.sink import fetch_object
-
-            where = f"s3://{s3.bucket}/{s3.prefix}{ID_MAP}"
-            places.append((where, lambda: fetch_object(s3, ID_MAP)))
-        for where, read in places:
-            try:
-                data = read()
-            except Exception as exc:  # a bucket that cannot be read: ids as generated
-                log.warning("cannot read the id map %s (%s)", where, exc)
-                continue
-            if data is None:
-                continue
-            try:
-                known = parse_map(data)
-            except (ValueError, UnicodeDecodeError) as exc:
-                log.warning("ignoring a corrupt id map %s (%s)", where, exc)
-                continue
-            if where != str(self.path):
-                log.info("id map recovered from %s (%d posts)", where, len(known))
-            self.recovered_from = where
-            return known
-        return {}
-
-    def save(self, posts: Iterable[Post]) -> None:
-        """Remember the posts this build published (after the output, like the state).
-
-        The file is written only when the map changed (most builds add or rename nothing).
-        """
-        posts = list(posts)
-        if self._saved is not None and _same(self._saved, posts):
-            return
-        known = {
-            p.source: Record(p.id, p.identity_key or None, day_of(p.date), p.slug) for p in posts
-        }
-        if known != self._known or not self.path.exists():
-            self._known = known
-            data = dump_map(posts)
-            with contextlib.suppress(OSError):
-                if self.path.read_bytes() == data:
-                    self._saved = posts
-                    return
-            write_atomic(self.path, data)
-        self._saved = posts
-
-    def forget(self) -> None:
-        """After a failed build: read the file again next time."""
-        self._known = None
-        self._saved = None
-
-
-def _same(old: list[Post], new: list[Post]) -> bool:
-    return len(old) == len(new) and all(map(operator.is_, old, new))
-
-
-def _read(path: Any) -> bytes | None:
-    try:
-        return path.read_bytes()  # type: ignore[no-any-return]
-    except FileNotFoundError:
-        return None

@@ -47,7 +47,7 @@ if TYPE_CHECKING:
 from feedsmith.core.text import truncate, xml_safe
 from feedsmith.core.urlsafety import ALLOWED_SCHEMES, is_allowed_url
 
-log = logging.getLogger("feedsmith.core.markdown")
+log = logging.getLogger("feedsmith.markdown")
 
 MORE_MARKER = "<!--more-->"
 

@@ -100,3 +100,17 @@ class ScanResult:
     @property
     def has_errors(self) -> bool:
         return any(p.severity == "error" for p in self.problems)
+
+
+@dataclass
+class ParseOutcome:
+    """What one file became: a post, or nothing plus the reason, and any problems on the way.
+
+    ``display_path`` is carried so :func:`collect` can name the file in problems it adds
+    (duplicates, scheduled posts) without another lookup.
+    """
+
+    post: Post | None
+    problems: list[Problem]
+    excluded: str | None
+    display_path: str = field(default="")

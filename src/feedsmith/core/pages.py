@@ -29,15 +29,10 @@ from typing import Any
 import jinja2
 
 from feedsmith.config import Config
-from feedsmith.core.feeds import (
-    FORMAT_LABELS,
-    LINK_TYPES,
-    feed_base,
-    feed_title,
-    feed_url,
-    page_file,
-)
+from feedsmith.core.feeds import feed_title
+from feedsmith.core.formats import FORMATS
 from feedsmith.core.groups import FeedGroup
+from feedsmith.core.layout import ASSETS, OPML, feed_page_file, feed_url, page_file
 from feedsmith.core.model import Post
 
 __all__ = [
@@ -51,18 +46,11 @@ __all__ = [
 
 PAGE_TEMPLATE = "feed.html"
 #: Published beside the feeds (root of ``output_dir``) when pages are on: name -> package file.
-ASSETS = {"feedsmith.css": "feed-page.css", "feedsmith.js": "feed-page.js"}
-
 _KIND_TITLES = {"all": "All posts", "category": "Category", "tag": "Tag", "author": "Author"}
 
 
 class TemplateProblem(Exception):
     """A template that cannot be loaded or rendered; ``str()`` names the file and line."""
-
-
-def feed_page_file(group: FeedGroup) -> str:
-    """``all.html``, ``tags/<slug>.html``: the feed's path with ``.html`` for its extension."""
-    return feed_base(group) + ".html"
 
 
 def asset_bytes(name: str) -> bytes:
@@ -138,9 +126,9 @@ class PageRenderer:
         depth = page_rel.count("/")
         up = "../" * depth
 
-        def links_of(page: int) -> list[_Link]:
+        def links_of(n: int) -> list[_Link]:
             return [
-                _Link(FORMAT_LABELS[f], LINK_TYPES[f], feed_url(cfg, page_file(group, f, page)))
+                _Link(FORMATS[f].label, FORMATS[f].link_type, feed_url(cfg, page_file(group, f, n)))
                 for f in formats
             ]
 
@@ -181,7 +169,7 @@ class PageRenderer:
             "links": links,
             "entries": entries,
             "archives": archives,
-            "opml_url": feed_url(cfg, "index.opml"),
+            "opml_url": feed_url(cfg, OPML),
             "css_url": up + "feedsmith.css",
             "js_url": up + "feedsmith.js",
         }

@@ -20,7 +20,6 @@ import math
 import re
 import unicodedata
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from functools import lru_cache
 from pathlib import PurePosixPath
@@ -35,12 +34,12 @@ from feedsmith.core.decoding import SourceError, decode
 from feedsmith.core.frontmatter import Document, FrontMatterError, parse_document
 from feedsmith.core.identity import content_key
 from feedsmith.core.markdown import inline_text, render_post
-from feedsmith.core.model import Author, Post, Problem, ScanResult, Severity
+from feedsmith.core.model import Author, ParseOutcome, Post, Problem, ScanResult, Severity
 from feedsmith.core.text import escape_controls, truncate, xml_safe
 from feedsmith.core.urlpath import PathEscapesSite, remove_dot_segments
 from feedsmith.core.urlsafety import is_allowed_url
 
-log = logging.getLogger("feedsmith.core.posts")
+log = logging.getLogger("feedsmith.posts")
 
 SUMMARY_LIMIT = 300
 #: What an ``image`` may be: a picture is fetched over the web, never from a ``mailto:``.
@@ -83,20 +82,6 @@ class _Invalid(Exception):
         super().__init__(reason)
         self.reason = reason
         self.key = key
-
-
-@dataclass
-class ParseOutcome:
-    """What one file became: a post, or nothing plus the reason, and any problems on the way.
-
-    ``display_path`` is carried so :func:`collect` can name the file in problems it adds
-    (duplicates, scheduled posts) without another lookup.
-    """
-
-    post: Post | None
-    problems: list[Problem]
-    excluded: str | None
-    display_path: str = field(default="")
 
 
 # ---------------------------------------------------------------------------------------------

@@ -34,7 +34,7 @@ import orjson
 
 from feedsmith.core.model import Post
 
-log = logging.getLogger("feedsmith.core.state")
+log = logging.getLogger("feedsmith.state")
 
 STATE_VERSION = 1
 

@@ -24,7 +24,7 @@ from typing import BinaryIO
 
 from feedsmith.disk.errors import doing
 
-log = logging.getLogger("feedsmith.disk.statedir")
+log = logging.getLogger("feedsmith.statedir")
 
 DIR_MODE = 0o700
 FILE_MODE = 0o600

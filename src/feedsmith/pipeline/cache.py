@@ -47,12 +47,11 @@ from typing import Any, BinaryIO
 import msgpack
 from zlib_ng import zlib_ng
 
-from feedsmith.core.model import Author, Post
-from feedsmith.core.posts import ParseOutcome
+from feedsmith.core.model import Author, ParseOutcome, Post
 from feedsmith.disk.statedir import remove_legacy, write_private
 from feedsmith.pipeline import records
 
-log = logging.getLogger("feedsmith.pipeline.cache")
+log = logging.getLogger("feedsmith.cache")
 
 CACHE_FILE = "parse-cache.msgpack"
 #: The pickle of older versions: never loaded (see the module docstring).

@@ -15,7 +15,8 @@ from typing import TYPE_CHECKING
 
 from feedsmith.config import Config
 from feedsmith.core.decoding import display_path
-from feedsmith.core.posts import ParseOutcome, parse_post
+from feedsmith.core.model import ParseOutcome
+from feedsmith.core.posts import parse_post
 from feedsmith.core.text import escape_controls
 from feedsmith.pipeline.cache import (
     CACHE_FILE,
@@ -43,7 +44,7 @@ from feedsmith.pipeline.sources import SourceFile
 if TYPE_CHECKING:
     from feedsmith.pipeline.scheduler import BuildPool
 
-log = logging.getLogger("feedsmith.pipeline")
+log = logging.getLogger("feedsmith.build")
 
 #: In a long-lived builder, persist the parse index at most this often (see ``save``).
 CACHE_SAVE_SECONDS = 300.0

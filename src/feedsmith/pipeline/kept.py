@@ -26,12 +26,11 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
-from feedsmith.core.model import Post, Problem
-from feedsmith.core.posts import ParseOutcome
+from feedsmith.core.model import ParseOutcome, Post, Problem
 from feedsmith.disk.statedir import remove_legacy, write_atomic
 from feedsmith.pipeline import records
 
-log = logging.getLogger("feedsmith.pipeline.kept")
+log = logging.getLogger("feedsmith.kept")
 
 KEPT_FILE = "kept.msgpack"
 #: The pickle of older versions: never loaded.

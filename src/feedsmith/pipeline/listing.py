@@ -16,8 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from feedsmith.core.decoding import SourceError, display_path
-from feedsmith.core.model import Problem
-from feedsmith.core.posts import ParseOutcome
+from feedsmith.core.model import ParseOutcome, Problem
 from feedsmith.pipeline.cache import Entry
 from feedsmith.pipeline.sources import POST_EXTENSIONS, SourceFile, find_sources, read_bytes
 

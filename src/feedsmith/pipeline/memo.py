@@ -27,7 +27,7 @@ from feedsmith.pipeline.listing import Key, Listing, intact, stat_key
 from feedsmith.pipeline.report import BuildReport
 from feedsmith.publish.output import MANIFEST
 
-log = logging.getLogger("feedsmith.pipeline")
+log = logging.getLogger("feedsmith.build")
 
 #: The nothing-changed memo of the last build by a one-off builder (``feedsmith build``), so the
 #: next process can take the fast path too.

@@ -25,15 +25,17 @@ from urllib.parse import quote
 
 from feedsmith.config import Config
 from feedsmith.core import feeds as feeds_mod
-from feedsmith.core.archive import Paging, archive_groups
+from feedsmith.core.archive import archive_groups
 from feedsmith.core.groups import FeedGroup
+from feedsmith.core.layout import ASSETS, OPML, feed_files, feed_page_file, iso_seconds, page_file
 from feedsmith.core.model import Post
-from feedsmith.core.pages import ASSETS, PageRenderer, asset_bytes, feed_page_file
+from feedsmith.core.pages import PageRenderer, asset_bytes
+from feedsmith.core.paging import Paging
 from feedsmith.core.state import BuildState
 from feedsmith.pipeline.cache import html_of, hydrate
 from feedsmith.pipeline.listing import intact as file_intact
 from feedsmith.pipeline.scheduler import LazyFiles
-from feedsmith.publish.output import OPML_NAME, FeedInfo, iso_z
+from feedsmith.publish.output import FeedInfo
 
 if TYPE_CHECKING:
     from feedsmith.pipeline.index import ParseIndex
@@ -209,11 +211,11 @@ class RenderPlanner:
                 keep_or_render(f"asset:{name}", digest, paths, lambda d=data: {"asset": d})
         opml_sig = opml_signature(self.fingerprint, groups, newest_all)
         signatures["opml"] = opml_sig
-        if previous is not None and previous.groups.get("opml") == opml_sig and intact(OPML_NAME):
-            kept.append(OPML_NAME)
+        if previous is not None and previous.groups.get("opml") == opml_sig and intact(OPML):
+            kept.append(OPML)
         else:
             opml = feeds_mod.render_opml(groups, cfg)
-            files.add({"opml": OPML_NAME}, lambda: {"opml": opml})
+            files.add({"opml": OPML}, lambda: {"opml": opml})
         self._lines = lines
         return Rendered(files, infos, kept, signatures)
 
@@ -230,7 +232,7 @@ class RenderPlanner:
         and its shown posts (only the newest ``max_entries`` are ever rendered), each as its
         :func:`post_line`."""
         formats = self.config.feed.formats
-        paths = feeds_mod.feed_files(group, formats)
+        paths = feed_files(group, formats)
         identity = [group.kind, group.key, group.name, group.slug, sorted(paths.items())]
         paging = group.paging
         if paging is not None:
@@ -244,12 +246,12 @@ class RenderPlanner:
             name=group.name,
             slug=group.slug,
             entries=len(shown),
-            updated=iso_z(newest) if newest else None,
+            updated=iso_seconds(newest) if newest else None,
             urls={fmt: "/feeds/" + _quote_path(rel) for fmt, rel in paths.items()},
             files=tuple(paths.values()),
             # A subscription document's archive pages, oldest first (paging.prev of them).
             archives=tuple(
-                feeds_mod.page_file(group, fmt, n)
+                page_file(group, fmt, n)
                 for n in range(1, (paging.prev if paging and not paging.page else 0) + 1)
                 for fmt in formats
             ),

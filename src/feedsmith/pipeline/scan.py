@@ -12,8 +12,8 @@ from typing import Any
 
 from feedsmith.config import Config
 from feedsmith.core.decoding import SourceError, display_path
-from feedsmith.core.model import Problem, ScanResult
-from feedsmith.core.posts import ParseOutcome, collect, parse_post
+from feedsmith.core.model import ParseOutcome, Problem, ScanResult
+from feedsmith.core.posts import collect, parse_post
 from feedsmith.pipeline.sources import find_sources, read_bytes
 
 

@@ -21,8 +21,8 @@ from typing import TYPE_CHECKING, Any
 
 from feedsmith.config import Config
 from feedsmith.core import feeds as feeds_mod
-from feedsmith.core.model import Post
-from feedsmith.core.posts import ParseOutcome, parse_post
+from feedsmith.core.model import ParseOutcome, Post
+from feedsmith.core.posts import parse_post
 from feedsmith.pipeline.cache import Entry, content_sha256, hydrate, make_entry, unpack_html
 from feedsmith.pipeline.lifeline import watch
 from feedsmith.pipeline.listing import read_source
@@ -34,7 +34,7 @@ if TYPE_CHECKING:
     from concurrent.futures import ProcessPoolExecutor
     from multiprocessing.connection import Connection
 
-log = logging.getLogger("feedsmith.pipeline")
+log = logging.getLogger("feedsmith.build")
 
 #: Parse in a process pool when at least this many files need parsing (below it, starting
 #: the workers costs more than it saves).

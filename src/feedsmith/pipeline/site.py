@@ -57,12 +57,14 @@ from feedsmith.core.groups import (
     record_grouping,
     regroup,
 )
-from feedsmith.core.identity import ID_MAP, IdBook, assign
-from feedsmith.core.model import Post, ScanResult
-from feedsmith.core.posts import ParseOutcome, collect
+from feedsmith.core.identity import assign
+from feedsmith.core.layout import ID_MAP
+from feedsmith.core.model import ParseOutcome, Post, ScanResult
+from feedsmith.core.posts import collect
 from feedsmith.core.state import BuildState, UpdateMemo, apply_updates
 from feedsmith.core.text import escape_controls
 from feedsmith.disk.statedir import ensure_state_dir, open_private
+from feedsmith.pipeline.idbook import IdBook
 from feedsmith.pipeline.index import ParseIndex, Scanned
 from feedsmith.pipeline.listing import Key, Listed, Listing, list_sources, quick_keys, stat_key
 from feedsmith.pipeline.listing import intact as file_intact
@@ -76,7 +78,7 @@ from feedsmith.pipeline.tracking import OUTPUT_TREE, POSTS_TREE, ChangeTracker
 from feedsmith.publish.changes import ChangeSet, Sink, published_changes
 from feedsmith.publish.output import FeedInfo, LocalWriter, plan_publish, remove_staged
 
-log = logging.getLogger("feedsmith.pipeline")
+log = logging.getLogger("feedsmith.build")
 
 STATE_FILE = "state.json"
 LOCK_FILE = "build.lock"

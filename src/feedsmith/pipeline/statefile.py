@@ -14,7 +14,7 @@ import orjson
 from feedsmith.core.state import BuildState, dumps_state
 from feedsmith.disk.statedir import write_atomic
 
-log = logging.getLogger("feedsmith.core.state")
+log = logging.getLogger("feedsmith.state")
 
 
 def load_state(path: Path) -> BuildState:

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 
 from feedsmith.core.text import escape_controls
 
-log = logging.getLogger("feedsmith.pipeline.watch")
+log = logging.getLogger("feedsmith.watch")
 
 # <sys/inotify.h>
 IN_MODIFY = 0x00000002

@@ -28,10 +28,10 @@ from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import quote, unquote
 
+from feedsmith.core.layout import MANIFEST
 from feedsmith.core.state import json_bytes
 
 __all__ = [
-    "MANIFEST",
     "ChangeSet",
     "FeedInfo",
     "PublishedFile",
@@ -40,9 +40,6 @@ __all__ = [
     "published_changes",
     "render_manifest",
 ]
-
-MANIFEST = "index.json"
-
 
 @dataclass(frozen=True)
 class FeedInfo:

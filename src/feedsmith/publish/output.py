@@ -59,22 +59,13 @@ from typing import Any
 
 from zlib_ng import gzip_ng
 
-from feedsmith.core.pages import ASSETS
+from feedsmith.core.layout import ASSETS, MANIFEST, OPML, OWNED_SUFFIXES, iso_seconds
 from feedsmith.core.state import BuildState
 from feedsmith.disk.errors import doing
 from feedsmith.disk.statedir import write_atomic
-from feedsmith.publish.changes import (
-    MANIFEST,
-    ChangeSet,
-    FeedInfo,
-    PublishedFile,
-    Sink,
-    render_manifest,
-)
+from feedsmith.publish.changes import ChangeSet, FeedInfo, PublishedFile, Sink, render_manifest
 
 __all__ = [
-    "MANIFEST",
-    "OPML_NAME",
     "FeedInfo",
     "LocalWriter",
     "Planned",
@@ -84,9 +75,8 @@ __all__ = [
     "render_manifest",
 ]
 
-log = logging.getLogger("feedsmith.publish.output")
+log = logging.getLogger("feedsmith.output")
 
-OPML_NAME = "index.opml"
 TMP_SUFFIX = ".feedsmith-tmp"
 #: Temp files written by pool workers (:func:`stage`), possibly while ``publish`` already runs,
 #: so its clean-up of ``TMP_SUFFIX`` files must not see them; :func:`remove_staged` clears
@@ -101,7 +91,6 @@ GZIP_LEVEL = 5
 FSYNC = False
 #: Top-level names and folders the build owns; only these are ever deleted as stale.
 _OWNED_DIRS = ("categories", "tags", "authors", "archive")
-_OWNED_SUFFIXES = (".atom.xml", ".rss.xml", ".json", ".opml", ".html", ".css", ".js")
 #: Owned files that are not feeds (feed pages and their assets): not counted as feeds removed.
 _NOT_FEEDS = (".html", ".css", ".js", ".opml")
 
@@ -126,11 +115,6 @@ class WriteReport:
     gone: dict[str, str] = field(default_factory=dict)
     generated: str = ""
     manifest: bytes = b""
-
-
-def iso_z(dt: datetime) -> str:
-    """The one timestamp format of the manifest: UTC, seconds, ``Z``."""
-    return dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def gzip_bytes(data: bytes) -> bytes:
@@ -267,7 +251,7 @@ def plan_publish(
     nothing a reader can see has changed. An exception removes the temp files."""
     output_dir.mkdir(parents=True, exist_ok=True)
     base = str(output_dir)
-    now_iso = iso_z(now)
+    now_iso = iso_seconds(now)
     on_disk = _scan_owned(base)
 
     new_records: dict[str, dict[str, Any]] = {}
@@ -437,7 +421,7 @@ def _plan_file(
     if same_as_state:
         changed = str(prev["changed"])  # type: ignore[index]
     elif main_ok and st is not None:
-        changed = iso_z(datetime.fromtimestamp(st.st_mtime_ns / 1e9, UTC))  # state was lost
+        changed = iso_seconds(datetime.fromtimestamp(st.st_mtime_ns / 1e9, UTC))  # state was lost
     else:
         changed = now_iso
     record: dict[str, Any] = {"sha256": digest, "bytes": size, "changed": changed}
@@ -542,9 +526,9 @@ def _scan_owned(base: str) -> set[str]:
             if entry.name.startswith("."):
                 continue
             name = entry.name[:-3] if entry.name.endswith(".gz") else entry.name
-            if not name.endswith(_OWNED_SUFFIXES) or name == MANIFEST:
+            if not name.endswith(OWNED_SUFFIXES) or name == MANIFEST:
                 continue
-            if prefix or name.startswith("all.") or name == OPML_NAME or name in ASSETS:
+            if prefix or name.startswith("all.") or name == OPML or name in ASSETS:
                 found.add(rel)
 
     visit(base, "", False)
@@ -556,11 +540,11 @@ def _scan_owned(base: str) -> set[str]:
 def _owned_shape(rel: str) -> bool:
     """Whether :func:`_scan_owned` would list ``rel`` (and its sidecar) when it exists."""
     name = rel.rsplit("/", 1)[-1]
-    if name.startswith(".") or not name.endswith(_OWNED_SUFFIXES) or name == MANIFEST:
+    if name.startswith(".") or not name.endswith(OWNED_SUFFIXES) or name == MANIFEST:
         return False
     if "/" in rel:
         return rel.split("/", 1)[0] in _OWNED_DIRS
-    return name.startswith("all.") or name == OPML_NAME or name in ASSETS
+    return name.startswith("all.") or name == OPML or name in ASSETS
 
 
 def _stat(path: str) -> os.stat_result | None:

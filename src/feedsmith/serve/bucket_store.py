@@ -52,7 +52,7 @@ from feedsmith.serve.web import (
 
 __all__ = ["BucketStore", "BucketUnreadable", "check_readable"]
 
-log = logging.getLogger("feedsmith.serve.bucket_store")
+log = logging.getLogger("feedsmith.bucket_store")
 
 
 class BucketUnreadable(Exception):

@@ -46,6 +46,7 @@ from urllib.parse import quote, urlsplit
 from flask import Blueprint, Flask, Response, request
 
 from feedsmith.config import Config
+from feedsmith.core.layout import feed_url
 from feedsmith.publish.websub.guard import network_key
 from feedsmith.publish.websub.net import check_callback
 from feedsmith.publish.websub.store import WebSubStore
@@ -54,7 +55,7 @@ from feedsmith.serve.websub_health import WebSubCollector
 
 __all__ = ["install"]
 
-log = logging.getLogger("feedsmith.publish.websub")
+log = logging.getLogger("feedsmith.websub")
 
 PATH = "/websub"
 MAX_SECRET_BYTES = 200  # hub.secret MUST be less than this (§5.1)
@@ -89,8 +90,6 @@ class _Topics:
         self._cached: tuple[object, frozenset[str]] = (None, frozenset())
 
     def current(self) -> frozenset[str]:
-        from feedsmith.core.feeds import feed_url
-
         manifest = self.feeds_store.manifest()
         if manifest is None:
             return frozenset()

@@ -28,7 +28,7 @@ from prometheus_client.registry import Collector
 
 from feedsmith.serve.status import read_status
 
-log = logging.getLogger("feedsmith.serve.metrics")
+log = logging.getLogger("feedsmith.metrics")
 
 MULTIPROC_ENV_VAR = "PROMETHEUS_MULTIPROC_DIR"
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"

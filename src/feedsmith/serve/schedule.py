@@ -54,7 +54,7 @@ from feedsmith.serve.trigger import MAX_DELAY_SECONDS, ChangeTrigger
 if TYPE_CHECKING:
     from feedsmith.publish.s3.lease import LeaseKeeper
 
-log = logging.getLogger("feedsmith.serve.schedule")
+log = logging.getLogger("feedsmith.schedule")
 
 REQUEST_FILE = "rebuild.request"
 INTERVAL_JOB = "feedsmith-interval-build"

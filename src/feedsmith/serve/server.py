@@ -49,7 +49,7 @@ if TYPE_CHECKING:
 
     from feedsmith.serve.schedule import BuildService
 
-log = logging.getLogger("feedsmith.serve.server")
+log = logging.getLogger("feedsmith.server")
 
 #: ``serve`` must exit within 10 s of SIGTERM; keep a margin for process teardown.
 STOP_BUDGET_SECONDS = 9.0
@@ -351,7 +351,7 @@ def serve(
     # One line per build, written by the build loop (it knows what triggered the build); the
     # builder's own success line and APScheduler's per-run INFO lines would repeat it.
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
-    logging.getLogger("feedsmith.pipeline").setLevel(logging.WARNING)
+    logging.getLogger("feedsmith.build").setLevel(logging.WARNING)
 
     stop = _StopSignal()
     stop.install()

@@ -22,8 +22,9 @@ from pathlib import Path
 from typing import Any
 
 from feedsmith.disk.statedir import write_private
+from feedsmith.publish.s3.lease import LEASE_STATUS_FILE
 
-log = logging.getLogger("feedsmith.serve.status")
+log = logging.getLogger("feedsmith.status")
 
 STATUS_FILE = "status.json"
 FORMAT_VERSION = 1
@@ -135,7 +136,6 @@ class BuildStatus:
 
 
 #: Written by the lease keeper (:mod:`feedsmith.publish.s3.lease`) on every change of the lease.
-LEASE_STATUS_FILE = "lease.json"
 
 
 def read_lease_status(state_dir: Path) -> dict[str, Any] | None:

@@ -28,7 +28,7 @@ from pathlib import Path
 from feedsmith.pipeline.sources import POST_EXTENSIONS, find_sources
 from feedsmith.pipeline.watch import Watcher
 
-log = logging.getLogger("feedsmith.serve.trigger")
+log = logging.getLogger("feedsmith.trigger")
 
 #: How often the stat fallback looks at every post file (NFS, SMB, FUSE, no inotify).
 POLL_SECONDS = 2.0

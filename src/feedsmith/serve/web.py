@@ -64,8 +64,16 @@ from werkzeug.http import parse_date
 
 from feedsmith.config import ENV_VAR, FROM_BUCKET_ENV_VAR, Config, load_config
 from feedsmith.core.discovery import link_for
-from feedsmith.core.feeds import FORMAT_LABELS, LINK_TYPES
-from feedsmith.core.identity import ID_MAP
+from feedsmith.core.formats import FORMATS
+from feedsmith.core.layout import (
+    CT_HTML,
+    CT_JSON,
+    CT_TEXT,
+    FEEDS_PREFIX,
+    MANIFEST,
+    OPML,
+    content_type_for,
+)
 from feedsmith.core.text import escape_controls
 from feedsmith.publish.output import gzip_bytes
 from feedsmith.serve import public
@@ -82,16 +90,13 @@ from feedsmith.serve.status import (
 )
 
 access_log = logging.getLogger("feedsmith.access")
-log = logging.getLogger("feedsmith.serve.web")
+log = logging.getLogger("feedsmith.web")
 
 Clock = Callable[[], datetime]
 StartResponse = Callable[..., Any]
 Environ = dict[str, Any]
 Headers = list[tuple[str, str]]
 
-FEEDS_PREFIX = "/feeds/"
-MANIFEST = "index.json"
-OPML = "index.opml"
 #: Must match ``schedule.REQUEST_FILE``: the builder watches for this file.
 REBUILD_REQUEST_FILE = "rebuild.request"
 TOKEN_ENV_VAR = "FEEDSMITH_REBUILD_TOKEN"
@@ -113,43 +118,9 @@ FEED_PAGE_CSP = (
 NOSNIFF = ("X-Content-Type-Options", "nosniff")
 ALLOW = "GET, HEAD"
 
-CT_ATOM = "application/atom+xml; charset=utf-8"
-CT_RSS = "application/rss+xml; charset=utf-8"
-CT_JSONFEED = "application/feed+json; charset=utf-8"
-CT_OPML = "text/x-opml; charset=utf-8"
-CT_JSON = "application/json"
-CT_TEXT = "text/plain; charset=utf-8"
-CT_HTML = "text/html; charset=utf-8"
-CT_CSS = "text/css; charset=utf-8"
-CT_JS = "text/javascript; charset=utf-8"
-
 KIND_TITLES = {"all": "Site", "category": "Categories", "tag": "Tags", "author": "Authors"}
 
 _STATUS_LINES = {s.value: f"{s.value} {s.phrase}" for s in HTTPStatus}
-
-
-#: By file-name suffix, most specific first (``.atom.xml`` before ``.xml``).
-_CONTENT_TYPES = (
-    (".atom.xml", CT_ATOM),
-    (".rss.xml", CT_RSS),
-    (".json", CT_JSONFEED),
-    (".opml", CT_OPML),
-    (".html", CT_HTML),
-    (".css", CT_CSS),
-    (".js", CT_JS),
-    (".xml", "application/xml; charset=utf-8"),
-)
-
-
-def content_type_for(rel: str) -> str:
-    """The Content-Type of a published file, from its name (the layout is fixed by build)."""
-    if rel in (MANIFEST, ID_MAP):  # ids.json: the id map, not a JSON Feed
-        return CT_JSON
-    name = rel.rsplit("/", 1)[-1]
-    for suffix, content_type in _CONTENT_TYPES:
-        if name.endswith(suffix):
-            return content_type
-    return "application/octet-stream"
 
 
 def http_date(value: datetime) -> str:
@@ -1072,7 +1043,7 @@ def _page_context(
     for feed in manifest.feeds if manifest else []:
         kind = str(feed.get("kind", ""))
         links = [
-            {"href": href, "type": LINK_TYPES[fmt], "label": FORMAT_LABELS[fmt]}
+            {"href": href, "type": FORMATS[fmt].link_type, "label": FORMATS[fmt].label}
             for fmt in ("atom", "rss", "json")
             if (href := _feed_href(feed, fmt))
         ]

@@ -20,7 +20,7 @@ from feedsmith.publish.websub.store import WebSubStore
 
 __all__ = ["COUNTERS", "WebSubCollector", "websub_health"]
 
-log = logging.getLogger("feedsmith.publish.websub")
+log = logging.getLogger("feedsmith.websub")
 
 #: counter name in the store -> (metric name, help)
 COUNTERS = {

@@ -50,7 +50,9 @@ from feedsmith.core.state import json_bytes
 from feedsmith.disk.statedir import write_atomic
 from feedsmith.publish.changes import ChangeSet, Sink
 from feedsmith.publish.s3.sink import BucketError, describe_error, error_code, make_client
-from feedsmith.serve.status import LEASE_STATUS_FILE
+
+#: This builder's view of the lease, for ``/healthz`` and ``/metrics`` (``state_dir``).
+LEASE_STATUS_FILE = "lease.json"
 
 __all__ = [
     "BUILDER_ID_FILE",
@@ -65,7 +67,7 @@ __all__ = [
     "lease_key",
 ]
 
-log = logging.getLogger("feedsmith.publish.s3.lease")
+log = logging.getLogger("feedsmith.lease")
 
 BUILDER_ID_FILE = "builder-id"
 LEASE_DIR = ".feedsmith/"

@@ -48,11 +48,11 @@ from typing import Any
 
 from feedsmith import __version__
 from feedsmith.config import Config, S3Config
+from feedsmith.core.layout import CT_TEXT, MANIFEST, content_type_for
 from feedsmith.core.state import json_bytes
 from feedsmith.disk.statedir import write_atomic
-from feedsmith.publish.changes import MANIFEST, ChangeSet
+from feedsmith.publish.changes import ChangeSet
 from feedsmith.publish.output import gzip_bytes
-from feedsmith.serve.web import CT_TEXT, content_type_for
 
 __all__ = [
     "GONE_BODY",
@@ -65,7 +65,7 @@ __all__ = [
     "plan_delivery",
 ]
 
-log = logging.getLogger("feedsmith.publish.s3.sink")
+log = logging.getLogger("feedsmith.bucket")
 
 STATE_FILE = "s3-publish.json"
 #: Bumped when the object layout changes, so every object is sent again in the new layout.

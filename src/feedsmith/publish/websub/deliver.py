@@ -42,25 +42,23 @@ import sqlite3
 import threading
 import time
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
 import requests
 
 from feedsmith.config import Config
 from feedsmith.core.discovery import link_header
+from feedsmith.core.layout import content_type_for
 from feedsmith.publish.changes import ChangeSet
 from feedsmith.publish.websub import net
 from feedsmith.publish.websub.guard import network_key
+from feedsmith.publish.websub.job import Job
 from feedsmith.publish.websub.lanes import Lanes
 from feedsmith.publish.websub.store import MAX_ATTEMPTS, WebSubStore, backoff
 
-if TYPE_CHECKING:
-    from feedsmith.publish.websub.notify import Job
-
 __all__ = ["HubJobs", "signature", "with_query"]
 
-log = logging.getLogger("feedsmith.publish.websub")
+log = logging.getLogger("feedsmith.websub")
 
 #: Network errors while verifying are retried this often; a refusal is final at once.
 VERIFY_ATTEMPTS = 4
@@ -152,8 +150,6 @@ class HubJobs:
         vanished: Sequence[tuple[str, str]],
         now: float,
     ) -> None:
-        from feedsmith.serve.web import content_type_for
-
         for rel, url in changed:
             subs = [
                 row[0]

@@ -33,7 +33,7 @@ from collections.abc import Callable, Hashable
 
 __all__ = ["IDLE_SECONDS", "Lanes"]
 
-log = logging.getLogger("feedsmith.publish.websub")
+log = logging.getLogger("feedsmith.websub")
 
 IDLE_SECONDS = 30.0
 

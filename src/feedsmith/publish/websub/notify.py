@@ -27,38 +27,26 @@ import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
-from typing import Protocol
 
 import requests
 
 from feedsmith.config import Config
+from feedsmith.core.layout import feed_url
 from feedsmith.publish.changes import ChangeSet
 from feedsmith.publish.websub import net
+from feedsmith.publish.websub.deliver import HubJobs
+from feedsmith.publish.websub.job import Job
 from feedsmith.publish.websub.store import MAX_ATTEMPTS, WebSubStore, backoff
 
 __all__ = ["DRAIN_SECONDS", "PingJob", "Sender", "WebSubSink", "drain"]
 
-log = logging.getLogger("feedsmith.publish.websub")
+log = logging.getLogger("feedsmith.websub")
 
 #: How long ``feedsmith build`` waits for queued pings before it exits.
 DRAIN_SECONDS = 5.0
 #: How often the sender looks for work it was not woken for (requests a web worker accepted).
 POLL_SECONDS = 0.5
 BATCH = 20
-
-
-class Job(Protocol):
-    """One kind of outgoing work of the sender thread (pings, verifications, deliveries)."""
-
-    def on_start(self, conn: sqlite3.Connection, now: float) -> None: ...
-
-    def next_due(self, conn: sqlite3.Connection) -> float | None: ...
-
-    def run(self, now: float) -> int: ...
-
-    def busy(self) -> bool:
-        """Work handed to lanes (:mod:`.lanes`) is still in flight: not idle yet."""
-        ...
 
 
 class PingJob:
@@ -276,8 +264,6 @@ class WebSubSink:
         jobs: list[Job] = [PingJob(self.store, clock)]
         self.hub = None
         if config.websub.builtin:
-            from feedsmith.publish.websub.deliver import HubJobs
-
             self.hub = HubJobs(config, self.store, clock)
             jobs.extend(self.hub.jobs())
         self.sender = Sender(self.store, jobs, poll=POLL_SECONDS if self.hub else None, clock=clock)
@@ -285,8 +271,6 @@ class WebSubSink:
             self.hub.on_done(self.sender.poke)
 
     def consume(self, changes: ChangeSet) -> None:
-        from feedsmith.core.feeds import feed_url
-
         topics = {rel: feed_url(self.config, rel) for feed in changes.feeds for rel in feed.files}
         now = self.clock()
         with self.store.transaction() as conn:
