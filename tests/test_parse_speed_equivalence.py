@@ -139,6 +139,7 @@ def _html(draw: st.DrawFn) -> str:
 @given(_html(), _bases)
 @_settings
 def test_sanitize_with_prebuilt_cleaners_matches_the_per_call_options(raw: str, base: str) -> None:
+    raw = xml_safe(raw)  # what _sanitize is given: post bodies are made XML-safe when read
     assert markdown._sanitize(raw, base) == _sanitize_reference(raw, base)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import pickle
 import secrets
@@ -190,8 +191,9 @@ def test_staging_refuses_a_symlink_at_its_name(
     out = tmp_path / "out"
     out.mkdir()
     os.symlink(victim, out / ".all.atom.xml.guessed.feedsmith-stage")
-    with pytest.raises(FileExistsError):
+    with pytest.raises(OSError) as refused:  # O_EXCL: the planted name already exists
         stage(out, "all.atom.xml", b"<feed/>")
+    assert refused.value.errno == errno.EEXIST
     assert victim.read_bytes() == b"precious"
     monkeypatch.undo()
     staged = stage(out, "all.atom.xml", b"<feed/>")  # a random name: no clash
