@@ -20,7 +20,7 @@ from botocore.exceptions import ClientError, ConnectionClosedError
 
 from feedsmith.cli import main
 from feedsmith.config import Config, S3Config
-from feedsmith.core.layout import MANIFEST
+from feedsmith.core.layout import MANIFEST, content_type_for
 from feedsmith.core.state import BuildState
 from feedsmith.pipeline import SiteBuilder
 from feedsmith.publish.changes import published_changes
@@ -34,7 +34,6 @@ from feedsmith.publish.s3.sink import (
     plan_delivery,
 )
 from feedsmith.publish.sinks import configured_sinks
-from feedsmith.serve.web import content_type_for
 from s3_fixtures import BUCKET, Moto, free_port, post
 
 T1 = datetime(2025, 12, 1, 9, 0, tzinfo=UTC)

@@ -26,16 +26,18 @@ from flask.testing import FlaskClient
 from feedsmith.config import Config
 from feedsmith.serve.status import record_build
 from feedsmith.serve.web import (
-    CT_ATOM,
-    CT_JSON,
-    CT_JSONFEED,
-    CT_OPML,
-    CT_RSS,
     REBUILD_REQUEST_FILE,
     accepts_gzip,
     create_app,
     etag_matches,
 )
+
+# What pollers must see, spelled out here rather than taken from the code under test.
+CT_ATOM = "application/atom+xml; charset=utf-8"
+CT_RSS = "application/rss+xml; charset=utf-8"
+CT_JSONFEED = "application/feed+json; charset=utf-8"
+CT_OPML = "text/x-opml; charset=utf-8"
+CT_JSON = "application/json"
 
 JA = "最新ニュース"
 EVIL = "<script>alert(1)</script>"

@@ -771,7 +771,7 @@ def create_app(
     ``metrics_dir`` overrides ``$PROMETHEUS_MULTIPROC_DIR``; ``from_bucket``: a replica that
     serves ``publish.s3`` instead of ``output_dir`` (``serve --from-bucket``)."""
     now = clock or (lambda: datetime.now(UTC))
-    app = Flask(__name__)
+    app = Flask("feedsmith")  # the package: its templates/ and static/ folders
     app.config["JSON_SORT_KEYS"] = False
     if config.templates_dir is not None:  # the owner's index.html wins over ours
         app.jinja_loader = ChoiceLoader(
