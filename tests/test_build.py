@@ -15,7 +15,7 @@ import pytest
 from lxml import etree
 
 from feedsmith import pipeline as build_module
-from feedsmith.core import feeds
+from feedsmith.core.render import jsonfeed
 from feedsmith.pipeline import BuildError, SiteBuilder, build_site
 from feedsmith.publish import output
 
@@ -283,7 +283,7 @@ def test_exception_while_rendering_leaves_old_output_untouched(
         post("Gamma", "2025-10-03", tags=["new"], category="Tech", body="Gamma."),
         dedent=False,
     )
-    real = feeds._json_document  # what render_group writes JSON Feed documents with
+    real = jsonfeed._json_document  # what render_group writes JSON Feed documents with
     calls = {"n": 0}
 
     def flaky(*args: Any) -> bytes:
@@ -292,7 +292,7 @@ def test_exception_while_rendering_leaves_old_output_untouched(
             raise RuntimeError("renderer exploded")
         return real(*args)
 
-    monkeypatch.setattr(feeds, "_json_document", flaky)
+    monkeypatch.setattr(jsonfeed, "_json_document", flaky)
     with pytest.raises(BuildError, match=r"render.*renderer exploded") as info:
         build_site(config, T2)
     assert isinstance(info.value.__cause__, RuntimeError)

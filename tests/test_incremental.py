@@ -17,7 +17,7 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, pr
 
 from feedsmith import pipeline as build
 from feedsmith.config import Config, load_config
-from feedsmith.core import feeds
+from feedsmith.core import documents
 from feedsmith.pipeline import SiteBuilder, records
 from feedsmith.pipeline import index as index_stage
 from feedsmith.pipeline import listing as listing_stage
@@ -256,9 +256,9 @@ def test_only_feeds_containing_the_edited_post_are_rendered(
     builder.build(NOW)
     before = mtimes_of(site.output_dir)
     rendered: list[str] = []
-    real = feeds.render_group
+    real = documents.render_group
     monkeypatch.setattr(
-        feeds,
+        documents,
         "render_group",
         lambda g, c, f=None, **kw: rendered.append(g.slug) or real(g, c, f, **kw),
     )
@@ -286,13 +286,13 @@ def test_after_a_build_an_edit_serialises_only_the_edited_entry(
     builder.build(NOW)  # with the pool, the entries come back from the workers, packed
     builder.pool.wanted = False
     made: list[str] = []
-    real = feeds._entry_fragments
+    real = documents._entry_fragments
 
     def counting(post: Any, cfg: Any, formats: Any) -> Any:
         made.append(post.title)
         return real(post, cfg, formats)
 
-    monkeypatch.setattr(feeds, "_entry_fragments", counting)
+    monkeypatch.setattr(documents, "_entry_fragments", counting)
     write(
         site.posts_dir / "2025-12-01-p0.md",
         post_text("Post 0", 1, tags=["ai", "python"], categories=["Tech"], body="Changed!"),

@@ -1,15 +1,26 @@
 """The feed formats feedsmith publishes, one entry each.
 
 A format is everything the rest of the code needs to know about it: the file suffix, the
-``Content-Type`` it is served with, the media type autodiscovery ``<link>``\\s use, and the name
-people know it by. Paths (:mod:`feedsmith.core.layout`), the web server, the bucket, the feed
-pages and the ``/`` index all read this table, so a new format (a podcast RSS variant, say) is a
-new entry here plus its renderer, and nothing else learns a name.
+``Content-Type`` it is served with, the media type autodiscovery ``<link>``\\s use, the name
+people know it by, and its renderer. Paths (:mod:`feedsmith.core.layout`), the web server, the
+bucket, the feed pages, the ``/`` index and the documents (:mod:`feedsmith.core.documents`) all
+read this table, so a new format (a podcast RSS variant, say) is a new renderer module plus an
+entry here, and nothing else learns a name.
+
+Why the table imports the renderers and not the other way round: layout reads this table (for
+suffixes) and renderers need URLs, so a renderer importing layout would close a cycle. Renderers
+are handed their URLs instead (:class:`feedsmith.core.render.common.DocLinks`, Datasette's
+``url_builder`` idea) and import neither layout nor this module; the table is complete the moment
+it is imported, with no registration step whose order could matter.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+from feedsmith.core.render.atom_rss import ATOM, RSS
+from feedsmith.core.render.common import Renderer
+from feedsmith.core.render.jsonfeed import JSON_FEED
 
 __all__ = ["FORMATS", "Format", "by_suffix"]
 
@@ -21,8 +32,10 @@ class Format:
     content_type: str  # served with (charset included where the type has one)
     link_type: str  # for ``<link type=…>``: no parameters, autodiscovery matches it literally
     label: str  # what people call it
+    renderer: Renderer  # its documents and entries (formats sharing an engine share the work)
 
 
+#: In order of preference: OPML subscribes to the first one published.
 FORMATS: dict[str, Format] = {
     f.name: f
     for f in (
@@ -32,9 +45,15 @@ FORMATS: dict[str, Format] = {
             "application/atom+xml; charset=utf-8",
             "application/atom+xml",
             "Atom",
+            ATOM,
         ),
         Format(
-            "rss", ".rss.xml", "application/rss+xml; charset=utf-8", "application/rss+xml", "RSS"
+            "rss",
+            ".rss.xml",
+            "application/rss+xml; charset=utf-8",
+            "application/rss+xml",
+            "RSS",
+            RSS,
         ),
         Format(
             "json",
@@ -42,6 +61,7 @@ FORMATS: dict[str, Format] = {
             "application/feed+json; charset=utf-8",
             "application/feed+json",
             "JSON Feed",
+            JSON_FEED,
         ),
     )
 }

@@ -29,11 +29,11 @@ from typing import Any
 import jinja2
 
 from feedsmith.config import Config
-from feedsmith.core.feeds import feed_title
 from feedsmith.core.formats import FORMATS
 from feedsmith.core.groups import FeedGroup
 from feedsmith.core.layout import ASSETS, OPML, feed_page_file, feed_url, page_file
 from feedsmith.core.model import Post
+from feedsmith.core.render.common import feed_title
 
 __all__ = [
     "ASSETS",

@@ -231,7 +231,7 @@ def apply_updates(
 
 
 def _second(when: datetime) -> int:
-    """The whole second feeds write for ``when`` (:func:`feedsmith.core.feeds.rfc3339`)."""
+    """The whole second feeds write for ``when`` (:func:`feedsmith.core.render.common.rfc3339`)."""
     return int(when.timestamp() // 1)
 
 

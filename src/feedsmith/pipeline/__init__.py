@@ -14,7 +14,7 @@ The package is split by pipeline stage, each module a step a newcomer can name:
 ====================  ======================================================================
 
 Grouping, rendering, writing and the sinks are modules of their own beside this package
-(:mod:`feedsmith.core.groups`, :mod:`feedsmith.core.feeds`, :mod:`feedsmith.publish.output`,
+(:mod:`feedsmith.core.groups`, :mod:`feedsmith.core.documents`, :mod:`feedsmith.publish.output`,
 :mod:`feedsmith.publish.changes`), pure where they can be.
 """
 

@@ -24,13 +24,15 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from feedsmith.config import Config
-from feedsmith.core import feeds as feeds_mod
+from feedsmith.core import documents
 from feedsmith.core.archive import archive_groups
 from feedsmith.core.groups import FeedGroup
 from feedsmith.core.layout import ASSETS, OPML, feed_files, feed_page_file, iso_seconds, page_file
 from feedsmith.core.model import Post
+from feedsmith.core.opml import render_opml
 from feedsmith.core.pages import PageRenderer, asset_bytes
 from feedsmith.core.paging import Paging
+from feedsmith.core.render.entries import PackedEntryCache
 from feedsmith.core.state import BuildState
 from feedsmith.pipeline.cache import html_of, hydrate
 from feedsmith.pipeline.listing import intact as file_intact
@@ -94,7 +96,7 @@ class RenderPlanner:
         self.config = config
         self.fingerprint = fingerprint
         self.parse = parse
-        self.entries = feeds_mod.PackedEntryCache()
+        self.entries = PackedEntryCache()
         self._lines: dict[int, tuple[Post, str]] = {}  # see render_changed
         self._groups: dict[str, GroupMemo] = {}  # see render_changed
         #: Feed pages (:mod:`feedsmith.core.pages`), when ``feed.pages`` is on.
@@ -214,7 +216,7 @@ class RenderPlanner:
         if previous is not None and previous.groups.get("opml") == opml_sig and intact(OPML):
             kept.append(OPML)
         else:
-            opml = feeds_mod.render_opml(groups, cfg)
+            opml = render_opml(groups, cfg)
             files.add({"opml": OPML}, lambda: {"opml": opml})
         self._lines = lines
         return Rendered(files, infos, kept, signatures)
@@ -308,7 +310,7 @@ class RenderPlanner:
     ) -> Callable[[], dict[str, bytes]]:
         def render() -> dict[str, bytes]:
             # Only posts whose entries are not cached need their HTML back.
-            return feeds_mod.render_group(
+            return documents.render_group(
                 dataclasses.replace(group, posts=shown),
                 self.config,
                 tuple(paths),

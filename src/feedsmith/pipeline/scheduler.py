@@ -20,9 +20,16 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from feedsmith.config import Config
-from feedsmith.core import feeds as feeds_mod
+from feedsmith.core import documents
 from feedsmith.core.model import ParseOutcome, Post
 from feedsmith.core.posts import parse_post
+from feedsmith.core.render.entries import (
+    EntryCache,
+    Packed,
+    PackedEntryCache,
+    pack_entry,
+    unpack_entry,
+)
 from feedsmith.pipeline.cache import Entry, content_sha256, hydrate, make_entry, unpack_html
 from feedsmith.pipeline.lifeline import watch
 from feedsmith.pipeline.listing import read_source
@@ -149,7 +156,7 @@ class LazyFiles(Mapping[str, FileData]):
         self._executor: Executor | None = None
         self._order: dict[int, int] = {}  # id(job) -> position in the pool's submission order
         self._submitted = 0
-        self._entries: feeds_mod.PackedEntryCache | None = None
+        self._entries: PackedEntryCache | None = None
 
     def add(
         self,
@@ -165,7 +172,7 @@ class LazyFiles(Mapping[str, FileData]):
     def groups(self) -> int:
         return len(self._jobs)
 
-    def start(self, executor: Executor, entries: feeds_mod.PackedEntryCache | None = None) -> None:
+    def start(self, executor: Executor, entries: PackedEntryCache | None = None) -> None:
         """Render the jobs that have a task in ``executor``, in ``publish``'s (sorted) order;
         the entries the workers serialise are put in ``entries`` as they come back."""
         self._jobs.sort(key=lambda job: min(job.paths.values()))
@@ -177,7 +184,7 @@ class LazyFiles(Mapping[str, FileData]):
             self._serialise_first(executor, entries)
         self._pump(0)
 
-    def _serialise_first(self, executor: Executor, entries: feeds_mod.PackedEntryCache) -> None:
+    def _serialise_first(self, executor: Executor, entries: PackedEntryCache) -> None:
         """Serialise every entry the jobs need and ``entries`` lacks, each exactly once, in the
         pool, before any feed is rendered; the feeds then only splice.
 
@@ -213,7 +220,7 @@ class LazyFiles(Mapping[str, FileData]):
             job.args = None
             # Entries the builder holds travel packed (a few KB each) instead of as HTML to be
             # serialised again; a post's HTML goes only for an entry it lacks (LRU-evicted).
-            pre: dict[str, feeds_mod.Packed] = {}
+            pre: dict[str, Packed] = {}
             if self._entries is not None:
                 z = list(z)
                 for i, key in enumerate(keys):
@@ -263,7 +270,7 @@ _worker_config: Config | None = None
 #: Per worker process: entries it serialised or unpacked lately. Small: the builder sends every
 #: entry a feed needs packed anyway, so this only saves unpacking (~40 µs); 2,048 entries were
 #: ~45 MB per worker at ~22 KB each.
-_worker_entries = feeds_mod.EntryCache(WORKER_ENTRIES)
+_worker_entries = EntryCache(WORKER_ENTRIES)
 _worker_sent: set[str] = set()  # keys whose packed entries went back to the builder already
 
 
@@ -289,19 +296,19 @@ def _worker_parse(item: tuple[SourceFile, str]) -> Entry | ParseOutcome:
 
 def _worker_serialise(
     items: list[tuple[str, Post, bytes | str | None]],
-) -> list[tuple[str, feeds_mod.Packed]]:
+) -> list[tuple[str, Packed]]:
     """Serialise entries (key, post without HTML, its compressed HTML) for the builder; the
     fragments are what ``render_group`` would make of that post for this config's formats."""
     config = _worker_config
     assert config is not None, "worker not initialised"
     formats = tuple(config.feed.formats)
-    out: list[tuple[str, feeds_mod.Packed]] = []
+    out: list[tuple[str, Packed]] = []
     for key, post, html in items:
         text = html if isinstance(html, str) else unpack_html(html)
-        frags = feeds_mod.entry_fragments(hydrate(post, text), config, formats)
+        frags = documents.entry_fragments(hydrate(post, text), config, formats)
         _worker_entries.put(key, frags)
         _worker_sent.add(key)
-        out.append((key, feeds_mod.pack_entry(frags)))
+        out.append((key, pack_entry(frags)))
     return out
 
 
@@ -323,25 +330,25 @@ def _worker_render(task: tuple[Any, ...]) -> tuple[dict[str, Staged], dict[str, 
 
     # A cache that holds this group's entries whatever max_entries is (the worker's own LRU
     # could drop some of a large feed's while rendering it).
-    local = feeds_mod.EntryCache(max(len(keys), 1))
+    local = EntryCache(max(len(keys), 1))
     for key in keys:
         frags = _worker_entries.get(key)
         if frags is None and key in pre:
-            frags = feeds_mod.unpack_entry(pre[key])
+            frags = unpack_entry(pre[key])
         if frags is not None:
             local.put(key, frags)
-    rendered = feeds_mod.render_group(
+    rendered = documents.render_group(
         group, config, tuple(paths), cache=local, keys=keys, prepare=prepare
     )
     files = {fmt: stage(config.output_dir, paths[fmt], data) for fmt, data in rendered.items()}
     # The builder keeps every shown entry (packed) for its next, incremental builds.
-    entries: dict[str, feeds_mod.Packed] = {}
+    entries: dict[str, Packed] = {}
     for key in keys:
         frags = local.get(key)
         if frags is None:
             continue
         _worker_entries.put(key, frags)
         if key not in _worker_sent and key not in pre:
-            entries[key] = feeds_mod.pack_entry(frags)
+            entries[key] = pack_entry(frags)
             _worker_sent.add(key)
     return files, entries

@@ -48,7 +48,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from feedsmith.config import Config
-from feedsmith.core import feeds as feeds_mod
 from feedsmith.core.groups import (
     FeedGroup,
     Grouping,
@@ -61,6 +60,7 @@ from feedsmith.core.identity import assign
 from feedsmith.core.layout import ID_MAP
 from feedsmith.core.model import ParseOutcome, Post, ScanResult
 from feedsmith.core.posts import collect
+from feedsmith.core.render.atom_rss import load_engine
 from feedsmith.core.state import BuildState, UpdateMemo, apply_updates
 from feedsmith.core.text import escape_controls
 from feedsmith.disk.statedir import ensure_state_dir, open_private
@@ -398,7 +398,7 @@ class SiteBuilder:
         if self.tracker.watching:
             self._gc_after = "freeze" if watched else "collect"
             if not watched:
-                feeds_mod.load_engine()  # the next, incremental builds render here
+                load_engine()  # the next, incremental builds render here
         saved = stat_key(self.state_path)
         if saved is not None:
             self._state = (saved, new_state)
