@@ -49,18 +49,12 @@ from datetime import UTC, datetime
 
 from feedsmith.config import Config
 from feedsmith.core import feeds as feeds_mod
-from feedsmith.core.groups import (
-    FeedGroup,
-    Grouping,
-    RespellMemo,
-    group_posts,
-    record_grouping,
-    regroup,
-)
+from feedsmith.core.groups import FeedGroup, RespellMemo, group_posts
 from feedsmith.core.identity import assign
 from feedsmith.core.layout import ID_MAP
 from feedsmith.core.model import ParseOutcome, Post, ScanResult
 from feedsmith.core.posts import collect
+from feedsmith.core.regrouping import Grouping, record_grouping, regroup
 from feedsmith.core.state import BuildState, UpdateMemo, apply_updates
 from feedsmith.core.text import escape_controls
 from feedsmith.disk.statedir import ensure_state_dir, open_private
