@@ -71,3 +71,4 @@ def json_safe(value: object) -> Any:
             if safe is not DROP:
                 out[xml_safe(scalar_text(key))] = safe
         return out
+    return DROP
