@@ -381,6 +381,13 @@ def test_image_is_absolute_against_post_url_and_unknown_keys_go_to_extra(config:
     assert "image" not in post.extra and "lang" not in post.extra
 
 
+def test_extra_values_json_cannot_hold_are_dropped_not_kept_as_null(config: Config) -> None:
+    # TOML gives a local time, which JSON Feed cannot carry: the key goes.
+    text = '+++\ndate = 2025-01-01\nalarm = 07:30:00\nok = [1, "a"]\n+++\n\nBody.\n'
+    post = post_of(config, text, "2025-01-01-toml.md")
+    assert post.extra == {"ok": [1, "a"]}
+
+
 # --- ids -----------------------------------------------------------------------------------------
 
 

@@ -48,18 +48,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from feedsmith.config import Config
-from feedsmith.core.groups import (
-    FeedGroup,
-    Grouping,
-    RespellMemo,
-    group_posts,
-    record_grouping,
-    regroup,
-)
+from feedsmith.core.groups import FeedGroup, RespellMemo, group_posts
 from feedsmith.core.identity import assign
 from feedsmith.core.layout import ID_MAP
 from feedsmith.core.model import ParseOutcome, Post, ScanResult
 from feedsmith.core.posts import collect
+from feedsmith.core.regrouping import Grouping, record_grouping, regroup
 from feedsmith.core.render.atom_rss import load_engine
 from feedsmith.core.state import BuildState, UpdateMemo, apply_updates
 from feedsmith.core.text import escape_controls
