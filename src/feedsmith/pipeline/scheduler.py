@@ -28,7 +28,7 @@ from feedsmith.pipeline.lifeline import watch
 from feedsmith.pipeline.listing import read_source
 from feedsmith.pipeline.report import RenderError
 from feedsmith.pipeline.sources import SourceFile
-from feedsmith.publish.output import FileData, Staged, stage
+from feedsmith.publish.staging import FileData, Staged, stage
 
 if TYPE_CHECKING:
     from concurrent.futures import ProcessPoolExecutor
@@ -137,7 +137,7 @@ class LazyFiles(Mapping[str, FileData]):
     again re-renders it, which is merely slower.
 
     With :meth:`start`, groups are rendered (and hashed, compressed and written to temp files,
-    see :class:`~feedsmith.publish.output.Staged`) by a process pool instead, in the order
+    see :class:`~feedsmith.publish.staging.Staged`) by a process pool instead, in the order
     ``publish`` reads them and at most :data:`RENDER_WINDOW` groups ahead of it, which bounds memory
     the same way.
     """

@@ -76,7 +76,8 @@ from feedsmith.pipeline.sources import SourceFile
 from feedsmith.pipeline.statefile import load_state, save_state
 from feedsmith.pipeline.tracking import OUTPUT_TREE, POSTS_TREE, ChangeTracker
 from feedsmith.publish.changes import ChangeSet, Sink, published_changes
-from feedsmith.publish.output import FeedInfo, LocalWriter, plan_publish, remove_staged
+from feedsmith.publish.output import FeedInfo, LocalWriter, plan_publish
+from feedsmith.publish.staging import remove_staged
 
 log = logging.getLogger("feedsmith.build")
 

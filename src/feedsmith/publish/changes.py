@@ -41,6 +41,7 @@ __all__ = [
     "render_manifest",
 ]
 
+
 @dataclass(frozen=True)
 class FeedInfo:
     """One feed (a group in every configured format) as the manifest lists it."""

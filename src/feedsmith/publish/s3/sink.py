@@ -50,8 +50,8 @@ from feedsmith.core.layout import CT_TEXT, MANIFEST, content_type_for
 from feedsmith.core.state import json_bytes
 from feedsmith.disk.statedir import write_atomic
 from feedsmith.publish.changes import ChangeSet
-from feedsmith.publish.output import gzip_bytes
 from feedsmith.publish.s3.client import BucketError, describe_error, error_code, make_client
+from feedsmith.publish.staging import gzip_bytes
 
 __all__ = [
     "GONE_BODY",
