@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache, partial
 from operator import is_
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import quote
 
 from feedsmith.config import Config
@@ -33,12 +33,10 @@ from feedsmith.core.pages import PageRenderer, asset_bytes
 from feedsmith.core.paging import Paging
 from feedsmith.core.state import BuildState
 from feedsmith.pipeline.cache import html_of, hydrate
+from feedsmith.pipeline.index import ParseIndex
 from feedsmith.pipeline.listing import intact as file_intact
 from feedsmith.pipeline.scheduler import LazyFiles
 from feedsmith.publish.output import FeedInfo
-
-if TYPE_CHECKING:
-    from feedsmith.pipeline.index import ParseIndex
 
 #: Decompressed HTML kept at once while rendering (posts), see ``RenderPlanner._hydrate``.
 HTML_MEMO = 512

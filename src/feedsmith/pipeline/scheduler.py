@@ -24,7 +24,7 @@ from feedsmith.core import feeds as feeds_mod
 from feedsmith.core.model import ParseOutcome, Post
 from feedsmith.core.posts import parse_post
 from feedsmith.pipeline.cache import Entry, content_sha256, hydrate, make_entry, unpack_html
-from feedsmith.pipeline.lifeline import watch
+from feedsmith.pipeline.lifeline import mark_forkserver_parent, pool_lifeline, watch
 from feedsmith.pipeline.listing import read_source
 from feedsmith.pipeline.report import RenderError
 from feedsmith.pipeline.sources import SourceFile
@@ -79,17 +79,15 @@ class BuildPool:
             import multiprocessing  # here: most builds need no pool, and these imports cost
             from concurrent.futures import ProcessPoolExecutor
 
-            from feedsmith.pipeline import lifeline
-
             ctx = multiprocessing.get_context(POOL_START_METHOD)
             # Every process of the pool ends with this one, even on SIGKILL (see lifeline).
-            lifeline.mark_forkserver_parent()
+            mark_forkserver_parent()
             ctx.set_forkserver_preload(["__main__", "feedsmith.pipeline.forkserver_tie"])
             self._executor = ProcessPoolExecutor(
                 POOL_WORKERS,
                 mp_context=ctx,
                 initializer=_worker_init,
-                initargs=(self.config, lifeline.pool_lifeline()),
+                initargs=(self.config, pool_lifeline()),
             )
         return self._executor
 
