@@ -199,7 +199,7 @@ def _over_limit(
     total = WebSubStore.count_subscribing(conn, callback, topic)
     if total >= config.websub.max_subscriptions:
         return _text(503, "this hub has reached its subscription limit", Retry_After="3600")
-    on_host = WebSubStore.count_on_network(conn, host, callback, topic)
+    on_host = WebSubStore.count_subscribing(conn, callback, topic, host)
     if on_host >= config.websub.max_per_host:
         return _text(429, "too many subscriptions for this callback network")
     return None

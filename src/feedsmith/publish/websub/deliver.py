@@ -54,7 +54,8 @@ from feedsmith.publish.websub import net
 from feedsmith.publish.websub.guard import network_key
 from feedsmith.publish.websub.job import Job
 from feedsmith.publish.websub.lanes import Lanes
-from feedsmith.publish.websub.store import MAX_ATTEMPTS, WebSubStore, backoff
+from feedsmith.publish.websub.retry import MAX_ATTEMPTS, backoff
+from feedsmith.publish.websub.store import WebSubStore
 
 __all__ = ["HubJobs", "signature", "with_query"]
 
@@ -205,7 +206,7 @@ class HubJobs:
                     outcome,
                 )
                 return
-            self.store.drop_request(conn, row["id"])
+            self.store.drop(conn, "requests", row["id"])
             if mode == "denied":
                 self.store.count(conn, "denials")
                 log.info("websub denial sent callback=%s topic=%s", callback, topic)
@@ -269,7 +270,7 @@ class HubJobs:
         ms = (time.monotonic() - t0) * 1000
         with self.store.transaction() as conn:
             if error is None or gone:
-                self.store.drop_delivery(conn, row["id"])
+                self.store.drop(conn, "deliveries", row["id"])
             if error is None:
                 self.store.count(conn, "delivered")
                 log.info("websub delivered callback=%s topic=%s %.0fms", callback, topic, ms)
@@ -283,7 +284,7 @@ class HubJobs:
             attempts = int(row["attempts"]) + 1
             self.store.count(conn, "delivery_failures")
             if attempts >= MAX_ATTEMPTS:
-                self.store.drop_delivery(conn, row["id"])
+                self.store.drop(conn, "deliveries", row["id"])
                 self.store.count(conn, "deliveries_dropped")
                 log.error(
                     "websub delivery dropped after %d attempts callback=%s topic=%s: %s",
@@ -294,7 +295,7 @@ class HubJobs:
                 )
                 return
             wait = backoff(attempts)
-            self.store.retry_delivery(conn, row["id"], attempts, self.clock() + wait, error)
+            self.store.retry(conn, "deliveries", row["id"], attempts, self.clock() + wait, error)
             log.warning(
                 "websub delivery failed callback=%s topic=%s attempt=%d retry_in=%.0fs: %s",
                 callback,

@@ -15,7 +15,7 @@ document (Google's, Superfeedr, most others); some WebSub hubs read ``hub.topic`
 (Flask-WebSub requires it, see test_websub_interop); hubs ignore the parameter they do not
 use, so both go out. Several ``hub.url`` in one request is a per-hub extension, so not used.
 Any 2xx is success; anything else, or no answer within the deadline, is retried with
-exponential backoff (:func:`.store.backoff`) and dropped after ``MAX_ATTEMPTS``. At every
+exponential backoff (:func:`.retry.backoff`) and dropped after ``MAX_ATTEMPTS``. At every
 start of the sender, waiting rows become due at once: a restart is the moment someone fixed
 something.
 """
@@ -36,7 +36,8 @@ from feedsmith.publish.changes import ChangeSet
 from feedsmith.publish.websub import net
 from feedsmith.publish.websub.deliver import HubJobs
 from feedsmith.publish.websub.job import Job
-from feedsmith.publish.websub.store import MAX_ATTEMPTS, WebSubStore, backoff
+from feedsmith.publish.websub.retry import MAX_ATTEMPTS, backoff
+from feedsmith.publish.websub.store import WebSubStore
 
 __all__ = ["DRAIN_SECONDS", "PingJob", "Sender", "WebSubSink", "drain"]
 
@@ -107,7 +108,7 @@ class PingJob:
             attempts += 1
             self.store.count(conn, "ping_failures")
             if attempts >= MAX_ATTEMPTS:
-                self.store.drop_ping(conn, row_id)
+                self.store.drop(conn, "pings", row_id)
                 self.store.count(conn, "pings_dropped")
                 log.error(
                     "websub ping dropped after %d attempts hub=%s topic=%s: %s",
@@ -118,7 +119,7 @@ class PingJob:
                 )
                 return
             wait = backoff(attempts)
-            self.store.retry_ping(conn, row_id, attempts, self.clock() + wait, error)
+            self.store.retry(conn, "pings", row_id, attempts, self.clock() + wait, error)
             log.warning(
                 "websub ping failed hub=%s topic=%s attempt=%d retry_in=%.0fs: %s",
                 hub,

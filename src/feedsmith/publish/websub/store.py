@@ -24,10 +24,8 @@ Tables:
   delivery row per active subscriber.
 * ``counters`` — running totals (pings sent/failed, …) for ``/metrics``.
 
-Every statement on these tables is a method here (the sender, the hub's jobs and the web
-workers' subscription endpoint call them), so the schema and the queries that depend on it
-change together. Methods that take ``conn`` run inside the caller's transaction, which decides
-what happens atomically; the others read with this thread's connection.
+Every statement on these tables is a method here, so the schema and its queries change
+together; methods that take ``conn`` run inside the caller's transaction.
 """
 
 from __future__ import annotations
@@ -42,15 +40,9 @@ from typing import Any
 
 from feedsmith.disk.statedir import open_private
 
-__all__ = ["DB_FILE", "WebSubStore", "backoff"]
+__all__ = ["DB_FILE", "WebSubStore"]
 
 DB_FILE = "websub.sqlite"
-
-#: Retry schedule of every outgoing request (ping, verification, delivery): 2 s, 4 s, … capped
-#: at an hour, dropped after ``MAX_ATTEMPTS`` (about ten hours of a hub or callback down).
-RETRY_BASE_SECONDS = 2.0
-RETRY_CAP_SECONDS = 3600.0
-MAX_ATTEMPTS = 20
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS topics (
@@ -81,11 +73,6 @@ CREATE TABLE IF NOT EXISTS deliveries (
 );
 CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
 """
-
-
-def backoff(attempts: int) -> float:
-    """Seconds to wait after the ``attempts``-th failure (exponential, capped)."""
-    return min(RETRY_BASE_SECONDS * 2 ** max(attempts - 1, 0), RETRY_CAP_SECONDS)
 
 
 class WebSubStore:
@@ -172,6 +159,10 @@ class WebSubStore:
             },
         }
 
+    def _row(self, sql: str, *args: object) -> sqlite3.Row | None:
+        row: sqlite3.Row | None = self.connect().execute(sql, args).fetchone()
+        return row
+
     # -- every queue ------------------------------------------------------------------------
 
     @staticmethod
@@ -179,6 +170,23 @@ class WebSubStore:
         """Make the rows waiting for a retry in ``table`` due now (a sender starting up)."""
         assert table in _QUEUES
         conn.execute(f"UPDATE {table} SET next_attempt = ? WHERE next_attempt > ?", (now, now))
+
+    @staticmethod
+    def drop(conn: sqlite3.Connection, table: str, row_id: int) -> None:
+        """Done with one row of a queue (sent, refused or given up)."""
+        assert table in _QUEUES
+        conn.execute(f"DELETE FROM {table} WHERE id = ?", (row_id,))
+
+    @staticmethod
+    def retry(
+        conn: sqlite3.Connection, table: str, row_id: int, attempts: int, due: float, error: str
+    ) -> None:
+        """A failed ping or delivery: tried again at ``due``, the error kept for /healthz."""
+        assert table in ("pings", "deliveries")
+        conn.execute(
+            f"UPDATE {table} SET attempts = ?, next_attempt = ?, last_error = ? WHERE id = ?",
+            (attempts, due, error, row_id),
+        )
 
     # -- topics and pings (the notifier) ------------------------------------------------------
 
@@ -229,7 +237,7 @@ class WebSubStore:
 
     def ping_queued(self, row_id: int) -> float | None:
         """When the ping's latest change was queued; ``None`` once the row is gone."""
-        row = self.connect().execute("SELECT queued FROM pings WHERE id = ?", (row_id,)).fetchone()
+        row = self._row("SELECT queued FROM pings WHERE id = ?", row_id)
         return None if row is None else row[0]
 
     @staticmethod
@@ -242,19 +250,6 @@ class WebSubStore:
             conn.execute(
                 "UPDATE pings SET attempts = 0, next_attempt = ? WHERE id = ?", (now, row_id)
             )
-
-    @staticmethod
-    def drop_ping(conn: sqlite3.Connection, row_id: int) -> None:
-        conn.execute("DELETE FROM pings WHERE id = ?", (row_id,))
-
-    @staticmethod
-    def retry_ping(
-        conn: sqlite3.Connection, row_id: int, attempts: int, due: float, error: str
-    ) -> None:
-        conn.execute(
-            "UPDATE pings SET attempts = ?, next_attempt = ?, last_error = ? WHERE id = ?",
-            (attempts, due, error, row_id),
-        )
 
     # -- requests (the hub's endpoint and its verifications) -----------------------------------
 
@@ -301,25 +296,18 @@ class WebSubStore:
         )
 
     @staticmethod
-    def count_subscribing(conn: sqlite3.Connection, callback: str, topic: str) -> int:
-        """Subscriptions plus pending subscribe requests, but for the pair's own request."""
+    def count_subscribing(
+        conn: sqlite3.Connection, callback: str, topic: str, host: str | None = None
+    ) -> int:
+        """Subscriptions plus pending subscribe requests (on ``host``'s network, if given),
+        not counting the pair's own request: what the hub's limits count."""
+        on, args = (" WHERE host = ?", (host,)) if host is not None else ("", ())
         return int(
             conn.execute(
-                "SELECT (SELECT COUNT(*) FROM subscriptions) + (SELECT COUNT(*) FROM requests"
-                " WHERE mode = 'subscribe' AND NOT (callback = ? AND topic = ?))",
-                (callback, topic),
-            ).fetchone()[0]
-        )
-
-    @staticmethod
-    def count_on_network(conn: sqlite3.Connection, host: str, callback: str, topic: str) -> int:
-        """:meth:`count_subscribing` for one callback network."""
-        return int(
-            conn.execute(
-                "SELECT (SELECT COUNT(*) FROM subscriptions WHERE host = ?) + (SELECT COUNT(*)"
-                " FROM requests WHERE mode = 'subscribe' AND host = ? AND NOT (callback = ?"
-                " AND topic = ?))",
-                (host, host, callback, topic),
+                f"SELECT (SELECT COUNT(*) FROM subscriptions{on}) + (SELECT COUNT(*) FROM"
+                f" requests WHERE mode = 'subscribe'{on.replace('WHERE', 'AND')}"
+                " AND NOT (callback = ? AND topic = ?))",
+                (*args, *args, callback, topic),
             ).fetchone()[0]
         )
 
@@ -339,10 +327,6 @@ class WebSubStore:
             "UPDATE requests SET attempts = ?, next_attempt = ? WHERE id = ?",
             (attempts, due, row_id),
         )
-
-    @staticmethod
-    def drop_request(conn: sqlite3.Connection, row_id: int) -> None:
-        conn.execute("DELETE FROM requests WHERE id = ?", (row_id,))
 
     @staticmethod
     def next_verify_due(conn: sqlite3.Connection, exclude: Sequence[int] | None) -> float | None:
@@ -422,11 +406,7 @@ class WebSubStore:
         conn.execute("DELETE FROM subscriptions WHERE id = ?", (sub_id,))
 
     def any_expired(self, now: float) -> bool:
-        return (
-            self.connect()
-            .execute("SELECT 1 FROM subscriptions WHERE expires <= ? LIMIT 1", (now,))
-            .fetchone()
-        ) is not None
+        return self._row("SELECT 1 FROM subscriptions WHERE expires <= ? LIMIT 1", now) is not None
 
     @staticmethod
     def expired(conn: sqlite3.Connection, now: float) -> list[sqlite3.Row]:
@@ -470,22 +450,7 @@ class WebSubStore:
             self.collect_bodies(tx)
 
     def delivery_pending(self, row_id: int) -> bool:
-        return (
-            self.connect().execute("SELECT 1 FROM deliveries WHERE id = ?", (row_id,)).fetchone()
-        ) is not None
-
-    @staticmethod
-    def drop_delivery(conn: sqlite3.Connection, row_id: int) -> None:
-        conn.execute("DELETE FROM deliveries WHERE id = ?", (row_id,))
-
-    @staticmethod
-    def retry_delivery(
-        conn: sqlite3.Connection, row_id: int, attempts: int, due: float, error: str
-    ) -> None:
-        conn.execute(
-            "UPDATE deliveries SET attempts = ?, next_attempt = ?, last_error = ? WHERE id = ?",
-            (attempts, due, error, row_id),
-        )
+        return self._row("SELECT 1 FROM deliveries WHERE id = ?", row_id) is not None
 
     @staticmethod
     def next_delivery_due(conn: sqlite3.Connection, exclude: Sequence[int]) -> float | None:
