@@ -312,7 +312,7 @@ def test_exception_while_writing_leaves_old_output_untouched(
         post("Alpha", "2025-10-01", tags=["python", "web"], category="Tech", body="Edited."),
         dedent=False,
     )
-    real = output._write_temp
+    real = output.write_temp
     calls = {"n": 0}
 
     def flaky(final: str, data: bytes) -> str:
@@ -321,7 +321,7 @@ def test_exception_while_writing_leaves_old_output_untouched(
             raise OSError(28, "No space left on device")
         return real(final, data)
 
-    monkeypatch.setattr(output, "_write_temp", flaky)
+    monkeypatch.setattr(output, "write_temp", flaky)
     with pytest.raises(BuildError, match="publish"):
         build_site(config, T2)
     assert snapshot(site.output_dir) == before

@@ -15,7 +15,8 @@ import pytest
 from feedsmith.cli import main
 from feedsmith.config import S3Config
 from feedsmith.pipeline import SiteBuilder
-from feedsmith.publish.s3.lease import BucketLease, LeaseKeeper, LeaseRecord, decide, lease_key
+from feedsmith.publish.s3.lease import BucketLease, LeaseKeeper
+from feedsmith.publish.s3.lease_rule import LeaseRecord, decide, lease_key
 from feedsmith.publish.s3.sink import S3Sink
 from s3_fixtures import BUCKET, Moto, Process, eventually, free_port, http, post
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 import dataclasses
 import logging
 import time
-from typing import TYPE_CHECKING
 
 from feedsmith.config import Config
 from feedsmith.core.decoding import display_path
@@ -39,10 +38,8 @@ from feedsmith.pipeline.kept import (
 )
 from feedsmith.pipeline.listing import Listed, Listing, display_namer, read_source, relabel
 from feedsmith.pipeline.report import ProgressFn
+from feedsmith.pipeline.scheduler import BuildPool
 from feedsmith.pipeline.sources import SourceFile
-
-if TYPE_CHECKING:
-    from feedsmith.pipeline.scheduler import BuildPool
 
 log = logging.getLogger("feedsmith.build")
 

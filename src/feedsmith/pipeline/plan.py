@@ -20,14 +20,23 @@ from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache, partial
 from operator import is_
-from typing import TYPE_CHECKING, Any
+from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
 from feedsmith.config import Config
 from feedsmith.core import documents
 from feedsmith.core.archive import archive_groups
 from feedsmith.core.groups import FeedGroup
-from feedsmith.core.layout import ASSETS, OPML, feed_files, feed_page_file, iso_seconds, page_file
+from feedsmith.core.layout import (
+    ASSETS,
+    ID_MAP,
+    OPML,
+    feed_files,
+    feed_page_file,
+    iso_seconds,
+    page_file,
+)
 from feedsmith.core.model import Post
 from feedsmith.core.opml import render_opml
 from feedsmith.core.pages import PageRenderer, asset_bytes
@@ -35,12 +44,10 @@ from feedsmith.core.paging import Paging
 from feedsmith.core.render.entries import PackedEntryCache
 from feedsmith.core.state import BuildState
 from feedsmith.pipeline.cache import html_of, hydrate
+from feedsmith.pipeline.index import ParseIndex
 from feedsmith.pipeline.listing import intact as file_intact
 from feedsmith.pipeline.scheduler import LazyFiles
 from feedsmith.publish.output import FeedInfo
-
-if TYPE_CHECKING:
-    from feedsmith.pipeline.index import ParseIndex
 
 #: Decompressed HTML kept at once while rendering (posts), see ``RenderPlanner._hydrate``.
 HTML_MEMO = 512
@@ -335,6 +342,18 @@ class RenderPlanner:
                 memo.clear()
             memo[post.source] = text
         return hydrate(post, text)
+
+
+def plan_id_map(output_dir: Path, data: bytes, rendered: Rendered, state: BuildState) -> None:
+    """Publish the id map (``data``) as ``ids.json`` beside the feeds (kept when unchanged), so
+    a build without ``state_dir`` (a fresh CI clone) recovers it from the published tree."""
+    signature = hashlib.sha256(data).hexdigest()
+    rendered.signatures["ids"] = signature
+    record = state.files.get(ID_MAP)
+    if state.groups.get("ids") == signature and file_intact(output_dir, ID_MAP, record):
+        rendered.kept.append(ID_MAP)
+    else:
+        rendered.files.add({"ids": ID_MAP}, lambda: {"ids": data})
 
 
 def document_key(group: FeedGroup) -> str:

@@ -31,11 +31,11 @@ from feedsmith.core.render.entries import (
     unpack_entry,
 )
 from feedsmith.pipeline.cache import Entry, content_sha256, hydrate, make_entry, unpack_html
-from feedsmith.pipeline.lifeline import watch
+from feedsmith.pipeline.lifeline import mark_forkserver_parent, pool_lifeline, watch
 from feedsmith.pipeline.listing import read_source
 from feedsmith.pipeline.report import RenderError
 from feedsmith.pipeline.sources import SourceFile
-from feedsmith.publish.output import FileData, Staged, stage
+from feedsmith.publish.staging import FileData, Staged, stage
 
 if TYPE_CHECKING:
     from concurrent.futures import ProcessPoolExecutor
@@ -86,17 +86,15 @@ class BuildPool:
             import multiprocessing  # here: most builds need no pool, and these imports cost
             from concurrent.futures import ProcessPoolExecutor
 
-            from feedsmith.pipeline import lifeline
-
             ctx = multiprocessing.get_context(POOL_START_METHOD)
             # Every process of the pool ends with this one, even on SIGKILL (see lifeline).
-            lifeline.mark_forkserver_parent()
+            mark_forkserver_parent()
             ctx.set_forkserver_preload(["__main__", "feedsmith.pipeline.forkserver_tie"])
             self._executor = ProcessPoolExecutor(
                 POOL_WORKERS,
                 mp_context=ctx,
                 initializer=_worker_init,
-                initargs=(self.config, lifeline.pool_lifeline()),
+                initargs=(self.config, pool_lifeline()),
             )
         return self._executor
 
@@ -144,7 +142,7 @@ class LazyFiles(Mapping[str, FileData]):
     again re-renders it, which is merely slower.
 
     With :meth:`start`, groups are rendered (and hashed, compressed and written to temp files,
-    see :class:`~feedsmith.publish.output.Staged`) by a process pool instead, in the order
+    see :class:`~feedsmith.publish.staging.Staged`) by a process pool instead, in the order
     ``publish`` reads them and at most :data:`RENDER_WINDOW` groups ahead of it, which bounds memory
     the same way.
     """

@@ -39,7 +39,6 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import gc
-import hashlib
 import logging
 import os
 import time
@@ -50,7 +49,6 @@ from datetime import UTC, datetime
 from feedsmith.config import Config
 from feedsmith.core.groups import FeedGroup, RespellMemo, group_posts
 from feedsmith.core.identity import assign
-from feedsmith.core.layout import ID_MAP
 from feedsmith.core.model import ParseOutcome, Post, ScanResult
 from feedsmith.core.posts import collect
 from feedsmith.core.regrouping import Grouping, record_grouping, regroup
@@ -61,16 +59,17 @@ from feedsmith.disk.statedir import ensure_state_dir, open_private
 from feedsmith.pipeline.idbook import IdBook
 from feedsmith.pipeline.index import ParseIndex, Scanned
 from feedsmith.pipeline.listing import Key, Listed, Listing, list_sources, quick_keys, stat_key
-from feedsmith.pipeline.listing import intact as file_intact
 from feedsmith.pipeline.memo import FastPath
-from feedsmith.pipeline.plan import Rendered, RenderPlanner
+from feedsmith.pipeline.plan import RenderPlanner, plan_id_map
 from feedsmith.pipeline.report import BuildError, BuildReport, ProgressFn, RenderError
 from feedsmith.pipeline.scheduler import RENDER_POOL_THRESHOLD, BuildPool, LazyFiles
 from feedsmith.pipeline.sources import SourceFile
 from feedsmith.pipeline.statefile import load_state, save_state
 from feedsmith.pipeline.tracking import OUTPUT_TREE, POSTS_TREE, ChangeTracker
-from feedsmith.publish.changes import ChangeSet, Sink, published_changes
-from feedsmith.publish.output import FeedInfo, LocalWriter, plan_publish, remove_staged
+from feedsmith.publish.changes import Sink, published_changes
+from feedsmith.publish.output import FeedInfo, LocalWriter, plan_publish
+from feedsmith.publish.sinks import deliver
+from feedsmith.publish.staging import remove_staged
 
 log = logging.getLogger("feedsmith.build")
 
@@ -188,7 +187,7 @@ class SiteBuilder:
                     touched = None
                     self.tracker.arm(OUTPUT_TREE, self.config.output_dir)  # before the checks
                 rendered = self.planner.render_changed(groups, state, touched)
-                self._publish_ids(posts, rendered, state)
+                plan_id_map(self.config.output_dir, self.ids.published(posts), rendered, state)
                 mark("signatures")
                 self._start_renders(rendered.files)
                 mark("entries")
@@ -220,7 +219,7 @@ class SiteBuilder:
                 mark("save state")
                 self.parse.save()
                 mark("save cache")
-                sink_errors = self._deliver(planned.changes)
+                sink_errors = deliver(self.sinks, planned.changes)
                 mark("sinks")
         except Exception as exc:
             self._lose_track()
@@ -297,7 +296,7 @@ class SiteBuilder:
                 if self.sinks:  # a sink that failed last time catches up now
                     caught_up = published_changes(cfg.output_dir)
                     if caught_up is not None:
-                        quick.sink_errors = self._deliver(caught_up)
+                        quick.sink_errors = deliver(self.sinks, caught_up)
                 return quick, touched
         self.fast.memo = None
         listing = list_sources(cfg.posts_dir, keys)
@@ -360,20 +359,6 @@ class SiteBuilder:
         )
         return groups, slugs
 
-    def _publish_ids(self, posts: list[Post], rendered: Rendered, state: BuildState) -> None:
-        """Publish the id map as ``ids.json`` beside the feeds (kept when unchanged), so a
-        build without ``state_dir`` (a fresh CI clone) recovers it from the published tree."""
-        data = self.ids.published(posts)
-        signature = hashlib.sha256(data).hexdigest()
-        rendered.signatures["ids"] = signature
-        record = state.files.get(ID_MAP)
-        if state.groups.get("ids") == signature and file_intact(
-            self.config.output_dir, ID_MAP, record
-        ):
-            rendered.kept.append(ID_MAP)
-        else:
-            rendered.files.add({"ids": ID_MAP}, lambda: {"ids": data})
-
     def _start_renders(self, files: LazyFiles) -> None:
         """Hand the dirty feeds to the pool when there are many (a cold build)."""
         self.last_rendered = files.groups()
@@ -396,22 +381,6 @@ class SiteBuilder:
         saved = stat_key(self.state_path)
         if saved is not None:
             self._state = (saved, new_state)
-
-    def _deliver(self, changes: ChangeSet) -> list[tuple[str, str]]:
-        """Hand ``changes`` to every sink after the local writer. A failing sink is logged and
-        reported, never raised: the local feeds are out, and the sink catches up next build
-        (it is called after no-change builds too)."""
-        errors: list[tuple[str, str]] = []
-        for sink in self.sinks:
-            try:
-                sink.consume(changes)
-            except Exception as exc:
-                reason = f"{type(exc).__name__}: {exc}"
-                log.error(
-                    "sink %s failed, next build retries: %s", sink.name, escape_controls(reason)
-                )
-                errors.append((sink.name, reason))
-        return errors
 
     # -- between builds -------------------------------------------------------------------------
 

@@ -37,39 +37,41 @@ Incremental builds pass feeds they did not re-render as ``kept``: their previous
 carried over (the caller has verified size and mtime on disk), they are neither read, written
 nor deleted, and they stay in the manifest.
 
-Sidecars are deterministic (zlib-ng at a fixed level, ``mtime=0``, no file name, OS byte 255 in
-the header), so the same bytes always give the same ``.gz`` with a given zlib-ng version, and
-static servers such as nginx ``gzip_static`` can serve them.
-
 Unicode paths (Japanese tag slugs) are ordinary file names here; URLs are percent-encoded.
 """
 
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import logging
 import os
-import secrets
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-
-from zlib_ng import gzip_ng
 
 from feedsmith.core.layout import ASSETS, MANIFEST, OPML, OWNED_SUFFIXES, iso_seconds
 from feedsmith.core.state import BuildState
 from feedsmith.disk.errors import doing
 from feedsmith.disk.statedir import write_atomic
 from feedsmith.publish.changes import ChangeSet, FeedInfo, PublishedFile, Sink, render_manifest
+from feedsmith.publish.staging import (
+    TMP_SUFFIX,
+    FileData,
+    Staged,
+    check_rel,
+    discard,
+    gzip_bytes,
+    sha256,
+    unlink_all,
+    write_temp,
+)
 
 __all__ = [
     "FeedInfo",
     "LocalWriter",
     "Planned",
-    "Staged",
     "WriteReport",
     "plan_publish",
     "render_manifest",
@@ -77,16 +79,6 @@ __all__ = [
 
 log = logging.getLogger("feedsmith.output")
 
-TMP_SUFFIX = ".feedsmith-tmp"
-#: Temp files written by pool workers (:func:`stage`), possibly while ``publish`` already runs,
-#: so its clean-up of ``TMP_SUFFIX`` files must not see them; :func:`remove_staged` clears
-#: them instead, before a build starts staging (leftovers of a crashed build) and after a
-#: failed one.
-STAGE_SUFFIX = ".feedsmith-stage"
-#: zlib-ng level 5: on the bench corpora's feeds ~1.4 % larger than stdlib zlib level 6 for
-#: ~half its CPU (zlib-ng 6 saves only 1 % more bytes at ~1.3x the CPU of 5; level 4 is ~4 %
-#: larger on the 10,000-post feeds; ISA-L is faster still but ~20-30 % larger).
-GZIP_LEVEL = 5
 #: fsync temp files before renaming them; off by default (see "Durability" above).
 FSYNC = False
 #: Top-level names and folders the build owns; only these are ever deleted as stale.
@@ -115,78 +107,6 @@ class WriteReport:
     gone: dict[str, str] = field(default_factory=dict)
     generated: str = ""
     manifest: bytes = b""
-
-
-def gzip_bytes(data: bytes) -> bytes:
-    """Deterministic gzip: same input and zlib-ng version, same output, every time.
-
-    zlib-ng rather than the stdlib's zlib because compressing is ~20 % of a cold build's CPU.
-    ``gzip_ng`` writes a fixed header (mtime 0, no name, OS 255) on every platform.
-    """
-    return gzip_ng.compress(data, GZIP_LEVEL, mtime=0)
-
-
-def sha256(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
-
-
-@dataclass(frozen=True)
-class Staged:
-    """A file already written, with its sidecar, to hidden temp files beside its final path.
-
-    Creating thousands of files is a large share of a cold build on some disks, so pool
-    workers write their own output (:func:`stage`) and ``publish`` only decides and renames:
-    a staged file that turns out unchanged has its temp files removed instead. A temp file
-    that no build renames (a crash) is removed by the next ``publish`` like any other.
-    """
-
-    sha256: str
-    size: int
-    tmp: str
-    gz_tmp: str
-    gz_size: int
-
-
-def stage(output_dir: Path | str, rel: str, data: bytes) -> Staged:
-    _check_rel(rel)
-    final = os.path.join(output_dir, rel)
-    packed = gzip_bytes(data)
-    tmp = _write_temp(final, data, STAGE_SUFFIX)
-    try:
-        gz_tmp = _write_temp(final + ".gz", packed, STAGE_SUFFIX)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-    return Staged(sha256(data), len(data), tmp, gz_tmp, len(packed))
-
-
-FileData = bytes | Staged
-
-
-def remove_staged(output_dir: Path | str) -> None:
-    """Delete every staged temp file under ``output_dir`` (call only while holding the build
-    lock, when no worker of this build is staging)."""
-    for folder, _, names in os.walk(output_dir):
-        for name in names:
-            if name.endswith(STAGE_SUFFIX):
-                with contextlib.suppress(OSError):
-                    os.unlink(os.path.join(folder, name))
-
-
-def discard(item: FileData) -> None:
-    """Remove the temp files of a staged item that will not be published."""
-    if isinstance(item, Staged):
-        for tmp in (item.tmp, item.gz_tmp):
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
-
-
-@dataclass
-class _Pending:
-    rel: str
-    final: str
-    tmp: str
 
 
 @dataclass(frozen=True)
@@ -264,7 +184,7 @@ def plan_publish(
     changed_paths: set[str] = set()  # published paths whose bytes are new
     try:
         for rel in sorted(files):
-            _check_rel(rel)
+            check_rel(rel)
             item = files[rel]
             try:
                 record, writes = _plan_file(base, rel, item, state.files.get(rel), now_iso, on_disk)
@@ -279,7 +199,7 @@ def plan_publish(
                     used.add(payload)
                     staged[rel + suffix] = payload
                 else:
-                    staged[rel + suffix] = _write_temp(final, payload)
+                    staged[rel + suffix] = write_temp(final, payload)
             if isinstance(item, Staged):
                 for tmp in {item.tmp, item.gz_tmp} - used:
                     with contextlib.suppress(OSError):
@@ -289,7 +209,7 @@ def plan_publish(
         if FSYNC:
             _fsync_all(list(staged.values()))
     except BaseException:
-        _unlink_all(staged.values())
+        unlink_all(staged.values())
         raise
 
     # Stale files: what the last build published, plus owned-looking strays on disk.
@@ -333,7 +253,7 @@ def plan_publish(
 
 def discard_planned(planned: Planned) -> None:
     """Remove the temp files of a publish that will not be committed (or failed half-way)."""
-    _unlink_all(planned.changes.staged.values())
+    unlink_all(planned.changes.staged.values())
 
 
 class LocalWriter:
@@ -353,7 +273,7 @@ class LocalWriter:
                 with doing("rename", changes.staged[rel]):
                     os.replace(changes.staged[rel], os.path.join(base, rel))
             except BaseException:
-                _unlink_all(changes.staged[rest] for rest in order[i:])
+                unlink_all(changes.staged[rest] for rest in order[i:])
                 raise
         for path_rel in changes.deletions:
             with contextlib.suppress(FileNotFoundError):
@@ -362,28 +282,7 @@ class LocalWriter:
             write_atomic(Path(base) / MANIFEST, changes.manifest, public=True)
 
 
-def _unlink_all(paths: Iterable[str]) -> None:
-    for path in paths:
-        with contextlib.suppress(OSError):
-            os.unlink(path)
-
-
 # -- helpers ----------------------------------------------------------------------------------
-
-
-def _check_rel(rel: str) -> None:
-    """Refuse paths that could escape ``output_dir`` or collide with our own bookkeeping."""
-    parts = rel.split("/")
-    if (
-        not rel
-        or rel.startswith("/")
-        or "\\" in rel
-        or "\0" in rel
-        or any(p in ("", ".", "..") or p.startswith(".") for p in parts)
-        or rel == MANIFEST
-        or rel.endswith(".gz")
-    ):
-        raise ValueError(f"refusing to publish unsafe path {rel!r}")
 
 
 def _plan_file(
@@ -460,28 +359,6 @@ def _plan_file(
     else:
         writes.append((".gz", gz_write))
     return record, writes
-
-
-def _write_temp(final: str, data: bytes, suffix: str = TMP_SUFFIX) -> str:
-    """Write ``data`` next to ``final`` under a hidden temp name; return that name.
-
-    The name has a random part and is created with ``O_EXCL | O_NOFOLLOW``: a file or symlink
-    planted at a predictable name cannot redirect the write. Mode 0644: output is public.
-    """
-    folder, name = os.path.split(final)
-    tmp = os.path.join(folder, f".{name}.{secrets.token_hex(8)}{suffix}")
-    with doing("write", tmp):  # a failed write() names no path by itself
-        os.makedirs(folder, exist_ok=True)
-        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
-        fd = os.open(tmp, flags, 0o644)
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(data)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
-            raise
-    return tmp
 
 
 def _fsync_all(paths: Sequence[str]) -> None:

@@ -1,4 +1,4 @@
-"""Which sinks a configuration asks for, built once per builder.
+"""Which sinks a configuration asks for, built once per builder, and the loop that feeds them.
 
 The local writer is not among them: every build has it, first (see
 :mod:`feedsmith.publish.changes`). Each optional destination (a bucket, WebSub hubs) adds its sink
@@ -7,13 +7,19 @@ here when its config section is set, so the build itself never learns about dest
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from feedsmith.config import Config
-from feedsmith.publish.changes import Sink
+from feedsmith.core.text import escape_controls
+from feedsmith.publish.changes import ChangeSet, Sink
 
 if TYPE_CHECKING:
     from feedsmith.publish.s3.lease import LeaseKeeper
+
+#: The build's logger: a failing sink is part of the build's story.
+log = logging.getLogger("feedsmith.build")
 
 
 def configured_sinks(config: Config, *, lease: LeaseKeeper | None = None) -> list[Sink]:
@@ -36,3 +42,18 @@ def configured_sinks(config: Config, *, lease: LeaseKeeper | None = None) -> lis
 
         return [Leased(sink, lease) for sink in sinks]
     return sinks
+
+
+def deliver(sinks: Sequence[Sink], changes: ChangeSet) -> list[tuple[str, str]]:
+    """Hand ``changes`` to every sink after the local writer. A failing sink is logged and
+    reported, never raised: the local feeds are out, and the sink catches up next build
+    (it is called after no-change builds too)."""
+    errors: list[tuple[str, str]] = []
+    for sink in sinks:
+        try:
+            sink.consume(changes)
+        except Exception as exc:
+            reason = f"{type(exc).__name__}: {exc}"
+            log.error("sink %s failed, next build retries: %s", sink.name, escape_controls(reason))
+            errors.append((sink.name, reason))
+    return errors

@@ -35,9 +35,9 @@ from typing import Any
 
 from feedsmith.config import S3Config
 from feedsmith.core.layout import MANIFEST
-from feedsmith.publish.output import gzip_bytes
-from feedsmith.publish.s3.lease import LeaseRecord, lease_key
-from feedsmith.publish.s3.sink import describe_error, error_code, make_client
+from feedsmith.publish.s3.client import describe_error, error_code, make_client
+from feedsmith.publish.s3.lease_rule import LeaseRecord, lease_key
+from feedsmith.publish.staging import gzip_bytes
 from feedsmith.serve import public
 from feedsmith.serve.web import (
     DEFAULT_CACHE_BYTES,

@@ -157,23 +157,15 @@ def _blueprint(config: Config, feeds_store: Any) -> Blueprint:
                 now = time.time()
                 # A repeat of the same request replaces the pending one (the module's pending
                 # rule); a request of the other mode is verified on its own.
-                conn.execute(
-                    "DELETE FROM requests WHERE callback = ? AND topic = ? AND mode = ?",
-                    (callback, topic, mode),
-                )
-                conn.execute(
-                    "INSERT INTO requests (mode, callback, topic, host, lease_seconds, secret,"
-                    " received, next_attempt) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                    (
-                        mode,
-                        callback,
-                        topic,
-                        host,
-                        lease if mode == "subscribe" else None,
-                        secret,
-                        now,
-                        now,
-                    ),
+                store.replace_request(
+                    conn,
+                    mode,
+                    callback,
+                    topic,
+                    host,
+                    lease if mode == "subscribe" else None,
+                    secret,
+                    now,
                 )
         except sqlite3.Error as exc:
             log.error("websub cannot record a %s request: %s", mode, exc)
@@ -188,10 +180,7 @@ def _pending_conflict(
     conn: sqlite3.Connection, callback: str, topic: str, secret: bytes | None
 ) -> Response | None:
     """A pending subscribe for the pair with another secret: refused, never replaced."""
-    for (pending,) in conn.execute(
-        "SELECT secret FROM requests WHERE callback = ? AND topic = ? AND mode = 'subscribe'",
-        (callback, topic),
-    ):
+    for pending in WebSubStore.pending_secrets(conn, callback, topic):
         if (bytes(pending) if pending is not None else None) != secret:
             return _text(
                 409, "a subscription request for this callback and topic is pending verification"
@@ -205,23 +194,12 @@ def _over_limit(
     """A renewal is never refused; a new subscription must fit the network's and the total
     limit (pending requests count too, or a burst could overshoot before verification; a
     pending request for the same pair does not, as a repeat replaces it)."""
-    renewal = conn.execute(
-        "SELECT 1 FROM subscriptions WHERE callback = ? AND topic = ?", (callback, topic)
-    ).fetchone()
-    if renewal:
+    if WebSubStore.is_subscribed(conn, callback, topic):
         return None
-    total = conn.execute(
-        "SELECT (SELECT COUNT(*) FROM subscriptions) + (SELECT COUNT(*) FROM requests"
-        " WHERE mode = 'subscribe' AND NOT (callback = ? AND topic = ?))",
-        (callback, topic),
-    ).fetchone()[0]
+    total = WebSubStore.count_subscribing(conn, callback, topic)
     if total >= config.websub.max_subscriptions:
         return _text(503, "this hub has reached its subscription limit", Retry_After="3600")
-    on_host = conn.execute(
-        "SELECT (SELECT COUNT(*) FROM subscriptions WHERE host = ?) + (SELECT COUNT(*) FROM"
-        " requests WHERE mode = 'subscribe' AND host = ? AND NOT (callback = ? AND topic = ?))",
-        (host, host, callback, topic),
-    ).fetchone()[0]
+    on_host = WebSubStore.count_subscribing(conn, callback, topic, host)
     if on_host >= config.websub.max_per_host:
         return _text(429, "too many subscriptions for this callback network")
     return None

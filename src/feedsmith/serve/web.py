@@ -75,7 +75,7 @@ from feedsmith.core.layout import (
     content_type_for,
 )
 from feedsmith.core.text import escape_controls
-from feedsmith.publish.output import gzip_bytes
+from feedsmith.publish.staging import gzip_bytes
 from feedsmith.serve import public
 from feedsmith.serve.bodies import BodyLimit
 from feedsmith.serve.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE

@@ -24,15 +24,14 @@ Writes are also fenced where they land: the bucket sink replaces ``index.json`` 
 manifest with the token, so a holder that stalled past its lease cannot overwrite what the new
 holder published, and the manifests' history shows who published what, in order.
 
-:func:`decide` is the pure rule; :class:`BucketLease` talks to S3; :class:`LeaseKeeper` runs the
-rule (in a thread for ``serve``) and answers "may I publish now?"; :class:`Leased` wraps a sink
-so that it only delivers while the lease is held.
+:mod:`feedsmith.publish.s3.lease_rule` holds the record and the pure rule; :class:`BucketLease`
+talks to S3; :class:`LeaseKeeper` runs the rule (in a thread for ``serve``) and answers "may I
+publish now?"; :class:`Leased` wraps a sink so that it only delivers while the lease is held.
 """
 
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import os
 import socket
@@ -41,7 +40,7 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -49,7 +48,8 @@ from feedsmith.config import Config, S3Config
 from feedsmith.core.state import json_bytes
 from feedsmith.disk.statedir import write_atomic
 from feedsmith.publish.changes import ChangeSet, Sink
-from feedsmith.publish.s3.sink import BucketError, describe_error, error_code, make_client
+from feedsmith.publish.s3.client import BucketError, describe_error, error_code, make_client
+from feedsmith.publish.s3.lease_rule import LeaseRecord, decide, iso_ms, lease_key
 
 #: This builder's view of the lease, for ``/healthz`` and ``/metrics`` (``state_dir``).
 LEASE_STATUS_FILE = "lease.json"
@@ -57,108 +57,15 @@ LEASE_STATUS_FILE = "lease.json"
 __all__ = [
     "BUILDER_ID_FILE",
     "LEASE_STATUS_FILE",
-    "Action",
     "BucketLease",
     "LeaseKeeper",
-    "LeaseRecord",
     "LeaseStatus",
     "Leased",
-    "decide",
-    "lease_key",
 ]
 
 log = logging.getLogger("feedsmith.lease")
 
 BUILDER_ID_FILE = "builder-id"
-LEASE_DIR = ".feedsmith/"
-
-
-def lease_key(settings: S3Config) -> str:
-    return f"{LEASE_DIR}{settings.prefix}lease.json"
-
-
-# -- the record and the rule (pure) --------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class LeaseRecord:
-    holder: str  # one process: host:pid:random
-    builder: str  # the persistent builder id (state_dir/builder-id)
-    token: int  # fencing token: +1 whenever the holder changes
-    expires: datetime  # the holder's wall clock at its last write, plus lease_seconds
-    released: bool = False  # a clean stop: anybody may take it at once
-
-    def to_bytes(self) -> bytes:
-        return json_bytes(
-            {
-                "holder": self.holder,
-                "builder": self.builder,
-                "token": self.token,
-                "expires": _iso(self.expires),
-                "released": self.released,
-            }
-        )
-
-    @classmethod
-    def from_bytes(cls, data: bytes) -> LeaseRecord | None:
-        """``None`` for anything unreadable: such an object is treated as expired."""
-        try:
-            raw = json.loads(data)
-            return cls(
-                holder=str(raw["holder"]),
-                builder=str(raw.get("builder", "")),
-                token=int(raw["token"]),
-                expires=_parse(str(raw["expires"])),
-                released=bool(raw.get("released", False)),
-            )
-        except (ValueError, TypeError, KeyError, AttributeError):
-            return None
-
-
-@dataclass(frozen=True)
-class Action:
-    kind: str  # "create", "renew", "take", "wait"
-    record: LeaseRecord | None = None  # what to write (not for "wait")
-
-
-def decide(
-    me: str,
-    builder: str,
-    seen: LeaseRecord | None,
-    exists: bool,
-    observed_for: float,
-    lease_seconds: float,
-    wall_now: datetime,
-    *,
-    watching: bool,
-) -> Action:
-    """What to do after reading the lease object.
-
-    ``exists``: there is an object (``seen`` is ``None`` if it could not be parsed);
-    ``observed_for``: seconds this process has seen the object's current ETag (``watching``);
-    a one-shot caller passes ``watching=False`` and the written expiry decides.
-    """
-    expires = wall_now + timedelta(seconds=lease_seconds)
-    if not exists:
-        return Action("create", LeaseRecord(me, builder, 1, expires))
-    if seen is not None and seen.holder == me and not seen.released:
-        return Action("renew", replace(seen, expires=expires))
-    token = seen.token + 1 if seen is not None else 1
-    if seen is None or seen.released:
-        return Action("take", LeaseRecord(me, builder, token, expires))
-    expired = observed_for >= lease_seconds if watching else wall_now >= seen.expires
-    if expired:
-        return Action("take", LeaseRecord(me, builder, token, expires))
-    return Action("wait")
-
-
-def _iso(value: datetime) -> str:
-    return value.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-def _parse(value: str) -> datetime:
-    parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 # -- the S3 edge -------------------------------------------------------------------------------
@@ -419,10 +326,10 @@ class LeaseKeeper:
     def _show(self, record: LeaseRecord) -> None:
         self.status.holder = record.holder
         self.status.token = record.token
-        self.status.expires = _iso(record.expires)
+        self.status.expires = iso_ms(record.expires)
 
     def _write_status(self) -> None:
-        self.status.updated = _iso(self._wall())
+        self.status.updated = iso_ms(self._wall())
         with contextlib.suppress(OSError):
             write_atomic(self.state_dir / LEASE_STATUS_FILE, json_bytes(self.status.to_json()))
 

@@ -54,7 +54,8 @@ from feedsmith.publish.websub import net
 from feedsmith.publish.websub.guard import network_key
 from feedsmith.publish.websub.job import Job
 from feedsmith.publish.websub.lanes import Lanes
-from feedsmith.publish.websub.store import MAX_ATTEMPTS, WebSubStore, backoff
+from feedsmith.publish.websub.retry import MAX_ATTEMPTS, backoff
+from feedsmith.publish.websub.store import WebSubStore
 
 __all__ = ["HubJobs", "signature", "with_query"]
 
@@ -117,7 +118,7 @@ class HubJobs:
         )
 
     def jobs(self) -> list[Job]:
-        return [_VerifyJob(self), _DeliverJob(self)]
+        return [_VerifyJob(self, self.verify_lanes), _DeliverJob(self, self.deliver_lanes)]
 
     def on_done(self, poke: Callable[[], None]) -> None:
         """Call ``poke`` whenever a lane finishes a row (the sender then looks again)."""
@@ -151,46 +152,22 @@ class HubJobs:
         now: float,
     ) -> None:
         for rel, url in changed:
-            subs = [
-                row[0]
-                for row in conn.execute(
-                    "SELECT id FROM subscriptions WHERE topic = ? AND expires > ?", (url, now)
-                )
-            ]
+            subs = self.store.active_subscribers(conn, url, now)
             if not subs:
                 continue
             sha = changes.files[rel].sha256
-            conn.execute(
-                "INSERT INTO bodies (sha256, body, content_type) VALUES (?, ?, ?)"
-                " ON CONFLICT (sha256) DO NOTHING",
-                (sha, changes.read(rel), content_type_for(rel)),
-            )
+            self.store.store_body(conn, sha, changes.read(rel), content_type_for(rel))
             for sub in subs:
-                conn.execute(
-                    "DELETE FROM deliveries WHERE sub_id = ? AND topic = ? AND sha256 != ?",
-                    (sub, url, sha),
-                )
-                conn.execute(
-                    "INSERT INTO deliveries (sub_id, topic, sha256, next_attempt)"
-                    " VALUES (?, ?, ?, ?) ON CONFLICT (sub_id, sha256) DO NOTHING",
-                    (sub, url, sha, now),
-                )
+                self.store.queue_delivery(conn, sub, url, sha, now)
             log.info("websub distribution queued topic=%s subscribers=%d", url, len(subs))
         for _rel, url in vanished:
-            for sub_id, callback in conn.execute(
-                "SELECT id, callback FROM subscriptions WHERE topic = ?", (url,)
-            ).fetchall():
-                conn.execute(
-                    "INSERT INTO requests (mode, callback, topic, reason, received, next_attempt)"
-                    " VALUES ('denied', ?, ?, ?, ?, ?)",
-                    (callback, url, "the topic no longer exists", now, now),
-                )
-                conn.execute("DELETE FROM deliveries WHERE sub_id = ?", (sub_id,))
-                conn.execute("DELETE FROM subscriptions WHERE id = ?", (sub_id,))
+            for sub_id, callback in self.store.subscribers(conn, url):
+                self.store.queue_denial(conn, callback, url, "the topic no longer exists", now)
+                self.store.end_subscription(conn, sub_id)
                 log.info(
                     "websub subscription ended (topic gone) callback=%s topic=%s", callback, url
                 )
-        _collect_bodies(conn)
+        self.store.collect_bodies(conn)
 
     # -- verification and denial ---------------------------------------------------------------
 
@@ -220,10 +197,7 @@ class HubJobs:
         with self.store.transaction() as conn:
             attempts = int(row["attempts"]) + 1
             if outcome is not None and retry and attempts < VERIFY_ATTEMPTS:
-                conn.execute(
-                    "UPDATE requests SET attempts = ?, next_attempt = ? WHERE id = ?",
-                    (attempts, now + backoff(attempts), row["id"]),
-                )
+                self.store.retry_request(conn, row["id"], attempts, now + backoff(attempts))
                 log.warning(
                     "websub %s verification will retry callback=%s topic=%s: %s",
                     mode,
@@ -232,7 +206,7 @@ class HubJobs:
                     outcome,
                 )
                 return
-            conn.execute("DELETE FROM requests WHERE id = ?", (row["id"],))
+            self.store.drop(conn, "requests", row["id"])
             if mode == "denied":
                 self.store.count(conn, "denials")
                 log.info("websub denial sent callback=%s topic=%s", callback, topic)
@@ -250,37 +224,21 @@ class HubJobs:
             self.store.count(conn, "verified")
             if mode == "subscribe":
                 lease = int(row["lease_seconds"])
-                conn.execute(
-                    "INSERT INTO subscriptions (callback, topic, host, secret, lease_seconds,"
-                    " expires) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (callback, topic) DO UPDATE"
-                    " SET secret = excluded.secret, lease_seconds = excluded.lease_seconds,"
-                    " expires = excluded.expires",
-                    (callback, topic, _network(callback), row["secret"], lease, now + lease),
+                self.store.subscribe(
+                    conn, callback, topic, _network(callback), row["secret"], lease, now + lease
                 )
             else:
-                for (sub_id,) in conn.execute(
-                    "SELECT id FROM subscriptions WHERE callback = ? AND topic = ?",
-                    (callback, topic),
-                ).fetchall():
-                    conn.execute("DELETE FROM deliveries WHERE sub_id = ?", (sub_id,))
-                    conn.execute("DELETE FROM subscriptions WHERE id = ?", (sub_id,))
+                for sub_id in self.store.subscription_ids(conn, callback, topic):
+                    self.store.end_subscription(conn, sub_id)
             log.info("websub %s verified callback=%s topic=%s", mode, callback, topic)
 
     def expire(self, now: float) -> int:
-        due = (
-            self.store.connect()
-            .execute("SELECT 1 FROM subscriptions WHERE expires <= ? LIMIT 1", (now,))
-            .fetchone()
-        )
-        if due is None:  # the common case, and no write lock taken for it
+        if not self.store.any_expired(now):  # the common case, and no write lock taken for it
             return 0
         with self.store.transaction() as conn:
-            rows = conn.execute(
-                "SELECT id, callback, topic FROM subscriptions WHERE expires <= ?", (now,)
-            ).fetchall()
+            rows = self.store.expired(conn, now)
             for row in rows:
-                conn.execute("DELETE FROM deliveries WHERE sub_id = ?", (row["id"],))
-                conn.execute("DELETE FROM subscriptions WHERE id = ?", (row["id"],))
+                self.store.end_subscription(conn, row["id"])
                 self.store.count(conn, "expired")
                 log.info("websub lease expired callback=%s topic=%s", row["callback"], row["topic"])
         return len(rows)
@@ -288,12 +246,9 @@ class HubJobs:
     # -- content distribution ------------------------------------------------------------------
 
     def deliver(self, row: sqlite3.Row, body: bytes, content_type: str) -> None:
-        still = (
-            self.store.connect()
-            .execute("SELECT 1 FROM deliveries WHERE id = ?", (row["id"],))
-            .fetchone()
-        )
-        if still is None:  # replaced by a newer change (or unsubscribed) since the batch read
+        if not self.store.delivery_pending(
+            row["id"]
+        ):  # replaced by a newer change (or unsubscribed) since the batch read
             return
         callback, topic = row["callback"], row["topic"]
         headers = {
@@ -315,14 +270,13 @@ class HubJobs:
         ms = (time.monotonic() - t0) * 1000
         with self.store.transaction() as conn:
             if error is None or gone:
-                conn.execute("DELETE FROM deliveries WHERE id = ?", (row["id"],))
+                self.store.drop(conn, "deliveries", row["id"])
             if error is None:
                 self.store.count(conn, "delivered")
                 log.info("websub delivered callback=%s topic=%s %.0fms", callback, topic, ms)
                 return
             if gone:
-                conn.execute("DELETE FROM deliveries WHERE sub_id = ?", (row["sub_id"],))
-                conn.execute("DELETE FROM subscriptions WHERE id = ?", (row["sub_id"],))
+                self.store.end_subscription(conn, row["sub_id"])
                 log.info(
                     "websub subscription ended (410 Gone) callback=%s topic=%s", callback, topic
                 )
@@ -330,7 +284,7 @@ class HubJobs:
             attempts = int(row["attempts"]) + 1
             self.store.count(conn, "delivery_failures")
             if attempts >= MAX_ATTEMPTS:
-                conn.execute("DELETE FROM deliveries WHERE id = ?", (row["id"],))
+                self.store.drop(conn, "deliveries", row["id"])
                 self.store.count(conn, "deliveries_dropped")
                 log.error(
                     "websub delivery dropped after %d attempts callback=%s topic=%s: %s",
@@ -341,10 +295,7 @@ class HubJobs:
                 )
                 return
             wait = backoff(attempts)
-            conn.execute(
-                "UPDATE deliveries SET attempts = ?, next_attempt = ?, last_error = ? WHERE id = ?",
-                (attempts, self.clock() + wait, error, row["id"]),
-            )
+            self.store.retry(conn, "deliveries", row["id"], attempts, self.clock() + wait, error)
             log.warning(
                 "websub delivery failed callback=%s topic=%s attempt=%d retry_in=%.0fs: %s",
                 callback,
@@ -355,49 +306,41 @@ class HubJobs:
             )
 
 
-def _excluding(ids: list[int], column: str = "id") -> tuple[str, list[int]]:
-    """An SQL condition leaving out the rows in flight (a handful: at most a lane pool)."""
-    return (f"{column} NOT IN ({', '.join('?' * len(ids))})", ids) if ids else ("1", [])
+class _LaneJob:
+    """A hub job whose rows go to lanes: verifications or deliveries (one queue table each)."""
 
+    table = ""
 
-class _VerifyJob:
-    def __init__(self, hub: HubJobs) -> None:
+    def __init__(self, hub: HubJobs, lanes: Lanes) -> None:
         self.hub = hub
-        self.lanes = hub.verify_lanes
+        self.lanes = lanes
 
     def on_start(self, conn: sqlite3.Connection, now: float) -> None:
-        conn.execute("UPDATE requests SET next_attempt = ? WHERE next_attempt > ?", (now, now))
+        self.hub.store.rewind(conn, self.table, now)
 
     def busy(self) -> bool:
         return self.lanes.busy()
 
     def next_due(self, conn: sqlite3.Connection) -> float | None:
         # Lanes full: they poke the sender when they want more, no need to look before.
-        cond, ids = _excluding(self.lanes.in_flight())
-        if not self.lanes.wants_more():
-            cond, ids = "0", []
-        row = conn.execute(
-            f"SELECT MIN(next_attempt) FROM requests WHERE {cond}"
-            " UNION ALL SELECT MIN(expires) FROM subscriptions",
-            ids,
-        ).fetchall()
-        dues = [float(r[0]) for r in row if r[0] is not None]
-        return min(dues) if dues else None
+        in_flight = self.lanes.in_flight() if self.lanes.wants_more() else None
+        return self._next_due(conn, in_flight)
+
+    def _next_due(self, conn: sqlite3.Connection, in_flight: list[int] | None) -> float | None:
+        raise NotImplementedError
+
+
+class _VerifyJob(_LaneJob):
+    table = "requests"
+
+    def _next_due(self, conn: sqlite3.Connection, in_flight: list[int] | None) -> float | None:
+        return self.hub.store.next_verify_due(conn, in_flight)  # expiries due all the same
 
     def run(self, now: float) -> int:
         done = self.hub.expire(now)
         if not self.lanes.wants_more():
             return done
-        cond, ids = _excluding(self.lanes.in_flight())
-        rows = (
-            self.hub.store.connect()
-            .execute(
-                f"SELECT * FROM requests WHERE next_attempt <= ? AND {cond}"
-                " ORDER BY next_attempt, id LIMIT ?",
-                (now, *ids, BATCH),
-            )
-            .fetchall()
-        )
+        rows = self.hub.store.due_requests(now, self.lanes.in_flight(), BATCH)
         seen: set[tuple[str, str]] = set()
         for row in rows:
             key = (row["callback"], row["topic"])
@@ -411,62 +354,29 @@ class _VerifyJob:
         return done
 
 
-class _DeliverJob:
-    def __init__(self, hub: HubJobs) -> None:
-        self.hub = hub
-        self.lanes = hub.deliver_lanes
+class _DeliverJob(_LaneJob):
+    table = "deliveries"
 
-    def on_start(self, conn: sqlite3.Connection, now: float) -> None:
-        conn.execute("UPDATE deliveries SET next_attempt = ? WHERE next_attempt > ?", (now, now))
-
-    def busy(self) -> bool:
-        return self.lanes.busy()
-
-    def next_due(self, conn: sqlite3.Connection) -> float | None:
-        if not self.lanes.wants_more():
-            return None  # the lanes poke the sender when they want more
-        cond, ids = _excluding(self.lanes.in_flight())
-        value = conn.execute(
-            f"SELECT MIN(next_attempt) FROM deliveries WHERE {cond}", ids
-        ).fetchone()[0]
-        return None if value is None else float(value)
+    def _next_due(self, conn: sqlite3.Connection, in_flight: list[int] | None) -> float | None:
+        if in_flight is None:
+            return None
+        return self.hub.store.next_delivery_due(conn, in_flight)
 
     def run(self, now: float) -> int:
         if not self.lanes.wants_more():
             return 0
-        conn = self.hub.store.connect()
+        store = self.hub.store
         in_flight = self.lanes.in_flight()
         # A delivery whose subscription ended (unsubscribed, expired) is simply dropped; when
         # nothing is in flight only (the join below never picks such rows): no write lock on
         # every pass while the lanes write theirs.
         if not in_flight:
-            with self.hub.store.transaction() as tx:
-                tx.execute(
-                    "DELETE FROM deliveries WHERE sub_id NOT IN (SELECT id FROM subscriptions)"
-                )
-                _collect_bodies(tx)
-        cond, ids = _excluding(in_flight, "d.id")
-        rows = conn.execute(
-            "SELECT * FROM (SELECT d.id, d.sub_id, d.topic, d.sha256, d.attempts,"
-            " d.next_attempt, s.callback, s.secret, s.host, ROW_NUMBER() OVER (PARTITION BY"
-            " s.host ORDER BY d.next_attempt, d.id) AS nth FROM deliveries d"
-            " JOIN subscriptions s ON s.id = d.sub_id JOIN bodies b ON b.sha256 = d.sha256"
-            f" WHERE d.next_attempt <= ? AND {cond})"
-            " WHERE nth <= ? ORDER BY next_attempt, id LIMIT ?",
-            (now, *ids, PER_HOST_PASS, DELIVERY_BATCH),
-        ).fetchall()
+            store.drop_orphan_deliveries()
+        rows = store.due_deliveries(now, in_flight, PER_HOST_PASS, DELIVERY_BATCH)
         if not rows:
             return 0
         # Each body once (one change of a topic is the same bytes for all its subscribers).
-        shas = sorted({row["sha256"] for row in rows})
-        bodies = {
-            sha: (bytes(body), content_type)
-            for sha, body, content_type in conn.execute(
-                "SELECT sha256, body, content_type FROM bodies WHERE sha256 IN"
-                f" ({', '.join('?' * len(shas))})",
-                shas,
-            )
-        }
+        bodies = store.bodies(sorted({row["sha256"] for row in rows}))
         sent = 0
         for row in rows:
             if row["sha256"] not in bodies:
@@ -480,10 +390,6 @@ class _DeliverJob:
 
 def _bind(fn: Callable[..., None], *args: object) -> Callable[[], None]:
     return lambda: fn(*args)
-
-
-def _collect_bodies(conn: sqlite3.Connection) -> None:
-    conn.execute("DELETE FROM bodies WHERE sha256 NOT IN (SELECT sha256 FROM deliveries)")
 
 
 def _network(url: str) -> str:

@@ -15,7 +15,7 @@ document (Google's, Superfeedr, most others); some WebSub hubs read ``hub.topic`
 (Flask-WebSub requires it, see test_websub_interop); hubs ignore the parameter they do not
 use, so both go out. Several ``hub.url`` in one request is a per-hub extension, so not used.
 Any 2xx is success; anything else, or no answer within the deadline, is retried with
-exponential backoff (:func:`.store.backoff`) and dropped after ``MAX_ATTEMPTS``. At every
+exponential backoff (:func:`.retry.backoff`) and dropped after ``MAX_ATTEMPTS``. At every
 start of the sender, waiting rows become due at once: a restart is the moment someone fixed
 something.
 """
@@ -36,7 +36,8 @@ from feedsmith.publish.changes import ChangeSet
 from feedsmith.publish.websub import net
 from feedsmith.publish.websub.deliver import HubJobs
 from feedsmith.publish.websub.job import Job
-from feedsmith.publish.websub.store import MAX_ATTEMPTS, WebSubStore, backoff
+from feedsmith.publish.websub.retry import MAX_ATTEMPTS, backoff
+from feedsmith.publish.websub.store import WebSubStore
 
 __all__ = ["DRAIN_SECONDS", "PingJob", "Sender", "WebSubSink", "drain"]
 
@@ -63,22 +64,13 @@ class PingJob:
         self._session: requests.Session | None = None
 
     def on_start(self, conn: sqlite3.Connection, now: float) -> None:
-        conn.execute("UPDATE pings SET next_attempt = ? WHERE next_attempt > ?", (now, now))
+        self.store.rewind(conn, "pings", now)
 
     def next_due(self, conn: sqlite3.Connection) -> float | None:
-        value = conn.execute("SELECT MIN(next_attempt) FROM pings").fetchone()[0]
-        return None if value is None else float(value)
+        return self.store.next_ping_due(conn)
 
     def run(self, now: float) -> int:
-        rows = (
-            self.store.connect()
-            .execute(
-                "SELECT id, hub, topic, attempts FROM pings WHERE next_attempt <= ?"
-                " ORDER BY next_attempt, id LIMIT ?",
-                (now, BATCH),
-            )
-            .fetchall()
-        )
+        rows = self.store.due_pings(now, BATCH)
         for row in rows:
             self._send(row["id"], row["hub"], row["topic"], int(row["attempts"]))
         return len(rows)
@@ -86,14 +78,9 @@ class PingJob:
     def _send(self, row_id: int, hub: str, topic: str, attempts: int) -> None:
         # Read right before sending: a change queued after this (while the ping is in flight)
         # is then recognisable when the answer comes.
-        current = (
-            self.store.connect()
-            .execute("SELECT queued FROM pings WHERE id = ?", (row_id,))
-            .fetchone()
-        )
-        if current is None:
+        queued = self.store.ping_queued(row_id)
+        if queued is None:
             return
-        queued = current[0]
         if self._session is None:
             self._session = net.session(guarded=False)
         t0 = time.monotonic()
@@ -114,21 +101,14 @@ class PingJob:
             if error is None:
                 # A change queued while this ping was in flight may be newer than what the hub
                 # fetched: then the row stays, due again, instead of being deleted.
-                gone = conn.execute(
-                    "DELETE FROM pings WHERE id = ? AND queued = ?", (row_id, queued)
-                ).rowcount
-                if not gone:
-                    conn.execute(
-                        "UPDATE pings SET attempts = 0, next_attempt = ? WHERE id = ?",
-                        (self.clock(), row_id),
-                    )
+                self.store.ping_sent(conn, row_id, queued, self.clock())
                 self.store.count(conn, "pings_sent")
                 log.info("websub ping ok hub=%s topic=%s %.0fms", hub, topic, ms)
                 return
             attempts += 1
             self.store.count(conn, "ping_failures")
             if attempts >= MAX_ATTEMPTS:
-                conn.execute("DELETE FROM pings WHERE id = ?", (row_id,))
+                self.store.drop(conn, "pings", row_id)
                 self.store.count(conn, "pings_dropped")
                 log.error(
                     "websub ping dropped after %d attempts hub=%s topic=%s: %s",
@@ -139,10 +119,7 @@ class PingJob:
                 )
                 return
             wait = backoff(attempts)
-            conn.execute(
-                "UPDATE pings SET attempts = ?, next_attempt = ?, last_error = ? WHERE id = ?",
-                (attempts, self.clock() + wait, error, row_id),
-            )
+            self.store.retry(conn, "pings", row_id, attempts, self.clock() + wait, error)
             log.warning(
                 "websub ping failed hub=%s topic=%s attempt=%d retry_in=%.0fs: %s",
                 hub,
@@ -274,10 +251,7 @@ class WebSubSink:
         topics = {rel: feed_url(self.config, rel) for feed in changes.feeds for rel in feed.files}
         now = self.clock()
         with self.store.transaction() as conn:
-            known = {
-                row["rel"]: (row["sha256"], row["url"])
-                for row in conn.execute("SELECT rel, sha256, url FROM topics")
-            }
+            known = self.store.topics(conn)
             changed = [
                 rel
                 for rel in topics
@@ -286,16 +260,8 @@ class WebSubSink:
             vanished = [rel for rel in known if rel not in topics]
             for rel in changed:
                 for hub in self.config.websub.hubs:
-                    conn.execute(
-                        "INSERT INTO pings (hub, topic, queued, next_attempt) VALUES (?, ?, ?, ?)"
-                        " ON CONFLICT (hub, topic) DO UPDATE SET queued = excluded.queued",
-                        (hub, topics[rel], now, now),
-                    )
-                conn.execute(
-                    "INSERT INTO topics (rel, url, sha256) VALUES (?, ?, ?) ON CONFLICT (rel)"
-                    " DO UPDATE SET url = excluded.url, sha256 = excluded.sha256",
-                    (rel, topics[rel], changes.files[rel].sha256),
-                )
+                    self.store.queue_ping(conn, hub, topics[rel], now)
+                self.store.set_topic(conn, rel, topics[rel], changes.files[rel].sha256)
             if self.hub is not None:
                 self.hub.enqueue(
                     conn,
@@ -304,7 +270,7 @@ class WebSubSink:
                     [(rel, known[rel][1]) for rel in vanished],
                     now,
                 )
-            conn.executemany("DELETE FROM topics WHERE rel = ?", [(rel,) for rel in vanished])
+            self.store.drop_topics(conn, vanished)
         if changed or vanished:
             log.info(
                 "websub queued topics=%d hubs=%d vanished=%d",
