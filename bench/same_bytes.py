@@ -8,7 +8,7 @@ code of git revision ``REV`` (default ``HEAD``; checked out into a temporary wor
 with the working tree. Every file of both outputs is compared by sha256; the script prints the
 counts and exits 1 naming the files that differ. Each build runs in its own process with its
 own ``PYTHONPATH``, so the two revisions never share imported modules. The build entry point is
-found wherever the revision keeps it (``feedsmith.pipeline`` now, ``feedsmith.build`` before
+found wherever the revision keeps it (``feedsmith.pipeline`` now, ``feedsmith.pipeline`` before
 the package split).
 """
 

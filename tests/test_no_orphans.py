@@ -226,3 +226,40 @@ def test_kill9_of_serve_leaves_nothing(big_site: Any, server: str) -> None:
         wait_for(lambda: len(marked(tree.marker)) >= 6, "every process of the tree")
         tree.kill9()
         tree.assert_nothing_left()
+
+
+STUBBORN = """
+import os, signal, sys, time
+from feedsmith.pipeline.lifeline import end_group_after_parent
+signal.signal(signal.SIGTERM, signal.SIG_IGN)  # a master that never finishes stopping
+end_group_after_parent(int(sys.argv[1]), grace=0.2, poll=0.05)
+print(os.getpid(), flush=True)
+time.sleep(600)
+"""
+PARENT = """
+import subprocess, sys
+child = subprocess.Popen([sys.executable, "-c", sys.argv[1], str(__import__("os").getpid())])
+child.wait()
+"""
+
+
+def test_a_web_server_that_outlives_its_parent_is_killed_with_its_group() -> None:
+    """granian's master escalates: its parent gone, a stop that does not end is ended."""
+    parent = subprocess.Popen(
+        [sys.executable, "-c", PARENT, STUBBORN],
+        start_new_session=True,  # as serve starts the web server: a group of its own
+        stdout=subprocess.PIPE,
+    )
+    assert parent.stdout is not None
+    child = int(parent.stdout.readline())
+    os.kill(parent.pid, signal.SIGKILL)
+    parent.wait(timeout=10)
+    deadline = time.monotonic() + GONE_TIMEOUT
+    while time.monotonic() < deadline:
+        try:
+            os.kill(child, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.05)
+    os.kill(child, signal.SIGKILL)
+    raise AssertionError("the orphaned master was not killed")

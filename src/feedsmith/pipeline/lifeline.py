@@ -23,8 +23,12 @@ How each kind of child is tied:
   it exits on EOF of its pipe, which comes once the builder, the forkserver and the workers,
   all tied as above, are gone.
 * **The web server** (``serve``; granian or gunicorn master): ``PR_SET_PDEATHSIG`` (SIGTERM),
-  armed before ``exec`` by :func:`feedsmith.serve.server.tied_to_this_process` from the main thread,
-  then the same parent check. On SIGTERM the master stops its workers as on any stop.
+  armed before ``exec`` by :func:`feedsmith.serve.server.tied_to_this_process` from the main
+  thread, then the same parent check. On SIGTERM the master stops its workers as on any stop;
+  and granian's master (:mod:`feedsmith.serve.granian_master`) also runs
+  :func:`end_group_after_parent`, which SIGKILLs the web server's own process group when that orderly stop has not ended it
+  :data:`STOP_GRACE_SECONDS` after the parent died (a master busy starting workers on a loaded
+  machine was seen to outlive its parent).
 * **Threads** (the WebSub sender and deliverers, the scheduler, the lease keeper) die with the
   process; the built-in hub answers from the web workers (tied as above).
 
@@ -39,6 +43,7 @@ import os
 import signal
 import sys
 import threading
+import time
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -68,6 +73,30 @@ def die_with_parent(expected_parent: int, signum: int = signal.SIGKILL) -> bool:
         os.kill(os.getpid(), signum)
         os._exit(1)  # pragma: no cover - for a signal this process handles or ignores
     return armed
+
+
+#: How long a web server whose parent died may take to stop by itself before it is killed.
+STOP_GRACE_SECONDS = 5.0
+
+
+def end_group_after_parent(
+    expected_parent: int, *, grace: float = STOP_GRACE_SECONDS, poll: float = 0.25
+) -> threading.Thread:
+    """A daemon thread that waits for this process's parent to stop being ``expected_parent``
+    (it died: the process was re-parented), gives the orderly stop the parent-death signal
+    started ``grace`` seconds, then SIGKILLs this process's group. The caller runs in
+    a process group of its own (``serve`` starts the web server with ``start_new_session``), so
+    only it and its workers are in that group."""
+
+    def watch_parent() -> None:
+        while os.getppid() == expected_parent:
+            time.sleep(poll)
+        time.sleep(grace)
+        os.killpg(os.getpgrp(), signal.SIGKILL)
+
+    thread = threading.Thread(target=watch_parent, name="feedsmith-parent-watch", daemon=True)
+    thread.start()
+    return thread
 
 
 def pool_lifeline() -> Connection:

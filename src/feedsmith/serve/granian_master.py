@@ -25,6 +25,8 @@ from __future__ import annotations
 import os
 import signal
 
+from feedsmith.pipeline.lifeline import PARENT_ENV_VAR, end_group_after_parent
+
 #: The signals granian's master sends its workers to stop them (SIGINT: Ctrl-C in a terminal).
 STOP_SIGNALS = frozenset({signal.SIGTERM, signal.SIGINT})
 
@@ -51,6 +53,9 @@ def _restore() -> None:
 
 def main() -> None:
     hold_stop_signals_across_fork()
+    parent = os.environ.pop(PARENT_ENV_VAR, None)
+    if parent is not None and os.getpgrp() == os.getpid():  # tied by serve, in its own group
+        end_group_after_parent(int(parent))
     from granian.cli import entrypoint  # what ``python -m granian`` runs
 
     entrypoint()

@@ -504,11 +504,12 @@ def tied_to_this_process(command: Sequence[str]) -> list[str]:
 
 def _exec_tied(args: Sequence[str]) -> None:
     """``python -m feedsmith.serve.server PARENT_PID CMD...``: see :func:`tied_to_this_process`."""
-    from feedsmith.pipeline.lifeline import die_with_parent
+    from feedsmith.pipeline.lifeline import PARENT_ENV_VAR, die_with_parent
 
     parent, command = int(args[0]), list(args[1:])
     # SIGTERM, not SIGKILL: the master then stops its workers as on any stop (see lifeline).
     die_with_parent(parent, signal.SIGTERM)  # the parent-death signal survives execv
+    os.environ[PARENT_ENV_VAR] = str(parent)  # granian's master also escalates (see lifeline)
     os.execv(command[0], command)
 
 
