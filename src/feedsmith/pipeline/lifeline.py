@@ -26,9 +26,9 @@ How each kind of child is tied:
   armed before ``exec`` by :func:`feedsmith.serve.server.tied_to_this_process` from the main
   thread, then the same parent check. On SIGTERM the master stops its workers as on any stop;
   and granian's master (:mod:`feedsmith.serve.granian_master`) also runs
-  :func:`end_group_after_parent`, which SIGKILLs the web server's own process group when that orderly stop has not ended it
-  :data:`STOP_GRACE_SECONDS` after the parent died (a master busy starting workers on a loaded
-  machine was seen to outlive its parent).
+  :func:`end_group_after_parent`, which SIGKILLs the web server's own process group when that
+  orderly stop has not ended it :data:`STOP_GRACE_SECONDS` after the parent died (a master busy
+  starting workers on a loaded machine was seen to outlive its parent).
 * **Threads** (the WebSub sender and deliverers, the scheduler, the lease keeper) die with the
   process; the built-in hub answers from the web workers (tied as above).
 
