@@ -1,21 +1,25 @@
-"""The build: post files in, published feeds and a change set out.
+"""The incremental build: post files in, a published tree and a change set out.
 
-The package is split by pipeline stage, each module a step a newcomer can name:
+The stages, in the order :mod:`.site` (the orchestrator, :class:`SiteBuilder`,
+:func:`build_site`) runs them, each over the pure core and writing through :mod:`feedsmith.publish`:
 
 ====================  ======================================================================
-:mod:`.site`          the orchestrator, :class:`SiteBuilder` and :func:`build_site`
-:mod:`.listing`       scan: post files and their stat keys; shared file checks
-:mod:`.tracking`      what changed since the last build (inotify, the service)
+:mod:`.listing`       scan: post files and their stat keys (:mod:`.sources` finds and reads)
+:mod:`.tracking`      what changed since the last build, from inotify (:mod:`.watch`)
 :mod:`.memo`          the nothing-changed fast path
-:mod:`.index`         parse, incrementally (the parse index, last known good)
-:mod:`.plan`          which feeds to render again (signatures)
-:mod:`.scheduler`     the render scheduler: lazy files, the process pool and its workers
+:mod:`.index`         parse, incrementally: the parse cache (:mod:`.cache`, :mod:`.records`)
+                      and last known good (:mod:`.kept`)
+:mod:`.idbook`        the id map between builds (ids for life)
+:mod:`.plan`          which feeds to render again (signatures), the manifest's lines
+:mod:`.scheduler`     rendering: lazy files, the process pool (tied by :mod:`.lifeline`)
+:mod:`.statefile`     the build state on disk
 :mod:`.report`        :class:`BuildReport`, :class:`BuildError`
+:mod:`.scan`          the whole scan in one call (``check``, tests: the reference)
+:mod:`.progress`      the progress bar on a terminal
 ====================  ======================================================================
 
-Grouping, rendering, writing and the sinks are modules of their own beside this package
-(:mod:`feedsmith.core.groups`, :mod:`feedsmith.core.documents`, :mod:`feedsmith.publish.output`,
-:mod:`feedsmith.publish.changes`), pure where they can be.
+Nothing here knows about HTTP or a scheduler: ``serve`` (above) calls it; what it produces goes
+to the sinks of :mod:`feedsmith.publish` (below).
 """
 
 from feedsmith.pipeline.report import BuildError, BuildReport, ProgressFn, RenderError
