@@ -141,7 +141,7 @@ def _child_env() -> dict[str, str]:
 
 def warm_bytecode() -> None:
     """Compile (and cache) feedsmith's modules once, before any fresh process is timed."""
-    modules = "feedsmith.cli, feedsmith.pipeline, feedsmith.core.feeds, feedsmith.serve.web"
+    modules = "feedsmith.cli, feedsmith.pipeline, feedsmith.core.feeds, feedsmith.serve.app"
     subprocess.run(
         [sys.executable, "-c", f"import {modules}"], env=_child_env(), check=True, timeout=120
     )

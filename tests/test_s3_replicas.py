@@ -20,7 +20,8 @@ import yaml
 
 from feedsmith.cli import main
 from feedsmith.config import load_config
-from feedsmith.serve.web import create_app
+from feedsmith.serve.app import create_app
+from feedsmith.serve.stores import FeedStore
 from s3_fixtures import BUCKET, Moto, Process, eventually, free_port, http, post
 
 pytestmark = pytest.mark.slow
@@ -104,7 +105,8 @@ def paths(site: Any) -> list[str]:
 def test_two_replicas_answer_exactly_as_a_local_serve_bytes_etags_304_and_gzip(
     published: Any, replicas: list[Replica]
 ) -> None:
-    local = create_app(load_config(published.config_path)).test_client()
+    config = load_config(published.config_path)
+    local = create_app(config, FeedStore.for_config(config)).test_client()
     checked = paths(published)
     assert "/feeds/tags/" + quote("日本語") + ".atom.xml" in checked
     for path in checked:
@@ -136,7 +138,8 @@ def test_replicas_pick_up_a_new_build_without_a_restart_and_say_410_for_a_remove
         "2025-10-04-delta.md", post("Delta", "2025-10-04", ["python"]), dedent=False
     )
     assert main(["-c", str(published.config_path), "build", "--no-progress"]) == 0
-    local = create_app(load_config(published.config_path)).test_client()
+    config = load_config(published.config_path)
+    local = create_app(config, FeedStore.for_config(config)).test_client()
     want = local.get("/feeds/all.atom.xml")
     for replica, old in zip(replicas, before, strict=True):
         eventually(lambda r=replica: r.get(gone_tag)[0] == 410, "410 for the removed tag feed")

@@ -458,10 +458,10 @@ import os
 import time
 from pathlib import Path
 
-import feedsmith.serve.web
+import feedsmith.serve.app
 from feedsmith.serve.server import wsgi_app
 
-_create = feedsmith.serve.web.create_app_from_env
+_create = feedsmith.serve.app.create_app_from_env
 
 
 def _claim(gate):
@@ -482,7 +482,7 @@ def _held():
     return _create()
 
 
-feedsmith.serve.web.create_app_from_env = _held
+feedsmith.serve.app.create_app_from_env = _held
 """
 
 

@@ -204,7 +204,7 @@ def wsgi_app() -> Flask:
         root.addHandler(handler)
     if root.level == logging.NOTSET or root.level > logging.INFO:
         root.setLevel(logging.INFO)
-    from feedsmith.serve.web import create_app_from_env
+    from feedsmith.serve.app import create_app_from_env
 
     return create_app_from_env()
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -243,6 +244,22 @@ def parse_iso(value: str) -> datetime:
     if not isinstance(value, str):
         raise TypeError(f"expected an ISO 8601 string, not {type(value).__name__}")
     return _utc(datetime.fromisoformat(value.replace("Z", "+00:00")))
+
+
+def stat_key(st: os.stat_result) -> tuple[int, int, int]:
+    """What says a file changed since it was read: a new build replaces files, never edits them."""
+    return (st.st_mtime_ns, st.st_size, st.st_ino)
+
+
+def parse_time(value: Any) -> datetime | None:
+    """A time read from a file someone else wrote (the manifest, the lease): ``None`` when it is
+    missing or not ISO 8601, instead of an error the reader would have to catch."""
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        return parse_iso(value)
+    except (TypeError, ValueError):
+        return None
 
 
 def _utc(value: datetime) -> datetime:
