@@ -23,7 +23,7 @@ How each kind of child is tied:
   it exits on EOF of its pipe, which comes once the builder, the forkserver and the workers,
   all tied as above, are gone.
 * **The web server** (``serve``; granian or gunicorn master): ``PR_SET_PDEATHSIG`` (SIGTERM),
-  armed before ``exec`` by :func:`feedsmith.serve.server.tied_to_this_process` from the main thread,
+  armed before ``exec`` by :func:`feedsmith.serve.tied.tied_to_this_process` from the main thread,
   then the same parent check. On SIGTERM the master stops its workers as on any stop.
 * **Threads** (the WebSub sender and deliverers, the scheduler, the lease keeper) die with the
   process; the built-in hub answers from the web workers (tied as above).
