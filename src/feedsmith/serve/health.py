@@ -149,15 +149,7 @@ def health_report(status: BuildStatus | None) -> tuple[dict[str, Any], int]:
         state = "ok"
     body: dict[str, Any] = {
         "status": state,
-        "last_build": None
-        if last is None
-        else {
-            "started": iso(last.started),
-            "finished": iso(last.finished),
-            "ok": last.ok,
-            "seconds": round(last.seconds, 3),
-            "error": public.build_error(last.error),
-        },
+        "last_build": None if last is None else public.last_build(last),
         "last_success": iso(status.last_success) if status and status.last_success else None,
         "counts": {
             "posts": status.posts if status else None,

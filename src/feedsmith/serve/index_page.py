@@ -15,7 +15,7 @@ from feedsmith.config import Config
 from feedsmith.core.formats import FORMATS
 from feedsmith.core.layout import FEEDS_PREFIX, OPML
 from feedsmith.serve import public
-from feedsmith.serve.status import BuildStatus, iso, parse_time
+from feedsmith.serve.status import BuildStatus, LastBuild, iso, parse_time
 from feedsmith.serve.stores import Manifest
 
 PAGE_CSP = (
@@ -72,15 +72,7 @@ def page_context(
             for kind, feeds in groups.items()
             if feeds
         ],
-        "last_build": None
-        if last is None
-        else {
-            "finished_iso": iso(last.finished),
-            "finished_text": _display_time(last.finished),
-            "ok": last.ok,
-            "error": public.build_error(last.error),
-            "seconds": last.seconds,
-        },
+        "last_build": None if last is None else _last_build(last),
         "last_success_text": _display_time(status.last_success)
         if status and status.last_success
         else "",
@@ -112,6 +104,19 @@ def _page_href(feed: dict[str, Any]) -> str | None:
     if isinstance(page, str) and page.startswith(FEEDS_PREFIX) and page.endswith(".html"):
         return page
     return None
+
+
+def _last_build(last: LastBuild) -> dict[str, Any]:
+    """The public view of the build (:func:`feedsmith.serve.public.last_build`) with the names
+    the page's template uses, and the exact seconds: the template rounds them itself."""
+    view = public.last_build(last)
+    return {
+        "finished_iso": view["finished"],
+        "finished_text": _display_time(last.finished),
+        "ok": view["ok"],
+        "error": view["error"],
+        "seconds": last.seconds,
+    }
 
 
 def _display_time(value: datetime) -> str:

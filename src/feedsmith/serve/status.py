@@ -44,6 +44,20 @@ class LastBuild:
     feeds: int | None = None
     problems: int | None = None
 
+    def to_json(self) -> dict[str, Any]:
+        """As ``status.json`` keeps it: the whole error text, which only the operator sees;
+        the public pages show :func:`feedsmith.serve.public.last_build` of it."""
+        return {
+            "started": iso(self.started),
+            "finished": iso(self.finished),
+            "ok": self.ok,
+            "seconds": self.seconds,
+            "error": self.error,
+            "posts": self.posts,
+            "feeds": self.feeds,
+            "problems": self.problems,
+        }
+
 
 @dataclass(frozen=True)
 class BuildStatus:
@@ -78,18 +92,7 @@ class BuildStatus:
         last = self.last_build
         return {
             "version": FORMAT_VERSION,
-            "last_build": None
-            if last is None
-            else {
-                "started": iso(last.started),
-                "finished": iso(last.finished),
-                "ok": last.ok,
-                "seconds": last.seconds,
-                "error": last.error,
-                "posts": last.posts,
-                "feeds": last.feeds,
-                "problems": last.problems,
-            },
+            "last_build": None if last is None else last.to_json(),
             "last_success": iso(self.last_success) if self.last_success else None,
             "builds_ok": self.builds_ok,
             "builds_failed": self.builds_failed,
