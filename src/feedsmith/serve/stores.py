@@ -28,6 +28,7 @@ from typing import Any, Protocol
 from feedsmith.config import Config
 from feedsmith.core.discovery import link_for as discovery_link_for
 from feedsmith.core.layout import MANIFEST, OPML, content_type_for
+from feedsmith.publish.changes import manifest_records
 from feedsmith.publish.output import gzip_bytes
 from feedsmith.serve.health import Gauges, lease_gauges
 from feedsmith.serve.negotiate import http_date
@@ -336,19 +337,13 @@ def parse_manifest(
     changed: dict[str, datetime | None] = {}
     shas: dict[str, str] = {}
     # Per-feed file lists, plus top-level extras (e.g. index.opml) if the build lists any.
-    sources = [f.get("files") for f in feeds]
-    sources.extend(f["archive"].get("files") for f in feeds if isinstance(f.get("archive"), dict))
-    sources.append(data.get("files"))
-    for source in sources:
-        if not isinstance(source, dict):
-            continue
-        for rel, info in source.items():
-            if isinstance(rel, str) and rel:
-                when = info.get("changed") if isinstance(info, dict) else None
-                changed[rel] = parse_time(when)
-                sha = info.get("sha256") if isinstance(info, dict) else None
-                if isinstance(sha, str):
-                    shas[rel] = sha
+    for rel, info in manifest_records(data):
+        if isinstance(rel, str) and rel:
+            when = info.get("changed") if isinstance(info, dict) else None
+            changed[rel] = parse_time(when)
+            sha = info.get("sha256") if isinstance(info, dict) else None
+            if isinstance(sha, str):
+                shas[rel] = sha
     # The index files are always servable; without their own ``changed`` they were last
     # changed, at the latest, by the build that last changed anything.
     changed.setdefault(MANIFEST, generated)
