@@ -1,6 +1,13 @@
 """The web workers' WSGI app: serve what the builder published, the way feed pollers expect.
 
-Web workers are stateless. Everything comes from disk, written by the builder process:
+This module only wires the parts into Flask; each job has its module: where the published tree
+comes from (:mod:`~feedsmith.serve.stores`, :mod:`~feedsmith.serve.bucket_store`), answering
+``/feeds/`` and the per-request bookkeeping (:mod:`~feedsmith.serve.responder`), request headers
+(:mod:`~feedsmith.serve.negotiate`), the builder's files (:mod:`~feedsmith.serve.health`) and the
+``/`` page (:mod:`~feedsmith.serve.index_page`).
+
+Web workers are stateless. Everything comes from disk, written by the builder process (or, for a
+replica, from the bucket it publishes to):
 
 * ``output_dir/index.json`` (the manifest) decides what exists. It is ``stat``-ed on every feed
   request and re-read only when its ``(mtime_ns, size, inode)`` changes, so a new build is picked
