@@ -21,6 +21,8 @@ import yaml
 from feedsmith.cli import main
 from feedsmith.config import load_config
 from feedsmith.serve.app import create_app
+from feedsmith.serve.bucket_store import BucketStore
+from feedsmith.serve.health import REBUILD_REQUEST_FILE
 from feedsmith.serve.stores import FeedStore
 from s3_fixtures import BUCKET, Moto, Process, eventually, free_port, http, post
 
@@ -125,6 +127,27 @@ def test_two_replicas_answer_exactly_as_a_local_serve_bytes_etags_304_and_gzip(
                 assert (again, empty) == (304, b""), path
     status, headers, body = replicas[0].get("/feeds/all.atom.xml", **{"Accept-Encoding": "gzip"})
     assert gzip.decompress(body).startswith(b"<?xml")
+
+
+def test_an_app_over_a_bucket_store_answers_as_a_replica(
+    published: Any, moto: Moto, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The caller chooses the store; what a replica does differently comes with it: the bucket's
+    ``/healthz`` and gauges, and no rebuild webhook even with a token (no builder to ask)."""
+    monkeypatch.setenv("FEEDSMITH_REBUILD_TOKEN", "replica-token")
+    config = load_config(replica_config(tmp_path, "in-process", moto.url), serve_only=True)
+    store = BucketStore.for_config(config)
+    try:
+        client = create_app(config, store).test_client()
+        assert client.get("/feeds/all.atom.xml").status_code == 200
+        health = client.get("/healthz")
+        assert health.status_code == 200 and health.get_json()["mode"] == "replica"
+        answer = client.post("/-/rebuild", headers={"Authorization": "Bearer replica-token"})
+        assert answer.status_code == 404
+        assert not (config.state_dir / REBUILD_REQUEST_FILE).exists()
+        assert "feedsmith_bucket_polls" in client.get("/metrics").get_data(as_text=True)
+    finally:
+        store.stop()
 
 
 def test_replicas_pick_up_a_new_build_without_a_restart_and_say_410_for_a_removed_feed(
