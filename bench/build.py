@@ -143,7 +143,7 @@ def warm_bytecode() -> None:
     """Compile (and cache) feedsmith's modules once, before any fresh process is timed."""
     modules = (
         "feedsmith.cli, feedsmith.pipeline, feedsmith.core.documents, feedsmith.core.opml, "
-        "feedsmith.serve.web"
+        "feedsmith.serve.app"
     )
     subprocess.run(
         [sys.executable, "-c", f"import {modules}"], env=_child_env(), check=True, timeout=120

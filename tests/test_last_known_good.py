@@ -184,8 +184,9 @@ def test_kept_file_that_is_not_ours_is_ignored(site: Any) -> None:
 
 
 def test_healthz_and_the_index_page_name_the_kept_post(site: Any) -> None:
+    from feedsmith.serve.app import create_app
     from feedsmith.serve.schedule import BuildService
-    from feedsmith.serve.web import create_app
+    from feedsmith.serve.stores import FeedStore
 
     write_site(site)
     config = site.config()
@@ -193,7 +194,7 @@ def test_healthz_and_the_index_page_name_the_kept_post(site: Any) -> None:
     service.build_now("startup")
     (site.posts_dir / REL).write_bytes(b"")
     service.build_now("interval")
-    client = create_app(config).test_client()
+    client = create_app(config, FeedStore.for_config(config)).test_client()
     health = client.get("/healthz").get_json()
     assert health["status"] == "ok"
     assert len(health["kept"]) == 1 and REL in health["kept"][0]

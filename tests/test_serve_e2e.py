@@ -317,7 +317,7 @@ def test_web_server_command_serves_the_factory_without_its_own_access_log(server
     # granian's CLI through feedsmith.serve.granian_master, which only adds how its master forks
     module = {"granian": "feedsmith.serve.granian_master", "gunicorn": "gunicorn"}[server]
     assert cmd[:3] == ["/py", "-m", module]
-    assert "feedsmith.serve.server:wsgi_app" in joined
+    assert "feedsmith.serve.worker:wsgi_app" in joined
     assert "flask" not in joined.lower()
     assert "--access-log " not in joined + " " and "--access-logfile" not in joined
     if server == "granian":
@@ -458,10 +458,10 @@ import os
 import time
 from pathlib import Path
 
-import feedsmith.serve.web
-from feedsmith.serve.server import wsgi_app
+import feedsmith.serve.app
+from feedsmith.serve.worker import wsgi_app
 
-_create = feedsmith.serve.web.create_app_from_env
+_create = feedsmith.serve.app.create_app_from_env
 
 
 def _claim(gate):
@@ -482,7 +482,7 @@ def _held():
     return _create()
 
 
-feedsmith.serve.web.create_app_from_env = _held
+feedsmith.serve.app.create_app_from_env = _held
 """
 
 
@@ -512,7 +512,7 @@ def test_sigterm_while_a_web_worker_is_still_loading_the_app_stops_it_at_once(
     env["FEEDSMITH_TEST_GATE_PASS"] = str(worker - 1)
     cmd = server_command("granian", Bind("127.0.0.1", free_port(), 2))
     cmd[cmd.index("--log-level") + 1] = "info"
-    cmd[cmd.index("feedsmith.serve.server:wsgi_app")] = "loading_gate:wsgi_app"
+    cmd[cmd.index("feedsmith.serve.worker:wsgi_app")] = "loading_gate:wsgi_app"
     proc = subprocess.Popen(
         cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True
     )

@@ -27,8 +27,9 @@ import requests
 
 from feedsmith.config import ConfigError, load_config
 from feedsmith.pipeline import build_site
+from feedsmith.serve.app import create_app
 from feedsmith.serve.bodies import BodyLimit
-from feedsmith.serve.web import create_app
+from feedsmith.serve.stores import FeedStore
 from test_serve_e2e import _children, eventually, free_port, post_text
 
 TOKEN = "slow-secret"
@@ -75,7 +76,7 @@ def hub_app(site: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
     config = site.config()
     build_site(config, datetime.now(UTC))
     monkeypatch.setenv("FEEDSMITH_REBUILD_TOKEN", TOKEN)
-    return create_app(config)
+    return create_app(config, FeedStore.for_config(config))
 
 
 def _call(

@@ -23,7 +23,7 @@ How each kind of child is tied:
   it exits on EOF of its pipe, which comes once the builder, the forkserver and the workers,
   all tied as above, are gone.
 * **The web server** (``serve``; granian or gunicorn master): ``PR_SET_PDEATHSIG`` (SIGTERM),
-  armed before ``exec`` by :func:`feedsmith.serve.server.tied_to_this_process` from the main
+  armed before ``exec`` by :func:`feedsmith.serve.tied.tied_to_this_process` from the main
   thread, then the same parent check. On SIGTERM the master stops its workers as on any stop;
   and granian's master (:mod:`feedsmith.serve.granian_master`) also runs
   :func:`end_group_after_parent`, which SIGKILLs the web server's own process group when that

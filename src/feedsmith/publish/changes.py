@@ -22,7 +22,7 @@ sinks or the local feeds.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -37,6 +37,7 @@ __all__ = [
     "PublishedFile",
     "Sink",
     "changes_from_manifest",
+    "manifest_records",
     "published_changes",
     "render_manifest",
 ]
@@ -149,14 +150,12 @@ def changes_from_manifest(
     raw = json.loads(manifest)
     files: dict[str, PublishedFile] = {}
     feeds: list[FeedInfo] = []
-
-    def add(rel: str, rec: Mapping[str, object]) -> None:
-        files[rel] = PublishedFile(rel, str(rec["sha256"]), int(rec["bytes"]), str(rec["changed"]))  # type: ignore[call-overload]
-
+    for rel, rec in manifest_records(raw):
+        files[rel] = PublishedFile(rel, str(rec["sha256"]), int(rec["bytes"]), str(rec["changed"]))
+    # Strict about the feeds (``.keys()``: their file lists must be objects): a manifest this
+    # module did not write is no change set.
     for feed in raw.get("feeds", []):
         archive_files = feed.get("archive", {}).get("files", {})
-        for rel, rec in (*feed["files"].items(), *archive_files.items()):
-            add(rel, rec)
         feeds.append(
             FeedInfo(
                 kind=feed["kind"],
@@ -165,13 +164,11 @@ def changes_from_manifest(
                 entries=feed["entries"],
                 updated=feed["updated"],
                 urls=dict(feed["urls"]),
-                files=tuple(feed["files"]),
-                archives=tuple(archive_files),
+                files=tuple(feed["files"].keys()),
+                archives=tuple(archive_files.keys()),
                 page=_page_rel(feed.get("page")),
             )
         )
-    for rel, rec in raw.get("files", {}).items():
-        add(rel, rec)
     return ChangeSet(
         output_dir=output_dir,
         generated=str(raw.get("generated", "")),
@@ -185,6 +182,27 @@ def changes_from_manifest(
         staged=dict(staged or {}),
         deletions=deletions,
     )
+
+
+def manifest_records(data: Mapping[str, Any]) -> Iterator[tuple[str, Any]]:
+    """Every path ``index.json`` lists, with its record as written: each feed's files, then its
+    archive pages, then the top-level files (``index.opml``, feed pages). The one walk of the
+    manifest's shape, for this side (:func:`changes_from_manifest`) and the web workers'
+    (:func:`feedsmith.serve.stores.parse_manifest`); parts of another shape are skipped, each
+    reader judges the records themselves."""
+    for feed in data.get("feeds") or []:
+        if not isinstance(feed, dict):
+            continue
+        archive = feed.get("archive")
+        for source in (
+            feed.get("files"),
+            archive.get("files") if isinstance(archive, dict) else None,
+        ):
+            if isinstance(source, dict):
+                yield from source.items()
+    top = data.get("files")
+    if isinstance(top, dict):
+        yield from top.items()
 
 
 def published_changes(output_dir: Path) -> ChangeSet | None:

@@ -3,9 +3,9 @@
 A replica has no ``output_dir`` and no builder; the bucket the builder publishes to
 (:mod:`feedsmith.publish.s3.sink`) is its only source, so any number of replicas can run on machines
 that share nothing. Why the answers are the same as ``serve``'s: the responder is the same
-(:class:`feedsmith.serve.web.FeedResponder`), only the store behind it differs, and the bytes are
-the same bytes, so the strong ETags (computed from the bytes, as ``serve`` does), 304s, gzip and
-410s (the manifest's ``gone``) match a local ``serve`` and every other replica exactly.
+(:class:`feedsmith.serve.responder.FeedResponder`), only the store behind it differs, and the
+bytes are the same bytes, so the strong ETags (computed from the bytes, as ``serve`` does), 304s,
+gzip and 410s (the manifest's ``gone``) match a local ``serve`` and every other replica exactly.
 
 * The manifest is polled every ``publish.s3.refresh_seconds`` by a thread of each worker, as a
   conditional GET (``If-None-Match`` on its ETag: an unchanged manifest costs a 304 and no
@@ -33,16 +33,18 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from feedsmith.config import S3Config
+from feedsmith.config import Config, S3Config
+from feedsmith.core.discovery import link_for as discovery_link_for
 from feedsmith.core.layout import MANIFEST
 from feedsmith.publish.s3.client import describe_error, error_code, make_client
 from feedsmith.publish.s3.lease_rule import LeaseRecord, lease_key
 from feedsmith.publish.staging import gzip_bytes
 from feedsmith.serve import public
-from feedsmith.serve.web import (
+from feedsmith.serve.stores import (
     DEFAULT_CACHE_BYTES,
     Body,
     BodyCache,
+    Gauges,
     Listed,
     Manifest,
     StoreUnavailable,
@@ -96,7 +98,7 @@ class Refresh:
 
 
 class BucketStore:
-    """:class:`feedsmith.serve.web.Store` over ``publish.s3`` (see the module docstring)."""
+    """:class:`feedsmith.serve.stores.Store` over ``publish.s3`` (see the module docstring)."""
 
     def __init__(
         self,
@@ -119,6 +121,23 @@ class BucketStore:
         self._start_thread = start_thread
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
+
+    @classmethod
+    def for_config(
+        cls, config: Config, *, client: Any = None, cache_bytes: int = DEFAULT_CACHE_BYTES
+    ) -> BucketStore:
+        """``publish.s3`` as a replica serves it, WebSub ``Link`` headers as configured."""
+        if config.publish.s3 is None:
+            raise ValueError("serving from a bucket needs publish.s3")
+        return cls(
+            config.publish.s3,
+            client=client,
+            link_for=discovery_link_for(config),
+            cache_bytes=cache_bytes,
+        )
+
+    #: The builder publishing to the bucket runs elsewhere: no rebuild webhook, no hub here.
+    has_builder = False
 
     @property
     def client(self) -> Any:
@@ -289,7 +308,7 @@ class BucketStore:
         }
         return body, 200 if manifest is not None else 503
 
-    def metrics(self) -> list[tuple[str, str, float]]:
+    def gauges(self) -> Gauges:
         state = self.refresh_state
         out = [
             ("feedsmith_bucket_refresh_ok", "1 if the last manifest poll worked.", float(state.ok)),

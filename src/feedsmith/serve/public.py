@@ -16,7 +16,7 @@ from typing import Any
 
 from feedsmith.core.text import escape_controls
 from feedsmith.pipeline.kept import KEPT_NOTE
-from feedsmith.serve.status import BuildStatus
+from feedsmith.serve.status import BuildStatus, LastBuild, iso
 
 #: (kind, message) by what the detail says, first match wins.
 _BUILD_KINDS = (
@@ -56,6 +56,18 @@ def build_error(detail: str | None) -> dict[str, str] | None:
     if stage in _STAGES:
         return _error(f"{stage.replace(' ', '_')}_failed", f"the build failed at its {stage} step")
     return _error("build_failed", "the build failed")
+
+
+def last_build(last: LastBuild) -> dict[str, Any]:
+    """One build as ``/healthz`` and ``/`` show it: when, how it went and how long it took, its
+    error by kind only."""
+    return {
+        "started": iso(last.started),
+        "finished": iso(last.finished),
+        "ok": last.ok,
+        "seconds": round(last.seconds, 3),
+        "error": build_error(last.error),
+    }
 
 
 def sink_error(line: str) -> dict[str, str]:

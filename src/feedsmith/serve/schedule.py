@@ -35,7 +35,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
 from apscheduler.jobstores.base import JobLookupError
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -47,12 +47,11 @@ from feedsmith.core.text import escape_controls
 from feedsmith.disk.errors import describe
 from feedsmith.pipeline import BuildError, BuildReport, ProgressFn, SiteBuilder
 from feedsmith.pipeline.kept import is_kept_problem
+from feedsmith.publish.s3.lease import LeaseKeeper, keeper_for
 from feedsmith.publish.sinks import configured_sinks
 from feedsmith.serve import public
+from feedsmith.serve.status import record_build
 from feedsmith.serve.trigger import MAX_DELAY_SECONDS, ChangeTrigger
-
-if TYPE_CHECKING:
-    from feedsmith.publish.s3.lease import LeaseKeeper
 
 log = logging.getLogger("feedsmith.schedule")
 
@@ -110,13 +109,9 @@ class BuildService:
         self.lease: LeaseKeeper | None = None
         if builder is None:
             if config.publish.s3 is not None:
-                from feedsmith.publish.s3.lease import keeper_for
-
                 self.lease = keeper_for(config, on_acquired=self._lease_acquired)
             builder = SiteBuilder(config, sinks=configured_sinks(config, lease=self.lease))
         if record_status is None:
-            from feedsmith.serve.status import record_build
-
             record_status = record_build
         self.config = config
         self.builder = builder

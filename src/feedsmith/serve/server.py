@@ -4,8 +4,8 @@ Process arrangement::
 
     feedsmith serve  (this process: builds, schedules, supervises; never answers HTTP)
       └── WSGI server master (own process group)          e.g. granian / gunicorn
-            ├── web worker 1 ── create_app_from_env()      stateless: reads output_dir,
-            └── web worker N ── create_app_from_env()      status.json, metrics/
+            ├── web worker 1 ── worker.wsgi_app()          stateless: reads output_dir,
+            └── web worker N ── worker.wsgi_app()          status.json, metrics/
 
 The builder is a single process because builds must never overlap and the builder keeps an
 in-memory index between builds; web workers are stateless so they can be many (here: one per
@@ -39,15 +39,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
-from typing import TYPE_CHECKING
 
 from feedsmith.config import ENV_VAR, FROM_BUCKET_ENV_VAR, Config
 from feedsmith.disk.statedir import ensure_state_dir
-
-if TYPE_CHECKING:
-    from flask import Flask
-
-    from feedsmith.serve.schedule import BuildService
+from feedsmith.serve.bucket_store import BucketUnreadable, check_readable
+from feedsmith.serve.schedule import BuildService
+from feedsmith.serve.tied import tied_to_this_process
 
 log = logging.getLogger("feedsmith.server")
 
@@ -66,7 +63,6 @@ METRICS_ENV_VAR = "PROMETHEUS_MULTIPROC_DIR"
 #: req/s (full/gzip/304) vs 1 thread 2,288/2,749/3,849 — no loss beyond this machine's noise.
 THREADS_PER_WORKER = 8
 HEADER_READ_TIMEOUT_MS = 10_000
-LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 
 @dataclass(frozen=True)
@@ -142,7 +138,7 @@ def server_command(server: str, bind: Bind, python: str = sys.executable) -> lis
             "--workers-kill-timeout",
             str(GRACEFUL_SECONDS),
             "--factory",
-            "feedsmith.serve.server:wsgi_app",
+            "feedsmith.serve.worker:wsgi_app",
         ]
     if server == "gunicorn":
         host = f"[{bind.host}]" if ":" in bind.host else bind.host
@@ -162,7 +158,7 @@ def server_command(server: str, bind: Bind, python: str = sys.executable) -> lis
             str(GRACEFUL_SECONDS),
             "--log-level",
             "warning",
-            "feedsmith.serve.server:wsgi_app()",
+            "feedsmith.serve.worker:wsgi_app()",
         ]
     raise ValueError(f"unknown WSGI server {server!r}")
 
@@ -186,79 +182,6 @@ def reset_metrics_dir(path: Path) -> None:
     if path.exists():
         shutil.rmtree(path)
     path.mkdir(mode=0o700, parents=True)
-
-
-def wsgi_app() -> Flask:
-    """The WSGI server's factory, run once in every web worker.
-
-    Web workers are started by granian/gunicorn, not by our CLI, so nothing has configured
-    Python logging in them: without this the ``feedsmith.access`` lines would go nowhere.
-    Before anything slow, a stop signal is made to work while the app loads (see
-    :func:`stop_signals_end_a_loading_granian_worker`).
-    """
-    stop_signals_end_a_loading_granian_worker()
-    root = logging.getLogger()
-    if not root.handlers:
-        handler = logging.StreamHandler(sys.stderr)
-        handler.setFormatter(logging.Formatter(LOG_FORMAT))
-        root.addHandler(handler)
-    if root.level == logging.NOTSET or root.level > logging.INFO:
-        root.setLevel(logging.INFO)
-    from feedsmith.serve.web import create_app_from_env
-
-    return create_app_from_env()
-
-
-def stop_signals_end_a_loading_granian_worker() -> bool:
-    """In a granian web worker that is loading the app, make SIGTERM/SIGINT stop it at once.
-
-    Why: granian forks its workers from its master after the master installed its own Python
-    handler for SIGTERM and SIGINT (a bound method of its server object that only sets a flag and
-    wakes the master's loop). A worker inherits that handler and replaces it with its graceful
-    one only after the app factory returned, and the factory (importing Flask, building the app)
-    takes a few hundred milliseconds, seconds on a busy machine. A SIGTERM from the master in that
-    window went to the inherited handler, set a flag in the worker's useless copy of the master
-    and was lost: the worker then served on, and the master killed it after
-    ``--workers-kill-timeout`` ("Killing worker-2 after it refused to gracefully stop"), 5 s of
-    the 9 s stop budget. It happens whenever ``serve`` is stopped soon after it starts answering
-    (the first worker answers while the second is still loading), or while a worker respawns.
-
-    Now the default disposition applies from here until granian installs the worker's own
-    handler: a worker that has not served anything has nothing to drain, so ending it is the
-    graceful stop. A signal that came even earlier (between the fork and this call) is still seen
-    in the inherited flag and ends the worker now; a worker forked after the master was told to
-    stop sees the flag too. That includes a signal that reached the worker before ``os.fork()``
-    had returned in it, which CPython would discard: :mod:`feedsmith.serve.granian_master` forks
-    with the stop signals blocked, so it arrives (at the inherited handler) only after that. The
-    swap itself runs with them blocked too, so a signal cannot land between checking for pending
-    signals and changing the handler (it would then be dropped, as a Python-level signal whose
-    handler is now ``SIG_DFL``); one that comes during the swap ends the worker once unblocked.
-    The master marked these workers as stopped by itself before signalling them, so their exit
-    is logged as an ordinary stop. Once the factory returned, granian's worker replaces
-    ``SIG_DFL`` with its own handler, which sets its server's shutdown event; that event is a
-    buffered channel, so a stop set before the server starts is still seen and it stops at once.
-
-    Only granian's inherited handler is replaced: under gunicorn (whose worker installs its own
-    handlers before loading the app), with a ``spawn`` start method (the default disposition
-    already applies) and outside a worker, this does nothing. Returns whether it acted.
-    """
-    if threading.current_thread() is not threading.main_thread():
-        return False  # signal.signal() is main-thread only; granian loads the app there
-    inherited = signal.getsignal(signal.SIGTERM)
-    master = getattr(inherited, "__self__", None)
-    if master is None or not type(master).__module__.startswith("granian."):
-        return False
-    stops = {signal.SIGTERM, signal.SIGINT}
-    unblocked = signal.pthread_sigmask(signal.SIG_BLOCK, stops)
-    try:
-        for signum in stops:
-            signal.signal(signum, signal.SIG_DFL)  # runs a tripped handler first: sets the flag
-        stop_requested = bool(getattr(master, "interrupt_signal", False))
-    finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, unblocked)  # a pending stop ends us here
-    if stop_requested:
-        signal.raise_signal(signal.SIGTERM)
-    return True
 
 
 def wait_until_listening(
@@ -342,8 +265,6 @@ def serve(
     A failing start-up build does not stop the service: the web workers answer 503 until a
     scheduled build succeeds, which is more useful than a crash loop while someone fixes a post.
     """
-    from feedsmith.serve.schedule import BuildService
-
     chosen = _choose_web_server(config, host, port, workers)
     if isinstance(chosen, int):
         return chosen
@@ -384,8 +305,6 @@ def serve_replica(
     should fail its deployment, not answer 503 forever); a bucket with nothing published yet
     is fine (503 until the builder publishes). Later outages are served from memory.
     """
-    from feedsmith.serve.bucket_store import BucketUnreadable, check_readable
-
     assert config.publish.s3 is not None
     try:
         if not check_readable(config.publish.s3):
@@ -490,29 +409,6 @@ def _run_web_server(
         _kill_group(child)
 
 
-def tied_to_this_process(command: Sequence[str]) -> list[str]:
-    """Prefix ``command`` so that it gets SIGTERM if this process dies without cleaning up.
-
-    ``start_new_session`` shields the web server from our terminal's signals, which also means
-    nothing stops it if the supervisor is SIGKILLed or crashes: it would keep the port and serve
-    ever-staler feeds with no builder. The prefix (this module run as a script) sets Linux's
-    parent-death signal and then ``exec``s the real command, so the web server keeps the child's
-    pid and process group. Called from the main thread, whose death is the one that counts.
-    """
-    return [sys.executable, "-m", "feedsmith.serve.server", str(os.getpid()), *command]
-
-
-def _exec_tied(args: Sequence[str]) -> None:
-    """``python -m feedsmith.serve.server PARENT_PID CMD...``: see :func:`tied_to_this_process`."""
-    from feedsmith.pipeline.lifeline import PARENT_ENV_VAR, die_with_parent
-
-    parent, command = int(args[0]), list(args[1:])
-    # SIGTERM, not SIGKILL: the master then stops its workers as on any stop (see lifeline).
-    die_with_parent(parent, signal.SIGTERM)  # the parent-death signal survives execv
-    os.environ[PARENT_ENV_VAR] = str(parent)  # granian's master also escalates (see lifeline)
-    os.execv(command[0], command)
-
-
 def _kill_group(child: subprocess.Popen[bytes]) -> None:
     """SIGKILL whatever is left of the web server's process group (its id is the child's pid,
     see ``start_new_session``); a no-op when everything already exited."""
@@ -522,7 +418,3 @@ def _kill_group(child: subprocess.Popen[bytes]) -> None:
         child.wait(timeout=2.0)
     except subprocess.TimeoutExpired:  # pragma: no cover - SIGKILL is not ignorable
         log.error("web server process %d survived SIGKILL", child.pid)
-
-
-if __name__ == "__main__":
-    _exec_tied(sys.argv[1:])

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -42,6 +43,20 @@ class LastBuild:
     posts: int | None = None
     feeds: int | None = None
     problems: int | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        """As ``status.json`` keeps it: the whole error text, which only the operator sees;
+        the public pages show :func:`feedsmith.serve.public.last_build` of it."""
+        return {
+            "started": iso(self.started),
+            "finished": iso(self.finished),
+            "ok": self.ok,
+            "seconds": self.seconds,
+            "error": self.error,
+            "posts": self.posts,
+            "feeds": self.feeds,
+            "problems": self.problems,
+        }
 
 
 @dataclass(frozen=True)
@@ -77,18 +92,7 @@ class BuildStatus:
         last = self.last_build
         return {
             "version": FORMAT_VERSION,
-            "last_build": None
-            if last is None
-            else {
-                "started": iso(last.started),
-                "finished": iso(last.finished),
-                "ok": last.ok,
-                "seconds": last.seconds,
-                "error": last.error,
-                "posts": last.posts,
-                "feeds": last.feeds,
-                "problems": last.problems,
-            },
+            "last_build": None if last is None else last.to_json(),
             "last_success": iso(self.last_success) if self.last_success else None,
             "builds_ok": self.builds_ok,
             "builds_failed": self.builds_failed,
@@ -243,6 +247,22 @@ def parse_iso(value: str) -> datetime:
     if not isinstance(value, str):
         raise TypeError(f"expected an ISO 8601 string, not {type(value).__name__}")
     return _utc(datetime.fromisoformat(value.replace("Z", "+00:00")))
+
+
+def stat_key(st: os.stat_result) -> tuple[int, int, int]:
+    """What says a file changed since it was read: a new build replaces files, never edits them."""
+    return (st.st_mtime_ns, st.st_size, st.st_ino)
+
+
+def parse_time(value: Any) -> datetime | None:
+    """A time read from a file someone else wrote (the manifest, the lease): ``None`` when it is
+    missing or not ISO 8601, instead of an error the reader would have to catch."""
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        return parse_iso(value)
+    except (TypeError, ValueError):
+        return None
 
 
 def _utc(value: datetime) -> datetime:

@@ -82,7 +82,7 @@ UPLOAD_THREADS = 8
 
 
 def serve_cache_control(config: Config) -> str:
-    """What :class:`feedsmith.serve.web.FeedResponder` sends, so the bucket caches like
+    """What :class:`feedsmith.serve.responder.FeedResponder` sends, so the bucket caches like
     ``serve``."""
     return f"public, max-age={config.schedule.interval_seconds}"
 
