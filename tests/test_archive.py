@@ -15,8 +15,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 from lxml import etree
 
-from feedsmith.config import ConfigError, FeedConfig
 from feedsmith.core.archive import FH_NS, archive_groups
+from feedsmith.core.config import ConfigError, FeedConfig
 from feedsmith.core.groups import FeedGroup
 from feedsmith.pipeline import SiteBuilder, build_site
 from feedsmith.serve.app import create_app

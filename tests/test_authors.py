@@ -12,7 +12,7 @@ import feedparser
 import pytest
 from lxml import etree
 
-from feedsmith.config import ConfigError
+from feedsmith.core.config import ConfigError
 from feedsmith.pipeline import build_site
 from feedsmith.serve.app import create_app
 from feedsmith.serve.stores import FeedStore

@@ -22,8 +22,9 @@ from hypothesis import strategies as st
 from lxml import etree
 
 from feedsmith import __version__
-from feedsmith.config import Config, config_from_mapping
+from feedsmith.config import config_from_mapping
 from feedsmith.core import documents
+from feedsmith.core.config import Config
 from feedsmith.core.documents import render_atom, render_group, render_json, render_rss
 from feedsmith.core.groups import FeedGroup, group_posts
 from feedsmith.core.layout import feed_files, feed_url

@@ -16,8 +16,9 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
 from feedsmith import pipeline as build
-from feedsmith.config import Config, load_config
+from feedsmith.config import load_config
 from feedsmith.core import documents
+from feedsmith.core.config import Config
 from feedsmith.pipeline import SiteBuilder, records
 from feedsmith.pipeline import index as index_stage
 from feedsmith.pipeline import listing as listing_stage

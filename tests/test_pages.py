@@ -16,7 +16,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from feedsmith.cli import main
-from feedsmith.config import ConfigError, config_from_mapping
+from feedsmith.config import config_from_mapping
+from feedsmith.core.config import ConfigError
 from feedsmith.core.groups import FeedGroup
 from feedsmith.core.model import Author, Post
 from feedsmith.core.pages import PageRenderer

@@ -6,7 +6,7 @@ from __future__ import annotations
 import feedparser
 import pytest
 
-from feedsmith.config import Config
+from feedsmith.core.config import Config
 from feedsmith.core.posts import parse_post
 from feedsmith.core.urlpath import PathEscapesSite, remove_dot_segments
 from feedsmith.pipeline import build_site

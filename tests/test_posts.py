@@ -10,7 +10,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from feedsmith.config import Config
+from feedsmith.core.config import Config
 from feedsmith.core.model import Author, ParseOutcome, Post
 from feedsmith.core.posts import collect, parse_post
 from feedsmith.pipeline.scan import scan_posts

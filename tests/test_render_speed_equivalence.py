@@ -14,8 +14,9 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from feedsmith.config import Config, config_from_mapping
+from feedsmith.config import config_from_mapping
 from feedsmith.core import documents
+from feedsmith.core.config import Config
 from feedsmith.core.groups import group_posts
 from feedsmith.core.model import Author, Post
 from feedsmith.core.render import common, jsonfeed

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from feedsmith.cli import main
-from feedsmith.config import S3Config
+from feedsmith.core.config import S3Config
 from feedsmith.pipeline import SiteBuilder
 from feedsmith.publish.s3.lease import BucketLease, LeaseKeeper
 from feedsmith.publish.s3.lease_rule import LeaseRecord, decide, lease_key

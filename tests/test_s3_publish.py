@@ -19,7 +19,7 @@ import yaml
 from botocore.exceptions import ClientError, ConnectionClosedError
 
 from feedsmith.cli import main
-from feedsmith.config import Config, S3Config
+from feedsmith.core.config import Config, S3Config
 from feedsmith.core.layout import MANIFEST, content_type_for
 from feedsmith.core.state import BuildState
 from feedsmith.pipeline import SiteBuilder

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from apscheduler.schedulers.background import BackgroundScheduler
 
-from feedsmith.config import Config
+from feedsmith.core.config import Config
 from feedsmith.core.model import Problem
 from feedsmith.pipeline import BuildError
 from feedsmith.serve.schedule import INTERVAL_JOB, PUBLISH_JOB, REQUEST_FILE, BuildService, utc_now

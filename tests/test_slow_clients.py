@@ -25,7 +25,8 @@ from typing import Any
 import pytest
 import requests
 
-from feedsmith.config import ConfigError, load_config
+from feedsmith.config import load_config
+from feedsmith.core.config import ConfigError
 from feedsmith.pipeline import build_site
 from feedsmith.serve.app import create_app
 from feedsmith.serve.bodies import BodyLimit

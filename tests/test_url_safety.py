@@ -28,7 +28,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from lxml import etree
 
-from feedsmith.config import ConfigError, load_config
+from feedsmith.config import load_config
+from feedsmith.core.config import ConfigError
 from feedsmith.core.urlsafety import browser_view, is_allowed_url, url_scheme
 from feedsmith.pipeline import build_site
 

@@ -23,7 +23,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from feedsmith.config import Config
+from feedsmith.core.config import Config
 from feedsmith.serve.app import create_app
 from feedsmith.serve.health import REBUILD_REQUEST_FILE
 from feedsmith.serve.negotiate import accepts_gzip, etag_matches

@@ -15,7 +15,8 @@ from typing import Any
 import pytest
 from lxml import etree
 
-from feedsmith.config import ConfigError, load_config
+from feedsmith.config import load_config
+from feedsmith.core.config import ConfigError
 from feedsmith.core.layout import feed_url
 from feedsmith.pipeline import build_site
 from feedsmith.serve.app import create_app

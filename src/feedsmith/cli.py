@@ -26,13 +26,8 @@ from pathlib import Path
 from typing import Any
 
 from feedsmith import __version__
-from feedsmith.config import (
-    FROM_BUCKET_ENV_VAR,
-    Config,
-    ConfigError,
-    load_config,
-    resolve_config_path,
-)
+from feedsmith.config import FROM_BUCKET_ENV_VAR, load_config, resolve_config_path
+from feedsmith.core.config import Config, ConfigError
 from feedsmith.core.text import escape_controls
 from feedsmith.disk.statedir import StateDirError, ensure_state_dir
 

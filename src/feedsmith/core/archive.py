@@ -23,7 +23,7 @@ import dataclasses
 from collections.abc import Callable
 from typing import Any
 
-from feedsmith.config import FeedConfig
+from feedsmith.core.config import FeedConfig
 from feedsmith.core.groups import FeedGroup
 from feedsmith.core.paging import Paging
 

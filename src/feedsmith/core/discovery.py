@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from feedsmith.config import Config
+from feedsmith.core.config import Config
 from feedsmith.core.layout import feed_url
 
 __all__ = ["link_for", "link_header"]

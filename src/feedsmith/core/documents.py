@@ -11,7 +11,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable, Mapping, Sequence
 
-from feedsmith.config import Config
+from feedsmith.core.config import Config
 from feedsmith.core.formats import FORMATS
 from feedsmith.core.groups import FeedGroup
 from feedsmith.core.layout import FEEDS_PREFIX, FOLDERS, feed_files, feed_url, page_file

@@ -24,7 +24,7 @@ from urllib.parse import quote
 from feedsmith.core.formats import FORMATS, by_suffix
 
 if TYPE_CHECKING:  # types only: groups never needs this module
-    from feedsmith.config import Config
+    from feedsmith.core.config import Config
     from feedsmith.core.groups import FeedGroup
 
 #: The manifest: what exists, with hashes, change times and what is gone.

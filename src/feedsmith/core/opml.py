@@ -10,7 +10,7 @@ import html
 from collections.abc import Sequence
 from typing import Any
 
-from feedsmith.config import Config
+from feedsmith.core.config import Config
 from feedsmith.core.formats import FORMATS
 from feedsmith.core.groups import FeedGroup
 from feedsmith.core.layout import feed_files, feed_url

@@ -28,7 +28,7 @@ from typing import Any
 
 import jinja2
 
-from feedsmith.config import Config
+from feedsmith.core.config import Config
 from feedsmith.core.formats import FORMATS
 from feedsmith.core.groups import FeedGroup
 from feedsmith.core.layout import ASSETS, OPML, feed_page_file, feed_url, page_file

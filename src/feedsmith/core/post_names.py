@@ -15,7 +15,7 @@ from functools import lru_cache
 from typing import Any
 from urllib.parse import quote, urljoin, urlsplit
 
-from feedsmith.config import Config
+from feedsmith.core.config import Config
 from feedsmith.core.meta_values import clean_opt, kind, scalar_text
 from feedsmith.core.model import Author, Severity
 from feedsmith.core.permalinks import PATH_SAFE, quote_url

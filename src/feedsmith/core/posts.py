@@ -25,7 +25,7 @@ from pathlib import PurePosixPath
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
-from feedsmith.config import Config
+from feedsmith.core.config import Config
 from feedsmith.core.dates import parse_date, split_dated_name
 from feedsmith.core.decoding import SourceError, decode
 from feedsmith.core.entry_hash import content_hash, without_base

@@ -12,7 +12,7 @@ import operator
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from feedsmith.config import Config
+from feedsmith.core.config import Config
 from feedsmith.core.identity import Record, day_of, dump_map, parse_map
 from feedsmith.core.layout import ID_MAP
 from feedsmith.core.model import Post

@@ -12,7 +12,7 @@ import dataclasses
 import logging
 import time
 
-from feedsmith.config import Config
+from feedsmith.core.config import Config
 from feedsmith.core.decoding import display_path
 from feedsmith.core.model import ParseOutcome
 from feedsmith.core.posts import parse_post

@@ -19,7 +19,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from feedsmith.config import Config
+from feedsmith.core.config import Config
 from feedsmith.core.layout import MANIFEST
 from feedsmith.core.model import Problem
 from feedsmith.core.state import json_bytes

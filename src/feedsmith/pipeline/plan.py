@@ -24,9 +24,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from feedsmith.config import Config
 from feedsmith.core import documents
 from feedsmith.core.archive import archive_groups
+from feedsmith.core.config import Config
 from feedsmith.core.groups import FeedGroup
 from feedsmith.core.layout import (
     ASSETS,

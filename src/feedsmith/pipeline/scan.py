@@ -10,7 +10,7 @@ from collections.abc import Iterable, Iterator
 from datetime import datetime
 from typing import Any
 
-from feedsmith.config import Config
+from feedsmith.core.config import Config
 from feedsmith.core.decoding import SourceError, display_path
 from feedsmith.core.model import ParseOutcome, Problem, ScanResult
 from feedsmith.core.posts import collect, parse_post

@@ -19,8 +19,8 @@ from concurrent.futures import Executor, Future
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from feedsmith.config import Config
 from feedsmith.core import documents
+from feedsmith.core.config import Config
 from feedsmith.core.model import ParseOutcome, Post
 from feedsmith.core.posts import parse_post
 from feedsmith.core.render.entries import (

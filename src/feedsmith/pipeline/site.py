@@ -46,7 +46,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from feedsmith.config import Config
+from feedsmith.core.config import Config
 from feedsmith.core.groups import FeedGroup, RespellMemo, group_posts
 from feedsmith.core.identity import assign
 from feedsmith.core.model import ParseOutcome, Post, ScanResult

@@ -11,7 +11,7 @@ import logging
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from feedsmith.config import Config
+from feedsmith.core.config import Config
 from feedsmith.core.text import escape_controls
 from feedsmith.publish.changes import ChangeSet, Sink
 

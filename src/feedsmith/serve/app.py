@@ -49,7 +49,8 @@ from flask import Flask, Response, render_template, request, url_for
 from jinja2 import ChoiceLoader, FileSystemLoader
 from werkzeug.exceptions import HTTPException
 
-from feedsmith.config import ENV_VAR, FROM_BUCKET_ENV_VAR, Config, load_config
+from feedsmith.config import ENV_VAR, FROM_BUCKET_ENV_VAR, load_config
+from feedsmith.core.config import Config
 from feedsmith.core.layout import CT_JSON, CT_TEXT
 from feedsmith.serve import public
 from feedsmith.serve.bodies import BodyLimit

@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from feedsmith.config import Config, S3Config
+from feedsmith.core.config import Config, S3Config
 from feedsmith.core.discovery import link_for as discovery_link_for
 from feedsmith.core.layout import MANIFEST
 from feedsmith.publish.s3.client import describe_error, error_code, make_client

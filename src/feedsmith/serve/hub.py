@@ -45,7 +45,7 @@ from urllib.parse import quote, urlsplit
 
 from flask import Blueprint, Flask, Response, request
 
-from feedsmith.config import Config
+from feedsmith.core.config import Config
 from feedsmith.core.layout import feed_url
 from feedsmith.publish.websub.guard import network_key
 from feedsmith.publish.websub.net import check_callback

@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
 
-from feedsmith.config import Config
+from feedsmith.core.config import Config
 from feedsmith.core.formats import FORMATS
 from feedsmith.core.layout import FEEDS_PREFIX, OPML
 from feedsmith.serve import public

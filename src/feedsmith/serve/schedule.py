@@ -41,7 +41,7 @@ from apscheduler.jobstores.base import JobLookupError
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.base import BaseScheduler
 
-from feedsmith.config import Config
+from feedsmith.core.config import Config
 from feedsmith.core.model import Problem
 from feedsmith.core.text import escape_controls
 from feedsmith.disk.errors import describe

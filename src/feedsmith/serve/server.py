@@ -40,7 +40,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
 
-from feedsmith.config import ENV_VAR, FROM_BUCKET_ENV_VAR, Config
+from feedsmith.config import ENV_VAR, FROM_BUCKET_ENV_VAR
+from feedsmith.core.config import Config
 from feedsmith.disk.statedir import ensure_state_dir
 from feedsmith.serve.bucket_store import BucketUnreadable, check_readable
 from feedsmith.serve.schedule import BuildService

@@ -25,7 +25,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol
 
-from feedsmith.config import Config
+from feedsmith.core.config import Config
 from feedsmith.core.discovery import link_for as discovery_link_for
 from feedsmith.core.layout import MANIFEST, OPML, content_type_for
 from feedsmith.publish.changes import manifest_records

@@ -16,8 +16,8 @@ from types import SimpleNamespace
 from typing import TYPE_CHECKING
 
 from feedsmith import __version__
-from feedsmith.config import Config
 from feedsmith.core.archive import HistoryExtension, NoEntryExtension, archive_links
+from feedsmith.core.config import Config
 from feedsmith.core.groups import FeedGroup
 from feedsmith.core.model import Author, Post
 from feedsmith.core.render.common import (

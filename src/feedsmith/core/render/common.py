@@ -32,7 +32,7 @@ from datetime import UTC, datetime
 from typing import Protocol
 from urllib.parse import quote
 
-from feedsmith.config import Config
+from feedsmith.core.config import Config
 from feedsmith.core.groups import FeedGroup
 from feedsmith.core.model import Post
 from feedsmith.core.text import xml_safe

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from feedsmith.config import Config
+from feedsmith.core.config import Config
 from feedsmith.core.groups import FeedGroup
 
 __all__ = ["HubExtension", "NoHubEntryExtension", "doc_hubs", "json_hubs"]

@@ -17,7 +17,7 @@ from typing import Any
 import orjson
 
 from feedsmith import __version__
-from feedsmith.config import Config
+from feedsmith.core.config import Config
 from feedsmith.core.groups import FeedGroup
 from feedsmith.core.model import Author, Post
 from feedsmith.core.render.common import (

@@ -13,7 +13,7 @@ import re
 from typing import Any
 
 from feedsmith import __version__
-from feedsmith.config import S3Config
+from feedsmith.core.config import S3Config
 
 __all__ = ["BucketError", "describe_error", "error_code", "fetch_object", "make_client"]
 

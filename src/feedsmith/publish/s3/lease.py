@@ -44,7 +44,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from feedsmith.config import Config, S3Config
+from feedsmith.core.config import Config, S3Config
 from feedsmith.core.state import json_bytes
 from feedsmith.disk.statedir import write_atomic
 from feedsmith.publish.changes import ChangeSet, Sink

@@ -12,7 +12,7 @@ import json
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
-from feedsmith.config import S3Config
+from feedsmith.core.config import S3Config
 from feedsmith.core.state import json_bytes
 
 __all__ = ["LEASE_DIR", "Action", "LeaseRecord", "decide", "iso_ms", "lease_key"]

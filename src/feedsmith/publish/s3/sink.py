@@ -45,7 +45,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from feedsmith.config import Config, S3Config
+from feedsmith.core.config import Config, S3Config
 from feedsmith.core.layout import CT_TEXT, MANIFEST, content_type_for
 from feedsmith.core.state import json_bytes
 from feedsmith.disk.statedir import write_atomic

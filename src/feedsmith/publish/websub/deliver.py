@@ -46,7 +46,7 @@ from urllib.parse import urlencode, urlsplit, urlunsplit
 
 import requests
 
-from feedsmith.config import Config
+from feedsmith.core.config import Config
 from feedsmith.core.discovery import link_header
 from feedsmith.core.layout import content_type_for
 from feedsmith.publish.changes import ChangeSet

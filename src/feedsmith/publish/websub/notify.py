@@ -30,7 +30,7 @@ from collections.abc import Callable, Iterable, Sequence
 
 import requests
 
-from feedsmith.config import Config
+from feedsmith.core.config import Config
 from feedsmith.core.layout import feed_url
 from feedsmith.publish.changes import ChangeSet
 from feedsmith.publish.websub import net
