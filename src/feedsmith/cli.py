@@ -29,6 +29,7 @@ from feedsmith import __version__
 from feedsmith.config import FROM_BUCKET_ENV_VAR, load_config, resolve_config_path
 from feedsmith.core.config import Config, ConfigError
 from feedsmith.core.text import escape_controls
+from feedsmith.disk.errors import describe
 from feedsmith.disk.statedir import StateDirError, ensure_state_dir
 
 EXIT_OK = 0
@@ -135,8 +136,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "serve":
             return _serve(config, host=args.host, port=args.port, workers=args.workers)
     except OSError as exc:  # disk full, read-only, permissions...: one line, traceback with -v
-        from feedsmith.disk.errors import describe
-
         log.debug("%s failed", args.command, exc_info=True)
         print(f"feedsmith: {args.command} failed: {describe(exc)}", file=sys.stderr)
         return EXIT_BUILD_FAILED

@@ -18,14 +18,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
 from urllib.parse import quote
 
+from feedsmith.core.config import Config
 from feedsmith.core.formats import FORMATS, by_suffix
-
-if TYPE_CHECKING:  # types only: groups never needs this module
-    from feedsmith.core.config import Config
-    from feedsmith.core.groups import FeedGroup
+from feedsmith.core.groups import FeedGroup
 
 #: The manifest: what exists, with hashes, change times and what is gone.
 MANIFEST = "index.json"

@@ -9,14 +9,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
 
 from feedsmith.core.config import Config
 from feedsmith.core.text import escape_controls
 from feedsmith.publish.changes import ChangeSet, Sink
-
-if TYPE_CHECKING:
-    from feedsmith.publish.s3.lease import LeaseKeeper
+from feedsmith.publish.s3.lease import Leased, LeaseKeeper
+from feedsmith.publish.s3.sink import S3Sink  # boto3 itself is imported only when a bucket is set
+from feedsmith.publish.websub.notify import WebSubSink
 
 #: The build's logger: a failing sink is part of the build's story.
 log = logging.getLogger("feedsmith.build")
@@ -30,16 +29,10 @@ def configured_sinks(config: Config, *, lease: LeaseKeeper | None = None) -> lis
     """
     sinks: list[Sink] = []
     if config.publish.s3 is not None:
-        from feedsmith.publish.s3.sink import S3Sink  # boto3 is only imported when a bucket is set
-
         sinks.append(S3Sink.from_config(config))
     if config.websub.enabled:
-        from feedsmith.publish.websub.notify import WebSubSink
-
         sinks.append(WebSubSink(config))
     if lease is not None:
-        from feedsmith.publish.s3.lease import Leased
-
         return [Leased(sink, lease) for sink in sinks]
     return sinks
 
