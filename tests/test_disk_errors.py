@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 
 from feedsmith import cli
-from feedsmith.disk.errors import DiskError, describe, doing
+from feedsmith.system.diskerrors import DiskError, describe, doing
 
 pytestmark = pytest.mark.skipif(
     not sys.platform.startswith("linux"), reason="reads /proc; PR_SET_PDEATHSIG is Linux-only"

@@ -29,8 +29,8 @@ from feedsmith import __version__
 from feedsmith.config import FROM_BUCKET_ENV_VAR, load_config, resolve_config_path
 from feedsmith.core.config import Config, ConfigError
 from feedsmith.core.text import escape_controls
-from feedsmith.disk.errors import describe
-from feedsmith.disk.statedir import StateDirError, ensure_state_dir
+from feedsmith.system.diskerrors import describe
+from feedsmith.system.statedir import StateDirError, ensure_state_dir
 
 EXIT_OK = 0
 EXIT_INVALID = 1

@@ -11,7 +11,7 @@ The stages, in the order :mod:`.site` (the orchestrator, :class:`SiteBuilder`,
                       and last known good (:mod:`.kept`)
 :mod:`.idbook`        the id map between builds (ids for life)
 :mod:`.plan`          which feeds to render again (signatures), the manifest's lines
-:mod:`.scheduler`     rendering: lazy files, the process pool (tied by :mod:`.lifeline`)
+:mod:`.scheduler`     rendering: lazy files, the process pool (tied to the builder)
 :mod:`.statefile`     the build state on disk
 :mod:`.report`        :class:`BuildReport`, :class:`BuildError`
 :mod:`.scan`          the whole scan in one call (``check``, tests: the reference)

@@ -48,8 +48,8 @@ import msgpack
 from zlib_ng import zlib_ng
 
 from feedsmith.core.model import Author, ParseOutcome, Post
-from feedsmith.disk.statedir import remove_legacy, write_private
 from feedsmith.pipeline import records
+from feedsmith.system.statedir import remove_legacy, write_private
 
 log = logging.getLogger("feedsmith.cache")
 

@@ -16,8 +16,8 @@ from feedsmith.core.config import Config
 from feedsmith.core.identity import Record, day_of, dump_map, parse_map
 from feedsmith.core.layout import ID_MAP
 from feedsmith.core.model import Post
-from feedsmith.disk.statedir import write_atomic
 from feedsmith.publish.s3.client import fetch_object
+from feedsmith.system.statedir import write_atomic
 
 log = logging.getLogger("feedsmith.identity")
 

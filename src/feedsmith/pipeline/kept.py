@@ -27,8 +27,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from feedsmith.core.model import ParseOutcome, Post, Problem
-from feedsmith.disk.statedir import remove_legacy, write_atomic
 from feedsmith.pipeline import records
+from feedsmith.system.statedir import remove_legacy, write_atomic
 
 log = logging.getLogger("feedsmith.kept")
 

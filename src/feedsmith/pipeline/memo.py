@@ -23,9 +23,9 @@ from feedsmith.core.config import Config
 from feedsmith.core.layout import MANIFEST
 from feedsmith.core.model import Problem
 from feedsmith.core.state import json_bytes
-from feedsmith.disk.statedir import write_atomic
 from feedsmith.pipeline.listing import Key, Listing, intact, stat_key
 from feedsmith.pipeline.report import BuildReport
+from feedsmith.system.statedir import write_atomic
 
 log = logging.getLogger("feedsmith.build")
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from feedsmith.core.model import Problem
-from feedsmith.disk.errors import describe
+from feedsmith.system.diskerrors import describe
 
 ProgressFn = Callable[[int, int], None]
 

@@ -31,11 +31,11 @@ from feedsmith.core.render.entries import (
     unpack_entry,
 )
 from feedsmith.pipeline.cache import Entry, content_sha256, hydrate, make_entry, unpack_html
-from feedsmith.pipeline.lifeline import mark_forkserver_parent, pool_lifeline, watch
 from feedsmith.pipeline.listing import read_source
 from feedsmith.pipeline.report import RenderError
 from feedsmith.pipeline.sources import SourceFile
 from feedsmith.publish.staging import FileData, Staged, stage
+from feedsmith.system.lifeline import mark_forkserver_parent, pool_lifeline, watch
 
 if TYPE_CHECKING:
     from concurrent.futures import ProcessPoolExecutor
@@ -89,7 +89,7 @@ class BuildPool:
             ctx = multiprocessing.get_context(POOL_START_METHOD)
             # Every process of the pool ends with this one, even on SIGKILL (see lifeline).
             mark_forkserver_parent()
-            ctx.set_forkserver_preload(["__main__", "feedsmith.pipeline.forkserver_tie"])
+            ctx.set_forkserver_preload(["__main__", "feedsmith.system.forkserver_tie"])
             self._executor = ProcessPoolExecutor(
                 POOL_WORKERS,
                 mp_context=ctx,

@@ -55,7 +55,6 @@ from feedsmith.core.regrouping import Grouping, record_grouping, regroup
 from feedsmith.core.render.atom_rss import load_engine
 from feedsmith.core.state import BuildState, UpdateMemo, apply_updates
 from feedsmith.core.text import escape_controls
-from feedsmith.disk.statedir import ensure_state_dir, open_private
 from feedsmith.pipeline.idbook import IdBook
 from feedsmith.pipeline.index import ParseIndex, Scanned
 from feedsmith.pipeline.listing import Key, Listed, Listing, list_sources, quick_keys, stat_key
@@ -70,6 +69,7 @@ from feedsmith.publish.changes import Sink, published_changes
 from feedsmith.publish.output import FeedInfo, LocalWriter, plan_publish
 from feedsmith.publish.sinks import deliver
 from feedsmith.publish.staging import remove_staged
+from feedsmith.system.statedir import ensure_state_dir, open_private
 
 log = logging.getLogger("feedsmith.build")
 

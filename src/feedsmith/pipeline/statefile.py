@@ -12,7 +12,7 @@ from typing import Any
 import orjson
 
 from feedsmith.core.state import BuildState, dumps_state
-from feedsmith.disk.statedir import write_atomic
+from feedsmith.system.statedir import write_atomic
 
 log = logging.getLogger("feedsmith.state")
 

@@ -53,8 +53,6 @@ from typing import Any
 
 from feedsmith.core.layout import ASSETS, MANIFEST, OPML, OWNED_SUFFIXES, iso_seconds
 from feedsmith.core.state import BuildState
-from feedsmith.disk.errors import doing
-from feedsmith.disk.statedir import write_atomic
 from feedsmith.publish.changes import ChangeSet, FeedInfo, PublishedFile, Sink, render_manifest
 from feedsmith.publish.staging import (
     TMP_SUFFIX,
@@ -67,6 +65,8 @@ from feedsmith.publish.staging import (
     unlink_all,
     write_temp,
 )
+from feedsmith.system.diskerrors import doing
+from feedsmith.system.statedir import write_atomic
 
 __all__ = [
     "FeedInfo",

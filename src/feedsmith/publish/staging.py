@@ -23,7 +23,7 @@ from pathlib import Path
 from zlib_ng import gzip_ng
 
 from feedsmith.core.layout import MANIFEST
-from feedsmith.disk.errors import doing
+from feedsmith.system.diskerrors import doing
 
 __all__ = [
     "GZIP_LEVEL",

@@ -26,7 +26,7 @@ import os
 import signal
 import threading
 
-from feedsmith.pipeline.lifeline import PARENT_ENV_VAR, end_group_after_parent
+from feedsmith.system.lifeline import PARENT_ENV_VAR, end_group_after_parent
 
 #: The signals granian's master sends its workers to stop them (SIGINT: Ctrl-C in a terminal).
 STOP_SIGNALS = frozenset({signal.SIGTERM, signal.SIGINT})

@@ -44,7 +44,6 @@ from apscheduler.schedulers.base import BaseScheduler
 from feedsmith.core.config import Config
 from feedsmith.core.model import Problem
 from feedsmith.core.text import escape_controls
-from feedsmith.disk.errors import describe
 from feedsmith.pipeline import BuildError, BuildReport, ProgressFn, SiteBuilder
 from feedsmith.pipeline.kept import is_kept_problem
 from feedsmith.publish.s3.lease import LeaseKeeper, keeper_for
@@ -52,6 +51,7 @@ from feedsmith.publish.sinks import configured_sinks
 from feedsmith.serve import public
 from feedsmith.serve.status import record_build
 from feedsmith.serve.trigger import MAX_DELAY_SECONDS, ChangeTrigger
+from feedsmith.system.diskerrors import describe
 
 log = logging.getLogger("feedsmith.schedule")
 

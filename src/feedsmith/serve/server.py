@@ -42,10 +42,10 @@ from types import FrameType
 
 from feedsmith.config import ENV_VAR, FROM_BUCKET_ENV_VAR
 from feedsmith.core.config import Config
-from feedsmith.disk.statedir import ensure_state_dir
 from feedsmith.serve.bucket_store import BucketUnreadable, check_readable
 from feedsmith.serve.schedule import BuildService
 from feedsmith.serve.tied import tied_to_this_process
+from feedsmith.system.statedir import ensure_state_dir
 
 log = logging.getLogger("feedsmith.server")
 
@@ -345,7 +345,7 @@ def _choose_web_server(
 
 
 def _prepare_state_dir(config: Config) -> None:
-    """Raises :class:`~feedsmith.disk.statedir.StateDirError` for a folder others can write."""
+    """Raises :class:`~feedsmith.system.statedir.StateDirError` for a folder others can write."""
     ensure_state_dir(config.state_dir)
     reset_metrics_dir(metrics_dir(config))
 

@@ -22,8 +22,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from feedsmith.disk.statedir import write_private
 from feedsmith.publish.s3.lease import LEASE_STATUS_FILE
+from feedsmith.system.statedir import write_private
 
 log = logging.getLogger("feedsmith.status")
 

@@ -12,7 +12,7 @@ import signal
 import sys
 from collections.abc import Sequence
 
-from feedsmith.pipeline.lifeline import PARENT_ENV_VAR, die_with_parent
+from feedsmith.system.lifeline import PARENT_ENV_VAR, die_with_parent
 
 
 def tied_to_this_process(command: Sequence[str]) -> list[str]:

@@ -46,10 +46,10 @@ from typing import Any
 
 from feedsmith.core.config import Config, S3Config
 from feedsmith.core.state import json_bytes
-from feedsmith.disk.statedir import write_atomic
 from feedsmith.publish.changes import ChangeSet, Sink
 from feedsmith.publish.s3.client import BucketError, describe_error, error_code, make_client
 from feedsmith.publish.s3.lease_rule import LeaseRecord, decide, iso_ms, lease_key
+from feedsmith.system.statedir import write_atomic
 
 #: This builder's view of the lease, for ``/healthz`` and ``/metrics`` (``state_dir``).
 LEASE_STATUS_FILE = "lease.json"

@@ -48,10 +48,10 @@ from typing import Any
 from feedsmith.core.config import Config, S3Config
 from feedsmith.core.layout import CT_TEXT, MANIFEST, content_type_for
 from feedsmith.core.state import json_bytes
-from feedsmith.disk.statedir import write_atomic
 from feedsmith.publish.changes import ChangeSet
 from feedsmith.publish.s3.client import BucketError, describe_error, error_code, make_client
 from feedsmith.publish.staging import gzip_bytes
+from feedsmith.system.statedir import write_atomic
 
 __all__ = [
     "GONE_BODY",

@@ -38,7 +38,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from feedsmith.disk.statedir import open_private
+from feedsmith.system.statedir import open_private
 
 __all__ = ["DB_FILE", "WebSubStore"]
 

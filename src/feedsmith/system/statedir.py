@@ -22,7 +22,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO
 
-from feedsmith.disk.errors import doing
+from feedsmith.system.diskerrors import doing
 
 log = logging.getLogger("feedsmith.statedir")
 
@@ -145,5 +145,5 @@ def remove_legacy(path: Path, consequence: str) -> None:
 
 def write_atomic(path: Path, data: bytes, *, public: bool = False) -> None:
     """Write ``data`` to ``path`` so readers see the old or the new bytes, never a mix; the
-    file is private (0600: see :mod:`feedsmith.disk.statedir`) unless ``public`` (0644: output)."""
+    file is private (0600, see above) unless ``public`` (0644: output)."""
     write_private(path, lambda fh: fh.write(data), mode=0o644 if public else 0o600)

@@ -13,7 +13,7 @@ How each kind of child is tied:
   forkserver, which may go (see next) while the builder and the worker's pool live on.
 * **The forkserver**: it exits on EOF of its "alive" pipe once the builder and the workers
   (which hold that pipe too) are gone; and, not to depend on the workers going first,
-  ``PR_SET_PDEATHSIG`` (SIGKILL), armed by :mod:`feedsmith.pipeline.forkserver_tie`,
+  ``PR_SET_PDEATHSIG`` (SIGKILL), armed by :mod:`feedsmith.system.forkserver_tie`,
   which the forkserver imports as a preload module, then a check that its parent is still the
   builder (:data:`PARENT_ENV_VAR`). The signal fires when the *thread* that started it exits,
   which in ``serve`` can be a build thread that ends while the service lives: harmless, as
@@ -132,5 +132,5 @@ def watch(reader: Connection) -> None:
 
 def mark_forkserver_parent() -> None:
     """Before a forkserver may start: tell it which pid its parent must be (see
-    :mod:`feedsmith.pipeline.forkserver_tie`)."""
+    :mod:`feedsmith.system.forkserver_tie`)."""
     os.environ[PARENT_ENV_VAR] = str(os.getpid())
