@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 CONFIG ?= config.yaml
 
-.PHONY: run test build check lint bench-build bench-serve bench-saves bench-push bench-slow clean
+.PHONY: run test build check lint contracts same-bytes bench-build bench-serve bench-saves bench-push bench-slow clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -30,7 +30,17 @@ lint: $(VENV)/.installed
 
 test: $(VENV)/.installed
 	$(BIN)/ruff check src tests bench
+	$(BIN)/lint-imports
 	$(BIN)/python -m pytest -n 2 -q
+
+# The layers and no-cycle rules of docs/ARCHITECTURE.md (pyproject.toml [tool.importlinter]).
+contracts: $(VENV)/.installed
+	$(BIN)/lint-imports
+
+# A refactoring changes no published byte: build with BEFORE (a git revision) and the work tree.
+BEFORE ?= HEAD
+same-bytes: $(VENV)/.installed
+	$(BIN)/python bench/same_bytes.py --before $(BEFORE)
 
 bench-build: $(VENV)/.installed
 	$(BIN)/python bench/build.py

@@ -111,8 +111,8 @@ def edited(site: Path, index: int, revision: int) -> Iterator[None]:
         yield
     finally:
         # Put back the bytes *and* the mtime: a file modified within the last 2 s is "racy"
-        # (its stat cannot be trusted, see feedsmith.cache), which would make the next run's
-        # no-change build re-read it, a cost a real no-change rebuild minutes later never has.
+        # (its stat cannot be trusted, see feedsmith.pipeline.cache), which would make the next
+        # run's no-change build re-read it, a cost a real no-change rebuild minutes later never has.
         path.write_bytes(old)
         os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
 
@@ -141,7 +141,10 @@ def _child_env() -> dict[str, str]:
 
 def warm_bytecode() -> None:
     """Compile (and cache) feedsmith's modules once, before any fresh process is timed."""
-    modules = "feedsmith.cli, feedsmith.build, feedsmith.feeds, feedsmith.posts, feedsmith.web"
+    modules = (
+        "feedsmith.cli, feedsmith.pipeline, feedsmith.core.documents, feedsmith.core.opml, "
+        "feedsmith.serve.app"
+    )
     subprocess.run(
         [sys.executable, "-c", f"import {modules}"], env=_child_env(), check=True, timeout=120
     )
@@ -189,7 +192,7 @@ def service_worker(config_path: str) -> int:
     Replies one JSON line per build on stdout. Anything the build prints goes to stderr so it
     cannot corrupt the protocol.
     """
-    from feedsmith import build as build_module
+    from feedsmith import pipeline as build_module
     from feedsmith.config import load_config
 
     protocol = sys.stdout

@@ -11,7 +11,8 @@ from typing import Any
 import pytest
 import yaml
 
-from feedsmith.config import Config, load_config
+from feedsmith.config import load_config
+from feedsmith.core.config import Config
 
 #: The moto fixtures (``moto``, ``aws_env``) for every bucket test.
 pytest_plugins = ["s3_fixtures"]

@@ -2,7 +2,7 @@
 throws at a feed generator that a validator then complains about.
 
 :func:`write_hostile_site` writes the posts and a config file into a folder; the tests build it
-with :func:`feedsmith.build.build_site` and run every published file through ``validity``.
+with :func:`feedsmith.pipeline.build_site` and run every published file through ``validity``.
 Each post says in ``why`` what it is there to provoke.
 """
 

@@ -15,11 +15,12 @@ from hypothesis import given
 from hypothesis import strategies as st
 from lxml import etree
 
-from feedsmith.archive import FH_NS, archive_groups
-from feedsmith.build import SiteBuilder, build_site
-from feedsmith.config import ConfigError, FeedConfig
-from feedsmith.groups import FeedGroup
-from feedsmith.web import create_app
+from feedsmith.core.archive import FH_NS, archive_groups
+from feedsmith.core.config import ConfigError, FeedConfig
+from feedsmith.core.groups import FeedGroup
+from feedsmith.pipeline import SiteBuilder, build_site
+from feedsmith.serve.app import create_app
+from feedsmith.serve.stores import FeedStore
 
 T1 = datetime(2025, 12, 1, 9, 0, tzinfo=UTC)
 ATOM = "{http://www.w3.org/2005/Atom}"
@@ -220,7 +221,7 @@ def test_manifest_lists_pages_under_their_feed(blog: Any) -> None:
 def test_archive_pages_are_served_like_feeds(blog: Any) -> None:
     config = blog.config()
     build_site(config, T1)
-    client = create_app(config, clock=lambda: T1).test_client()
+    client = create_app(config, FeedStore.for_config(config), clock=lambda: T1).test_client()
     url = "/feeds/archive/tags/%E4%B8%89%E3%81%AE%E5%80%8D%E6%95%B0/1.atom.xml"
     first = client.get(url)
     assert first.status_code == 200

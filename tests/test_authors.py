@@ -12,9 +12,10 @@ import feedparser
 import pytest
 from lxml import etree
 
-from feedsmith.build import build_site
-from feedsmith.config import ConfigError
-from feedsmith.web import create_app
+from feedsmith.core.config import ConfigError
+from feedsmith.pipeline import build_site
+from feedsmith.serve.app import create_app
+from feedsmith.serve.stores import FeedStore
 
 T1 = datetime(2025, 12, 1, 9, 0, tzinfo=UTC)
 T2 = datetime(2025, 12, 2, 9, 0, tzinfo=UTC)
@@ -137,7 +138,7 @@ def test_an_author_who_vanishes_is_gone_with_410_and_leaves_the_opml(site: Any) 
     assert set(manifest(site)["gone"]) == {*yamada["files"], "authors/山田太郎.html"}
     for rel in yamada["files"]:
         assert not (site.output_dir / rel).exists()
-    client = create_app(config).test_client()
+    client = create_app(config, FeedStore.for_config(config)).test_client()
     for url in yamada["urls"].values():
         assert client.get(url).status_code == 410
     assert client.get(author_feeds(site)["Jane"]["urls"]["atom"]).status_code == 200
@@ -147,7 +148,12 @@ def test_the_index_page_lists_authors(site: Any) -> None:
     write(site, "one", "2025-10-01", "author: 山田太郎\n")
     config = site.config()
     build_site(config, T1)
-    page = create_app(config).test_client().get("/").get_data(as_text=True)
+    page = (
+        create_app(config, FeedStore.for_config(config))
+        .test_client()
+        .get("/")
+        .get_data(as_text=True)
+    )
     assert "Authors" in page and "山田太郎" in page
 
 

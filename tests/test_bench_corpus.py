@@ -195,7 +195,7 @@ def test_scanning_a_generated_corpus_yields_every_post_without_problems(tmp_path
     from datetime import UTC, datetime
 
     from feedsmith.config import load_config
-    from feedsmith.posts import scan_posts
+    from feedsmith.pipeline.scan import scan_posts
 
     corpus.generate(50, tmp_path, seed=9)
     config = load_config(tmp_path / "config.yaml")

@@ -14,9 +14,10 @@ import feedparser
 import pytest
 from lxml import etree
 
-from feedsmith import build as build_module
-from feedsmith import feeds, output
-from feedsmith.build import BuildError, SiteBuilder, build_site
+from feedsmith import pipeline as build_module
+from feedsmith.core.render import jsonfeed
+from feedsmith.pipeline import BuildError, SiteBuilder, build_site
+from feedsmith.publish import output
 
 T1 = datetime(2025, 12, 1, 9, 0, 0, 123456, tzinfo=UTC)
 T2 = datetime(2025, 12, 2, 9, 0, tzinfo=UTC)
@@ -218,7 +219,7 @@ def test_a_state_from_before_change_hashes_keeps_every_updated(site: Any) -> Non
     build_site(config, T2)
     state_path = config.state_dir / "state.json"
     state = json.loads(state_path.read_text("utf-8"))
-    from feedsmith.posts import scan_posts
+    from feedsmith.pipeline.scan import scan_posts
 
     legacy = {p.id: p.content_hash for p in scan_posts(config, T2).posts}
     for entry_id, entry in state["entries"].items():
@@ -282,7 +283,7 @@ def test_exception_while_rendering_leaves_old_output_untouched(
         post("Gamma", "2025-10-03", tags=["new"], category="Tech", body="Gamma."),
         dedent=False,
     )
-    real = feeds._json_document  # what render_group writes JSON Feed documents with
+    real = jsonfeed._json_document  # what render_group writes JSON Feed documents with
     calls = {"n": 0}
 
     def flaky(*args: Any) -> bytes:
@@ -291,7 +292,7 @@ def test_exception_while_rendering_leaves_old_output_untouched(
             raise RuntimeError("renderer exploded")
         return real(*args)
 
-    monkeypatch.setattr(feeds, "_json_document", flaky)
+    monkeypatch.setattr(jsonfeed, "_json_document", flaky)
     with pytest.raises(BuildError, match=r"render.*renderer exploded") as info:
         build_site(config, T2)
     assert isinstance(info.value.__cause__, RuntimeError)
@@ -311,7 +312,7 @@ def test_exception_while_writing_leaves_old_output_untouched(
         post("Alpha", "2025-10-01", tags=["python", "web"], category="Tech", body="Edited."),
         dedent=False,
     )
-    real = output._write_temp
+    real = output.write_temp
     calls = {"n": 0}
 
     def flaky(final: str, data: bytes) -> str:
@@ -320,7 +321,7 @@ def test_exception_while_writing_leaves_old_output_untouched(
             raise OSError(28, "No space left on device")
         return real(final, data)
 
-    monkeypatch.setattr(output, "_write_temp", flaky)
+    monkeypatch.setattr(output, "write_temp", flaky)
     with pytest.raises(BuildError, match="publish"):
         build_site(config, T2)
     assert snapshot(site.output_dir) == before
@@ -414,7 +415,7 @@ def test_every_published_file_is_valid(site: Any) -> None:
             etree.fromstring(data)
         elif rel.endswith((".html", ".css", ".js")):
             assert data.startswith((b"<!doctype html>", b"/*", b"//")), rel  # test_pages.py
-        elif rel == "ids.json":  # the id map (feedsmith.identity), not a feed
+        elif rel == "ids.json":  # the id map (feedsmith.core.identity), not a feed
             assert json.loads(data)["version"] == 1
         elif rel != "index.json":
             feed = json.loads(data)
@@ -503,7 +504,7 @@ def test_empty_site_still_publishes_the_site_feed(site: Any) -> None:
 def test_state_save_failure_is_reported_as_published(
     site: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from feedsmith.build import site as site_stage
+    from feedsmith.pipeline import site as site_stage
 
     write_two_posts(site)
 
@@ -525,7 +526,7 @@ def test_build_pauses_the_garbage_collector_only_while_it_runs(
 ) -> None:
     import gc
 
-    from feedsmith import groups
+    from feedsmith.core import groups
 
     write_two_posts(site)
     seen: list[bool] = []

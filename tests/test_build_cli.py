@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from feedsmith import feeds
 from feedsmith.cli import main
+from feedsmith.core import documents
 
 REPO = Path(__file__).resolve().parents[1]
 SUMMARY = re.compile(
@@ -101,7 +101,7 @@ def test_failed_build_exits_3_and_keeps_previous_output(
     def boom(group: Any, config: Any, formats: Any = None, **_: Any) -> dict[str, bytes]:
         raise RuntimeError("disk on fire")
 
-    monkeypatch.setattr(feeds, "render_group", boom)
+    monkeypatch.setattr(documents, "render_group", boom)
     capsys.readouterr()
     assert main(["build", "-c", str(site.config_path)]) == 3
     err = capsys.readouterr().err

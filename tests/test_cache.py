@@ -12,10 +12,16 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from feedsmith import cache, records
-from feedsmith.cache import FORMAT_VERSION, MAGIC, Entry, load_index, make_entry, save_index
-from feedsmith.model import Author, Post, Problem
-from feedsmith.posts import ParseOutcome
+from feedsmith.core.model import Author, ParseOutcome, Post, Problem
+from feedsmith.pipeline import cache, records
+from feedsmith.pipeline.cache import (
+    FORMAT_VERSION,
+    MAGIC,
+    Entry,
+    load_index,
+    make_entry,
+    save_index,
+)
 
 FP = "fingerprint"
 TOKYO = ZoneInfo("Asia/Tokyo")

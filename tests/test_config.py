@@ -5,7 +5,10 @@ from pathlib import Path
 import pytest
 
 from feedsmith.cli import main
-from feedsmith.config import ConfigError, load_config, resolve_config_path
+from feedsmith.config import load_config, resolve_config_path
+from feedsmith.core.config import FORMATS as CONFIG_FORMATS
+from feedsmith.core.config import ConfigError
+from feedsmith.core.formats import FORMATS as FORMAT_TABLE
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -133,3 +136,7 @@ def test_fingerprint_changes_with_rendering_settings_only(site_dir: Path) -> Non
     c = load_config(write(site_dir / "c.yaml", base + "feed: {content: summary}\n"))
     assert a.fingerprint() == b.fingerprint()
     assert a.fingerprint() != c.fingerprint()
+
+
+def test_the_config_knows_every_format_of_the_format_table() -> None:
+    assert tuple(FORMAT_TABLE) == CONFIG_FORMATS

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from feedsmith.dates import parse_date, split_dated_name
+from feedsmith.core.dates import parse_date, split_dated_name
 
 TOKYO = ZoneInfo("Asia/Tokyo")
 UTC = UTC

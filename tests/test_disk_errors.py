@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 
 from feedsmith import cli
-from feedsmith.diskerrors import DiskError, describe, doing
+from feedsmith.system.diskerrors import DiskError, describe, doing
 
 pytestmark = pytest.mark.skipif(
     not sys.platform.startswith("linux"), reason="reads /proc; PR_SET_PDEATHSIG is Linux-only"
@@ -173,8 +173,8 @@ def test_read_only_output_is_one_line_without_free_space(
 def test_serve_builder_logs_one_line_and_keeps_last_good_feeds(
     site: Any, disk_full_under: list[Path], caplog: pytest.LogCaptureFixture
 ) -> None:
-    from feedsmith.schedule import BuildService
-    from feedsmith.status import read_status
+    from feedsmith.serve.schedule import BuildService
+    from feedsmith.serve.status import read_status
 
     write_posts(site, 3)
     config = site.config()

@@ -30,9 +30,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import validity
-from feedsmith.build import build_site
 from feedsmith.config import load_config
-from feedsmith.posts import parse_post
+from feedsmith.core.posts import parse_post
+from feedsmith.pipeline import build_site
 from hostile_corpus import POSTS, SAME_DAY_POSTS, write_hostile_site
 
 REPO = Path(__file__).resolve().parent.parent

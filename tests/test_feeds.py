@@ -21,21 +21,18 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from lxml import etree
 
-from feedsmith import __version__, feeds
-from feedsmith.config import Config, config_from_mapping
-from feedsmith.feeds import (
-    feed_files,
-    feed_id,
-    feed_url,
-    render_atom,
-    render_group,
-    render_json,
-    render_opml,
-    render_rss,
-    rfc822,
-)
-from feedsmith.groups import FeedGroup, group_posts
-from feedsmith.model import Author, Post
+from feedsmith import __version__
+from feedsmith.config import config_from_mapping
+from feedsmith.core import documents
+from feedsmith.core.config import Config
+from feedsmith.core.documents import render_atom, render_group, render_json, render_rss
+from feedsmith.core.groups import FeedGroup, group_posts
+from feedsmith.core.layout import feed_files, feed_url
+from feedsmith.core.model import Author, Post
+from feedsmith.core.opml import render_opml
+from feedsmith.core.render import jsonfeed
+from feedsmith.core.render.common import feed_id, rfc822
+from feedsmith.core.render.entries import EntryCache, PackedEntryCache
 
 ATOM = "{http://www.w3.org/2005/Atom}"
 CONTENT = "{http://purl.org/rss/1.0/modules/content/}"
@@ -561,7 +558,7 @@ def test_fast_json_writer_matches_json_dumps_byte_for_byte(value: Any) -> None:
     except ValueError:
         expected = ValueError
     try:
-        got: str | type[Exception] = feeds._indented_json(value)
+        got: str | type[Exception] = jsonfeed._indented_json(value)
     except ValueError:
         got = ValueError
     assert got == expected
@@ -618,14 +615,14 @@ def test_entry_cache_renders_each_post_once_across_feeds(
     groups = groups_for(posts)  # all, one category, two tags, one author: each post in all five
     uncached = [render_group(group, config) for group in groups]
     made: list[str] = []
-    real = feeds._entry_fragments
+    real = documents._entry_fragments
 
     def counting(post: Post, cfg: Config, formats: Any) -> Any:
         made.append(post.id)
         return real(post, cfg, formats)
 
-    monkeypatch.setattr(feeds, "_entry_fragments", counting)
-    cache = feeds.EntryCache()
+    monkeypatch.setattr(documents, "_entry_fragments", counting)
+    cache = EntryCache()
     for group, expected in zip(groups, uncached, strict=True):
         shown = group.posts[: config.feed.max_entries]
         keys = [f"{p.id}|{p.content_hash}" for p in shown]
@@ -636,7 +633,7 @@ def test_entry_cache_renders_each_post_once_across_feeds(
 
 
 def test_entry_cache_drops_least_recently_used_posts_first() -> None:
-    cache = feeds.EntryCache(max_posts=2)
+    cache = EntryCache(max_posts=2)
     cache.put("a", {"json": "A"})
     cache.put("b", {"json": "B"})
     assert cache.get("a") == {"json": "A"}  # a is now the most recently used
@@ -646,7 +643,7 @@ def test_entry_cache_drops_least_recently_used_posts_first() -> None:
 
 
 def test_packed_entry_cache_gives_back_what_was_put() -> None:
-    cache = feeds.PackedEntryCache(max_posts=1)
+    cache = PackedEntryCache(max_posts=1)
     frags: dict[str, bytes | str] = {"atom": b"<entry>\xe6\x97\xa5</entry>\n", "json": '"日"'}
     cache.put("k", frags)
     assert cache.get("k") == frags

@@ -11,8 +11,8 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from feedsmith import frontmatter
-from feedsmith.frontmatter import Document, FrontMatterError, parse_document
+from feedsmith.core import frontmatter
+from feedsmith.core.frontmatter import Document, FrontMatterError, parse_document
 
 SEED_SHAPE = (
     "---\n"
@@ -324,7 +324,7 @@ def test_libyaml_path_never_disagrees_with_the_python_loader(source):
 def test_handlers_plug_into_python_frontmatter_with_feedsmith_rules() -> None:
     import frontmatter as pyfm
 
-    from feedsmith.frontmatter import TOML_HANDLER, YAML_HANDLER
+    from feedsmith.core.frontmatter import TOML_HANDLER, YAML_HANDLER
 
     text = "---\ntitle: no\nversion: 1.10\ntags: [AI, チップ]\n---\n本文\n---END---\n"
     post = pyfm.loads(text, handler=YAML_HANDLER)

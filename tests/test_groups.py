@@ -12,17 +12,10 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from feedsmith.groups import (
-    MAX_SLUG_BYTES,
-    FeedGroup,
-    group_posts,
-    is_safe_slug,
-    normalize_name,
-    record_grouping,
-    regroup,
-    slugify,
-)
-from feedsmith.model import Author, Post
+from feedsmith.core.groups import FeedGroup, group_posts
+from feedsmith.core.model import Author, Post
+from feedsmith.core.naming import MAX_SLUG_BYTES, is_safe_slug, normalize_name, slugify
+from feedsmith.core.regrouping import record_grouping, regroup
 
 BASE = datetime(2025, 11, 16, 20, 35, 4, tzinfo=UTC)
 
@@ -398,7 +391,7 @@ def test_unchanged_posts_are_returned_as_given() -> None:
 
 
 def test_every_alnum_character_is_a_letter_or_a_number() -> None:
-    # groups.py treats an isalnum() string as all slug characters (categories L, N, M).
+    # naming.py treats an isalnum() string as all slug characters (categories L, N, M).
     wrong = [
         hex(c)
         for c in range(sys.maxunicode + 1)

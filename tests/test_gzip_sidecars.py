@@ -1,4 +1,4 @@
-"""The ``.gz`` sidecars (zlib-ng, see ``output.gzip_bytes``): deterministic and plain gzip.
+"""The ``.gz`` sidecars (zlib-ng, see ``staging.gzip_bytes``): deterministic and plain gzip.
 
 Static servers hand the sidecar to any client as ``Content-Encoding: gzip``, and builds decide
 whether to rewrite a sidecar by comparing bytes, so both properties matter: every gzip reader
@@ -20,7 +20,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from feedsmith.output import GZIP_LEVEL, gzip_bytes
+from feedsmith.publish.staging import GZIP_LEVEL, gzip_bytes
 
 
 def feed_like(n: int) -> bytes:
@@ -85,7 +85,7 @@ def test_same_bytes_in_a_fresh_interpreter(tmp_path: Path) -> None:
     script = (
         "import sys\n"
         "from pathlib import Path\n"
-        "from feedsmith.output import gzip_bytes\n"
+        "from feedsmith.publish.staging import gzip_bytes\n"
         "for p in sys.argv[1:]:\n"
         "    print(gzip_bytes(Path(p).read_bytes()).hex())\n"
     )

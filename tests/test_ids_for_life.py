@@ -1,4 +1,4 @@
-"""Ids for life (:mod:`feedsmith.identity`): once published, an entry's id stays.
+"""Ids for life (:mod:`feedsmith.core.identity`): once published, an entry's id stays.
 
 Real builds through ``build_site`` / ``SiteBuilder`` / the CLI; the feeds are read back with
 feedparser (Atom, RSS) and as JSON Feed, so "no new entry" is what a reader would see.
@@ -17,11 +17,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from feedsmith.build import SiteBuilder, build_site
 from feedsmith.cli import main
-from feedsmith.identity import ID_MAP, parse_map
-from feedsmith.posts import parse_post
-from feedsmith.sinks import configured_sinks
+from feedsmith.core.identity import parse_map
+from feedsmith.core.layout import ID_MAP
+from feedsmith.core.posts import parse_post
+from feedsmith.pipeline import SiteBuilder, build_site
+from feedsmith.publish.sinks import configured_sinks
 from s3_fixtures import BUCKET, Moto
 
 T1 = datetime(2025, 12, 1, 9, 0, tzinfo=UTC)

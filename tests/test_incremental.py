@@ -15,13 +15,15 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
-from feedsmith import build, feeds, records
-from feedsmith.build import SiteBuilder
-from feedsmith.build import index as index_stage
-from feedsmith.build import listing as listing_stage
-from feedsmith.build import site as site_stage
-from feedsmith.cache import CACHE_FILE, FORMAT_VERSION, MAGIC
-from feedsmith.config import Config, load_config
+from feedsmith import pipeline as build
+from feedsmith.config import load_config
+from feedsmith.core import documents
+from feedsmith.core.config import Config
+from feedsmith.pipeline import SiteBuilder, records
+from feedsmith.pipeline import index as index_stage
+from feedsmith.pipeline import listing as listing_stage
+from feedsmith.pipeline import site as site_stage
+from feedsmith.pipeline.cache import CACHE_FILE, FORMAT_VERSION, MAGIC
 
 NOW = datetime(2026, 1, 10, 12, 0, tzinfo=UTC)
 #: File mtimes are set explicitly, well in the past, so no entry is "racy" and the index's
@@ -255,9 +257,9 @@ def test_only_feeds_containing_the_edited_post_are_rendered(
     builder.build(NOW)
     before = mtimes_of(site.output_dir)
     rendered: list[str] = []
-    real = feeds.render_group
+    real = documents.render_group
     monkeypatch.setattr(
-        feeds,
+        documents,
         "render_group",
         lambda g, c, f=None, **kw: rendered.append(g.slug) or real(g, c, f, **kw),
     )
@@ -285,13 +287,13 @@ def test_after_a_build_an_edit_serialises_only_the_edited_entry(
     builder.build(NOW)  # with the pool, the entries come back from the workers, packed
     builder.pool.wanted = False
     made: list[str] = []
-    real = feeds._entry_fragments
+    real = documents._entry_fragments
 
     def counting(post: Any, cfg: Any, formats: Any) -> Any:
         made.append(post.title)
         return real(post, cfg, formats)
 
-    monkeypatch.setattr(feeds, "_entry_fragments", counting)
+    monkeypatch.setattr(documents, "_entry_fragments", counting)
     write(
         site.posts_dir / "2025-12-01-p0.md",
         post_text("Post 0", 1, tags=["ai", "python"], categories=["Tech"], body="Changed!"),
@@ -404,7 +406,7 @@ def test_failed_build_with_pool_rendering_leaves_no_staged_files_and_old_output(
     before = files_of(config.output_dir)
     text = post_text("New", 20, tags=["a"], categories=["Tech"], body="New post.")
     write(site.posts_dir / "2025-12-20-new.md", text, OLD_MTIME)
-    from feedsmith import output
+    from feedsmith.publish import output
 
     real = output._plan_file
     calls = {"n": 0}

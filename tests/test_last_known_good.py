@@ -10,9 +10,9 @@ from typing import Any
 import feedparser
 import pytest
 
-from feedsmith.build import build_site
 from feedsmith.cli import main
-from feedsmith.kept import KEPT_FILE
+from feedsmith.pipeline import build_site
+from feedsmith.pipeline.kept import KEPT_FILE
 
 T1 = datetime(2025, 12, 1, 9, 0, tzinfo=UTC)
 T2 = datetime(2025, 12, 2, 9, 0, tzinfo=UTC)
@@ -184,8 +184,9 @@ def test_kept_file_that_is_not_ours_is_ignored(site: Any) -> None:
 
 
 def test_healthz_and_the_index_page_name_the_kept_post(site: Any) -> None:
-    from feedsmith.schedule import BuildService
-    from feedsmith.web import create_app
+    from feedsmith.serve.app import create_app
+    from feedsmith.serve.schedule import BuildService
+    from feedsmith.serve.stores import FeedStore
 
     write_site(site)
     config = site.config()
@@ -193,7 +194,7 @@ def test_healthz_and_the_index_page_name_the_kept_post(site: Any) -> None:
     service.build_now("startup")
     (site.posts_dir / REL).write_bytes(b"")
     service.build_now("interval")
-    client = create_app(config).test_client()
+    client = create_app(config, FeedStore.for_config(config)).test_client()
     health = client.get("/healthz").get_json()
     assert health["status"] == "ok"
     assert len(health["kept"]) == 1 and REL in health["kept"][0]

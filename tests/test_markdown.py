@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from feedsmith.markdown import inline_text, render_markdown, render_post, summary_from_markdown
+from feedsmith.core.markdown import inline_text, render_markdown, render_post, summary_from_markdown
 
 POST_URL = "https://blog.example.com/guides/2025/11/16/post.html"
 
@@ -230,7 +230,7 @@ SNIPPETS = [
 
 @pytest.mark.parametrize("body", SNIPPETS)
 def test_fast_engine_renders_like_the_reference_engine(body: str) -> None:
-    from feedsmith import markdown as md
+    from feedsmith.core import markdown as md
 
     assert md.render_post(body, POST_URL, 80) == md._reference_render(body, POST_URL, 80)
 
@@ -240,7 +240,7 @@ def test_sample_posts_render_the_same_with_both_engines() -> None:
 
     import frontmatter
 
-    from feedsmith import markdown as md
+    from feedsmith.core import markdown as md
 
     posts = sorted((Path(__file__).parent.parent / "examples" / "posts").rglob("*.md"))
     assert posts
@@ -252,7 +252,7 @@ def test_sample_posts_render_the_same_with_both_engines() -> None:
 def test_a_panic_in_the_fast_engine_falls_back_to_the_reference_engine(
     monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    from feedsmith import markdown as md
+    from feedsmith.core import markdown as md
 
     class PanicException(BaseException):  # what pyo3 raises for a Rust panic
         pass
@@ -271,7 +271,7 @@ def test_a_panic_in_the_fast_engine_falls_back_to_the_reference_engine(
 def test_keyboard_interrupt_in_the_fast_engine_is_not_swallowed(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from feedsmith import markdown as md
+    from feedsmith.core import markdown as md
 
     class Interrupted:
         def render(self, text: str) -> str:
@@ -297,7 +297,7 @@ def test_class_filter_also_applies_to_upper_case_class_attributes() -> None:
 
 
 def test_reference_engine_links_schema_relative_urls() -> None:
-    from feedsmith import markdown as md
+    from feedsmith.core import markdown as md
 
     html, _ = md._reference_render(
         "see [a](https://x.example/) and //localhost/x", "https://blog.example/p/1.html", 300

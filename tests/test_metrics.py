@@ -12,15 +12,15 @@ from pathlib import Path
 import pytest
 from prometheus_client import values
 
-from feedsmith.metrics import Metrics
-from feedsmith.status import record_build
+from feedsmith.serve.metrics import Metrics
+from feedsmith.serve.status import record_build
 
 T0 = datetime(2025, 11, 16, 20, 35, 4, tzinfo=UTC)
 
 WORKER = textwrap.dedent(
     """
     import sys
-    from feedsmith.metrics import Metrics
+    from feedsmith.serve.metrics import Metrics
 
     metrics = Metrics(sys.argv[1])
     assert metrics.multiproc_dir, "multiprocess mode expected"

@@ -24,7 +24,7 @@ from typing import Any
 
 import pytest
 
-from feedsmith.build.scheduler import POOL_THRESHOLD, POOL_WORKERS, RENDER_POOL_THRESHOLD
+from feedsmith.pipeline.scheduler import POOL_THRESHOLD, POOL_WORKERS, RENDER_POOL_THRESHOLD
 
 pytestmark = pytest.mark.skipif(
     not sys.platform.startswith("linux"), reason="reads /proc; PR_SET_PDEATHSIG is Linux-only"
@@ -230,7 +230,7 @@ def test_kill9_of_serve_leaves_nothing(big_site: Any, server: str) -> None:
 
 STUBBORN = """
 import os, signal, sys, time
-from feedsmith.lifeline import end_group_after_parent
+from feedsmith.system.lifeline import end_group_after_parent
 signal.signal(signal.SIGTERM, signal.SIG_IGN)  # a master that never finishes stopping
 end_group_after_parent(int(sys.argv[1]), grace=0.2, poll=0.05)
 print(os.getpid(), flush=True)

@@ -12,9 +12,10 @@ from typing import Any
 
 import pytest
 
-from feedsmith import output
-from feedsmith.output import FeedInfo, LocalWriter, WriteReport, gzip_bytes, plan_publish
-from feedsmith.state import BuildState
+from feedsmith.core.state import BuildState
+from feedsmith.publish import output, staging
+from feedsmith.publish.output import FeedInfo, LocalWriter, WriteReport, plan_publish
+from feedsmith.publish.staging import gzip_bytes
 
 T1 = datetime(2025, 12, 1, 9, 0, tzinfo=UTC)
 T2 = datetime(2025, 12, 2, 9, 0, tzinfo=UTC)
@@ -153,12 +154,12 @@ def test_a_staged_file_is_checked_against_disk_too(tmp_path: Path) -> None:
     files, feeds = site_files()
     state = state_after(publish(tmp_path, files, feeds, BuildState(), T1))
     (tmp_path / "all.json").write_bytes(b"[]")  # same size, different bytes
-    staged = {**files, "all.json": output.stage(tmp_path, "all.json", files["all.json"])}
+    staged = {**files, "all.json": staging.stage(tmp_path, "all.json", files["all.json"])}
     report = publish(tmp_path, staged, feeds, state, T2)
     assert (tmp_path / "all.json").read_bytes() == b"{}"
     assert gzip.decompress((tmp_path / "all.json.gz").read_bytes()) == b"{}"
     assert "all.json" in report.paths_written
-    assert not [p for p in tmp_path.rglob("*") if p.name.endswith(output.STAGE_SUFFIX)]
+    assert not [p for p in tmp_path.rglob("*") if p.name.endswith(staging.STAGE_SUFFIX)]
 
 
 def test_lost_state_does_not_rewrite_identical_files(tmp_path: Path) -> None:
@@ -198,7 +199,7 @@ def test_failure_while_writing_leaves_old_output_untouched(
     files, feeds = site_files()
     state = state_after(publish(tmp_path, files, feeds, BuildState(), T1))
     before = snapshot(tmp_path)
-    real = output._write_temp
+    real = output.write_temp
     calls = {"n": 0}
 
     def flaky(final: str, data: bytes) -> str:
@@ -207,7 +208,7 @@ def test_failure_while_writing_leaves_old_output_untouched(
             raise OSError(28, "No space left on device")
         return real(final, data)
 
-    monkeypatch.setattr(output, "_write_temp", flaky)
+    monkeypatch.setattr(output, "write_temp", flaky)
     new_files = {rel: data + b" " for rel, data in files.items()}
     with pytest.raises(OSError):
         publish(tmp_path, new_files, feeds, state, T2)
@@ -219,7 +220,7 @@ def test_renames_happen_only_after_every_temp_file_exists(
 ) -> None:
     files, feeds = site_files()
     events: list[str] = []
-    real_write, real_replace = output._write_temp, os.replace
+    real_write, real_replace = output.write_temp, os.replace
 
     def write(final: str, data: bytes) -> str:
         events.append("write")
@@ -229,7 +230,7 @@ def test_renames_happen_only_after_every_temp_file_exists(
         events.append("replace")
         real_replace(src, dst)
 
-    monkeypatch.setattr(output, "_write_temp", write)
+    monkeypatch.setattr(output, "write_temp", write)
     monkeypatch.setattr(output.os, "replace", replace)
     publish(tmp_path, files, feeds, BuildState(), T1)
     first_replace = events.index("replace")
@@ -263,7 +264,7 @@ def test_failed_rename_leaves_no_temp_files_and_next_publish_converges(
     with pytest.raises(OSError):
         publish(tmp_path, new_files, feeds, state, T2)
     monkeypatch.undo()
-    assert not [p for p in tmp_path.rglob("*") if p.name.endswith(output.TMP_SUFFIX)]
+    assert not [p for p in tmp_path.rglob("*") if p.name.endswith(staging.TMP_SUFFIX)]
     publish(tmp_path, new_files, feeds, state, T3)  # the old state, as the build never saved
     for rel, data in new_files.items():
         assert (tmp_path / rel).read_bytes() == data

@@ -15,13 +15,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from feedsmith.build import BuildError, build_site
 from feedsmith.cli import main
-from feedsmith.config import ConfigError, config_from_mapping
-from feedsmith.groups import FeedGroup
-from feedsmith.model import Author, Post
-from feedsmith.pages import PageRenderer
-from feedsmith.web import create_app
+from feedsmith.config import config_from_mapping
+from feedsmith.core.config import ConfigError
+from feedsmith.core.groups import FeedGroup
+from feedsmith.core.model import Author, Post
+from feedsmith.core.pages import PageRenderer
+from feedsmith.pipeline import BuildError, build_site
+from feedsmith.serve.app import create_app
+from feedsmith.serve.stores import FeedStore
 
 T1 = datetime(2025, 12, 1, 9, 0, tzinfo=UTC)
 T2 = datetime(2025, 12, 2, 9, 0, tzinfo=UTC)
@@ -185,7 +187,7 @@ def test_pages_are_served_as_html_with_etag_304_gzip_and_a_csp(site: Any) -> Non
     write(site, 1)
     config = site.config()
     build_site(config, T1)
-    client = create_app(config).test_client()
+    client = create_app(config, FeedStore.for_config(config)).test_client()
     page = feed_named(site, "AI")["page"]
     got = client.get(page)
     assert got.status_code == 200
@@ -209,7 +211,7 @@ def test_the_index_page_links_each_feed_to_its_page(site: Any) -> None:
     write(site, 1)
     config = site.config()
     build_site(config, T1)
-    html = create_app(config).test_client().get("/").data
+    html = create_app(config, FeedStore.for_config(config)).test_client().get("/").data
     root = parse(html)
     hrefs = {a.get("href") for a in root.iter("a")}
     assert {f["page"] for f in manifest(site)["feeds"]} <= hrefs
@@ -278,7 +280,10 @@ def test_a_custom_template_replaces_the_page_and_an_edit_is_picked_up(site: Any)
     assert b"<p>edited</p>" in (site.output_dir / "tags/ai.html").read_bytes()
     # ... and the owner's index.html replaces the server's front page too.
     (templates / "index.html").write_text("<p>my front page: {{ site.title }}</p>", "utf-8")
-    assert create_app(config).test_client().get("/").data == b"<p>my front page: Test Blog</p>"
+    assert (
+        create_app(config, FeedStore.for_config(config)).test_client().get("/").data
+        == b"<p>my front page: Test Blog</p>"
+    )
 
 
 @pytest.mark.parametrize(

@@ -24,8 +24,9 @@ import html5lib
 import pytest
 from werkzeug.serving import make_server
 
-from feedsmith.build import build_site
-from feedsmith.web import create_app
+from feedsmith.pipeline import build_site
+from feedsmith.serve.app import create_app
+from feedsmith.serve.stores import FeedStore
 
 T1 = datetime(2025, 12, 1, 9, 0, tzinfo=UTC)
 HOSTILE = '"><script>alert(1)</script><img src=x onerror=alert(2)> & </title>'
@@ -74,7 +75,9 @@ def base_url(browser: str, site: Any) -> Iterator[str]:
         )
     config = site.config()
     build_site(config, T1)
-    server = make_server("127.0.0.1", 0, create_app(config), threaded=True)
+    server = make_server(
+        "127.0.0.1", 0, create_app(config, FeedStore.for_config(config)), threaded=True
+    )
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:

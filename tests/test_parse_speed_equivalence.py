@@ -21,10 +21,10 @@ import yaml
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from feedsmith import frontmatter, markdown, posts
-from feedsmith.model import Author
-from feedsmith.text import xml_safe
-from feedsmith.urlsafety import is_allowed_url
+from feedsmith.core import entry_hash, entry_ids, frontmatter, markdown, permalinks, posts
+from feedsmith.core.model import Author
+from feedsmith.core.text import xml_safe
+from feedsmith.core.urlsafety import is_allowed_url
 
 EXAMPLES = int(os.environ.get("FEEDSMITH_EQUIVALENCE_EXAMPLES", "300"))
 _settings = settings(deadline=None, max_examples=EXAMPLES)
@@ -215,7 +215,7 @@ _paths = st.lists(st.sampled_from(_PATH_PIECES), max_size=12).map("".join)
 @example("https://h", "")
 def test_quote_url_fast_path_matches_the_reference(site: str, path: str) -> None:
     url = site + path
-    assert _outcome(posts._quote_url, url) == _outcome(posts._quote_url_reference, url)
+    assert _outcome(permalinks.quote_url, url) == _outcome(permalinks.quote_url_reference, url)
 
 
 _REL_PIECES = ["/", "//", ".", "..", "a", ".md", "b.c", "日本", " ", "x."]
@@ -245,8 +245,8 @@ _categories = st.lists(st.sampled_from(["AI", "業界 ニュース", "a/b", " ",
 @_settings
 def test_permalink_template_matches_the_reference(pattern, published, slug, categories) -> None:
     cats = tuple(categories)
-    fast = posts._expand_permalink(pattern, published, slug, cats)
-    assert fast == posts._expand_permalink_reference(pattern, published, slug, cats)
+    fast = permalinks.expand_permalink(pattern, published, slug, cats)
+    assert fast == permalinks.expand_permalink_reference(pattern, published, slug, cats)
 
 
 def _tag_specific_reference(slug: str) -> str:
@@ -257,7 +257,7 @@ def _tag_specific_reference(slug: str) -> str:
 @given(st.text(max_size=30) | st.from_regex(r"[a-z0-9-]{0,30}", fullmatch=True))
 @_settings
 def test_tag_specific_fast_path(slug: str) -> None:
-    assert posts._tag_specific(slug) == _tag_specific_reference(slug)
+    assert entry_ids.tag_specific(slug) == _tag_specific_reference(slug)
 
 
 class _IdConfig:
@@ -291,8 +291,8 @@ def test_content_hash_bytes_are_the_json_modules(texts, names, authors, image) -
     title, url, summary, content = texts
     people = tuple(Author(*a) for a in authors)
     fields = [title, url, summary, content, names, names[::-1], [list(a) for a in authors], image]
-    expected = hashlib.sha256(posts._content_blob_reference(fields)).hexdigest()
-    got = posts._content_hash(
+    expected = hashlib.sha256(entry_hash.content_blob_reference(fields)).hexdigest()
+    got = entry_hash.content_hash(
         title, url, summary, content, tuple(names), tuple(names[::-1]), people, image
     )
     assert got == expected

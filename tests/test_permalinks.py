@@ -6,10 +6,10 @@ from __future__ import annotations
 import feedparser
 import pytest
 
-from feedsmith.build import build_site
-from feedsmith.config import Config
-from feedsmith.posts import parse_post
-from feedsmith.urlpath import PathEscapesSite, remove_dot_segments
+from feedsmith.core.config import Config
+from feedsmith.core.posts import parse_post
+from feedsmith.core.urlpath import PathEscapesSite, remove_dot_segments
+from feedsmith.pipeline import build_site
 from test_posts import NOW, errors, fm, parse
 
 

@@ -10,9 +10,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from feedsmith.config import Config
-from feedsmith.model import Author, Post
-from feedsmith.posts import ParseOutcome, collect, parse_post, scan_posts
+from feedsmith.core.config import Config
+from feedsmith.core.model import Author, ParseOutcome, Post
+from feedsmith.core.posts import collect, parse_post
+from feedsmith.pipeline.scan import scan_posts
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -378,6 +379,13 @@ def test_image_is_absolute_against_post_url_and_unknown_keys_go_to_extra(config:
     assert post.extra["nested"] == {"a": [1, "2.5", True, None]}  # floats stay text
     assert isinstance(post.extra["when"], str)
     assert "image" not in post.extra and "lang" not in post.extra
+
+
+def test_extra_values_json_cannot_hold_are_dropped_not_kept_as_null(config: Config) -> None:
+    # TOML gives a local time, which JSON Feed cannot carry: the key goes.
+    text = '+++\ndate = 2025-01-01\nalarm = 07:30:00\nok = [1, "a"]\n+++\n\nBody.\n'
+    post = post_of(config, text, "2025-01-01-toml.md")
+    assert post.extra == {"ok": [1, "a"]}
 
 
 # --- ids -----------------------------------------------------------------------------------------

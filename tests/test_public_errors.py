@@ -9,10 +9,11 @@ from typing import Any
 
 import pytest
 
-from feedsmith import public
-from feedsmith.schedule import BuildService
-from feedsmith.status import read_status
-from feedsmith.web import create_app
+from feedsmith.serve import public
+from feedsmith.serve.app import create_app
+from feedsmith.serve.schedule import BuildService
+from feedsmith.serve.status import read_status
+from feedsmith.serve.stores import FeedStore
 
 POST = "---\ntitle: Hello\ndate: 2025-11-01\ntags: [a]\n---\n\nBody.\n"
 
@@ -28,7 +29,7 @@ def test_a_missing_posts_dir_is_shown_by_kind_without_its_path(
     site.posts_dir.rename(hidden)
     outcome = service.build_now("interval")
     assert not outcome.ok
-    client = create_app(config).test_client()
+    client = create_app(config, FeedStore.for_config(config)).test_client()
     resp = client.get("/healthz")
     body = resp.get_json()
     assert resp.status_code == 200 and body["status"] == "degraded"

@@ -1,4 +1,4 @@
-"""The fast paths of feeds.py against plain references: JSON items through orjson, the date
+"""The fast paths of the renderers against plain references: JSON items through orjson, the date
 formatters, and whole documents from render_group with text the JSON encoder must escape."""
 
 from __future__ import annotations
@@ -14,10 +14,13 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from feedsmith import feeds
-from feedsmith.config import Config, config_from_mapping
-from feedsmith.groups import group_posts
-from feedsmith.model import Author, Post
+from feedsmith.config import config_from_mapping
+from feedsmith.core import documents
+from feedsmith.core.config import Config
+from feedsmith.core.groups import group_posts
+from feedsmith.core.model import Author, Post
+from feedsmith.core.render import common, jsonfeed
+from feedsmith.core.render.entries import EntryCache, PackedEntryCache
 from test_feeds import make_post  # the same hand-made post as the reference tests
 
 BASE = datetime(2025, 11, 16, 20, 35, 4, tzinfo=UTC)
@@ -37,7 +40,7 @@ def reference_item_bytes(item: dict[str, Any]) -> bytes | type[Exception]:
 
 def fast_item_bytes(item: dict[str, Any]) -> bytes | type[Exception]:
     try:
-        return feeds._json_item_bytes(item)
+        return jsonfeed._json_item_bytes(item)
     except ValueError as exc:
         return type(exc)
 
@@ -94,7 +97,7 @@ def _json_posts(draw: st.DrawFn) -> Post:
 @example(post=make_post(1, title="lone \ud800 surrogate"), full=True)  # orjson refuses
 @example(post=make_post(1, title="\x00\x1f\x7f\u2028"), full=False)
 def test_json_item_bytes_match_json_dumps(post: Post, full: bool) -> None:
-    item = feeds._json_item(post, full)
+    item = jsonfeed._json_item(post, full)
     assert fast_item_bytes(item) == reference_item_bytes(item)
 
 
@@ -125,11 +128,11 @@ def test_date_formatters_match_their_field_by_field_definition(dt: datetime) -> 
         f"{DAYS[u.weekday()]}, {u.day:02d} {MONTHS[u.month - 1]} {u.year:04d} "
         f"{u.hour:02d}:{u.minute:02d}:{u.second:02d} +0000"
     )
-    assert feeds.rfc3339(dt) == iso
-    assert feeds.rfc822(dt) == rfc
-    feed_date = feeds._feed_date(dt)
+    assert common.rfc3339(dt) == iso
+    assert common.rfc822(dt) == rfc
+    feed_date = common.feed_date(dt)
     assert feed_date.isoformat() == iso  # what feedgen asks for Atom
-    assert feed_date.strftime(feeds._RFC2822_FORMAT) == rfc  # … and for RSS
+    assert feed_date.strftime(common.RFC2822_FORMAT) == rfc  # … and for RSS
 
 
 def _config(tmp_path: Path, **feed: Any) -> Config:
@@ -158,21 +161,21 @@ def test_json_documents_from_items_match_render_json(
     ]
     for group in group_posts(posts, {})[0]:
         try:
-            expected: bytes | type[Exception] = feeds.render_json(group, config)
+            expected: bytes | type[Exception] = documents.render_json(group, config)
         except ValueError as exc:
             expected = type(exc)
-        cache = feeds.EntryCache()
+        cache = EntryCache()
         keys = [p.id for p in group.posts[: config.feed.max_entries]]
         try:
-            got: bytes | type[Exception] = feeds.render_group(group, config)["json"]
+            got: bytes | type[Exception] = documents.render_group(group, config)["json"]
             # Again from cached fragments, packed and unpacked as a builder keeps them.
-            feeds.render_group(group, config, cache=cache, keys=keys)
-            packed = feeds.PackedEntryCache()
+            documents.render_group(group, config, cache=cache, keys=keys)
+            packed = PackedEntryCache()
             for key in keys:
                 frags = cache.get(key)
                 assert frags is not None
                 packed.put(key, frags)
-            again = feeds.render_group(group, config, cache=packed, keys=keys)["json"]
+            again = documents.render_group(group, config, cache=packed, keys=keys)["json"]
             assert again == got
         except ValueError as exc:
             got = type(exc)
@@ -185,15 +188,15 @@ def test_a_float_reading_time_orjson_would_spell_differently_stays_repr(tmp_path
     config = _config(tmp_path)
     posts = [make_post(1, extra={"reading_time": 1e-7}), make_post(2, extra={"reading_time": 2.5})]
     group = group_posts(posts, {})[0][0]
-    data = feeds.render_group(group, config)["json"]
-    assert data == feeds.render_json(group, config)
+    data = documents.render_group(group, config)["json"]
+    assert data == documents.render_json(group, config)
     assert b'"reading_time": 1e-07' in data and b'"reading_time": 2.5' in data
     assert not math.isnan(json.loads(data)["items"][0]["_feedsmith"]["reading_time"])
 
 
 def test_entry_fragments_are_utf8_bytes_in_every_format(tmp_path: Path) -> None:
     """Fragments are bytes (JSON too), so splicing and packing never encode text again."""
-    frags = feeds._entry_fragments(make_post(1), _config(tmp_path), ("atom", "rss", "json"))
+    frags = documents._entry_fragments(make_post(1), _config(tmp_path), ("atom", "rss", "json"))
     assert sorted(frags) == ["atom", "json", "rss"]
     assert all(isinstance(f, bytes) for f in frags.values())
 
@@ -201,5 +204,7 @@ def test_entry_fragments_are_utf8_bytes_in_every_format(tmp_path: Path) -> None:
 def test_json_document_still_splices_text_items_from_older_caches(tmp_path: Path) -> None:
     config = _config(tmp_path, formats=["json"])
     group = group_posts([make_post(1), make_post(2)], {})[0][0]
-    items = [feeds._json_item_bytes(feeds._json_item(p, True)).decode() for p in group.posts]
-    assert feeds._json_document(group, config, items) == feeds.render_json(group, config)
+    items = [jsonfeed._json_item_bytes(jsonfeed._json_item(p, True)).decode() for p in group.posts]
+    assert jsonfeed._json_document(
+        group, config, documents.doc_links(group, config, "json"), items
+    ) == documents.render_json(group, config)

@@ -3,7 +3,7 @@
 A post's file name is chosen by whoever can write to ``posts_dir``. A newline in it must not
 print a second, forged report line; an ESC or a bidi override must not reach a terminal or a log
 raw. Every place that prints a path or a reason escapes it the same way
-(:func:`feedsmith.text.escape_controls`): ``check``, ``build``, the server's log, ``/healthz``
+(:func:`feedsmith.core.text.escape_controls`): ``check``, ``build``, the server's log, ``/healthz``
 and ``status.json``. Skipped symlinked folders get a report line like every other skipped file.
 """
 
@@ -18,9 +18,9 @@ from pathlib import Path
 
 import pytest
 
-from feedsmith.model import Problem
-from feedsmith.status import STATUS_FILE
-from feedsmith.text import escape_controls
+from feedsmith.core.model import Problem
+from feedsmith.core.text import escape_controls
+from feedsmith.serve.status import STATUS_FILE
 from test_serve_e2e import TOKEN, eventually, http, post_text, run_serve
 
 REPO = Path(__file__).resolve().parents[1]

@@ -1,5 +1,5 @@
-"""Exactly one builder publishes to a bucket (:mod:`feedsmith.lease`): the rule, the keeper
-against moto's real conditional writes, ``build``'s exit 5, and two ``serve`` builders where
+"""Exactly one builder publishes to a bucket (:mod:`feedsmith.publish.s3.lease`): the rule, the
+keeper against moto's real conditional writes, ``build``'s exit 5, and two ``serve`` builders where
 the leader is killed with SIGKILL and the other takes over."""
 
 from __future__ import annotations
@@ -12,11 +12,12 @@ from typing import Any
 
 import pytest
 
-from feedsmith.bucket import S3Sink
-from feedsmith.build import SiteBuilder
 from feedsmith.cli import main
-from feedsmith.config import S3Config
-from feedsmith.lease import BucketLease, LeaseKeeper, LeaseRecord, decide, lease_key
+from feedsmith.core.config import S3Config
+from feedsmith.pipeline import SiteBuilder
+from feedsmith.publish.s3.lease import BucketLease, LeaseKeeper
+from feedsmith.publish.s3.lease_rule import LeaseRecord, decide, lease_key
+from feedsmith.publish.s3.sink import S3Sink
 from s3_fixtures import BUCKET, Moto, Process, eventually, free_port, http, post
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)

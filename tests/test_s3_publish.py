@@ -1,4 +1,4 @@
-"""Publishing to an S3-compatible bucket (``publish.s3``, :mod:`feedsmith.bucket`).
+"""Publishing to an S3-compatible bucket (``publish.s3``, :mod:`feedsmith.publish.s3.sink`).
 
 The bucket is moto in server mode: real HTTP, real SigV4, boto3 on both sides. The only
 instrument is a botocore event hook on the sink's own client, which records each request
@@ -18,22 +18,16 @@ import pytest
 import yaml
 from botocore.exceptions import ClientError, ConnectionClosedError
 
-from feedsmith.bucket import (
-    GONE_BODY,
-    GONE_META,
-    BucketError,
-    Delivered,
-    S3Sink,
-    plan_delivery,
-)
-from feedsmith.build import SiteBuilder
-from feedsmith.changes import MANIFEST, published_changes
 from feedsmith.cli import main
-from feedsmith.config import Config, S3Config
-from feedsmith.output import LocalWriter, plan_publish
-from feedsmith.sinks import configured_sinks
-from feedsmith.state import BuildState
-from feedsmith.web import content_type_for
+from feedsmith.core.config import Config, S3Config
+from feedsmith.core.layout import MANIFEST, content_type_for
+from feedsmith.core.state import BuildState
+from feedsmith.pipeline import SiteBuilder
+from feedsmith.publish.changes import published_changes
+from feedsmith.publish.output import LocalWriter, plan_publish
+from feedsmith.publish.s3.client import BucketError
+from feedsmith.publish.s3.sink import GONE_BODY, GONE_META, Delivered, S3Sink, plan_delivery
+from feedsmith.publish.sinks import configured_sinks
 from s3_fixtures import BUCKET, Moto, free_port, post
 
 T1 = datetime(2025, 12, 1, 9, 0, tzinfo=UTC)
@@ -349,7 +343,7 @@ def test_credentials_the_endpoint_refuses_are_named_and_exit_4(
 def test_the_builds_of_serve_deliver_too_and_status_json_names_a_failure(
     blog: Any, moto: Moto, bucket: str
 ) -> None:
-    from feedsmith.schedule import BuildService
+    from feedsmith.serve.schedule import BuildService
 
     config = blog.config(
         schedule={"watch": False},

@@ -20,7 +20,10 @@ import yaml
 
 from feedsmith.cli import main
 from feedsmith.config import load_config
-from feedsmith.web import create_app
+from feedsmith.serve.app import create_app
+from feedsmith.serve.bucket_store import BucketStore
+from feedsmith.serve.health import REBUILD_REQUEST_FILE
+from feedsmith.serve.stores import FeedStore
 from s3_fixtures import BUCKET, Moto, Process, eventually, free_port, http, post
 
 pytestmark = pytest.mark.slow
@@ -104,7 +107,8 @@ def paths(site: Any) -> list[str]:
 def test_two_replicas_answer_exactly_as_a_local_serve_bytes_etags_304_and_gzip(
     published: Any, replicas: list[Replica]
 ) -> None:
-    local = create_app(load_config(published.config_path)).test_client()
+    config = load_config(published.config_path)
+    local = create_app(config, FeedStore.for_config(config)).test_client()
     checked = paths(published)
     assert "/feeds/tags/" + quote("日本語") + ".atom.xml" in checked
     for path in checked:
@@ -125,6 +129,27 @@ def test_two_replicas_answer_exactly_as_a_local_serve_bytes_etags_304_and_gzip(
     assert gzip.decompress(body).startswith(b"<?xml")
 
 
+def test_an_app_over_a_bucket_store_answers_as_a_replica(
+    published: Any, moto: Moto, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The caller chooses the store; what a replica does differently comes with it: the bucket's
+    ``/healthz`` and gauges, and no rebuild webhook even with a token (no builder to ask)."""
+    monkeypatch.setenv("FEEDSMITH_REBUILD_TOKEN", "replica-token")
+    config = load_config(replica_config(tmp_path, "in-process", moto.url), serve_only=True)
+    store = BucketStore.for_config(config)
+    try:
+        client = create_app(config, store).test_client()
+        assert client.get("/feeds/all.atom.xml").status_code == 200
+        health = client.get("/healthz")
+        assert health.status_code == 200 and health.get_json()["mode"] == "replica"
+        answer = client.post("/-/rebuild", headers={"Authorization": "Bearer replica-token"})
+        assert answer.status_code == 404
+        assert not (config.state_dir / REBUILD_REQUEST_FILE).exists()
+        assert "feedsmith_bucket_polls" in client.get("/metrics").get_data(as_text=True)
+    finally:
+        store.stop()
+
+
 def test_replicas_pick_up_a_new_build_without_a_restart_and_say_410_for_a_removed_feed(
     published: Any, replicas: list[Replica]
 ) -> None:
@@ -136,7 +161,8 @@ def test_replicas_pick_up_a_new_build_without_a_restart_and_say_410_for_a_remove
         "2025-10-04-delta.md", post("Delta", "2025-10-04", ["python"]), dedent=False
     )
     assert main(["-c", str(published.config_path), "build", "--no-progress"]) == 0
-    local = create_app(load_config(published.config_path)).test_client()
+    config = load_config(published.config_path)
+    local = create_app(config, FeedStore.for_config(config)).test_client()
     want = local.get("/feeds/all.atom.xml")
     for replica, old in zip(replicas, before, strict=True):
         eventually(lambda r=replica: r.get(gone_tag)[0] == 410, "410 for the removed tag feed")

@@ -13,10 +13,10 @@ from typing import Any
 import pytest
 from apscheduler.schedulers.background import BackgroundScheduler
 
-from feedsmith.build import BuildError
-from feedsmith.config import Config
-from feedsmith.model import Problem
-from feedsmith.schedule import INTERVAL_JOB, PUBLISH_JOB, REQUEST_FILE, BuildService, utc_now
+from feedsmith.core.config import Config
+from feedsmith.core.model import Problem
+from feedsmith.pipeline import BuildError
+from feedsmith.serve.schedule import INTERVAL_JOB, PUBLISH_JOB, REQUEST_FILE, BuildService, utc_now
 
 NOW = datetime(2025, 11, 16, 20, 35, 4, tzinfo=UTC)
 

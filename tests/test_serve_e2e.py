@@ -28,7 +28,7 @@ from typing import Any
 import feedparser
 import pytest
 
-from feedsmith.server import (
+from feedsmith.serve.server import (
     Bind,
     check_bindable,
     reset_metrics_dir,
@@ -314,10 +314,10 @@ def test_command_line_flags_override_the_config_file(site: Any) -> None:
 def test_web_server_command_serves_the_factory_without_its_own_access_log(server: str) -> None:
     cmd = server_command(server, Bind("127.0.0.1", 8123, 3), python="/py")
     joined = " ".join(cmd)
-    # granian's CLI through feedsmith.granian_master, which only adds how its master forks
-    module = {"granian": "feedsmith.granian_master", "gunicorn": "gunicorn"}[server]
+    # granian's CLI through feedsmith.serve.granian_master, which only adds how its master forks
+    module = {"granian": "feedsmith.serve.granian_master", "gunicorn": "gunicorn"}[server]
     assert cmd[:3] == ["/py", "-m", module]
-    assert "feedsmith.server:wsgi_app" in joined
+    assert "feedsmith.serve.worker:wsgi_app" in joined
     assert "flask" not in joined.lower()
     assert "--access-log " not in joined + " " and "--access-logfile" not in joined
     if server == "granian":
@@ -458,10 +458,10 @@ import os
 import time
 from pathlib import Path
 
-import feedsmith.web
-from feedsmith.server import wsgi_app
+import feedsmith.serve.app
+from feedsmith.serve.worker import wsgi_app
 
-_create = feedsmith.web.create_app_from_env
+_create = feedsmith.serve.app.create_app_from_env
 
 
 def _claim(gate):
@@ -482,7 +482,7 @@ def _held():
     return _create()
 
 
-feedsmith.web.create_app_from_env = _held
+feedsmith.serve.app.create_app_from_env = _held
 """
 
 
@@ -499,7 +499,7 @@ def test_sigterm_while_a_web_worker_is_still_loading_the_app_stops_it_at_once(
     race. It must stop at once, not be killed after ``--workers-kill-timeout``.
     """
     from feedsmith.config import load_config
-    from feedsmith.server import metrics_dir
+    from feedsmith.serve.server import metrics_dir
 
     config = load_config(site.config(server={"workers": 2}).path)
     reset_metrics_dir(metrics_dir(config))
@@ -512,7 +512,7 @@ def test_sigterm_while_a_web_worker_is_still_loading_the_app_stops_it_at_once(
     env["FEEDSMITH_TEST_GATE_PASS"] = str(worker - 1)
     cmd = server_command("granian", Bind("127.0.0.1", free_port(), 2))
     cmd[cmd.index("--log-level") + 1] = "info"
-    cmd[cmd.index("feedsmith.server:wsgi_app")] = "loading_gate:wsgi_app"
+    cmd[cmd.index("feedsmith.serve.worker:wsgi_app")] = "loading_gate:wsgi_app"
     proc = subprocess.Popen(
         cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True
     )

@@ -14,16 +14,11 @@ from typing import Any
 
 import pytest
 
-from feedsmith.build import BuildReport, SiteBuilder, build_site
-from feedsmith.changes import (
-    MANIFEST,
-    ChangeSet,
-    Sink,
-    changes_from_manifest,
-    published_changes,
-)
-from feedsmith.output import LocalWriter, discard_planned, plan_publish
-from feedsmith.state import BuildState
+from feedsmith.core.layout import MANIFEST
+from feedsmith.core.state import BuildState
+from feedsmith.pipeline import BuildReport, SiteBuilder, build_site
+from feedsmith.publish.changes import ChangeSet, Sink, changes_from_manifest, published_changes
+from feedsmith.publish.output import LocalWriter, discard_planned, plan_publish
 
 T1 = datetime(2025, 12, 1, 9, 0, tzinfo=UTC)
 

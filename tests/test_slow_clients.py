@@ -1,6 +1,6 @@
 """Slow clients never stall ``serve``: request bodies are capped and bounded in time.
 
-Fast tests drive the app in process (the body layer of :mod:`feedsmith.bodies` in front of the
+Fast tests drive the app in process (the body layer of :mod:`feedsmith.serve.bodies` in front of the
 hub and the rebuild webhook); the slow one runs a real ``feedsmith serve`` with the built-in hub
 and 400 raw-socket clients trickling one byte a second, while a poller fetches a feed.
 """
@@ -25,10 +25,12 @@ from typing import Any
 import pytest
 import requests
 
-from feedsmith.bodies import BodyLimit
-from feedsmith.build import build_site
-from feedsmith.config import ConfigError, load_config
-from feedsmith.web import create_app
+from feedsmith.config import load_config
+from feedsmith.core.config import ConfigError
+from feedsmith.pipeline import build_site
+from feedsmith.serve.app import create_app
+from feedsmith.serve.bodies import BodyLimit
+from feedsmith.serve.stores import FeedStore
 from test_serve_e2e import _children, eventually, free_port, post_text
 
 TOKEN = "slow-secret"
@@ -75,7 +77,7 @@ def hub_app(site: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
     config = site.config()
     build_site(config, datetime.now(UTC))
     monkeypatch.setenv("FEEDSMITH_REBUILD_TOKEN", TOKEN)
-    return create_app(config)
+    return create_app(config, FeedStore.for_config(config))
 
 
 def _call(

@@ -9,14 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from feedsmith.sources import (
-    SourceError,
-    SourceFile,
-    decode,
-    display_path,
-    find_sources,
-    read_bytes,
-)
+from feedsmith.core.decoding import SourceError, decode, display_path
+from feedsmith.pipeline.sources import SourceFile, find_sources, read_bytes
 
 JA_POST = (
     '---\ntitle: "日本語のタイトル"\ncategories: ["技術動向"]\n---\n'

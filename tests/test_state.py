@@ -14,15 +14,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from feedsmith.model import Post
-from feedsmith.state import (
-    BuildState,
-    apply_updates,
-    dumps_state,
-    json_bytes,
-    load_state,
-    save_state,
-)
+from feedsmith.core.model import Post
+from feedsmith.core.state import BuildState, apply_updates, dumps_state, json_bytes
+from feedsmith.pipeline.statefile import load_state, save_state
 
 JST = timezone(timedelta(hours=9))
 PUBLISHED = datetime(2025, 11, 16, 20, 35, 4, tzinfo=JST)

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from feedsmith.cli import main
-from feedsmith.output import stage
+from feedsmith.publish.staging import stage
 from test_serve_e2e import http, post_text, run_serve
 
 POST = "---\ntitle: Hello\ndate: 2025-11-01\ntags: [a]\n---\n\nBody.\n"

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from feedsmith.status import BuildStatus, read_status, record_build, status_path
+from feedsmith.serve.status import BuildStatus, read_status, record_build, status_path
 
 T0 = datetime(2025, 11, 16, 20, 35, 4, tzinfo=UTC)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from feedsmith.text import ELLIPSIS, truncate, xml_safe
+from feedsmith.core.text import ELLIPSIS, truncate, xml_safe
 
 
 def test_xml_safe_removes_c0_controls_but_keeps_tab_newline_cr():

@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from feedsmith.schedule import BuildService
-from feedsmith.trigger import MAX_DELAY_SECONDS, ChangeTrigger
+from feedsmith.serve.schedule import BuildService
+from feedsmith.serve.trigger import MAX_DELAY_SECONDS, ChangeTrigger
 
 POST = "---\ntitle: {title}\ndate: 2025-10-01\ntags: [t]\n---\n\nBody.\n"
 

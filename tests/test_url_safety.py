@@ -2,8 +2,8 @@
 
 A link like ``<a href="&nbsp;javascript:…">`` is relative to a sanitizer (it starts with a
 space) and became ``javascript:…`` once resolved; an author ``uri: javascript:…`` was published
-as is. These tests build real sites with :func:`feedsmith.build.build_site`, read every Atom, RSS,
-JSON Feed and OPML file the way readers do (feedparser with its own sanitizer off, ``json``,
+as is. These tests build real sites with :func:`feedsmith.pipeline.build_site`, read every Atom,
+RSS, JSON Feed and OPML file the way readers do (feedparser with its own sanitizer off, ``json``,
 html5lib for the HTML inside entries, lxml for every URL-carrying element and attribute) and
 parse each URL found with ada (the WHATWG URL parser of Node.js) — not with feedsmith's own code
 — to see the scheme a browser would act on.
@@ -28,9 +28,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from lxml import etree
 
-from feedsmith.build import build_site
-from feedsmith.config import ConfigError, load_config
-from feedsmith.urlsafety import browser_view, is_allowed_url, url_scheme
+from feedsmith.config import load_config
+from feedsmith.core.config import ConfigError
+from feedsmith.core.urlsafety import browser_view, is_allowed_url, url_scheme
+from feedsmith.pipeline import build_site
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 SITE_URL = "https://blog.example.com"

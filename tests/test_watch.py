@@ -11,11 +11,10 @@ from typing import Any
 
 import pytest
 
-from feedsmith import watch
-from feedsmith.build import SiteBuilder
-from feedsmith.build import listing as listing_stage
-from feedsmith.build import site as site_stage
-from feedsmith.watch import Watcher, filesystem_type
+from feedsmith.pipeline import SiteBuilder, watch
+from feedsmith.pipeline import listing as listing_stage
+from feedsmith.pipeline import site as site_stage
+from feedsmith.pipeline.watch import Watcher, filesystem_type
 from test_incremental import NOW, OLD_MTIME, files_of, post_text, small_site, write
 
 pytestmark = pytest.mark.skipif(

@@ -23,19 +23,19 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from feedsmith.config import Config
-from feedsmith.status import record_build
-from feedsmith.web import (
-    CT_ATOM,
-    CT_JSON,
-    CT_JSONFEED,
-    CT_OPML,
-    CT_RSS,
-    REBUILD_REQUEST_FILE,
-    accepts_gzip,
-    create_app,
-    etag_matches,
-)
+from feedsmith.core.config import Config
+from feedsmith.serve.app import create_app
+from feedsmith.serve.health import REBUILD_REQUEST_FILE
+from feedsmith.serve.negotiate import accepts_gzip, etag_matches
+from feedsmith.serve.status import record_build
+from feedsmith.serve.stores import FeedStore
+
+# What pollers must see, spelled out here rather than taken from the code under test.
+CT_ATOM = "application/atom+xml; charset=utf-8"
+CT_RSS = "application/rss+xml; charset=utf-8"
+CT_JSONFEED = "application/feed+json; charset=utf-8"
+CT_OPML = "text/x-opml; charset=utf-8"
+CT_JSON = "application/json"
 
 JA = "最新ニュース"
 EVIL = "<script>alert(1)</script>"
@@ -163,7 +163,7 @@ def output(config: Config) -> Output:
 
 @pytest.fixture
 def app(config: Config) -> Flask:
-    return create_app(config, clock=lambda: NOW)
+    return create_app(config, FeedStore.for_config(config), clock=lambda: NOW)
 
 
 @pytest.fixture
@@ -309,7 +309,7 @@ def test_if_modified_since_later_than_the_server_clock_is_ignored(
     "Now" is the app's injected clock, so the test does not depend on the wall clock."""
     changed = output.feed("all").changed
     assert changed < NOW
-    client = create_app(config, clock=lambda: NOW).test_client()
+    client = create_app(config, FeedStore.for_config(config), clock=lambda: NOW).test_client()
     path = "/feeds/all.atom.xml"
     for value in (
         "Fri, 31 Dec 9999 23:59:59 GMT",
@@ -326,7 +326,9 @@ def test_if_modified_since_later_than_the_server_clock_is_ignored(
         assert resp.data == b""
     # The same header is honoured once the server's clock has passed it.
     later = NOW + timedelta(days=1)
-    late_client = create_app(config, clock=lambda: later + timedelta(hours=1)).test_client()
+    late_client = create_app(
+        config, FeedStore.for_config(config), clock=lambda: later + timedelta(hours=1)
+    ).test_client()
     resp = late_client.get(path, headers={"If-Modified-Since": http_date(later)})
     assert resp.status_code == 304
 
@@ -631,7 +633,7 @@ def test_an_unparseable_manifest_keeps_the_previous_one_in_service(
 
 
 def test_cache_eviction_keeps_serving_correct_bytes(config: Config, output: Output) -> None:
-    app = create_app(config, cache_bytes=3000)
+    app = create_app(config, FeedStore.for_config(config, cache_bytes=3000))
     client = app.test_client()
     for _ in range(2):
         for feed in output.feeds:
@@ -827,7 +829,7 @@ def test_rebuild_with_the_token_writes_the_request_file_and_answers_202(
 
 
 def test_request_file_name_is_the_one_the_builder_watches() -> None:
-    schedule = pytest.importorskip("feedsmith.schedule")
+    schedule = pytest.importorskip("feedsmith.serve.schedule")
     assert schedule.REQUEST_FILE == REBUILD_REQUEST_FILE
 
 
@@ -914,7 +916,7 @@ def test_index_page_follows_new_build_results(client: FlaskClient, config: Confi
 def test_create_app_from_env_reads_the_config_path(
     config: Config, output: Output, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from feedsmith.web import create_app_from_env
+    from feedsmith.serve.app import create_app_from_env
 
     monkeypatch.setenv("FEEDSMITH_CONFIG", str(config.path))
     app = create_app_from_env()
@@ -927,12 +929,10 @@ def test_create_app_from_env_reads_the_config_path(
 def test_an_unexpected_error_on_a_feed_is_a_logged_500(
     client: FlaskClient, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    from feedsmith import web
-
     def broken(self: Any, listed: Any) -> None:
         raise RuntimeError("disk on fire")
 
-    monkeypatch.setattr(web.FeedStore, "body", broken)
+    monkeypatch.setattr(FeedStore, "body", broken)
     with caplog.at_level(logging.INFO):
         resp = client.get("/feeds/all.atom.xml")
     assert resp.status_code == 500 and b"disk on fire" not in resp.data

@@ -15,10 +15,12 @@ from typing import Any
 import pytest
 from lxml import etree
 
-from feedsmith.build import build_site
-from feedsmith.config import ConfigError, load_config
-from feedsmith.feeds import feed_url
-from feedsmith.web import create_app
+from feedsmith.config import load_config
+from feedsmith.core.config import ConfigError
+from feedsmith.core.layout import feed_url
+from feedsmith.pipeline import build_site
+from feedsmith.serve.app import create_app
+from feedsmith.serve.stores import FeedStore
 
 NOW = datetime(2025, 12, 1, tzinfo=UTC)
 HUBS = ["https://hub.example.net/", "https://pubsubhubbub.appspot.com/"]
@@ -106,7 +108,7 @@ def test_feed_responses_carry_the_link_header_and_archives_do_not(site: Any) -> 
     settings = {"feed": {"max_entries": 2, "archive_page_size": 2}, "websub": {"hubs": HUBS}}
     _build(site, **settings)
     config = site.config(**settings)
-    client = create_app(config).test_client()
+    client = create_app(config, FeedStore.for_config(config)).test_client()
     rel = f"tags/{JA}.atom.xml"
     path = "/feeds/" + rel
     expected = ", ".join(
@@ -131,7 +133,8 @@ def test_feed_responses_carry_the_link_header_and_archives_do_not(site: Any) -> 
 def test_without_hubs_feed_responses_have_no_link_header(site: Any) -> None:
     _posts(site, 2)
     _build(site)
-    client = create_app(site.config()).test_client()
+    config = site.config()
+    client = create_app(config, FeedStore.for_config(config)).test_client()
     assert "Link" not in client.get("/feeds/all.atom.xml").headers
 
 

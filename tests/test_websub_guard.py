@@ -14,11 +14,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from feedsmith.build import build_site
-from feedsmith.feeds import feed_url
-from feedsmith.web import create_app
-from feedsmith.websub.guard import address_allowed, host_problem, network_key
-from feedsmith.websub.net import check_callback
+from feedsmith.core.layout import feed_url
+from feedsmith.pipeline import build_site
+from feedsmith.publish.websub.guard import address_allowed, host_problem, network_key
+from feedsmith.publish.websub.net import check_callback
+from feedsmith.serve.app import create_app
+from feedsmith.serve.stores import FeedStore
 from test_serve_e2e import post_text
 
 NOW = datetime(2025, 12, 1, tzinfo=UTC)
@@ -179,7 +180,7 @@ def test_the_web_worker_refuses_a_cr_lf_host_with_a_400_and_no_dns(
     site.settings["websub"] = {"builtin": True}
     config = site.config()
     build_site(config, NOW)
-    client = create_app(config).test_client()
+    client = create_app(config, FeedStore.for_config(config)).test_client()
     monkeypatch.setattr(socket, "getaddrinfo", lambda *a, **k: pytest.fail(f"DNS for {a}"))
     form = {"hub.mode": "subscribe", "hub.topic": feed_url(config, "all.json")}
     for callback in ("https://a%0d%0ab.example/cb", "https://a\r\nb.example/cb"):
@@ -219,7 +220,7 @@ def _limited_app(site: Any, per_host: int) -> tuple[Any, Any]:
     }
     config = site.config()
     build_site(config, NOW)
-    return config, create_app(config).test_client()
+    return config, create_app(config, FeedStore.for_config(config)).test_client()
 
 
 def test_max_per_host_counts_an_ipv4_slash_24_as_one(site: Any) -> None:

@@ -14,13 +14,14 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import requests
 
-from feedsmith.build import build_site
-from feedsmith.feeds import feed_url
-from feedsmith.web import create_app
-from feedsmith.websub import net
-from feedsmith.websub.guard import network_key
-from feedsmith.websub.notify import WebSubSink
-from feedsmith.websub.store import WebSubStore
+from feedsmith.core.layout import feed_url
+from feedsmith.pipeline import build_site
+from feedsmith.publish.websub import net
+from feedsmith.publish.websub.guard import network_key
+from feedsmith.publish.websub.notify import WebSubSink
+from feedsmith.publish.websub.store import WebSubStore
+from feedsmith.serve.app import create_app
+from feedsmith.serve.stores import FeedStore
 from test_serve_e2e import post_text
 from websub_servers import Received, Recorder, hostile, serving
 
@@ -77,7 +78,7 @@ def test_slow_and_endless_callbacks_delay_no_one_and_memory_stays_flat(
     site, config = site_config
     monkeypatch.setattr(net, "DEADLINE", 600.0)
     store = WebSubStore(config.state_dir)
-    client = create_app(config).test_client()
+    client = create_app(config, FeedStore.for_config(config)).test_client()
     honest = Recorder(answer=_echo)
     with (
         hostile("drip", "127.0.1.1") as (drip_url, drip),
@@ -173,7 +174,12 @@ def victim(site_config: Any) -> Iterator[Any]:
     assert build_site(config, NOW).ok  # no sink: nothing is verified until the test says so
     victim = Victim()
     with serving(victim.recorder) as base:
-        yield config, create_app(config).test_client(), base + "/cb", victim
+        yield (
+            config,
+            create_app(config, FeedStore.for_config(config)).test_client(),
+            base + "/cb",
+            victim,
+        )
 
 
 def _verify_all(config: Any) -> WebSubStore:

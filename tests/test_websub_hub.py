@@ -17,11 +17,12 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import requests
 
-from feedsmith.build import build_site
-from feedsmith.feeds import feed_url
-from feedsmith.web import create_app
-from feedsmith.websub import net
-from feedsmith.websub.store import WebSubStore
+from feedsmith.core.layout import feed_url
+from feedsmith.pipeline import build_site
+from feedsmith.publish.websub import net
+from feedsmith.publish.websub.store import WebSubStore
+from feedsmith.serve.app import create_app
+from feedsmith.serve.stores import FeedStore
 from test_serve_e2e import eventually, post_text, run_serve
 from websub_servers import Received, Recorder, serving
 
@@ -189,7 +190,7 @@ def hub_app(site: Any) -> Any:
     site.settings["websub"] = {"builtin": True}  # private callbacks refused (the default)
     config = site.config()
     build_site(config, NOW)
-    return config, create_app(config).test_client()
+    return config, create_app(config, FeedStore.for_config(config)).test_client()
 
 
 @pytest.mark.parametrize(
@@ -333,7 +334,7 @@ def test_the_per_host_limit_refuses_new_subscriptions(site: Any) -> None:
     site.settings["websub"] = {"builtin": True, "max_per_host": 1}
     config = site.config()
     build_site(config, NOW)
-    client = create_app(config).test_client()
+    client = create_app(config, FeedStore.for_config(config)).test_client()
     form = {"hub.callback": "https://93.184.215.14/a", "hub.mode": "subscribe"}
     assert (
         client.post("/websub", data={**form, "hub.topic": feed_url(config, "all.json")}).status_code
@@ -348,7 +349,7 @@ def test_the_total_limit_counts_pending_requests_and_refuses_more(site: Any) -> 
     site.settings["websub"] = {"builtin": True, "max_subscriptions": 1}
     config = site.config()
     build_site(config, NOW)
-    client = create_app(config).test_client()
+    client = create_app(config, FeedStore.for_config(config)).test_client()
     form = {"hub.mode": "subscribe", "hub.topic": feed_url(config, "all.json")}
     first = {**form, "hub.callback": "https://93.184.215.14/a"}
     assert client.post("/websub", data=first).status_code == 202

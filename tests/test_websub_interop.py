@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 import requests
 
-from feedsmith.feeds import feed_url
+from feedsmith.core.layout import feed_url
 from test_serve_e2e import eventually, free_port, post_text, run_serve
 
 flask_websub = pytest.importorskip("flask_websub.subscriber")

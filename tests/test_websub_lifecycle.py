@@ -19,12 +19,13 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from feedsmith.build import build_site
-from feedsmith.feeds import feed_url
-from feedsmith.web import create_app
-from feedsmith.websub.deliver import PER_HOST
-from feedsmith.websub.notify import WebSubSink
-from feedsmith.websub.store import WebSubStore
+from feedsmith.core.layout import feed_url
+from feedsmith.pipeline import build_site
+from feedsmith.publish.websub.deliver import PER_HOST
+from feedsmith.publish.websub.notify import WebSubSink
+from feedsmith.publish.websub.store import WebSubStore
+from feedsmith.serve.app import create_app
+from feedsmith.serve.stores import FeedStore
 from test_serve_e2e import post_text
 from websub_servers import Received, Recorder, serving
 
@@ -74,7 +75,7 @@ def hub(site: Any) -> Iterator[Any]:
 
         class Hub:
             store = WebSubStore(config.state_dir)
-            client = create_app(config).test_client()
+            client = create_app(config, FeedStore.for_config(config)).test_client()
             callback = base + "/cb"
 
             def build(self) -> None:
@@ -208,7 +209,8 @@ def test_a_renewal_is_verified_again_extends_the_lease_and_is_never_over_the_lim
     hub.clock.offset += 300
     # The app counts this callback host as full (one subscription, the limit set below).
     full = dataclasses.replace(hub.config.websub, max_per_host=1)
-    limited = create_app(dataclasses.replace(hub.config, websub=full)).test_client()
+    limited_config = dataclasses.replace(hub.config, websub=full)
+    limited = create_app(limited_config, FeedStore.for_config(limited_config)).test_client()
     form = {"hub.callback": hub.callback, "hub.mode": "subscribe"}
     other = limited.post("/websub", data={**form, "hub.topic": feed_url(hub.config, "all.json")})
     assert other.status_code == 429

@@ -15,8 +15,8 @@ from typing import Any
 
 import pytest
 
-from feedsmith.feeds import feed_url
-from feedsmith.websub.store import backoff
+from feedsmith.core.layout import feed_url
+from feedsmith.publish.websub.retry import backoff
 from test_serve_e2e import eventually, free_port, post_text, run_serve
 from websub_servers import Received, Recorder, pinged_topics, serving
 

@@ -21,12 +21,13 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from feedsmith.build import build_site
-from feedsmith.feeds import feed_url
-from feedsmith.web import create_app
-from feedsmith.websub.deliver import signature
-from feedsmith.websub.notify import WebSubSink
-from feedsmith.websub.store import WebSubStore
+from feedsmith.core.layout import feed_url
+from feedsmith.pipeline import build_site
+from feedsmith.publish.websub.deliver import signature
+from feedsmith.publish.websub.notify import WebSubSink
+from feedsmith.publish.websub.store import WebSubStore
+from feedsmith.serve.app import create_app
+from feedsmith.serve.stores import FeedStore
 from test_serve_e2e import post_text
 from websub_servers import Received, Recorder, serving
 
@@ -87,7 +88,7 @@ def hub(site: Any) -> Iterator[Any]:
 
         class Hub:
             store = WebSubStore(config.state_dir)
-            client = create_app(config).test_client()
+            client = create_app(config, FeedStore.for_config(config)).test_client()
             callback = base + "/cb"
             topic = feed_url(config, "all.atom.xml")
             posts = 1

@@ -26,15 +26,11 @@ from pathlib import Path
 from typing import Any
 
 from feedsmith import __version__
-from feedsmith.config import (
-    FROM_BUCKET_ENV_VAR,
-    Config,
-    ConfigError,
-    load_config,
-    resolve_config_path,
-)
-from feedsmith.statedir import StateDirError, ensure_state_dir
-from feedsmith.text import escape_controls
+from feedsmith.config import FROM_BUCKET_ENV_VAR, load_config, resolve_config_path
+from feedsmith.core.config import Config, ConfigError
+from feedsmith.core.text import escape_controls
+from feedsmith.system.diskerrors import describe
+from feedsmith.system.statedir import StateDirError, ensure_state_dir
 
 EXIT_OK = 0
 EXIT_INVALID = 1
@@ -134,14 +130,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "build":
             return _build(config, strict=args.strict, progress=not args.no_progress)
         if args.command == "serve" and from_bucket:
-            from feedsmith.server import serve_replica
+            from feedsmith.serve.server import serve_replica
 
             return serve_replica(config, host=args.host, port=args.port, workers=args.workers)
         if args.command == "serve":
             return _serve(config, host=args.host, port=args.port, workers=args.workers)
     except OSError as exc:  # disk full, read-only, permissions...: one line, traceback with -v
-        from feedsmith.diskerrors import describe
-
         log.debug("%s failed", args.command, exc_info=True)
         print(f"feedsmith: {args.command} failed: {describe(exc)}", file=sys.stderr)
         return EXIT_BUILD_FAILED
@@ -156,7 +150,7 @@ def _display_base() -> Path:
 def _check(config: Config) -> int:
     # The builder's scan, not a plain one: it reads (never writes) state_dir, so a broken post
     # whose last valid version is still published is reported as the warning builds give.
-    from feedsmith.build import SiteBuilder
+    from feedsmith.pipeline import SiteBuilder
 
     builder = SiteBuilder(config, watch=False, persist_cache=False)
     result = builder.scan(datetime.now(UTC), warn_held=True)
@@ -174,8 +168,8 @@ def _check_page_template(config: Config, posts: list[Any]) -> str | None:
     before a build fails on it."""
     if not config.feed.pages:
         return None
-    from feedsmith.groups import ALL, FeedGroup
-    from feedsmith.pages import PageRenderer, TemplateProblem
+    from feedsmith.core.groups import ALL, FeedGroup
+    from feedsmith.core.pages import PageRenderer, TemplateProblem
 
     newest = sorted(posts, key=lambda p: (p.date, p.id), reverse=True)[: config.feed.max_entries]
     group = FeedGroup("all", ALL, ALL, ALL, tuple(newest))
@@ -189,7 +183,7 @@ def _check_page_template(config: Config, posts: list[Any]) -> str | None:
 def _build(config: Config, *, strict: bool, progress: bool) -> int:
     keeper = None
     if config.publish.s3 is not None:
-        from feedsmith.lease import keeper_for
+        from feedsmith.publish.s3.lease import keeper_for
 
         keeper = keeper_for(config)
         keeper.step(watching=False)  # a one-shot build cannot wait: the written expiry decides
@@ -211,9 +205,9 @@ def _build(config: Config, *, strict: bool, progress: bool) -> int:
 
 
 def _build_and_publish(config: Config, *, strict: bool, progress: bool, keeper: Any) -> int:
-    from feedsmith.build import BuildError, build_site
-    from feedsmith.progress import TerminalProgress
-    from feedsmith.sinks import configured_sinks
+    from feedsmith.pipeline import BuildError, build_site
+    from feedsmith.pipeline.progress import TerminalProgress
+    from feedsmith.publish.sinks import configured_sinks
 
     bar = TerminalProgress(sys.stderr) if progress and sys.stderr.isatty() else None
     try:
@@ -231,7 +225,7 @@ def _build_and_publish(config: Config, *, strict: bool, progress: bool, keeper: 
     if bar:
         bar.close()
     if config.websub.enabled:
-        from feedsmith.websub.notify import drain
+        from feedsmith.publish.websub.notify import drain
 
         drain(sinks)  # bounded: what is not out by then stays queued for the next run
     for problem in report.problems:
@@ -250,7 +244,7 @@ def _build_and_publish(config: Config, *, strict: bool, progress: bool, keeper: 
 
 
 def _serve(config: Config, *, host: str | None, port: int | None, workers: int | None) -> int:
-    from feedsmith.server import serve
+    from feedsmith.serve.server import serve
 
     return serve(config, host=host, port=port, workers=workers)
 

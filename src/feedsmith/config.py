@@ -1,4 +1,4 @@
-"""The one validated configuration object.
+"""Reading ``config.yaml`` into the one validated :class:`~feedsmith.core.config.Config`.
 
 The YAML file is read and checked exactly once, at start-up, and turned into frozen dataclasses.
 Everything downstream takes a :class:`Config` (or the part of it that it needs) instead of a dict,
@@ -8,188 +8,36 @@ so a typo in ``config.yaml`` is caught here, with the key and the file named, ra
 
 from __future__ import annotations
 
-import hashlib
 import importlib.util
-import json
 import os
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import fields
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 from urllib.parse import urljoin, urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 
-from feedsmith.model import Author
-from feedsmith.urlsafety import is_allowed_url
+from feedsmith.core.config import (
+    DEFAULT_PERMALINK,
+    FORMATS,
+    Config,
+    ConfigError,
+    FeedConfig,
+    LeaseConfig,
+    PublishConfig,
+    S3Config,
+    ScheduleConfig,
+    ServerConfig,
+    SiteConfig,
+    WebSubConfig,
+)
+from feedsmith.core.model import Author
+from feedsmith.core.urlsafety import is_allowed_url
 
 ENV_VAR = "FEEDSMITH_CONFIG"
 #: Set (to 1) in the environment of `serve --from-bucket` replicas and their web workers.
 FROM_BUCKET_ENV_VAR = "FEEDSMITH_FROM_BUCKET"
-DEFAULT_PERMALINK = "/:categories/:year/:month/:day/:title.html"
-FORMATS = ("atom", "rss", "json")
-
-
-class ConfigError(Exception):
-    """A configuration problem, worded for the person editing the file.
-
-    ``str(err)`` is the single line the CLI prints before exiting with status 2.
-    """
-
-    def __init__(self, file: Path | str, key: str | None, message: str) -> None:
-        self.file = str(file)
-        self.key = key
-        self.message = message
-        where = f"{self.file}: {key}" if key else self.file
-        super().__init__(f"{where}: {message}")
-
-
-@dataclass(frozen=True)
-class SiteConfig:
-    title: str = "My blog"
-    url: str = "http://localhost:8080"
-    description: str = ""
-    language: str = "en"
-    author: str = ""
-
-
-@dataclass(frozen=True)
-class FeedConfig:
-    max_entries: int = 20
-    content: Literal["full", "summary"] = "full"
-    formats: tuple[str, ...] = FORMATS
-    #: RFC 5005 archives: every post stays reachable from the subscription document.
-    archive: bool = True
-    #: Posts per archive page; ``0`` in the file means "the same as max_entries" (at most that:
-    #: the newest, not yet full page's posts are only in the subscription document).
-    archive_page_size: int = 20
-    #: An HTML page per feed (``tags/ai.html``) for people who click a feed link.
-    pages: bool = True
-
-
-@dataclass(frozen=True)
-class ScheduleConfig:
-    interval_seconds: int = 300
-    watch: bool = True  # `serve` builds when post files change, not only at ticks
-    settle_ms: int = 300  # a posts folder written to less than this ago is waited for
-
-
-@dataclass(frozen=True)
-class ServerConfig:
-    host: str = "127.0.0.1"
-    port: int = 8080
-    workers: int = 2
-    #: Request bodies (the hub's form posts, the rebuild webhook) above this → 413 unread.
-    max_body_bytes: int = 65536
-    #: A request body must arrive within this → 408: a slow client cannot hold a web thread.
-    body_timeout_seconds: float = 10.0
-
-
-@dataclass(frozen=True)
-class S3Config:
-    """``publish.s3``: where :mod:`feedsmith.bucket` mirrors the published tree.
-
-    No credentials here on purpose: boto3's own chain (environment, profile, instance role)
-    supplies them, so a config file can be committed and shared.
-    """
-
-    bucket: str
-    prefix: str = "feeds/"
-    endpoint_url: str | None = None
-    region: str | None = None
-    cache_control: str | None = None  # None: what `serve` sends (public, max-age=interval)
-    #: Days a vanished feed's "gone" object stays before it is deleted (0: delete at once).
-    gone_days: int = 30
-    #: Builders elect one publisher with a lease object in the bucket (:mod:`feedsmith.lease`):
-    #: a dead leader is replaced about this many seconds after its last renewal.
-    lease_seconds: float = 30.0
-    #: ``serve --from-bucket``: how often a replica asks whether the manifest changed.
-    refresh_seconds: float = 2.0
-
-
-@dataclass(frozen=True)
-class PublishConfig:
-    s3: S3Config | None = None
-
-
-@dataclass(frozen=True)
-class LeaseConfig:
-    """Subscription lease bounds of the built-in hub (W3C WebSub §5.1: the hub decides)."""
-
-    default: int = 864_000  # 10 days
-    min: int = 3600
-    max: int = 2_592_000  # 30 days
-
-
-@dataclass(frozen=True)
-class WebSubConfig:
-    """WebSub (W3C Recommendation): hubs advertised in every feed and told of its changes."""
-
-    hubs: tuple[str, ...] = ()  # external hubs to advertise and ping
-    builtin: bool = False  # feedsmith itself is a hub at {site.url}/websub, advertised first
-    #: The built-in hub refuses callbacks resolving to loopback/private/link-local addresses
-    #: (SSRF) unless this is true (tests, an intranet).
-    allow_private_callbacks: bool = False
-    lease_seconds: LeaseConfig = field(default_factory=LeaseConfig)
-    max_subscriptions: int = 10_000  # built-in hub, in total
-    max_per_host: int = 100  # built-in hub, per callback host
-
-    @property
-    def enabled(self) -> bool:
-        return self.builtin or bool(self.hubs)
-
-
-@dataclass(frozen=True)
-class Config:
-    """Validated settings. Paths are absolute (resolved against the config file's folder)."""
-
-    path: Path
-    site: SiteConfig
-    posts_dir: Path
-    output_dir: Path
-    state_dir: Path
-    timezone: str = "UTC"
-    permalink: str = DEFAULT_PERMALINK
-    id_authority: str = ""
-    max_post_bytes: int = 10 * 1024 * 1024
-    feed: FeedConfig = field(default_factory=FeedConfig)
-    schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
-    server: ServerConfig = field(default_factory=ServerConfig)
-    #: ``authors:`` in the file: key -> the author a post names by that key (``author: jane``),
-    #: as Jekyll's ``_data/authors.yml``. Pairs in file order, so the config stays hashable.
-    authors: tuple[tuple[str, Author], ...] = ()
-    #: A folder whose templates (``feed.html``, ``index.html``) replace the built-in ones.
-    templates_dir: Path | None = None
-    publish: PublishConfig = field(default_factory=PublishConfig)
-    websub: WebSubConfig = field(default_factory=WebSubConfig)
-
-    @property
-    def hub_urls(self) -> tuple[str, ...]:
-        """The hubs every feed advertises, the built-in one first (it is the one we run)."""
-        builtin = (f"{self.site.url}/websub",) if self.websub.builtin else ()
-        return builtin + self.websub.hubs
-
-    @property
-    def tz(self) -> ZoneInfo:
-        return ZoneInfo(self.timezone)
-
-    def fingerprint(self) -> str:
-        """A hash of every setting that changes how a post is parsed or rendered.
-
-        Caches keyed on it are invalidated when the config (or the feedsmith version) changes,
-        so a stale cache can cost time but never correctness.
-        """
-        from feedsmith import __version__
-
-        data = asdict(self)
-        for key in ("path", "output_dir", "state_dir", "schedule", "server", "publish", "websub"):
-            data.pop(key, None)
-        if self.hub_urls:  # only what the feeds show; none: the fingerprint of before WebSub
-            data["hubs"] = list(self.hub_urls)
-        data["posts_dir"] = str(self.posts_dir)
-        data["version"] = __version__
-        blob = json.dumps(data, sort_keys=True, default=str).encode()
-        return hashlib.sha256(blob).hexdigest()[:16]
 
 
 _TOP_KEYS = {
@@ -498,7 +346,7 @@ def _authors(raw: dict[str, Any], path: Path, site_url: str) -> tuple[tuple[str,
 
 
 def _resolved(site_url: str, url: str) -> str:
-    """``url`` resolved against the site as :mod:`feedsmith.posts` resolves an author's uri."""
+    """``url`` resolved against the site as :mod:`feedsmith.core.posts` resolves an author's uri."""
     try:
         return urljoin(site_url + "/", url.strip())
     except ValueError:  # a broken IPv6 host such as "//[x"

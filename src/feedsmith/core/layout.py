@@ -1,0 +1,148 @@
+"""Every name and URL feedsmith publishes, in one place (Datasette's ``url_builder`` idea).
+
+The published tree is a contract with readers, web servers and buckets: a feed's path is its
+subscription URL, and ``index.json`` lists exactly these names. So no other module joins path
+strings or spells a published file name; they ask here. Timestamps written into published or
+shared files (the manifest, ``status.json``, the bucket's and the lease's records) are spelled
+here too, one way per kind.
+
+Layout of ``output_dir`` (served under ``/feeds/``)::
+
+    index.json  index.opml  ids.json  feedsmith.css  feedsmith.js
+    all.atom.xml  all.rss.xml  all.json  all.html
+    categories/<slug>.*  tags/<slug>.*  authors/<slug>.*
+    archive/<feed path>/<n>.<suffix>          RFC 5005 archive pages, numbered from the oldest
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from urllib.parse import quote
+
+from feedsmith.core.config import Config
+from feedsmith.core.formats import FORMATS, by_suffix
+from feedsmith.core.groups import FeedGroup
+
+#: The manifest: what exists, with hashes, change times and what is gone.
+MANIFEST = "index.json"
+#: Every feed as an OPML subscription list.
+OPML = "index.opml"
+#: Source path → published entry id (see :mod:`feedsmith.core.identity`).
+ID_MAP = "ids.json"
+#: The feed pages' two assets: published name → file in the package's ``static/`` folder.
+ASSETS = {"feedsmith.css": "feed-page.css", "feedsmith.js": "feed-page.js"}
+#: Where ``serve`` (and the URLs in every feed) put ``output_dir``.
+FEEDS_PREFIX = "/feeds/"
+#: A feed page's suffix, beside the feed files: ``tags/ai.html``.
+PAGE_SUFFIX = ".html"
+#: The folder of each kind of feed; the site feed is ``all`` at the top.
+FOLDERS = {"category": "categories", "tag": "tags", "author": "authors"}
+
+CT_OPML = "text/x-opml; charset=utf-8"
+CT_JSON = "application/json"
+CT_TEXT = "text/plain; charset=utf-8"
+CT_HTML = "text/html; charset=utf-8"
+CT_CSS = "text/css; charset=utf-8"
+CT_JS = "text/javascript; charset=utf-8"
+#: By file-name suffix, after the formats' own (``.atom.xml`` before ``.xml``).
+_OTHER_TYPES = (
+    (".opml", CT_OPML),
+    (PAGE_SUFFIX, CT_HTML),
+    (".css", CT_CSS),
+    (".js", CT_JS),
+    (".xml", "application/xml; charset=utf-8"),
+)
+#: Suffixes of files a build owns in ``output_dir`` (anything else there is left alone).
+OWNED_SUFFIXES = (*(f.suffix for f in FORMATS.values()), ".opml", PAGE_SUFFIX, ".css", ".js")
+
+
+def content_type_for(rel: str) -> str:
+    """The Content-Type of a published file, from its name."""
+    if rel in (MANIFEST, ID_MAP):  # JSON, but not JSON Feeds
+        return CT_JSON
+    name = rel.rsplit("/", 1)[-1]
+    fmt = by_suffix(name)
+    if fmt is not None:
+        return fmt.content_type
+    for suffix, content_type in _OTHER_TYPES:
+        if name.endswith(suffix):
+            return content_type
+    return "application/octet-stream"
+
+
+# -- feeds ---------------------------------------------------------------------------------------
+
+
+def feed_base(group: FeedGroup) -> str:
+    """The group's path without suffix, ``all`` or ``tags/<slug>``: each format and the feed
+    page add theirs."""
+    return "all" if group.kind == "all" else f"{FOLDERS[group.kind]}/{group.slug}"
+
+
+def archive_path(base: str, page: int, suffix: str) -> str:
+    """``archive/<feed path>/<page><suffix>``, e.g. ``archive/tags/python/3.atom.xml``: beside
+    the feeds, never inside their folders."""
+    return f"archive/{base}/{page}{suffix}"
+
+
+def page_file(group: FeedGroup, fmt: str, page: int) -> str:
+    """Page ``page`` of the group's feed in ``fmt`` (``0``: the subscription document,
+    ``all.atom.xml``; ``n``: ``archive/all/n.atom.xml``)."""
+    base = feed_base(group)
+    suffix = FORMATS[fmt].suffix
+    return archive_path(base, page, suffix) if page else base + suffix
+
+
+def feed_files(group: FeedGroup, formats: Sequence[str]) -> dict[str, str]:
+    """Format → path relative to ``output_dir`` (Unicode on disk, percent-encoded in URLs);
+    an archive page's group gives that page's paths."""
+    page = group.paging.page if group.paging is not None else 0
+    return {fmt: page_file(group, fmt, page) for fmt in formats}
+
+
+def feed_page_file(group: FeedGroup) -> str:
+    """``all.html``, ``tags/<slug>.html``: the feed's human page, beside its files."""
+    return feed_base(group) + PAGE_SUFFIX
+
+
+def feed_url(config: Config, rel_path: str) -> str:
+    """Absolute URL of a published file: ``site.url`` + ``/feeds/`` + the quoted path."""
+    return f"{config.site.url}{FEEDS_PREFIX}{quote(rel_path, safe='/')}"
+
+
+def feed_href(rel_path: str) -> str:
+    """The site-relative URL of a published file (``/feeds/tags/%E6%9C%80.atom.xml``)."""
+    return FEEDS_PREFIX + quote(rel_path, safe="/")
+
+
+# -- timestamps ----------------------------------------------------------------------------------
+
+
+def _utc(value: datetime) -> datetime:
+    # Clocks here are aware; a naive value can only mean UTC.
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def iso_seconds(value: datetime) -> str:
+    """``2025-11-16T20:35:04Z``: the manifest's and the bucket's records' one spelling."""
+    return _utc(value).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def iso_exact(value: datetime) -> str:
+    """``…T20:35:04Z``, with microseconds when there are any: ``status.json``'s times, which
+    measure builds."""
+    text = _utc(value).isoformat()
+    return text[:-6] + "Z" if text.endswith("+00:00") else text
+
+
+def iso_millis(value: datetime) -> str:
+    """``…T20:35:04.123Z``: the lease's times, compared across builders."""
+    return _utc(value).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def parse_iso(value: str) -> datetime:
+    """What the three above write (and any ISO 8601 time) back, in UTC; naive means UTC."""
+    if not isinstance(value, str):
+        raise TypeError(f"expected an ISO 8601 string, not {type(value).__name__}")
+    return _utc(datetime.fromisoformat(value.replace("Z", "+00:00")))

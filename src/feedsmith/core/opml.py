@@ -1,0 +1,88 @@
+"""OPML 2.0: every feed of the site as one subscription list (``index.opml``).
+
+Not a feed format (no entries, one file per site), so not in the format table; it subscribes
+to the first published format in that table's order.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Sequence
+from typing import Any
+
+from feedsmith.core.config import Config
+from feedsmith.core.formats import FORMATS
+from feedsmith.core.groups import FeedGroup
+from feedsmith.core.layout import feed_files, feed_url
+from feedsmith.core.render.common import feed_title, home, rfc822
+from feedsmith.core.text import xml_safe
+
+__all__ = ["opml_format", "render_opml"]
+
+_OPML_KIND_TITLES = {
+    "all": "All posts",
+    "category": "Categories",
+    "tag": "Tags",
+    "author": "Authors",
+}
+
+
+def opml_format(config: Config) -> str:
+    """The format OPML subscribes to: the first published in the table's order, which puts
+    Atom first (best-defined ids and dates)."""
+    return next(name for name in FORMATS if name in config.feed.formats)
+
+
+def render_opml(groups: Sequence[FeedGroup], config: Config) -> bytes:
+    """OPML 2.0 subscription list: one folder outline per kind, one outline per feed.
+
+    ``dateModified`` is the newest update among the listed feeds (omitted with no posts), so the
+    file changes only when a feed does.
+
+    Every text in it (outline ``text``/``title``, head ``title``/``ownerName``) is HTML-escaped
+    *before* XML escaping, so ``Bits & <Bytes>`` is written ``Bits &amp;amp; &amp;lt;Bytes&gt;``.
+    OPML 2.0 says ``text`` may hold encoded HTML and many readers (and the W3C validator) render
+    these attributes as HTML: unescaped, a tag named ``<script>…`` would be markup in them.
+    Escaping, not stripping, keeps the title the author chose and shows it literally in a reader
+    that renders HTML; a reader that shows the attribute as plain text shows the entities.
+    """
+    from lxml import etree
+
+    fmt = opml_format(config)
+    root = etree.Element("opml", version="2.0")
+    head = etree.SubElement(root, "head")
+    etree.SubElement(head, "title").text = _opml_text(config.site.title)
+    newest = max(
+        (p.updated for g in groups for p in g.posts[: config.feed.max_entries]), default=None
+    )
+    if newest is not None:
+        etree.SubElement(head, "dateModified").text = rfc822(newest)
+    if config.site.author:
+        etree.SubElement(head, "ownerName").text = _opml_text(config.site.author)
+    body = etree.SubElement(root, "body")
+    folders: dict[str, Any] = {}
+    for group in groups:
+        folder = folders.get(group.kind)
+        if folder is None:
+            text = _OPML_KIND_TITLES.get(group.kind, group.kind)
+            # Only `text`: a folder outline with more attributes must have a `type` (OPML 2.0;
+            # the W3C validator warns MissingOutlineType), and a folder has no type to give.
+            folder = etree.SubElement(body, "outline", text=text)
+            folders[group.kind] = folder
+        title = _opml_text(feed_title(group, config))
+        attrs = {
+            "type": "rss",
+            "text": title,
+            "title": title,
+            "xmlUrl": feed_url(config, feed_files(group, [fmt])[fmt]),
+            "htmlUrl": home(config),
+        }
+        if config.site.language:
+            attrs["language"] = xml_safe(config.site.language)
+        etree.SubElement(folder, "outline", attrs)
+    return etree.tostring(root, pretty_print=True, encoding="UTF-8", xml_declaration=True)
+
+
+def _opml_text(text: str) -> str:
+    """OPML text as the HTML its readers take it for (see :func:`render_opml`)."""
+    return html.escape(xml_safe(text), quote=False)

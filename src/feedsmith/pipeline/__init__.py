@@ -1,0 +1,37 @@
+"""The incremental build: post files in, a published tree and a change set out.
+
+The stages, in the order :mod:`.site` (the orchestrator, :class:`SiteBuilder`,
+:func:`build_site`) runs them, each over the pure core and writing through :mod:`feedsmith.publish`:
+
+====================  ======================================================================
+:mod:`.listing`       scan: post files and their stat keys (:mod:`.sources` finds and reads)
+:mod:`.tracking`      what changed since the last build, from inotify (:mod:`.watch`)
+:mod:`.memo`          the nothing-changed fast path
+:mod:`.index`         parse, incrementally: the parse cache (:mod:`.cache`, :mod:`.records`)
+                      and last known good (:mod:`.kept`)
+:mod:`.idbook`        the id map between builds (ids for life)
+:mod:`.plan`          which feeds to render again (signatures), the manifest's lines
+:mod:`.scheduler`     rendering: lazy files, the process pool (tied to the builder)
+:mod:`.statefile`     the build state on disk
+:mod:`.report`        :class:`BuildReport`, :class:`BuildError`
+:mod:`.scan`          the whole scan in one call (``check``, tests: the reference)
+:mod:`.progress`      the progress bar on a terminal
+====================  ======================================================================
+
+Nothing here knows about HTTP or a scheduler: ``serve`` (above) calls it; what it produces goes
+to the sinks of :mod:`feedsmith.publish` (below).
+"""
+
+from feedsmith.pipeline.report import BuildError, BuildReport, ProgressFn, RenderError
+from feedsmith.pipeline.site import LOCK_FILE, STATE_FILE, SiteBuilder, build_site
+
+__all__ = [
+    "LOCK_FILE",
+    "STATE_FILE",
+    "BuildError",
+    "BuildReport",
+    "ProgressFn",
+    "RenderError",
+    "SiteBuilder",
+    "build_site",
+]

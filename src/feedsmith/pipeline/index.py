@@ -1,0 +1,260 @@
+"""Parse, incrementally: the parse index, which spares re-reading and re-parsing unchanged files.
+
+Files whose stat key is unchanged are not read; changed keys with unchanged bytes are not
+re-parsed. The index lives in memory in the service and in ``state_dir`` between processes
+(:mod:`feedsmith.pipeline.cache`). Here too is *last known good* (:mod:`feedsmith.pipeline.kept`): a
+broken file that held a valid post yields that post's last valid version, not a hole in its feeds.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import time
+
+from feedsmith.core.config import Config
+from feedsmith.core.decoding import display_path
+from feedsmith.core.model import ParseOutcome
+from feedsmith.core.posts import parse_post
+from feedsmith.core.text import escape_controls
+from feedsmith.pipeline.cache import (
+    CACHE_FILE,
+    Entry,
+    content_sha256,
+    html_of,
+    hydrate,
+    load_index,
+    make_entry,
+    save_index,
+)
+from feedsmith.pipeline.kept import (
+    KEPT_FILE,
+    Kept,
+    is_broken,
+    keep,
+    kept_from,
+    load_kept,
+    save_kept,
+)
+from feedsmith.pipeline.listing import Listed, Listing, display_namer, read_source, relabel
+from feedsmith.pipeline.report import ProgressFn
+from feedsmith.pipeline.scheduler import BuildPool
+from feedsmith.pipeline.sources import SourceFile
+
+log = logging.getLogger("feedsmith.build")
+
+#: In a long-lived builder, persist the parse index at most this often (see ``save``).
+CACHE_SAVE_SECONDS = 300.0
+
+#: Every file's outcome by ``rel``, and the files that could not be read (retried each build).
+Scanned = tuple[dict[str, ParseOutcome], set[str]]
+
+
+class ParseIndex:
+    """``rel`` -> the last read of that file (key, hash, outcome, compressed HTML), plus the
+    last valid versions of files that are broken now. Loaded from ``state_dir`` on first use.
+
+    ``persist``: write the index back to ``state_dir`` (see :meth:`save`)."""
+
+    def __init__(self, config: Config, fingerprint: str, *, persist: bool = True) -> None:
+        self.config = config
+        self.fingerprint = fingerprint
+        self.persist_cache = persist
+        self.cache_path = config.state_dir / CACHE_FILE
+        self.kept_path = config.state_dir / KEPT_FILE
+        self.index: dict[str, Entry] | None = None
+        self._index_changed = False
+        self._kept: dict[str, Kept] | None = None
+        self._kept_changed = False
+        self._saved_at: float | None = None  # monotonic time of the last cache save
+        self.last_parsed = 0  # files actually parsed by the last build (tests, bench)
+
+    def load(self) -> None:
+        if self.index is None:
+            self.index = load_index(self.cache_path, self.fingerprint)
+        if self._kept is None:
+            self._kept = load_kept(self.kept_path)
+
+    @property
+    def racy(self) -> bool:
+        """Some file was read so soon after it was written that its stat cannot be trusted."""
+        return any(e.racy for e in (self.index or {}).values())
+
+    def outcomes(
+        self,
+        listing: Listing,
+        listed: Listed | None,
+        pool: BuildPool,
+        progress: ProgressFn | None = None,
+    ) -> tuple[list[ParseOutcome], Scanned]:
+        """Every source's outcome in ``rel`` order, from the index where its key still holds.
+
+        With ``listing.delta`` (the watcher's suspects, see
+        :meth:`~feedsmith.pipeline.tracking.ChangeTracker.delta`) only those files are looked at,
+        and each is read again even if its key did not move (an event means a write, and a
+        write in the same mtime tick keeps the key); every other outcome is the last
+        successful build's (``listed``). Returns the outcomes and, for the next build to
+        patch, every file's outcome and the unreadable files."""
+        self.load()
+        old = self.index
+        assert old is not None
+        keys = listing.keys
+        items: list[tuple[str, int, int]]
+        if listing.delta is not None and listed is not None:
+            force = True
+            new = dict(old)
+            outcome_of = dict(listed.outcome_of)
+            unreadable = set(listed.unreadable)
+            items = []
+            changed = False
+            for rel, key in sorted(listing.delta.items()):
+                if key is not None:
+                    items.append((rel, *key))
+                    continue
+                changed = new.pop(rel, None) is not None or changed
+                outcome_of.pop(rel, None)
+                unreadable.discard(rel)
+                self.forget_kept(rel)  # deleted: a deliberate removal
+        else:
+            force = False
+            new, outcome_of, unreadable = {}, {}, set()
+            items = keys
+            changed = len(old) != len(keys) or any(rel not in old for rel, _, _ in keys)
+        slots: list[Entry | ParseOutcome | None] = []
+        todo: list[tuple[int, SourceFile, str]] = []
+        shown_of = display_namer(self.config.posts_dir)
+        for i, (rel, size, mtime_ns) in enumerate(items):
+            shown = shown_of(rel)
+            entry = old.get(rel)
+            if entry is not None and entry.shown != shown:
+                entry = relabel(entry, shown)  # built from another working directory
+                changed = True
+            if entry is not None and not force and entry.trusted(size, mtime_ns):
+                slots.append(entry)
+                continue
+            src = listing.source(rel, size, mtime_ns)
+            if entry is not None:
+                # Key changed (or racy, or written to): read, and re-parse only when the bytes
+                # changed.
+                read_ns = time.time_ns()
+                data = self.read(src, shown)
+                if isinstance(data, ParseOutcome):
+                    slots.append(data)
+                    changed = True
+                    continue
+                digest = content_sha256(data)
+                if digest == entry.sha256:
+                    fresh = dataclasses.replace(
+                        entry, size=src.size, mtime_ns=src.mtime_ns, read_ns=read_ns
+                    )
+                    # Worth saving only when the key moved or the entry stopped being racy
+                    # (a no-change rebuild must not rewrite the cache file).
+                    if (entry.size, entry.mtime_ns, entry.racy) != (
+                        fresh.size,
+                        fresh.mtime_ns,
+                        fresh.racy,
+                    ):
+                        changed = True
+                    slots.append(fresh)
+                    continue
+                changed = True
+            slots.append(None)
+            todo.append((i, src, shown))
+        total = len(todo)
+        self.last_parsed = total
+        if todo:
+            changed = True
+            if progress is not None:
+                progress(0, total)
+            for done, (i, result) in enumerate(pool.parse_many(todo, self.parse_entry), 1):
+                slots[i] = result
+                if progress is not None:
+                    progress(done, total)
+        for (rel, _, _), slot in zip(items, slots, strict=True):
+            assert slot is not None
+            if isinstance(slot, Entry):
+                new[rel] = slot
+                outcome_of[rel] = self.last_good(rel, slot.outcome, old.get(rel))
+                unreadable.discard(rel)
+            else:  # unreadable: not cached, retried next build
+                previous = old.get(rel)
+                changed = new.pop(rel, None) is not None or changed
+                outcome_of[rel] = self.last_good(rel, slot, previous)
+                unreadable.add(rel)
+        if self._kept and listing.delta is None:
+            for rel in set(self._kept).difference(rel for rel, _, _ in keys):
+                self.forget_kept(rel)  # deleted while nobody watched
+        self.index = new
+        self._index_changed = self._index_changed or changed
+        return [outcome_of[rel] for rel, _, _ in keys], (outcome_of, unreadable)
+
+    def last_good(self, rel: str, outcome: ParseOutcome, previous: Entry | None) -> ParseOutcome:
+        """``outcome``, or for a broken file that held a valid post its last valid version.
+
+        The version comes from the kept store, else from the index entry of the previous build
+        (the file's last outcome, valid then); any other outcome ends keeping that file.
+        """
+        kept = self._kept
+        assert kept is not None
+        if not is_broken(outcome):
+            self.forget_kept(rel)
+            return outcome
+        good = kept.get(rel)
+        if good is None:
+            if previous is None or previous.outcome.post is None:
+                return outcome  # never valid (as far as we know): skipped as before
+            post = hydrate(previous.outcome.post, html_of(previous))
+            good = kept[rel] = kept_from(post, previous.mtime_ns)
+            self._kept_changed = True
+        return keep(outcome, good)
+
+    def forget_kept(self, rel: str) -> None:
+        if self._kept and self._kept.pop(rel, None) is not None:
+            self._kept_changed = True
+
+    def save_kept(self) -> None:
+        if self._kept_changed and self._kept is not None:
+            save_kept(self.kept_path, self._kept)
+            self._kept_changed = False
+
+    # -- change detection (the service) ---------------------------------------------------------
+
+    def read(self, src: SourceFile, shown: str) -> bytes | ParseOutcome:
+        return read_source(src, shown, self.config.max_post_bytes)
+
+    def parse_entry(self, src: SourceFile, shown: str) -> Entry | ParseOutcome:
+        read_ns = time.time_ns()
+        data = self.read(src, shown)
+        if isinstance(data, ParseOutcome):
+            return data
+        outcome = parse_post(data, src.rel, shown, self.config)
+        return make_entry(src.size, src.mtime_ns, content_sha256(data), shown, outcome, read_ns)
+
+    def parse_source(self, src: SourceFile) -> ParseOutcome:
+        """One file → outcome (uncached). Unreadable files are invalid posts, not failures."""
+        shown = display_path(self.config.posts_dir / src.rel)
+        data = self.read(src, shown)
+        if isinstance(data, ParseOutcome):
+            return data
+        return parse_post(data, src.rel, shown, self.config)
+
+    def save(self) -> None:
+        """Persist the index after the first build of this builder, then at most every
+        ``CACHE_SAVE_SECONDS``: in the service a one-post edit would otherwise pickle the whole
+        10,000-entry index each time, and a cache a few edits behind only costs the next process
+        re-parsing those few files (keys are always checked)."""
+        if not (self.persist_cache and self._index_changed and self.index is not None):
+            return
+        now = time.monotonic()
+        if self._saved_at is not None and now - self._saved_at < CACHE_SAVE_SECONDS:
+            return
+        try:
+            save_index(self.cache_path, self.fingerprint, self.index)
+            self._index_changed = False
+            self._saved_at = now
+        except OSError as exc:  # a cache that cannot be written costs the next process time
+            log.warning(
+                "cannot write parse cache %s: %s",
+                escape_controls(str(self.cache_path)),
+                escape_controls(str(exc)),
+            )

@@ -1,0 +1,414 @@
+"""Render planning: which feeds must be rendered again, decided by signature, not by looking.
+
+A feed's *signature* is what its files are a function of: the config fingerprint, the group's
+identity and, for each post it shows, the post's line (:func:`post_line`). A feed whose
+signature equals the one the state recorded, and whose files on disk still have the recorded
+size and mtime, is *kept*: not rendered, compressed or written. Everything else is handed to
+the render scheduler (:class:`~feedsmith.pipeline.scheduler.LazyFiles`) to render when written.
+
+In the service most groups show the very same post objects build after build, so a group's
+signature and manifest line are remembered (:class:`GroupMemo`) and reused by identity.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from functools import lru_cache, partial
+from operator import is_
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+from feedsmith.core import documents
+from feedsmith.core.archive import archive_groups
+from feedsmith.core.config import Config
+from feedsmith.core.groups import FeedGroup
+from feedsmith.core.layout import (
+    ASSETS,
+    ID_MAP,
+    OPML,
+    feed_files,
+    feed_page_file,
+    iso_seconds,
+    page_file,
+)
+from feedsmith.core.model import Post
+from feedsmith.core.opml import render_opml
+from feedsmith.core.pages import PageRenderer, asset_bytes
+from feedsmith.core.paging import Paging
+from feedsmith.core.render.entries import PackedEntryCache
+from feedsmith.core.state import BuildState
+from feedsmith.pipeline.cache import html_of, hydrate
+from feedsmith.pipeline.index import ParseIndex
+from feedsmith.pipeline.listing import intact as file_intact
+from feedsmith.pipeline.scheduler import LazyFiles
+from feedsmith.publish.output import FeedInfo
+
+#: Decompressed HTML kept at once while rendering (posts), see ``RenderPlanner._hydrate``.
+HTML_MEMO = 512
+
+
+@dataclass
+class GroupMemo:
+    """What :meth:`RenderPlanner.render_changed` worked out for a group, kept for the next build:
+    in the service most groups show the very same post objects build after build (see the
+    ``memo`` of ``apply_updates`` and ``group_posts``), and then all of this is the same."""
+
+    kind: str
+    name: str
+    slug: str
+    shown: tuple[Post, ...]  # held, so the identity test below cannot see a reused id
+    paths: dict[str, str]
+    signature: str
+    info: FeedInfo
+    newest: datetime | None
+    paging: Paging | None = None
+
+    def holds(self, group: FeedGroup, shown: tuple[Post, ...]) -> bool:
+        """True when ``group`` (same kind, key and page) shows exactly these objects, so
+        named, with the same archive links."""
+        return (
+            len(shown) == len(self.shown)
+            and all(map(is_, shown, self.shown))
+            and group.kind == self.kind
+            and group.name == self.name
+            and group.slug == self.slug
+            and group.paging == self.paging
+        )
+
+
+@dataclass
+class Rendered:
+    """The render step's result: dirty feeds (rendered lazily), what was kept, signatures."""
+
+    files: LazyFiles
+    infos: list[FeedInfo]
+    kept: list[str]
+    signatures: dict[str, str]
+
+
+class RenderPlanner:
+    """Decides and prepares each build's renders; kept by the builder between builds.
+
+    ``parse``: the parse index, where the posts' (compressed) HTML lives. ``entries``:
+    serialised entries of recently rendered posts — a post edited in the service is in ~10
+    feeds, whose other entries are then reused rather than rendered again."""
+
+    def __init__(self, config: Config, fingerprint: str, parse: ParseIndex) -> None:
+        self.config = config
+        self.fingerprint = fingerprint
+        self.parse = parse
+        self.entries = PackedEntryCache()
+        self._lines: dict[int, tuple[Post, str]] = {}  # see render_changed
+        self._groups: dict[str, GroupMemo] = {}  # see render_changed
+        #: Feed pages (:mod:`feedsmith.core.pages`), when ``feed.pages`` is on.
+        self.pages = PageRenderer(config) if config.feed.pages else None
+
+    def render(self, groups: list[FeedGroup]) -> tuple[dict[str, bytes], list[FeedInfo]]:
+        """Every group in every configured format, plus ``index.opml``, as bytes in memory."""
+        rendered = self.render_changed(groups, None)
+        files = {rel: rendered.files[rel] for rel in rendered.files}
+        assert all(isinstance(d, bytes) for d in files.values())  # never started on a pool
+        return files, rendered.infos  # type: ignore[return-value]
+
+    def render_changed(
+        self,
+        groups: list[FeedGroup],
+        previous: BuildState | None,
+        suspects: set[str] | None = None,
+    ) -> Rendered:
+        """Render only the feeds whose signature changed since ``previous`` (all without one).
+
+        A feed is *kept* instead — not rendered, compressed or written — when its signature
+        equals the one recorded in the state *and* each of its files (and ``.gz``) on disk
+        still has the size and mtime recorded for it; anything else renders it again (and
+        ``publish`` then writes only bytes that really differ). With ``suspects`` (the watcher's
+        answer, see :meth:`~feedsmith.pipeline.tracking.ChangeTracker.output_touched`) only those
+        files are stat'ed: the others were not touched since ``previous`` recorded them.
+        """
+        cfg = self.config
+        max_entries = cfg.feed.max_entries
+        files = LazyFiles()
+        infos: list[FeedInfo] = []
+        kept: list[str] = []
+        signatures: dict[str, str] = {}
+        html: dict[str, str] = {}
+        output_dir = cfg.output_dir
+
+        def intact(rel: str) -> bool:
+            assert previous is not None
+            record = previous.files.get(rel)
+            if suspects is None or rel in suspects:
+                return file_intact(output_dir, rel, record)
+            return record is not None and "mtime_ns" in record and "gz_mtime_ns" in record
+
+        # id(post) -> (post, its line of a signature). Kept from the last build: in the service
+        # most posts are the very same objects build after build (holding them keeps ids valid).
+        previous_lines = self._lines
+        lines: dict[int, tuple[Post, str]] = {}
+        previous_groups = self._groups
+        memos: dict[str, GroupMemo] = {}
+        newest_all: datetime | None = None
+        # Re-read every build: a template edited while ``serve`` runs re-renders the pages.
+        page_digest = self.pages.refresh() if self.pages is not None else ""
+
+        def keep_or_render(
+            sig_key: str, signature: str, paths: dict[str, str], render: Callable[[], Any]
+        ) -> None:
+            """A file set with no pool task (pages, assets): kept when unchanged, else added."""
+            signatures[sig_key] = signature
+            if (
+                previous is not None
+                and previous.groups.get(sig_key) == signature
+                and all(map(intact, paths.values()))
+            ):
+                kept.extend(paths.values())
+            else:
+                files.add(paths, render)
+
+        for group in groups:
+            # The subscription document, then its archive pages (feedsmith.core.archive): each is
+            # a document of its own here, with its own signature, kept or rendered alone.
+            subscription, pages = archive_groups(group, cfg.feed)
+            for doc in (subscription, *pages):
+                shown = doc.posts[:max_entries]
+                sig_key = document_key(doc)
+                memo = previous_groups.get(sig_key)
+                if memo is None or not memo.holds(doc, shown):
+                    memo = self._group_memo(doc, shown, lines, previous_lines)
+                memos[sig_key] = memo
+                paths = memo.paths
+                signatures[sig_key] = memo.signature
+                if (
+                    previous is not None
+                    and previous.groups.get(sig_key) == memo.signature
+                    and all(map(intact, paths.values()))
+                ):
+                    kept.extend(paths.values())
+                else:
+                    keys = [self._line(post, lines, previous_lines) for post in shown]
+                    files.add(
+                        paths,
+                        self._group_renderer(doc, shown, paths, html, keys),
+                        partial(self._group_task, doc, shown, paths, keys),
+                    )
+            memo = memos[document_key(subscription)]
+            if self.pages is not None and memo.info.page is not None:
+                # The page shows what the subscription document shows, its archive links and
+                # the feed's post count, through the template: its signature is all of these.
+                page_sig = _digest([memo.signature, len(group.posts), page_digest])
+                keep_or_render(
+                    document_key(subscription) + "@page",
+                    page_sig,
+                    {"html": memo.info.page},
+                    partial(self._render_page, subscription, memo.shown),
+                )
+            infos.append(memo.info)
+            if memo.newest is not None and (newest_all is None or memo.newest > newest_all):
+                newest_all = memo.newest
+        self._groups = memos
+        if self.pages is not None:
+            for name in ASSETS:
+                data = asset_bytes(name)
+                digest = hashlib.sha256(data).hexdigest()
+                paths = {"asset": name}
+                keep_or_render(f"asset:{name}", digest, paths, lambda d=data: {"asset": d})
+        opml_sig = opml_signature(self.fingerprint, groups, newest_all)
+        signatures["opml"] = opml_sig
+        if previous is not None and previous.groups.get("opml") == opml_sig and intact(OPML):
+            kept.append(OPML)
+        else:
+            opml = render_opml(groups, cfg)
+            files.add({"opml": OPML}, lambda: {"opml": opml})
+        self._lines = lines
+        return Rendered(files, infos, kept, signatures)
+
+    def _group_memo(
+        self,
+        group: FeedGroup,
+        shown: tuple[Post, ...],
+        lines: dict[int, tuple[Post, str]],
+        previous: dict[int, tuple[Post, str]],
+    ) -> GroupMemo:
+        """A group's files, signature and manifest line, worked out from scratch.
+
+        The signature is what the feed's files are a function of: config, the group's identity
+        and its shown posts (only the newest ``max_entries`` are ever rendered), each as its
+        :func:`post_line`."""
+        formats = self.config.feed.formats
+        paths = feed_files(group, formats)
+        identity = [group.kind, group.key, group.name, group.slug, sorted(paths.items())]
+        paging = group.paging
+        if paging is not None:
+            identity.append([paging.page, paging.prev, paging.next])
+        parts = [_json([self.fingerprint, *identity])]
+        parts.extend(self._line(post, lines, previous) for post in shown)
+        signature = hashlib.sha256("\n".join(parts).encode("utf-8", "surrogatepass")).hexdigest()
+        newest = max((p.updated for p in shown), default=None)
+        info = FeedInfo(
+            kind=group.kind,
+            name=group.name,
+            slug=group.slug,
+            entries=len(shown),
+            updated=iso_seconds(newest) if newest else None,
+            urls={fmt: "/feeds/" + _quote_path(rel) for fmt, rel in paths.items()},
+            files=tuple(paths.values()),
+            # A subscription document's archive pages, oldest first (paging.prev of them).
+            archives=tuple(
+                page_file(group, fmt, n)
+                for n in range(1, (paging.prev if paging and not paging.page else 0) + 1)
+                for fmt in formats
+            ),
+            page=(
+                feed_page_file(group)
+                if self.pages is not None and (paging is None or not paging.page)
+                else None
+            ),
+        )
+        return GroupMemo(
+            group.kind, group.name, group.slug, shown, paths, signature, info, newest, paging
+        )
+
+    @staticmethod
+    def _line(
+        post: Post, lines: dict[int, tuple[Post, str]], previous: dict[int, tuple[Post, str]]
+    ) -> str:
+        """:func:`post_line`, memoised in ``lines`` for this build and ``previous`` for the
+        last one (keyed by object id; each value holds its post, so an id is never reused while
+        it is a key, and a line is used only for that very object)."""
+        memo = lines.get(id(post))
+        if memo is None:
+            memo = previous.get(id(post))
+            if memo is None or memo[0] is not post:
+                memo = (post, post_line(post))
+            lines[id(post)] = memo
+        return memo[1]
+
+    def _render_page(self, group: FeedGroup, shown: tuple[Post, ...]) -> dict[str, bytes]:
+        assert self.pages is not None
+        return {"html": self.pages.render(group, shown)}
+
+    def _group_task(
+        self, group: FeedGroup, shown: tuple[Post, ...], paths: dict[str, str], keys: list[str]
+    ) -> tuple[Any, ...]:
+        """What a pool worker needs to render the group: the shown posts, their compressed HTML
+        (decompressed in the worker), the formats and the entry keys. Only shown posts travel."""
+        z = [self._html_z(post) for post in shown]
+        return (dataclasses.replace(group, posts=shown), z, paths, keys)
+
+    def _html_z(self, post: Post) -> bytes | str | None:
+        if post.content_html or self.parse.index is None:
+            return post.content_html
+        entry = self.parse.index.get(post.source)
+        return entry.html_z if entry is not None else None
+
+    def _group_renderer(
+        self,
+        group: FeedGroup,
+        shown: tuple[Post, ...],
+        paths: dict[str, str],
+        html: dict[str, str],
+        keys: list[str],
+    ) -> Callable[[], dict[str, bytes]]:
+        def render() -> dict[str, bytes]:
+            # Only posts whose entries are not cached need their HTML back.
+            return documents.render_group(
+                dataclasses.replace(group, posts=shown),
+                self.config,
+                tuple(paths),
+                cache=self.entries,
+                keys=keys,
+                prepare=lambda post: self._hydrate(post, html),
+            )
+
+        return render
+
+    def _hydrate(self, post: Post, memo: dict[str, str]) -> Post:
+        """The post with its HTML back from the index. ``memo`` keeps recently decompressed
+        HTML (the newest posts appear in many feeds) but is bounded: holding every shown
+        post's HTML at once would be ~100 MB at 10,000 posts."""
+        if post.content_html or self.parse.index is None:
+            return post
+        text = memo.get(post.source)
+        if text is None:
+            entry = self.parse.index.get(post.source)
+            text = html_of(entry) if entry is not None else ""
+            if len(memo) >= HTML_MEMO:
+                memo.clear()
+            memo[post.source] = text
+        return hydrate(post, text)
+
+
+def plan_id_map(output_dir: Path, data: bytes, rendered: Rendered, state: BuildState) -> None:
+    """Publish the id map (``data``) as ``ids.json`` beside the feeds (kept when unchanged), so
+    a build without ``state_dir`` (a fresh CI clone) recovers it from the published tree."""
+    signature = hashlib.sha256(data).hexdigest()
+    rendered.signatures["ids"] = signature
+    record = state.files.get(ID_MAP)
+    if state.groups.get("ids") == signature and file_intact(output_dir, ID_MAP, record):
+        rendered.kept.append(ID_MAP)
+    else:
+        rendered.files.add({"ids": ID_MAP}, lambda: {"ids": data})
+
+
+def document_key(group: FeedGroup) -> str:
+    """A document's key among the state's signatures: ``tag:<key>`` for a feed's subscription
+    document, ``tag:<key>#3`` for its archive page 3."""
+    if group.paging is not None and group.paging.page:
+        return f"{group.kind}:{group.key}#{group.paging.page}"
+    return f"{group.kind}:{group.key}"
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str)
+
+
+def _digest(parts: list[Any]) -> str:
+    return hashlib.sha256(_json(parts).encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def post_line(post: Post) -> str:
+    """One post's part of a feed's signature, and its key in the entry cache: everything of it
+    a feed shows. ``content_hash`` stands for the title, URL, summary, HTML, authors and image
+    (see ``posts._content_hash``); the rest is written out. Dates as whole epoch seconds: feeds
+    show them in UTC to the second. Fields are joined with NUL and names with SOH, which no
+    post field can contain (``xml_safe`` removes both), so the line is unambiguous; this costs
+    a few µs a post, a fifth of JSON plus a hash."""
+    return _SEP.join(
+        (
+            post.id,
+            post.content_hash,
+            str(int(post.date.timestamp())),
+            str(int(post.updated.timestamp())),
+            post.lang or "",
+            post.slug,
+            _NAME_SEP.join(post.categories),
+            _NAME_SEP.join(post.tags),
+            repr(post.extra) if post.extra else "",
+        )
+    )
+
+
+_SEP = "\x00"
+_NAME_SEP = "\x01"
+
+
+@lru_cache(maxsize=16384)  # feed paths repeat every build; quote() is ~5 µs each
+def _quote_path(rel: str) -> str:
+    return quote(rel, safe="/")
+
+
+def opml_signature(fingerprint: str, groups: list[FeedGroup], newest: datetime | None) -> str:
+    """``newest``: the latest ``updated`` among the posts any feed shows."""
+    return _digest(
+        [
+            fingerprint,
+            newest.isoformat() if newest else None,
+            [[g.kind, g.key, g.name, g.slug] for g in groups],
+        ]
+    )

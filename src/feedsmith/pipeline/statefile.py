@@ -1,0 +1,62 @@
+"""The build state on disk: read it back (missing or corrupt → a fresh start), write it only
+when its bytes change."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from feedsmith.core.state import BuildState, dumps_state
+from feedsmith.system.statedir import write_atomic
+
+log = logging.getLogger("feedsmith.state")
+
+
+def load_state(path: Path) -> BuildState:
+    """The previous build's state; missing or unreadable → empty (logged), never an error.
+
+    Losing the state costs accuracy of ``updated`` for edited posts and one verification pass
+    over the output, never a failed build.
+    """
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        log.info("no build state at %s: starting fresh", path)
+        return BuildState()
+    except OSError as exc:
+        log.warning("cannot read build state %s (%s): starting fresh", path, exc)
+        return BuildState()
+    try:
+        return BuildState.from_json(_loads(raw))
+    except (ValueError, UnicodeDecodeError) as exc:
+        log.warning("ignoring corrupt build state %s (%s): starting fresh", path, exc)
+        return BuildState()
+
+
+def _loads(raw: bytes) -> Any:
+    """``json.loads`` of UTF-8 bytes; orjson first (~3x faster on a 10,000-post state, which a
+    new process reads on every build), json for what orjson refuses and json accepts (an
+    integer beyond 64 bits): both raise ``ValueError`` for what is not JSON."""
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return json.loads(raw.decode("utf-8"))
+
+
+def save_state(path: Path, state: BuildState) -> bool:
+    """Atomically replace ``path`` (temp file in the same folder, fsync, ``os.replace``).
+
+    Returns ``False`` without touching the file when it already holds exactly these bytes, so a
+    no-change rebuild writes nothing at all.
+    """
+    data = dumps_state(state)
+    with contextlib.suppress(OSError):
+        if path.read_bytes() == data:
+            return False
+    write_atomic(path, data)
+    return True

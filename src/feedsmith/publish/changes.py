@@ -1,0 +1,264 @@
+"""What one build changed, and the one interface every destination consumes it through.
+
+A build ends in a :class:`ChangeSet`: the complete published tree as the manifest lists it
+(every file with its sha256, size and change time, every feed, every ``gone`` path), plus what
+this build changed in it — files whose bytes are new, files no longer published, and the
+temp files holding the new bytes until the local writer renames them into place.
+
+Destinations are :class:`Sink`\\ s, called in order after the render: the local writer
+(:class:`feedsmith.publish.output.LocalWriter`) first, because every other sink reads the published
+bytes from ``output_dir`` and the next build trusts the disk; then the state is saved; then the
+others (a bucket publisher, a WebSub notifier). Why one interface for all of them: each new
+destination is a class beside the others, testable with a change set made by hand, instead of
+another branch in the build.
+
+A sink must be *idempotent and catching up*: it is also called after a build that changed
+nothing (``written == removed == ()``), with the full tree, so one that failed last time (a
+bucket that was down) compares ``files`` with what it delivered and sends what is missing.
+A sink that raises fails the build's report (``BuildReport.sink_errors``), never the other
+sinks or the local feeds.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+from urllib.parse import quote, unquote
+
+from feedsmith.core.layout import MANIFEST
+from feedsmith.core.state import json_bytes
+
+__all__ = [
+    "ChangeSet",
+    "FeedInfo",
+    "PublishedFile",
+    "Sink",
+    "changes_from_manifest",
+    "manifest_records",
+    "published_changes",
+    "render_manifest",
+]
+
+
+@dataclass(frozen=True)
+class FeedInfo:
+    """One feed (a group in every configured format) as the manifest lists it."""
+
+    kind: str
+    name: str
+    slug: str
+    entries: int
+    updated: str | None
+    urls: dict[str, str]  # format -> "/feeds/<percent-encoded path>"
+    files: tuple[str, ...]  # paths relative to output_dir, one per format
+    #: RFC 5005 archive pages (see :mod:`feedsmith.core.archive`), oldest first, each page in every
+    #: format. Not in ``files``: those are the subscription documents (the WebSub topics).
+    archives: tuple[str, ...] = ()
+    #: The feed's HTML page (:mod:`feedsmith.core.pages`), ``tags/ai.html``; ``None`` when pages
+    #: are off. Its record is among the manifest's top-level ``files``.
+    page: str | None = None
+
+
+@dataclass(frozen=True)
+class PublishedFile:
+    """One published file (its ``.gz`` sidecar goes with it) as the manifest records it."""
+
+    rel: str  # relative to output_dir, "/" separators; also the key under /feeds/
+    sha256: str
+    size: int
+    changed: str  # when its bytes last changed, ISO 8601 UTC "Z" (Last-Modified)
+
+
+@dataclass(frozen=True)
+class ChangeSet:
+    """A build's result as its destinations see it (see the module docstring)."""
+
+    output_dir: Path
+    generated: str
+    files: Mapping[str, PublishedFile]  # every published file after this build
+    feeds: tuple[FeedInfo, ...]  # every feed, in manifest order
+    gone: Mapping[str, str]  # unpublished path -> since (the manifest's "gone")
+    manifest: bytes  # index.json as published
+    written: tuple[str, ...] = ()  # files (not sidecars) whose bytes are new, sorted
+    removed: tuple[str, ...] = ()  # files unpublished by this build, sorted
+    manifest_changed: bool = False
+    #: The local writer's input: final path (``rel`` or ``rel + ".gz"``) -> temp file holding
+    #: its new bytes (gone once the local writer renamed them; empty in a change set made from
+    #: a manifest).
+    staged: Mapping[str, str] = field(default_factory=dict)
+    #: Published paths (sidecars too) this build deletes: ``removed`` and their ``.gz``, as far
+    #: as they are on disk.
+    deletions: tuple[str, ...] = ()
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.written or self.removed or self.manifest_changed)
+
+    @property
+    def feeds_changed(self) -> tuple[FeedInfo, ...]:
+        """Feeds with at least one file (format) whose bytes are new."""
+        written = set(self.written)
+        return tuple(feed for feed in self.feeds if written.intersection(feed.files))
+
+    @property
+    def feed_files_changed(self) -> tuple[str, ...]:
+        """Feed files (one per feed and format: a WebSub topic each) whose bytes are new."""
+        written = set(self.written)
+        return tuple(rel for feed in self.feeds for rel in feed.files if rel in written)
+
+    def path(self, rel: str) -> Path:
+        return self.output_dir / rel
+
+    def read(self, rel: str) -> bytes:
+        """The published bytes of ``rel`` (valid once the local writer has committed)."""
+        return (self.output_dir / rel).read_bytes()
+
+    def read_gz(self, rel: str) -> bytes:
+        """The published ``.gz`` sidecar of ``rel``."""
+        return (self.output_dir / (rel + ".gz")).read_bytes()
+
+    def read_manifest(self) -> bytes:
+        return self.manifest
+
+
+class Sink(Protocol):
+    """A destination of builds: the local writer, a bucket, a WebSub notifier."""
+
+    #: Short and stable: it names the sink in logs, ``/healthz`` and ``sink_errors``.
+    name: str
+
+    def consume(self, changes: ChangeSet) -> None:
+        """Deliver ``changes``; raise to report a failure (retried by the next build)."""
+        ...
+
+
+def changes_from_manifest(
+    output_dir: Path,
+    manifest: bytes,
+    *,
+    written: tuple[str, ...] = (),
+    removed: tuple[str, ...] = (),
+    manifest_changed: bool = False,
+    staged: Mapping[str, str] | None = None,
+    deletions: tuple[str, ...] = (),
+) -> ChangeSet:
+    """The change set a manifest describes: the published tree is exactly what ``index.json``
+    lists, so a build that changed nothing, a new process, or a test can make one from it."""
+    raw = json.loads(manifest)
+    files: dict[str, PublishedFile] = {}
+    feeds: list[FeedInfo] = []
+    for rel, rec in manifest_records(raw):
+        files[rel] = PublishedFile(rel, str(rec["sha256"]), int(rec["bytes"]), str(rec["changed"]))
+    # Strict about the feeds (``.keys()``: their file lists must be objects): a manifest this
+    # module did not write is no change set.
+    for feed in raw.get("feeds", []):
+        archive_files = feed.get("archive", {}).get("files", {})
+        feeds.append(
+            FeedInfo(
+                kind=feed["kind"],
+                name=feed["name"],
+                slug=feed["slug"],
+                entries=feed["entries"],
+                updated=feed["updated"],
+                urls=dict(feed["urls"]),
+                files=tuple(feed["files"].keys()),
+                archives=tuple(archive_files.keys()),
+                page=_page_rel(feed.get("page")),
+            )
+        )
+    return ChangeSet(
+        output_dir=output_dir,
+        generated=str(raw.get("generated", "")),
+        files=files,
+        feeds=tuple(feeds),
+        gone=dict(raw.get("gone", {})),
+        manifest=manifest,
+        written=written,
+        removed=removed,
+        manifest_changed=manifest_changed,
+        staged=dict(staged or {}),
+        deletions=deletions,
+    )
+
+
+def manifest_records(data: Mapping[str, Any]) -> Iterator[tuple[str, Any]]:
+    """Every path ``index.json`` lists, with its record as written: each feed's files, then its
+    archive pages, then the top-level files (``index.opml``, feed pages). The one walk of the
+    manifest's shape, for this side (:func:`changes_from_manifest`) and the web workers'
+    (:func:`feedsmith.serve.stores.parse_manifest`); parts of another shape are skipped, each
+    reader judges the records themselves."""
+    for feed in data.get("feeds") or []:
+        if not isinstance(feed, dict):
+            continue
+        archive = feed.get("archive")
+        for source in (
+            feed.get("files"),
+            archive.get("files") if isinstance(archive, dict) else None,
+        ):
+            if isinstance(source, dict):
+                yield from source.items()
+    top = data.get("files")
+    if isinstance(top, dict):
+        yield from top.items()
+
+
+def published_changes(output_dir: Path) -> ChangeSet | None:
+    """The change set of what ``output_dir`` holds now (nothing changed), or ``None`` when it
+    has no readable manifest."""
+    try:
+        return changes_from_manifest(output_dir, (output_dir / MANIFEST).read_bytes())
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def render_manifest(
+    generated: str,
+    feeds: Sequence[FeedInfo],
+    records: Mapping[str, Mapping[str, Any]],
+    gone: Mapping[str, str],
+) -> bytes:
+    """``index.json``: deterministic compact JSON (sorted keys, UTF-8 names, no ASCII escapes).
+
+    Files that belong to no feed (``index.opml``) are listed under a top-level ``files`` so the
+    server can give them a ``Last-Modified`` too.
+    """
+    feed_paths: set[str] = set()
+    out_feeds = []
+
+    def listed(rels: Sequence[str]) -> dict[str, dict[str, Any]]:
+        feed_paths.update(rels)
+        return {rel: _file_record(records[rel]) for rel in rels}
+
+    for feed in feeds:
+        out: dict[str, Any] = {
+            "kind": feed.kind,
+            "name": feed.name,
+            "slug": feed.slug,
+            "entries": feed.entries,
+            "updated": feed.updated,
+            "urls": dict(feed.urls),
+            "files": listed(feed.files),
+        }
+        if feed.page is not None:
+            out["page"] = "/feeds/" + quote(feed.page, safe="/")
+        if feed.archives:
+            pages = len(feed.archives) // max(len(feed.files), 1)
+            out["archive"] = {"pages": pages, "files": listed(feed.archives)}
+        out_feeds.append(out)
+    extras = {rel: _file_record(rec) for rel, rec in records.items() if rel not in feed_paths}
+    data = {"generated": generated, "feeds": out_feeds, "files": extras, "gone": dict(gone)}
+    return json_bytes(data)
+
+
+def _page_rel(url: object) -> str | None:
+    """``tags/ai.html`` from the manifest's ``"page": "/feeds/tags/ai.html"``."""
+    if not isinstance(url, str) or not url.startswith("/feeds/"):
+        return None
+    return unquote(url[len("/feeds/") :])
+
+
+def _file_record(rec: Mapping[str, Any]) -> dict[str, Any]:
+    return {"sha256": rec["sha256"], "bytes": rec["bytes"], "changed": rec["changed"]}

@@ -1,0 +1,439 @@
+"""Publish one build's complete set of files so readers never see a half-written output.
+
+The protocol, in this order:
+
+1. Temp files left by a crashed earlier build (``*.feedsmith-tmp``) are removed.
+2. Every file whose bytes differ from what is on disk is written, with its ``.gz`` sidecar, to a
+   temp file *in the same folder* (so the rename below is atomic). A file is judged unchanged
+   when the previous state's sha256 matches *and* the file on disk has the recorded size and
+   mtime; when the disk disagrees with the state (someone edited or deleted a file, or the state
+   was lost) the disk bytes are compared directly. Nothing visible has changed yet: an exception
+   here removes the temp files and leaves the previous output exactly as it was.
+3. Only after *all* temp files exist are they renamed into place, sidecars
+   first. Each rename is atomic; across files there is a window of a few milliseconds where a
+   plain file and its ``.gz`` (or two feeds) come from different builds. ``feedsmith serve``
+   checks a sidecar against the plain bytes before using it; a plain static server does not.
+4. Files no longer published (and their ``.gz``) are deleted and recorded in ``gone`` with the
+   build time, so the server can answer 410 instead of 404; a path published again leaves
+   ``gone``.
+5. ``index.json`` is written last, atomically, and only when its bytes change. Its ``generated``
+   is the time of the last build that changed any output, so a rebuild with no changes writes
+   nothing at all (bytes and mtimes of every file stay identical).
+
+Durability (fsync policy): feed files are **not** fsynced. fsyncing each of a cold build's
+thousands of files cost ~5 s of a 1,000-post build (one journal commit per file), and what it
+buys is only protection against a *power loss or kernel crash* in the seconds after a build —
+readers never see partial files either way, because visibility comes from the atomic rename,
+not from fsync. After such a crash the worst case is a renamed file whose data had not reached
+the disk yet (ext4 and XFS flush data of a file renamed over another before the rename is
+committed, so in practice it is the old or the new file; elsewhere it may be empty or short).
+The next build repairs that: a file is only trusted without reading it when its size *and*
+mtime match the record in ``state.json``, and otherwise its bytes are compared and rewritten.
+``state.json`` itself is written after the feeds and *is* fsynced, so it never claims files
+that an earlier crash lost without their size also disagreeing. ``FSYNC = True`` restores a
+per-file fsync pass for deployments that want it anyway.
+
+Incremental builds pass feeds they did not re-render as ``kept``: their previous records are
+carried over (the caller has verified size and mtime on disk), they are neither read, written
+nor deleted, and they stay in the manifest.
+
+Unicode paths (Japanese tag slugs) are ordinary file names here; URLs are percent-encoded.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from feedsmith.core.layout import ASSETS, MANIFEST, OPML, OWNED_SUFFIXES, iso_seconds
+from feedsmith.core.state import BuildState
+from feedsmith.publish.changes import ChangeSet, FeedInfo, PublishedFile, Sink, render_manifest
+from feedsmith.publish.staging import (
+    TMP_SUFFIX,
+    FileData,
+    Staged,
+    check_rel,
+    discard,
+    gzip_bytes,
+    sha256,
+    unlink_all,
+    write_temp,
+)
+from feedsmith.system.diskerrors import doing
+from feedsmith.system.statedir import write_atomic
+
+__all__ = [
+    "FeedInfo",
+    "LocalWriter",
+    "Planned",
+    "WriteReport",
+    "plan_publish",
+    "render_manifest",
+]
+
+log = logging.getLogger("feedsmith.output")
+
+#: fsync temp files before renaming them; off by default (see "Durability" above).
+FSYNC = False
+#: Top-level names and folders the build owns; only these are ever deleted as stale.
+_OWNED_DIRS = ("categories", "tags", "authors", "archive")
+#: Owned files that are not feeds (feed pages and their assets): not counted as feeds removed.
+_NOT_FEEDS = (".html", ".css", ".js", ".opml")
+
+
+@dataclass(frozen=True)
+class WriteReport:
+    """What one publish did.
+
+    ``written``/``unchanged``/``removed`` count *feed files* (one per feed per format: what a
+    reader subscribes to); ``index.opml``, ``index.json`` and ``.gz`` sidecars are not counted
+    there but every path actually replaced or deleted on disk is in ``paths_written`` /
+    ``paths_removed``. ``files``/``gone``/``generated`` are the new values for the state.
+    """
+
+    written: int
+    unchanged: int
+    removed: int
+    paths_written: tuple[str, ...]
+    paths_removed: tuple[str, ...]
+    manifest_written: bool
+    files: dict[str, dict[str, Any]] = field(default_factory=dict)
+    gone: dict[str, str] = field(default_factory=dict)
+    generated: str = ""
+    manifest: bytes = b""
+
+
+@dataclass(frozen=True)
+class Planned:
+    """A publish decided and staged, not yet visible: the change set every sink consumes, and
+    the records the next build's state keeps (with the disk's mtimes, see :meth:`report`)."""
+
+    changes: ChangeSet
+    records: dict[str, dict[str, Any]]
+    written: int
+    unchanged: int
+    removed: int
+
+    def commit(self, writer: Sink) -> WriteReport:
+        """Make the publish visible through ``writer`` (the local writer) and report it; if
+        the writer fails, the temp files go and the previous feeds stay as they were."""
+        try:
+            writer.consume(self.changes)
+        except BaseException:
+            discard_planned(self)
+            raise
+        return self.report()
+
+    def report(self) -> WriteReport:
+        """What the publish did, once :class:`LocalWriter` committed it: the records get the
+        mtimes of the files just renamed into place (what the next build trusts them by)."""
+        changes = self.changes
+        for path_rel in changes.staged:
+            final = os.path.join(changes.output_dir, path_rel)
+            if path_rel.endswith(".gz"):
+                self.records[path_rel[:-3]]["gz_mtime_ns"] = os.stat(final).st_mtime_ns
+            else:
+                self.records[path_rel]["mtime_ns"] = os.stat(final).st_mtime_ns
+        paths_written = tuple(sorted(changes.staged)) + (
+            (MANIFEST,) if changes.manifest_changed else ()
+        )
+        return WriteReport(
+            written=self.written,
+            unchanged=self.unchanged,
+            removed=self.removed,
+            paths_written=paths_written,
+            paths_removed=changes.deletions,
+            manifest_written=changes.manifest_changed,
+            files=self.records,
+            gone=dict(changes.gone),
+            generated=changes.generated,
+            manifest=changes.manifest,
+        )
+
+
+def plan_publish(
+    output_dir: Path,
+    files: Mapping[str, FileData],
+    feeds: Sequence[FeedInfo],
+    state: BuildState,
+    now: datetime,
+    *,
+    kept: Collection[str] = (),
+) -> Planned:
+    """Steps 1, 2 and the decisions of 4 and 5 (see the module docstring): every changed file
+    is in a temp file beside its final path, the stale files and the manifest are decided, and
+    nothing a reader can see has changed. An exception removes the temp files."""
+    output_dir.mkdir(parents=True, exist_ok=True)
+    base = str(output_dir)
+    now_iso = iso_seconds(now)
+    on_disk = _scan_owned(base)
+
+    new_records: dict[str, dict[str, Any]] = {}
+    for rel in kept:
+        if rel in files:
+            raise ValueError(f"{rel!r} is both rendered and kept")
+        new_records[rel] = dict(state.files[rel])
+    published = set(files) | set(kept)
+    staged: dict[str, str] = {}  # final rel (sidecars too) -> temp file
+    changed_paths: set[str] = set()  # published paths whose bytes are new
+    try:
+        for rel in sorted(files):
+            check_rel(rel)
+            item = files[rel]
+            try:
+                record, writes = _plan_file(base, rel, item, state.files.get(rel), now_iso, on_disk)
+            except BaseException:
+                discard(item)
+                raise
+            new_records[rel] = record
+            used: set[str] = set()
+            for suffix, payload in writes:
+                final = os.path.join(base, rel + suffix)
+                if isinstance(payload, str):  # already staged
+                    used.add(payload)
+                    staged[rel + suffix] = payload
+                else:
+                    staged[rel + suffix] = write_temp(final, payload)
+            if isinstance(item, Staged):
+                for tmp in {item.tmp, item.gz_tmp} - used:
+                    with contextlib.suppress(OSError):
+                        os.unlink(tmp)
+            if any(suffix == "" for suffix, _ in writes):
+                changed_paths.add(rel)
+        if FSYNC:
+            _fsync_all(list(staged.values()))
+    except BaseException:
+        unlink_all(staged.values())
+        raise
+
+    # Stale files: what the last build published, plus owned-looking strays on disk.
+    disk_mains = {rel[:-3] if rel.endswith(".gz") else rel for rel in on_disk}
+    stale = sorted((set(state.files) | disk_mains) - published)
+    deletions = tuple(p for rel in stale for p in (rel, rel + ".gz") if p in on_disk)
+    gone = {rel: since for rel, since in state.gone.items() if rel not in published}
+    for rel in stale:
+        gone.setdefault(rel, now_iso)
+
+    feed_paths = {rel for feed in feeds for rel in feed.files}
+    written = sum(1 for rel in changed_paths if rel in feed_paths)
+
+    any_change = bool(staged or deletions) or gone != state.gone
+    generated = now_iso if any_change or state.generated is None else state.generated
+    manifest = render_manifest(generated, feeds, new_records, gone)
+    current = _read_or_none(Path(base) / MANIFEST)
+    if current != manifest and current is not None and not any_change:
+        # The manifest alone differs (new layout, hand edit, lost state): that is a change too.
+        generated = now_iso
+        manifest = render_manifest(generated, feeds, new_records, gone)
+    changes = ChangeSet(
+        output_dir=output_dir,
+        generated=generated,
+        files={
+            rel: PublishedFile(rel, rec["sha256"], rec["bytes"], rec["changed"])
+            for rel, rec in new_records.items()
+        },
+        feeds=tuple(feeds),
+        gone=gone,
+        manifest=manifest,
+        written=tuple(sorted(changed_paths)),
+        removed=tuple(stale),
+        manifest_changed=current != manifest,
+        staged=staged,
+        deletions=deletions,
+    )
+    removed = sum(1 for rel in stale if not rel.endswith(_NOT_FEEDS))
+    return Planned(changes, new_records, written, len(feed_paths) - written, removed)
+
+
+def discard_planned(planned: Planned) -> None:
+    """Remove the temp files of a publish that will not be committed (or failed half-way)."""
+    unlink_all(planned.changes.staged.values())
+
+
+class LocalWriter:
+    """The sink that makes ``output_dir`` the published tree: steps 3 to 5 of the module
+    docstring. It runs first, so the other sinks read what it published."""
+
+    name = "local"
+
+    def consume(self, changes: ChangeSet) -> None:
+        # Point of no return: everything is on disk, now make it visible. A rename can only
+        # fail for reasons outside our control (someone removed the folder); then the rest is
+        # left for the next build, which re-verifies every file against the disk.
+        base = changes.output_dir
+        order = sorted(changes.staged, key=lambda rel: (not rel.endswith(".gz"), rel))
+        for i, rel in enumerate(order):
+            try:
+                with doing("rename", changes.staged[rel]):
+                    os.replace(changes.staged[rel], os.path.join(base, rel))
+            except BaseException:
+                unlink_all(changes.staged[rest] for rest in order[i:])
+                raise
+        for path_rel in changes.deletions:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(os.path.join(base, path_rel))
+        if changes.manifest_changed:
+            write_atomic(Path(base) / MANIFEST, changes.manifest, public=True)
+
+
+# -- helpers ----------------------------------------------------------------------------------
+
+
+def _plan_file(
+    base: str,
+    rel: str,
+    item: FileData,
+    prev: Mapping[str, Any] | None,
+    now_iso: str,
+    on_disk: Collection[str] | None = None,
+) -> tuple[dict[str, Any], list[tuple[str, bytes | str]]]:
+    """Decide what must be written for one file; returns its new record and the writes as
+    ``(suffix, bytes)`` or, for a :class:`Staged` item, ``(suffix, temp path)``.
+
+    ``on_disk``: :func:`_scan_owned`'s listing from the start of ``publish``. A file it did
+    not find is not stat'ed (a cold build would stat ~5,000 missing paths): one that appeared
+    since is replaced by the rename all the same."""
+    data: bytes | None
+    if isinstance(item, Staged):
+        data, digest, size = None, item.sha256, item.size
+    else:
+        data, digest, size = item, sha256(item), len(item)
+    path = os.path.join(base, rel)
+    same_as_state = prev is not None and prev.get("sha256") == digest
+    listed = on_disk is None or not _owned_shape(rel)
+    st = _stat(path) if listed or rel in on_disk else None
+    if same_as_state and st and st.st_size == size and st.st_mtime_ns == prev.get("mtime_ns"):
+        main_ok = True  # trusted: state and disk agree
+    elif st is None or st.st_size != size:
+        main_ok = False
+    elif data is not None:
+        main_ok = _read_or_none(path) == data
+    else:
+        existing = _read_or_none(path)
+        main_ok = existing is not None and sha256(existing) == digest
+    if same_as_state:
+        changed = str(prev["changed"])  # type: ignore[index]
+    elif main_ok and st is not None:
+        changed = iso_seconds(datetime.fromtimestamp(st.st_mtime_ns / 1e9, UTC))  # state was lost
+    else:
+        changed = now_iso
+    record: dict[str, Any] = {"sha256": digest, "bytes": size, "changed": changed}
+    writes: list[tuple[str, bytes | str]] = []
+    if not main_ok:
+        writes.append(("", item.tmp if isinstance(item, Staged) else data))  # type: ignore[arg-type]
+    else:
+        record["mtime_ns"] = st.st_mtime_ns  # type: ignore[union-attr]
+
+    gz_path = path + ".gz"
+    gz_st = _stat(gz_path) if listed or rel + ".gz" in on_disk else None  # type: ignore[operator]
+    gz_trusted = (
+        same_as_state
+        and gz_st is not None
+        and gz_st.st_size == prev.get("gz_bytes")  # type: ignore[union-attr]
+        and gz_st.st_mtime_ns == prev.get("gz_mtime_ns")  # type: ignore[union-attr]
+    )
+    if gz_trusted:
+        record["gz_bytes"] = gz_st.st_size  # type: ignore[union-attr]
+        record["gz_mtime_ns"] = gz_st.st_mtime_ns  # type: ignore[union-attr]
+        return record, writes
+    if isinstance(item, Staged):
+        gz_size = item.gz_size
+        same_gz = gz_st is not None and gz_st.st_size == gz_size
+        same_gz = same_gz and _read_or_none(gz_path) == _read_or_none(item.gz_tmp)
+        gz_write: bytes | str = item.gz_tmp
+    else:
+        packed = gzip_bytes(item)
+        gz_size = len(packed)
+        same_gz = gz_st is not None and gz_st.st_size == gz_size
+        same_gz = same_gz and _read_or_none(gz_path) == packed
+        gz_write = packed
+    record["gz_bytes"] = gz_size
+    if same_gz:
+        record["gz_mtime_ns"] = gz_st.st_mtime_ns  # type: ignore[union-attr]
+    else:
+        writes.append((".gz", gz_write))
+    return record, writes
+
+
+def _fsync_all(paths: Sequence[str]) -> None:
+    """Flush every temp file before any rename, in one pass after all were written.
+
+    One pass at the end lets the kernel write the data back in bulk while we were still
+    rendering; fsyncing each file right after writing it costs a journal commit per file.
+    """
+    for path in paths:
+        with doing("fsync", path):
+            fd = os.open(path, os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+
+
+def _scan_owned(base: str) -> set[str]:
+    """Published-looking files on disk (rel paths), removing crashed builds' temp files.
+
+    Only names the build itself produces are returned, so pointing ``output_dir`` at a folder
+    with other content never deletes that content.
+    """
+    found: set[str] = set()
+
+    def visit(folder: str, prefix: str, recurse: bool) -> None:
+        try:
+            entries = list(os.scandir(folder))
+        except FileNotFoundError:
+            return
+        for entry in entries:
+            rel = prefix + entry.name
+            if entry.is_dir(follow_symlinks=False):
+                if recurse:
+                    visit(entry.path, rel + "/", True)
+                continue
+            if entry.name.endswith(TMP_SUFFIX):
+                log.info("removing temp file left by an interrupted build: %s", entry.path)
+                with contextlib.suppress(OSError):
+                    os.unlink(entry.path)
+                continue
+            if entry.name.startswith("."):
+                continue
+            name = entry.name[:-3] if entry.name.endswith(".gz") else entry.name
+            if not name.endswith(OWNED_SUFFIXES) or name == MANIFEST:
+                continue
+            if prefix or name.startswith("all.") or name == OPML or name in ASSETS:
+                found.add(rel)
+
+    visit(base, "", False)
+    for sub in _OWNED_DIRS:
+        visit(os.path.join(base, sub), sub + "/", True)
+    return found
+
+
+def _owned_shape(rel: str) -> bool:
+    """Whether :func:`_scan_owned` would list ``rel`` (and its sidecar) when it exists."""
+    name = rel.rsplit("/", 1)[-1]
+    if name.startswith(".") or not name.endswith(OWNED_SUFFIXES) or name == MANIFEST:
+        return False
+    if "/" in rel:
+        return rel.split("/", 1)[0] in _OWNED_DIRS
+    return name.startswith("all.") or name == OPML or name in ASSETS
+
+
+def _stat(path: str) -> os.stat_result | None:
+    try:
+        return os.stat(path)
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+
+
+def _read_or_none(path: str | Path) -> bytes | None:
+    try:
+        with open(path, "rb") as fh:
+            return fh.read()
+    except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
+        return None

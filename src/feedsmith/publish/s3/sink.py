@@ -1,0 +1,486 @@
+"""Mirror the published tree into an S3-compatible bucket: the sink behind ``publish.s3``.
+
+Why a mirror of ``output_dir`` rather than a second writer: the local writer has already decided
+and written every byte, so the bucket gets exactly those bytes (each one checked against the
+manifest's sha256 before it leaves) and ``serve``, a static host and the bucket never disagree.
+
+The layout, key = ``prefix + rel``:
+
+* every published file with its identity bytes, the Content-Type ``serve`` sends, Cache-Control
+  (``publish.s3.cache_control``, else serve's ``public, max-age=<interval_seconds>``) and the
+  metadata ``feedsmith-sha256``;
+* beside it ``<key>.gz``, the build's deterministic sidecar, stored with ``Content-Encoding:
+  gzip`` and the same Content-Type. Not gzip bytes under the plain key: a bucket does not
+  negotiate, so a client that never asked for gzip would get bytes it cannot read; a CDN picks
+  the twin by ``Accept-Encoding`` instead (docs/deploy-bucket.md has the recipes);
+* ``index.json`` (and its ``.gz``) after every file it lists is in place, so whoever reads the
+  manifest finds each listed object present and at least as new as the manifest;
+* a vanished path (the manifest's ``gone``), after the manifest: its key and ``.gz`` replaced by
+  a tiny gone document (:data:`GONE_BODY`, ``text/plain``, metadata ``feedsmith-gone: <since>``
+  which an edge function turns into a 410), deleted ``gone_days`` after it was put (0: at once).
+
+What was delivered is remembered in ``state_dir/s3-publish.json`` (sha256 per path): a build
+sends only what differs, without listing the bucket. Progress is saved after a failure too, so
+the next build (also a no-change one: sinks are called with the full tree) sends only what is
+still missing. Deleting that file, or changing bucket, prefix, endpoint or cache_control, sends
+everything again.
+
+:func:`plan_delivery` is the pure decision; :class:`S3Sink` is the boto3 edge.
+"""
+
+from __future__ import annotations
+
+import base64
+import gzip
+import hashlib
+import io
+import json
+import logging
+import threading
+import zlib
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from feedsmith.core.config import Config, S3Config
+from feedsmith.core.layout import CT_TEXT, MANIFEST, content_type_for
+from feedsmith.core.state import json_bytes
+from feedsmith.publish.changes import ChangeSet
+from feedsmith.publish.s3.client import BucketError, describe_error, error_code, make_client
+from feedsmith.publish.staging import gzip_bytes
+from feedsmith.system.statedir import write_atomic
+
+__all__ = [
+    "GONE_BODY",
+    "GONE_META",
+    "STATE_FILE",
+    "Delivered",
+    "Plan",
+    "S3Sink",
+    "plan_delivery",
+]
+
+log = logging.getLogger("feedsmith.bucket")
+
+STATE_FILE = "s3-publish.json"
+#: Bumped when the object layout changes, so every object is sent again in the new layout.
+LAYOUT = 1
+#: The same words ``serve`` answers a gone feed's 410 with.
+GONE_BODY = b"gone: this feed no longer exists\n"
+GONE_META = "feedsmith-gone"
+SHA_META = "feedsmith-sha256"
+#: On the manifest while a lease is held: the fencing token and the holder that wrote it.
+TOKEN_META = "feedsmith-lease-token"
+HOLDER_META = "feedsmith-builder"
+#: Above this a file goes up in parts (boto3's managed transfer); feeds rarely get there.
+MULTIPART_THRESHOLD = 16 * 1024 * 1024
+#: Files uploaded at once: round trips dominate, not bandwidth (boto3 clients are thread-safe).
+UPLOAD_THREADS = 8
+
+
+def serve_cache_control(config: Config) -> str:
+    """What :class:`feedsmith.serve.responder.FeedResponder` sends, so the bucket caches like
+    ``serve``."""
+    return f"public, max-age={config.schedule.interval_seconds}"
+
+
+# -- what was delivered, and what to do next (pure) ------------------------------------------
+
+
+@dataclass
+class Delivered:
+    """This sink's memory of the bucket (``state_dir/s3-publish.json``)."""
+
+    target: str  # endpoint, bucket, prefix, layout and headers: a change means "send all"
+    objects: dict[str, str] = field(default_factory=dict)  # rel -> sha256 in the bucket (+ .gz)
+    manifest: str | None = None  # sha256 of the index.json in the bucket
+    manifest_etag: str | None = None  # its ETag, for the fenced (If-Match) replacement
+    gone: dict[str, str] = field(default_factory=dict)  # rel -> when its gone doc was put
+    deleted: set[str] = field(default_factory=set)  # gone paths whose objects were deleted
+
+    def to_bytes(self) -> bytes:
+        return json_bytes(
+            {
+                "target": self.target,
+                "objects": self.objects,
+                "manifest": self.manifest,
+                "manifest_etag": self.manifest_etag,
+                "gone": self.gone,
+                "deleted": sorted(self.deleted),
+            }
+        )
+
+    @classmethod
+    def from_bytes(cls, data: bytes | None, target: str) -> Delivered:
+        """Unreadable, or for another target: nothing delivered (everything is sent again)."""
+        try:
+            raw = json.loads(data) if data is not None else None
+        except ValueError:
+            raw = None
+        if not isinstance(raw, dict) or raw.get("target") != target:
+            return cls(target)
+        try:
+            return cls(
+                target,
+                objects={str(k): str(v) for k, v in raw.get("objects", {}).items()},
+                manifest=raw.get("manifest"),
+                manifest_etag=raw.get("manifest_etag"),
+                gone={str(k): str(v) for k, v in raw.get("gone", {}).items()},
+                deleted={str(v) for v in raw.get("deleted", [])},
+            )
+        except (AttributeError, TypeError):
+            return cls(target)
+
+
+@dataclass(frozen=True)
+class Plan:
+    """One delivery, in the order it is carried out."""
+
+    uploads: tuple[str, ...] = ()  # files whose bytes the bucket lacks (each with its .gz)
+    manifest: bool = False  # index.json differs from the one in the bucket
+    gone_docs: tuple[tuple[str, str], ...] = ()  # (rel, since): replaced by the gone document
+    deletions: tuple[str, ...] = ()  # vanished paths whose delay is over (objects deleted)
+
+    @property
+    def empty(self) -> bool:
+        return not (self.uploads or self.manifest or self.gone_docs or self.deletions)
+
+
+def plan_delivery(
+    files: Mapping[str, str],
+    manifest_sha: str,
+    gone: Mapping[str, str],
+    delivered: Delivered,
+    now: datetime,
+    gone_after: timedelta,
+) -> Plan:
+    """Compare the published tree (``files``: rel -> sha256, the manifest's ``gone``) with
+    what the bucket holds, and say what to send.
+
+    A vanished path gets a gone document if this sink delivered it, or if it vanished less
+    than ``gone_after`` ago (the state was lost, or the bucket is new: readers may still ask).
+    Objects this sink delivered that the manifest neither lists nor calls gone count as gone
+    from ``now``. The delay runs from when the gone document was put, not from ``since``: a
+    bucket that was down for a week still says "gone" for the full delay.
+    """
+    uploads = tuple(sorted(rel for rel, sha in files.items() if delivered.objects.get(rel) != sha))
+    vanished = {rel: since for rel, since in gone.items() if rel not in files}
+    for rel in delivered.objects:
+        if rel not in files:
+            vanished.setdefault(rel, _iso(now))
+    gone_docs: list[tuple[str, str]] = []
+    deletions: list[str] = []
+    for rel, since in sorted(vanished.items()):
+        if rel in delivered.deleted:
+            continue
+        put_at = delivered.gone.get(rel)
+        if put_at is not None:
+            if now - _parse_iso(put_at, now) >= gone_after:
+                deletions.append(rel)
+        elif rel in delivered.objects or now - _parse_iso(since, now) < gone_after:
+            if gone_after > timedelta(0):
+                gone_docs.append((rel, since))
+            else:
+                deletions.append(rel)
+    return Plan(
+        uploads=uploads,
+        manifest=delivered.manifest != manifest_sha,
+        gone_docs=tuple(gone_docs),
+        deletions=tuple(deletions),
+    )
+
+
+def _iso(value: datetime) -> str:
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _parse_iso(value: str, default: datetime) -> datetime:
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        return default
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+# -- the boto3 edge ----------------------------------------------------------------------------
+
+
+class S3Sink:
+    """Delivers each build's change set to ``publish.s3`` (see the module docstring).
+
+    ``client`` and ``clock`` are for tests; by default the client comes from boto3's credential
+    chain (environment, profile, instance role) and is made on first use.
+    """
+
+    name = "s3"
+
+    def __init__(
+        self,
+        settings: S3Config,
+        state_dir: Path,
+        default_cache_control: str,
+        *,
+        client: Any = None,
+        clock: Callable[[], datetime] | None = None,
+        multipart_threshold: int = MULTIPART_THRESHOLD,
+    ) -> None:
+        self.settings = settings
+        self.cache_control = settings.cache_control or default_cache_control
+        self.state_path = state_dir / STATE_FILE
+        self.where = settings.endpoint_url or f"AWS S3 ({settings.region or 'default region'})"
+        self.target = json.dumps(
+            [LAYOUT, settings.endpoint_url, settings.bucket, settings.prefix, self.cache_control]
+        )
+        self.multipart_threshold = multipart_threshold
+        self._client = client
+        self._clock = clock or (lambda: datetime.now(UTC))
+        self._delivered: Delivered | None = None
+        #: (token, holder) while a lease is held (:mod:`feedsmith.publish.s3.lease`): the
+        #: manifest is then replaced only if it is still the one this sink wrote, and carries
+        #: the token.
+        self._fence: tuple[int, str] | None = None
+
+    @classmethod
+    def from_config(cls, config: Config) -> S3Sink:
+        assert config.publish.s3 is not None
+        return cls(config.publish.s3, config.state_dir, serve_cache_control(config))
+
+    @property
+    def client(self) -> Any:
+        if self._client is None:
+            self._client = make_client(self.settings)
+        return self._client
+
+    def set_fence(self, token: int | None, holder: str) -> None:
+        self._fence = (token, holder) if token is not None else None
+
+    def forget(self) -> None:
+        """Drop what this sink remembers of the bucket (another builder wrote to it since):
+        the next delivery sends everything."""
+        self._delivered = Delivered(self.target)
+        self._save(self._delivered)
+
+    def consume(self, changes: ChangeSet) -> None:
+        delivered = self._load()
+        now = self._clock()
+        files = {rel: f.sha256 for rel, f in changes.files.items()}
+        manifest_sha = hashlib.sha256(changes.manifest).hexdigest()
+        plan = plan_delivery(
+            files,
+            manifest_sha,
+            changes.gone,
+            delivered,
+            now,
+            timedelta(days=self.settings.gone_days),
+        )
+        if plan.empty:
+            log.debug("s3: s3://%s/%s is up to date", self.settings.bucket, self.settings.prefix)
+            return
+        try:
+            _ = self.client  # made here, once: the upload threads share it (sessions are not)
+        except Exception as exc:
+            raise self._error("connecting", exc) from exc
+        try:
+            for rel in self._put_files(changes, plan.uploads, files):
+                delivered.objects[rel] = files[rel]
+                delivered.gone.pop(rel, None)
+                delivered.deleted.discard(rel)
+            if plan.manifest:
+                # Last of the published tree: every file it lists is in the bucket by now.
+                data, meta = changes.manifest, {SHA_META: manifest_sha}
+                ct = content_type_for(MANIFEST)
+                condition: dict[str, str] = {}
+                if self._fence is not None:
+                    meta[TOKEN_META], meta[HOLDER_META] = str(self._fence[0]), self._fence[1]
+                    condition = self._manifest_condition(delivered)
+                self._put(MANIFEST + ".gz", gzip_bytes(data), ct, True, meta)
+                delivered.manifest_etag = self._put(MANIFEST, data, ct, False, meta, condition)
+                delivered.manifest = manifest_sha
+            for rel, since in plan.gone_docs:
+                self._put_gone(rel, since)
+                delivered.objects.pop(rel, None)
+                delivered.gone[rel] = _iso(now)
+            for rel in plan.deletions:
+                self._delete(rel)
+                delivered.objects.pop(rel, None)
+                delivered.gone.pop(rel, None)
+                delivered.deleted.add(rel)
+        finally:
+            if self._delivered is delivered:  # not if forget() replaced it meanwhile
+                self._save(delivered)
+        log.info(
+            "s3: s3://%s/%s: %d files uploaded, manifest %s, %d gone, %d deleted",
+            self.settings.bucket,
+            self.settings.prefix,
+            len(plan.uploads),
+            "uploaded" if plan.manifest else "unchanged",
+            len(plan.gone_docs),
+            len(plan.deletions),
+        )
+
+    # -- state ---------------------------------------------------------------------------------
+
+    def _load(self) -> Delivered:
+        if self._delivered is None:
+            try:
+                data: bytes | None = self.state_path.read_bytes()
+            except OSError:
+                data = None
+            self._delivered = Delivered.from_bytes(data, self.target)
+        return self._delivered
+
+    def _save(self, delivered: Delivered) -> None:
+        write_atomic(self.state_path, delivered.to_bytes())
+
+    # -- objects -------------------------------------------------------------------------------
+
+    def _put_files(
+        self, changes: ChangeSet, rels: Sequence[str], files: Mapping[str, str]
+    ) -> Iterator[str]:
+        """Upload ``rels`` a few at a time (a first build sends thousands of small objects, each
+        a round trip), yielding each one that made it; after the first failure no new upload
+        starts, the ones in flight finish, and that failure is raised."""
+        if not rels:
+            return
+        failed = threading.Event()
+
+        def upload(rel: str) -> str | None:
+            if failed.is_set():
+                return None
+            try:
+                self._put_file(changes, rel, files[rel])
+            except BaseException:
+                failed.set()
+                raise
+            return rel
+
+        first_error: BaseException | None = None
+        pool = ThreadPoolExecutor(min(UPLOAD_THREADS, len(rels)), thread_name_prefix="feedsmith-s3")
+        try:
+            for future in as_completed([pool.submit(upload, rel) for rel in rels]):
+                try:
+                    done = future.result()
+                except BaseException as exc:
+                    first_error = first_error or exc
+                    continue
+                if done is not None:
+                    yield done
+        finally:  # also when the caller stops listening (an interrupt): start nothing new
+            failed.set()
+            pool.shutdown(wait=True, cancel_futures=True)
+        if first_error is not None:
+            raise first_error
+
+    def _put_file(self, changes: ChangeSet, rel: str, sha: str) -> None:
+        try:
+            data = changes.read(rel)
+        except OSError as exc:
+            raise BucketError(
+                f"cannot read {rel} for bucket {self.settings.bucket!r}: {exc}"
+            ) from exc
+        if hashlib.sha256(data).hexdigest() != sha:
+            # Someone edited output_dir after the build: the next build repairs the disk first.
+            raise BucketError(
+                f"{rel} on disk differs from the manifest; not uploaded to bucket"
+                f" {self.settings.bucket!r}"
+            )
+        try:
+            gz = changes.read_gz(rel)
+            if gzip.decompress(gz) != data:
+                gz = gzip_bytes(data)
+        except (OSError, EOFError, zlib.error):
+            gz = gzip_bytes(data)
+        content_type = content_type_for(rel)  # pages: text/html
+        self._put(rel + ".gz", gz, content_type, True, {SHA_META: sha})
+        self._put(rel, data, content_type, False, {SHA_META: sha})
+
+    def _manifest_condition(self, delivered: Delivered) -> dict[str, str]:
+        """Replace the manifest only if it is still the one we wrote (or, knowing none, the
+        one there now): a builder that lost its lease while stalled cannot overwrite what the
+        new leader published."""
+        etag = delivered.manifest_etag
+        if etag is None:
+            try:
+                head = self.client.head_object(
+                    Bucket=self.settings.bucket, Key=self.settings.prefix + MANIFEST
+                )
+                etag = str(head["ETag"])
+            except Exception as exc:
+                if error_code(exc) not in ("404", "NoSuchKey", "NotFound"):
+                    raise self._error(f"reading {MANIFEST}", exc) from exc
+        return {"IfMatch": etag} if etag else {"IfNoneMatch": "*"}
+
+    def _put_gone(self, rel: str, since: str) -> None:
+        meta = {GONE_META: since}
+        self._put(rel + ".gz", gzip_bytes(GONE_BODY), CT_TEXT, True, meta)
+        self._put(rel, GONE_BODY, CT_TEXT, False, meta)
+
+    def _put(
+        self,
+        rel: str,
+        body: bytes,
+        content_type: str,
+        gzipped: bool = False,
+        meta: Mapping[str, str] | None = None,
+        condition: Mapping[str, str] | None = None,
+    ) -> str | None:
+        """Upload one object; its ETag (``None`` for a multipart upload)."""
+        key = self.settings.prefix + rel
+        args: dict[str, Any] = {
+            "ContentType": content_type,
+            "CacheControl": self.cache_control,
+            "Metadata": dict(meta or {}),
+        }
+        if gzipped:
+            args["ContentEncoding"] = "gzip"
+        try:
+            if len(body) < self.multipart_threshold:
+                md5 = hashlib.md5(body, usedforsecurity=False).digest()
+                answer = self.client.put_object(
+                    Bucket=self.settings.bucket,
+                    Key=key,
+                    Body=body,
+                    ContentMD5=base64.b64encode(md5).decode(),
+                    **args,
+                    **(condition or {}),
+                )
+                return str(answer.get("ETag")) if answer.get("ETag") else None
+            else:
+                from boto3.s3.transfer import TransferConfig
+
+                transfer = TransferConfig(
+                    multipart_threshold=self.multipart_threshold,
+                    multipart_chunksize=self.multipart_threshold,
+                )
+                self.client.upload_fileobj(
+                    io.BytesIO(body), self.settings.bucket, key, ExtraArgs=args, Config=transfer
+                )
+                return None
+        except Exception as exc:
+            if condition and error_code(exc) in ("PreconditionFailed", "412", "NoSuchKey", "404"):
+                self.forget()
+                raise BucketError(
+                    f"{key} in bucket {self.settings.bucket!r} was replaced by another builder"
+                    " since this one last wrote it: not overwritten (the lease was lost)"
+                ) from exc
+            raise self._error(f"upload of {key}", exc) from exc
+
+    def _delete(self, rel: str) -> None:
+        keys = [{"Key": self.settings.prefix + rel + ".gz"}, {"Key": self.settings.prefix + rel}]
+        try:
+            answer = self.client.delete_objects(
+                Bucket=self.settings.bucket, Delete={"Objects": keys, "Quiet": True}
+            )
+        except Exception as exc:
+            raise self._error(f"deletion of {keys[1]['Key']}", exc) from exc
+        for err in answer.get("Errors", []):
+            raise BucketError(
+                f"deletion of {err.get('Key')} in bucket {self.settings.bucket!r} at "
+                f"{self.where} failed: {err.get('Code')}: {err.get('Message')}"
+            )
+
+    def _error(self, action: str, exc: BaseException) -> BucketError:
+        return BucketError(describe_error(self.settings, action, exc))
