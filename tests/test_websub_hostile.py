@@ -5,7 +5,7 @@ unverified requests that try to take over someone else's pending subscription.""
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -23,18 +23,9 @@ from feedsmith.publish.websub.store import WebSubStore
 from feedsmith.serve.app import create_app
 from feedsmith.serve.stores import FeedStore
 from test_serve_e2e import post_text
-from websub_servers import Received, Recorder, hostile, serving
+from websub_servers import Received, Recorder, hostile, serving, until
 
 NOW = datetime(2025, 12, 1, tzinfo=UTC)
-
-
-def _until(check: Callable[[], Any], what: str, timeout: float = 60.0) -> Any:
-    deadline = time.monotonic() + timeout  # only against a hang
-    while time.monotonic() < deadline:
-        if result := check():
-            return result
-        time.sleep(0.02)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def _echo(req: Received) -> tuple[int, dict[str, str], bytes]:
@@ -96,13 +87,14 @@ def test_slow_and_endless_callbacks_delay_no_one_and_memory_stays_flat(
         assert flood.sent < 50 * 2**20, flood.sent
         assert _subscribe(client, config, honest_url + "/cb") == 202
         sink.sender.wake()
-        _until(
+        until(
             lambda: (
                 store.connect()
                 .execute("SELECT 1 FROM subscriptions WHERE callback = ?", (honest_url + "/cb",))
                 .fetchone()
             ),
             "the honest subscriber's verification",
+            60.0,
         )
         assert drip.closed == 0, "the dripping verification should still be in flight"
         # A drip subscription (as if verified earlier): its delivery drips too.
@@ -186,7 +178,7 @@ def _verify_all(config: Any) -> WebSubStore:
     sink = WebSubSink(config)
     store = WebSubStore(config.state_dir)
     sink.sender.wake()
-    _until(lambda: store.depths()["requests"] == 0, "the verifications")
+    until(lambda: store.depths()["requests"] == 0, "the verifications", 60.0)
     sink.sender.stop()
     return store
 

@@ -10,9 +10,8 @@ from __future__ import annotations
 
 import dataclasses
 import threading
-import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -27,28 +26,9 @@ from feedsmith.publish.websub.store import WebSubStore
 from feedsmith.serve.app import create_app
 from feedsmith.serve.stores import FeedStore
 from test_serve_e2e import post_text
-from websub_servers import Received, Recorder, serving
+from websub_servers import Clock, Received, Recorder, serving, until
 
 NOW = datetime(2025, 12, 1, tzinfo=UTC)
-
-
-class Clock:
-    """Real time plus what the test moved it by (web workers stamp requests with real time)."""
-
-    def __init__(self) -> None:
-        self.offset = 0.0
-
-    def __call__(self) -> float:
-        return time.time() + self.offset
-
-
-def _until(check: Callable[[], Any], what: str, timeout: float = 30.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if result := check():
-            return result
-        time.sleep(0.02)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def _echo(req: Received) -> tuple[int, dict[str, str], bytes]:
@@ -87,7 +67,7 @@ def hub(site: Any) -> Iterator[Any]:
                 form["hub.topic"] = feed_url(config, rel)
                 assert self.client.post("/websub", data=form).status_code == 202
                 sink.sender.wake()
-                _until(lambda: self.store.depths()["requests"] == 0, "the verification")
+                until(lambda: self.store.depths()["requests"] == 0, "the verification")
 
             def count(self, name: str) -> int:
                 return self.store.counters().get(name, 0)
@@ -108,7 +88,7 @@ def test_a_lease_runs_out_and_the_subscription_ends(hub: Any) -> None:
     assert hub.store.depths()["subscriptions"] == 1
     hub.clock.offset += 11
     hub.sink.sender.wake()
-    _until(lambda: hub.count("expired") == 1, "the expiry")
+    until(lambda: hub.count("expired") == 1, "the expiry")
     assert hub.store.depths()["subscriptions"] == 0
 
 
@@ -116,7 +96,7 @@ def test_a_vanished_topic_ends_its_subscriptions_with_a_denial(hub: Any) -> None
     hub.subscribe("tags/doomed.json")
     (hub.site.posts_dir / "2025-11-02-second.md").unlink()
     hub.build()
-    _until(lambda: hub.count("denials") == 1, "the denial")
+    until(lambda: hub.count("denials") == 1, "the denial")
     denial = parse_qs(urlsplit(hub.recorder.requests[-1].path).query)
     assert denial["hub.mode"] == ["denied"]
     assert denial["hub.topic"] == [feed_url(hub.config, "tags/doomed.json")]
@@ -163,7 +143,7 @@ def test_deliveries_go_out_concurrently_but_at_most_per_host_connections_a_host(
         form["hub.topic"] = feed_url(hub.config, "all.atom.xml")
         assert hub.client.post("/websub", data=form).status_code == 202
     hub.sink.sender.wake()
-    _until(lambda: hub.store.depths()["subscriptions"] == len(callbacks), "the verifications")
+    until(lambda: hub.store.depths()["subscriptions"] == len(callbacks), "the verifications")
 
     state = threading.Condition()
     in_flight: Counter[str] = Counter()
@@ -192,7 +172,7 @@ def test_deliveries_go_out_concurrently_but_at_most_per_host_connections_a_host(
         )
     gate.set()
     assert together, f"never {PER_HOST} + 2 deliveries at once: {dict(most)}"
-    _until(lambda: hub.count("delivered") == len(callbacks), "every delivery")
+    until(lambda: hub.count("delivered") == len(callbacks), "every delivery")
     assert hub.sink.sender.wait_idle(30)
     assert most["127.0.0.1"] == PER_HOST and most["localhost"] == 2
     posts = [urlsplit(r.path).path for r in hub.recorder.requests if r.method == "POST"]
@@ -239,7 +219,7 @@ def test_a_callback_that_turns_private_after_acceptance_is_never_called(site: An
                 (base + "/cb", feed_url(config, "all.atom.xml")),
             )
         sink.sender.wake()
-        _until(lambda: store.depths()["requests"] == 0, "the refused verification")
+        until(lambda: store.depths()["requests"] == 0, "the refused verification")
         sink.sender.stop()
     assert store.counters().get("verify_failed") == 1
     assert store.depths()["subscriptions"] == 0

@@ -13,7 +13,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
-import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import Any
@@ -29,33 +28,13 @@ from feedsmith.publish.websub.store import WebSubStore
 from feedsmith.serve.app import create_app
 from feedsmith.serve.stores import FeedStore
 from test_serve_e2e import post_text
-from websub_servers import Received, Recorder, serving
+from websub_servers import Clock, Received, Recorder, serving, until
 
 NOW = datetime(2025, 12, 1, tzinfo=UTC)
 #: README: deliveries are "given up after 20 attempts".
 DELIVERY_ATTEMPTS = 20
 #: Past the longest retry wait (the backoff is capped at an hour).
 PAST_ANY_BACKOFF = 3601.0
-
-
-class Clock:
-    """Real time plus what the test moved it by (web workers stamp requests with real time)."""
-
-    def __init__(self) -> None:
-        self.offset = 0.0
-
-    def __call__(self) -> float:
-        return time.time() + self.offset
-
-
-def _until(check: Callable[[], Any], what: str, timeout: float = 30.0) -> Any:
-    """Polls the store (another thread writes it); the timeout only bounds a hang."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if result := check():
-            return result
-        time.sleep(0.02)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def _challenge(req: Received) -> str:
@@ -132,7 +111,7 @@ def hub(site: Any) -> Iterator[Any]:
 def _subscribed(hub: Any, secret: str | None = None) -> None:
     hub.request(secret=secret)
     hub.sink.sender.wake()
-    _until(lambda: hub.rows("subscriptions") == 1, "the verified subscription")
+    until(lambda: hub.rows("subscriptions") == 1, "the verified subscription")
 
 
 # -- content distribution ----------------------------------------------------------------------
@@ -205,7 +184,7 @@ def test_a_network_error_while_verifying_is_retried_up_to_the_limit(hub: Any) ->
     hub.recorder.answer = _hang_up
     hub.request()
     hub.later(0)
-    _until(lambda: len(_gets(hub.recorder)) == 1, "the first verification attempt")
+    until(lambda: len(_gets(hub.recorder)) == 1, "the first verification attempt")
     assert hub.rows("requests") == 1  # kept for a retry
     for _ in range(10):  # more chances than the limit: the limit, not the test, stops it
         hub.later(PAST_ANY_BACKOFF)
@@ -223,7 +202,7 @@ def test_a_network_error_then_an_echo_verifies(hub: Any) -> None:
     hub.recorder.answer = _hang_up
     hub.request()
     hub.later(0)
-    _until(lambda: len(_gets(hub.recorder)) == 1, "the first verification attempt")
+    until(lambda: len(_gets(hub.recorder)) == 1, "the first verification attempt")
     hub.recorder.answer = _echo
     hub.later(PAST_ANY_BACKOFF)
     assert len(_gets(hub.recorder)) == 2
@@ -248,7 +227,7 @@ def test_a_refused_verification_is_final(
     hub.recorder.answer = answer
     hub.request()
     hub.later(0)
-    _until(lambda: hub.rows("requests") == 0, "the verification")
+    until(lambda: hub.rows("requests") == 0, "the verification")
     for _ in range(3):
         hub.later(PAST_ANY_BACKOFF)
     assert len(_gets(hub.recorder)) == 1

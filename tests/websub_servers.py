@@ -7,6 +7,7 @@ Each runs ``http.server`` in a daemon thread on a free port; tests wait on what 
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -177,3 +178,24 @@ def hostile(mode: str, host: str = "127.0.0.1") -> Iterator[tuple[str, Hostile]]
         stop.set()
         server.shutdown()
         server.server_close()
+
+
+class Clock:
+    """Real time plus what the test moved it by (web workers stamp requests with real time)."""
+
+    def __init__(self) -> None:
+        self.offset = 0.0
+
+    def __call__(self) -> float:
+        return time.time() + self.offset
+
+
+def until(check: Callable[[], Any], what: str, timeout: float = 30.0) -> Any:
+    """Polls until ``check`` is truthy (another thread writes what it reads); the timeout only
+    bounds a hang."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if result := check():
+            return result
+        time.sleep(0.02)
+    raise AssertionError(f"timed out waiting for {what}")
