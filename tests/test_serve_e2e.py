@@ -103,14 +103,27 @@ class Served:
 
 @contextlib.contextmanager
 def run_serve(
-    site: Any, log: Path, interval: int, *, watch: bool = True, port: int | None = None
+    site: Any,
+    log: Path,
+    interval: int,
+    *,
+    watch: bool = True,
+    port: int | None = None,
+    server: dict[str, Any] | None = None,
+    web_server: str | None = None,
 ) -> Iterator[Served]:
     """``feedsmith serve`` on a free port (or ``port``) until it answers /healthz 200; torn down
     whatever happens: the supervisor gets SIGTERM (then SIGKILL), and the web server's own
-    process group is killed too in case the supervisor could not do it."""
+    process group is killed too in case the supervisor could not do it. ``server`` adds to the
+    config's ``server:`` section, ``web_server`` picks granian or gunicorn."""
     port = port or free_port()
-    site.config(schedule={"interval_seconds": interval, "watch": watch}, server={"workers": 2})
+    site.config(
+        schedule={"interval_seconds": interval, "watch": watch},
+        server={"workers": 2, **(server or {})},
+    )
     env = {**os.environ, "FEEDSMITH_REBUILD_TOKEN": TOKEN}
+    if web_server is not None:
+        env["FEEDSMITH_SERVER"] = web_server
     env.pop("FEEDSMITH_CONFIG", None)
     cmd = [sys.executable, "-m", "feedsmith", "-c", str(site.config_path), "serve"]
     with log.open("wb") as sink:

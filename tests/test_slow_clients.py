@@ -9,11 +9,8 @@ from __future__ import annotations
 
 import contextlib
 import io
-import os
 import select
-import signal
 import socket
-import subprocess
 import sys
 import threading
 import time
@@ -31,7 +28,7 @@ from feedsmith.pipeline import build_site
 from feedsmith.serve.app import create_app
 from feedsmith.serve.bodies import BodyLimit
 from feedsmith.serve.stores import FeedStore
-from test_serve_e2e import _children, eventually, free_port, post_text
+from test_serve_e2e import eventually, post_text, run_serve
 
 TOKEN = "slow-secret"
 
@@ -249,44 +246,12 @@ def test_body_limit_defaults(site: Any) -> None:
 
 @contextlib.contextmanager
 def serve_with_hub(site: Any, log: Path, server: str = "granian") -> Iterator[str]:
-    port = free_port()
+    """A real ``serve`` with the built-in hub and a 2 s body deadline; its base URL."""
     site.settings["websub"] = {"builtin": True}
-    site.settings["server"] = {"workers": 2, "body_timeout_seconds": 2}
-    site.settings["schedule"] = {"interval_seconds": 3600, "watch": False}
-    site.config()
-    env = {**os.environ, "FEEDSMITH_SERVER": server}
-    env.pop("FEEDSMITH_CONFIG", None)
-    cmd = [sys.executable, "-m", "feedsmith", "-c", str(site.config_path), "serve"]
-    with log.open("wb") as sink:
-        proc = subprocess.Popen(
-            [*cmd, "--port", str(port)],
-            stdout=sink,
-            stderr=sink,
-            env=env,
-            cwd=site.root,
-            start_new_session=True,
-        )
-    base = f"http://127.0.0.1:{port}"
-    groups: list[int] = []
-    try:
-        eventually(
-            lambda: requests.get(base + "/healthz", timeout=5).status_code == 200,
-            "/healthz 200",
-            timeout=30,
-        )
-        groups = _children(proc.pid)
-        yield base
-    finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait()
-        for pgid in groups:
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(pgid, signal.SIGKILL)
+    with run_serve(
+        site, log, 3600, watch=False, server={"body_timeout_seconds": 2}, web_server=server
+    ) as served:
+        yield served.base
 
 
 class SlowClients:

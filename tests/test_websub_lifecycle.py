@@ -26,16 +26,9 @@ from feedsmith.publish.websub.store import WebSubStore
 from feedsmith.serve.app import create_app
 from feedsmith.serve.stores import FeedStore
 from test_serve_e2e import post_text
-from websub_servers import Clock, Received, Recorder, serving, until
+from websub_servers import Clock, Received, Recorder, echo, serving, until
 
 NOW = datetime(2025, 12, 1, tzinfo=UTC)
-
-
-def _echo(req: Received) -> tuple[int, dict[str, str], bytes]:
-    if req.method == "GET":
-        query = parse_qs(urlsplit(req.path).query)
-        return 200, {}, query.get("hub.challenge", [""])[0].encode()
-    return 204, {}, b""
 
 
 @pytest.fixture
@@ -50,7 +43,7 @@ def hub(site: Any) -> Iterator[Any]:
     config = site.config()
     clock = Clock()
     sink = WebSubSink(config, clock=clock)
-    recorder = Recorder(answer=_echo)
+    recorder = Recorder(answer=echo)
     with serving(recorder) as base:
 
         class Hub:
@@ -152,7 +145,7 @@ def test_deliveries_go_out_concurrently_but_at_most_per_host_connections_a_host(
 
     def held(req: Received) -> tuple[int, dict[str, str], bytes]:
         if req.method == "GET":
-            return _echo(req)
+            return echo(req)
         host = req.headers["Host"].rsplit(":", 1)[0]
         with state:
             in_flight[host] += 1
@@ -208,7 +201,7 @@ def test_a_callback_that_turns_private_after_acceptance_is_never_called(site: An
     site.settings["websub"] = {"builtin": True}  # private callbacks refused
     config = site.config()
     sink = WebSubSink(config)
-    recorder = Recorder(answer=_echo)
+    recorder = Recorder(answer=echo)
     with serving(recorder) as base:
         assert build_site(config, NOW, sinks=[sink]).ok
         store = WebSubStore(config.state_dir)

@@ -16,7 +16,6 @@ import logging
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
@@ -28,23 +27,13 @@ from feedsmith.publish.websub.store import WebSubStore
 from feedsmith.serve.app import create_app
 from feedsmith.serve.stores import FeedStore
 from test_serve_e2e import post_text
-from websub_servers import Clock, Received, Recorder, serving, until
+from websub_servers import Clock, Received, Recorder, challenge_of, echo, serving, until
 
 NOW = datetime(2025, 12, 1, tzinfo=UTC)
 #: README: deliveries are "given up after 20 attempts".
 DELIVERY_ATTEMPTS = 20
 #: Past the longest retry wait (the backoff is capped at an hour).
 PAST_ANY_BACKOFF = 3601.0
-
-
-def _challenge(req: Received) -> str:
-    return parse_qs(urlsplit(req.path).query).get("hub.challenge", [""])[0]
-
-
-def _echo(req: Received) -> tuple[int, dict[str, str], bytes]:
-    if req.method == "GET":
-        return 200, {}, _challenge(req).encode()
-    return 204, {}, b""
 
 
 def _gets(recorder: Recorder) -> list[Received]:
@@ -62,7 +51,7 @@ def hub(site: Any) -> Iterator[Any]:
     config = site.config()
     clock = Clock()
     sink = WebSubSink(config, clock=clock)
-    recorder = Recorder(answer=_echo)
+    recorder = Recorder(answer=echo)
     with serving(recorder) as base:
 
         class Hub:
@@ -119,12 +108,12 @@ def _subscribed(hub: Any, secret: str | None = None) -> None:
 
 def test_a_callback_answering_410_gone_ends_its_subscription(hub: Any) -> None:
     _subscribed(hub)
-    hub.recorder.answer = lambda r: (410, {}, b"") if r.method == "POST" else _echo(r)
+    hub.recorder.answer = lambda r: (410, {}, b"") if r.method == "POST" else echo(r)
     hub.new_post()
     assert len(_posts(hub.recorder)) == 1
     assert hub.rows("subscriptions") == 0 and hub.rows("deliveries") == 0
     assert hub.count("delivered") == 0
-    hub.recorder.answer = _echo  # even were it willing again: it said the subscription is over
+    hub.recorder.answer = echo  # even were it willing again: it said the subscription is over
     hub.new_post()
     hub.later(PAST_ANY_BACKOFF)
     assert len(_posts(hub.recorder)) == 1  # no further deliveries, no retries
@@ -135,7 +124,7 @@ def test_a_delivery_is_dropped_after_its_last_attempt(
     hub: Any, caplog: pytest.LogCaptureFixture
 ) -> None:
     _subscribed(hub)
-    hub.recorder.answer = lambda r: (503, {}, b"") if r.method == "POST" else _echo(r)
+    hub.recorder.answer = lambda r: (503, {}, b"") if r.method == "POST" else echo(r)
     caplog.set_level(logging.INFO, logger="feedsmith.websub")
     hub.new_post()
     for _ in range(DELIVERY_ATTEMPTS - 1):
@@ -161,7 +150,7 @@ def test_the_first_attempt_that_succeeds_ends_the_retries(hub: Any) -> None:
     def flaky(req: Received) -> tuple[int, dict[str, str], bytes]:
         if req.method == "POST":
             return (answers.pop(0) if answers else 204), {}, b""
-        return _echo(req)
+        return echo(req)
 
     hub.recorder.answer = flaky
     hub.new_post()
@@ -203,7 +192,7 @@ def test_a_network_error_then_an_echo_verifies(hub: Any) -> None:
     hub.request()
     hub.later(0)
     until(lambda: len(_gets(hub.recorder)) == 1, "the first verification attempt")
-    hub.recorder.answer = _echo
+    hub.recorder.answer = echo
     hub.later(PAST_ANY_BACKOFF)
     assert len(_gets(hub.recorder)) == 2
     assert hub.rows("subscriptions") == 1 and hub.count("verified") == 1
@@ -212,11 +201,11 @@ def test_a_network_error_then_an_echo_verifies(hub: Any) -> None:
 @pytest.mark.parametrize(
     "answer",
     [
-        pytest.param(lambda r: (404, {}, _challenge(r).encode()), id="404"),
+        pytest.param(lambda r: (404, {}, challenge_of(r).encode()), id="404"),
         pytest.param(lambda r: (200, {}, b"not-the-challenge"), id="wrong-challenge"),
         pytest.param(lambda r: (200, {}, b""), id="empty-body"),
         pytest.param(
-            lambda r: (302, {"Location": "http://127.0.0.1:1/"}, _challenge(r).encode()),
+            lambda r: (302, {"Location": "http://127.0.0.1:1/"}, challenge_of(r).encode()),
             id="redirect",
         ),
     ],

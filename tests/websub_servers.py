@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, urlsplit
 
 
 @dataclass
@@ -199,3 +199,15 @@ def until(check: Callable[[], Any], what: str, timeout: float = 30.0) -> Any:
             return result
         time.sleep(0.02)
     raise AssertionError(f"timed out waiting for {what}")
+
+
+def challenge_of(req: Received) -> str:
+    """The ``hub.challenge`` of a verification request (empty when there is none)."""
+    return parse_qs(urlsplit(req.path).query).get("hub.challenge", [""])[0]
+
+
+def echo(req: Received) -> tuple[int, dict[str, str], bytes]:
+    """A willing subscriber: echoes every verification's challenge, takes every delivery."""
+    if req.method == "GET":
+        return 200, {}, challenge_of(req).encode()
+    return 204, {}, b""
