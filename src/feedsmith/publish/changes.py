@@ -26,9 +26,9 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
-from urllib.parse import quote, unquote
+from urllib.parse import unquote
 
-from feedsmith.core.layout import MANIFEST
+from feedsmith.core.layout import FEEDS_PREFIX, MANIFEST, feed_href
 from feedsmith.core.state import json_bytes
 
 __all__ = [
@@ -243,7 +243,7 @@ def render_manifest(
             "files": listed(feed.files),
         }
         if feed.page is not None:
-            out["page"] = "/feeds/" + quote(feed.page, safe="/")
+            out["page"] = feed_href(feed.page)
         if feed.archives:
             pages = len(feed.archives) // max(len(feed.files), 1)
             out["archive"] = {"pages": pages, "files": listed(feed.archives)}
@@ -257,7 +257,7 @@ def _page_rel(url: object) -> str | None:
     """``tags/ai.html`` from the manifest's ``"page": "/feeds/tags/ai.html"``."""
     if not isinstance(url, str) or not url.startswith("/feeds/"):
         return None
-    return unquote(url[len("/feeds/") :])
+    return unquote(url[len(FEEDS_PREFIX) :])
 
 
 def _file_record(rec: Mapping[str, Any]) -> dict[str, Any]:

@@ -51,7 +51,7 @@ from werkzeug.exceptions import HTTPException
 
 from feedsmith.config import ENV_VAR, FROM_BUCKET_ENV_VAR, load_config
 from feedsmith.core.config import Config
-from feedsmith.core.layout import CT_JSON, CT_TEXT
+from feedsmith.core.layout import CT_JSON, CT_TEXT, iso_exact
 from feedsmith.serve import public
 from feedsmith.serve.bodies import BodyLimit
 from feedsmith.serve.bucket_store import BucketStore
@@ -68,7 +68,7 @@ from feedsmith.serve.index_page import PAGE_CSP, page_context
 from feedsmith.serve.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from feedsmith.serve.metrics import Metrics
 from feedsmith.serve.responder import Clock, Edge, FeedResponder
-from feedsmith.serve.status import iso, read_lease_status
+from feedsmith.serve.status import read_lease_status
 from feedsmith.serve.stores import FeedStore, Store
 from feedsmith.serve.websub_health import websub_health
 
@@ -173,7 +173,7 @@ def create_app(
             response.headers["WWW-Authenticate"] = 'Bearer realm="feedsmith"'
             response.headers["Cache-Control"] = "no-store"
             return response
-        requested = iso(now())
+        requested = iso_exact(now())
         write_rebuild_request(config.state_dir, requested)
         response = Response(
             json.dumps({"status": "accepted", "requested": requested}) + "\n",

@@ -19,10 +19,10 @@ from typing import Any
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
+from feedsmith.core.layout import iso_exact
 from feedsmith.serve import public
 from feedsmith.serve.status import (
     BuildStatus,
-    iso,
     parse_status,
     parse_time,
     read_lease_status,
@@ -150,7 +150,7 @@ def health_report(status: BuildStatus | None) -> tuple[dict[str, Any], int]:
     body: dict[str, Any] = {
         "status": state,
         "last_build": None if last is None else public.last_build(last),
-        "last_success": iso(status.last_success) if status and status.last_success else None,
+        "last_success": iso_exact(status.last_success) if status and status.last_success else None,
         "counts": {
             "posts": status.posts if status else None,
             "feeds": status.feeds if status else None,

@@ -9,13 +9,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import quote
 
 from feedsmith.core.config import Config
 from feedsmith.core.formats import FORMATS
-from feedsmith.core.layout import FEEDS_PREFIX, OPML
+from feedsmith.core.layout import FEEDS_PREFIX, OPML, feed_href, iso_exact
 from feedsmith.serve import public
-from feedsmith.serve.status import BuildStatus, LastBuild, iso, parse_time
+from feedsmith.serve.status import BuildStatus, LastBuild, parse_time
 from feedsmith.serve.stores import Manifest
 
 PAGE_CSP = (
@@ -46,7 +45,7 @@ def page_context(
             {
                 "name": str(feed.get("name", feed.get("slug", ""))),
                 "entries": feed.get("entries", ""),
-                "updated": iso(updated) if updated else "",
+                "updated": iso_exact(updated) if updated else "",
                 "updated_text": _display_time(updated) if updated else "",
                 "links": links,
                 "page": _page_href(feed),
@@ -94,7 +93,7 @@ def _feed_href(feed: dict[str, Any], fmt: str) -> str | None:
     if isinstance(files, dict):
         for rel in files:
             if isinstance(rel, str) and rel.endswith(_SUFFIXES[fmt]):
-                return FEEDS_PREFIX + quote(rel)
+                return feed_href(rel)
     return None
 
 

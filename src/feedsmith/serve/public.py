@@ -14,9 +14,10 @@ import os
 from pathlib import Path
 from typing import Any
 
+from feedsmith.core.layout import iso_exact
 from feedsmith.core.text import escape_controls
 from feedsmith.pipeline.kept import KEPT_NOTE
-from feedsmith.serve.status import BuildStatus, LastBuild, iso
+from feedsmith.serve.status import BuildStatus, LastBuild
 
 #: (kind, message) by what the detail says, first match wins.
 _BUILD_KINDS = (
@@ -62,8 +63,8 @@ def last_build(last: LastBuild) -> dict[str, Any]:
     """One build as ``/healthz`` and ``/`` show it: when, how it went and how long it took, its
     error by kind only."""
     return {
-        "started": iso(last.started),
-        "finished": iso(last.finished),
+        "started": iso_exact(last.started),
+        "finished": iso_exact(last.finished),
         "ok": last.ok,
         "seconds": round(last.seconds, 3),
         "error": build_error(last.error),

@@ -22,6 +22,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from feedsmith.core.layout import iso_exact, parse_iso
 from feedsmith.publish.s3.lease import LEASE_STATUS_FILE
 from feedsmith.system.statedir import write_private
 
@@ -48,8 +49,8 @@ class LastBuild:
         """As ``status.json`` keeps it: the whole error text, which only the operator sees;
         the public pages show :func:`feedsmith.serve.public.last_build` of it."""
         return {
-            "started": iso(self.started),
-            "finished": iso(self.finished),
+            "started": iso_exact(self.started),
+            "finished": iso_exact(self.finished),
             "ok": self.ok,
             "seconds": self.seconds,
             "error": self.error,
@@ -93,7 +94,7 @@ class BuildStatus:
         return {
             "version": FORMAT_VERSION,
             "last_build": None if last is None else last.to_json(),
-            "last_success": iso(self.last_success) if self.last_success else None,
+            "last_success": iso_exact(self.last_success) if self.last_success else None,
             "builds_ok": self.builds_ok,
             "builds_failed": self.builds_failed,
             "build_seconds_total": self.build_seconds_total,
@@ -235,18 +236,6 @@ def write_status(state_dir: Path, status: BuildStatus) -> None:
     state_dir = Path(state_dir)
     payload = json.dumps(status.to_json(), ensure_ascii=False, indent=2).encode("utf-8") + b"\n"
     write_private(status_path(state_dir), lambda fh: fh.write(payload))  # 0600, see statedir
-
-
-def iso(value: datetime) -> str:
-    """UTC, second precision unless there is more, with ``Z``: one spelling for every reader."""
-    text = _utc(value).isoformat()
-    return text[:-6] + "Z" if text.endswith("+00:00") else text
-
-
-def parse_iso(value: str) -> datetime:
-    if not isinstance(value, str):
-        raise TypeError(f"expected an ISO 8601 string, not {type(value).__name__}")
-    return _utc(datetime.fromisoformat(value.replace("Z", "+00:00")))
 
 
 def stat_key(st: os.stat_result) -> tuple[int, int, int]:

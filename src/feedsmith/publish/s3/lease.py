@@ -45,10 +45,11 @@ from pathlib import Path
 from typing import Any
 
 from feedsmith.core.config import Config, S3Config
+from feedsmith.core.layout import iso_millis
 from feedsmith.core.state import json_bytes
 from feedsmith.publish.changes import ChangeSet, Sink
 from feedsmith.publish.s3.client import BucketError, describe_error, error_code, make_client
-from feedsmith.publish.s3.lease_rule import LeaseRecord, decide, iso_ms, lease_key
+from feedsmith.publish.s3.lease_rule import LeaseRecord, decide, lease_key
 from feedsmith.system.statedir import write_atomic
 
 #: This builder's view of the lease, for ``/healthz`` and ``/metrics`` (``state_dir``).
@@ -326,10 +327,10 @@ class LeaseKeeper:
     def _show(self, record: LeaseRecord) -> None:
         self.status.holder = record.holder
         self.status.token = record.token
-        self.status.expires = iso_ms(record.expires)
+        self.status.expires = iso_millis(record.expires)
 
     def _write_status(self) -> None:
-        self.status.updated = iso_ms(self._wall())
+        self.status.updated = iso_millis(self._wall())
         with contextlib.suppress(OSError):
             write_atomic(self.state_dir / LEASE_STATUS_FILE, json_bytes(self.status.to_json()))
 

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from feedsmith.core.config import S3Config
+from feedsmith.core.layout import iso_millis, parse_iso
 from feedsmith.core.state import json_bytes
 
-__all__ = ["LEASE_DIR", "Action", "LeaseRecord", "decide", "iso_ms", "lease_key"]
+__all__ = ["LEASE_DIR", "Action", "LeaseRecord", "decide", "lease_key"]
 
 LEASE_DIR = ".feedsmith/"
 
@@ -41,7 +42,7 @@ class LeaseRecord:
                 "holder": self.holder,
                 "builder": self.builder,
                 "token": self.token,
-                "expires": iso_ms(self.expires),
+                "expires": iso_millis(self.expires),
                 "released": self.released,
             }
         )
@@ -55,7 +56,7 @@ class LeaseRecord:
                 holder=str(raw["holder"]),
                 builder=str(raw.get("builder", "")),
                 token=int(raw["token"]),
-                expires=_parse(str(raw["expires"])),
+                expires=parse_iso(str(raw["expires"])),
                 released=bool(raw.get("released", False)),
             )
         except (ValueError, TypeError, KeyError, AttributeError):
@@ -97,12 +98,3 @@ def decide(
     if expired:
         return Action("take", LeaseRecord(me, builder, token, expires))
     return Action("wait")
-
-
-def iso_ms(value: datetime) -> str:
-    return value.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-def _parse(value: str) -> datetime:
-    parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)

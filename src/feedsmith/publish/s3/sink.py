@@ -46,7 +46,7 @@ from pathlib import Path
 from typing import Any
 
 from feedsmith.core.config import Config, S3Config
-from feedsmith.core.layout import CT_TEXT, MANIFEST, content_type_for
+from feedsmith.core.layout import CT_TEXT, MANIFEST, content_type_for, iso_seconds, parse_iso
 from feedsmith.core.state import json_bytes
 from feedsmith.publish.changes import ChangeSet
 from feedsmith.publish.s3.client import BucketError, describe_error, error_code, make_client
@@ -170,7 +170,7 @@ def plan_delivery(
     vanished = {rel: since for rel, since in gone.items() if rel not in files}
     for rel in delivered.objects:
         if rel not in files:
-            vanished.setdefault(rel, _iso(now))
+            vanished.setdefault(rel, iso_seconds(now))
     gone_docs: list[tuple[str, str]] = []
     deletions: list[str] = []
     for rel, since in sorted(vanished.items()):
@@ -193,16 +193,11 @@ def plan_delivery(
     )
 
 
-def _iso(value: datetime) -> str:
-    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 def _parse_iso(value: str, default: datetime) -> datetime:
     try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError:
+        return parse_iso(value)
+    except (TypeError, ValueError):
         return default
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 # -- the boto3 edge ----------------------------------------------------------------------------
@@ -302,7 +297,7 @@ class S3Sink:
             for rel, since in plan.gone_docs:
                 self._put_gone(rel, since)
                 delivered.objects.pop(rel, None)
-                delivered.gone[rel] = _iso(now)
+                delivered.gone[rel] = iso_seconds(now)
             for rel in plan.deletions:
                 self._delete(rel)
                 delivered.objects.pop(rel, None)
