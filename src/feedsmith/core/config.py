@@ -135,6 +135,44 @@ class WebSubConfig:
 
 
 @dataclass(frozen=True)
+class JekyllSite:
+    """``jekyll:``: a Jekyll site read as Jekyll reads it (:mod:`feedsmith.config.jekyll`).
+
+    Everything a post's parse needs from the site is here, as plain hashable values (JSON text
+    for the free-form parts), so it reaches worker processes with the Config and is covered by
+    :meth:`Config.fingerprint`: editing ``_config.yml``, ``_data`` or ``_includes`` re-parses.
+    """
+
+    root: Path
+    #: The ``_config*.yml`` files read, in order (later ones win, as ``jekyll --config a,b``).
+    config_files: tuple[str, ...] = ("_config.yml",)
+    #: ``baseurl`` ("/blog" or ""), already part of ``site.url``; Liquid's ``relative_url`` adds it.
+    baseurl: str = ""
+    #: The posts' permalink pattern, styles (``pretty``…) expanded: ``collections.posts.permalink``
+    #: over ``permalink`` over Jekyll's default.
+    permalink: str = "/:categories/:year/:month/:day/:title:output_ext"
+    #: ``defaults:`` as JSON: ``[{"scope": {"path": …, "type": …}, "values": {…}}, …]``.
+    defaults_json: str = "[]"
+    excerpt_separator: str = "\n\n"
+    exclude: tuple[str, ...] = ()
+    include: tuple[str, ...] = ()
+    #: What Liquid sees as ``site`` (the merged ``_config*.yml``, ``data`` from ``_data/``), JSON.
+    site_json: str = "{}"
+    #: Changes whenever a file under ``_includes/`` changes (names, sizes, contents).
+    includes_digest: str = ""
+    #: jekyll-feed's published feeds, kept answering (:mod:`feedsmith.serve.app`):
+    #: ``feed.path`` and, where configured, its category and tag feeds: (kind, name, path).
+    feed_path: str = "/feed.xml"
+    feed_aliases: tuple[tuple[str, str, str], ...] = ()
+    #: ``render_with_liquid`` for posts that do not say (front matter or defaults).
+    render_with_liquid: bool = True
+
+    @property
+    def includes_dir(self) -> Path:
+        return self.root / "_includes"
+
+
+@dataclass(frozen=True)
 class Config:
     """Validated settings. Paths are absolute (resolved against the config file's folder)."""
 
@@ -157,6 +195,8 @@ class Config:
     templates_dir: Path | None = None
     publish: PublishConfig = field(default_factory=PublishConfig)
     websub: WebSubConfig = field(default_factory=WebSubConfig)
+    #: ``jekyll:``: posts_dir is then the site's root and posts are read as Jekyll reads them.
+    jekyll: JekyllSite | None = None
 
     @property
     def hub_urls(self) -> tuple[str, ...]:
