@@ -5,9 +5,10 @@ So they render a placeholder path that survives Markdown, sanitizing and absolut
 unchanged, and the pipeline replaces each one (with any ``site.url``/``baseurl`` written before
 it) by the target's absolute URL after the scan (:mod:`feedsmith.pipeline.links`).
 
-The placeholder is ``/__feedsmith_link__/<k><hex>/``: ``k`` is ``l`` (link) or ``p``
-(post_url), ``hex`` the target's UTF-8 bytes. Only lowercase hex digits, letters and ``_``: no
-character Markdown, nh3 or percent-encoding would touch, so the same bytes come out of
+The placeholder is ``/feedsmith-link/<k><hex>/``: ``k`` is ``l`` (link) or ``p``
+(post_url), ``hex`` the target's UTF-8 bytes. Only lowercase letters, digits and ``-``: no
+character Markdown, nh3 or percent-encoding would touch (``__x__`` would turn into bold
+text outside a link), so the same bytes come out of
 :func:`feedsmith.core.markdown.render_post` (absolutized against the post's host when it stood
 alone in an ``href``). Being reversible, it needs no table shared between worker processes.
 """
@@ -21,7 +22,7 @@ from typing import Literal
 
 LinkKind = Literal["link", "post_url"]
 
-_MARK = "__feedsmith_link__"
+_MARK = "feedsmith-link"
 _LETTER: dict[LinkKind, str] = {"link": "l", "post_url": "p"}
 _KIND: dict[str, LinkKind] = {"l": "link", "p": "post_url"}
 

@@ -35,8 +35,10 @@ from functools import cache
 from typing import Any
 
 from liquid import Environment
+from liquid.ast import Node
 from liquid.context import RenderContext
 from liquid.exceptions import LiquidError, LiquidSyntaxError, ResourceLimitError
+from liquid.stream import TokenStream
 from liquid.template import BoundTemplate
 from liquid.token import TOKEN_CONTENT, Token
 from liquid.undefined import Undefined
@@ -102,6 +104,22 @@ class _Template(BoundTemplate):
     context_class = _Context
 
 
+def _pinned(get_node: Callable[[TokenStream], Node]) -> Callable[[TokenStream], Node]:
+    """A tag's parser whose errors pinned to no place in the text (the end of an expression,
+    the end of the post for a block never closed) take the place of the tag, for a line."""
+
+    def parse(stream: TokenStream) -> Node:
+        start = stream.current
+        try:
+            return get_node(stream)
+        except LiquidError as err:
+            if err.token is None or err.token.start_index < 0 or not err.token.source:
+                err.token = start
+            raise
+
+    return parse
+
+
 class JekyllEnvironment(Environment):
     """python-liquid configured as Jekyll's Liquid, with bounds; built once per process."""
 
@@ -117,6 +135,8 @@ class JekyllEnvironment(Environment):
             self.tags.pop(shopify_only, None)
         for tag in JEKYLL_TAGS:
             self.add_tag(tag)
+        for parser in self.tags.values():
+            parser.get_node = _pinned(parser.get_node)  # type: ignore[method-assign]
         self.filters.update(JEKYLL_FILTERS)
         self.filters = {name: budgeted(func) for name, func in self.filters.items()}
 

@@ -50,6 +50,8 @@ _ALL_PARAMS = re.compile(rf"\A\s*(?:{_PARAM}(?=\s|\Z)\s*)*\Z")
 _VARIABLE_NAME = re.compile(
     r"(?P<variable>[^{]*(\{\{\s*[\w\-.]+\s*(\|.*)?\}\}[^\s{}]*)+)(?P<params>.*)", re.DOTALL
 )
+_LITERALS: dict[str, object] = {"true": True, "false": False, "nil": None, "null": None}
+_NUMBER = re.compile(r"-?\d+(?:\.\d+)?")
 _FILE_CHARS = re.compile(r"^[\w/.\-()+~#@]+$")
 _BAD_SEQUENCE = re.compile(r"[./]{2,}")
 
@@ -197,11 +199,19 @@ class IncludeNode(Node):
             elif single:
                 values[key] = _unquoted(single, "'")
             elif variable:
-                path: list[object] = [int(p) if p.isdigit() else p for p in variable.split(".")]
-                values[key] = context.get(path, token=self.token)
+                values[key] = self._expression(variable, context)
             else:
                 values[key] = ""
         return values
+
+    def _expression(self, text: str, context: RenderContext) -> object:
+        """A bare parameter value, as Liquid reads ``context[text]``: a literal or a path."""
+        if text in _LITERALS:
+            return _LITERALS[text]
+        if _NUMBER.fullmatch(text):
+            return float(text) if "." in text else int(text)
+        path: list[object] = [int(p) if p.isdigit() else p for p in text.split(".")]
+        return context.get(path, token=self.token)
 
     def render_to_output(self, context: RenderContext, buffer: TextIO) -> int:
         state = current()
