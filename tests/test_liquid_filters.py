@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import date, datetime
 
 import pytest
+
 from liquid_support import PACIFIC, make_page, make_site, render, text_of
 
 
@@ -162,7 +163,8 @@ def test_where_compares_as_ruby_strings_and_array_members() -> None:
 
 
 def test_where_exp_evaluates_a_condition_per_item() -> None:
-    source = "{{ page.people | where_exp: 'p', 'p.name == \"Ann\" or p.tags.size == 0' | map: 'name' | join: '' }}"
+    condition = "'p.name == \"Ann\" or p.tags.size == 0'"
+    source = f"{{{{ page.people | where_exp: 'p', {condition} | map: 'name' | join: '' }}}}"
     assert _names(source) == "AnnCid"
 
 

@@ -3,10 +3,9 @@ the standard control tags, site/page, undefined names and error lines."""
 
 from __future__ import annotations
 
-from liquid_support import DictIncludes, make_page, make_site, render, text_of
-
 from feedsmith.core.jekyll.links import placeholder, targets_in
 from feedsmith.core.markdown import render_post
+from liquid_support import DictIncludes, make_page, make_site, render, text_of
 
 POST_URL = "https://example.com/blog/2023/01/29/hello.html"
 
