@@ -246,3 +246,10 @@ def test_shopify_render_tag_is_not_jekyll() -> None:
 
 def test_site_time_prints_as_ruby_time() -> None:
     assert text_of("{{ site.time }}", site=make_site()) == "2024-05-01 12:00:00 -0800"
+
+
+def test_site_url_baseurl_and_link_become_one_absolute_placeholder_url() -> None:
+    source = "[x]({{ site.url }}{{ site.baseurl }}{% link _posts/2020-01-01-a.md %})"
+    html = render_post(text_of(source), POST_URL, None)[0]
+    holder = placeholder("link", "_posts/2020-01-01-a.md")
+    assert f'<a href="https://example.com/blog{holder}">x</a>' in html

@@ -75,7 +75,7 @@ class FileIncludes:
         except FileNotFoundError:
             return None
         except (OSError, RuntimeError) as exc:  # a symlink loop, a name too long
-            raise IncludeRefused(f"unreadable ({exc.strerror or exc})") from exc
+            raise IncludeRefused(f"unreadable ({getattr(exc, 'strerror', None) or exc})") from exc
         if not real.is_relative_to(base) or not real.is_relative_to(root):
             raise IncludeRefused(f"outside {label}")
         return self._read_file(real)
@@ -88,13 +88,20 @@ class FileIncludes:
             return None
         except OSError as exc:
             raise IncludeRefused(f"unreadable ({exc.strerror or exc})") from exc
-        with os.fdopen(fd, "rb") as handle:
-            info = os.fstat(handle.fileno())
+        try:
+            info = os.fstat(fd)
             if not stat.S_ISREG(info.st_mode):
-                return None  # a folder or a device is not an include file
+                return None  # a folder, a FIFO or a device is not an include file
             if info.st_size > self.max_bytes:
                 raise IncludeRefused(f"too large ({info.st_size} bytes, at most {self.max_bytes})")
-            data = handle.read(self.max_bytes + 1)
+            chunks: list[bytes] = []
+            left = self.max_bytes + 1
+            while left > 0 and (chunk := os.read(fd, min(left, 1 << 16))):
+                chunks.append(chunk)
+                left -= len(chunk)
+            data = b"".join(chunks)
+        finally:
+            os.close(fd)
         if len(data) > self.max_bytes:
             raise IncludeRefused(f"too large (over {self.max_bytes} bytes)")
         try:
