@@ -40,14 +40,17 @@ class RubyTime(datetime):
         return cls.combine(value.date(), value.timetz(), tzinfo=value.tzinfo)
 
 
-def liquid_value(value: Any) -> Any:
-    """``value`` with every ``datetime`` in it (lists, mappings) printing the Ruby way."""
+def liquid_value(value: Any, depth: int = 0) -> Any:
+    """``value`` with every ``datetime`` in it (lists, mappings) printing the Ruby way. Only
+    so deep: YAML anchors can make a front-matter value contain itself."""
     if isinstance(value, datetime):
         return value if isinstance(value, RubyTime) else RubyTime.of(value)
+    if depth > 20:
+        return value
     if isinstance(value, dict):
-        return {k: liquid_value(v) for k, v in value.items()}
+        return {k: liquid_value(v, depth + 1) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [liquid_value(v) for v in value]
+        return [liquid_value(v, depth + 1) for v in value]
     return value
 
 
