@@ -8,13 +8,14 @@ equivalence tests check that they do.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 from typing import Any
 
 import orjson
 
-from feedsmith.core.model import Author
+from feedsmith.core.model import Author, Post
 
 
 def content_hash(
@@ -66,3 +67,47 @@ def content_blob_reference(fields: list[Any]) -> bytes:
     """The bytes :func:`content_hash` hashes, written by the json module."""
     text = json.dumps(fields, ensure_ascii=False, separators=(",", ":"))
     return text.encode("utf-8", "surrogatepass")
+
+
+def post_hashes(
+    base: str,
+    title: str,
+    url: str,
+    summary: str,
+    content_html: str,
+    categories: tuple[str, ...],
+    tags: tuple[str, ...],
+    authors: tuple[Author, ...],
+    image: str | None,
+) -> tuple[str, str]:
+    """``(content_hash, change_hash)``: the second with the site's base URL factored out."""
+    digest = content_hash(title, url, summary, content_html, categories, tags, authors, image)
+    change = content_hash(
+        title,
+        without_base(url, base),
+        summary,
+        without_base(content_html, base),
+        categories,
+        tags,
+        authors,
+        without_base(image, base) if image else image,
+    )
+    return digest, change
+
+
+def with_content(post: Post, content_html: str, summary: str, base: str) -> Post:
+    """``post`` showing other HTML and summary (its links resolved), hashes to match."""
+    digest, change = post_hashes(
+        base,
+        post.title,
+        post.url,
+        summary,
+        content_html,
+        post.categories,
+        post.tags,
+        post.authors,
+        post.image,
+    )
+    return dataclasses.replace(
+        post, content_html=content_html, summary=summary, content_hash=digest, change_hash=change
+    )

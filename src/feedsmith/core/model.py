@@ -84,6 +84,11 @@ class Post:
     #: What recognises the post after a rename (:func:`feedsmith.core.identity.content_key`);
     #: ``""`` when its front matter gives its id (never replaced), ``None`` when unknown.
     identity_key: str | None = None
+    #: Its HTML holds ``{% link %}``/``{% post_url %}`` placeholders (a Jekyll site), resolved
+    #: once every post's URL is known (:mod:`feedsmith.pipeline.links`).
+    has_links: bool = False
+    #: Its Liquid read files beside it (``include_relative``): re-parsed on every full scan.
+    reads_others: bool = False
 
 
 @dataclass

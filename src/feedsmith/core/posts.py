@@ -28,11 +28,22 @@ from urllib.parse import urljoin, urlsplit
 from feedsmith.core.config import Config
 from feedsmith.core.dates import parse_date, split_dated_name
 from feedsmith.core.decoding import SourceError, decode
-from feedsmith.core.entry_hash import content_hash, without_base
+from feedsmith.core.entry_hash import post_hashes
 from feedsmith.core.entry_ids import tag_uri
 from feedsmith.core.frontmatter import Document, FrontMatterError, parse_document
 from feedsmith.core.identity import content_key
-from feedsmith.core.markdown import inline_text, render_post
+from feedsmith.core.jekyll.links import targets_in
+from feedsmith.core.jekyll.liquid import IncludeSource
+from feedsmith.core.jekyll.post import (
+    excerpt_source,
+    is_post_name,
+    jekyll_id,
+    jekyll_meta,
+    jekyll_url,
+    page_vars,
+    render_body,
+)
+from feedsmith.core.markdown import html_to_text, inline_text, render_html_post, render_post
 from feedsmith.core.meta_values import DROP, clean_opt, falsy, json_safe, kind, scalar_text, truthy
 from feedsmith.core.model import ParseOutcome, Post, Problem, ScanResult, Severity
 from feedsmith.core.permalinks import SitePathError, expand_permalink, quote_url, site_path
@@ -58,6 +69,10 @@ _KNOWN_KEYS = {
 }  # fmt: skip
 
 
+class _Rendered(Exception):
+    """Liquid could not render the body; the error Problem (with its line) is already added."""
+
+
 class _Invalid(Exception):
     """A reason this file cannot become a post; turned into one ``error`` Problem."""
 
@@ -71,10 +86,19 @@ class _Invalid(Exception):
 # parse_post
 
 
-def parse_post(data: bytes, rel: str, display_path: str, config: Config) -> ParseOutcome:
-    """Decode, split and normalize one file. Never raises: bad input becomes a Problem."""
+def parse_post(
+    data: bytes,
+    rel: str,
+    display_path: str,
+    config: Config,
+    includes: IncludeSource | None = None,
+) -> ParseOutcome:
+    """Decode, split and normalize one file. Never raises: bad input becomes a Problem.
+
+    ``includes``: where a Jekyll site's Liquid ``include`` reads (the pipeline's confined
+    reader); without one, every include is missing."""
     try:
-        return _Parser(data, rel, display_path, config).run()
+        return _Parser(data, rel, display_path, config, includes).run()
     except Exception as exc:  # last resort: one broken post must not stop a build of 10,000
         log.exception("internal error while parsing %s", escape_controls(display_path))
         reason = f"internal error: {type(exc).__name__}: {exc}"
@@ -86,8 +110,17 @@ def parse_post(data: bytes, rel: str, display_path: str, config: Config) -> Pars
 class _Parser:
     """One file's parse. A class only so the helpers share the file's problems and key lines."""
 
-    def __init__(self, data: bytes, rel: str, display_path: str, config: Config) -> None:
+    def __init__(
+        self,
+        data: bytes,
+        rel: str,
+        display_path: str,
+        config: Config,
+        includes: IncludeSource | None = None,
+    ) -> None:
         self.data = data
+        self.includes = includes
+        self.jekyll = config.jekyll
         self.rel = rel
         self.path = display_path
         self.config = config
@@ -96,6 +129,7 @@ class _Parser:
         self.doc: Document | None = None
         self._lines: dict[str, int] | None = None
         self.id_given = False
+        self.relative_reads: tuple[str, ...] = ()
 
     def problem(self, severity: Severity, reason: str, key: str | None = None) -> None:
         self.problems.append(Problem(self.path, self._key_line(key), severity, reason))
@@ -108,6 +142,8 @@ class _Parser:
             return self._run()
         except (_Invalid, SitePathError) as bad:
             self.problem("error", bad.reason, bad.key)
+            return self.outcome(None)
+        except _Rendered:  # its error is reported already, with the template's line
             return self.outcome(None)
 
     def _run(self) -> ParseOutcome:
@@ -125,6 +161,11 @@ class _Parser:
             self.problems.append(Problem(self.path, exc.line, "error", exc.reason))
             return self.outcome(None)
         meta = doc.meta
+        if self.jekyll is not None:
+            if not is_post_name(self.rel):
+                self.problem("info", "not a post: Jekyll publishes only YYYY-MM-DD-title files")
+                return self.outcome(None, "not a dated file name")
+            meta = jekyll_meta(meta, self.rel, self.jekyll)
 
         if truthy(meta.get("draft")):
             self.problem("info", "draft: excluded", "draft")
@@ -141,30 +182,41 @@ class _Parser:
         slug = self._slug(meta.get("slug"), name_slug or stem)
         categories = read_names(meta, "categories", "category", self.problem)
         tags = read_names(meta, "tags", "tag", self.problem)
-        url = self._url(meta, published, slug, categories)
-        post_id = self._id(meta, published, slug)
+        if self.jekyll is None:
+            url = self._url(meta, published, slug, categories)
+            post_id = self._id(meta, published, slug)
+            body = doc.body
+        else:
+            url, path = jekyll_url(self.config, meta, published, slug, categories, self.rel)
+            post_id, self.id_given = jekyll_id(self.config, meta, path, slug)
+            body = self._liquid(doc, meta, title, published, path, post_id, slug)
         authors, default_author = read_authors(meta, self.config, self.problem)
         summary = self._summary(meta)
-        content_html, derived_summary = render_post(
-            doc.body, url, None if summary else SUMMARY_LIMIT
-        )
+        render = render_html_post if self.rel.lower().endswith((".html", ".htm")) else render_post
+        content_html, derived_summary = render(body, url, None if summary else SUMMARY_LIMIT)
+        if not summary and self.jekyll is not None:
+            separator = scalar_text(meta.get("excerpt_separator", self.jekyll.excerpt_separator))
+            excerpt = excerpt_source(body, separator)
+            if excerpt is not None:
+                derived_summary = truncate(
+                    html_to_text(render(excerpt, url, None)[0]), SUMMARY_LIMIT
+                )
         summary = summary or derived_summary
         image = self._image(meta.get("image"), url)
         lang = clean_opt(meta.get("lang"))
         extra = {k: v for k, v in ((k, json_safe(v)) for k, v in meta.items()) if v is not DROP}
         for key in _KNOWN_KEYS:
             extra.pop(key, None)
-        digest = content_hash(title, url, summary, content_html, categories, tags, authors, image)
-        base = self.config.site.url
-        change = content_hash(
+        digest, change = post_hashes(
+            self.config.site.url,
             title,
-            without_base(url, base),
+            url,
             summary,
-            without_base(content_html, base),
+            content_html,
             categories,
             tags,
             authors,
-            without_base(image, base) if image else image,
+            image,
         )
         post = Post(
             source=self.rel,
@@ -187,6 +239,8 @@ class _Parser:
             default_author=default_author,
             extra=extra,
             identity_key="" if self.id_given else content_key(meta, doc.body),
+            has_links=self.jekyll is not None and bool(targets_in(content_html + summary)),
+            reads_others=bool(self.relative_reads),
         )
         return self.outcome(post)
 
@@ -213,7 +267,11 @@ class _Parser:
             try:
                 return parse_date(value, self.config.tz)
             except ValueError as exc:
-                raise _Invalid(f"date: {exc}", "date") from None
+                if self.jekyll is None or file_date is None:
+                    raise _Invalid(f"date: {exc}", "date") from None
+                # A Jekyll site's post is published by Jekyll under its file name's date
+                # whenever that is a date; refusing it would drop a post readers have.
+                self.problem("warning", f"date: {exc}; using the file name's date", "date")
         if file_date is not None:
             return datetime.combine(file_date, time(0, 0), self.config.tz)
         raise _Invalid(
@@ -306,6 +364,38 @@ class _Parser:
             pass
         self.problem("warning", "image: not an http(s) URL or a path; ignored", "image")
         return None
+
+    def _liquid(
+        self,
+        doc: Document,
+        meta: dict[str, Any],
+        title: str,
+        published: datetime,
+        path: str,
+        post_id: str,
+        slug: str,
+    ) -> str:
+        """The body with its Liquid rendered, as Jekyll renders it before Markdown."""
+        page = page_vars(
+            meta,
+            title=title,
+            date=published.astimezone(self.config.tz),
+            url_path=path,
+            post_id=post_id.removeprefix(self.config.site.url),
+            slug=slug,
+            rel=self.rel,
+        )
+        result = render_body(self.config, doc, meta, page, self.includes)
+        if result is None:
+            return doc.body
+        self.relative_reads = result.relative_reads
+        for line, severity, reason in result.problems:
+            self.problems.append(Problem(self.path, line, severity, reason))
+        if result.error is not None:
+            line, reason = result.error
+            self.problems.append(Problem(self.path, line, "error", f"Liquid: {reason}"))
+            raise _Rendered
+        return result.text
 
     # -- line numbers ---------------------------------------------------------------------------
 

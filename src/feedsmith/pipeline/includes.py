@@ -16,6 +16,7 @@ import os
 import stat
 from pathlib import Path
 
+from feedsmith.core.config import Config
 from feedsmith.core.jekyll.liquid import IncludeRefused
 
 MAX_INCLUDE_BYTES = 1024 * 1024
@@ -108,3 +109,13 @@ class FileIncludes:
             return data.decode("utf-8-sig")
         except UnicodeDecodeError as exc:
             raise IncludeRefused("not UTF-8 text") from exc
+
+
+def includes_for(config: Config, rel: str) -> FileIncludes | None:
+    """The reader for post ``rel`` of a Jekyll site (``None`` for a plain posts folder):
+    ``_includes/`` of the site, and the post's own folder for ``include_relative``."""
+    site = config.jekyll
+    if site is None:
+        return None
+    folder = config.posts_dir / rel.rpartition("/")[0] if "/" in rel else config.posts_dir
+    return FileIncludes(site.includes_dir, folder, site.root)

@@ -27,6 +27,7 @@ from feedsmith.pipeline.cache import (
     make_entry,
     save_index,
 )
+from feedsmith.pipeline.includes import includes_for
 from feedsmith.pipeline.kept import (
     KEPT_FILE,
     Kept,
@@ -48,6 +49,13 @@ CACHE_SAVE_SECONDS = 300.0
 
 #: Every file's outcome by ``rel``, and the files that could not be read (retried each build).
 Scanned = tuple[dict[str, ParseOutcome], set[str]]
+
+
+def _reads_others(entry: Entry) -> bool:
+    """The post's Liquid read files beside it (``include_relative``), which no stat key of its
+    own covers: such a post is parsed again on every full scan (few posts, ~1 ms each)."""
+    post = entry.outcome.post
+    return post is not None and post.reads_others
 
 
 class ParseIndex:
@@ -79,6 +87,11 @@ class ParseIndex:
     def racy(self) -> bool:
         """Some file was read so soon after it was written that its stat cannot be trusted."""
         return any(e.racy for e in (self.index or {}).values())
+
+    @property
+    def reads_others(self) -> bool:
+        """Some post's Liquid read a file no stat key covers (``include_relative``)."""
+        return any(_reads_others(e) for e in (self.index or {}).values())
 
     def outcomes(
         self,
@@ -129,7 +142,12 @@ class ParseIndex:
             if entry is not None and entry.shown != shown:
                 entry = relabel(entry, shown)  # built from another working directory
                 changed = True
-            if entry is not None and not force and entry.trusted(size, mtime_ns):
+            if (
+                entry is not None
+                and not force
+                and entry.trusted(size, mtime_ns)
+                and not _reads_others(entry)
+            ):
                 slots.append(entry)
                 continue
             src = listing.source(rel, size, mtime_ns)
@@ -143,7 +161,7 @@ class ParseIndex:
                     changed = True
                     continue
                 digest = content_sha256(data)
-                if digest == entry.sha256:
+                if digest == entry.sha256 and not _reads_others(entry):
                     fresh = dataclasses.replace(
                         entry, size=src.size, mtime_ns=src.mtime_ns, read_ns=read_ns
                     )
@@ -227,7 +245,7 @@ class ParseIndex:
         data = self.read(src, shown)
         if isinstance(data, ParseOutcome):
             return data
-        outcome = parse_post(data, src.rel, shown, self.config)
+        outcome = parse_post(data, src.rel, shown, self.config, includes_for(self.config, src.rel))
         return make_entry(src.size, src.mtime_ns, content_sha256(data), shown, outcome, read_ns)
 
     def parse_source(self, src: SourceFile) -> ParseOutcome:
@@ -236,7 +254,7 @@ class ParseIndex:
         data = self.read(src, shown)
         if isinstance(data, ParseOutcome):
             return data
-        return parse_post(data, src.rel, shown, self.config)
+        return parse_post(data, src.rel, shown, self.config, includes_for(self.config, src.rel))
 
     def save(self) -> None:
         """Persist the index after the first build of this builder, then at most every

@@ -17,6 +17,7 @@ from typing import Any
 
 from feedsmith.core.decoding import SourceError, display_path
 from feedsmith.core.model import ParseOutcome, Problem
+from feedsmith.core.post_files import PLAIN, PostFiles
 from feedsmith.pipeline.cache import Entry
 from feedsmith.pipeline.sources import POST_EXTENSIONS, SourceFile, find_sources, read_bytes
 
@@ -90,14 +91,16 @@ def any_name(name: str) -> bool:
     return True
 
 
-def list_sources(posts_dir: Path, keys: list[Key] | None = None) -> Listing:
+def list_sources(
+    posts_dir: Path, keys: list[Key] | None = None, files: PostFiles = PLAIN
+) -> Listing:
     """:func:`quick_keys` when the tree has no symlinks, else ``find_sources`` (its policy)."""
     if keys is None:
-        keys = quick_keys(posts_dir)
+        keys = quick_keys(posts_dir, files)
     if keys is not None:
         root = Path(posts_dir).resolve()
         return Listing(keys, [], lambda rel, size, mtime: SourceFile(root / rel, rel, size, mtime))
-    sources, problems = find_sources(posts_dir)
+    sources, problems = find_sources(posts_dir, files)
     by_rel = {s.rel: s for s in sources}
     return Listing(
         [(s.rel, s.size, s.mtime_ns) for s in sources],
@@ -110,12 +113,13 @@ def list_sources(posts_dir: Path, keys: list[Key] | None = None) -> Listing:
 _POST_SUFFIXES = tuple(POST_EXTENSIONS)
 
 
-def quick_keys(posts_dir: Path) -> list[Key] | None:
+def quick_keys(posts_dir: Path, files: PostFiles = PLAIN) -> list[Key] | None:
     """``(rel, size, mtime_ns)`` of every post file, sorted — what ``find_sources`` would give
     for a tree without symlinks, at the cost of one ``scandir`` per folder. ``None`` (so the
     caller does the full scan) as soon as a symlink or an unreadable folder is met: the full
     policy for those lives in :mod:`feedsmith.pipeline.sources` only."""
     found: list[Key] = []
+    plain = files == PLAIN  # the common case, at ~1 µs a file less
     stack: list[tuple[str, str]] = [(os.fspath(posts_dir), "")]
     try:
         while stack:
@@ -128,8 +132,9 @@ def quick_keys(posts_dir: Path) -> list[Key] | None:
                     if entry.is_symlink():
                         return None
                     if entry.is_dir(follow_symlinks=False):
-                        stack.append((entry.path, prefix + name + "/"))
-                    elif is_post_name(name):  # hidden names skipped above
+                        if plain or files.enters(prefix + name):
+                            stack.append((entry.path, prefix + name + "/"))
+                    elif is_post_name(name) if plain else files.wants(prefix + name):
                         if not entry.is_file(follow_symlinks=False):
                             return None
                         st = entry.stat(follow_symlinks=False)

@@ -31,6 +31,7 @@ from feedsmith.core.render.entries import (
     unpack_entry,
 )
 from feedsmith.pipeline.cache import Entry, content_sha256, hydrate, make_entry, unpack_html
+from feedsmith.pipeline.includes import includes_for
 from feedsmith.pipeline.listing import read_source
 from feedsmith.pipeline.report import RenderError
 from feedsmith.pipeline.sources import SourceFile
@@ -288,7 +289,7 @@ def _worker_parse(item: tuple[SourceFile, str]) -> Entry | ParseOutcome:
     data = read_source(src, shown, config.max_post_bytes)
     if isinstance(data, ParseOutcome):
         return data
-    outcome = parse_post(data, src.rel, shown, config)
+    outcome = parse_post(data, src.rel, shown, config, includes_for(config, src.rel))
     return make_entry(src.size, src.mtime_ns, content_sha256(data), shown, outcome, read_ns)
 
 

@@ -50,13 +50,16 @@ from feedsmith.core.config import Config
 from feedsmith.core.groups import FeedGroup, RespellMemo, group_posts
 from feedsmith.core.identity import assign
 from feedsmith.core.model import ParseOutcome, Post, ScanResult
+from feedsmith.core.post_files import post_files
 from feedsmith.core.posts import collect
 from feedsmith.core.regrouping import Grouping, record_grouping, regroup
 from feedsmith.core.render.atom_rss import load_engine
 from feedsmith.core.state import BuildState, UpdateMemo, apply_updates
 from feedsmith.core.text import escape_controls
+from feedsmith.pipeline.cache import html_of
 from feedsmith.pipeline.idbook import IdBook
 from feedsmith.pipeline.index import ParseIndex, Scanned
+from feedsmith.pipeline.links import resolve_links
 from feedsmith.pipeline.listing import Key, Listed, Listing, list_sources, quick_keys, stat_key
 from feedsmith.pipeline.memo import FastPath
 from feedsmith.pipeline.plan import RenderPlanner, plan_id_map
@@ -111,7 +114,10 @@ class SiteBuilder:
         self.fingerprint = config.fingerprint()
         self.pool = BuildPool(config, pool)
         self.parse = ParseIndex(config, self.fingerprint, persist=persist_cache)
-        self.tracker = ChangeTracker(config.posts_dir, config.output_dir, wanted=watch)
+        self.files = post_files(config)
+        self.tracker = ChangeTracker(
+            config.posts_dir, config.output_dir, wanted=watch, files=self.files
+        )
         self.fast = FastPath(config, self.fingerprint, self.state_path, persist=not watch)
         self.planner = RenderPlanner(config, self.fingerprint, self.parse)
         self.ids = IdBook(config)  # the id each post was published under (identity.py)
@@ -282,7 +288,7 @@ class SiteBuilder:
             keys = delta[0]
         else:
             tracker.arm(POSTS_TREE, cfg.posts_dir)  # before the scan it stands for
-            keys = quick_keys(cfg.posts_dir)
+            keys = quick_keys(cfg.posts_dir, self.files)
         # A suspect means a write, which an unchanged key does not disprove (same size within
         # one mtime tick): it is read again below, never skipped here. A touched output file
         # is repaired by the full path below (it is only noticed when watching; otherwise the
@@ -299,7 +305,7 @@ class SiteBuilder:
                         quick.sink_errors = deliver(self.sinks, caught_up)
                 return quick, touched
         self.fast.memo = None
-        listing = list_sources(cfg.posts_dir, keys)
+        listing = list_sources(cfg.posts_dir, keys, self.files)
         if delta is not None:
             listing.delta = delta[1]
         result = self.scan(now, progress, listing=listing)
@@ -320,7 +326,7 @@ class SiteBuilder:
         until a feed being rendered needs it). ``feedsmith check`` calls this alone, with
         ``warn_held``: a warning per post whose id the id map holds.
         """
-        listing = listing or list_sources(self.config.posts_dir)
+        listing = listing or list_sources(self.config.posts_dir, files=self.files)
         try:
             outcomes, self._scanned = self.parse.outcomes(
                 listing,
@@ -333,7 +339,7 @@ class SiteBuilder:
                 self.pool.close()  # called on its own, not from build(): nothing else will
         present = {key[0] for key in listing.keys}
         assigned = assign(outcomes, self.ids.known(), present, memo=self.ids.memo)
-        result = collect(assigned.outcomes, now)
+        result = resolve_links(collect(assigned.outcomes, now), self.config, self._html_of)
         if warn_held:
             result.problems.extend(assigned.held)
         dropped = sum(1 for p in listing.problems if p.severity == "error")
@@ -341,6 +347,11 @@ class SiteBuilder:
         result.skipped += dropped
         result.files_seen += dropped
         return result
+
+    def _html_of(self, post: Post) -> str:
+        """A post's HTML from the parse index (posts in a result carry none)."""
+        entry = (self.parse.index or {}).get(post.source)
+        return html_of(entry) if entry is not None else ""
 
     def _group_stage(
         self, posts: list[Post], state: BuildState
@@ -391,7 +402,10 @@ class SiteBuilder:
         else:
             self.tracker.listed = None  # found by find_sources (symlinks...): no deltas on it
         self._scanned = None
-        self.fast.remember(listing, report, racy=self.parse.racy)
+        # A post reading other files cannot be judged by its own stat key: as for racy ones,
+        # the next build looks again.
+        racy = self.parse.racy or self.parse.reads_others
+        self.fast.remember(listing, report, racy=racy)
 
     def _lose_track(self) -> None:
         """After a failed build: what was kept about the last one may no longer describe the

@@ -17,8 +17,10 @@ from pathlib import Path
 
 from feedsmith.core.decoding import SourceError, display_path
 from feedsmith.core.model import Problem, Severity
+from feedsmith.core.post_files import MARKDOWN_EXTENSIONS, PLAIN, PostFiles
 
-POST_EXTENSIONS = frozenset({".md", ".markdown", ".mdown", ".mkd"})
+#: A plain posts folder's extensions (a Jekyll site adds HTML: :mod:`feedsmith.core.post_files`).
+POST_EXTENSIONS = frozenset(MARKDOWN_EXTENSIONS)
 
 
 @dataclass(frozen=True)
@@ -35,15 +37,13 @@ class SourceFile:
     mtime_ns: int
 
 
-def _is_post_name(name: str) -> bool:
-    return os.path.splitext(name)[1].lower() in POST_EXTENSIONS
-
-
 def _inside(target: Path, root: Path) -> bool:
     return target == root or root in target.parents
 
 
-def find_sources(posts_dir: Path) -> tuple[list[SourceFile], list[Problem]]:
+def find_sources(
+    posts_dir: Path, files: PostFiles = PLAIN
+) -> tuple[list[SourceFile], list[Problem]]:
     """Every post file under ``posts_dir``, sorted by ``rel``, plus problems met on the way.
 
     Symlinks are followed only when their resolved target stays inside ``posts_dir``; a file
@@ -52,6 +52,7 @@ def find_sources(posts_dir: Path) -> tuple[list[SourceFile], list[Problem]]:
     never re-entering a directory that is already on the current path; every folder skipped
     that way (a link to ``.``, ``..``, an ancestor, or a link cycle) gets an ``info`` Problem,
     like every other file left out, so nothing disappears without a line saying why.
+    ``files`` says which folders are walked and which files are posts.
     """
     root = Path(posts_dir).resolve()
     found: list[tuple[str, Path, os.stat_result]] = []
@@ -73,6 +74,7 @@ def find_sources(posts_dir: Path) -> tuple[list[SourceFile], list[Problem]]:
                 continue
             shown = shown_dir / name
             rel = (*rel_parts, name)
+            rel_s = "/".join(rel)
             real = real_dir / name
             try:
                 is_link = entry.is_symlink()
@@ -82,13 +84,13 @@ def find_sources(posts_dir: Path) -> tuple[list[SourceFile], list[Problem]]:
                     except (OSError, RuntimeError) as exc:
                         # A dangling link is only worth a word if it looks like a post; a link
                         # loop may have been meant as a folder, so it is always named.
-                        if _is_post_name(name):
+                        if files.wants(rel_s):
                             report(shown, f"broken symlink: {os.readlink(real)}")
                         elif isinstance(exc, RuntimeError) or getattr(exc, "errno", 0) == ELOOP:
                             report(shown, f"symlink loop, skipped: {os.readlink(real)}", "info")
                         continue
                     if not _inside(target, root):
-                        if _is_post_name(name) or target.is_dir():
+                        if files.wants(rel_s) or (target.is_dir() and files.enters(rel_s)):
                             report(shown, f"symlink points outside posts_dir: {target}")
                         continue
                     real = target
@@ -97,6 +99,8 @@ def find_sources(posts_dir: Path) -> tuple[list[SourceFile], list[Problem]]:
                 report(shown, f"cannot read: {exc.strerror or exc}")
                 continue
             if stat.S_ISDIR(st.st_mode):
+                if not files.enters(rel_s):
+                    continue
                 key = real.resolve() if not is_link else real
                 if key in chain:
                     # A link to ".", "..", or any folder it sits in: following it would loop.
@@ -105,7 +109,7 @@ def find_sources(posts_dir: Path) -> tuple[list[SourceFile], list[Problem]]:
                     report(shown, f"{reason} (a loop)", "info")
                     continue
                 walk(real, shown, rel, chain | {key})
-            elif _is_post_name(name):
+            elif files.wants(rel_s):
                 if stat.S_ISREG(st.st_mode):
                     found.append(("/".join(rel), real, st))
                 else:

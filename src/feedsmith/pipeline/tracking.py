@@ -16,8 +16,9 @@ import time
 from bisect import bisect_left
 from pathlib import Path
 
+from feedsmith.core.post_files import PLAIN, PostFiles
 from feedsmith.core.state import BuildState
-from feedsmith.pipeline.listing import Key, Listed, any_name, intact, is_post_name, owned_mains
+from feedsmith.pipeline.listing import Key, Listed, any_name, intact, owned_mains
 from feedsmith.pipeline.watch import Watcher
 
 POSTS_TREE, OUTPUT_TREE = "posts", "output"  # the watcher's names for the two trees
@@ -31,8 +32,11 @@ class ChangeTracker:
     ``wanted``: ask inotify at all (``False`` for one-off builds, and once inotify turned out
     not to exist here)."""
 
-    def __init__(self, posts_dir: Path, output_dir: Path, *, wanted: bool) -> None:
+    def __init__(
+        self, posts_dir: Path, output_dir: Path, *, wanted: bool, files: PostFiles = PLAIN
+    ) -> None:
         self.posts_dir = posts_dir
+        self.files = files
         self.output_dir = output_dir
         self.wanted = wanted
         self.watcher: Watcher | None = None  # opened on the first build
@@ -134,8 +138,10 @@ class ChangeTracker:
     def arm(self, tree: str, root: Path) -> None:
         if self.watcher is None:
             return
-        wants = is_post_name if tree == POSTS_TREE else any_name
-        armed = self.watcher.arm(tree, os.fspath(root), wants)
+        if tree == POSTS_TREE:
+            armed = self.watcher.arm(tree, os.fspath(root), self.files.wants, self.files.enters)
+        else:
+            armed = self.watcher.arm(tree, os.fspath(root), any_name)
         if tree == POSTS_TREE:
             self.armed_at = time.monotonic() if armed else None
 

@@ -138,7 +138,8 @@ def _libc() -> _Libc | None:
 @dataclass
 class _Tree:
     root: str
-    wants: Callable[[str], bool]  # file names worth reporting
+    wants: Callable[[str], bool]  # paths (relative to root) worth reporting
+    enters: Callable[[str], bool] | None = None  # folders (relative) watched; None: all
     suspects: set[str] = field(default_factory=set)
     known: bool = False  # False until armed, and after anything the events cannot describe
 
@@ -182,12 +183,20 @@ class Watcher:
         """The inotify descriptor, readable when events wait (for ``select``)."""
         return self._fd
 
-    def arm(self, name: str, root: str, wants: Callable[[str], bool]) -> bool:
+    def arm(
+        self,
+        name: str,
+        root: str,
+        wants: Callable[[str], bool],
+        enters: Callable[[str], bool] | None = None,
+    ) -> bool:
         """(Re)start watching tree ``name`` at ``root``; ``False`` when it cannot be watched
-        reliably (then :meth:`take` keeps answering ``None``)."""
+        reliably (then :meth:`take` keeps answering ``None``). ``wants`` and ``enters`` get
+        paths relative to ``root``: a Jekyll site's ``_site`` or ``node_modules`` is neither
+        watched nor a reason to rescan."""
         self._drain()  # events of the old arming must not leak into the new one
         # The real path: a watch on a symlink to a folder would not see the folder's files.
-        tree = _Tree(os.path.realpath(root), wants)
+        tree = _Tree(os.path.realpath(root), wants, enters)
         old = self._trees.get(name)
         self._trees[name] = tree
         if old is not None:
@@ -224,7 +233,12 @@ class Watcher:
             try:
                 with os.scandir(folder) as it:
                     for entry in it:
-                        if not entry.name.startswith(".") and entry.is_dir(follow_symlinks=False):
+                        rel = prefix + entry.name
+                        if (
+                            not entry.name.startswith(".")
+                            and entry.is_dir(follow_symlinks=False)
+                            and (enters is None or enters(rel))
+                        ):
                             stack.append((entry.path, prefix + entry.name + "/"))
             except OSError as exc:
                 log.info(
@@ -287,6 +301,7 @@ class Watcher:
             return
         for tree, prefix in found:
             if mask & IN_ISDIR:
-                tree.known = False  # a folder came, went or moved: its files are not watched
-            elif tree.wants(name):
+                if tree.enters is None or tree.enters(prefix + name):
+                    tree.known = False  # a folder came, went or moved: its files not watched
+            elif tree.wants(prefix + name):
                 tree.suspects.add(prefix + name)

@@ -43,6 +43,7 @@ from apscheduler.schedulers.base import BaseScheduler
 
 from feedsmith.core.config import Config
 from feedsmith.core.model import Problem
+from feedsmith.core.post_files import post_files
 from feedsmith.core.text import escape_controls
 from feedsmith.pipeline import BuildError, BuildReport, ProgressFn, SiteBuilder
 from feedsmith.pipeline.kept import is_kept_problem
@@ -135,6 +136,7 @@ class BuildService:
                 config.posts_dir,
                 self.build_now,
                 settle_seconds=config.schedule.settle_ms / 1000,
+                files=post_files(config),
             )
 
     def take_lease(self) -> None:

@@ -25,7 +25,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from feedsmith.pipeline.sources import POST_EXTENSIONS, find_sources
+from feedsmith.core.post_files import PLAIN, PostFiles
+from feedsmith.pipeline.sources import find_sources
 from feedsmith.pipeline.watch import Watcher
 
 log = logging.getLogger("feedsmith.trigger")
@@ -34,13 +35,6 @@ log = logging.getLogger("feedsmith.trigger")
 POLL_SECONDS = 2.0
 #: However busy the folder, a build runs at least this often while writes go on.
 MAX_DELAY_SECONDS = 10.0
-
-_SUFFIXES = tuple(POST_EXTENSIONS)
-
-
-def is_post_name(name: str) -> bool:
-    """A name that can be a post (what scans read); everything else is noise here."""
-    return not name.startswith(".") and name.lower().endswith(_SUFFIXES)
 
 
 class ChangeTrigger:
@@ -57,8 +51,10 @@ class ChangeTrigger:
         *,
         settle_seconds: float,
         monotonic: Callable[[], float] = time.monotonic,
+        files: PostFiles = PLAIN,
     ) -> None:
         self.posts_dir = posts_dir
+        self.files = files
         self.build = build
         self.settle = settle_seconds
         self.monotonic = monotonic
@@ -183,11 +179,12 @@ class ChangeTrigger:
     def _arm(self) -> bool:
         assert self._watcher is not None
         self._unknown = False
-        return self._watcher.arm("posts", os.fspath(self.posts_dir), is_post_name)
+        files = self.files
+        return self._watcher.arm("posts", os.fspath(self.posts_dir), files.wants, files.enters)
 
     def _stat_all(self) -> tuple[tuple[str, int, int], ...]:
         try:
-            sources, _ = find_sources(self.posts_dir)
+            sources, _ = find_sources(self.posts_dir, self.files)
         except OSError:
             return ()
         return tuple((s.rel, s.size, s.mtime_ns) for s in sources)

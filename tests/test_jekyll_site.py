@@ -1,0 +1,163 @@
+"""A Jekyll site read as it is (``jekyll:``): the feeds carry what jekyll-feed would publish.
+
+The fixture (tests/fixtures/jekyll_site) has a ``_config.yml`` with ``baseurl``, a collection
+permalink, ``defaults:`` and a time zone, ``_data/authors.yml``, ``_includes/``, a ``ja/_posts``
+folder twin, an HTML post and odd dates. Every URL below was worked out by hand from Jekyll's
+documented rules: ``collections.posts.permalink`` ``/news/:categories/:year/:month/:day/:title/``
+under ``url`` + ``baseurl``, dates in America/Los_Angeles, folder names above ``_posts`` as
+categories; ids are jekyll-feed's (``post.id | absolute_url``: the URL's folder + the slug).
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Any
+
+import feedparser
+import pytest
+import yaml
+
+from feedsmith.cli import main
+
+FIXTURE = Path(__file__).parent / "fixtures" / "jekyll_site"
+BASE = "https://notes.example.org/blog"
+
+URLS = {
+    "Hello, lanterns": f"{BASE}/news/release/2022/12/31/hello-lanterns/",
+    "Release 2.0": f"{BASE}/news/release/2023/01/29/release-2-0/",
+    # 05:00 UTC on the 30th is 21:00 on the 29th in Los Angeles.
+    "Late night": f"{BASE}/news/2023/01/29/late-night/",
+    "A night in Kyoto": f"{BASE}/news/2023/02/01/kyoto/",
+    "京都の夜": f"{BASE}/news/ja/2023/02/01/kyoto/",
+    "From the old site": f"{BASE}/news/2021/06/01/legacy-page/",
+    "A date nobody can read": f"{BASE}/news/2020/05/05/bad-date/",
+    "Templates explained": f"{BASE}/news/2020/06/06/liquid-off/",
+}
+
+
+def jekyll_feed_id(url: str) -> str:
+    """Document#id: File.join(File.dirname(url), slug), absolute."""
+    return url.rstrip("/")
+
+
+@pytest.fixture
+def jsite(tmp_path: Path) -> Path:
+    root = tmp_path / "site"
+    shutil.copytree(FIXTURE, root, symlinks=True)
+    config = {"jekyll": "site", "output_dir": "feeds", "state_dir": "state"}
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(config), "utf-8")
+    return tmp_path
+
+
+def build(jsite: Path, capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    code = main(["build", "-c", str(jsite / "config.yaml")])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def entries(jsite: Path, rel: str = "all.atom.xml") -> dict[str, Any]:
+    parsed = feedparser.parse((jsite / "feeds" / rel).read_bytes())
+    assert not parsed.bozo, parsed.bozo_exception
+    return {e.title: e for e in parsed.entries}
+
+
+def test_jekyll_site_posts_get_the_urls_and_ids_jekyll_feed_gave_them(jsite, capsys):
+    code, _, err = build(jsite, capsys)
+    assert code == 0, err
+    found = entries(jsite)
+    assert set(found) == set(URLS)
+    for title, url in URLS.items():
+        assert found[title].link == url, title
+        assert found[title].id == jekyll_feed_id(url), title
+
+
+def test_jekyll_liquid_is_rendered_before_markdown(jsite, capsys):
+    build(jsite, capsys)
+    hello = entries(jsite)["Hello, lanterns"].content[0].value
+    assert "Welcome to <strong>Lantern Notes</strong>, by garthdb." in hello
+    assert '<code class="language-ruby"' in hello and "lantern.on!" in hello
+    assert "Note: keep the wick short" in hello
+    assert "RED" in hello and "AMBER" in hello and "GREEN" in hello
+    assert "Published 2022-12-31T10:00:00-08:00" in hello
+    assert "paper-lanterns-you" in hello
+    assert f'href="{BASE}/about/"' in hello
+    assert f'src="{BASE}/assets/logo.png"' in hello
+    assert 'href="https://notes.example.org/blog/"' in hello
+    assert "https://chat.example.org/lantern" in hello
+    # {% raw %} is the one way Liquid syntax reaches readers: the author asked for it.
+    assert "Write {{ page.title }} in your own templates." in hello
+
+    release = entries(jsite)["Release 2.0"].content[0].value
+    assert 'href="https://code.example.org/lantern/notes/releases"' in release
+    assert f'href="{BASE}/docs/installation/"' in release
+    assert f'href="{URLS["Hello, lanterns"]}"' in release
+
+
+def test_jekyll_no_liquid_reaches_readers_unless_protected(jsite, capsys):
+    build(jsite, capsys)
+    for name in ("all.atom.xml", "all.rss.xml", "all.json"):
+        text = (jsite / "feeds" / name).read_text("utf-8")
+        text = text.replace("{{ page.title }} in your own templates", "")  # {% raw %}
+        text = text.replace("{{ page.title }}</code> in a layout", "")  # liquid off
+        text = text.replace("{{ page.title }}\\u003c/code\\u003e in a layout", "")
+        assert "{{" not in text and "{%" not in text, name
+
+
+def test_jekyll_authors_come_from_data_and_defaults(jsite, capsys):
+    build(jsite, capsys)
+    found = entries(jsite)
+    assert found["Hello, lanterns"].author_detail.name == "Garth Example"
+    assert found["Hello, lanterns"].author_detail.href == "https://garth.example.net/"
+    assert found["京都の夜"].author_detail.name == "山田花子"
+    assert found["Late night"].author_detail.name == "山田花子"
+
+
+def test_jekyll_folder_twins_are_two_posts_and_the_folder_a_category(jsite, capsys):
+    build(jsite, capsys)
+    found = entries(jsite)
+    assert found["A night in Kyoto"].id != found["京都の夜"].id
+    ja = entries(jsite, "categories/ja.atom.xml")
+    assert set(ja) == {"京都の夜"}
+    json_feed = (jsite / "feeds" / "all.json").read_text("utf-8")
+    assert '"language": "ja"' in json_feed or '"lang"' in json_feed
+
+
+def test_jekyll_html_post_is_sanitized_and_absolute(jsite, capsys):
+    build(jsite, capsys)
+    html = entries(jsite)["From the old site"].content[0].value
+    assert "<script" not in html and "alert(1)" not in html
+    assert 'href="https://notes.example.org/old/index.html"' in html
+
+
+def test_jekyll_excerpt_separator_makes_the_summary(jsite, capsys):
+    build(jsite, capsys)
+    assert entries(jsite)["Hello, lanterns"].summary == "Welcome to Lantern Notes, by garthdb."
+
+
+def test_jekyll_reports_each_problem_with_path_and_line(jsite, capsys):
+    code, _, err = build(jsite, capsys)
+    assert code == 0
+    assert "2020-07-07-broken-liquid.md:5: error: Liquid" in err
+    assert "2020-05-05-bad-date.md:3: warning: date:" in err and "file name's date" in err
+    for never in ("draft", "dependency", "output.md", "notes.md"):
+        assert never not in (jsite / "feeds" / "all.atom.xml").read_text("utf-8")
+
+
+def test_jekyll_link_follows_its_target_when_the_target_moves(jsite, capsys):
+    build(jsite, capsys)
+    hello = jsite / "site" / "_posts" / "2022-12-31-hello-lanterns.md"
+    hello.write_text(hello.read_text("utf-8").replace("categories: [release]", "categories: []"))
+    code, _, err = build(jsite, capsys)
+    assert code == 0, err
+    moved = f"{BASE}/news/2022/12/31/hello-lanterns/"
+    release = entries(jsite)["Release 2.0"].content[0].value
+    assert f'href="{moved}"' in release
+
+
+def test_jekyll_include_change_reaches_the_feed(jsite, capsys):
+    build(jsite, capsys)
+    note = jsite / "site" / "_includes" / "note.html"
+    note.write_text("<aside>Tip: {{ include.text }}</aside>\n", "utf-8")
+    build(jsite, capsys)
+    assert "Tip: keep the wick short" in entries(jsite)["Hello, lanterns"].content[0].value
