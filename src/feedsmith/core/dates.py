@@ -1,17 +1,22 @@
 """Every date shape real blogs put in front matter, turned into an aware ``datetime``.
 
-Dates become ids (``tag:host,2025-11-16:slug``) and feed order, so they are parsed strictly:
-a value that is not recognisably a date is an error the author sees, never a guess. Values with
-their own offset keep it (the calendar date the author meant is the one in the id); naive values
-take the site's time zone.
+Dates become ids (``tag:host,2025-11-16:slug``) and feed order, so a value that is not
+recognisably a date is an error the author sees, never a guess. But a post Jekyll publishes must
+not be lost, so beyond ISO 8601 every string is read as Jekyll reads it (Ruby's ``Time.parse``,
+``core/ruby_time``), with two limits Ruby lacks: the year, month and day must all be written (Ruby
+takes missing ones from the clock) and must exist (Ruby rolls Feb 30 into March). Values with
+their own offset keep it (the calendar date the author meant is the one in the id; Jekyll shows
+the same instant in the site's zone); naive values, and zone names Ruby does not know, take the
+site's time zone, as in Jekyll.
 """
 
 from __future__ import annotations
 
-import email.utils
 import re
 from datetime import UTC, date, datetime, time, timedelta, timezone, tzinfo
 from functools import lru_cache
+
+from feedsmith.core.ruby_time import RubyFields, read_fields, zone_offset
 
 MIN_YEAR = 1000
 MAX_YEAR = 9999
@@ -27,17 +32,16 @@ _ISO = re.compile(
         (?P<tz>[Zz]|UTC|GMT|[+-]\d{2}(?::?\d{2})?)?
     )?
     """,
-    re.X,
+    re.X | re.A,
 )
 _DATED_NAME = re.compile(r"(\d{4})-(\d{1,2})-(\d{1,2})(?:-(.*))?", re.S)
-_MONTH_NAME = re.compile(r"\b(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)", re.I)
 
 
 @lru_cache(maxsize=256)
 def _offset(text: str | None) -> tzinfo | None:
     """The ``tzinfo`` of an offset as written (``Z``, ``+09:00``, ``+0900``). Cached: a blog's
     dates carry a handful of offsets, and each ``timezone`` object is immutable."""
-    if text is None:
+    if text is None or _unknown_zone(text):
         return None
     if text in ("Z", "z", "UTC", "GMT"):
         return UTC
@@ -47,6 +51,12 @@ def _offset(text: str | None) -> tzinfo | None:
     if hours > 23 or minutes > 59:
         raise ValueError("offset out of range")
     return timezone(sign * timedelta(hours=hours, minutes=minutes))
+
+
+def _unknown_zone(zone: str) -> bool:
+    """``-0000`` / ``-00:00``: RFC 2822 and RFC 3339 both say "offset unknown", so the site's
+    zone applies, as for no zone at all (Ruby would say UTC; feedsmith always read it so)."""
+    return zone in ("-0000", "-00:00", "-00")
 
 
 def _from_iso(text: str) -> datetime | None:
@@ -67,14 +77,46 @@ def _from_iso(text: str) -> datetime | None:
     )
 
 
-def _from_rfc2822(text: str) -> datetime | None:
-    # parsedate is lax enough to read "1 2 3" as a date; every RFC 2822 date names its month.
-    if not _MONTH_NAME.search(text):
-        return None
+def _from_ruby(text: str, tz: tzinfo, shown: str) -> datetime:
+    """Every other shape, read as Jekyll reads it (see ``core/ruby_time``): the first weekday,
+    time and date in the text, the rest ignored; a zone Ruby does not know means the site's."""
+    fields = read_fields(text)
+    if fields.year is None and fields.month is None and fields.day is None:
+        if fields.hour is not None:
+            raise ValueError(f"date {shown} is a time of day with no date")
+        raise ValueError(f"unrecognised date {shown}")
+    for name in ("year", "month", "day"):
+        if getattr(fields, name) is None:
+            raise ValueError(f"date {shown} has no {name}")
+    if fields.year_digits < 2:
+        # Ruby reads "1.2.3" (a version, a list number) as 2001-02-03; no blog writes a year so.
+        raise ValueError(f"unrecognised date {shown}")
+    return _assemble(fields, tz, shown)
+
+
+def _assemble(fields: RubyFields, tz: tzinfo, shown: str) -> datetime:
+    year, month, day = fields.year or 0, fields.month or 0, fields.day or 0
+    if not MIN_YEAR <= year <= MAX_YEAR:
+        raise ValueError(f"date {shown} is out of range (years {MIN_YEAR}–{MAX_YEAR})")
+    micro = int((fields.fraction or "").ljust(6, "0")[:6] or 0)
+    offset = None
+    if fields.zone is not None and not _unknown_zone(fields.zone):
+        offset = zone_offset(fields.zone, year, tz)
+    if offset is not None and not abs(offset) < timedelta(hours=24):
+        raise ValueError(f"unrecognised date {shown}")
     try:
-        return email.utils.parsedate_to_datetime(text)
-    except (TypeError, ValueError, IndexError, OverflowError):
-        return None
+        return datetime(
+            year,
+            month,
+            day,
+            fields.hour or 0,
+            fields.minute or 0,
+            fields.second or 0,
+            micro,
+            tzinfo=None if offset is None else timezone(offset),
+        )
+    except ValueError:
+        raise ValueError(f"unrecognised date {shown}") from None
 
 
 def _kind(value: object) -> str:
@@ -107,9 +149,11 @@ def _checked(dt: datetime, tz: tzinfo, shown: str) -> datetime:
 def parse_date(value: object, tz: tzinfo) -> datetime:
     """``value`` (a YAML/TOML scalar) as an aware ``datetime``; ``ValueError`` with a reason.
 
-    Accepted: ``datetime`` (naive → ``tz``), ``date`` (midnight in ``tz``), and strings in
-    ISO 8601 (``T`` or space, optional seconds/fraction, ``Z``/``+09:00``/``+0900``), Jekyll's
-    ``YYYY-MM-DD HH:MM:SS +ZZZZ``, ``YYYY-MM-DD HH:MM``, ``YYYY-MM-DD`` and RFC 2822.
+    Accepted: ``datetime`` (naive → ``tz``), ``date`` (midnight in ``tz``), ISO 8601 strings
+    (the fast path), and every string Ruby's ``Time.parse`` reads to a whole date: RFC 2822,
+    ``Jan 1 2016 10:00 am``, ``1 January 2016``, ``2016/1/1``, ``2016.01.01``, ``25/12/2016``
+    (day first, as Ruby), ``20160101``, weekday prefixes, trailing words, and the zones Ruby
+    knows (numeric, ``UTC``/``GMT``/``Z``, ``EST``…``PDT``, the site zone's own abbreviations).
     """
     try:
         return _parse(value, tz)
@@ -139,9 +183,7 @@ def _parse(value: object, tz: tzinfo) -> datetime:
     except ValueError:
         raise ValueError(f"unrecognised date {shown}") from None
     if parsed is None:
-        parsed = _from_rfc2822(text)
-    if parsed is None:
-        raise ValueError(f"unrecognised date {shown}")
+        parsed = _from_ruby(text, tz, shown)
     return _checked(parsed, tz, shown)
 
 

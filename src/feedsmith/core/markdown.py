@@ -32,6 +32,7 @@ import logging
 import re
 import threading
 from functools import cache, lru_cache
+from html.parser import HTMLParser
 from typing import TYPE_CHECKING
 from urllib.parse import urljoin, urlsplit
 
@@ -196,6 +197,70 @@ def render_post(body: str, page_url: str, summary_limit: int | None = 300) -> tu
     else:
         content = _sanitize(raw, page_url)
     return content, truncate(summary, summary_limit) if summary_limit is not None else ""
+
+
+def render_html_post(body: str, page_url: str, summary_limit: int | None = 300) -> tuple[str, str]:
+    """:func:`render_post` for a post written in HTML (Jekyll publishes ``.html`` posts as they
+    are): the same sanitizer and URL resolution, no Markdown parsing, which would turn indented
+    HTML into code blocks. The summary is found as for Markdown: the text before
+    ``<!--more-->``, else the first paragraph with text, else all of the text."""
+    body = xml_safe(body)
+    content = _sanitize(body, page_url)
+    if summary_limit is None:
+        return content, ""
+    if MORE_MARKER in body:
+        summary = _HtmlText.of(_sanitize(body.split(MORE_MARKER, 1)[0], page_url)).all_text()
+    else:
+        text = _HtmlText.of(content)
+        summary = text.first_paragraph or text.all_text()
+    return content, truncate(summary, summary_limit)
+
+
+# Written HTML often has no newline between blocks (``</p><p>``), which Markdown output always
+# has; without a break there, two paragraphs' words would run together in a summary.
+_BLOCKS = {
+    "p", "div", "li", "ul", "ol", "h1", "h2", "h3", "h4", "h5", "h6", "br", "hr", "tr", "td",
+    "th", "table", "blockquote", "pre", "figure", "figcaption", "dl", "dt", "dd", "details",
+    "summary", "caption",
+}  # fmt: skip
+
+
+class _HtmlText(HTMLParser):
+    """The text of sanitized HTML with a break at each block boundary, and the first ``<p>``
+    that has text. It reads sanitizer output only (well-formed, no script), so no regex ever
+    meets raw HTML; text is kept escaped for :func:`html_to_text`."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+        self.paragraph_start: int | None = None
+        self.first_paragraph = ""
+
+    @classmethod
+    def of(cls, clean_html: str) -> _HtmlText:
+        parser = cls()
+        parser.feed(clean_html)
+        parser.close()
+        return parser
+
+    def all_text(self) -> str:
+        return html_to_text("".join(self.parts))
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in _BLOCKS:
+            self.parts.append("\n")
+        if tag == "p" and not self.first_paragraph:
+            self.paragraph_start = len(self.parts)
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "p" and self.paragraph_start is not None:
+            self.first_paragraph = html_to_text("".join(self.parts[self.paragraph_start :]))
+            self.paragraph_start = None
+        if tag in _BLOCKS:
+            self.parts.append("\n")
+
+    def handle_data(self, data: str) -> None:
+        self.parts.append(html.escape(data, quote=False))
 
 
 def _fast_render(body: str, want_summary: bool) -> tuple[str, str]:

@@ -23,7 +23,9 @@ replica, from the bucket it publishes to):
 ``/feeds/…`` is the hot path (pollers hit it every few minutes, mostly for a 304), so it is
 answered by a small WSGI layer in front of Flask instead of a Flask view: no routing, no
 ``Response`` object, prebuilt header values, one ``stat`` of the manifest and one of the file.
-Everything else (``/``, ``/healthz``, ``/metrics``, ``POST /-/rebuild``, ``/static``) is an
+With ``jekyll:`` set, jekyll-feed's old feed URLs (``/feed.xml``…) take the same path, answered
+as the Atom document they stand for (:mod:`~feedsmith.serve.aliases`). Everything else (``/``,
+``/healthz``, ``/metrics``, ``POST /-/rebuild``, ``/static``) is an
 ordinary Flask view. The same layer writes the one access-log line per request, counts the
 request for Prometheus and adds ``X-Content-Type-Options: nosniff`` to every response. Between
 it and Flask, :class:`feedsmith.serve.bodies.BodyLimit` receives request bodies (capped, within a
@@ -53,6 +55,7 @@ from feedsmith.config import ENV_VAR, FROM_BUCKET_ENV_VAR, load_config
 from feedsmith.core.config import Config
 from feedsmith.core.layout import CT_JSON, CT_TEXT, iso_exact
 from feedsmith.serve import public
+from feedsmith.serve.aliases import FeedAliases
 from feedsmith.serve.bodies import BodyLimit
 from feedsmith.serve.bucket_store import BucketStore
 from feedsmith.serve.health import (
@@ -189,7 +192,8 @@ def create_app(
         max_bytes=config.server.max_body_bytes,
         timeout=config.server.body_timeout_seconds,
     )
-    app.wsgi_app = Edge(bodies, feeds, metrics)  # type: ignore[method-assign]
+    aliases = FeedAliases.for_site(config.jekyll)  # jekyll-feed's URLs keep answering
+    app.wsgi_app = Edge(bodies, feeds, metrics, aliases)  # type: ignore[method-assign]
     return app
 
 

@@ -23,6 +23,7 @@ from werkzeug.http import parse_date
 
 from feedsmith.core.layout import CT_HTML, CT_TEXT, FEEDS_PREFIX
 from feedsmith.core.text import escape_controls
+from feedsmith.serve.aliases import FeedAliases
 from feedsmith.serve.metrics import Metrics
 from feedsmith.serve.negotiate import accepts_gzip, etag_matches
 from feedsmith.serve.stores import Body, Listed, Store, StoreUnavailable
@@ -62,7 +63,12 @@ class FeedResponder:
         self.cache_control = f"public, max-age={max_age}"
         self.retry_after = str(max(1, min(max_age, RETRY_AFTER_MAX)))
 
-    def respond(self, raw_rel: str, environ: Environ) -> tuple[int, Headers, bytes]:
+    def respond(
+        self, raw_rel: str, environ: Environ, alias: tuple[str, str] | None = None
+    ) -> tuple[int, Headers, bytes]:
+        """``raw_rel`` is the path under ``/feeds/`` as PATH_INFO has it; with ``alias`` (a
+        jekyll-feed URL, :mod:`~feedsmith.serve.aliases`) the file is that feed's Atom document
+        instead, answered exactly as at its own URL, and a missing one is 404, never 410."""
         method = environ.get("REQUEST_METHOD", "GET")
         if method != "GET" and method != "HEAD":
             if method == "OPTIONS":
@@ -75,12 +81,15 @@ class FeedResponder:
                 "no feeds yet: the first build has not finished\n",
                 [("Retry-After", self.retry_after), ("Cache-Control", "no-store")],
             )
-        try:
-            # PATH_INFO carries the raw bytes as latin-1 (PEP 3333); the names on disk are UTF-8.
-            rel = raw_rel.encode("latin-1").decode("utf-8")
-        except UnicodeError:
-            return self._not_found()
-        listed = manifest.files.get(rel)
+        if alias is not None:
+            target = FeedAliases.target(alias, manifest.feeds)
+            listed = manifest.files.get(target) if target is not None else None
+            if listed is None:
+                return self._not_found()
+            rel = listed.rel
+        else:
+            rel = _decoded(raw_rel) or ""
+            listed = manifest.files.get(rel) if rel else None
         if listed is None:
             if rel in manifest.gone:
                 return _plain(
@@ -168,6 +177,14 @@ _PREFLIGHT: tuple[int, Headers, bytes] = (
 ALLOW_ALL = "GET, HEAD, OPTIONS"
 
 
+def _decoded(raw: str) -> str | None:
+    """PATH_INFO carries the raw bytes as latin-1 (PEP 3333); the names on disk are UTF-8."""
+    try:
+        return raw.encode("latin-1").decode("utf-8")
+    except UnicodeError:
+        return None
+
+
 def _plain(code: int, text: str, extra: Headers) -> tuple[int, Headers, bytes]:
     data = text.encode()
     return code, [("Content-Type", CT_TEXT), ("Content-Length", str(len(data))), *extra], data
@@ -180,18 +197,27 @@ class Edge:
     """Wraps the Flask app: answers ``/feeds/`` itself and does the per-request bookkeeping for
     every request (one access-log line, the Prometheus counter, ``nosniff``)."""
 
-    def __init__(self, app: Callable[..., Iterable[bytes]], feeds: FeedResponder, metrics: Metrics):
+    def __init__(
+        self,
+        app: Callable[..., Iterable[bytes]],
+        feeds: FeedResponder,
+        metrics: Metrics,
+        aliases: FeedAliases | None = None,
+    ):
         self.app = app
         self.feeds = feeds
         self.metrics = metrics
+        self.aliases = aliases or FeedAliases({})
 
     def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
         t0 = time.perf_counter()
         path = environ.get("PATH_INFO", "")
         method = environ.get("REQUEST_METHOD", "GET")
-        if path.startswith(FEEDS_PREFIX):
+        alias = self.aliases.wanted(_decoded(path) or "") if self.aliases else None
+        if alias is not None or path.startswith(FEEDS_PREFIX):
             try:
-                code, headers, body = self.feeds.respond(path[len(FEEDS_PREFIX) :], environ)
+                rel = path[len(FEEDS_PREFIX) :] if alias is None else ""
+                code, headers, body = self.feeds.respond(rel, environ, alias)
             except Exception:
                 # A bug or an I/O surprise: answer (and log, and count) like Flask would.
                 log.exception("error serving %s", _log_path(environ))
