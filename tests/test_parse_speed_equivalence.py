@@ -262,6 +262,7 @@ def test_tag_specific_fast_path(slug: str) -> None:
 
 class _IdConfig:
     id_authority = "example.com"
+    jekyll = None
 
 
 @pytest.mark.parametrize("year", [1000, 1999, 2025, 9999])
