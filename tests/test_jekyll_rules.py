@@ -71,9 +71,7 @@ def test_every_date_placeholder_is_spelled_as_jekylls_url_drop_spells_it() -> No
         "/:year/:short_year/:month/:i_month/:short_month/:long_month/:day/:i_day/:y_day"
         "/:hour/:minute/:second/:week/:w_year/:w_day/:short_day/:long_day"
     )
-    assert url(pattern) == (
-        "/2023/23/01/1/Jan/January/29/29/029/18/30/22/04/2023/7/Sun/Sunday"
-    )
+    assert url(pattern) == ("/2023/23/01/1/Jan/January/29/29/029/18/30/22/04/2023/7/Sun/Sunday")
 
 
 def test_iso_week_year_differs_from_the_calendar_year_at_new_year() -> None:

@@ -120,6 +120,7 @@ def config_from_mapping(
     path = Path(path).absolute()
     base = path.parent
     _no_unknown_keys(raw, _TOP_KEYS, "", path)
+    given = raw
     site_read = _read_jekyll(raw, path, jekyll, serve_only)
     if site_read is not None:
         raw = _with_site_values(raw, site_read)
@@ -234,8 +235,8 @@ def config_from_mapping(
 
     jekyll_site = None
     if site_read is not None:
-        authors, site = _site_authors(site_read, raw, authors, site)
-        jekyll_site = _jekyll_site(site_read, raw, path, site, timezone)
+        authors, site = _site_authors(site_read, given, authors, site)
+        jekyll_site = _jekyll_site(site_read, given, path, site, timezone)
     return Config(
         jekyll=jekyll_site,
         path=path,
