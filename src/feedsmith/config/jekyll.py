@@ -29,12 +29,8 @@ import yaml
 
 from feedsmith.config.readers import no_unknown_keys, read_str, type_name
 from feedsmith.core.config import ConfigError, JekyllSite
-from feedsmith.core.jekyll.rules import (
-    PermalinkError,
-    check_pattern,
-    deep_merge,
-    permalink_pattern,
-)
+from feedsmith.core.jekyll.defaults import deep_merge
+from feedsmith.core.jekyll.rules import PermalinkError, check_pattern, permalink_pattern
 
 #: ``Configuration::DEFAULT_EXCLUDES``: Jekyll adds them to every site's ``exclude``.
 DEFAULT_EXCLUDES = (
