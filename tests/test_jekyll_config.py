@@ -11,6 +11,8 @@ from typing import Any
 
 import pytest
 import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from feedsmith.config import load_config
 from feedsmith.config.jekyll import DEFAULT_EXCLUDES
@@ -386,3 +388,49 @@ def test_without_jekyll_nothing_changes(tmp_path: Path) -> None:
     config = load(tmp_path, jekyll=None)
     assert config.jekyll is None
     assert config.feed.max_entries == 20
+
+
+_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=12),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner, max_size=3)
+    ),
+    max_leaves=8,
+)
+_keys = st.sampled_from(
+    [
+        "title",
+        "url",
+        "baseurl",
+        "author",
+        "timezone",
+        "permalink",
+        "lang",
+        "exclude",
+        "include",
+        "defaults",
+        "collections",
+        "feed",
+        "excerpt_separator",
+        "plugins",
+        "name",
+    ]
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.dictionaries(_keys, _values, max_size=6))
+def test_any_site_config_is_read_or_refused_with_a_config_error(
+    tmp_path_factory: pytest.TempPathFactory, site_config: dict[str, Any]
+) -> None:
+    root = tmp_path_factory.mktemp("hyp")
+    (root / "blog").mkdir()
+    (root / "blog" / "_config.yml").write_text(yaml.safe_dump(site_config), "utf-8")
+    try:
+        config = load(root)
+    except ConfigError as exc:
+        assert "_config.yml: " in str(exc)
+        return
+    assert config.jekyll is not None
+    json.loads(config.jekyll.site_json)
+    json.loads(config.jekyll.defaults_json)
