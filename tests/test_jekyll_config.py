@@ -434,3 +434,8 @@ def test_any_site_config_is_read_or_refused_with_a_config_error(
     assert config.jekyll is not None
     json.loads(config.jekyll.site_json)
     json.loads(config.jekyll.defaults_json)
+
+
+def test_a_bad_site_author_uri_names_the_author_key(tmp_path: Path) -> None:
+    write(tmp_path / "blog" / "_config.yml", "author: {name: A, uri: 'javascript:x'}\n")
+    assert "_config.yml: author.uri: must be an http(s) or mailto URL" in error(tmp_path)

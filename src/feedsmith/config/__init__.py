@@ -422,7 +422,7 @@ def _site_authors(
         )
     if read.author_entry is not None and read.author is not None:
         file = read.site.root / read.site.config_files[-1]
-        entry = authors_table({read.author: read.author_entry}, file, "author.", site.url)
+        entry = authors_table({"author": read.author_entry}, file, "", site.url)
         table.setdefault(read.author, entry[0][1])
     table.update(authors)
     site_author_set = isinstance(raw.get("site"), dict) and "author" in raw["site"]
