@@ -26,8 +26,9 @@ from pathlib import Path
 from typing import Any
 
 from feedsmith import __version__
-from feedsmith.config import FROM_BUCKET_ENV_VAR, load_config, resolve_config_path
+from feedsmith.config import ENV_VAR, FROM_BUCKET_ENV_VAR, load_config, resolve_config_path
 from feedsmith.core.config import Config, ConfigError
+from feedsmith.core.jekyll.rules import posts_folder
 from feedsmith.core.text import escape_controls
 from feedsmith.system.diskerrors import describe
 from feedsmith.system.statedir import StateDirError, ensure_state_dir
@@ -50,6 +51,14 @@ def _parser() -> argparse.ArgumentParser:
         "--config",
         default=argparse.SUPPRESS,
         help="config file (default: $FEEDSMITH_CONFIG, else ./config.yaml)",
+    )
+    common.add_argument(
+        "--jekyll",
+        metavar="PATH",
+        default=argparse.SUPPRESS,
+        help="read the Jekyll site at PATH as Jekyll does (its _config.yml, _posts, _data, "
+        "_includes); replaces the config's jekyll:; without a config file, defaults are used "
+        "(./feeds, ./.feedsmith)",
     )
     common.add_argument(
         "-v", "--verbose", action="store_true", default=argparse.SUPPRESS, help="debug logging"
@@ -109,10 +118,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
     _setup_logging(getattr(args, "verbose", False))
+    named = getattr(args, "config", None) or os.environ.get(ENV_VAR)
     config_path = resolve_config_path(getattr(args, "config", None))
+    jekyll = getattr(args, "jekyll", None)
     from_bucket = args.command == "serve" and args.from_bucket
     try:
-        config = load_config(config_path, serve_only=from_bucket)
+        config = load_config(
+            config_path,
+            serve_only=from_bucket,
+            jekyll=Path(jekyll).absolute() if jekyll else None,
+            # only ./config.yaml may be missing: a file named with -c or $FEEDSMITH_CONFIG
+            # that is not there is a typo, not a wish for the defaults
+            optional=bool(jekyll) and not named,
+        )
         if from_bucket and config.publish.s3 is None:
             raise ConfigError(config.path, "publish.s3", "is required by serve --from-bucket")
     except ConfigError as exc:
@@ -154,6 +172,9 @@ def _check(config: Config) -> int:
 
     builder = SiteBuilder(config, watch=False, persist_cache=False)
     result = builder.scan(datetime.now(UTC), warn_held=True)
+    if config.jekyll is not None:
+        for line in jekyll_summary(config, [p.source for p in result.posts]):
+            print(escape_controls(line))
     for problem in result.problems:
         print(problem.format())
     print(f"{len(result.posts)} posts, {result.skipped} skipped, {len(result.problems)} problems")
@@ -161,6 +182,33 @@ def _check(config: Config) -> int:
     if template_error:
         print(f"error: feed page template: {escape_controls(template_error)}")
     return EXIT_INVALID if result.skipped or template_error else EXIT_OK
+
+
+def jekyll_summary(config: Config, sources: Sequence[str]) -> list[str]:
+    """What ``check`` read from a Jekyll site, so a user sees at once whether feedsmith
+    understood it: one ``jekyll: …`` line per fact, notes last."""
+    site = config.jekyll
+    if site is None:
+        return []
+    folders = {f for f in map(posts_folder, sources) if f is not None}
+    kept = [site.feed_path] + [
+        f"{path}<tag>.xml" if name == "*" else path for _, name, path in site.feed_aliases
+    ]
+    lines = [
+        f"jekyll: site {site.root}",
+        f"jekyll: config files {', '.join(site.config_files)}",
+        f"jekyll: site URL {config.site.url} (baseurl {site.baseurl or '(none)'})",
+        f"jekyll: permalink {site.permalink}",
+        f"jekyll: time zone {config.timezone}",
+        f"jekyll: {len(sources)} posts in {len(folders)} _posts folders",
+        f"jekyll: {site.includes_count} includes",
+        f"jekyll: {len(config.authors)} authors"
+        + (f" (site author {config.site.author})" if config.site.author else ""),
+        f"jekyll: jekyll-feed URLs kept {', '.join(kept)}"
+        + ("" if site.jekyll_feed else " (jekyll-feed not in the site's plugins)"),
+    ]
+    lines += [f"jekyll: note: {note}" for note in site.notes]
+    return lines
 
 
 def _check_page_template(config: Config, posts: list[Any]) -> str | None:

@@ -166,6 +166,19 @@ class JekyllSite:
     feed_aliases: tuple[tuple[str, str, str], ...] = ()
     #: ``render_with_liquid`` for posts that do not say (front matter or defaults).
     render_with_liquid: bool = True
+    #: The site's ``permalink:`` as written (a style name or a pattern; ``date`` when unset):
+    #: pages end their URLs the way it ends (:func:`feedsmith.core.jekyll.rules.page_url_path`).
+    permalink_style: str = "date"
+    #: ``feed.tags.except``: with a ``("tag", "*", prefix)`` alias (``tags: true``), every tag
+    #: of ``[A-Za-z0-9_]+`` but these has a jekyll-feed feed at ``prefix + tag + ".xml"``.
+    feed_tags_except: tuple[str, ...] = ()
+    #: Whether the site used jekyll-feed (in ``plugins``/``gems``, or a ``feed:`` section).
+    jekyll_feed: bool = False
+    #: Files under ``_includes/`` (what ``check`` reports).
+    includes_count: int = 0
+    #: What ``check`` should tell the user about how the site was read (defaults taken, files
+    #: skipped); one line each.
+    notes: tuple[str, ...] = ()
 
     @property
     def includes_dir(self) -> Path:

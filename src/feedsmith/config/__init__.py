@@ -10,20 +10,30 @@ from __future__ import annotations
 
 import importlib.util
 import os
-from dataclasses import fields
+from dataclasses import fields, replace
 from pathlib import Path
 from typing import Any
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 
+from feedsmith.config.jekyll import JekyllRead, JekyllSpec, parse_spec, read_site, site_json
+from feedsmith.config.readers import authors_table
+from feedsmith.config.readers import no_unknown_keys as _no_unknown_keys
+from feedsmith.config.readers import read_int as _int
+from feedsmith.config.readers import read_number as _number
+from feedsmith.config.readers import read_path as _path
+from feedsmith.config.readers import read_str as _str
+from feedsmith.config.readers import section as _section
+from feedsmith.config.readers import type_name as _type_name
 from feedsmith.core.config import (
     DEFAULT_PERMALINK,
     FORMATS,
     Config,
     ConfigError,
     FeedConfig,
+    JekyllSite,
     LeaseConfig,
     PublishConfig,
     S3Config,
@@ -32,8 +42,8 @@ from feedsmith.core.config import (
     SiteConfig,
     WebSubConfig,
 )
+from feedsmith.core.jekyll.rules import PermalinkError, check_pattern, permalink_pattern
 from feedsmith.core.model import Author
-from feedsmith.core.urlsafety import is_allowed_url
 
 ENV_VAR = "FEEDSMITH_CONFIG"
 #: Set (to 1) in the environment of `serve --from-bucket` replicas and their web workers.
@@ -56,6 +66,7 @@ _TOP_KEYS = {
     "templates_dir",
     "publish",
     "websub",
+    "jekyll",
 }
 
 
@@ -65,16 +76,27 @@ def resolve_config_path(cli_value: str | None, environ: dict[str, str] | None = 
     return Path(cli_value or env.get(ENV_VAR) or "config.yaml")
 
 
-def load_config(path: Path | str, *, serve_only: bool = False) -> Config:
+def load_config(
+    path: Path | str,
+    *,
+    serve_only: bool = False,
+    jekyll: Path | None = None,
+    optional: bool = False,
+) -> Config:
     """Read and validate a config file; raise :class:`ConfigError` naming key and file.
 
     ``serve_only``: for ``serve --from-bucket`` replicas, which read no posts, so the posts
     folder need not exist on their machine (``publish.s3`` must be set instead).
+    ``jekyll``: ``--jekyll PATH``, a site root that replaces the file's ``jekyll:`` (and its
+    ``posts_dir``). ``optional``: a missing file is an empty one (defaults, paths relative to
+    its folder): ``feedsmith build --jekyll .`` needs no config file.
     """
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8-sig")
     except FileNotFoundError:
+        if optional:
+            return config_from_mapping({}, path, serve_only=serve_only, jekyll=jekyll)
         raise ConfigError(path, None, "config file not found") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(path, None, f"cannot read config file: {exc}") from None
@@ -88,14 +110,20 @@ def load_config(path: Path | str, *, serve_only: bool = False) -> Config:
         raw = {}
     if not isinstance(raw, dict):
         raise ConfigError(path, None, "the top level must be a mapping of keys")
-    return config_from_mapping(raw, path, serve_only=serve_only)
+    return config_from_mapping(raw, path, serve_only=serve_only, jekyll=jekyll)
 
 
-def config_from_mapping(raw: dict[str, Any], path: Path, *, serve_only: bool = False) -> Config:
+def config_from_mapping(
+    raw: dict[str, Any], path: Path, *, serve_only: bool = False, jekyll: Path | None = None
+) -> Config:
     """Validate an already-parsed mapping (split out so tests need not write files)."""
     path = Path(path).absolute()
     base = path.parent
     _no_unknown_keys(raw, _TOP_KEYS, "", path)
+    given = raw
+    site_read = _read_jekyll(raw, path, jekyll, serve_only)
+    if site_read is not None:
+        raw = _with_site_values(raw, site_read)
 
     site_raw = _section(raw, "site", path)
     _no_unknown_keys(site_raw, {f.name for f in fields(SiteConfig)}, "site.", path)
@@ -107,7 +135,10 @@ def config_from_mapping(raw: dict[str, Any], path: Path, *, serve_only: bool = F
         author=_str(site_raw, "author", "site.", path, ""),
     )
 
-    posts_dir = _path(raw, "posts_dir", base, path, "posts")
+    if site_read is not None:
+        posts_dir = site_read.site.root
+    else:
+        posts_dir = _path(raw, "posts_dir", base, path, "posts")
     if not serve_only and not posts_dir.is_dir():
         raise ConfigError(path, "posts_dir", f"directory not found: {posts_dir}")
     output_dir = _path(raw, "output_dir", base, path, "feeds")
@@ -194,7 +225,7 @@ def config_from_mapping(raw: dict[str, Any], path: Path, *, serve_only: bool = F
         ),
     )
 
-    authors = _authors(raw, path, site.url)
+    authors = authors_table(_section(raw, "authors", path), path, "authors.", site.url)
     templates_dir = None
     if raw.get("templates_dir") is not None:
         templates_dir = _path(raw, "templates_dir", base, path, "")
@@ -202,7 +233,12 @@ def config_from_mapping(raw: dict[str, Any], path: Path, *, serve_only: bool = F
             raise ConfigError(path, "templates_dir", f"directory not found: {templates_dir}")
     websub = _websub(raw, path)
 
+    jekyll_site = None
+    if site_read is not None:
+        authors, site = _site_authors(site_read, given, authors, site)
+        jekyll_site = _jekyll_site(site_read, given, path, site, timezone)
     return Config(
+        jekyll=jekyll_site,
         path=path,
         site=site,
         posts_dir=posts_dir,
@@ -316,116 +352,6 @@ def _publish(raw: dict[str, Any], path: Path) -> PublishConfig:
     )
 
 
-def _authors(raw: dict[str, Any], path: Path, site_url: str) -> tuple[tuple[str, Author], ...]:
-    """``authors: {key: {name, email, url}}``; a key's value may also be just the name.
-
-    ``url`` may be a path (posts resolve it against ``site.url``); one that is not an allowed
-    URL once resolved (``javascript:…``) is an error here rather than a warning on every post
-    that names the author."""
-    table = _section(raw, "authors", path)
-    out: list[tuple[str, Author]] = []
-    for key, value in table.items():
-        where = f"authors.{key}"
-        if isinstance(value, str):
-            value = {"name": value}
-        if not isinstance(value, dict):
-            raise ConfigError(path, where, f"must be a mapping or a name, not {_type_name(value)}")
-        _no_unknown_keys(value, {"name", "email", "url", "uri"}, where + ".", path)
-        name = _str(value, "name", where + ".", path, "")
-        if not name:
-            raise ConfigError(path, where + ".name", "is required")
-        email = _str(value, "email", where + ".", path, "") or None
-        field = "url" if value.get("url") else "uri"
-        url = _str(value, field, where + ".", path, "")
-        if url and not is_allowed_url(_resolved(site_url, url)):
-            raise ConfigError(
-                path, f"{where}.{field}", f"must be an http(s) or mailto URL or a path, not {url!r}"
-            )
-        out.append((str(key), Author(name, email, url or None)))
-    return tuple(out)
-
-
-def _resolved(site_url: str, url: str) -> str:
-    """``url`` resolved against the site as :mod:`feedsmith.core.posts` resolves an author's uri."""
-    try:
-        return urljoin(site_url + "/", url.strip())
-    except ValueError:  # a broken IPv6 host such as "//[x"
-        return url
-
-
-def _no_unknown_keys(raw: dict[str, Any], allowed: set[str], prefix: str, path: Path) -> None:
-    for key in raw:
-        if key not in allowed:
-            known = ", ".join(sorted(allowed))
-            raise ConfigError(path, f"{prefix}{key}", f"unknown key (known: {known})")
-
-
-def _section(raw: dict[str, Any], key: str, path: Path) -> dict[str, Any]:
-    value = raw.get(key)
-    if value is None:
-        return {}
-    if not isinstance(value, dict):
-        raise ConfigError(path, key, f"must be a mapping, not {_type_name(value)}")
-    return value
-
-
-def _str(raw: dict[str, Any], key: str, prefix: str, path: Path, default: str) -> str:
-    value = raw.get(key)
-    if value is None:
-        return default
-    if not isinstance(value, str):
-        raise ConfigError(path, prefix + key, f"must be a string, not {_type_name(value)}")
-    return value.strip()
-
-
-def _int(
-    raw: dict[str, Any],
-    key: str,
-    prefix: str,
-    path: Path,
-    default: int,
-    *,
-    minimum: int | None = None,
-    maximum: int | None = None,
-) -> int:
-    value = raw.get(key)
-    if value is None:
-        return default
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise ConfigError(path, prefix + key, f"must be an integer, not {_type_name(value)}")
-    if minimum is not None and value < minimum:
-        raise ConfigError(path, prefix + key, f"must be at least {minimum}, not {value}")
-    if maximum is not None and value > maximum:
-        raise ConfigError(path, prefix + key, f"must be at most {maximum}, not {value}")
-    return value
-
-
-def _number(
-    raw: dict[str, Any],
-    key: str,
-    prefix: str,
-    path: Path,
-    default: float,
-    minimum: float,
-    maximum: float,
-) -> float:
-    value = raw.get(key)
-    if value is None:
-        return default
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise ConfigError(path, prefix + key, f"must be a number, not {_type_name(value)}")
-    if not minimum <= value <= maximum:
-        raise ConfigError(path, prefix + key, f"must be between {minimum:g} and {maximum:g}")
-    return float(value)
-
-
-def _path(raw: dict[str, Any], key: str, base: Path, path: Path, default: str) -> Path:
-    value = _str(raw, key, "", path, default)
-    if not value:
-        raise ConfigError(path, key, "must not be empty")
-    return (base / Path(value).expanduser()).resolve()
-
-
 def _url(site_raw: dict[str, Any], path: Path) -> str:
     url = _str(site_raw, "url", "site.", path, SiteConfig.url)
     parts = urlsplit(url)
@@ -434,12 +360,96 @@ def _url(site_raw: dict[str, Any], path: Path) -> str:
     return url.rstrip("/")
 
 
-def _type_name(value: object) -> str:
-    return {
-        dict: "a mapping",
-        list: "a list",
-        str: "a string",
-        int: "an integer",
-        float: "a number",
-        bool: "a boolean",
-    }.get(type(value), type(value).__name__)
+def _read_jekyll(
+    raw: dict[str, Any], path: Path, override: Path | None, serve_only: bool
+) -> JekyllRead | None:
+    """``jekyll:`` (or ``--jekyll``, which replaces it and makes ``posts_dir`` moot) read."""
+    if override is not None:
+        spec = parse_spec({"root": str(Path(override).absolute())}, path)
+        if isinstance(raw.get("jekyll"), dict) and raw["jekyll"].get("config") is not None:
+            spec = JekyllSpec(spec.root, parse_spec(raw["jekyll"], path).config_files)
+    elif raw.get("jekyll") is not None:
+        spec = parse_spec(raw["jekyll"], path)
+        if raw.get("posts_dir") is not None:
+            raise ConfigError(
+                path, "posts_dir", "cannot be set with jekyll: (the posts are the site's _posts)"
+            )
+    else:
+        return None
+    if serve_only and not spec.root.is_dir():
+        return None  # a bucket replica reads no posts, and may not have the site
+    return read_site(spec, path)
+
+
+def _with_site_values(raw: dict[str, Any], read: JekyllRead) -> dict[str, Any]:
+    """``raw`` with the site's values where ``config.yaml`` sets nothing: its keys win."""
+    site_values = {
+        "title": read.title,
+        "description": read.description,
+        "url": read.url,
+        "language": read.language,
+        "author": read.author,
+    }
+    feed_values: dict[str, Any] = {"max_entries": read.max_entries}
+    if read.summary_only:
+        feed_values["content"] = "summary"
+    out = dict(raw)
+    out.pop("posts_dir", None)
+    out["site"] = _fill(raw.get("site"), site_values)
+    out["feed"] = _fill(raw.get("feed"), feed_values)
+    if raw.get("timezone") is None and read.timezone is not None:
+        out["timezone"] = read.timezone
+    return out
+
+
+def _fill(section: Any, values: dict[str, Any]) -> Any:
+    if section is not None and not isinstance(section, dict):
+        return section  # the usual "must be a mapping" error follows
+    out = {k: v for k, v in values.items() if v is not None}
+    out.update(section or {})
+    return out
+
+
+def _site_authors(
+    read: JekyllRead, raw: dict[str, Any], authors: tuple[tuple[str, Author], ...], site: SiteConfig
+) -> tuple[tuple[tuple[str, Author], ...], SiteConfig]:
+    """``_data/authors`` and a mapping ``author:`` joined to ``authors:`` (whose keys win); a
+    site ``author:`` that is a key of the table (as jekyll-feed reads it) becomes its name."""
+    table: dict[str, Author] = {}
+    if read.authors_file is not None:
+        table.update(
+            authors_table(read.authors, read.authors_file, "", site.url, extra_keys_ok=True)
+        )
+    if read.author_entry is not None and read.author is not None:
+        file = read.site.root / read.site.config_files[-1]
+        entry = authors_table({"author": read.author_entry}, file, "", site.url)
+        table.setdefault(read.author, entry[0][1])
+    table.update(authors)
+    site_author_set = isinstance(raw.get("site"), dict) and "author" in raw["site"]
+    if not site_author_set and site.author in table:
+        site = replace(site, author=table[site.author].name)
+    return tuple(table.items()), site
+
+
+def _jekyll_site(
+    read: JekyllRead, raw: dict[str, Any], path: Path, site: SiteConfig, timezone: str
+) -> JekyllSite:
+    """The :class:`JekyllSite`, completed with what only the merged settings know."""
+    jekyll = read.site
+    if raw.get("permalink") is not None:  # config.yaml's permalink wins here too
+        pattern = permalink_pattern(raw["permalink"])
+        try:
+            check_pattern(pattern)
+        except PermalinkError as exc:
+            raise ConfigError(path, "permalink", str(exc)) from None
+        jekyll = replace(jekyll, permalink=pattern)
+    notes = list(read.notes)
+    if site.url == SiteConfig.url and not read.url:
+        notes.append(
+            f"url: set in neither {jekyll.config_files[-1]} nor {path.name}; links point to "
+            f"{site.url}"
+        )
+    if timezone == "UTC" and not read.timezone and raw.get("timezone") is None:
+        notes.append("timezone: not set; UTC used (Jekyll would use the building machine's zone)")
+    text = site_json(read, url=site.url, title=site.title, description=site.description)
+    return replace(jekyll, site_json=text, notes=tuple(notes))
