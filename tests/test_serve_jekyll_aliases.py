@@ -211,3 +211,18 @@ def test_for_site_roots_paths_and_the_site_feed_wins(tmp_path: Path) -> None:
     aliases = FeedAliases.for_site(site)
     assert aliases.wanted("/feed.xml") == ("all", "all")
     assert not FeedAliases.for_site(None)
+
+
+def test_feed_tags_true_answers_every_simple_tag_name_but_the_excepted(tmp_path: Path) -> None:
+    site = JekyllSite(
+        root=tmp_path,
+        feed_aliases=(("tag", "*", "/feed/by_tag/"),),
+        feed_tags_except=("private",),
+    )
+    aliases = FeedAliases.for_site(site)
+    assert aliases.wanted("/feed/by_tag/Lanterns_2.xml") == ("tag", "lanterns_2")
+    assert aliases.wanted("/feed/by_tag/private.xml") is None
+    # jekyll-feed made no feed for a tag with other characters, so none answers here
+    assert aliases.wanted("/feed/by_tag/旅行.xml") is None
+    assert aliases.wanted("/feed/by_tag/a-b.xml") is None
+    assert aliases.wanted("/feed.xml") == ("all", "all")

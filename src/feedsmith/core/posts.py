@@ -393,7 +393,8 @@ class _Parser:
             self.problems.append(Problem(self.path, line, severity, reason))
         if result.error is not None:
             line, reason = result.error
-            self.problems.append(Problem(self.path, line, "error", f"Liquid: {reason}"))
+            reason = reason if reason.startswith("Liquid") else f"Liquid: {reason}"
+            self.problems.append(Problem(self.path, line, "error", reason))
             raise _Rendered
         return result.text
 

@@ -18,6 +18,7 @@ normalize_name`), as ``index.json`` lists them, so a slug the registry made uniq
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -28,15 +29,25 @@ from feedsmith.core.naming import normalize_name
 #: jekyll-feed writes Atom, so that is the document its subscribers get.
 _ATOM_SUFFIX = FORMATS["atom"].suffix
 _SITE_FEED = ("all", "all")
+_TAG_NAME = re.compile(r"[A-Za-z0-9_]+")
 
 
 class FeedAliases:
     """Request path (as the app sees it, decoded) → the manifest feed it stands for."""
 
-    def __init__(self, targets: Mapping[str, tuple[str, str]]) -> None:
+    def __init__(
+        self,
+        targets: Mapping[str, tuple[str, str]],
+        tag_prefix: str | None = None,
+        tags_except: Iterable[str] = (),
+    ) -> None:
         self.targets = {
             path: (kind, normalize_name(name)) for path, (kind, name) in targets.items()
         }
+        #: ``feed.tags: true``: every tag of the site under this path (``/feed/by_tag/``),
+        #: known only from the posts, so matched per request.
+        self.tag_prefix = tag_prefix
+        self.tags_except = frozenset(tags_except)
 
     @classmethod
     def for_site(cls, site: JekyllSite | None) -> FeedAliases:
@@ -44,17 +55,29 @@ class FeedAliases:
         if site is None:
             return cls({})
         targets: dict[str, tuple[str, str]] = {}
+        tag_prefix = None
         for kind, name, path in site.feed_aliases:
-            targets[_rooted(path)] = (kind, name)
+            if kind == "tag" and name == "*":
+                tag_prefix = _rooted(path)
+            else:
+                targets[_rooted(path)] = (kind, name)
         targets[_rooted(site.feed_path)] = _SITE_FEED  # the site feed wins a clash
-        return cls(targets)
+        return cls(targets, tag_prefix, site.feed_tags_except)
 
     def __bool__(self) -> bool:
-        return bool(self.targets)
+        return bool(self.targets) or self.tag_prefix is not None
 
     def wanted(self, path: str) -> tuple[str, str] | None:
         """The (kind, merged name) a request path stands for, or ``None``."""
-        return self.targets.get(path)
+        found = self.targets.get(path)
+        if found is not None or self.tag_prefix is None:
+            return found
+        if path.startswith(self.tag_prefix) and path.endswith(".xml"):
+            tag = path[len(self.tag_prefix) : -len(".xml")]
+            # jekyll-feed made tag feeds only for names of [A-Za-z0-9_] (generator.rb).
+            if _TAG_NAME.fullmatch(tag) and tag not in self.tags_except:
+                return ("tag", normalize_name(tag))
+        return None
 
     @staticmethod
     def target(wanted: tuple[str, str], feeds: Iterable[Mapping[str, Any]]) -> str | None:
