@@ -323,9 +323,16 @@ def _defaults_json(value: Any, file: Path) -> str:
     return json.dumps(_jsonable(value), sort_keys=True, ensure_ascii=False)
 
 
+def _listed(value: Any) -> list[Any]:
+    """A list-valued key as Ruby's Array() reads it: nothing, one value, or the list."""
+    if value is None or value is False:
+        return []
+    return list(value) if isinstance(value, list | tuple) else [value]
+
+
 def _feed_fields(read: JekyllRead, raw: dict[str, Any], file_of: Any) -> None:
     """jekyll-feed's ``feed:`` options, as its generator.rb computes its feeds' paths."""
-    plugins = [str(p) for key in ("plugins", "gems") for p in (raw.get(key) or []) if p]
+    plugins = [str(p) for key in ("plugins", "gems") for p in _listed(raw.get(key)) if p]
     feed = raw.get("feed")
     file = file_of("feed")
     if feed is None:
@@ -357,12 +364,12 @@ def _feed_fields(read: JekyllRead, raw: dict[str, Any], file_of: Any) -> None:
                 file, "feed.tags.path", f"must be a string, not {type_name(tags_path)}"
             )
         tags_path = "/" + tags_path.lstrip("/")
-        tags_except = tuple(str(t) for t in conf.get("except") or [])
+        tags_except = tuple(str(t) for t in _listed(conf.get("except")) if t is not None)
         only = conf.get("only")
         if only is None:  # every tag of the site: known only once the posts are read
             aliases.append(("tag", "*", tags_path))
         else:
-            for tag in dict.fromkeys(str(t) for t in only):
+            for tag in dict.fromkeys(str(t) for t in _listed(only) if t is not None):
                 if tag not in tags_except and _TAG_NAME.fullmatch(tag):
                     aliases.append(("tag", tag, f"{tags_path}{tag}.xml"))
     limit = feed.get("posts_limit")
