@@ -170,3 +170,86 @@ def test_jekyll_include_change_reaches_the_feed(jsite, capsys):
     note.write_text("<aside>Tip: {{ include.text }}</aside>\n", "utf-8")
     build(jsite, capsys)
     assert "Tip: keep the wick short" in entries(jsite)["Hello, lanterns"].content[0].value
+
+
+# What jekyll-feed published at /blog/feed.xml for this site before the switch (its template's
+# shape; ids are ``post.id | absolute_url``), newest first.
+JEKYLL_FEED = """<?xml version="1.0" encoding="utf-8"?>
+<feed xmlns="http://www.w3.org/2005/Atom" xml:lang="en">
+<generator uri="https://jekyllrb.com/" version="4.3.2">Jekyll</generator>
+<link href="https://notes.example.org/blog/feed.xml" rel="self" type="application/atom+xml"/>
+<link href="https://notes.example.org/blog/" rel="alternate" type="text/html" hreflang="en"/>
+<updated>2023-02-01T00:00:00-08:00</updated>
+<id>https://notes.example.org/blog/feed.xml</id>
+<title type="html">Lantern Notes</title>
+{entries}
+</feed>
+"""
+
+
+def jekyll_feed_document() -> bytes:
+    entries = []
+    for title, url in URLS.items():
+        entries.append(
+            f'<entry><title type="html">{title}</title>'
+            f'<link href="{url}" rel="alternate" type="text/html" title="{title}"/>'
+            f"<updated>2023-01-01T00:00:00-08:00</updated>"
+            f"<id>{jekyll_feed_id(url)}</id></entry>"
+        )
+    return JEKYLL_FEED.format(entries="\n".join(entries)).encode("utf-8")
+
+
+def test_switching_from_jekyll_feed_redelivers_nothing_at_the_same_url(jsite, capsys):
+    from feedsmith.config import load_config
+    from feedsmith.serve.app import create_app
+    from feedsmith.serve.stores import FeedStore
+
+    build(jsite, capsys)
+    config = load_config(jsite / "config.yaml")
+    client = create_app(config, FeedStore.for_config(config)).test_client()
+    before = feedparser.parse(jekyll_feed_document())
+    assert not before.bozo and len(before.entries) == len(URLS)
+
+    answer = client.get("/feed.xml")  # the site's path: a proxy maps /blog/ to serve
+    assert answer.status_code == 200
+    assert answer.content_type.startswith("application/atom+xml")
+    after = feedparser.parse(answer.data)
+    assert not after.bozo
+    # Every entry a subscriber now gets is one jekyll-feed gave them, under the same id and
+    # link: nothing is delivered twice. jekyll-feed's posts_limit default (10) is kept.
+    old = {e.id: e for e in before.entries}
+    assert len(after.entries) == min(10, len(URLS))
+    for entry in after.entries:
+        assert entry.id in old, entry.id
+        assert entry.link == old[entry.id].link
+
+    category = client.get("/feed/release.xml")  # feed.categories: [release]
+    assert category.status_code == 200
+    titles = {e.title for e in feedparser.parse(category.data).entries}
+    assert titles == {"Hello, lanterns", "Release 2.0"}
+
+
+def test_hostile_liquid_is_reported_and_bounded_and_reads_nothing_outside(jsite, capsys):
+    secret = jsite / "secret.txt"
+    secret.write_text("TOP-SECRET-VALUE", "utf-8")
+    posts = jsite / "site" / "_posts"
+    (posts / "2024-03-01-escape.md").write_text(
+        "---\ntitle: Escape\n---\n{% include ../../secret.txt %}\n"
+        "{% include_relative ../../secret.txt %}\n",
+        "utf-8",
+    )
+    (jsite / "site" / "_includes" / "loop.html").write_text("{% include loop.html %}", "utf-8")
+    (posts / "2024-03-02-loop.md").write_text(
+        "---\ntitle: Loop\n---\n{% include loop.html %}\n", "utf-8"
+    )
+    (posts / "2024-03-03-spin.md").write_text(
+        "---\ntitle: Spin\n---\n{% for i in (1..10000000) %}{{ i }}{% endfor %}\n", "utf-8"
+    )
+    code, _, err = build(jsite, capsys)
+    assert code == 0, err
+    assert "2024-03-01-escape.md:4: warning:" in err and "refused" in err
+    assert "2024-03-02-loop.md:4: error:" in err
+    assert "2024-03-03-spin.md:4: error:" in err
+    published = b"".join(p.read_bytes() for p in (jsite / "feeds").rglob("*") if p.is_file())
+    assert b"TOP-SECRET-VALUE" not in published
+    assert "Escape" in entries(jsite)  # published, without what it tried to include
