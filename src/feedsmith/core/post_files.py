@@ -21,20 +21,6 @@ MARKDOWN_EXTENSIONS = (".md", ".markdown", ".mdown", ".mkd")
 #: Jekyll converts these in ``_posts`` (kramdown's list, and HTML passed through).
 JEKYLL_EXTENSIONS = (*MARKDOWN_EXTENSIONS, ".mkdn", ".html", ".htm")
 POSTS_FOLDER = "_posts"
-#: Jekyll's own default ``exclude:`` (lib/jekyll/configuration.rb), plus its output folder.
-JEKYLL_DEFAULT_EXCLUDE = (
-    ".sass-cache",
-    ".jekyll-cache",
-    "gemfiles",
-    "Gemfile",
-    "Gemfile.lock",
-    "node_modules",
-    "vendor/bundle/",
-    "vendor/cache/",
-    "vendor/gems/",
-    "vendor/ruby/",
-    "_site",
-)
 
 
 @dataclass(frozen=True)
@@ -105,6 +91,6 @@ def post_files(config: Config) -> PostFiles:
     return PostFiles(
         extensions=JEKYLL_EXTENSIONS,
         jekyll=True,
-        exclude=(*JEKYLL_DEFAULT_EXCLUDE, *site.exclude),
+        exclude=site.exclude,  # Jekyll's own defaults included (config/jekyll.py)
         include=site.include,
     )

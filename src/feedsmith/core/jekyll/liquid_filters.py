@@ -13,7 +13,6 @@ import functools
 import html
 import json
 import re
-import unicodedata
 from collections.abc import Callable, Mapping
 from decimal import Decimal
 from typing import Any
@@ -24,6 +23,7 @@ from liquid.filter import with_context
 from liquid.undefined import Undefined
 
 from feedsmith.core.jekyll import liquid_dates as dates
+from feedsmith.core.jekyll import rules
 from feedsmith.core.jekyll.liquid_state import charge, current
 
 _URL_SAFE = "!#$&'()*+,/:;=?@[]~%"
@@ -181,36 +181,9 @@ def array_to_sentence_string(value: object, connector: object = "and") -> str:
 
 
 def slugify(value: object, mode: object = None) -> str:
-    """Jekyll's ``Utils.slugify`` (modes raw, default, pretty, ascii, latin, none)."""
-    text = ruby_str(value)
-    mode = "default" if _absent(mode) else ruby_str(mode)
-    if mode not in ("raw", "default", "pretty", "ascii", "latin"):
-        return text.lower()
-    if mode == "latin":  # accents dropped, anything else non-ASCII becomes "?" (I18n)
-        text = unicodedata.normalize("NFKD", text)
-        text = "".join(c if c.isascii() else "?" for c in text if not unicodedata.combining(c))
-    if mode == "raw":
-        slug = re.sub(r"\s+", "-", text)
-    else:
-        keep = _ascii_char if mode == "ascii" else _word_char
-        extra = "._~!$&'()+,;=@" if mode == "pretty" else ""
-        out: list[str] = []
-        for ch in text:
-            if keep(ch) or ch in extra:
-                out.append(ch)
-            elif not out or out[-1] != "-":  # "-" is never kept: a run becomes one
-                out.append("-")
-        slug = "".join(out)
-    return slug.removeprefix("-").removesuffix("-").lower()
-
-
-def _word_char(ch: str) -> bool:
-    category = unicodedata.category(ch)
-    return category[0] in ("L", "M") or category == "Nd"
-
-
-def _ascii_char(ch: str) -> bool:
-    return ch.isascii() and ch.isalnum()
+    """Jekyll's ``slugify`` filter: :func:`feedsmith.core.jekyll.rules.slugify`, the one the
+    URLs use, so a slug made in a post and one in its permalink agree."""
+    return rules.slugify(ruby_str(value), "default" if _absent(mode) else ruby_str(mode))
 
 
 def markdownify(value: object) -> str:
