@@ -10,6 +10,7 @@ categories; ids are jekyll-feed's (``post.id | absolute_url``: the URL's folder 
 
 from __future__ import annotations
 
+import functools
 import json
 import shutil
 from pathlib import Path
@@ -18,8 +19,14 @@ from typing import Any
 import feedparser
 import pytest
 import yaml
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from feedsmith.cli import main
+from feedsmith.config import load_config
+from feedsmith.core.config import Config
+from feedsmith.core.posts import parse_post
+from feedsmith.pipeline.includes import includes_for
 
 FIXTURE = Path(__file__).parent / "fixtures" / "jekyll_site"
 BASE = "https://notes.example.org/blog"
@@ -200,7 +207,6 @@ def jekyll_feed_document() -> bytes:
 
 
 def test_switching_from_jekyll_feed_redelivers_nothing_at_the_same_url(jsite, capsys):
-    from feedsmith.config import load_config
     from feedsmith.serve.app import create_app
     from feedsmith.serve.stores import FeedStore
 
@@ -253,3 +259,40 @@ def test_hostile_liquid_is_reported_and_bounded_and_reads_nothing_outside(jsite,
     published = b"".join(p.read_bytes() for p in (jsite / "feeds").rglob("*") if p.is_file())
     assert b"TOP-SECRET-VALUE" not in published
     assert "Escape" in entries(jsite)  # published, without what it tried to include
+
+
+def test_a_post_whose_liquid_breaks_keeps_its_last_good_version(jsite, capsys):
+    build(jsite, capsys)
+    late = jsite / "site" / "_posts" / "2023-01-30-late-night.md"
+    late.write_text(late.read_text("utf-8") + "\n{% for x in %}\n", "utf-8")
+    code, _, err = build(jsite, capsys)
+    assert code == 0
+    assert "2023-01-30-late-night.md:8: warning: Liquid syntax error" in err
+    assert "still publishing its last valid version" in err
+    kept = entries(jsite)["Late night"]
+    assert "still the 29th in Los Angeles" in kept.content[0].value
+
+
+_FRAGMENTS = st.sampled_from(
+    ["{{", "}}", "{%", "%}", " raw ", " endraw ", " if ", " for x in y ", " endfor ",
+     " include note.html ", " link x.md ", " post_url 2022-12-31-hello-lanterns ",
+     " highlight ruby ", " endhighlight ", "'", '"', "|", " upcase ", "page.title", "\n",
+     "x", "`", "*"]
+)  # fmt: skip
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(body=st.lists(_FRAGMENTS, max_size=30).map("".join))
+def test_random_liquid_in_a_post_never_breaks_the_parse_or_leaks(body: str) -> None:
+    config = _fixture_config()
+    rel = "_posts/2024-05-05-random.md"
+    data = f"---\ntitle: Random\n---\n{body}\n".encode()
+    outcome = parse_post(data, rel, rel, config, includes_for(config, rel))
+    assert not any("internal error" in p.reason for p in outcome.problems), outcome.problems
+    if outcome.post is not None and "raw" not in body:
+        assert "{{" not in outcome.post.content_html and "{%" not in outcome.post.content_html
+
+
+@functools.cache
+def _fixture_config() -> Config:
+    return load_config(Path("feedsmith-test-no-such-config.yaml"), jekyll=FIXTURE, optional=True)
