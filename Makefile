@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 CONFIG ?= config.yaml
 
-.PHONY: run test build check lint contracts same-bytes bench-build bench-serve bench-saves bench-push bench-slow clean
+.PHONY: run run-jekyll test build check lint contracts same-bytes bench-build bench-serve bench-saves bench-push bench-slow clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -17,6 +17,10 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 
 run: $(VENV)/.installed
 	$(BIN)/feedsmith -c $(CONFIG) serve
+
+# The example Jekyll site (examples/jekyll-blog), read as Jekyll reads it.
+run-jekyll: $(VENV)/.installed
+	$(BIN)/feedsmith -c examples/jekyll.yaml serve
 
 build: $(VENV)/.installed
 	$(BIN)/feedsmith -c $(CONFIG) build

@@ -296,3 +296,17 @@ def test_random_liquid_in_a_post_never_breaks_the_parse_or_leaks(body: str) -> N
 @functools.cache
 def _fixture_config() -> Config:
     return load_config(Path("feedsmith-test-no-such-config.yaml"), jekyll=FIXTURE, optional=True)
+
+
+def test_the_example_jekyll_site_builds_without_a_problem(tmp_path, capsys):
+    example = Path(__file__).resolve().parents[1] / "examples"
+    shutil.copytree(example / "jekyll-blog", tmp_path / "examples" / "jekyll-blog")
+    config = tmp_path / "examples" / "jekyll.yaml"
+    shutil.copy(example / "jekyll.yaml", config)
+    assert main(["check", "-c", str(config)]) == 0
+    out, err = capsys.readouterr()
+    assert "3 posts, 0 skipped, 0 problems" in out, out + err
+    assert main(["build", "-c", str(config)]) == 0
+    feed = feedparser.parse((tmp_path / "feeds" / "jekyll-example" / "all.atom.xml").read_bytes())
+    night = next(e for e in feed.entries if e.title == "Night market")
+    assert 'href="http://127.0.0.1:8080/2025/10/01/first-lantern/"' in night.content[0].value
