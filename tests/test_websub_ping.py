@@ -87,8 +87,14 @@ def test_a_hanging_hub_never_delays_a_build(site: Any, tmp_path: Path) -> None:
             with run_serve(site, tmp_path / "serve.log", interval=3600) as served:
                 hub.wait_for(lambda got: len(got) >= 1)  # the first ping is held by the hub
                 site.write_post("2025-11-02-second.md", post_text("Second", 2))
-                eventually(lambda: served.healthz()["builds"]["ok"] >= 2, "a build after the save")
-                assert len(hub.requests) == 1 and not release.is_set()  # still held
+                eventually(
+                    lambda: served.healthz()["builds"]["ok"] >= 2, "a build after the save", 60
+                )
+                # Still held: the only requests are that first ping (sent again once its
+                # deadline passed, when a busy machine made the build take that long).
+                held_so_far = list(hub.requests)
+                assert {r.body for r in held_so_far} == {held_so_far[0].body}
+                assert not release.is_set()
                 assert served.healthz()["websub"]["outbox"] > 0
                 release.set()
                 eventually(lambda: served.healthz()["websub"]["outbox"] == 0, "pings out", 60)
@@ -96,7 +102,7 @@ def test_a_hanging_hub_never_delays_a_build(site: Any, tmp_path: Path) -> None:
                 # in flight during the second change announced the old bytes, so it went again.
                 held = pinged_topics(hub.requests[:1])[0]
                 counts = Counter(pinged_topics(hub.requests))
-                assert counts.pop(held) == 2
+                assert counts.pop(held) >= 2
                 assert set(counts.values()) == {1}
                 assert len(counts) + 1 == len(_shas(site))
         finally:
