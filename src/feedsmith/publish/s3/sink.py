@@ -22,8 +22,9 @@ The layout, key = ``prefix + rel``:
 What was delivered is remembered in ``state_dir/s3-publish.json`` (sha256 per path): a build
 sends only what differs, without listing the bucket. Progress is saved after a failure too, so
 the next build (also a no-change one: sinks are called with the full tree) sends only what is
-still missing. Deleting that file, or changing bucket, prefix, endpoint or cache_control, sends
-everything again.
+still missing. Changing bucket, prefix, endpoint or cache_control sends everything again. With
+no record (a fresh clone in CI, or after that file was deleted), the bucket's own ``index.json``
+says what is already there (:mod:`feedsmith.publish.s3.remote`): only what differs is sent.
 
 :func:`plan_delivery` is the pure decision; :class:`S3Sink` is the boto3 edge.
 """
@@ -50,6 +51,7 @@ from feedsmith.core.layout import CT_TEXT, MANIFEST, content_type_for, iso_secon
 from feedsmith.core.state import json_bytes
 from feedsmith.publish.changes import ChangeSet
 from feedsmith.publish.s3.client import BucketError, describe_error, error_code, make_client
+from feedsmith.publish.s3.remote import TARGET_META, known_in_bucket, target_digest
 from feedsmith.publish.staging import gzip_bytes
 from feedsmith.system.statedir import write_atomic
 
@@ -260,6 +262,8 @@ class S3Sink:
 
     def consume(self, changes: ChangeSet) -> None:
         delivered = self._load()
+        if not delivered.objects and delivered.manifest is None and self._adopt(delivered):
+            self._save(delivered)  # so the next build is incremental even if nothing is sent
         now = self._clock()
         files = {rel: f.sha256 for rel, f in changes.files.items()}
         manifest_sha = hashlib.sha256(changes.manifest).hexdigest()
@@ -285,7 +289,8 @@ class S3Sink:
                 delivered.deleted.discard(rel)
             if plan.manifest:
                 # Last of the published tree: every file it lists is in the bucket by now.
-                data, meta = changes.manifest, {SHA_META: manifest_sha}
+                data = changes.manifest
+                meta = {SHA_META: manifest_sha, TARGET_META: target_digest(self.target)}
                 ct = content_type_for(MANIFEST)
                 condition: dict[str, str] = {}
                 if self._fence is not None:
@@ -326,6 +331,19 @@ class S3Sink:
                 data = None
             self._delivered = Delivered.from_bytes(data, self.target)
         return self._delivered
+
+    def _adopt(self, delivered: Delivered) -> bool:
+        """Fill an empty record from what the bucket's own manifest shows to be in place."""
+        known = known_in_bucket(lambda: self.client, self.settings, self.target)
+        if known is None:
+            return False
+        delivered.objects, delivered.gone, delivered.deleted = (
+            known.objects,
+            known.gone,
+            known.deleted,
+        )
+        delivered.manifest, delivered.manifest_etag = known.manifest, known.manifest_etag
+        return True
 
     def _save(self, delivered: Delivered) -> None:
         write_atomic(self.state_path, delivered.to_bytes())
