@@ -12,11 +12,15 @@ Layout of ``output_dir`` (served under ``/feeds/``)::
     all.atom.xml  all.rss.xml  all.json  all.html
     categories/<slug>.*  tags/<slug>.*  authors/<slug>.*
     archive/<feed path>/<n>.<suffix>          RFC 5005 archive pages, numbered from the oldest
+
+How long a published file may be cached is a published promise too: every file gets ``serve``'s
+short ``public, max-age=<interval>`` except the *settled* archive pages
+(:func:`settled_archive_pages`), which get :data:`ARCHIVE_CACHE_CONTROL`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from urllib.parse import quote
 
@@ -114,6 +118,57 @@ def feed_url(config: Config, rel_path: str) -> str:
 def feed_href(rel_path: str) -> str:
     """The site-relative URL of a published file (``/feeds/tags/%E6%9C%80.atom.xml``)."""
     return FEEDS_PREFIX + quote(rel_path, safe="/")
+
+
+# -- caching -------------------------------------------------------------------------------------
+
+#: A settled archive page: 30 days, and ``immutable`` so a browser does not even revalidate on
+#: reload. Why it is safe enough: such a page changes only when a post on it is edited or
+#: removed, or a back-dated post shifts it (:mod:`feedsmith.core.archive`); then a cache may show
+#: the old page for up to 30 days, while the subscription document, which every reader polls,
+#: carries the change at once. What it buys: a reader backfilling history, a CDN and the bucket
+#: serve the bulk of the bytes without a single request to the origin.
+ARCHIVE_CACHE_CONTROL = "public, max-age=2592000, immutable"
+
+
+def archive_page_number(rel: str) -> int | None:
+    """``n`` of ``archive/<feed path>/<n>.<suffix>`` (:func:`archive_path`), else ``None``."""
+    if not rel.startswith("archive/"):
+        return None
+    name = rel.rsplit("/", 1)[-1]
+    digits, dot, _ = name.partition(".")
+    if not dot or not digits.isascii() or not digits.isdigit() or len(digits) > 18:
+        return None
+    return int(digits)
+
+
+def settled_archive_pages(manifest: Mapping[str, object]) -> frozenset[str]:
+    """The archive pages in ``index.json``'s data that may be cached as immutable: every page
+    of a feed but its newest.
+
+    The newest page is left out because it changes once more in the normal course of things:
+    when the next page fills it gains its ``next-archive`` link. Every older page has that link
+    already. The rule reads only the manifest, so ``serve``, a bucket replica and the bucket
+    sink agree without the config; a manifest of another shape (a bucket's, untrusted) yields
+    fewer pages, never an error.
+    """
+    settled: set[str] = set()
+    feeds = manifest.get("feeds") if isinstance(manifest, Mapping) else None
+    if not isinstance(feeds, list):
+        return frozenset()
+    for feed in feeds:
+        archive = feed.get("archive") if isinstance(feed, Mapping) else None
+        files = archive.get("files") if isinstance(archive, Mapping) else None
+        if not isinstance(files, Mapping):
+            continue
+        numbered = {
+            rel: number
+            for rel in files
+            if isinstance(rel, str) and (number := archive_page_number(rel)) is not None
+        }
+        newest = max(numbered.values(), default=0)
+        settled.update(rel for rel, number in numbered.items() if number < newest)
+    return frozenset(settled)
 
 
 # -- timestamps ----------------------------------------------------------------------------------

@@ -15,7 +15,9 @@ The protocol, in this order:
    checks a sidecar against the plain bytes before using it; a plain static server does not.
 4. Files no longer published (and their ``.gz``) are deleted and recorded in ``gone`` with the
    build time, so the server can answer 410 instead of 404; a path published again leaves
-   ``gone``.
+   ``gone``. An archive folder a deletion left empty (a feed that lost its pages, a tag no
+   post has any more) is removed too: a site whose tags come and go would otherwise collect
+   thousands of empty folders under ``archive/``.
 5. ``index.json`` is written last, atomically, and only when its bytes change. Its ``generated``
    is the time of the last build that changed any output, so a rebuild with no changes writes
    nothing at all (bytes and mtimes of every file stay identical).
@@ -278,11 +280,27 @@ class LocalWriter:
         for path_rel in changes.deletions:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(os.path.join(base, path_rel))
+        _remove_empty_archive_folders(base, changes.deletions)
         if changes.manifest_changed:
             write_atomic(Path(base) / MANIFEST, changes.manifest, public=True)
 
 
 # -- helpers ----------------------------------------------------------------------------------
+
+
+def _remove_empty_archive_folders(base: Path, deleted: Sequence[str]) -> None:
+    """Remove the folders under ``archive/`` that ``deleted`` emptied, deepest first, up to and
+    including ``archive/`` itself. ``rmdir`` only removes an empty folder, so one holding
+    anything (a page still published, a file someone put there) stays as it is."""
+    folders: set[str] = set()
+    for rel in deleted:
+        parts = rel.split("/")[:-1]
+        if parts[:1] != ["archive"] or any(part in ("", ".", "..") for part in parts):
+            continue
+        folders.update("/".join(parts[:depth]) for depth in range(1, len(parts) + 1))
+    for folder in sorted(folders, key=lambda f: f.count("/"), reverse=True):
+        with contextlib.suppress(OSError):  # not empty, already gone: leave it
+            os.rmdir(os.path.join(base, folder))
 
 
 def _plan_file(

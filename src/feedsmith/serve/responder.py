@@ -21,7 +21,7 @@ from urllib.parse import quote
 
 from werkzeug.http import parse_date
 
-from feedsmith.core.layout import CT_HTML, CT_TEXT, FEEDS_PREFIX
+from feedsmith.core.layout import ARCHIVE_CACHE_CONTROL, CT_HTML, CT_TEXT, FEEDS_PREFIX
 from feedsmith.core.text import escape_controls
 from feedsmith.serve.aliases import FeedAliases
 from feedsmith.serve.metrics import Metrics
@@ -116,9 +116,12 @@ class FeedResponder:
             etag, payload, length = body.gzip_etag, body.gzip, body.gzip_length
         else:
             etag, payload, length = body.etag, body.identity, body.identity_length
+        # A settled archive page is cached for a month (core/layout.py says why); a 304 says so
+        # too, so a cache that revalidated keeps it that long.
+        cache_control = ARCHIVE_CACHE_CONTROL if listed.immutable else self.cache_control
         headers: Headers = [
             ("ETag", etag),
-            ("Cache-Control", self.cache_control),
+            ("Cache-Control", cache_control),
             ("Vary", "Accept-Encoding"),
             ("Access-Control-Allow-Origin", "*"),
             ("Access-Control-Expose-Headers", "ETag, Last-Modified"),

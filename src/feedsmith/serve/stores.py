@@ -27,7 +27,7 @@ from typing import Any, Protocol
 
 from feedsmith.core.config import Config
 from feedsmith.core.discovery import link_for as discovery_link_for
-from feedsmith.core.layout import MANIFEST, OPML, content_type_for
+from feedsmith.core.layout import MANIFEST, OPML, content_type_for, settled_archive_pages
 from feedsmith.publish.changes import manifest_records
 from feedsmith.publish.staging import gzip_bytes
 from feedsmith.serve.health import Gauges, lease_gauges
@@ -65,6 +65,9 @@ class Listed:
     modified_at: int | None  # the same, in whole Unix seconds, for If-Modified-Since
     link: str | None = None  # WebSub discovery (hubs + topic) of a subscription document
     sha256: str | None = None  # as the manifest records it (the bucket store checks it)
+    #: A settled archive page (:func:`~feedsmith.core.layout.settled_archive_pages`): sent with
+    #: the long immutable Cache-Control instead of the short one.
+    immutable: bool = False
 
 
 @dataclass(frozen=True)
@@ -353,6 +356,7 @@ def parse_manifest(
         for feed in feeds:
             if isinstance(feed.get("files"), dict):
                 topics.update(rel for rel in feed["files"] if isinstance(rel, str))
+    settled = settled_archive_pages(data)
     files: dict[str, Listed] = {}
     for rel, when in changed.items():
         files[rel] = Listed(
@@ -363,6 +367,7 @@ def parse_manifest(
             modified_at=int(when.timestamp()) if when else None,
             link=link_for(rel) if link_for is not None and rel in topics else None,
             sha256=shas.get(rel),
+            immutable=rel in settled,
         )
     gone_raw = data.get("gone") or {}
     gone = frozenset(g for g in gone_raw if isinstance(g, str)) - files.keys()

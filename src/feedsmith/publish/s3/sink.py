@@ -7,8 +7,9 @@ manifest's sha256 before it leaves) and ``serve``, a static host and the bucket 
 The layout, key = ``prefix + rel``:
 
 * every published file with its identity bytes, the Content-Type ``serve`` sends, Cache-Control
-  (``publish.s3.cache_control``, else serve's ``public, max-age=<interval_seconds>``) and the
-  metadata ``feedsmith-sha256``;
+  (``publish.s3.cache_control``, else serve's ``public, max-age=<interval_seconds>``; a settled
+  archive page gets :data:`~feedsmith.core.layout.ARCHIVE_CACHE_CONTROL`, as from ``serve``) and
+  the metadata ``feedsmith-sha256``;
 * beside it ``<key>.gz``, the build's deterministic sidecar, stored with ``Content-Encoding:
   gzip`` and the same Content-Type. Not gzip bytes under the plain key: a bucket does not
   negotiate, so a client that never asked for gzip would get bytes it cannot read; a CDN picks
@@ -39,7 +40,7 @@ import json
 import logging
 import threading
 import zlib
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -47,7 +48,15 @@ from pathlib import Path
 from typing import Any
 
 from feedsmith.core.config import Config, S3Config
-from feedsmith.core.layout import CT_TEXT, MANIFEST, content_type_for, iso_seconds, parse_iso
+from feedsmith.core.layout import (
+    ARCHIVE_CACHE_CONTROL,
+    CT_TEXT,
+    MANIFEST,
+    content_type_for,
+    iso_seconds,
+    parse_iso,
+    settled_archive_pages,
+)
 from feedsmith.core.state import json_bytes
 from feedsmith.publish.changes import ChangeSet
 from feedsmith.publish.s3.client import BucketError, describe_error, error_code, make_client
@@ -283,7 +292,8 @@ class S3Sink:
         except Exception as exc:
             raise self._error("connecting", exc) from exc
         try:
-            for rel in self._put_files(changes, plan.uploads, files):
+            settled = settled_archive_pages(json.loads(changes.manifest)) if plan.uploads else None
+            for rel in self._put_files(changes, plan.uploads, files, settled):
                 delivered.objects[rel] = files[rel]
                 delivered.gone.pop(rel, None)
                 delivered.deleted.discard(rel)
@@ -351,7 +361,11 @@ class S3Sink:
     # -- objects -------------------------------------------------------------------------------
 
     def _put_files(
-        self, changes: ChangeSet, rels: Sequence[str], files: Mapping[str, str]
+        self,
+        changes: ChangeSet,
+        rels: Sequence[str],
+        files: Mapping[str, str],
+        settled: Collection[str] | None = None,
     ) -> Iterator[str]:
         """Upload ``rels`` a few at a time (a first build sends thousands of small objects, each
         a round trip), yielding each one that made it; after the first failure no new upload
@@ -364,7 +378,7 @@ class S3Sink:
             if failed.is_set():
                 return None
             try:
-                self._put_file(changes, rel, files[rel])
+                self._put_file(changes, rel, files[rel], rel in (settled or ()))
             except BaseException:
                 failed.set()
                 raise
@@ -387,7 +401,7 @@ class S3Sink:
         if first_error is not None:
             raise first_error
 
-    def _put_file(self, changes: ChangeSet, rel: str, sha: str) -> None:
+    def _put_file(self, changes: ChangeSet, rel: str, sha: str, settled: bool = False) -> None:
         try:
             data = changes.read(rel)
         except OSError as exc:
@@ -407,8 +421,11 @@ class S3Sink:
         except (OSError, EOFError, zlib.error):
             gz = gzip_bytes(data)
         content_type = content_type_for(rel)  # pages: text/html
-        self._put(rel + ".gz", gz, content_type, True, {SHA_META: sha})
-        self._put(rel, data, content_type, False, {SHA_META: sha})
+        # Only bytes that change carry a new header: a page settles when it gains its
+        # next-archive link, so it is uploaded again then, immutable.
+        cache = ARCHIVE_CACHE_CONTROL if settled else None
+        self._put(rel + ".gz", gz, content_type, True, {SHA_META: sha}, cache_control=cache)
+        self._put(rel, data, content_type, False, {SHA_META: sha}, cache_control=cache)
 
     def _manifest_condition(self, delivered: Delivered) -> dict[str, str]:
         """Replace the manifest only if it is still the one we wrote (or, knowing none, the
@@ -439,12 +456,13 @@ class S3Sink:
         gzipped: bool = False,
         meta: Mapping[str, str] | None = None,
         condition: Mapping[str, str] | None = None,
+        cache_control: str | None = None,
     ) -> str | None:
         """Upload one object; its ETag (``None`` for a multipart upload)."""
         key = self.settings.prefix + rel
         args: dict[str, Any] = {
             "ContentType": content_type,
-            "CacheControl": self.cache_control,
+            "CacheControl": cache_control or self.cache_control,
             "Metadata": dict(meta or {}),
         }
         if gzipped:
