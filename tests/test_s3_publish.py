@@ -26,7 +26,8 @@ from feedsmith.pipeline import SiteBuilder
 from feedsmith.publish.changes import published_changes
 from feedsmith.publish.output import LocalWriter, plan_publish
 from feedsmith.publish.s3.client import BucketError
-from feedsmith.publish.s3.sink import GONE_BODY, GONE_META, Delivered, S3Sink, plan_delivery
+from feedsmith.publish.s3.delivery import Delivered, plan_delivery
+from feedsmith.publish.s3.sink import GONE_BODY, GONE_META, S3Sink
 from feedsmith.publish.sinks import configured_sinks
 from s3_fixtures import BUCKET, Moto, free_port, post
 

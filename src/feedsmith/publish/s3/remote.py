@@ -86,7 +86,7 @@ class BucketView:
 
 @dataclass
 class Known:
-    """What the bucket holds, in the terms of the sink's record (:class:`..sink.Delivered`)."""
+    """What the bucket holds, in the terms of the sink's record (:class:`.delivery.Delivered`)."""
 
     objects: dict[str, str] = field(default_factory=dict)
     manifest: str | None = None

@@ -42,7 +42,6 @@ import threading
 import zlib
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -54,12 +53,11 @@ from feedsmith.core.layout import (
     MANIFEST,
     content_type_for,
     iso_seconds,
-    parse_iso,
     settled_archive_pages,
 )
-from feedsmith.core.state import json_bytes
 from feedsmith.publish.changes import ChangeSet
 from feedsmith.publish.s3.client import BucketError, describe_error, error_code, make_client
+from feedsmith.publish.s3.delivery import Delivered, Plan, plan_delivery
 from feedsmith.publish.s3.remote import TARGET_META, known_in_bucket, target_digest
 from feedsmith.publish.staging import gzip_bytes
 from feedsmith.system.statedir import write_atomic
@@ -96,122 +94,6 @@ def serve_cache_control(config: Config) -> str:
     """What :class:`feedsmith.serve.responder.FeedResponder` sends, so the bucket caches like
     ``serve``."""
     return f"public, max-age={config.schedule.interval_seconds}"
-
-
-# -- what was delivered, and what to do next (pure) ------------------------------------------
-
-
-@dataclass
-class Delivered:
-    """This sink's memory of the bucket (``state_dir/s3-publish.json``)."""
-
-    target: str  # endpoint, bucket, prefix, layout and headers: a change means "send all"
-    objects: dict[str, str] = field(default_factory=dict)  # rel -> sha256 in the bucket (+ .gz)
-    manifest: str | None = None  # sha256 of the index.json in the bucket
-    manifest_etag: str | None = None  # its ETag, for the fenced (If-Match) replacement
-    gone: dict[str, str] = field(default_factory=dict)  # rel -> when its gone doc was put
-    deleted: set[str] = field(default_factory=set)  # gone paths whose objects were deleted
-
-    def to_bytes(self) -> bytes:
-        return json_bytes(
-            {
-                "target": self.target,
-                "objects": self.objects,
-                "manifest": self.manifest,
-                "manifest_etag": self.manifest_etag,
-                "gone": self.gone,
-                "deleted": sorted(self.deleted),
-            }
-        )
-
-    @classmethod
-    def from_bytes(cls, data: bytes | None, target: str) -> Delivered:
-        """Unreadable, or for another target: nothing delivered (everything is sent again)."""
-        try:
-            raw = json.loads(data) if data is not None else None
-        except ValueError:
-            raw = None
-        if not isinstance(raw, dict) or raw.get("target") != target:
-            return cls(target)
-        try:
-            return cls(
-                target,
-                objects={str(k): str(v) for k, v in raw.get("objects", {}).items()},
-                manifest=raw.get("manifest"),
-                manifest_etag=raw.get("manifest_etag"),
-                gone={str(k): str(v) for k, v in raw.get("gone", {}).items()},
-                deleted={str(v) for v in raw.get("deleted", [])},
-            )
-        except (AttributeError, TypeError):
-            return cls(target)
-
-
-@dataclass(frozen=True)
-class Plan:
-    """One delivery, in the order it is carried out."""
-
-    uploads: tuple[str, ...] = ()  # files whose bytes the bucket lacks (each with its .gz)
-    manifest: bool = False  # index.json differs from the one in the bucket
-    gone_docs: tuple[tuple[str, str], ...] = ()  # (rel, since): replaced by the gone document
-    deletions: tuple[str, ...] = ()  # vanished paths whose delay is over (objects deleted)
-
-    @property
-    def empty(self) -> bool:
-        return not (self.uploads or self.manifest or self.gone_docs or self.deletions)
-
-
-def plan_delivery(
-    files: Mapping[str, str],
-    manifest_sha: str,
-    gone: Mapping[str, str],
-    delivered: Delivered,
-    now: datetime,
-    gone_after: timedelta,
-) -> Plan:
-    """Compare the published tree (``files``: rel -> sha256, the manifest's ``gone``) with
-    what the bucket holds, and say what to send.
-
-    A vanished path gets a gone document if this sink delivered it, or if it vanished less
-    than ``gone_after`` ago (the state was lost, or the bucket is new: readers may still ask).
-    Objects this sink delivered that the manifest neither lists nor calls gone count as gone
-    from ``now``. The delay runs from when the gone document was put, not from ``since``: a
-    bucket that was down for a week still says "gone" for the full delay.
-    """
-    uploads = tuple(sorted(rel for rel, sha in files.items() if delivered.objects.get(rel) != sha))
-    vanished = {rel: since for rel, since in gone.items() if rel not in files}
-    for rel in delivered.objects:
-        if rel not in files:
-            vanished.setdefault(rel, iso_seconds(now))
-    gone_docs: list[tuple[str, str]] = []
-    deletions: list[str] = []
-    for rel, since in sorted(vanished.items()):
-        if rel in delivered.deleted:
-            continue
-        put_at = delivered.gone.get(rel)
-        if put_at is not None:
-            if now - _parse_iso(put_at, now) >= gone_after:
-                deletions.append(rel)
-        elif rel in delivered.objects or now - _parse_iso(since, now) < gone_after:
-            if gone_after > timedelta(0):
-                gone_docs.append((rel, since))
-            else:
-                deletions.append(rel)
-    return Plan(
-        uploads=uploads,
-        manifest=delivered.manifest != manifest_sha,
-        gone_docs=tuple(gone_docs),
-        deletions=tuple(deletions),
-    )
-
-
-def _parse_iso(value: str, default: datetime) -> datetime:
-    try:
-        return parse_iso(value)
-    except (TypeError, ValueError):
-        return default
-
-
-# -- the boto3 edge ----------------------------------------------------------------------------
 
 
 class S3Sink:
