@@ -106,6 +106,11 @@ class RenderPlanner:
         self.entries = PackedEntryCache()
         self._lines: dict[int, tuple[Post, str]] = {}  # see render_changed
         self._groups: dict[str, GroupMemo] = {}  # see render_changed
+        #: Documents whose memo held / was worked out again in the last ``render_changed``:
+        #: after a one-post edit in the service only the documents showing that post miss
+        #: (tests and the bench read these; a miss for an unchanged post is lost work).
+        self.memo_held = 0
+        self.memo_missed = 0
         #: Feed pages (:mod:`feedsmith.core.pages`), when ``feed.pages`` is on.
         self.pages = PageRenderer(config) if config.feed.pages else None
 
@@ -153,6 +158,7 @@ class RenderPlanner:
         lines: dict[int, tuple[Post, str]] = {}
         previous_groups = self._groups
         memos: dict[str, GroupMemo] = {}
+        held = missed = 0
         newest_all: datetime | None = None
         # Re-read every build: a template edited while ``serve`` runs re-renders the pages.
         page_digest = self.pages.refresh() if self.pages is not None else ""
@@ -179,7 +185,10 @@ class RenderPlanner:
                 shown = doc.posts[:max_entries]
                 sig_key = document_key(doc)
                 memo = previous_groups.get(sig_key)
-                if memo is None or not memo.holds(doc, shown):
+                if memo is not None and memo.holds(doc, shown):
+                    held += 1
+                else:
+                    missed += 1
                     memo = self._group_memo(doc, shown, lines, previous_lines)
                 memos[sig_key] = memo
                 paths = memo.paths
@@ -212,6 +221,7 @@ class RenderPlanner:
             if memo.newest is not None and (newest_all is None or memo.newest > newest_all):
                 newest_all = memo.newest
         self._groups = memos
+        self.memo_held, self.memo_missed = held, missed
         if self.pages is not None:
             for name in ASSETS:
                 data = asset_bytes(name)
