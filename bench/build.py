@@ -206,8 +206,8 @@ def hugo_site(site: Path) -> Path | None:
         shutil.rmtree(root, ignore_errors=True)
         (root / "content").mkdir(parents=True)
         shutil.copytree(site / "posts", root / "content" / "posts", copy_function=_link_or_copy)
-        (root / "config.toml").write_text(HUGO_CONFIG, "utf-8")
         stamp.write_bytes(info)
+    (root / "config.toml").write_text(HUGO_CONFIG, "utf-8")
     return root
 
 
