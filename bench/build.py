@@ -23,6 +23,17 @@ runs (it is regenerated only when missing or generated with other parameters).
     python bench/build.py                 # N = 1,000 and 10,000
     python bench/build.py --big           # also 100,000, and the 100k/10k cold ratio
     python bench/build.py --sizes 200     # quick smoke run
+
+**Side by side with Hugo.** When ``hugo`` is on ``PATH`` (Debian's ``hugo`` package; this
+script never installs it), each run also builds a Hugo site made from the same corpus (the same
+post files, hard-linked under ``content/posts/``; RSS for the home page, every section and every
+taxonomy term — categories, tags, authors — no theme, so no HTML; ``hasCJKLanguage`` as a
+Japanese site sets it, else a summary is 70 "words" of unspaced Japanese, most of a post) with
+``hugo --quiet`` from
+nothing, right after feedsmith's cold builds of that run: the ratios are taken between builds
+on the same machine at about the same time. The output's bytes are counted after the cold build
+(feedsmith's by kind: subscription documents, archive pages, gzip twins, HTML pages) against the
+posts' own bytes. ``--no-hugo`` skips it.
 """
 
 from __future__ import annotations
@@ -53,6 +64,23 @@ import corpus  # noqa: E402  (bench/ is not a package; the path is set just abov
 from memory import TreeSampler  # noqa: E402
 
 STEPS = ("cold", "no-change", "edit one", "add one")
+HUGO = "hugo"  # the mode name of Hugo's cold builds in Results
+HUGO_CONFIG = f"""\
+baseURL = "{corpus.SITE_URL}/"
+title = "feedsmith bench blog"
+languageCode = "ja"
+hasCJKLanguage = true
+disableKinds = ["sitemap", "robotsTXT", "404"]
+[taxonomies]
+  category = "categories"
+  tag = "tags"
+  author = "author"
+[outputs]
+  home = ["RSS"]
+  section = ["RSS"]
+  taxonomy = ["RSS"]
+  term = ["RSS"]
+"""
 
 
 @dataclass
@@ -68,6 +96,9 @@ class Results:
     """Samples per (size, mode, step), filled run by run."""
 
     samples: dict[tuple[int, str, str], list[Sample]] = field(default_factory=dict)
+    #: (size, who) → bytes by kind of the output after a cold build, and the posts' bytes.
+    outputs: dict[tuple[int, str], dict[str, tuple[int, int]]] = field(default_factory=dict)
+    posts_bytes: dict[int, int] = field(default_factory=dict)
 
     def add(self, n: int, mode: str, step: str, sample: Sample) -> None:
         self.samples.setdefault((n, mode, step), []).append(sample)
@@ -124,6 +155,88 @@ def added(site: Path, seed: int) -> Iterator[None]:
         yield
     finally:
         path.unlink(missing_ok=True)
+
+
+def posts_bytes(site: Path) -> int:
+    return sum(p.stat().st_size for p in (site / "posts").rglob("*.md"))
+
+
+def output_kinds(root: Path) -> dict[str, tuple[int, int]]:
+    """(files, bytes) of an output tree by kind: what a blog owner pays to store and upload."""
+    kinds: dict[str, tuple[int, int]] = {}
+    for path in root.rglob("*"):
+        if not path.is_file():
+            continue
+        rel = path.relative_to(root).as_posix()
+        base = rel.removesuffix(".gz")
+        if base.startswith("archive/"):
+            kind = "archive pages"
+        elif base.endswith((".html", ".css", ".js")):
+            kind = "HTML pages"
+        elif base.endswith((".xml", ".json", ".opml")):
+            kind = "subscription docs"
+        else:
+            kind = "other"
+        if rel.endswith(".gz"):
+            kind = "gz twins"
+        files, size = kinds.get(kind, (0, 0))
+        kinds[kind] = (files + 1, size + path.stat().st_size)
+    return kinds
+
+
+def record_output(site: Path, n: int, results: Results) -> None:
+    from feedsmith.config import load_config
+
+    results.posts_bytes[n] = posts_bytes(site)
+    results.outputs[(n, "feedsmith")] = output_kinds(load_config(site / "config.yaml").output_dir)
+
+
+# --- Hugo, side by side -----------------------------------------------------------------------
+
+
+def hugo_site(site: Path) -> Path | None:
+    """A Hugo site of the corpus's posts beside it (made once; the posts hard-linked), or None
+    without ``hugo`` on PATH."""
+    if shutil.which("hugo") is None:
+        return None
+    root = site.parent / f"{site.name}-hugo"
+    stamp = root / "corpus.json"
+    info = (site / "corpus.json").read_bytes()
+    if not stamp.exists() or stamp.read_bytes() != info:
+        shutil.rmtree(root, ignore_errors=True)
+        (root / "content").mkdir(parents=True)
+        shutil.copytree(site / "posts", root / "content" / "posts", copy_function=_link_or_copy)
+        stamp.write_bytes(info)
+    (root / "config.toml").write_text(HUGO_CONFIG, "utf-8")
+    return root
+
+
+def _link_or_copy(src: str, dst: str) -> None:
+    try:
+        os.link(src, dst)
+    except OSError:
+        shutil.copy2(src, dst)
+
+
+def hugo_build(root: Path) -> Sample:
+    """``hugo --quiet`` from nothing (no public/, no resources/): Hugo's full build."""
+    for name in ("public", "resources", ".hugo_build.lock"):
+        path = root / name
+        if path.is_dir():
+            shutil.rmtree(path)
+        else:
+            path.unlink(missing_ok=True)
+    cmd = ["hugo", "--quiet"]
+    with tempfile.TemporaryFile() as err:
+        started = time.perf_counter()
+        proc = subprocess.Popen(cmd, cwd=root, stdout=subprocess.DEVNULL, stderr=err)
+        with TreeSampler(proc.pid) as sampler:
+            _, status, usage = os.wait4(proc.pid, 0)
+        seconds = time.perf_counter() - started
+        if os.waitstatus_to_exitcode(status) != 0:
+            err.seek(0)
+            raise BenchError(f"hugo failed:\n{_tail(err.read().decode(errors='replace'))}")
+    return Sample(seconds, usage.ru_maxrss / 1024, sampler.peak / 2**20, "hugo --quiet")
 
 
 # --- fresh-process builds ---------------------------------------------------------------------
@@ -297,6 +410,8 @@ def run_sequence(
 
     if mode == "fresh process":
         record("cold", fresh_build(site, sample_tree=True))
+        if (n, "feedsmith") not in results.outputs:
+            record_output(site, n, results)
         record("no-change", fresh_build(site))
         with edited(site, edit_index, revision=run):
             record("edit one", fresh_build(site))
@@ -305,6 +420,8 @@ def run_sequence(
     else:
         with Service(site) as service:
             record("cold", service.build())
+            if (n, "feedsmith") not in results.outputs:
+                record_output(site, n, results)
             record("no-change", service.build())
             with edited(site, edit_index, revision=run):
                 record("edit one", service.build())
@@ -354,6 +471,50 @@ def table(results: Results, sizes: list[int], modes: list[str], runs: int) -> st
     return "\n".join(lines)
 
 
+def _fmt_bytes(value: int) -> str:
+    return f"{value / 1e6:,.1f} MB"
+
+
+def hugo_table(results: Results, sizes: list[int], modes: list[str]) -> str:
+    """feedsmith's cold builds and output against Hugo's, same runs; output by kind."""
+    lines = []
+    for n in sizes:
+        posts = results.posts_bytes.get(n)
+        ours = results.outputs.get((n, "feedsmith"))
+        if not posts or ours is None:
+            continue
+        total = sum(size for _, size in ours.values())
+        files = sum(count for count, _ in ours.values())
+        lines += ["", f"N = {n:,}: posts {_fmt_bytes(posts)}"]
+        lines.append(
+            f"  feedsmith output {_fmt_bytes(total)}, {files:,} files = {total / posts:.1f}× "
+            "the posts' bytes"
+        )
+        for kind, (count, size) in sorted(ours.items()):
+            lines.append(f"    {kind:<18} {count:>7,} files {_fmt_bytes(size):>12}")
+        hugo = results.median(n, HUGO, "cold")
+        theirs = results.outputs.get((n, HUGO))
+        if hugo is None or theirs is None:
+            lines.append("  Hugo: not measured (no hugo on PATH, or --no-hugo)")
+            continue
+        hugo_total = sum(size for _, size in theirs.values())
+        hugo_files = sum(count for count, _ in theirs.values())
+        lines.append(
+            f"  Hugo output {_fmt_bytes(hugo_total)}, {hugo_files:,} files = "
+            f"{hugo_total / posts:.1f}× the posts' bytes; feedsmith / Hugo bytes "
+            f"{total / hugo_total:.1f}×"
+        )
+        lines.append(f"  Hugo cold (hugo --quiet, median): {_fmt_s(hugo)}")
+        for mode in modes:
+            ours_cold = results.median(n, mode, "cold")
+            if ours_cold is not None:
+                lines.append(
+                    f"  feedsmith cold ({mode}) / Hugo cold: {_fmt_s(ours_cold)} / "
+                    f"{_fmt_s(hugo)} = {ours_cold / hugo:.2f}×"
+                )
+    return "\n".join(lines)
+
+
 def _version() -> str:
     try:
         from feedsmith import __version__
@@ -377,6 +538,7 @@ def main(argv: list[str] | None = None) -> int:
         default=["fresh", "service"],
         help="which builds to measure (default both)",
     )
+    parser.add_argument("--no-hugo", action="store_true", help="do not build with Hugo too")
     parser.add_argument("-q", "--quiet", action="store_true", help="only the final table")
     parser.add_argument("--json", type=Path, metavar="FILE", help="also write every sample here")
     parser.add_argument("--service-worker", metavar="CONFIG", help=argparse.SUPPRESS)
@@ -398,16 +560,28 @@ def main(argv: list[str] | None = None) -> int:
         if not args.quiet:
             print(f"corpus {site} ready in {time.perf_counter() - started:.1f} s", file=sys.stderr)
         edit_index = newest_index(n, args.seed)
+        hugo_root = None if args.no_hugo else hugo_site(site)
         try:
             for run in range(1, args.runs + 1):
                 for mode in modes:
                     run_sequence(site, n, mode, run, edit_index, results, not args.quiet)
+                if hugo_root is not None:
+                    sample = hugo_build(hugo_root)
+                    results.add(n, HUGO, "cold", sample)
+                    results.outputs[(n, HUGO)] = output_kinds(hugo_root / "public")
+                    if not args.quiet:
+                        print(
+                            f"  {n:>7} {HUGO:<13} run {run} cold      {sample.seconds:8.3f} s  "
+                            f"rss {sample.rss_mb:.0f} MB, tree {sample.tree_mb or 0:.0f} MB",
+                            file=sys.stderr,
+                        )
         except BenchError as exc:
             print(f"N={n}: {exc}", file=sys.stderr)
             failed = True
         finally:
             wipe_build_products(site)
     print(table(results, sizes, modes, args.runs))
+    print(hugo_table(results, sizes, modes))
     if args.json:
         raw = [
             {"n": n, "mode": mode, "step": step, **asdict(sample)}

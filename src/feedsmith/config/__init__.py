@@ -186,6 +186,13 @@ def config_from_mapping(
             f"must be at most feed.max_entries ({max_entries}): the posts of the newest, not yet"
             " full archive page are only in the subscription document",
         )
+    archive_content = _str(feed_raw, "archive_content", "feed.", path, "summary")
+    if archive_content not in ("summary", "full"):
+        raise ConfigError(
+            path,
+            "feed.archive_content",
+            f"must be 'summary' or 'full', not {archive_content!r}",
+        )
     pages = feed_raw.get("pages", True)
     if not isinstance(pages, bool):
         raise ConfigError(path, "feed.pages", f"must be true or false, not {_type_name(pages)}")
@@ -195,6 +202,7 @@ def config_from_mapping(
         formats=tuple(f for f in FORMATS if f in formats),
         archive=archive,
         archive_page_size=page_size or max_entries,
+        archive_content=archive_content,  # type: ignore[arg-type]
         pages=pages,
     )
 

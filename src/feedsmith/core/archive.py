@@ -15,6 +15,10 @@ sees them all. What does change a page: an edit of a post on it, a removal or a 
 post (which shift the posts after it), and — once — the page that was newest, when the next
 page fills and it gains its ``next-archive`` link. A feed with no more posts than
 ``max_entries`` is *complete* (RFC 5005 §2): ``<fh:complete/>`` and no archives.
+
+What a page's entries carry is ``feed.archive_content`` (summaries by default, see
+:func:`feedsmith.core.documents.document_config`): pages hold every post of a feed, so they are
+most of a site's bytes, and a reader backfilling history follows the link for the text.
 """
 
 from __future__ import annotations

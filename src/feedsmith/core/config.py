@@ -57,6 +57,10 @@ class FeedConfig:
     #: Posts per archive page; ``0`` in the file means "the same as max_entries" (at most that:
     #: the newest, not yet full page's posts are only in the subscription document).
     archive_page_size: int = 20
+    #: What an archive page's entries carry: ``summary`` (title, link, dates, authors,
+    #: categories, the summary) or ``full`` (as the subscription document, per ``content``).
+    #: Archive pages are most of a site's bytes; a backfilling reader follows the link.
+    archive_content: Literal["summary", "full"] = "summary"
     #: An HTML page per feed (``tags/ai.html``) for people who click a feed link.
     pages: bool = True
 

@@ -8,6 +8,7 @@ table: no format is named here, and a new format is served by the same loop.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from collections.abc import Callable, Mapping, Sequence
 
@@ -20,14 +21,64 @@ from feedsmith.core.render.common import DocLinks, Engine, shown
 from feedsmith.core.render.entries import EntryCache
 
 __all__ = [
+    "SUMMARY_KEY",
     "doc_links",
+    "document_config",
     "entry_fragments",
+    "fragment_config",
+    "fragment_key",
     "render_atom",
     "render_document",
     "render_group",
     "render_json",
     "render_rss",
 ]
+
+
+#: Prefix of the entry key of a post's summary-only fragments (an archive page's, with
+#: ``feed.archive_content: summary``): other bytes than its full entry, so another key.
+SUMMARY_KEY = "summary\x00"
+
+
+@functools.lru_cache(maxsize=8)
+def _summary_config(config: Config) -> Config:
+    return dataclasses.replace(config, feed=dataclasses.replace(config.feed, content="summary"))
+
+
+def document_config(group: FeedGroup, config: Config) -> Config:
+    """The config the group's document is rendered with: an archive page's entries carry only
+    the summary and the link with ``feed.archive_content: summary``.
+
+    Why: archive pages hold every post of every feed it is in, once per format — most of a
+    site's bytes with full content — and are read once, by a reader backfilling history, who
+    follows the link; the subscription document, polled for new posts, keeps ``feed.content``.
+    """
+    feed = config.feed
+    paging = group.paging
+    if (
+        paging is None
+        or not paging.is_archive
+        or feed.archive_content == "full"
+        or feed.content == "summary"
+    ):
+        return config
+    return _summary_config(config)
+
+
+def fragment_key(key: str, group: FeedGroup, config: Config) -> str:
+    """The entry-cache key of a post's fragments in the group's documents, from the caller's
+    key of the post (equal posts, equal keys): summary-only fragments get their own."""
+    if document_config(group, config) is config or key.startswith(SUMMARY_KEY):
+        return key
+    return SUMMARY_KEY + key
+
+
+def fragment_config(key: str, config: Config) -> Config:
+    """The config fragments under ``key`` (a :func:`fragment_key`) are serialised with: what
+    a worker serialising entries ahead of their documents needs, knowing only the key."""
+    if key.startswith(SUMMARY_KEY) and config.feed.content != "summary":
+        return _summary_config(config)
+    return config
 
 
 def _schemes(config: Config) -> dict[str, str]:
@@ -50,6 +101,7 @@ def doc_links(group: FeedGroup, config: Config, fmt: str) -> DocLinks:
 def render_document(group: FeedGroup, config: Config, fmt: str) -> bytes:
     """The group's whole document in ``fmt``, entries serialised in place: the reference
     bytes :func:`render_group` splices to."""
+    config = document_config(group, config)
     return FORMATS[fmt].renderer.document(group, config, doc_links(group, config, fmt))
 
 
@@ -112,10 +164,16 @@ def render_group(
     into each document: the engine writes the document around the entries and each entry
     itself, and the splice points are where its serialiser puts them (tests compare every byte
     with the whole-document output). With ``cache`` and ``keys`` (one per shown post; equal
-    keys must mean equal posts, see ``build``), fragments are reused across calls, and
-    ``prepare`` is applied only to posts whose entries must be serialised (``build`` passes
-    posts without their HTML and puts it back there).
+    keys must mean equal posts, see ``build``; an archive page's summary-only entries need
+    their own, see :func:`fragment_key`), fragments are reused across calls, and ``prepare``
+    is applied only to posts whose entries must be serialised (``build`` passes posts without
+    their HTML and puts it back there).
     """
+    if keys is not None:
+        keys = [fragment_key(key, group, config) for key in keys]
+    if document_config(group, config) is not config:
+        config = document_config(group, config)
+        prepare = None  # a summary-only entry needs no HTML: the post's is not even put back
     wanted = tuple(config.feed.formats if formats is None else formats)
     unknown = [f for f in wanted if f not in FORMATS]
     if unknown:

@@ -228,7 +228,10 @@ class RenderPlanner:
                 ):
                     kept.extend(paths.values())
                 else:
-                    keys = [self._line(post, lines, previous_lines) for post in shown]
+                    keys = [
+                        documents.fragment_key(self._line(post, lines, previous_lines), doc, cfg)
+                        for post in shown
+                    ]
                     files.add(
                         paths,
                         self._group_renderer(doc, shown, paths, html, keys),
@@ -341,7 +344,10 @@ class RenderPlanner:
     ) -> tuple[Any, ...]:
         """What a pool worker needs to render the group: the shown posts, their compressed HTML
         (decompressed in the worker), the formats and the entry keys. Only shown posts travel."""
-        z = [self._html_z(post) for post in shown]
+        if documents.document_config(group, self.config) is self.config:
+            z = [self._html_z(post) for post in shown]
+        else:  # summary-only entries: no HTML travels
+            z = [None] * len(shown)
         return (dataclasses.replace(group, posts=shown), z, paths, keys)
 
     def _html_z(self, post: Post) -> bytes | str | None:

@@ -304,7 +304,9 @@ def _worker_serialise(
     out: list[tuple[str, Packed]] = []
     for key, post, html in items:
         text = html if isinstance(html, str) else unpack_html(html)
-        frags = documents.entry_fragments(hydrate(post, text), config, formats)
+        frags = documents.entry_fragments(
+            hydrate(post, text), documents.fragment_config(key, config), formats
+        )
         _worker_entries.put(key, frags)
         _worker_sent.add(key)
         out.append((key, pack_entry(frags)))
