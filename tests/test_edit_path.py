@@ -89,11 +89,11 @@ def test_an_edit_serialises_only_the_edited_entry_once_in_every_format(
     config = blog(site)
     builder = SiteBuilder(config, pool=False)
     builder.build(NOW)
-    made: list[tuple[str, tuple[str, ...]]] = []
+    made: list[tuple[str, str, tuple[str, ...]]] = []
     real = documents._entry_fragments
 
     def counting(post: Any, cfg: Any, formats: Any) -> Any:
-        made.append((post.title, tuple(formats)))
+        made.append((post.title, cfg.feed.content, tuple(formats)))
         return real(post, cfg, formats)
 
     monkeypatch.setattr(documents, "_entry_fragments", counting)
@@ -101,7 +101,13 @@ def test_an_edit_serialises_only_the_edited_entry_once_in_every_format(
     assert len(showing) >= 3  # the site feed's, its category's and its tag's documents
     write_post(site, 22, "Changed!", OLD_MTIME + 2000)
     builder.build(NOW + timedelta(minutes=1))
-    assert made == [("Post 22", tuple(config.feed.formats))]
+    # Once per variant it is shown in: full in the subscription documents, summary on the
+    # archive pages (feed.archive_content), each in every format at once.
+    formats = tuple(config.feed.formats)
+    assert sorted(made) == sorted(set(made))
+    assert {title for title, _, _ in made} == {"Post 22"}
+    assert {fmts for _, _, fmts in made} == {formats}
+    assert ("Post 22", "full", formats) in made
 
 
 def test_an_edit_that_changes_nothing_shown_renders_nothing(site: Any) -> None:
