@@ -24,6 +24,8 @@ from typing import Any
 import boto3
 import pytest
 
+from feedsmith.core.config import Config
+
 BUCKET = "test-feeds"
 
 
@@ -69,6 +71,18 @@ class Moto:
 
     def client(self) -> Any:
         return boto3.client("s3", endpoint_url=self.url, region_name="us-east-1")
+
+
+@pytest.fixture
+def blog(site: Any) -> Any:
+    """A two-post site (``site`` from conftest) that the bucket tests publish."""
+    site.write_post("2025-10-01-alpha.md", post("Alpha", "2025-10-01", ["python"]), dedent=False)
+    site.write_post("2025-10-02-beta.md", post("Beta", "2025-10-02", ["web"]), dedent=False)
+    return site
+
+
+def s3_config(blog: Any, endpoint: str, **s3: Any) -> Config:
+    return blog.config(publish={"s3": {"bucket": BUCKET, "endpoint_url": endpoint, **s3}})
 
 
 @pytest.fixture

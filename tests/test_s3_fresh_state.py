@@ -29,22 +29,11 @@ from feedsmith.publish.s3.remote import (
 )
 from feedsmith.publish.s3.sink import GONE_BODY, S3Sink
 from feedsmith.publish.sinks import configured_sinks
-from s3_fixtures import BUCKET, Moto, post
+from s3_fixtures import BUCKET, Moto, post, s3_config
 from test_s3_publish import Requests, bucket_keys, get, local_tree
 
 T1 = datetime(2025, 12, 1, 9, 0, tzinfo=UTC)
 PREFIX = "feeds/"
-
-
-@pytest.fixture
-def blog(site: Any) -> Any:
-    site.write_post("2025-10-01-alpha.md", post("Alpha", "2025-10-01", ["python"]), dedent=False)
-    site.write_post("2025-10-02-beta.md", post("Beta", "2025-10-02", ["web"]), dedent=False)
-    return site
-
-
-def s3_config(blog: Any, endpoint: str, **s3: Any) -> Config:
-    return blog.config(publish={"s3": {"bucket": BUCKET, "endpoint_url": endpoint, **s3}})
 
 
 def fresh_clone_builder(blog: Any, config: Config) -> tuple[SiteBuilder, S3Sink, Requests]:
