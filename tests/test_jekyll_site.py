@@ -135,8 +135,10 @@ def test_jekyll_folder_twins_are_two_posts_and_the_folder_a_category(jsite, caps
     assert found["A night in Kyoto"].id != found["京都の夜"].id
     ja = entries(jsite, "categories/ja.atom.xml")
     assert set(ja) == {"京都の夜"}
-    json_feed = (jsite / "feeds" / "all.json").read_text("utf-8")
-    assert '"language": "ja"' in json_feed or '"lang"' in json_feed
+    items = json.loads((jsite / "feeds" / "all.json").read_bytes())["items"]
+    language = {item["title"]: item.get("language") for item in items}
+    assert language["京都の夜"] == "ja"  # defaults: scope path ja → lang ja
+    assert language["A night in Kyoto"] is None  # the site's own language, not repeated
 
 
 def test_jekyll_html_post_is_sanitized_and_absolute(jsite, capsys):

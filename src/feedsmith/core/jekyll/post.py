@@ -25,7 +25,7 @@ from feedsmith.core.jekyll.rules import (
     jekyll_feed_id,
     post_url_path,
 )
-from feedsmith.core.markdown import render_markdown
+from feedsmith.core.markdown import MORE_MARKER, render_markdown
 from feedsmith.core.meta_values import falsy, scalar_text
 from feedsmith.core.permalinks import quote_url, site_path
 from feedsmith.core.text import xml_safe
@@ -126,9 +126,10 @@ def page_vars(
 
 
 def excerpt_source(body: str, separator: str) -> str | None:
-    """The body up to the excerpt separator, when the site or post names one other than
-    Jekyll's default (a blank line: feedsmith's first-paragraph summary is that already)."""
-    if not separator or separator == "\n\n" or separator not in body:
+    """The body up to the excerpt separator, when the site or post names one the renderers'
+    own summary does not already cut at (Jekyll's default, a blank line, is feedsmith's
+    first paragraph; ``<!--more-->`` is read by the renderers themselves)."""
+    if not separator or separator in ("\n\n", MORE_MARKER) or separator not in body:
         return None
     return body.split(separator, 1)[0]
 
