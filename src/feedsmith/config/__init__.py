@@ -67,6 +67,7 @@ _TOP_KEYS = {
     "publish",
     "websub",
     "jekyll",
+    "media_dir",
 }
 
 
@@ -143,6 +144,9 @@ def config_from_mapping(
         raise ConfigError(path, "posts_dir", f"directory not found: {posts_dir}")
     output_dir = _path(raw, "output_dir", base, path, "feeds")
     state_dir = _path(raw, "state_dir", base, path, ".feedsmith")
+    media_dir = _path(raw, "media_dir", base, path, "media") if "media_dir" in raw else None
+    if media_dir is not None and not serve_only and not media_dir.is_dir():
+        raise ConfigError(path, "media_dir", f"directory not found: {media_dir}")
 
     timezone = _str(raw, "timezone", "", path, "UTC")
     try:
@@ -263,6 +267,7 @@ def config_from_mapping(
         templates_dir=templates_dir,
         publish=_publish(raw, path),
         websub=websub,
+        media_dir=media_dir,
     )
 
 

@@ -214,6 +214,9 @@ class Config:
     websub: WebSubConfig = field(default_factory=WebSubConfig)
     #: ``jekyll:``: posts_dir is then the site's root and posts are read as Jekyll reads them.
     jekyll: JekyllSite | None = None
+    #: ``media_dir``: files posts attach (audio, video, pictures), served at ``/media/`` and
+    #: published as ``{site.url}/media/<path>``. ``None``: no local media.
+    media_dir: Path | None = None
 
     @property
     def hub_urls(self) -> tuple[str, ...]:

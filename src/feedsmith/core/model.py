@@ -49,6 +49,41 @@ class Author:
 
 
 @dataclass(frozen=True)
+class Picture:
+    """A post's picture (front matter ``image``), as the feeds show it.
+
+    ``url`` is absolute. ``width``/``height``/``mime_type`` come from the front matter or, for a
+    local file, from the file itself (read at the edge, :mod:`feedsmith.pipeline.media`);
+    ``None`` when unknown. ``banner`` is JSON Feed's ``banner_image`` when one is given.
+    """
+
+    url: str
+    alt: str | None = None
+    width: int | None = None
+    height: int | None = None
+    mime_type: str | None = None
+    banner: str | None = None
+
+
+@dataclass(frozen=True)
+class Enclosure:
+    """One file a post attaches (front matter ``enclosure(s)``, ``audio``, ``video``).
+
+    ``url`` is absolute. ``local`` is the file's path relative to ``media_dir`` when it is one
+    of ours (its facts are then read from the file, never trusted from the front matter);
+    ``None`` for a remote URL, whose ``length`` and ``mime_type`` come from the front matter.
+    ``duration`` is in seconds.
+    """
+
+    url: str
+    mime_type: str | None = None
+    length: int | None = None
+    title: str | None = None
+    duration: float | None = None
+    local: str | None = None
+
+
+@dataclass(frozen=True)
 class Post:
     """One valid, published post, normalized.
 
@@ -77,6 +112,10 @@ class Post:
     change_hash: str = ""
     lang: str | None = None
     image: str | None = None
+    #: ``image`` with what is known about it (size, type, alt); ``image`` stays its URL.
+    picture: Picture | None = None
+    #: What the post attaches, in front-matter order (RSS carries the first).
+    enclosures: tuple[Enclosure, ...] = ()
     #: True when ``authors`` is only ``site.author`` filled in for a post that names nobody:
     #: such a post has no author feed (a one-author blog would get a copy of its site feed).
     default_author: bool = False
