@@ -12,6 +12,9 @@ Exit codes (documented in the README and tested):
 * 4 — feeds published locally, but a sink (bucket, hub) failed: the next build retries;
 * 5 — ``build``: another builder holds the bucket's lease (nothing built or published);
 * 6 — ``serve --from-bucket``: the bucket cannot be read at start (missing, refused, down).
+
+``stats import``: 0 every line read, 1 some lines were not log lines (one report line each, the
+rest imported), 3 a file could not be read.
 """
 
 from __future__ import annotations
@@ -69,7 +72,7 @@ def _parser() -> argparse.ArgumentParser:
         parents=[common],
     )
     parser.add_argument("--version", action="version", version=f"feedsmith {__version__}")
-    sub = parser.add_subparsers(dest="command", metavar="{build,serve,check}", required=True)
+    sub = parser.add_subparsers(dest="command", metavar="{build,serve,check,stats}", required=True)
 
     sub.add_parser(
         "check",
@@ -103,6 +106,23 @@ def _parser() -> argparse.ArgumentParser:
         help="a replica: serve what the builder published to publish.s3; no local feeds, no "
         "builds (env FEEDSMITH_FROM_BUCKET=1)",
     )
+    stats = sub.add_parser(
+        "stats",
+        parents=[common],
+        help="subscribers per feed; 'stats import FILE…' reads access logs",
+        description="Print subscribers per feed over stats.window_hours, as counted by serve "
+        "or imported from access logs.",
+    )
+    stats.add_argument("--json", action="store_true", help="print /stats.json's document")
+    stats_sub = stats.add_subparsers(dest="stats_command", metavar="{import}")
+    imports = stats_sub.add_parser(
+        "import",
+        parents=[common],
+        help="count the feed requests of access logs",
+        description="Read combined-format (nginx, Apache), S3 server access and CloudFront "
+        "standard logs, gzipped or not, into the subscriber counts.",
+    )
+    imports.add_argument("files", nargs="+", type=Path, metavar="FILE")
     return parser
 
 
@@ -153,6 +173,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return serve_replica(config, host=args.host, port=args.port, workers=args.workers)
         if args.command == "serve":
             return _serve(config, host=args.host, port=args.port, workers=args.workers)
+        if args.command == "stats":
+            from feedsmith.serve.subscribers.command import run_stats
+
+            return run_stats(config, args)
     except OSError as exc:  # disk full, read-only, permissions...: one line, traceback with -v
         log.debug("%s failed", args.command, exc_info=True)
         print(f"feedsmith: {args.command} failed: {describe(exc)}", file=sys.stderr)

@@ -27,6 +27,7 @@ from feedsmith.config.readers import read_path as _path
 from feedsmith.config.readers import read_str as _str
 from feedsmith.config.readers import section as _section
 from feedsmith.config.readers import type_name as _type_name
+from feedsmith.config.stats import read_stats, read_trusted_proxies
 from feedsmith.core.config import (
     DEFAULT_PERMALINK,
     FORMATS,
@@ -68,6 +69,7 @@ _TOP_KEYS = {
     "websub",
     "jekyll",
     "media_dir",
+    "stats",
 }
 
 
@@ -235,6 +237,7 @@ def config_from_mapping(
         body_timeout_seconds=_number(
             server_raw, "body_timeout_seconds", "server.", path, 10.0, 0.1, 3600.0
         ),
+        trusted_proxies=read_trusted_proxies(server_raw, path),
     )
 
     authors = authors_table(_section(raw, "authors", path), path, "authors.", site.url)
@@ -268,6 +271,7 @@ def config_from_mapping(
         publish=_publish(raw, path),
         websub=websub,
         media_dir=media_dir,
+        stats=read_stats(raw, path),
     )
 
 

@@ -81,6 +81,9 @@ class ServerConfig:
     max_body_bytes: int = 65536
     #: A request body must arrive within this → 408: a slow client cannot hold a web thread.
     body_timeout_seconds: float = 10.0
+    #: Reverse proxies (addresses or CIDR networks) whose ``X-Forwarded-For`` is believed: the
+    #: client address subscriber counting hashes. Empty: the peer address is the client.
+    trusted_proxies: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -190,6 +193,19 @@ class JekyllSite:
 
 
 @dataclass(frozen=True)
+class StatsConfig:
+    """``stats:``: subscriber counting in ``serve`` (:mod:`feedsmith.serve.subscribers`)."""
+
+    enabled: bool = True
+    window_hours: int = 48  # subscribers = who polled within this many hours
+    keep_days: int = 400  # one row per feed per day of history
+    #: ``/stats``, ``/stats.json`` and the ``/`` column without the webhook token.
+    public: bool = False
+    #: How often each web worker writes what it counted (a crash loses at most this much).
+    flush_seconds: float = 10.0
+
+
+@dataclass(frozen=True)
 class Config:
     """Validated settings. Paths are absolute (resolved against the config file's folder)."""
 
@@ -217,6 +233,7 @@ class Config:
     #: ``media_dir``: files posts attach (audio, video, pictures), served at ``/media/`` and
     #: published as ``{site.url}/media/<path>``. ``None``: no local media.
     media_dir: Path | None = None
+    stats: StatsConfig = field(default_factory=StatsConfig)
 
     @property
     def hub_urls(self) -> tuple[str, ...]:
@@ -236,6 +253,8 @@ class Config:
         """
         data = asdict(self)
         for key in ("path", "output_dir", "state_dir", "schedule", "server", "publish", "websub"):
+            data.pop(key, None)
+        for key in ("stats",):  # serving only: never changes a feed's bytes
             data.pop(key, None)
         if self.hub_urls:  # only what the feeds show; none: the fingerprint of before WebSub
             data["hubs"] = list(self.hub_urls)

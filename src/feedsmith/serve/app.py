@@ -73,6 +73,8 @@ from feedsmith.serve.metrics import Metrics
 from feedsmith.serve.responder import Clock, Edge, FeedResponder
 from feedsmith.serve.status import read_lease_status
 from feedsmith.serve.stores import FeedStore, Store
+from feedsmith.serve.subscribers import views as stats_views
+from feedsmith.serve.subscribers.recorder import Subscribers
 from feedsmith.serve.websub_health import websub_health
 
 log = logging.getLogger("feedsmith.web")
@@ -105,6 +107,13 @@ def create_app(
     # (manifest key, status key) -> rendered page; one tuple, swapped whole.
     page_cache: list[tuple[Any, bytes]] = [(object(), b"")]
     app.extensions["feedsmith"] = {"store": store, "metrics": metrics, "config": config}
+    subscribers = None
+    if config.stats.enabled:  # counting (feedsmith.serve.subscribers): /stats, the / column
+        subscribers = Subscribers(config, store, now)
+        subscribers.start()
+        stats_views.install(app, subscribers, now)
+        metrics.register(stats_views.SubscriberCollector(subscribers))
+        app.extensions["feedsmith"]["subscribers"] = subscribers
     if config.websub.builtin and not store.has_builder:
         log.warning("replicas do not run the built-in WebSub hub: it runs with the builder")
     elif config.websub.enabled:
@@ -125,10 +134,13 @@ def create_app(
     def index() -> Response:
         manifest = store.manifest()
         status_key, status = statuses.read()
-        cache_key = (manifest.key if manifest else None, status_key)
+        shown = subscribers is not None and config.stats.public
+        counts = stats_views.column(subscribers.snapshot()) if shown else None  # type: ignore[union-attr]
+        cache_key = (manifest.key if manifest else None, status_key, counts)
         cached_key, body = page_cache[0]
         if cached_key != cache_key:
-            html = render_template("index.html", **page_context(config, manifest, status, url_for))
+            context = page_context(config, manifest, status, url_for, subscribers=counts)
+            html = render_template("index.html", **context)
             body = html.encode("utf-8")
             page_cache[0] = (cache_key, body)
         response = Response(
@@ -193,7 +205,7 @@ def create_app(
         timeout=config.server.body_timeout_seconds,
     )
     aliases = FeedAliases.for_site(config.jekyll)  # jekyll-feed's URLs keep answering
-    app.wsgi_app = Edge(bodies, feeds, metrics, aliases)  # type: ignore[method-assign]
+    app.wsgi_app = Edge(bodies, feeds, metrics, aliases, subscribers)  # type: ignore[method-assign]
     return app
 
 

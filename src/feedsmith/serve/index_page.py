@@ -30,7 +30,10 @@ def page_context(
     manifest: Manifest | None,
     status: BuildStatus | None,
     url_for: Callable[..., str],
+    *,
+    subscribers: dict[tuple[str, str], int] | None = None,
 ) -> dict[str, Any]:
+    """``subscribers``: (kind, name) → count when the column is shown (``stats.public``)."""
     groups: dict[str, list[dict[str, Any]]] = {"all": [], "category": [], "tag": [], "author": []}
     autodiscovery: list[dict[str, str]] = []
     for feed in manifest.feeds if manifest else []:
@@ -49,6 +52,9 @@ def page_context(
                 "updated_text": _display_time(updated) if updated else "",
                 "links": links,
                 "page": _page_href(feed),
+                "subscribers": (subscribers or {}).get(
+                    (kind, str(feed.get("name", feed.get("slug", "")))), 0
+                ),
             }
         )
         if kind == "all":
@@ -76,6 +82,7 @@ def page_context(
         if status and status.last_success
         else "",
         "kept": list(status.kept_public) if status else [],
+        "show_subscribers": subscribers is not None,
     }
 
 

@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from http import HTTPStatus
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import quote
 
 from werkzeug.http import parse_date
@@ -32,6 +32,14 @@ access_log = logging.getLogger("feedsmith.access")
 log = logging.getLogger("feedsmith.web")
 
 Clock = Callable[[], datetime]
+
+
+class Recorder(Protocol):
+    """Where feed answers are counted (:mod:`feedsmith.serve.subscribers.recorder`)."""
+
+    def record(self, environ: dict[str, Any], rel: str, alias: Any) -> None: ...
+
+
 StartResponse = Callable[..., Any]
 Environ = dict[str, Any]
 Headers = list[tuple[str, str]]
@@ -206,11 +214,15 @@ class Edge:
         feeds: FeedResponder,
         metrics: Metrics,
         aliases: FeedAliases | None = None,
+        counted: Recorder | None = None,
     ):
         self.app = app
         self.feeds = feeds
         self.metrics = metrics
         self.aliases = aliases or FeedAliases({})
+        #: Subscriber counting (:mod:`feedsmith.serve.subscribers`): ``record(environ, rel,
+        #: alias)`` for every 200/304 feed answer; ``None`` with ``stats.enabled: false``.
+        self.counted = counted
 
     def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
         t0 = time.perf_counter()
@@ -226,6 +238,8 @@ class Edge:
                 log.exception("error serving %s", _log_path(environ))
                 code, headers, body = _plain(500, "internal server error\n", [])
             headers.append(NOSNIFF)
+            if self.counted is not None and (code == 200 or code == 304):
+                self.counted.record(environ, rel, alias)
             start_response(_STATUS_LINES.get(code, str(code)), headers)
             result: Iterable[bytes] = [body] if body and method != "HEAD" else []
             sent = len(body) if method != "HEAD" else 0
