@@ -100,8 +100,9 @@ def import_logs(
     return result
 
 
-def print_table(config: Config, out: TextIO = sys.stdout) -> None:
+def print_table(config: Config, out: TextIO | None = None) -> None:
     """``feedsmith stats``: the window's counts as a table, widest reader first."""
+    out = out or sys.stdout
     subs = Subscribers(config, FeedStore.for_config(config), lambda: datetime.now(UTC))
     snap = subs.snapshot()
     rows = [("FEED", "SUBSCRIBERS", "READERS")]
