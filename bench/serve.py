@@ -1,6 +1,7 @@
 """Serving benchmark: `feedsmith serve` under load on loopback, next to nginx on the same files.
 
     .venv/bin/python bench/serve.py [--duration 5] [--runs 3] [--server granian|gunicorn]
+                                    [--stats on|off|both]
 
 Starts ``feedsmith serve`` on a copy of the bundled sample site's config (posts read in place,
 feeds and state written to a temp dir), waits for ``/healthz``, and drives the site feed from a
@@ -10,6 +11,11 @@ small Python generator takes over (much slower itself, so its figures are a floo
 measurement of the server). When ``nginx`` is installed, the same load is run against nginx
 serving the same output directory statically (``gzip_static on``, ``etag on``) and the ratio
 feedsmith/nginx is printed. Everything started here is stopped at the end. Nothing is installed.
+
+``--stats both`` (the default) serves twice, subscriber counting on (the default config) and
+off (``stats.enabled: false``), and prints the ratio: the cost of counting, which must stay
+under 5 % of requests per second. The load sends a personal reader's User-Agent, so every
+request is queued, hashed and written by the background writer like a real poll.
 
 Not a test: it prints figures (medians of ``--runs`` runs) for the project notes.
 """
@@ -121,8 +127,15 @@ def sample_posts(config_path: Path, work: Path) -> Path:
     return gen
 
 
-def write_config(config_path: Path, work: Path, port: int, workers: int) -> Path:
+#: What the load says it is: a personal reader, so counting does its full work per request.
+READER_UA = "NetNewsWire (RSS Reader; https://netnewswire.com/)"
+
+
+def write_config(
+    config_path: Path, work: Path, port: int, workers: int, stats: bool = True
+) -> Path:
     raw = yaml.safe_load(config_path.read_text("utf-8")) or {}
+    raw["stats"] = {"enabled": stats}
     raw["posts_dir"] = str(sample_posts(config_path, work))
     raw["output_dir"] = str(work / "feeds")
     raw["state_dir"] = str(work / "state")
@@ -320,10 +333,11 @@ def scenarios(url: str) -> list[Scenario]:
     status, headers, _ = fetch(url)
     if status != 200 or "etag" not in headers:
         raise SystemExit(f"GET {url} answered {status} without an ETag")
+    ua = {"User-Agent": READER_UA}
     return [
-        Scenario("full GET", {}, 200),
-        Scenario("gzip GET", {"Accept-Encoding": "gzip"}, 200),
-        Scenario("304", {"If-None-Match": headers["etag"]}, 304),
+        Scenario("full GET", ua, 200),
+        Scenario("gzip GET", {**ua, "Accept-Encoding": "gzip"}, 200),
+        Scenario("304", {**ua, "If-None-Match": headers["etag"]}, 304),
     ]
 
 
@@ -379,6 +393,12 @@ def main() -> int:
     parser.add_argument("--server", choices=("granian", "gunicorn"), help="$FEEDSMITH_SERVER")
     parser.add_argument("--loadgen", choices=("wrk", "python"), default=None)
     parser.add_argument("--no-nginx", action="store_true")
+    parser.add_argument(
+        "--stats",
+        choices=("on", "off", "both"),
+        default="both",
+        help="subscriber counting on, off, or both and their ratio",
+    )
     args = parser.parse_args()
     if args.loadgen is None:
         args.loadgen = "wrk" if shutil.which("wrk") else "python"
@@ -394,16 +414,28 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="feedsmith-bench-") as tmp:
         work = Path(tmp)
         os.chmod(work, 0o755)  # nginx workers may run as another user
-        port = free_port()
-        config = write_config(args.config, work, port, args.workers)
-        log = work / "serve.log"
-        with feedsmith_server(config, port, args.server, log) as served:
-            manifest = json.loads((work / "feeds" / "index.json").read_text("utf-8"))
-            print(f"target: /feeds/{args.feed} ({len(manifest.get('feeds', []))} feeds built)")
-            ours = measure(f"http://127.0.0.1:{port}/feeds/{args.feed}", args, "feedsmith")
-            print(memory_line(served.pid), flush=True)
-        lines = sum(1 for line in log.open("rb") if b"feedsmith.access" in line)
-        print(f"  (feedsmith wrote {lines:,} access-log lines)")
+        modes = {"on": [True], "off": [False], "both": [True, False]}[args.stats]
+        by_mode: dict[bool, dict[str, Result]] = {}
+        for counting in modes:
+            port = free_port()
+            config = write_config(args.config, work, port, args.workers, stats=counting)
+            log = work / "serve.log"
+            label = "counting" if counting else "no count"
+            with feedsmith_server(config, port, args.server, log) as served:
+                manifest = json.loads((work / "feeds" / "index.json").read_text("utf-8"))
+                feeds = len(manifest.get("feeds", []))
+                print(f"target: /feeds/{args.feed} ({feeds} feeds built), stats {label}")
+                url = f"http://127.0.0.1:{port}/feeds/{args.feed}"
+                by_mode[counting] = measure(url, args, label)
+                print(memory_line(served.pid), flush=True)
+            lines = sum(1 for line in log.open("rb") if b"feedsmith.access" in line)
+            print(f"  (feedsmith wrote {lines:,} access-log lines)")
+        ours = by_mode[modes[0]]
+        if len(by_mode) == 2:
+            print("counting on / off (req/s; the cost of counting is 1 - ratio):")
+            for name, res in by_mode[True].items():
+                ratio = res.requests_per_s / by_mode[False][name].requests_per_s
+                print(f"  {name:<9} {ratio:6.3f}  ({(1 - ratio) * 100:+.1f} % cost)")
 
         if args.no_nginx or not shutil.which("nginx"):
             print("nginx: not measured" + ("" if args.no_nginx else " (not installed)"))

@@ -43,10 +43,18 @@ from stats_support import (
         (OLD_READER, "The Old Reader", 1, "5a1b2c"),
         (BAZQUX, "BazQux", 1, ""),
         ("Feedspot/1.0 (+https://www.feedspot.com/fs/fetcher; 12 subscribers)", "Feedspot", 12, ""),
-        ("Netvibes (crawler/bot; http://www.netvibes.com; 3 subscribers; feed-id=99)",
-         "Netvibes", 3, "99"),
-        ("Feedfetcher-Google; (+http://www.google.com/feedfetcher.html; 4 subscribers)",
-         "Google", 4, ""),
+        (
+            "Netvibes (crawler/bot; http://www.netvibes.com; 3 subscribers; feed-id=99)",
+            "Netvibes",
+            3,
+            "99",
+        ),
+        (
+            "Feedfetcher-Google; (+http://www.google.com/feedfetcher.html; 4 subscribers)",
+            "Google",
+            4,
+            "",
+        ),
         # A service nobody listed that states a count is still counted, by its product name.
         ("Mozilla/5.0 (compatible; Readwise/2.0; 8 subscribers)", "Readwise", 8, ""),
         ("FeedWhatever/3 (19 readers)", "FeedWhatever", 19, ""),
@@ -55,7 +63,10 @@ from stats_support import (
 def test_aggregators_state_their_count(ua: str, name: str, count: int, feed_id: str) -> None:
     agent = classify(ua)
     assert (agent.kind, agent.name, agent.count, agent.feed_id) == (
-        "aggregator", name, count, feed_id
+        "aggregator",
+        name,
+        count,
+        feed_id,
     )
 
 
@@ -68,8 +79,11 @@ def test_aggregators_state_their_count(ua: str, name: str, count: int, feed_id: 
         ("Mozilla/5.0 (compatible; Miniflux/2.2.0; +https://miniflux.app)", "reader", "Miniflux"),
         ("FreshRSS/1.24.0 (Linux; https://freshrss.org)", "reader", "FreshRSS"),
         ("Tiny Tiny RSS/24.05 (https://tt-rss.org/)", "reader", "Tiny Tiny RSS"),
-        ("Feedly/1.0 (+http://www.feedly.com/fetcher.html; like FeedFetcher-Google)",
-         "aggregator", "Feedly"),
+        (
+            "Feedly/1.0 (+http://www.feedly.com/fetcher.html; like FeedFetcher-Google)",
+            "aggregator",
+            "Feedly",
+        ),
         (CRAWLER, "bot", ""),
         ("curl/8.5.0", "bot", ""),
         ("python-requests/2.32", "bot", ""),
@@ -106,12 +120,19 @@ def test_window_latest_count_wins_feed_ids_sum_clients_once_per_day() -> None:
         ClientSeen("all", "all", "atom", "newsboat", "2027-01-15", "h2", "nb", T + 5),
     ]
     snap = count_window(
-        aggs, clients, {("all", "all", "atom"): 2}, since=T - 48 * 3600,
+        aggs,
+        clients,
+        {("all", "all", "atom"): 2},
+        since=T - 48 * 3600,
         feeds=[("all", "all"), ("tag", "x")],
     )
     feed = snap.by_feed()[("all", "all")]
     assert feed.by_reader == {
-        "Feedly": 475, "Feedbin": 105, "NetNewsWire": 1, "newsboat": 1, "WebSub": 2
+        "Feedly": 475,
+        "Feedbin": 105,
+        "NetNewsWire": 1,
+        "newsboat": 1,
+        "WebSub": 2,
     }
     assert feed.by_format == {"atom": 470 + 105 + 2 + 2, "rss": 5}
     assert snap.total == feed.subscribers == 584

@@ -58,8 +58,15 @@ def test_live_counts_from_two_workers_exact_and_kept_across_a_restart(
         hub = WebSubStore(site.root / ".feedsmith")
         with hub.transaction() as conn:
             topic = "https://blog.example.com" + paths[("all", "atom")]
-            hub.subscribe(conn, "https://reader.example/cb", topic, "reader.example", None,
-                          864000, time.time() + 864000)
+            hub.subscribe(
+                conn,
+                "https://reader.example/cb",
+                topic,
+                "reader.example",
+                None,
+                864000,
+                time.time() + 864000,
+            )
         hub.close()
         for req in REQUESTS:
             assert get_from(served.base, req.addr, paths[req.doc], req.ua) == 200

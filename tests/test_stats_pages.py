@@ -51,7 +51,9 @@ def test_bad_settings_exit_2(site: Any, capsys: pytest.CaptureFixture[str]) -> N
 def test_settings_defaults_and_values(site: Any) -> None:
     config = site.config()
     assert (config.stats.enabled, config.stats.window_hours, config.stats.keep_days) == (
-        True, 48, 400
+        True,
+        48,
+        400,
     )
     assert config.stats.public is False and config.server.trusted_proxies == ()
     config = site.config(
@@ -118,9 +120,7 @@ def test_stats_need_the_token_unless_public(site: Any, monkeypatch: pytest.Monke
     assert 'feedsmith_subscribers{feed="all:all",reader="Feedly"} 462.0' in metrics
 
 
-def test_without_a_token_the_pages_do_not_exist(
-    site: Any, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_without_a_token_the_pages_do_not_exist(site: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     _, client, _ = app_for(site, monkeypatch, token=None)
     assert client.get("/stats.json").status_code == 404
     assert client.get("/stats").status_code == 404
@@ -135,7 +135,7 @@ def test_public_stats_and_the_index_column(site: Any, monkeypatch: pytest.Monkey
     assert doc["total"] == 463 and doc["window_hours"] == 48
     assert doc["history"] == [{"date": "2026-12-07", "total": 463}]
     index = client.get("/").get_data(as_text=True)
-    assert "<th scope=\"col\">Subscribers</th>" in index and '<td class="num">463</td>' in index
+    assert '<th scope="col">Subscribers</th>' in index and '<td class="num">463</td>' in index
     # Two days later, outside the window: nobody polled, so nobody is counted now, but the
     # history keeps the day.
     clock[0] = NOW + timedelta(hours=49)
@@ -160,6 +160,7 @@ def test_counting_off_counts_nothing(site: Any, monkeypatch: pytest.MonkeyPatch)
     app, client, _ = app_for(site, monkeypatch, stats={"enabled": False})
     assert poll(client, FEEDLY_1) == 200
     assert "subscribers" not in app.extensions["feedsmith"]
-    assert client.get("/stats.json", headers={"Authorization": f"Bearer {TOKEN}"}).status_code == 404
+    auth = {"Authorization": f"Bearer {TOKEN}"}
+    assert client.get("/stats.json", headers=auth).status_code == 404
     assert not (site.root / ".feedsmith" / "subscribers.sqlite").exists()
     assert json.loads(client.get("/healthz").data)["status"]
