@@ -1,12 +1,15 @@
-"""The web worker's side of counting: the request path puts a tuple on a queue, a background
-thread writes the queue to the store every ``stats.flush_seconds``.
+"""The web worker's side of counting: the request path notes the poll in memory, a background
+thread writes what was noted to the store every ``stats.flush_seconds``.
 
 Why so: a feed poll is answered in well under a millisecond (mostly a 304), and a SQLite write
 per request would cost more than the answer and serialise the workers on the database lock.
-Appending to a ``deque`` costs about a microsecond and needs no lock. The queue is bounded
-(:data:`MAX_QUEUED`): under a flood the oldest polls are dropped (and counted as dropped)
-rather than memory growing. Raw client addresses exist only in that queue; the writer hashes
-them (:mod:`.store`). A worker that dies loses at most one flush interval.
+The request path sets one key of a dict, (UTC day, path, client, User-Agent) → time, under an
+uncontended lock: pollers come back every few minutes with the same key, so the dict holds one
+entry per poller, not per request, and the writer's work and the garbage collector's do not
+grow with the request rate. It is bounded (:data:`MAX_PENDING` keys): a flood of new keys is
+dropped (and counted as dropped) rather than memory growing. Raw client addresses exist only in
+that dict; the writer hashes them (:mod:`.store`). A worker that dies loses at most one flush
+interval.
 """
 
 from __future__ import annotations
@@ -14,7 +17,6 @@ from __future__ import annotations
 import atexit
 import logging
 import threading
-from collections import deque
 from collections.abc import Callable, Hashable
 from datetime import datetime
 from typing import Any
@@ -29,11 +31,11 @@ from feedsmith.serve.subscribers.store import Poll, SubscriberStore, day_of
 
 log = logging.getLogger("feedsmith.stats")
 
-#: Polls waiting for the writer, at most (about 200 bytes each: some 20 MB at the limit).
-MAX_QUEUED = 100_000
+#: Distinct polls waiting for the writer, at most (about 300 bytes each: some 30 MB at most).
+MAX_PENDING = 100_000
 
 Clock = Callable[[], datetime]
-Raw = tuple[float, str, Any, str, str | None, str]  # time, rel, alias, peer, XFF, UA
+Key = tuple[int, str, Any, str, str | None, str]  # UTC day, rel, alias, peer, XFF, UA
 
 
 class Subscribers:
@@ -46,7 +48,8 @@ class Subscribers:
         self.db = SubscriberStore(config.state_dir)
         self.clock = clock
         self.client_address = ClientAddress(config.server.trusted_proxies)
-        self.queue: deque[Raw] = deque(maxlen=MAX_QUEUED)
+        self.pending: dict[Key, float] = {}
+        self._lock = threading.Lock()
         self.dropped = 0
         self._map: tuple[Hashable, FeedMap] = (object(), FeedMap(()))
         self._wake = threading.Event()
@@ -58,18 +61,21 @@ class Subscribers:
 
     def record(self, environ: dict[str, Any], rel: str, alias: Any) -> None:
         """Note a 200/304 answer to ``/feeds/<rel>`` (or to a jekyll-feed alias)."""
-        if len(self.queue) == MAX_QUEUED:
-            self.dropped += 1
-        self.queue.append(
-            (
-                self.clock().timestamp(),
-                rel,
-                alias,
-                environ.get("REMOTE_ADDR", ""),
-                environ.get("HTTP_X_FORWARDED_FOR"),
-                environ.get("HTTP_USER_AGENT", "")[:MAX_UA_CHARS],
-            )
+        when = self.clock().timestamp()
+        key = (
+            int(when // 86400),
+            rel,
+            alias,
+            environ.get("REMOTE_ADDR", ""),
+            environ.get("HTTP_X_FORWARDED_FOR"),
+            environ.get("HTTP_USER_AGENT", "")[:MAX_UA_CHARS],
         )
+        with self._lock:
+            pending = self.pending
+            if len(pending) >= MAX_PENDING and key not in pending:
+                self.dropped += 1
+                return
+            pending[key] = when
 
     # -- the writer ----------------------------------------------------------------------
 
@@ -100,13 +106,13 @@ class Subscribers:
     def flush(self) -> int:
         """Write what is queued; returns the polls written. Also the test's hook."""
         with self._flush_lock:
+            with self._lock:
+                folded, self.pending = self.pending, {}
+            if not folded:
+                return 0
             polls: list[Poll] = []
             feeds = self.feed_map()
-            while True:
-                try:
-                    when, rel, alias, peer, xff, ua = self.queue.popleft()
-                except IndexError:
-                    break
+            for (_, rel, alias, peer, xff, ua), when in folded.items():
                 doc = self._resolve(feeds, rel, alias)
                 if doc is not None:
                     polls.append(Poll(*doc, when, self.client_address(peer, xff), ua))

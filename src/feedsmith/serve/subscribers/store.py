@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
-from feedsmith.core.subscribers import AggregatorSeen, ClientSeen, Snapshot, classify
+from feedsmith.core.subscribers import Agent, AggregatorSeen, ClientSeen, Snapshot, classify
 from feedsmith.core.subscribers.agents import truncate_ua
 from feedsmith.system.statedir import open_private
 
@@ -99,44 +99,59 @@ class SubscriberStore:
         conn.execute("COMMIT")
 
     def add(self, polls: Iterable[Poll]) -> int:
-        """Record polls (one transaction); returns how many were counted (crawlers are not)."""
+        """Record polls (one transaction); returns how many were counted (crawlers are not).
+
+        A flush holds many polls of few pollers (a reader polls every few minutes, the same
+        User-Agents come back), so they are folded in memory first: one classification per
+        User-Agent, one hash per (day, address), one row written per key.
+        """
+        agents: dict[str, Agent] = {}
+        latest: dict[tuple[str, str, str, str, str], tuple[float, int]] = {}
+        seen: dict[tuple[str, str, str, str, str, str], tuple[float, str]] = {}
         counted = 0
+        for poll in polls:
+            ua = truncate_ua(poll.ua)
+            agent = agents.get(ua)
+            if agent is None:
+                agent = agents[ua] = classify(ua)
+            if agent.kind == "bot":
+                continue
+            counted += 1
+            if agent.count is not None:
+                key = (poll.kind, poll.name, poll.fmt, agent.name, agent.feed_id)
+                have = latest.get(key)
+                if have is None or poll.time >= have[0]:
+                    latest[key] = (poll.time, agent.count)
+                continue
+            ckey = (poll.kind, poll.name, poll.fmt, _day(poll.time), poll.addr, ua)
+            before = seen.get(ckey)
+            if before is None or poll.time > before[0]:
+                seen[ckey] = (poll.time, agent.name)
         with self.transaction() as conn:
+            conn.executemany(
+                "INSERT INTO aggregators VALUES (?, ?, ?, ?, ?, ?, ?) "
+                "ON CONFLICT DO UPDATE SET count = excluded.count, seen = excluded.seen "
+                "WHERE excluded.seen >= aggregators.seen",
+                [(*key, count, when) for key, (when, count) in latest.items()],
+            )
             salts: dict[str, bytes] = {}
-            for poll in polls:
-                ua = truncate_ua(poll.ua)
-                agent = classify(ua)
-                if agent.kind == "bot":
-                    continue
-                counted += 1
-                if agent.count is not None:
-                    conn.execute(
-                        "INSERT INTO aggregators VALUES (?, ?, ?, ?, ?, ?, ?) "
-                        "ON CONFLICT DO UPDATE SET count = excluded.count, seen = excluded.seen "
-                        "WHERE excluded.seen >= aggregators.seen",
-                        (
-                            poll.kind,
-                            poll.name,
-                            poll.fmt,
-                            agent.name,
-                            agent.feed_id,
-                            agent.count,
-                            poll.time,
-                        ),
-                    )
-                    continue
-                day = _day(poll.time)
-                salt = salts.get(day)
-                if salt is None:
-                    salt = salts[day] = _salt(conn, day)
-                client = hashlib.blake2b(
-                    poll.addr.encode("utf-8", "replace"), key=salt, digest_size=12
-                ).hexdigest()
-                conn.execute(
-                    "INSERT INTO clients VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
-                    "ON CONFLICT DO UPDATE SET seen = max(seen, excluded.seen)",
-                    (poll.kind, poll.name, poll.fmt, day, client, ua, agent.name, poll.time),
-                )
+            hashes: dict[tuple[str, str], str] = {}
+            rows = []
+            for (kind, name, fmt, day, addr, ua), (when, reader) in seen.items():
+                client = hashes.get((day, addr))
+                if client is None:
+                    salt = salts.get(day)
+                    if salt is None:
+                        salt = salts[day] = _salt(conn, day)
+                    client = hashes[(day, addr)] = hashlib.blake2b(
+                        addr.encode("utf-8", "replace"), key=salt, digest_size=12
+                    ).hexdigest()
+                rows.append((kind, name, fmt, day, client, ua, reader, when))
+            conn.executemany(
+                "INSERT INTO clients VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
+                "ON CONFLICT DO UPDATE SET seen = max(seen, excluded.seen)",
+                rows,
+            )
             conn.execute(
                 "INSERT INTO counters VALUES ('flushes', 1) "
                 "ON CONFLICT DO UPDATE SET value = value + 1"
