@@ -164,3 +164,18 @@ def test_counting_off_counts_nothing(site: Any, monkeypatch: pytest.MonkeyPatch)
     assert client.get("/stats.json", headers=auth).status_code == 404
     assert not (site.root / ".feedsmith" / "subscribers.sqlite").exists()
     assert json.loads(client.get("/healthz").data)["status"]
+
+
+def test_a_flood_of_new_pollers_is_bounded_in_memory(
+    site: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app, client, _ = app_for(site, monkeypatch, stats={"public": True})
+    subs = app.extensions["feedsmith"]["subscribers"]
+    monkeypatch.setattr("feedsmith.serve.subscribers.recorder.MAX_PENDING", 3)
+    for n in range(5):
+        poll(client, f"Reader{n}/1.0", f"127.0.1.{n}")
+    for _ in range(10):  # the same pollers again: no new entries, nothing dropped
+        poll(client, "Reader0/1.0", "127.0.1.0")
+    assert len(subs.pending) == 3 and subs.dropped == 2
+    assert subs.flush() == 3
+    assert client.get("/stats.json").get_json()["total"] == 3

@@ -25,9 +25,11 @@ answered by a small WSGI layer in front of Flask instead of a Flask view: no rou
 ``Response`` object, prebuilt header values, one ``stat`` of the manifest and one of the file.
 With ``jekyll:`` set, jekyll-feed's old feed URLs (``/feed.xml``…) take the same path, answered
 as the Atom document they stand for (:mod:`~feedsmith.serve.aliases`). Everything else (``/``,
-``/healthz``, ``/metrics``, ``POST /-/rebuild``, ``/static``) is an
-ordinary Flask view. The same layer writes the one access-log line per request, counts the
-request for Prometheus and adds ``X-Content-Type-Options: nosniff`` to every response. Between
+``/healthz``, ``/metrics``, ``POST /-/rebuild``, ``/static``, and ``/stats`` with
+``/stats.json`` from :mod:`feedsmith.serve.subscribers`) is an ordinary Flask view. The same
+layer writes the one access-log line per request, counts the request for Prometheus (and, for
+a feed, for the subscriber counts) and adds ``X-Content-Type-Options: nosniff`` to every
+response. Between
 it and Flask, :class:`feedsmith.serve.bodies.BodyLimit` receives request bodies (capped, within a
 deadline) so a slow client never holds a web thread; ``/feeds/`` never reads a body.
 

@@ -92,7 +92,10 @@ class Subscribers:
         self._wake.set()
         if self._thread is not None and self._thread is not threading.current_thread():
             self._thread.join(timeout=5)
-        self.flush()
+        try:
+            self.flush()
+        except Exception:  # at exit: say so, never turn a clean stop into a traceback
+            log.exception("could not write the last subscriber counts")
 
     def _run(self) -> None:
         while not self._stopped.is_set():
