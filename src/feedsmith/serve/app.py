@@ -24,8 +24,9 @@ replica, from the bucket it publishes to):
 answered by a small WSGI layer in front of Flask instead of a Flask view: no routing, no
 ``Response`` object, prebuilt header values, one ``stat`` of the manifest and one of the file.
 With ``jekyll:`` set, jekyll-feed's old feed URLs (``/feed.xml``…) take the same path, answered
-as the Atom document they stand for (:mod:`~feedsmith.serve.aliases`). Everything else (``/``,
-``/healthz``, ``/metrics``, ``POST /-/rebuild``, ``/static``) is an
+as the Atom document they stand for (:mod:`~feedsmith.serve.aliases`). ``/media/`` (``media_dir``
+streamed with ranges, :mod:`~feedsmith.serve.media`) is answered in front of Flask too.
+Everything else (``/``, ``/healthz``, ``/metrics``, ``POST /-/rebuild``, ``/static``) is an
 ordinary Flask view. The same layer writes the one access-log line per request, counts the
 request for Prometheus and adds ``X-Content-Type-Options: nosniff`` to every response. Between
 it and Flask, :class:`feedsmith.serve.bodies.BodyLimit` receives request bodies (capped, within a
@@ -68,6 +69,7 @@ from feedsmith.serve.health import (
 )
 from feedsmith.serve.hub import install
 from feedsmith.serve.index_page import PAGE_CSP, page_context
+from feedsmith.serve.media import LocalMedia, MediaApp, MediaResponder, MediaSource
 from feedsmith.serve.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from feedsmith.serve.metrics import Metrics
 from feedsmith.serve.responder import Clock, Edge, FeedResponder
@@ -193,7 +195,15 @@ def create_app(
         timeout=config.server.body_timeout_seconds,
     )
     aliases = FeedAliases.for_site(config.jekyll)  # jekyll-feed's URLs keep answering
-    app.wsgi_app = Edge(bodies, feeds, metrics, aliases)  # type: ignore[method-assign]
+    inner: Any = bodies
+    media: MediaSource | None = None  # /media/: media_dir, or the bucket's (feedsmith.serve.media)
+    if isinstance(store, BucketStore):
+        media = store.media
+    elif config.media_dir is not None:
+        media = LocalMedia(config.media_dir)
+    if media is not None:
+        inner = MediaApp(bodies, MediaResponder(media, config.schedule.interval_seconds, now))
+    app.wsgi_app = Edge(inner, feeds, metrics, aliases)  # type: ignore[method-assign]
     return app
 
 
