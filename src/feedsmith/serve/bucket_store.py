@@ -45,6 +45,7 @@ from feedsmith.core.discovery import link_for as discovery_link_for
 from feedsmith.core.layout import MANIFEST, parse_iso
 from feedsmith.publish.changes import MediaRecord, media_records
 from feedsmith.publish.s3.client import describe_error, error_code, make_client
+from feedsmith.publish.s3.delivery import MEDIA_KEY_PREFIX
 from feedsmith.publish.s3.lease_rule import LeaseRecord, lease_key
 from feedsmith.publish.staging import gzip_bytes
 from feedsmith.serve import public
@@ -61,10 +62,7 @@ from feedsmith.serve.stores import (
     parse_manifest,
 )
 
-__all__ = ["MEDIA_KEY_PREFIX", "BucketMedia", "BucketStore", "BucketUnreadable", "check_readable"]
-
-#: Where the bucket sink puts ``media_dir``'s files, under the prefix (the same as /media/).
-MEDIA_KEY_PREFIX = "media/"
+__all__ = ["BucketMedia", "BucketStore", "BucketUnreadable", "check_readable"]
 
 log = logging.getLogger("feedsmith.bucket_store")
 
