@@ -14,7 +14,8 @@ replicas) is kept while the sha256 stays the same, so touching a file changes no
 What is listed is what ``serve`` would answer: regular files, reached without leaving
 ``media_dir`` (a symlink pointing out is skipped, as ``serve`` answers it 404), no hidden names
 (``.DS_Store``, ``.git/``), names that are UTF-8. A file that cannot be read is left out and
-logged with its path; the build goes on.
+logged with its path; the build goes on. ``media_dir`` itself unreadable fails the build (the
+last good tree stays published): an unmounted disk must not read as "every recording deleted".
 """
 
 from __future__ import annotations
@@ -188,6 +189,10 @@ def _walk(root: str) -> list[tuple[str, str]]:
         try:
             entries = list(os.scandir(folder))
         except OSError as exc:
+            if not prefix:
+                # media_dir itself (unmounted, deleted): fail the build rather than publish
+                # "no media", which would take every file out of the bucket.
+                raise
             log.warning("media folder %s skipped: %s", folder, exc.strerror or exc)
             return
         for entry in entries:

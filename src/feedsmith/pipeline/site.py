@@ -300,19 +300,19 @@ class SiteBuilder:
             quick = self.fast.unchanged(
                 now, keys, lambda: self._load_state().files, watched=delta is not None
             )
+            caught_up = None
+            if quick is not None and (self.sinks or cfg.media_dir is not None):
+                caught_up = published_changes(cfg.output_dir, cfg.media_dir)
             if quick is not None and cfg.media_dir is not None:
                 # Media files are no posts: a changed one is seen here (stat only, see
                 # media_tree), and the build goes on to publish it in the manifest.
-                caught_up = published_changes(cfg.output_dir, cfg.media_dir)
                 media = list_media(cfg.media_dir, cfg.state_dir, now)
                 if caught_up is None or caught_up.media != media:
                     quick = None
             if quick is not None:
                 self.parse.last_parsed = 0
-                if self.sinks:  # a sink that failed last time catches up now
-                    caught_up = published_changes(cfg.output_dir, cfg.media_dir)
-                    if caught_up is not None:
-                        quick.sink_errors = deliver(self.sinks, caught_up)
+                if self.sinks and caught_up is not None:  # one that failed catches up now
+                    quick.sink_errors = deliver(self.sinks, caught_up)
                 return quick, touched
         self.fast.memo = None
         listing = list_sources(cfg.posts_dir, keys, self.files)
