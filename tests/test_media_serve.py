@@ -14,8 +14,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from feedsmith.cli import main
-from feedsmith.pipeline import media_tree
+from feedsmith.pipeline import SiteBuilder, media_tree
 from feedsmith.pipeline.media_tree import CACHE_FILE, list_media
+from feedsmith.pipeline.report import BuildError
 from feedsmith.serve.app import create_app
 from feedsmith.serve.media import parse_range
 from feedsmith.serve.stores import FeedStore
@@ -120,3 +121,24 @@ def test_a_site_without_media_dir_has_no_media_section(site: Any) -> None:
     site.config()
     assert main(["-c", str(site.config_path), "build", "--no-progress"]) == 0
     assert "media" not in json.loads((site.output_dir / "index.json").read_bytes())
+
+
+def test_an_unreadable_media_dir_fails_the_build_and_keeps_the_published_media(
+    site: Any,
+) -> None:
+    """An unmounted disk is not "every recording deleted": the bucket would delete them all."""
+    media = site.root / "media"
+    media.mkdir()
+    (media / "a.mp3").write_bytes(b"A")
+    site.settings["media_dir"] = "media"
+    site.write_post("2025-11-01-a.md", "---\ntitle: A\ndate: 2025-11-01\n---\nbody\n")
+    config = site.config()
+    assert not SiteBuilder(config, watch=False).build(T1).problems
+    before = (site.output_dir / "index.json").read_bytes()
+    media.rename(site.root / "unmounted")
+    with pytest.raises(BuildError):
+        SiteBuilder(config, watch=False).build(T1)
+    site.write_post("2025-11-02-b.md", "---\ntitle: B\ndate: 2025-11-02\n---\nbody\n")
+    with pytest.raises(BuildError):
+        SiteBuilder(config, watch=False).build(T1)
+    assert (site.output_dir / "index.json").read_bytes() == before
