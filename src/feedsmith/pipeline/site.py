@@ -61,6 +61,7 @@ from feedsmith.pipeline.idbook import IdBook
 from feedsmith.pipeline.index import ParseIndex, Scanned
 from feedsmith.pipeline.links import resolve_links
 from feedsmith.pipeline.listing import Key, Listed, Listing, list_sources, quick_keys, stat_key
+from feedsmith.pipeline.media_tree import list_media
 from feedsmith.pipeline.memo import FastPath
 from feedsmith.pipeline.plan import RenderPlanner, plan_id_map
 from feedsmith.pipeline.report import BuildError, BuildReport, ProgressFn, RenderError
@@ -205,6 +206,8 @@ class SiteBuilder:
                     state,
                     now,
                     kept=rendered.kept,
+                    media=list_media(self.config.media_dir, self.config.state_dir, now),
+                    media_dir=self.config.media_dir,
                 )
                 written = planned.commit(self.local)
                 mark("publish")
@@ -297,12 +300,19 @@ class SiteBuilder:
             quick = self.fast.unchanged(
                 now, keys, lambda: self._load_state().files, watched=delta is not None
             )
+            caught_up = None
+            if quick is not None and (self.sinks or cfg.media_dir is not None):
+                caught_up = published_changes(cfg.output_dir, cfg.media_dir)
+            if quick is not None and cfg.media_dir is not None:
+                # Media files are no posts: a changed one is seen here (stat only, see
+                # media_tree), and the build goes on to publish it in the manifest.
+                media = list_media(cfg.media_dir, cfg.state_dir, now)
+                if caught_up is None or caught_up.media != media:
+                    quick = None
             if quick is not None:
                 self.parse.last_parsed = 0
-                if self.sinks:  # a sink that failed last time catches up now
-                    caught_up = published_changes(cfg.output_dir)
-                    if caught_up is not None:
-                        quick.sink_errors = deliver(self.sinks, caught_up)
+                if self.sinks and caught_up is not None:  # one that failed catches up now
+                    quick.sink_errors = deliver(self.sinks, caught_up)
                 return quick, touched
         self.fast.memo = None
         listing = list_sources(cfg.posts_dir, keys, self.files)

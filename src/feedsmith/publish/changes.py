@@ -17,6 +17,14 @@ nothing (``written == removed == ()``), with the full tree, so one that failed l
 bucket that was down) compares ``files`` with what it delivered and sends what is missing.
 A sink that raises fails the build's report (``BuildReport.sink_errors``), never the other
 sinks or the local feeds.
+
+Media files (``media_dir``, served at ``/media/``) are part of the published tree too, but not
+of ``output_dir``: they are listed in :attr:`ChangeSet.media` and in the manifest's own
+``media`` section (relative to ``media_dir``, with their type), never copied. Why apart from
+``files``: the local writer has nothing to do for them (``serve`` answers ``/media/`` from
+``media_dir`` itself, and copying gigabytes of audio next to the feeds would double the disk a
+blog needs), while the bucket sink uploads them under ``media/``; a manifest without media has
+no ``media`` key at all, so sites without ``media_dir`` publish the same bytes as before.
 """
 
 from __future__ import annotations
@@ -34,10 +42,12 @@ from feedsmith.core.state import json_bytes
 __all__ = [
     "ChangeSet",
     "FeedInfo",
+    "MediaRecord",
     "PublishedFile",
     "Sink",
     "changes_from_manifest",
     "manifest_records",
+    "media_records",
     "published_changes",
     "render_manifest",
 ]
@@ -73,6 +83,25 @@ class PublishedFile:
 
 
 @dataclass(frozen=True)
+class MediaRecord:
+    """One file of ``media_dir`` as the manifest's ``media`` section records it."""
+
+    rel: str  # relative to media_dir, "/" separators; served at /media/<rel>
+    sha256: str
+    size: int
+    changed: str  # when its bytes last changed, ISO 8601 UTC "Z" (Last-Modified)
+    content_type: str  # what serve, the bucket and replicas send it as
+
+    def record(self) -> dict[str, Any]:
+        return {
+            "sha256": self.sha256,
+            "bytes": self.size,
+            "changed": self.changed,
+            "type": self.content_type,
+        }
+
+
+@dataclass(frozen=True)
 class ChangeSet:
     """A build's result as its destinations see it (see the module docstring)."""
 
@@ -92,6 +121,9 @@ class ChangeSet:
     #: Published paths (sidecars too) this build deletes: ``removed`` and their ``.gz``, as far
     #: as they are on disk.
     deletions: tuple[str, ...] = ()
+    #: Every file of ``media_dir`` (see the module docstring), read from there, never copied.
+    media: Mapping[str, MediaRecord] = field(default_factory=dict)
+    media_dir: Path | None = None
 
     @property
     def changed(self) -> bool:
@@ -123,6 +155,12 @@ class ChangeSet:
     def read_manifest(self) -> bytes:
         return self.manifest
 
+    def media_path(self, rel: str) -> Path:
+        """Where the media file ``rel`` is (a change set with media always has a media_dir)."""
+        if self.media_dir is None:
+            raise FileNotFoundError(f"no media_dir for media file {rel}")
+        return self.media_dir / rel
+
 
 class Sink(Protocol):
     """A destination of builds: the local writer, a bucket, a WebSub notifier."""
@@ -144,6 +182,7 @@ def changes_from_manifest(
     manifest_changed: bool = False,
     staged: Mapping[str, str] | None = None,
     deletions: tuple[str, ...] = (),
+    media_dir: Path | None = None,
 ) -> ChangeSet:
     """The change set a manifest describes: the published tree is exactly what ``index.json``
     lists, so a build that changed nothing, a new process, or a test can make one from it."""
@@ -181,7 +220,32 @@ def changes_from_manifest(
         manifest_changed=manifest_changed,
         staged=dict(staged or {}),
         deletions=deletions,
+        media=media_records(raw),
+        media_dir=media_dir,
     )
+
+
+def media_records(data: Mapping[str, Any]) -> dict[str, MediaRecord]:
+    """The manifest's ``media`` section (absent: none); records of another shape are skipped,
+    so a replica reading a hand-edited manifest serves the rest."""
+    out: dict[str, MediaRecord] = {}
+    section = data.get("media")
+    if not isinstance(section, dict):
+        return out
+    for rel, rec in section.items():
+        if not isinstance(rec, dict):
+            continue
+        sha, size, changed, ctype = (rec.get(k) for k in ("sha256", "bytes", "changed", "type"))
+        if (
+            isinstance(sha, str)
+            and isinstance(size, int)
+            and not isinstance(size, bool)
+            and size >= 0
+            and isinstance(changed, str)
+            and isinstance(ctype, str)
+        ):
+            out[str(rel)] = MediaRecord(str(rel), sha, size, changed, ctype)
+    return out
 
 
 def manifest_records(data: Mapping[str, Any]) -> Iterator[tuple[str, Any]]:
@@ -205,11 +269,13 @@ def manifest_records(data: Mapping[str, Any]) -> Iterator[tuple[str, Any]]:
         yield from top.items()
 
 
-def published_changes(output_dir: Path) -> ChangeSet | None:
+def published_changes(output_dir: Path, media_dir: Path | None = None) -> ChangeSet | None:
     """The change set of what ``output_dir`` holds now (nothing changed), or ``None`` when it
     has no readable manifest."""
     try:
-        return changes_from_manifest(output_dir, (output_dir / MANIFEST).read_bytes())
+        return changes_from_manifest(
+            output_dir, (output_dir / MANIFEST).read_bytes(), media_dir=media_dir
+        )
     except (OSError, ValueError, KeyError, TypeError):
         return None
 
@@ -219,11 +285,13 @@ def render_manifest(
     feeds: Sequence[FeedInfo],
     records: Mapping[str, Mapping[str, Any]],
     gone: Mapping[str, str],
+    media: Mapping[str, MediaRecord] | None = None,
 ) -> bytes:
     """``index.json``: deterministic compact JSON (sorted keys, UTF-8 names, no ASCII escapes).
 
     Files that belong to no feed (``index.opml``) are listed under a top-level ``files`` so the
-    server can give them a ``Last-Modified`` too.
+    server can give them a ``Last-Modified`` too. ``media`` (``media_dir``'s files) gets its
+    own section, only when there is any.
     """
     feed_paths: set[str] = set()
     out_feeds = []
@@ -250,6 +318,8 @@ def render_manifest(
         out_feeds.append(out)
     extras = {rel: _file_record(rec) for rel, rec in records.items() if rel not in feed_paths}
     data = {"generated": generated, "feeds": out_feeds, "files": extras, "gone": dict(gone)}
+    if media:
+        data["media"] = {rel: rec.record() for rel, rec in media.items()}
     return json_bytes(data)
 
 

@@ -55,7 +55,14 @@ from typing import Any
 
 from feedsmith.core.layout import ASSETS, MANIFEST, OPML, OWNED_SUFFIXES, iso_seconds
 from feedsmith.core.state import BuildState
-from feedsmith.publish.changes import ChangeSet, FeedInfo, PublishedFile, Sink, render_manifest
+from feedsmith.publish.changes import (
+    ChangeSet,
+    FeedInfo,
+    MediaRecord,
+    PublishedFile,
+    Sink,
+    render_manifest,
+)
 from feedsmith.publish.staging import (
     TMP_SUFFIX,
     FileData,
@@ -167,6 +174,8 @@ def plan_publish(
     now: datetime,
     *,
     kept: Collection[str] = (),
+    media: Mapping[str, MediaRecord] | None = None,
+    media_dir: Path | None = None,
 ) -> Planned:
     """Steps 1, 2 and the decisions of 4 and 5 (see the module docstring): every changed file
     is in a temp file beside its final path, the stale files and the manifest are decided, and
@@ -227,12 +236,12 @@ def plan_publish(
 
     any_change = bool(staged or deletions) or gone != state.gone
     generated = now_iso if any_change or state.generated is None else state.generated
-    manifest = render_manifest(generated, feeds, new_records, gone)
+    manifest = render_manifest(generated, feeds, new_records, gone, media)
     current = _read_or_none(Path(base) / MANIFEST)
     if current != manifest and current is not None and not any_change:
         # The manifest alone differs (new layout, hand edit, lost state): that is a change too.
         generated = now_iso
-        manifest = render_manifest(generated, feeds, new_records, gone)
+        manifest = render_manifest(generated, feeds, new_records, gone, media)
     changes = ChangeSet(
         output_dir=output_dir,
         generated=generated,
@@ -248,6 +257,8 @@ def plan_publish(
         manifest_changed=current != manifest,
         staged=staged,
         deletions=deletions,
+        media=dict(media or {}),
+        media_dir=media_dir,
     )
     removed = sum(1 for rel in stale if not rel.endswith(_NOT_FEEDS))
     return Planned(changes, new_records, written, len(feed_paths) - written, removed)

@@ -24,12 +24,13 @@ replica, from the bucket it publishes to):
 answered by a small WSGI layer in front of Flask instead of a Flask view: no routing, no
 ``Response`` object, prebuilt header values, one ``stat`` of the manifest and one of the file.
 With ``jekyll:`` set, jekyll-feed's old feed URLs (``/feed.xml``…) take the same path, answered
-as the Atom document they stand for (:mod:`~feedsmith.serve.aliases`). Everything else (``/``,
-``/healthz``, ``/metrics``, ``POST /-/rebuild``, ``/static``, and ``/stats`` with
-``/stats.json`` from :mod:`feedsmith.serve.subscribers`) is an ordinary Flask view. The same
-layer writes the one access-log line per request, counts the request for Prometheus (and, for
-a feed, for the subscriber counts) and adds ``X-Content-Type-Options: nosniff`` to every
-response. Between
+as the Atom document they stand for (:mod:`~feedsmith.serve.aliases`). ``/media/`` (``media_dir``
+streamed with ranges, :mod:`~feedsmith.serve.media`) is answered in front of Flask too.
+Everything else (``/``, ``/healthz``, ``/metrics``, ``POST /-/rebuild``, ``/static``, and
+``/stats`` with ``/stats.json`` from :mod:`feedsmith.serve.subscribers`) is an ordinary Flask
+view. The same layer writes the one access-log line per request, counts the request for
+Prometheus (and, for a feed, for the subscriber counts) and adds ``X-Content-Type-Options:
+nosniff`` to every response. Between
 it and Flask, :class:`feedsmith.serve.bodies.BodyLimit` receives request bodies (capped, within a
 deadline) so a slow client never holds a web thread; ``/feeds/`` never reads a body.
 
@@ -70,6 +71,7 @@ from feedsmith.serve.health import (
 )
 from feedsmith.serve.hub import install
 from feedsmith.serve.index_page import PAGE_CSP, page_context
+from feedsmith.serve.media import LocalMedia, MediaApp, MediaResponder, MediaSource
 from feedsmith.serve.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from feedsmith.serve.metrics import Metrics
 from feedsmith.serve.responder import Clock, Edge, FeedResponder
@@ -207,7 +209,15 @@ def create_app(
         timeout=config.server.body_timeout_seconds,
     )
     aliases = FeedAliases.for_site(config.jekyll)  # jekyll-feed's URLs keep answering
-    app.wsgi_app = Edge(bodies, feeds, metrics, aliases, subscribers)  # type: ignore[method-assign]
+    inner: Any = bodies
+    media: MediaSource | None = None  # /media/: media_dir, or the bucket's (feedsmith.serve.media)
+    if isinstance(store, BucketStore):
+        media = store.media
+    elif config.media_dir is not None:
+        media = LocalMedia(config.media_dir)
+    if media is not None:
+        inner = MediaApp(bodies, MediaResponder(media, config.schedule.interval_seconds, now))
+    app.wsgi_app = Edge(inner, feeds, metrics, aliases, subscribers)  # type: ignore[method-assign]
     return app
 
 

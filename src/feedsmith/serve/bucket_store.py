@@ -16,6 +16,13 @@ gzip and 410s (the manifest's ``gone``) match a local ``serve`` and every other 
   that sha; the builder uploads a build's files before its manifest, so an object newer than the
   manifest this replica holds is served (it is the next build's) but not cached, and the
   manifest is re-read at once.
+* ``/media/`` (:mod:`feedsmith.serve.media`) is answered from the manifest's ``media`` section:
+  size, type, ETag (from its sha256) and ``Last-Modified`` come from the manifest, the bytes
+  from a ``GetObject`` with the client's range, streamed through in chunks and never cached
+  (recordings are large, and players ask for small ranges). Streamed rather than redirected to
+  the bucket: the bucket may be private, and a replica answers exactly like ``serve``. An object
+  whose ``feedsmith-sha256`` is not the manifest's (the next build's, its manifest on the way)
+  is a 503, never bytes that contradict the ETag just sent.
 * The bucket down: the last manifest and every cached file keep being served; a file not
   cached yet answers 503 with ``Retry-After`` (never 404, never 410), and ``/healthz`` says
   ``degraded`` with the error.
@@ -28,18 +35,21 @@ import hashlib
 import json
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from feedsmith.core.config import Config, S3Config
 from feedsmith.core.discovery import link_for as discovery_link_for
-from feedsmith.core.layout import MANIFEST
+from feedsmith.core.layout import MANIFEST, parse_iso
+from feedsmith.publish.changes import MediaRecord, media_records
 from feedsmith.publish.s3.client import describe_error, error_code, make_client
+from feedsmith.publish.s3.delivery import MEDIA_KEY_PREFIX
 from feedsmith.publish.s3.lease_rule import LeaseRecord, lease_key
 from feedsmith.publish.staging import gzip_bytes
 from feedsmith.serve import public
+from feedsmith.serve.media import CHUNK, MediaFile
 from feedsmith.serve.stores import (
     DEFAULT_CACHE_BYTES,
     Body,
@@ -52,7 +62,7 @@ from feedsmith.serve.stores import (
     parse_manifest,
 )
 
-__all__ = ["BucketStore", "BucketUnreadable", "check_readable"]
+__all__ = ["BucketMedia", "BucketStore", "BucketUnreadable", "check_readable"]
 
 log = logging.getLogger("feedsmith.bucket_store")
 
@@ -114,6 +124,7 @@ class BucketStore:
         self.cache_bytes = cache_bytes
         self._client = client
         self._manifest: Manifest | None = None
+        self._media: dict[str, MediaRecord] = {}
         self._lock = threading.Lock()
         self._refresh_lock = threading.Lock()
         self._bodies = BodyCache(cache_bytes)
@@ -197,6 +208,7 @@ class BucketStore:
                 loaded = parse_manifest(
                     raw, etag, lambda rel: self.settings.prefix + rel, self.link_for
                 )
+                media = media_records(json.loads(raw))
             except (ValueError, TypeError, KeyError, AttributeError) as exc:
                 state.ok, state.error = False, f"cannot use the bucket's {MANIFEST}: {exc}"
                 log.error("%s; keeping the previous one", state.error)
@@ -211,7 +223,7 @@ class BucketStore:
                 log.info("bucket: readable again")
             state.ok, state.error, state.etag = True, None, etag
             state.changes += 1
-            self._manifest = loaded
+            self._manifest, self._media = loaded, media
             log.info("bucket: manifest %s loaded (%d files)", etag, len(loaded.files))
             return True
 
@@ -269,6 +281,16 @@ class BucketStore:
         except Exception:  # missing, stale or unreadable: compress here
             pass
         return gzip_bytes(data)
+
+    @property
+    def media(self) -> BucketMedia:
+        """``/media/`` from this bucket (see the module docstring)."""
+        return BucketMedia(self)
+
+    def media_record(self, rel: str) -> MediaRecord | None:
+        if self.manifest() is None:
+            return None
+        return self._media.get(rel)
 
     # -- what /healthz says --------------------------------------------------------------------
 
@@ -336,3 +358,68 @@ class BucketStore:
                 )
             )
         return out
+
+
+class BucketMedia:
+    """:class:`feedsmith.serve.media.MediaSource` over the bucket a replica reads."""
+
+    def __init__(self, store: BucketStore) -> None:
+        self.store = store
+
+    def lookup(self, rel: str) -> MediaFile | None:
+        record = self.store.media_record(rel)
+        if record is None:
+            return None
+        try:
+            modified = parse_iso(record.changed)
+        except (TypeError, ValueError):
+            modified = datetime.fromtimestamp(0, UTC)
+        return MediaFile(
+            size=record.size,
+            etag='"' + record.sha256[:16] + '"',
+            modified=modified.replace(microsecond=0),
+            content_type=record.content_type,
+            open=lambda start, end: self._open(record, start, end),
+        )
+
+    def _open(self, record: MediaRecord, start: int, end: int) -> ObjectBody:
+        store = self.store
+        args: dict[str, Any] = {
+            "Bucket": store.settings.bucket,
+            "Key": store.settings.prefix + MEDIA_KEY_PREFIX + record.rel,
+        }
+        if end > start:
+            args["Range"] = f"bytes={start}-{end - 1}"
+        try:
+            obj = store.client.get_object(**args)
+        except Exception as exc:
+            raise StoreUnavailable(describe_error(store.settings, "reading", exc)) from exc
+        body = obj["Body"]
+        if obj.get("Metadata", {}).get("feedsmith-sha256") != record.sha256:
+            body.close()
+            threading.Thread(target=store.refresh, daemon=True).start()
+            raise StoreUnavailable(f"{args['Key']} is not the version the manifest lists")
+        if end <= start:
+            body.close()
+            return ObjectBody(None)
+        return ObjectBody(body)
+
+
+class ObjectBody:
+    """A ``GetObject`` body streamed through in chunks, closed at the end or on ``close()``."""
+
+    def __init__(self, body: Any) -> None:
+        self.body = body
+
+    def __iter__(self) -> Iterator[bytes]:
+        if self.body is None:
+            return
+        try:
+            yield from self.body.iter_chunks(CHUNK)
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        if self.body is not None:
+            self.body.close()
+            self.body = None

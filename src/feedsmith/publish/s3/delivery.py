@@ -14,6 +14,10 @@ from datetime import datetime, timedelta
 from feedsmith.core.layout import iso_seconds, parse_iso
 from feedsmith.core.state import json_bytes
 
+#: Where ``media_dir``'s files go, under the prefix: the same path as ``/media/`` on ``serve``.
+#: Their delivery records are keyed so too (``media/ep1.mp3``), beside the published files'.
+MEDIA_KEY_PREFIX = "media/"
+
 
 @dataclass
 class Delivered:

@@ -20,6 +20,8 @@ What is trusted, and why it is sound:
 * A path the manifest calls gone: absent means deleted; written after the manifest means its
   gone document is in place (its delay runs from then); older means the gone document never
   replaced it, so the plan treats it as delivered and the gone document goes up.
+* A media file (the manifest's ``media`` section, under ``media/``) is in place when its object
+  exists with the listed size and is no newer than the manifest (it has no twin).
 * Objects under the prefix that the manifest does not mention are left alone: never delete
   what we cannot name.
 
@@ -40,8 +42,9 @@ from typing import Any
 
 from feedsmith.core.config import S3Config
 from feedsmith.core.layout import MANIFEST, iso_seconds
-from feedsmith.publish.changes import manifest_records
+from feedsmith.publish.changes import manifest_records, media_records
 from feedsmith.publish.s3.client import describe_error, error_code
+from feedsmith.publish.s3.delivery import MEDIA_KEY_PREFIX
 
 __all__ = [
     "TARGET_META",
@@ -131,6 +134,11 @@ def known_from_bucket(view: BucketView, target: str) -> Known:
             and obj.size == rec.get("bytes")
         ):
             known.objects[rel] = rec["sha256"]
+    for rel, media in media_records(raw).items():  # no .gz twin: audio does not compress
+        key = MEDIA_KEY_PREFIX + rel
+        obj = view.listing.get(key)
+        if obj is not None and obj.modified <= written and obj.size == media.size:
+            known.objects[key] = media.sha256
     for rel in raw.get("gone", {}):
         if not isinstance(rel, str) or rel in files:
             continue

@@ -16,6 +16,12 @@ The layout, key = ``prefix + rel``:
   the twin by ``Accept-Encoding`` instead (docs/deploy-bucket.md has the recipes);
 * ``index.json`` (and its ``.gz``) after every file it lists is in place, so whoever reads the
   manifest finds each listed object present and at least as new as the manifest;
+* every media file (the manifest's ``media`` section, read from ``media_dir``) under
+  ``media/<path>``, with the type the manifest names and no ``.gz`` twin (audio, video and
+  pictures are compressed already); one above ``multipart_threshold`` goes up in parts through
+  boto3's transfer manager straight from the file (never read into memory). Its sha256 is
+  checked before the upload, and the file must not change while it goes up. A media file
+  removed from ``media_dir`` follows the rules of any vanished path below;
 * a vanished path (the manifest's ``gone``), after the manifest: its key and ``.gz`` replaced by
   a tiny gone document (:data:`GONE_BODY`, ``text/plain``, metadata ``feedsmith-gone: <since>``
   which an edge function turns into a 410), deleted ``gone_days`` after it was put (0: at once).
@@ -38,6 +44,7 @@ import hashlib
 import io
 import json
 import logging
+import os
 import threading
 import zlib
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
@@ -55,9 +62,9 @@ from feedsmith.core.layout import (
     iso_seconds,
     settled_archive_pages,
 )
-from feedsmith.publish.changes import ChangeSet
+from feedsmith.publish.changes import ChangeSet, MediaRecord
 from feedsmith.publish.s3.client import BucketError, describe_error, error_code, make_client
-from feedsmith.publish.s3.delivery import Delivered, Plan, plan_delivery
+from feedsmith.publish.s3.delivery import MEDIA_KEY_PREFIX, Delivered, Plan, plan_delivery
 from feedsmith.publish.s3.remote import TARGET_META, known_in_bucket, target_digest
 from feedsmith.publish.staging import gzip_bytes
 from feedsmith.system.statedir import write_atomic
@@ -86,6 +93,8 @@ TOKEN_META = "feedsmith-lease-token"
 HOLDER_META = "feedsmith-builder"
 #: Above this a file goes up in parts (boto3's managed transfer); feeds rarely get there.
 MULTIPART_THRESHOLD = 16 * 1024 * 1024
+#: S3's smallest part (but the last): a lower threshold still sends parts this big.
+MIN_PART = 5 * 1024 * 1024
 #: Files uploaded at once: round trips dominate, not bandwidth (boto3 clients are thread-safe).
 UPLOAD_THREADS = 8
 
@@ -157,6 +166,8 @@ class S3Sink:
             self._save(delivered)  # so the next build is incremental even if nothing is sent
         now = self._clock()
         files = {rel: f.sha256 for rel, f in changes.files.items()}
+        media = {MEDIA_KEY_PREFIX + rel: rec for rel, rec in changes.media.items()}
+        files.update((key, rec.sha256) for key, rec in media.items())
         manifest_sha = hashlib.sha256(changes.manifest).hexdigest()
         plan = plan_delivery(
             files,
@@ -175,7 +186,7 @@ class S3Sink:
             raise self._error("connecting", exc) from exc
         try:
             settled = settled_archive_pages(json.loads(changes.manifest)) if plan.uploads else None
-            for rel in self._put_files(changes, plan.uploads, files, settled):
+            for rel in self._put_files(changes, plan.uploads, files, settled, media):
                 delivered.objects[rel] = files[rel]
                 delivered.gone.pop(rel, None)
                 delivered.deleted.discard(rel)
@@ -248,6 +259,7 @@ class S3Sink:
         rels: Sequence[str],
         files: Mapping[str, str],
         settled: Collection[str] | None = None,
+        media: Mapping[str, MediaRecord] | None = None,
     ) -> Iterator[str]:
         """Upload ``rels`` a few at a time (a first build sends thousands of small objects, each
         a round trip), yielding each one that made it; after the first failure no new upload
@@ -260,7 +272,10 @@ class S3Sink:
             if failed.is_set():
                 return None
             try:
-                self._put_file(changes, rel, files[rel], rel in (settled or ()))
+                if media and rel in media:
+                    self._put_media(changes, rel, media[rel])
+                else:
+                    self._put_file(changes, rel, files[rel], rel in (settled or ()))
             except BaseException:
                 failed.set()
                 raise
@@ -308,6 +323,53 @@ class S3Sink:
         cache = ARCHIVE_CACHE_CONTROL if settled else None
         self._put(rel + ".gz", gz, content_type, True, {SHA_META: sha}, cache_control=cache)
         self._put(rel, data, content_type, False, {SHA_META: sha}, cache_control=cache)
+
+    def _put_media(self, changes: ChangeSet, key_rel: str, record: MediaRecord) -> None:
+        """One media file, from its path (see the module docstring)."""
+        try:
+            path = changes.media_path(record.rel)
+            before = os.stat(path)
+            with open(path, "rb") as fh:
+                sha = hashlib.file_digest(fh, "sha256").hexdigest()
+        except OSError as exc:
+            raise BucketError(
+                f"cannot read media file {record.rel} for bucket {self.settings.bucket!r}: {exc}"
+            ) from exc
+        if sha != record.sha256:
+            raise BucketError(
+                f"media file {record.rel} changed since the build; not uploaded to bucket"
+                f" {self.settings.bucket!r} (the next build lists the new bytes)"
+            )
+        from boto3.s3.transfer import TransferConfig
+
+        transfer = TransferConfig(
+            multipart_threshold=self.multipart_threshold,
+            multipart_chunksize=max(self.multipart_threshold, MIN_PART),
+        )
+        key = self.settings.prefix + key_rel
+        args = {
+            "ContentType": record.content_type,
+            "CacheControl": self.cache_control,
+            "Metadata": {SHA_META: record.sha256},
+        }
+        try:
+            self.client.upload_file(
+                str(path), self.settings.bucket, key, ExtraArgs=args, Config=transfer
+            )
+        except Exception as exc:
+            raise self._error(f"upload of {key}", exc) from exc
+        try:
+            after = os.stat(path)
+        except OSError:
+            after = None
+        if after is None or (after.st_mtime_ns, after.st_size) != (
+            before.st_mtime_ns,
+            before.st_size,
+        ):
+            raise BucketError(
+                f"media file {record.rel} changed while it was uploaded to bucket"
+                f" {self.settings.bucket!r}; the next build sends it again"
+            )
 
     def _manifest_condition(self, delivered: Delivered) -> dict[str, str]:
         """Replace the manifest only if it is still the one we wrote (or, knowing none, the
