@@ -149,7 +149,9 @@ def test_media_round_trips_through_the_record_form(config: Config, tmp_path: Pat
     assert [e.line for e in back.enclosures] == [e.line for e in post.enclosures]
 
 
-@settings(max_examples=150, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(value=st.one_of(st.text(max_size=40), st.integers(), st.lists(st.text(max_size=10))))
 def test_any_media_value_never_breaks_the_post(config: Config, value: object) -> None:
     text = json.dumps(value)
