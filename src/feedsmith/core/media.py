@@ -143,12 +143,18 @@ class MediaReader:
 
         URLs and site paths resolve against the post's URL as links in its content do (and as
         ``image`` always did); a relative ``image`` too, while a relative enclosure is a file
-        in ``media_dir``."""
+        in ``media_dir``. On a Jekyll site a path is what jekyll-feed makes of it
+        (``absolute_url``: under ``site.url``, ``baseurl`` included), and a relative enclosure
+        without ``media_dir`` is a file of the site."""
         text = xml_safe(value.strip())
         try:
             parts = urlsplit(text)
-            if not parts.scheme and not text.startswith("/") and not relative_to_post:
-                return self._media_path(text, key)
+            if not parts.scheme and not text.startswith("//"):
+                relative = not text.startswith("/")
+                if relative and not relative_to_post and (self.has_media or not self.jekyll):
+                    return self._media_path(text, key)
+                if self.jekyll:
+                    text = self.site + "/" + text.lstrip("/")
             resolved = urljoin(self.post_url, text)
             if is_allowed_url(resolved, _WEB):
                 return self._classify(quote_url(resolved), key)
