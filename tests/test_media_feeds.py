@@ -47,7 +47,8 @@ def media_site(site):  # type: ignore[no-untyped-def]
     write(
         site,
         "2025-01-02-episode.md",
-        "title: Episode 1\nimage: {path: /media/cover.png, alt: The cover}\naudio: ep1.mp3\n"
+        "title: Episode 1\nimage: {path: /media/cover.png, alt: The cover, banner: /media/w.jpg}\n"
+        "audio: ep1.mp3\n"
         "enclosures:\n  - {path: talks/ep2.m4a, title: The talk}\n"
         "  - {url: 'https://cdn.example.org/s.pdf', type: application/pdf, length: 2048}\n",
     )
@@ -109,6 +110,7 @@ def test_json_feed_has_image_and_attachments_with_exact_facts(media_site) -> Non
     items = {item["title"]: item for item in json.loads(data)["items"]}
     episode = items["Episode 1"]
     assert episode["image"] == f"{SITE}/media/cover.png"
+    assert episode["banner_image"] == f"{SITE}/media/w.jpg"
     mp3_item, m4a_item, pdf = episode["attachments"]
     assert mp3_item["url"] == f"{SITE}/media/ep1.mp3"
     assert mp3_item["mime_type"] == "audio/mpeg"
@@ -278,8 +280,43 @@ def test_spliced_documents_equal_whole_documents_with_media(site, in_content: bo
             ),
         ),
     ]
-    for group in group_posts(posts, {})[0]:
+    groups = group_posts(posts, {})[0] + group_posts(posts[1:], {})[0]  # and without pictures
+    for group in groups:
         spliced = documents.render_group(group, config)
         assert spliced["atom"] == documents.render_atom(group, config)
         assert spliced["rss"] == documents.render_rss(group, config)
         assert spliced["json"] == documents.render_json(group, config)
+
+
+def test_the_parse_cache_on_disk_keeps_pictures_and_enclosures(media_site) -> None:  # type: ignore[no-untyped-def]
+    config = build(media_site)
+    assert (media_site.root / ".feedsmith" / "parse-cache.msgpack").exists()
+    cached = {p.title: p for p in SiteBuilder(config, watch=False).scan(NOW).posts}
+    fresh = {
+        p.title: p for p in SiteBuilder(config, watch=False, persist_cache=False).scan(NOW).posts
+    }
+    assert cached["Episode 1"].picture == fresh["Episode 1"].picture
+    assert cached["Episode 1"].picture is not None and cached["Episode 1"].picture.width == 64
+    assert cached["Episode 1"].enclosures == fresh["Episode 1"].enclosures
+    assert [e.line for e in cached["Episode 1"].enclosures] == [4, 5, 5]
+    assert cached["Episode 1"].content_hash == fresh["Episode 1"].content_hash
+
+
+def test_a_rebuild_reads_no_media_file_again_unless_it_changed(media_site, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from feedsmith.pipeline import media_probe
+
+    build(media_site)
+    probed: list[str] = []
+    real = media_probe.probe
+
+    def counting(path: Path, size: int) -> media_probe.Facts:
+        probed.append(path.name)
+        return real(path, size)
+
+    monkeypatch.setattr(media_probe, "probe", counting)
+    write(media_site, "2025-01-04-plain.md", "title: Plain, edited\n")  # a full rebuild
+    build(media_site)
+    assert probed == []  # facts from state_dir/media-facts.json, by path, size and mtime
+    mp3(media_site.root / "media/ep1.mp3", 4.0)
+    build(media_site)
+    assert probed == ["ep1.mp3"]

@@ -13,6 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from feedsmith.core.config import Config
+from feedsmith.core.entry_hash import content_hash
 from feedsmith.core.model import Enclosure, ParseOutcome, Picture, Post
 from feedsmith.core.posts import parse_post
 from feedsmith.pipeline import records
@@ -124,6 +125,13 @@ def test_relative_enclosure_without_media_dir_is_a_warning(site) -> None:  # typ
     outcome = parse(site.config(), "audio: a.mp3\n")
     assert outcome.post is not None and outcome.post.enclosures == ()
     assert any("media_dir is not set" in p.reason for p in outcome.problems)
+
+
+def test_a_post_with_an_image_url_keeps_the_hash_it_had_before_media(config: Config) -> None:
+    post = post_of(config, "image: https://cdn.example.org/a.jpg\n")
+    assert post.picture is not None and post.picture.mime_type == "image/jpeg"
+    fields = (post.title, post.url, post.summary, post.content_html, post.categories, post.tags)
+    assert post.content_hash == content_hash(*fields, post.authors, post.image)
 
 
 def test_hashes_move_with_media_and_not_without(config: Config) -> None:

@@ -74,7 +74,11 @@ def media_fields(
 
     out: list[Any] = []
     if picture is not None:
-        facts = [picture.alt, picture.width, picture.height, picture.mime_type, url(picture.banner)]
+        # A remote picture's type is its URL's extension's (core/media.py): hashed as ``image``
+        # already, so a post with ``image: https://…/a.jpg`` keeps the hash it always had.
+        ours = picture.local is not None or picture.static is not None
+        mime = picture.mime_type if ours else None
+        facts = [picture.alt, picture.width, picture.height, mime, url(picture.banner)]
         if any(value is not None for value in facts):
             out.append(facts)
         else:
