@@ -15,7 +15,7 @@ from typing import Any
 
 import orjson
 
-from feedsmith.core.model import Author, Post
+from feedsmith.core.model import Author, Enclosure, Picture, Post
 
 
 def content_hash(
@@ -27,8 +27,17 @@ def content_hash(
     tags: tuple[str, ...],
     authors: tuple[Author, ...],
     image: str | None,
+    picture: Picture | None = None,
+    enclosures: tuple[Enclosure, ...] = (),
+    base: str = "",
 ) -> str:
     """Everything an entry shows except its dates: a change here means "the entry changed".
+
+    The media facts (a picture's size and type, each enclosure's URL, length, type, duration)
+    are appended only when there are any, so the hash of a post without media — or with only
+    an image URL, hashed as ``image`` — is what it was before feedsmith published media: an
+    upgrade must not mark every entry updated. ``base``: factored out of their URLs
+    (:func:`without_base`), for ``change_hash``.
 
     The hashed bytes are compact ``json.dumps(..., ensure_ascii=False)`` in UTF-8
     (:func:`content_blob_reference`). orjson writes exactly those bytes for lists of strings
@@ -45,11 +54,34 @@ def content_hash(
         [[a.name, a.email, a.uri] for a in authors],
         image,
     ]
+    media = media_fields(picture, enclosures, base)
+    if media:
+        fields.append(media)
     try:
         blob = orjson.dumps(fields)
     except TypeError:  # orjson.JSONEncodeError
         blob = content_blob_reference(fields)
     return hashlib.sha256(blob).hexdigest()
+
+
+def media_fields(
+    picture: Picture | None, enclosures: tuple[Enclosure, ...], base: str = ""
+) -> list[Any]:
+    """What a feed shows of a post's media beyond ``image`` (``[]``: nothing)."""
+
+    def url(text: str | None) -> str | None:
+        return without_base(text, base) if text and base else text
+
+    out: list[Any] = []
+    if picture is not None:
+        facts = [picture.alt, picture.width, picture.height, picture.mime_type, url(picture.banner)]
+        if any(value is not None for value in facts):
+            out.append(facts)
+        else:
+            out.append(None)
+    for e in enclosures:
+        out.append([url(e.url), e.mime_type, e.length, e.title, e.duration])
+    return out if any(item is not None for item in out) else []
 
 
 def without_base(text: str, base: str) -> str:
@@ -79,9 +111,13 @@ def post_hashes(
     tags: tuple[str, ...],
     authors: tuple[Author, ...],
     image: str | None,
+    picture: Picture | None = None,
+    enclosures: tuple[Enclosure, ...] = (),
 ) -> tuple[str, str]:
     """``(content_hash, change_hash)``: the second with the site's base URL factored out."""
-    digest = content_hash(title, url, summary, content_html, categories, tags, authors, image)
+    digest = content_hash(
+        title, url, summary, content_html, categories, tags, authors, image, picture, enclosures
+    )
     change = content_hash(
         title,
         without_base(url, base),
@@ -91,6 +127,9 @@ def post_hashes(
         tags,
         authors,
         without_base(image, base) if image else image,
+        picture,
+        enclosures,
+        base,
     )
     return digest, change
 
@@ -107,7 +146,33 @@ def with_content(post: Post, content_html: str, summary: str, base: str) -> Post
         post.tags,
         post.authors,
         post.image,
+        post.picture,
+        post.enclosures,
     )
     return dataclasses.replace(
         post, content_html=content_html, summary=summary, content_hash=digest, change_hash=change
     )
+
+
+def with_media(
+    post: Post, picture: Picture | None, enclosures: tuple[Enclosure, ...], base: str
+) -> Post:
+    """``post`` with its media facts as read from the files (at the edge), hashes to match.
+
+    Posts in a scan result carry no HTML (it stays in the parse index), so the hashes are not
+    recomputed from the fields: each is chained, ``sha256(parse-time hash + the facts)``. Same
+    input, same hash; a changed file changes the facts and so the hash (and the feeds' bytes),
+    never the id."""
+    media = media_fields(picture, enclosures)
+    if not media:
+        return dataclasses.replace(post, picture=picture, enclosures=enclosures)
+    digest = _chain(post.content_hash, media)
+    change = _chain(post.change_hash or post.content_hash, media_fields(picture, enclosures, base))
+    return dataclasses.replace(
+        post, picture=picture, enclosures=enclosures, content_hash=digest, change_hash=change
+    )
+
+
+def _chain(digest: str, media: list[Any]) -> str:
+    blob = content_blob_reference([digest, media])
+    return hashlib.sha256(blob).hexdigest()

@@ -55,6 +55,9 @@ class Picture:
     ``url`` is absolute. ``width``/``height``/``mime_type`` come from the front matter or, for a
     local file, from the file itself (read at the edge, :mod:`feedsmith.pipeline.media`);
     ``None`` when unknown. ``banner`` is JSON Feed's ``banner_image`` when one is given.
+    ``local`` (a path relative to ``media_dir``) or ``static`` (a site path under the site's
+    static folder, a Jekyll site's root) names the file the facts are read from; ``line`` is
+    the front-matter line a problem with that file points at.
     """
 
     url: str
@@ -63,6 +66,9 @@ class Picture:
     height: int | None = None
     mime_type: str | None = None
     banner: str | None = None
+    local: str | None = None
+    static: str | None = None
+    line: int | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)
@@ -81,6 +87,10 @@ class Enclosure:
     title: str | None = None
     duration: float | None = None
     local: str | None = None
+    #: A site path under the site's static folder (a Jekyll site's root), facts read from it.
+    static: str | None = None
+    #: The front-matter line a problem with the file points at (not published).
+    line: int | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)

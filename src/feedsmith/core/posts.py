@@ -23,7 +23,7 @@ from collections.abc import Iterable
 from datetime import date, datetime, time
 from pathlib import PurePosixPath
 from typing import Any
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urlsplit
 
 from feedsmith.core.config import Config
 from feedsmith.core.dates import parse_date, split_dated_name
@@ -44,18 +44,16 @@ from feedsmith.core.jekyll.post import (
     render_body,
 )
 from feedsmith.core.markdown import html_to_text, inline_text, render_html_post, render_post
+from feedsmith.core.media import read_media
 from feedsmith.core.meta_values import DROP, clean_opt, falsy, json_safe, kind, scalar_text, truthy
 from feedsmith.core.model import ParseOutcome, Post, Problem, ScanResult, Severity
 from feedsmith.core.permalinks import SitePathError, expand_permalink, quote_url, site_path
 from feedsmith.core.post_names import read_authors, read_names
 from feedsmith.core.text import escape_controls, truncate, xml_safe
-from feedsmith.core.urlsafety import is_allowed_url
 
 log = logging.getLogger("feedsmith.posts")
 
 SUMMARY_LIMIT = 300
-#: What an ``image`` may be: a picture is fetched over the web, never from a ``mailto:``.
-_WEB_SCHEMES = frozenset({"http", "https"})
 # An excerpt the author wrote on purpose is kept longer than a derived one, but still bounded:
 # some blogs paste a whole article into ``description``.
 EXPLICIT_SUMMARY_LIMIT = 1000
@@ -65,7 +63,7 @@ _SUMMARY_KEYS = ("excerpt", "description", "summary")
 _KNOWN_KEYS = {
     "title", "date", *_UPDATED_KEYS, "categories", "category", "tags", "tag", "author",
     "authors", *_SUMMARY_KEYS, "permalink", "url", "id", "guid", "slug", "published", "draft",
-    "lang", "image",
+    "lang", "image", "enclosure", "enclosures", "audio", "video",
 }  # fmt: skip
 
 
@@ -202,7 +200,8 @@ class _Parser:
                     html_to_text(render(excerpt, url, None)[0]), SUMMARY_LIMIT
                 )
         summary = summary or derived_summary
-        image = self._image(meta.get("image"), url)
+        picture, enclosures = read_media(meta, self.config, url, self.problem, self._key_line)
+        image = picture.url if picture is not None else None
         lang = clean_opt(meta.get("lang"))
         extra = {k: v for k, v in ((k, json_safe(v)) for k, v in meta.items()) if v is not DROP}
         for key in _KNOWN_KEYS:
@@ -217,6 +216,8 @@ class _Parser:
             tags,
             authors,
             image,
+            picture,
+            enclosures,
         )
         post = Post(
             source=self.rel,
@@ -236,6 +237,8 @@ class _Parser:
             change_hash=change,
             lang=lang,
             image=image,
+            picture=picture,
+            enclosures=enclosures,
             default_author=default_author,
             extra=extra,
             identity_key="" if self.id_given else content_key(meta, doc.body),
@@ -349,21 +352,6 @@ class _Parser:
             if text:
                 return truncate(text, EXPLICIT_SUMMARY_LIMIT)
         return ""
-
-    def _image(self, value: object, url: str) -> str | None:
-        """``image`` as a string or jekyll-seo-tag's ``{path: …}``, absolute against the post."""
-        if isinstance(value, dict):
-            value = value.get("path", value.get("url"))
-        if not isinstance(value, str) or not value.strip():
-            return None
-        try:
-            resolved = urljoin(url, xml_safe(value.strip()))
-            if is_allowed_url(resolved, _WEB_SCHEMES):
-                return quote_url(resolved)
-        except ValueError:  # a broken IPv6 host such as "//[x"
-            pass
-        self.problem("warning", "image: not an http(s) URL or a path; ignored", "image")
-        return None
 
     def _liquid(
         self,

@@ -251,6 +251,8 @@ def _write_rows(fh: BinaryIO, fingerprint: str, entries: dict[str, Entry]) -> No
                     authors.append(list(key))
                 refs.append(at)
             post_state["authors"] = refs
+            post_state["picture"] = records.picture_row(post_state["picture"])
+            post_state["enclosures"] = records.enclosure_rows(post_state["enclosures"])
             for name in _DATES:
                 post_state[name] = _compact_date(post_state[name], zones, zone_at)
         rows.append([rel, entry_state, outcome_state, post_state])
@@ -321,6 +323,8 @@ def _read_rows(reader: Any, chunks: int) -> dict[str, Entry]:
                     post_state["categories"] = tuple(post_state["categories"])
                     post_state["tags"] = tuple(post_state["tags"])
                 post_state["authors"] = tuple(map(pick_author, post_state["authors"]))
+                post_state["picture"] = records.picture_from(post_state["picture"])
+                post_state["enclosures"] = records.enclosures_from(post_state["enclosures"])
                 date = post_state["date"]
                 if type(date) is list:
                     post_state["date"] = from_timestamp(date[0], zones[date[1]])

@@ -21,7 +21,7 @@ from zoneinfo import ZoneInfo
 
 import msgpack
 
-from feedsmith.core.model import Author, Post, Problem
+from feedsmith.core.model import Author, Enclosure, Picture, Post, Problem
 
 EXT_DATETIME = 1
 EXT_BIGINT = 2
@@ -29,11 +29,21 @@ EXT_BIGINT = 2
 POST_FIELDS = tuple(f.name for f in dataclasses.fields(Post))
 AUTHOR_FIELDS = tuple(f.name for f in dataclasses.fields(Author))
 PROBLEM_FIELDS = tuple(f.name for f in dataclasses.fields(Problem))
-LAYOUT = [list(POST_FIELDS), list(AUTHOR_FIELDS), list(PROBLEM_FIELDS)]
+PICTURE_FIELDS = tuple(f.name for f in dataclasses.fields(Picture))
+ENCLOSURE_FIELDS = tuple(f.name for f in dataclasses.fields(Enclosure))
+LAYOUT = [
+    list(POST_FIELDS),
+    list(AUTHOR_FIELDS),
+    list(PROBLEM_FIELDS),
+    list(PICTURE_FIELDS),
+    list(ENCLOSURE_FIELDS),
+]
 
 _CATEGORIES = POST_FIELDS.index("categories")
 _TAGS = POST_FIELDS.index("tags")
 _AUTHORS = POST_FIELDS.index("authors")
+_PICTURE = POST_FIELDS.index("picture")
+_ENCLOSURES = POST_FIELDS.index("enclosures")
 
 
 # -- values ----------------------------------------------------------------------------------
@@ -156,7 +166,44 @@ def post_row(post: Post) -> list[Any]:
         if type(author) is not Author:
             raise TypeError(f"cannot store {type(author).__name__} as an Author")
     row[_AUTHORS] = [[a.name, a.email, a.uri] for a in authors]
+    row[_PICTURE] = picture_row(row[_PICTURE])
+    row[_ENCLOSURES] = enclosure_rows(row[_ENCLOSURES])
     return row
+
+
+def picture_row(picture: Picture | None) -> list[Any] | None:
+    """A post's picture as a plain list (its fields in :data:`PICTURE_FIELDS` order)."""
+    if picture is None:
+        return None
+    if type(picture) is not Picture:
+        raise TypeError(f"cannot store {type(picture).__name__} as a Picture")
+    return list(vars(picture).values())
+
+
+def enclosure_rows(enclosures: tuple[Enclosure, ...]) -> list[list[Any]]:
+    rows = []
+    for enclosure in enclosures:
+        if type(enclosure) is not Enclosure:
+            raise TypeError(f"cannot store {type(enclosure).__name__} as an Enclosure")
+        rows.append(list(vars(enclosure).values()))
+    return rows
+
+
+def picture_from(row: list[Any] | None) -> Picture | None:
+    if row is None:
+        return None
+    picture = object.__new__(Picture)
+    object.__setattr__(picture, "__dict__", dict(zip(PICTURE_FIELDS, row, strict=True)))
+    return picture
+
+
+def enclosures_from(rows: list[list[Any]]) -> tuple[Enclosure, ...]:
+    out = []
+    for row in rows:
+        enclosure = object.__new__(Enclosure)
+        object.__setattr__(enclosure, "__dict__", dict(zip(ENCLOSURE_FIELDS, row, strict=True)))
+        out.append(enclosure)
+    return tuple(out)
 
 
 class Reader:
@@ -192,6 +239,8 @@ class Reader:
             except TypeError:  # an unhashable name (never made by the parser): kept as it is
                 row[at] = tuple(row[at])
         row[_AUTHORS] = tuple(map(self.author, row[_AUTHORS]))
+        row[_PICTURE] = picture_from(row[_PICTURE])
+        row[_ENCLOSURES] = enclosures_from(row[_ENCLOSURES])
         post = object.__new__(Post)
         object.__setattr__(post, "__dict__", dict(zip(POST_FIELDS, row, strict=True)))
         return post
