@@ -65,13 +65,11 @@ def cover_findings(facts: CoverFacts) -> list[Finding]:
     if facts.width != facts.height:
         err(f"must be square, is {facts.width}×{facts.height} px")
     side = max(facts.width, facts.height)
-    if not 1400 <= min(facts.width, facts.height) or side > 3000:
+    if not min(facts.width, facts.height) >= 1400 or side > 3000:
         err(f"must be 1,400 to 3,000 px on a side, is {facts.width}×{facts.height} px")
     if facts.format not in ("JPEG", "PNG"):
         err(f"must be JPEG or PNG, is {facts.format}")
-    if facts.mode not in ("RGB", "RGBA", "L", "P") or facts.mode == "CMYK":
-        err(f"must be in the RGB colour space, is {facts.mode}")
-    elif facts.mode != "RGB" and facts.format == "JPEG" and facts.mode != "L":
+    if facts.mode not in ("RGB", "RGBA", "P"):  # P: a PNG palette of RGB colours
         err(f"must be in the RGB colour space, is {facts.mode}")
     return out
 
@@ -87,8 +85,8 @@ def plan_findings(plan: ShowPlan, config: Config) -> list[Finding]:
         post = episode.post
         enclosure = post.enclosures[0]
 
-        def say(severity: str, reason: str, key: str) -> None:
-            out.append(Finding(severity, reason, post.source, key))  # type: ignore[arg-type]
+        def say(severity: str, reason: str, key: str, source: str = post.source) -> None:
+            out.append(Finding(severity, reason, source, key))  # type: ignore[arg-type]
 
         if not enclosure.length:
             say("error", "enclosure has no length (Apple needs the size in bytes)", "enclosure")
@@ -139,5 +137,5 @@ def _show_findings(show: PodcastShow, config: Config) -> list[Finding]:
         if value and len(value) > TEXT_CHARS:
             say("warning", f"{key} cut to Apple's {TEXT_CHARS} characters", key)
     if not show.owner_email:
-        say("warning", "no owner.email: Apple and others use it to verify who owns the show", "owner")
+        say("warning", "no owner.email: apps use it to verify who owns the show", "owner")
     return out

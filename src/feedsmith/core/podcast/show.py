@@ -72,9 +72,7 @@ class ShowPlan:
     findings: tuple[Finding, ...]
 
 
-def plan_show(
-    show: PodcastShow, group: FeedGroup, config: Config, guid: str
-) -> ShowPlan:
+def plan_show(show: PodcastShow, group: FeedGroup, config: Config, guid: str) -> ShowPlan:
     """Every post of the feed that has an enclosure, as an episode."""
     findings: list[Finding] = []
     episodes: list[Episode] = []

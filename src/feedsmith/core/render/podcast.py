@@ -85,9 +85,7 @@ def render_show(
         fg.podcast.itunes_complete(True)
     if show.new_feed_url:
         fg.podcast.itunes_new_feed_url(show.new_feed_url)
-    fg.register_extension(
-        "podcastns", _ShowNs, _EpisodeNs, atom=False, rss=True
-    )
+    fg.register_extension("podcastns", _ShowNs, _EpisodeNs, atom=False, rss=True)
     fg.podcastns.show = show
     fg.podcastns.guid = plan.guid
     fg.podcastns.cover = cover_url(show.image, config) if show.image else None
