@@ -106,21 +106,24 @@ def test_podcastparser_reads_back_the_show_and_every_episode(show_site) -> None:
     )
     episode(site, 3, "chapters: https://cdn.example.com/ep3.chapters.json")
     site.write_post("2025-01-04-text.md", "---\ntitle: Not an episode\ntags: [show]\n---\nText.\n")
-    _, report = build(site)
+    build(site)
     data = rss_of(site)
     parsed = podcastparser.parse(f"{SITE}/feeds/tags/show.rss.xml", io.BytesIO(data))
     assert parsed["title"] == "The Test Show"
     assert parsed["itunes_author"] == "Jane Host"
     assert parsed["cover_url"] == f"{SITE}/media/cover.png"
     assert parsed["type"] == "serial"
-    assert b"<podcast:funding url=\"https://example.com/donate\">Support us</podcast:funding>" in data
+    assert b'<podcast:funding url="https://example.com/donate">Support us</podcast:funding>' in data
     episodes = {e["title"]: e for e in parsed["episodes"]}
     assert sorted(episodes) == ["Episode 1", "Episode 2", "Episode 3"]  # the text post is not
     for n in (1, 2, 3):
         ep = episodes[f"Episode {n}"]
         assert ep["enclosures"] == [
-            {"url": f"https://cdn.example.com/ep{n}.mp3", "file_size": 1000 + n,
-             "mime_type": "audio/mpeg"}
+            {
+                "url": f"https://cdn.example.com/ep{n}.mp3",
+                "file_size": 1000 + n,
+                "mime_type": "audio/mpeg",
+            }
         ]
         assert ep["total_time"] == 3600 + n * 60 + 5
         assert ep["number"] == n
@@ -142,7 +145,9 @@ def test_podcastparser_reads_back_the_show_and_every_episode(show_site) -> None:
     assert '<podcast:locked owner="jane@example.com">yes</podcast:locked>' in text
     assert "<itunes:explicit>false</itunes:explicit>" in text
     assert '<itunes:category text="Arts">' in text and '<itunes:category text="Books"/>' in text
-    assert '<podcast:transcript url="https://blog.example.com/media/ep1.vtt" type="text/vtt"/>' in text
+    assert (
+        '<podcast:transcript url="https://blog.example.com/media/ep1.vtt" type="text/vtt"/>' in text
+    )
 
 
 def test_feedparser_no_bozo_and_validator_rules_clean(show_site) -> None:  # type: ignore[no-untyped-def]
@@ -163,7 +168,8 @@ def test_guid_is_podcast_index_uuid5_of_the_feed_url_and_survives_a_move(show_si
     episode(site, 1)
     build(site)
     expected = uuid.uuid5(
-        uuid.UUID("ead4c236-bf58-58c6-a2c6-a6b28d128cb6"), "blog.example.com/feeds/tags/show.rss.xml"
+        uuid.UUID("ead4c236-bf58-58c6-a2c6-a6b28d128cb6"),
+        "blog.example.com/feeds/tags/show.rss.xml",
     )
     assert f"<podcast:guid>{expected}</podcast:guid>".encode() in rss_of(site)
     moved = dict(site.settings["site"], url="https://new-host.example.org")
@@ -196,3 +202,21 @@ def test_other_feeds_are_plain_rss(show_site) -> None:  # type: ignore[no-untype
     episode(site, 1)
     build(site)
     assert b"itunes" not in (site.output_dir / "all.rss.xml").read_bytes()
+
+
+def test_feed_page_says_podcast_with_cover_and_open_in_links(show_site) -> None:  # type: ignore[no-untyped-def]
+    site = show_site
+    episode(site, 1)
+    build(site)
+    page = (site.output_dir / "tags" / "show.html").read_text()
+    feed = f"{SITE}/feeds/tags/show.rss.xml"
+    assert "A podcast: The Test Show" in page
+    assert f'src="{SITE}/media/cover.png"' in page
+    assert 'href="podcast://blog.example.com/feeds/tags/show.rss.xml"' in page  # Apple Podcasts
+    for app in ("Overcast", "Pocket Casts", "AntennaPod"):
+        assert f">{app}</a>" in page
+    assert "https://antennapod.org/deeplink/subscribe?url=" + feed.replace(":", "%3A").replace(
+        "/", "%2F"
+    ) in page
+    assert "<script src=" in page and page.count("<script") == 1  # only our own feedsmith.js
+    assert "A podcast" not in (site.output_dir / "all.html").read_text()

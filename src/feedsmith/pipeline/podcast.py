@@ -25,7 +25,7 @@ from feedsmith.core.config import Config, PodcastShow
 from feedsmith.core.decoding import display_path
 from feedsmith.core.documents import doc_links
 from feedsmith.core.groups import FeedGroup, group_posts
-from feedsmith.core.layout import feed_files, feed_url
+from feedsmith.core.layout import feed_base, feed_files, feed_url
 from feedsmith.core.model import Post, Problem
 from feedsmith.core.podcast.checks import CoverFacts, cover_findings, plan_findings
 from feedsmith.core.podcast.episode import Episode, Finding
@@ -86,7 +86,7 @@ class ShowRenders:
         show = show_for(group, cfg.podcasts)
         if show is None or "rss" not in cfg.feed.formats:
             return False
-        plan = plan_show(show, group, cfg, self.guid(show, group))
+        plan = plan_show(show, group, cfg, self.guid(show, group), feed_base(group))
         plan, findings = self._checked(plan)
         self.problems.extend(self.report(findings))
         links = doc_links(group, cfg, "rss")
@@ -200,7 +200,7 @@ def check_shows(config: Config, posts: list[Post]) -> list[Problem]:
         if show is None:
             continue
         matched.add(show.feed)
-        plan = plan_show(show, group, config, show.guid or "")
+        plan = plan_show(show, group, config, show.guid or "", feed_base(group))
         problems.extend(renders.report(renders._checked(plan)[1]))
     for show in config.podcasts:
         if show.feed not in matched:

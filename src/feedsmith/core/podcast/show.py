@@ -17,7 +17,6 @@ from dataclasses import dataclass
 
 from feedsmith.core.config import Config, PodcastShow
 from feedsmith.core.groups import FeedGroup
-from feedsmith.core.layout import feed_base, feed_files, feed_url
 from feedsmith.core.naming import normalize_name
 from feedsmith.core.podcast.episode import Episode, Finding, read_episode
 
@@ -26,6 +25,7 @@ __all__ = [
     "ShowPlan",
     "chapters_file",
     "chapters_json",
+    "cover_url",
     "default_guid",
     "fit",
     "plan_show",
@@ -55,8 +55,13 @@ def default_guid(feed_url: str) -> str:
     return str(uuid.uuid5(PODCAST_GUID_NAMESPACE, bare))
 
 
-def show_rss_url(group: FeedGroup, config: Config) -> str:
-    return feed_url(config, feed_files(group, ["rss"])["rss"])
+def cover_url(image: str, config: Config) -> str:
+    """A show's ``image:`` as a URL: as given, a site path, or a file under ``media_dir``."""
+    if "://" in image:
+        return image
+    if image.startswith("/"):
+        return config.site.url + image
+    return f"{config.site.url}/media/{image}"
 
 
 @dataclass(frozen=True)
@@ -72,8 +77,12 @@ class ShowPlan:
     findings: tuple[Finding, ...]
 
 
-def plan_show(show: PodcastShow, group: FeedGroup, config: Config, guid: str) -> ShowPlan:
-    """Every post of the feed that has an enclosure, as an episode."""
+def plan_show(
+    show: PodcastShow, group: FeedGroup, config: Config, guid: str, base: str
+) -> ShowPlan:
+    """Every post of the feed that has an enclosure, as an episode. ``base``: the feed's
+    files' name without suffix (:func:`feedsmith.core.layout.feed_base`), where its chapters
+    files go."""
     findings: list[Finding] = []
     episodes: list[Episode] = []
     chapters: dict[str, bytes] = {}
@@ -83,15 +92,15 @@ def plan_show(show: PodcastShow, group: FeedGroup, config: Config, guid: str) ->
         episode, found = read_episode(post, config.site.url, config.media_dir is not None)
         findings.extend(found)
         if episode.chapter_list:
-            rel = chapters_file(group, post.slug)
+            rel = chapters_file(base, post.slug)
             chapters[rel] = chapters_json(episode)
         episodes.append(episode)
     return ShowPlan(show, group, guid, tuple(episodes), chapters, tuple(findings))
 
 
-def chapters_file(group: FeedGroup, slug: str) -> str:
+def chapters_file(base: str, slug: str) -> str:
     """``tags/show.chapters/<post slug>.json``: beside the feed, one per episode."""
-    return f"{feed_base(group)}.chapters/{slug}.json"
+    return f"{base}.chapters/{slug}.json"
 
 
 def chapters_json(episode: Episode) -> bytes:

@@ -20,24 +20,15 @@ from typing import Any
 from feedsmith.core.config import Config, PodcastShow
 from feedsmith.core.podcast.checks import DESCRIPTION_BYTES, TEXT_CHARS
 from feedsmith.core.podcast.episode import CHAPTERS_TYPE, Episode, Linked
-from feedsmith.core.podcast.show import ShowPlan, fit
+from feedsmith.core.podcast.show import ShowPlan, cover_url, fit
 from feedsmith.core.render import atom_rss
 from feedsmith.core.render.common import DocLinks
 from feedsmith.core.text import xml_safe
 
-__all__ = ["ITUNES_NS", "PODCAST_NS", "cover_url", "render_show"]
+__all__ = ["ITUNES_NS", "PODCAST_NS", "render_show"]
 
 ITUNES_NS = "http://www.itunes.com/dtds/podcast-1.0.dtd"
 PODCAST_NS = "https://podcastindex.org/namespace/1.0"
-
-
-def cover_url(image: str, config: Config) -> str:
-    """A show's ``image:`` as a URL: as given, a site path, or a file under ``media_dir``."""
-    if "://" in image:
-        return image
-    if image.startswith("/"):
-        return config.site.url + image
-    return f"{config.site.url}/media/{image}"
 
 
 def render_show(
