@@ -162,3 +162,9 @@ def test_no_shows_no_change(site) -> None:  # type: ignore[no-untyped-def]
     episode(site, 1)
     report = build_site(site.config(), NOW)
     assert not report.problems
+
+
+def test_shows_need_rss(site) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(ConfigError) as err:
+        site.config(podcasts=[{"feed": "all"}], feed={"formats": ["atom"]})
+    assert err.value.key == "podcasts"

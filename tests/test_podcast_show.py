@@ -215,8 +215,10 @@ def test_feed_page_says_podcast_with_cover_and_open_in_links(show_site) -> None:
     assert 'href="podcast://blog.example.com/feeds/tags/show.rss.xml"' in page  # Apple Podcasts
     for app in ("Overcast", "Pocket Casts", "AntennaPod"):
         assert f">{app}</a>" in page
-    assert "https://antennapod.org/deeplink/subscribe?url=" + feed.replace(":", "%3A").replace(
-        "/", "%2F"
-    ) in page
+    assert (
+        "https://antennapod.org/deeplink/subscribe?url="
+        + feed.replace(":", "%3A").replace("/", "%2F")
+        in page
+    )
     assert "<script src=" in page and page.count("<script") == 1  # only our own feedsmith.js
     assert "A podcast" not in (site.output_dir / "all.html").read_text()

@@ -270,7 +270,7 @@ def config_from_mapping(
         publish=_publish(raw, path),
         websub=websub,
         media_dir=media_dir,
-        podcasts=read_podcasts(raw.get("podcasts"), path),
+        podcasts=read_podcasts(raw.get("podcasts"), path, feed.formats),
     )
 
 

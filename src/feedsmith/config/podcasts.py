@@ -24,10 +24,12 @@ _KINDS = ("category", "tag", "author")
 _KEYS = {f.name for f in fields(PodcastShow)} - {"owner_name", "owner_email"} | {"owner"}
 
 
-def read_podcasts(raw: Any, path: Path) -> tuple[PodcastShow, ...]:
+def read_podcasts(raw: Any, path: Path, formats: tuple[str, ...]) -> tuple[PodcastShow, ...]:
     """The ``podcasts:`` list (``None``: no shows); one show per feed."""
-    if raw is None:
+    if raw is None or raw == []:
         return ()
+    if "rss" not in formats:
+        raise ConfigError(path, "podcasts", "needs rss in feed.formats (a show is an RSS feed)")
     if not isinstance(raw, list):
         raise ConfigError(path, "podcasts", f"must be a list of shows, not {type_name(raw)}")
     shows: list[PodcastShow] = []
