@@ -880,7 +880,7 @@ FAMILIES: dict[str, Family] = {
     "misc": Family(
         words(
             "InvalidLanguage MissingDCLanguage InvalidBooleanAttribute UnexpectedText"
-            " InvalidVersion"
+            " InvalidVersion InvalidIntegerAttribute InvalidMIMEAttribute"
         )
     ),
 }

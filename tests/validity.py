@@ -1125,6 +1125,10 @@ def _rss_plain(doc: _Doc, el: Any, where: str) -> list[str]:
     return found
 
 
+#: validators.py's ``mime_re``: ``type/subtype`` with optional parameters.
+_MIME_TYPE = re.compile(r"[^\s()<>,;:\\\"/\[\]?=]+/[^\s()<>,;:\\\"/\[\]?=]+(\s*;\s*.+)?")
+
+
 def check_rss(data: bytes, *, path_only_links: bool = False, now: float | None = None) -> list[str]:
     """Problems with ``data`` as an RSS 2.0 document."""
     doc, found = _parse(data)
@@ -1280,6 +1284,14 @@ def check_rss(data: bytes, *, path_only_links: bool = False, now: float | None =
                     found.append(f"MissingAttribute: {label} <enclosure>: {attr}")
             if el.get("url") is not None:
                 found += _fmt(_uri_problems(el.get("url")), f"{label} <enclosure url>")
+            # rss.py's enclosure.prevalidate: a length that is not an integer above zero (the
+            # RSS profile's "0 when unknown" included) and a type that is not a MIME type.
+            length = el.get("length")
+            if length is not None and not (length.isdigit() and int(length) > 0):
+                found.append(f"InvalidIntegerAttribute: {label} <enclosure length={length!r}>")
+            mime = el.get("type")
+            if mime is not None and not _MIME_TYPE.fullmatch(mime):
+                found.append(f"InvalidMIMEAttribute: {label} <enclosure type={mime!r}>")
         found += _twins(item, ITEM_SEMANTIC_TWINS, "DuplicateItemSemantics", label)
     return found + _all_bad_characters(doc, "channel")
 

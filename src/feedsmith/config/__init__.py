@@ -202,6 +202,10 @@ def config_from_mapping(
     pages = feed_raw.get("pages", True)
     if not isinstance(pages, bool):
         raise ConfigError(path, "feed.pages", f"must be true or false, not {_type_name(pages)}")
+    image_in_content = feed_raw.get("image_in_content", False)
+    if not isinstance(image_in_content, bool):
+        why = f"must be true or false, not {_type_name(image_in_content)}"
+        raise ConfigError(path, "feed.image_in_content", why)
     feed = FeedConfig(
         max_entries=max_entries,
         content=content,  # type: ignore[arg-type]
@@ -210,6 +214,7 @@ def config_from_mapping(
         archive_page_size=page_size or max_entries,
         archive_content=archive_content,  # type: ignore[arg-type]
         pages=pages,
+        image_in_content=image_in_content,
     )
 
     schedule_raw = _section(raw, "schedule", path)

@@ -63,6 +63,9 @@ class FeedConfig:
     archive_content: Literal["summary", "full"] = "summary"
     #: An HTML page per feed (``tags/ai.html``) for people who click a feed link.
     pages: bool = True
+    #: The post's picture also as an ``<img>`` atop the full content, for readers that ignore
+    #: Media RSS (off: most readers show ``media:thumbnail``, and would then show it twice).
+    image_in_content: bool = False
 
 
 @dataclass(frozen=True)

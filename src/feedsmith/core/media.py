@@ -193,10 +193,11 @@ class MediaReader:
     # -- enclosures ------------------------------------------------------------------------
 
     def enclosures(self, meta: dict[str, Any]) -> tuple[Enclosure, ...]:
-        """Every attachment, in key order then list order; the same URL twice is kept once."""
+        """Every attachment, in front-matter order (RSS carries the first: a podcast's
+        ``audio:`` written first stays first); the same URL twice is kept once."""
         found: list[Enclosure] = []
         seen: set[str] = set()
-        for key in _ENCLOSURE_KEYS:
+        for key in [k for k in meta if k in _ENCLOSURE_KEYS]:
             value = meta.get(key)
             if value is None or value == "" or value == []:
                 continue
@@ -249,7 +250,7 @@ class MediaReader:
             self.problem(
                 "warning",
                 f"{key}: remote file {where.url} has no length (no network at build time); "
-                'RSS says length="0"',
+                "RSS gets no enclosure for it",
                 key,
             )
         return Enclosure(

@@ -24,6 +24,7 @@ from feedsmith.core.layout import MANIFEST
 from feedsmith.core.model import Problem
 from feedsmith.core.state import json_bytes
 from feedsmith.pipeline.listing import Key, Listing, intact, stat_key
+from feedsmith.pipeline.media_probe import restat
 from feedsmith.pipeline.report import BuildReport
 from feedsmith.system.statedir import write_atomic
 
@@ -49,6 +50,9 @@ class Memo:
     keys_digest: str | None = None
     from_disk: bool = False  # a new process: the published files are checked too
     templates: str = ""  # see FastPath.templates_key
+    #: The media files the build measured → their stat keys (:mod:`.media_probe`): an edited
+    #: recording must re-render the entries attaching it though no post changed.
+    media: dict[str, tuple[int, int] | None] = dataclasses.field(default_factory=dict)
 
 
 def keys_digest(keys: list[Key]) -> str:
@@ -85,7 +89,14 @@ class FastPath:
                 seen.append((str(path.relative_to(root)), st.st_mtime_ns, st.st_size))
         return hashlib.sha256(repr(seen).encode("utf-8", "surrogatepass")).hexdigest()
 
-    def remember(self, listing: Listing, report: BuildReport, *, racy: bool) -> None:
+    def remember(
+        self,
+        listing: Listing,
+        report: BuildReport,
+        *,
+        racy: bool,
+        media: dict[str, tuple[int, int] | None] | None = None,
+    ) -> None:
         self.memo = Memo(
             keys=listing.keys,
             source_problems=list(listing.problems),
@@ -95,6 +106,7 @@ class FastPath:
             report=report,
             racy=racy,
             templates=self.templates_key(),
+            media=dict(media or {}),
         )
         if self.persist:
             self.save(self.memo)
@@ -118,6 +130,7 @@ class FastPath:
                 "state": memo.state,
                 "next_publish": memo.next_publish.isoformat() if memo.next_publish else None,
                 "templates": memo.templates,
+                "media": [[k, v] for k, v in sorted(memo.media.items())],
                 "posts": report.posts,
                 "feeds": report.feeds_written + report.feeds_unchanged,
                 "skipped": report.skipped,
@@ -167,6 +180,7 @@ class FastPath:
                 keys_digest=str(raw["keys"]),
                 from_disk=True,
                 templates=str(raw["templates"]),
+                media={str(k): tuple(v) if v else None for k, v in raw["media"]},  # type: ignore[misc]
             )
         except (OSError, ValueError, KeyError, TypeError):
             return None
@@ -213,6 +227,8 @@ class FastPath:
         if stat_key(self.state_path) != memo.state:
             return None
         if memo.templates != self.templates_key():
+            return None
+        if memo.media and restat(list(memo.media)) != memo.media:
             return None
         if memo.from_disk:
             # What a new process's full path would verify too: every published file still is

@@ -61,6 +61,7 @@ from feedsmith.pipeline.idbook import IdBook
 from feedsmith.pipeline.index import ParseIndex, Scanned
 from feedsmith.pipeline.links import resolve_links
 from feedsmith.pipeline.listing import Key, Listed, Listing, list_sources, quick_keys, stat_key
+from feedsmith.pipeline.media_probe import MediaProbe
 from feedsmith.pipeline.memo import FastPath
 from feedsmith.pipeline.plan import RenderPlanner, plan_id_map
 from feedsmith.pipeline.report import BuildError, BuildReport, ProgressFn, RenderError
@@ -121,6 +122,7 @@ class SiteBuilder:
         self.fast = FastPath(config, self.fingerprint, self.state_path, persist=not watch)
         self.planner = RenderPlanner(config, self.fingerprint, self.parse)
         self.ids = IdBook(config)  # the id each post was published under (identity.py)
+        self.media = MediaProbe(config, persist=persist_cache)  # media files' facts
         #: Where builds go: the local writer always, first; then ``sinks`` in order.
         self.local = LocalWriter()
         self.sinks: tuple[Sink, ...] = tuple(sinks)
@@ -340,6 +342,7 @@ class SiteBuilder:
         present = {key[0] for key in listing.keys}
         assigned = assign(outcomes, self.ids.known(), present, memo=self.ids.memo)
         result = resolve_links(collect(assigned.outcomes, now), self.config, self._html_of)
+        result = self.media.resolve(result)
         if warn_held:
             result.problems.extend(assigned.held)
         dropped = sum(1 for p in listing.problems if p.severity == "error")
@@ -410,7 +413,7 @@ class SiteBuilder:
         # A post reading other files cannot be judged by its own stat key: as for racy ones,
         # the next build looks again.
         racy = self.parse.racy or self.parse.reads_others
-        self.fast.remember(listing, report, racy=racy)
+        self.fast.remember(listing, report, racy=racy, media=self.media.seen)
 
     def _lose_track(self) -> None:
         """After a failed build: what was kept about the last one may no longer describe the

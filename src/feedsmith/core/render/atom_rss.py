@@ -35,6 +35,16 @@ from feedsmith.core.render.common import (
     shown,
 )
 from feedsmith.core.render.hubs import HubExtension, NoHubEntryExtension, doc_hubs
+from feedsmith.core.render.media_rss import (
+    MEDIA_NS,
+    MediaEntryExtension,
+    MediaNamespace,
+    atom_links,
+    content_with_image,
+    has_media,
+    has_media_rss,
+    rss_enclosure,
+)
 from feedsmith.core.text import xml_safe
 from feedsmith.core.urlsafety import is_allowed_url
 
@@ -118,6 +128,9 @@ def _generator(
     if hubs:  # registered only then: without hubs the documents are what they were
         fg.register_extension("websub", HubExtension, NoHubEntryExtension, atom=False, rss=True)
         fg.websub.hubs = hubs
+    if any(has_media_rss(p) for p in posts):
+        # Registered only then: a blog without pictures keeps its bytes (no xmlns:media).
+        fg.register_extension("media", MediaNamespace, MediaEntryExtension, atom=True, rss=True)
     fg.id(feed_id(group, config))
     fg.title(feed_title(group, config))
     fg.updated(feed_date(newest_update(posts)))  # sets lastBuildDate too
@@ -165,13 +178,29 @@ def _fill_entry(fe: FeedEntry, post: Post, config: Config, schemes: Mapping[str,
         # (feedgen's description() would also set the Atom content: only the RSS field is set.)
         fe._FeedEntry__rss_description = html.escape(post.summary, quote=False)  # type: ignore[attr-defined]
     if full and post.content_html:
-        fe.content(post.content_html, type="html")
+        content = post.content_html
+        if config.feed.image_in_content:
+            content = content_with_image(post, content)
+        fe.content(content, type="html")
     elif not post.summary:
         # A post with no text at all (no body, no excerpt): an Atom entry needs *some*
         # textual content (the validator's MissingTextualContent), and an empty HTML content
         # says exactly what there is, where a made-up summary (the title again) would not.
         # Atom only: feedgen's content() would also give RSS an empty <description>.
         fe._FeedEntry__atom_content = {"content": "", "type": "html"}  # type: ignore[attr-defined]
+    _fill_media(fe, post)
+
+
+def _fill_media(fe: FeedEntry, post: Post) -> None:
+    """Picture and attachments (:mod:`.media_rss` says what each format gets)."""
+    if not has_media(post):
+        return
+    if not hasattr(fe, "media"):  # an entry of a generator with pictures has it already
+        fe.register_extension("media", MediaEntryExtension, atom=True, rss=True)
+    fe.media.picture = post.picture if has_media_rss(post) else None
+    fe.media.links = atom_links(post)
+    # RSS's one <enclosure> (feedgen writes it from this; its own link() would take the last).
+    fe._FeedEntry__rss_enclosure = rss_enclosure(post)  # type: ignore[attr-defined]
 
 
 def _set_links(fg: FeedGenerator, group: FeedGroup, config: Config, links: DocLinks) -> None:
@@ -239,6 +268,7 @@ _RSS_NSMAP = {
     "atom": _ATOM_NS,
     "content": "http://purl.org/rss/1.0/modules/content/",
     "dc": "http://purl.org/dc/elements/1.1/",
+    "media": MEDIA_NS,  # declared by the documents whose entries use it (see _generator)
 }
 
 
@@ -296,7 +326,7 @@ class _Atom:
     def entry(self, fe: FeedEntry) -> bytes:
         """The entry as it sits in the document: indented, no namespace declaration."""
         etree = _engine().etree
-        root = etree.Element("feed", xmlns=_ATOM_NS)
+        root = etree.Element("feed", xmlns=_ATOM_NS, nsmap={"media": MEDIA_NS})
         root.append(fe.atom_entry())
         doc = etree.tostring(root, pretty_print=True, encoding="UTF-8")
         return doc[doc.index(b"\n") + 1 : -len(_ATOM_END)]  # type: ignore[no-any-return]

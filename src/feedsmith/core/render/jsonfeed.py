@@ -34,6 +34,7 @@ from feedsmith.core.render.common import (
     shown,
 )
 from feedsmith.core.render.hubs import doc_hubs, json_hubs
+from feedsmith.core.render.media_rss import content_with_image, json_attachments
 from feedsmith.core.urlsafety import is_allowed_url
 
 __all__ = ["JSON_ENGINE", "JSON_FEED", "JSON_FEED_VERSION"]
@@ -59,16 +60,20 @@ def _reading_time(post: Post) -> int | float | None:
     return value if math.isfinite(value) else None
 
 
-def _json_item(post: Post, full: bool) -> dict[str, Any]:
+def _json_item(post: Post, full: bool, image_in_content: bool = False) -> dict[str, Any]:
     item: dict[str, Any] = {"id": post.id, "url": post.url, "title": entry_title(post)}
     if full and post.content_html:
-        item["content_html"] = post.content_html
+        content = post.content_html
+        item["content_html"] = content_with_image(post, content) if image_in_content else content
     else:
         item["content_text"] = post.summary
     if post.summary:
         item["summary"] = post.summary
     if post.image and is_allowed_url(post.image):
         item["image"] = post.image
+    banner = post.picture.banner if post.picture is not None else None
+    if banner and is_allowed_url(banner):
+        item["banner_image"] = banner
     item["date_published"] = rfc3339(post.date)
     item["date_modified"] = rfc3339(post.updated)
     if post.authors:
@@ -78,6 +83,10 @@ def _json_item(post: Post, full: bool) -> dict[str, Any]:
         item["tags"] = tags
     if post.lang:
         item["language"] = post.lang
+    if post.enclosures:
+        attachments = json_attachments(post)
+        if attachments:
+            item["attachments"] = attachments
     extension: dict[str, Any] = {
         "categories": list(post.categories),
         "tags": list(post.tags),
@@ -93,7 +102,8 @@ def _render_json(group: FeedGroup, config: Config, links: DocLinks) -> bytes:
     posts = shown(group, config)
     full = config.feed.content == "full"
     feed = _json_head(group, config, links)
-    feed["items"] = [_json_item(p, full) for p in posts]
+    in_content = config.feed.image_in_content
+    feed["items"] = [_json_item(p, full, in_content) for p in posts]
     return (_indented_json(feed) + "\n").encode("utf-8")
 
 
@@ -269,7 +279,8 @@ class JsonEngine:
         renderers: Sequence[Renderer],
         schemes: Mapping[str, str],
     ) -> list[bytes | str]:
-        item = _json_item_bytes(_json_item(post, config.feed.content == "full"))
+        full = config.feed.content == "full"
+        item = _json_item_bytes(_json_item(post, full, config.feed.image_in_content))
         return [item for _ in renderers]
 
     def documents(self, group: FeedGroup, config: Config, parts: Sequence[Part]) -> list[bytes]:
