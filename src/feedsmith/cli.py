@@ -193,6 +193,7 @@ def _check(config: Config) -> int:
     # The builder's scan, not a plain one: it reads (never writes) state_dir, so a broken post
     # whose last valid version is still published is reported as the warning builds give.
     from feedsmith.pipeline import SiteBuilder
+    from feedsmith.pipeline.podcast import check_shows
 
     builder = SiteBuilder(config, watch=False, persist_cache=False)
     result = builder.scan(datetime.now(UTC), warn_held=True)
@@ -205,7 +206,11 @@ def _check(config: Config) -> int:
     template_error = _check_page_template(config, result.posts)
     if template_error:
         print(f"error: feed page template: {escape_controls(template_error)}")
-    return EXIT_INVALID if result.skipped or template_error else EXIT_OK
+    show_problems = check_shows(config, result.posts)  # Apple's rules for podcast shows
+    for problem in show_problems:
+        print(problem.format())
+    show_errors = any(p.severity == "error" for p in show_problems)
+    return EXIT_INVALID if result.skipped or template_error or show_errors else EXIT_OK
 
 
 def jekyll_summary(config: Config, sources: Sequence[str]) -> list[str]:

@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import yaml
 
 from feedsmith.config.jekyll import JekyllRead, JekyllSpec, parse_spec, read_site, site_json
+from feedsmith.config.podcasts import read_podcasts
 from feedsmith.config.readers import authors_table
 from feedsmith.config.readers import no_unknown_keys as _no_unknown_keys
 from feedsmith.config.readers import read_int as _int
@@ -70,6 +71,7 @@ _TOP_KEYS = {
     "jekyll",
     "media_dir",
     "stats",
+    "podcasts",
 }
 
 
@@ -277,6 +279,7 @@ def config_from_mapping(
         websub=websub,
         media_dir=media_dir,
         stats=read_stats(raw, path),
+        podcasts=read_podcasts(raw.get("podcasts"), path, feed.formats),
     )
 
 

@@ -209,6 +209,45 @@ class StatsConfig:
 
 
 @dataclass(frozen=True)
+class PodcastShow:
+    """One ``podcasts:`` entry: a feed (``all``, ``tag/<name>``…) that is also a podcast show.
+
+    Read and checked by :mod:`feedsmith.config.podcasts`; rendered by
+    :mod:`feedsmith.core.render.podcast`. Values Apple would reject but a build can still
+    publish (an unknown category, a missing ``explicit``) are kept as given and reported by
+    ``check`` (:mod:`feedsmith.core.podcast.checks`), never refused here. ``guid`` is ``None``
+    when the file gives none: the build assigns one once and keeps it in the state.
+    """
+
+    feed: str  # "all", "tag/<name>", "category/<name>", "author/<name>"
+    title: str | None = None
+    description: str | None = None
+    author: str | None = None
+    owner_name: str | None = None
+    owner_email: str | None = None
+    image: str | None = None  # as written: a URL, a site path, or a path under media_dir
+    language: str | None = None
+    #: (category, subcategory or "") pairs in file order, Apple's spelling expected.
+    categories: tuple[tuple[str, str], ...] = ()
+    explicit: bool | None = None
+    type: Literal["episodic", "serial"] = "episodic"
+    copyright: str | None = None
+    locked: bool | None = None
+    funding: tuple[tuple[str, str], ...] = ()  # (url, text)
+    complete: bool = False
+    new_feed_url: str | None = None
+    guid: str | None = None
+
+    @property
+    def kind(self) -> str:
+        return self.feed.split("/", 1)[0]
+
+    @property
+    def name(self) -> str:
+        return self.feed.split("/", 1)[1] if "/" in self.feed else "all"
+
+
+@dataclass(frozen=True)
 class Config:
     """Validated settings. Paths are absolute (resolved against the config file's folder)."""
 
@@ -237,6 +276,8 @@ class Config:
     #: published as ``{site.url}/media/<path>``. ``None``: no local media.
     media_dir: Path | None = None
     stats: StatsConfig = field(default_factory=StatsConfig)
+    #: ``podcasts:``: feeds that are also podcast shows (:mod:`feedsmith.config.podcasts`).
+    podcasts: tuple[PodcastShow, ...] = ()
 
     @property
     def hub_urls(self) -> tuple[str, ...]:

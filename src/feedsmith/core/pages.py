@@ -33,6 +33,7 @@ from feedsmith.core.formats import FORMATS
 from feedsmith.core.groups import FeedGroup
 from feedsmith.core.layout import ASSETS, OPML, feed_page_file, feed_url, page_file
 from feedsmith.core.model import Post
+from feedsmith.core.podcast.page import podcast_context
 from feedsmith.core.render.common import feed_title
 
 __all__ = [
@@ -170,6 +171,7 @@ class PageRenderer:
             "entries": entries,
             "archives": archives,
             "opml_url": feed_url(cfg, OPML),
+            "podcast": podcast_context(group, cfg, feed_url(cfg, page_file(group, "rss", 0))),
             "css_url": up + "feedsmith.css",
             "js_url": up + "feedsmith.js",
         }

@@ -44,11 +44,13 @@ from feedsmith.core.model import Post
 from feedsmith.core.opml import render_opml
 from feedsmith.core.pages import PageRenderer, asset_bytes
 from feedsmith.core.paging import Paging
+from feedsmith.core.podcast.show import show_for
 from feedsmith.core.render.entries import PackedEntryCache
 from feedsmith.core.state import BuildState
 from feedsmith.pipeline.cache import html_of, hydrate
 from feedsmith.pipeline.index import ParseIndex
 from feedsmith.pipeline.listing import intact as file_intact
+from feedsmith.pipeline.podcast import ShowRenders
 from feedsmith.pipeline.scheduler import LazyFiles
 from feedsmith.publish.output import FeedInfo
 
@@ -128,6 +130,8 @@ class RenderPlanner:
         self.memo_missed = 0
         #: Feed pages (:mod:`feedsmith.core.pages`), when ``feed.pages`` is on.
         self.pages = PageRenderer(config) if config.feed.pages else None
+        #: Podcast shows (:mod:`feedsmith.pipeline.podcast`): their RSS is planned apart.
+        self.shows = ShowRenders(config) if config.podcasts else None
 
     def render(self, groups: list[FeedGroup]) -> tuple[dict[str, bytes], list[FeedInfo]]:
         """Every group in every configured format, plus ``index.opml``, as bytes in memory."""
@@ -177,6 +181,8 @@ class RenderPlanner:
         newest_all: datetime | None = None
         # Re-read every build: a template edited while ``serve`` runs re-renders the pages.
         page_digest = self.pages.refresh() if self.pages is not None else ""
+        if self.shows is not None:
+            self.shows.start()
 
         def keep_or_render(
             sig_key: str, signature: str, paths: dict[str, str], render: Callable[[], Any]
@@ -237,6 +243,14 @@ class RenderPlanner:
                         self._group_renderer(doc, shown, paths, html, keys),
                         partial(self._group_task, doc, shown, paths, keys),
                     )
+            if self.shows is not None:
+                self.shows.plan(
+                    group,
+                    self.fingerprint,
+                    partial(self._line, lines=lines, previous=previous_lines),
+                    partial(self._hydrate, memo=html),
+                    keep_or_render,
+                )
             subscription = docs[0].doc
             memo = memos[document_key(subscription)]
             if self.pages is not None and memo.info.page is not None:
@@ -316,6 +330,9 @@ class RenderPlanner:
                 else None
             ),
         )
+        if self.shows is not None and show_for(group, self.config.podcasts) is not None:
+            # A show's RSS is all its episodes, planned by ShowRenders: not this document's.
+            paths = {fmt: rel for fmt, rel in paths.items() if fmt != "rss"}
         return GroupMemo(
             group.kind, group.name, group.slug, shown, paths, signature, info, newest, paging
         )

@@ -49,7 +49,7 @@ from datetime import UTC, datetime
 from feedsmith.core.config import Config
 from feedsmith.core.groups import FeedGroup, RespellMemo, group_posts
 from feedsmith.core.identity import assign
-from feedsmith.core.model import ParseOutcome, Post, ScanResult
+from feedsmith.core.model import ParseOutcome, Post, Problem, ScanResult
 from feedsmith.core.post_files import post_files
 from feedsmith.core.posts import collect
 from feedsmith.core.regrouping import Grouping, record_grouping, regroup
@@ -251,7 +251,7 @@ class SiteBuilder:
         result = scanned.result
         report = BuildReport(
             posts=len(posts),
-            problems=list(result.problems),
+            problems=list(result.problems) + self._show_problems(),
             skipped=result.skipped,
             excluded=result.excluded,
             next_publish=result.next_publish,
@@ -360,6 +360,11 @@ class SiteBuilder:
         result.skipped += dropped
         result.files_seen += dropped
         return result
+
+    def _show_problems(self) -> list[Problem]:
+        """What the podcast shows' checks said this build (:mod:`.podcast`)."""
+        shows = self.planner.shows
+        return list(shows.problems) if shows is not None else []
 
     def _html_of(self, post: Post) -> str:
         """A post's HTML from the parse index (posts in a result carry none)."""

@@ -384,3 +384,19 @@ def _own(renderer: Renderer) -> _FeedgenFormat:
 
 ATOM = _Atom()
 RSS = _Rss()
+
+
+def show_generator(group: FeedGroup, config: Config, schemes: Mapping[str, str]) -> FeedGenerator:
+    """The generator of a group's documents, all its ``shown`` posts as entries: what a
+    podcast show's RSS (:mod:`.podcast`) extends."""
+    return _generator(group, config, schemes)
+
+
+def show_rss_bytes(fg: FeedGenerator, group: FeedGroup, config: Config, links: DocLinks) -> bytes:
+    """:func:`show_generator`'s RSS document, spelled as every RSS document here."""
+    return _rss_bytes(fg, group, config, links)
+
+
+def lxml_etree() -> object:
+    """lxml's ``etree`` (imported on first use, see :func:`_engine`)."""
+    return _engine().etree
