@@ -21,6 +21,7 @@ sinks or the local feeds.
 
 from __future__ import annotations
 
+import gzip
 import json
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -28,7 +29,7 @@ from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import unquote
 
-from feedsmith.core.layout import FEEDS_PREFIX, MANIFEST, feed_href
+from feedsmith.core.layout import FEEDS_PREFIX, MANIFEST, feed_href, stored_gzip_only
 from feedsmith.core.state import json_bytes
 
 __all__ = [
@@ -64,7 +65,8 @@ class FeedInfo:
 
 @dataclass(frozen=True)
 class PublishedFile:
-    """One published file (its ``.gz`` sidecar goes with it) as the manifest records it."""
+    """One published file (its ``.gz`` sidecar goes with it; an archive page is stored as that
+    ``.gz`` only) as the manifest records it: sha256 and size of the plain bytes."""
 
     rel: str  # relative to output_dir, "/" separators; also the key under /feeds/
     sha256: str
@@ -113,7 +115,10 @@ class ChangeSet:
         return self.output_dir / rel
 
     def read(self, rel: str) -> bytes:
-        """The published bytes of ``rel`` (valid once the local writer has committed)."""
+        """The published bytes of ``rel`` (valid once the local writer has committed); those
+        of a path stored gzip-only, decompressed."""
+        if stored_gzip_only(rel):
+            return gzip.decompress(self.read_gz(rel))
         return (self.output_dir / rel).read_bytes()
 
     def read_gz(self, rel: str) -> bytes:

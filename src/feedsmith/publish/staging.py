@@ -22,7 +22,7 @@ from pathlib import Path
 
 from zlib_ng import gzip_ng
 
-from feedsmith.core.layout import MANIFEST
+from feedsmith.core.layout import MANIFEST, stored_gzip_only
 from feedsmith.system.diskerrors import doing
 
 __all__ = [
@@ -78,7 +78,7 @@ class Staged:
 
     sha256: str
     size: int
-    tmp: str
+    tmp: str  # "" for a path stored gzip-only (:func:`~feedsmith.core.layout.stored_gzip_only`)
     gz_tmp: str
     gz_size: int
 
@@ -87,6 +87,8 @@ def stage(output_dir: Path | str, rel: str, data: bytes) -> Staged:
     check_rel(rel)
     final = os.path.join(output_dir, rel)
     packed = gzip_bytes(data)
+    if stored_gzip_only(rel):  # an archive page: its gzip twin is all that is stored
+        return Staged(sha256(data), len(data), "", write_temp(final + ".gz", packed, STAGE_SUFFIX), len(packed))
     tmp = write_temp(final, data, STAGE_SUFFIX)
     try:
         gz_tmp = write_temp(final + ".gz", packed, STAGE_SUFFIX)
@@ -114,6 +116,8 @@ def discard(item: FileData) -> None:
     """Remove the temp files of a staged item that will not be published."""
     if isinstance(item, Staged):
         for tmp in (item.tmp, item.gz_tmp):
+            if not tmp:
+                continue
             with contextlib.suppress(OSError):
                 os.unlink(tmp)
 
