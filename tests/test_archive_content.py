@@ -95,7 +95,7 @@ def test_a_service_build_keeps_full_and_summary_entries_of_one_post_apart(blog: 
     write_posts(blog, range(11, 13))  # posts 11 and 12 fill page 6, and are in the feed
     builder.build(T1 + timedelta(minutes=5))
     newest_page = blog.output_dir / "archive/all/6.atom.xml"
-    assert "Post 12" in newest_published_text(page)
+    assert "Post 12" in published_text(newest_page)
     for page in pages(blog):
         assert "UNIQUEBODY" not in published_text(page), page
     assert "UNIQUEBODY12" in (blog.output_dir / "all.atom.xml").read_text("utf-8")
