@@ -235,7 +235,7 @@ def render_manifest(
 
     def listed(rels: Sequence[str]) -> dict[str, dict[str, Any]]:
         feed_paths.update(rels)
-        return {rel: _file_record(records[rel]) for rel in rels}
+        return {rel: _file_record(rel, records[rel]) for rel in rels}
 
     for feed in feeds:
         out: dict[str, Any] = {
@@ -253,7 +253,7 @@ def render_manifest(
             pages = len(feed.archives) // max(len(feed.files), 1)
             out["archive"] = {"pages": pages, "files": listed(feed.archives)}
         out_feeds.append(out)
-    extras = {rel: _file_record(rec) for rel, rec in records.items() if rel not in feed_paths}
+    extras = {rel: _file_record(rel, rec) for rel, rec in records.items() if rel not in feed_paths}
     data = {"generated": generated, "feeds": out_feeds, "files": extras, "gone": dict(gone)}
     return json_bytes(data)
 
@@ -265,5 +265,10 @@ def _page_rel(url: object) -> str | None:
     return unquote(url[len(FEEDS_PREFIX) :])
 
 
-def _file_record(rec: Mapping[str, Any]) -> dict[str, Any]:
-    return {"sha256": rec["sha256"], "bytes": rec["bytes"], "changed": rec["changed"]}
+def _file_record(rel: str, rec: Mapping[str, Any]) -> dict[str, Any]:
+    """sha256 and size of the plain bytes; a path stored gzip-only also names the size of what
+    is stored (``gz_bytes``: what the bucket holds under its key, checked by a fresh clone)."""
+    out = {"sha256": rec["sha256"], "bytes": rec["bytes"], "changed": rec["changed"]}
+    if stored_gzip_only(rel) and isinstance(rec.get("gz_bytes"), int):
+        out["gz_bytes"] = rec["gz_bytes"]
+    return out
