@@ -22,7 +22,6 @@ from feedsmith.core.groups import FeedGroup
 from feedsmith.pipeline import SiteBuilder, build_site
 from feedsmith.serve.app import create_app
 from feedsmith.serve.stores import FeedStore
-
 from published import read_published
 
 T1 = datetime(2025, 12, 1, 9, 0, tzinfo=UTC)

@@ -88,7 +88,8 @@ def stage(output_dir: Path | str, rel: str, data: bytes) -> Staged:
     final = os.path.join(output_dir, rel)
     packed = gzip_bytes(data)
     if stored_gzip_only(rel):  # an archive page: its gzip twin is all that is stored
-        return Staged(sha256(data), len(data), "", write_temp(final + ".gz", packed, STAGE_SUFFIX), len(packed))
+        gz_only = write_temp(final + ".gz", packed, STAGE_SUFFIX)
+        return Staged(sha256(data), len(data), "", gz_only, len(packed))
     tmp = write_temp(final, data, STAGE_SUFFIX)
     try:
         gz_tmp = write_temp(final + ".gz", packed, STAGE_SUFFIX)
