@@ -17,11 +17,13 @@ from typing import Any
 
 import pytest
 
+import test_s3_fresh_state as fresh
 from feedsmith.config import load_config
 from feedsmith.core.config import Config
-from feedsmith.core.layout import MANIFEST, content_type_for
+from feedsmith.core.layout import MANIFEST, content_type_for, iso_seconds
 from feedsmith.pipeline import SiteBuilder
 from feedsmith.publish.s3.delivery import GONE_BODY
+from feedsmith.publish.s3.remote import Listed, known_from_bucket
 from feedsmith.publish.s3.sink import S3Sink
 from feedsmith.serve.app import create_app
 from feedsmith.serve.bucket_store import BucketStore
@@ -30,8 +32,6 @@ from published import read_published
 from s3_fixtures import BUCKET, Moto, post, s3_config
 from test_s3_publish import Clock, Requests, bucket_keys, get
 from test_s3_replicas import replica_config
-
-pytestmark = pytest.mark.slow
 
 T1 = datetime(2025, 12, 1, 9, 0, tzinfo=UTC)
 PREFIX = "feeds/"
@@ -61,6 +61,7 @@ def sink_for(config: Config, clock: Clock | None = None) -> S3Sink:
     return S3Sink(config.publish.s3, config.state_dir, "public, max-age=300", clock=clock)
 
 
+@pytest.mark.slow
 def test_an_archive_page_is_one_gzip_object_under_its_plain_key_checked_by_its_sha(
     history: Any, moto: Moto
 ) -> None:
@@ -85,6 +86,7 @@ def test_an_archive_page_is_one_gzip_object_under_its_plain_key_checked_by_its_s
     assert {PREFIX + "all.atom.xml", PREFIX + "all.atom.xml.gz"} <= keys
 
 
+@pytest.mark.slow
 def test_a_fresh_clone_of_an_unchanged_site_with_archives_puts_the_manifest_at_most(
     history: Any, moto: Moto
 ) -> None:
@@ -99,6 +101,7 @@ def test_a_fresh_clone_of_an_unchanged_site_with_archives_puts_the_manifest_at_m
     assert set(requests.puts) <= {PREFIX + MANIFEST, PREFIX + MANIFEST + ".gz"}
 
 
+@pytest.mark.slow
 def test_a_replica_sends_gzip_clients_the_stored_bytes_and_others_them_decompressed(
     history: Any, moto: Moto, tmp_path: Any
 ) -> None:
@@ -132,6 +135,7 @@ def test_a_replica_sends_gzip_clients_the_stored_bytes_and_others_them_decompres
         store.stop()
 
 
+@pytest.mark.slow
 def test_fresh_clone_deploys_give_a_vanished_category_the_gone_treatment_then_delete_it(
     blog: Any, moto: Moto
 ) -> None:
@@ -174,3 +178,34 @@ def test_fresh_clone_deploys_give_a_vanished_category_the_gone_treatment_then_de
     keys = bucket_keys(client)
     assert not {PREFIX + rel + gz for rel in vanished for gz in ("", ".gz")} & keys
     assert PREFIX + "all.atom.xml" in keys and BUCKET
+
+
+# -- the trust rules, on hand-made listings ------------------------------------------------------
+
+
+def test_a_gzip_only_page_is_trusted_by_its_stored_size_without_a_twin() -> None:
+    page, old_layout = "archive/all/1.atom.xml", "archive/all/2.atom.xml"
+    files = {
+        page: {**fresh.rec("1", 100), "gz_bytes": 30},
+        old_layout: {**fresh.rec("2", 100), "gz_bytes": 30},
+    }
+    objects = {
+        page: Listed(30, '"e"', fresh.OLD),
+        **fresh.listed(old_layout, 100),  # plain bytes and a twin: not what this layout stores
+    }
+    known = known_from_bucket(fresh.view(fresh.manifest(files), objects), fresh.TARGET)
+    assert known.objects == {page: "1"}
+
+
+def test_gone_documents_no_manifest_names_count_as_put_when_the_listing_says() -> None:
+    gone_etag = '"' + hashlib.md5(GONE_BODY, usedforsecurity=False).hexdigest() + '"'
+    objects = {
+        "categories/old.atom.xml": Listed(len(GONE_BODY), gone_etag, fresh.OLD),
+        "categories/old.atom.xml.gz": Listed(50, '"z"', fresh.OLD),
+        "notes/mine.txt": Listed(len(GONE_BODY), '"someone-else"', fresh.OLD),  # same size only
+        "tags/kept.json": Listed(len(GONE_BODY), gone_etag, fresh.OLD),  # listed: not gone
+    }
+    files = {"tags/kept.json": fresh.rec("9", 999)}
+    known = known_from_bucket(fresh.view(fresh.manifest(files), objects), fresh.TARGET)
+    assert known.gone == {"categories/old.atom.xml": iso_seconds(fresh.OLD)}
+    assert "notes/mine.txt" not in known.objects and not known.deleted
