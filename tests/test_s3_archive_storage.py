@@ -209,3 +209,17 @@ def test_gone_documents_no_manifest_names_count_as_put_when_the_listing_says() -
     known = known_from_bucket(fresh.view(fresh.manifest(files), objects), fresh.TARGET)
     assert known.gone == {"categories/old.atom.xml": iso_seconds(fresh.OLD)}
     assert "notes/mine.txt" not in known.objects and not known.deleted
+
+
+@pytest.mark.slow
+def test_a_full_send_removes_the_twins_an_older_layout_left_beside_archive_pages(
+    history: Any, moto: Moto
+) -> None:
+    client = moto.client()
+    stale = PREFIX + "archive/all/1.atom.xml.gz"  # what layout 1 put beside each page
+    client.put_object(Bucket=BUCKET, Key=stale, Body=b"old twin", ContentEncoding="gzip")
+    config = s3_config(history, moto.url)
+    assert SiteBuilder(config, watch=False, sinks=[sink_for(config)]).build(T1).sink_errors == []
+    keys = bucket_keys(client)
+    assert stale not in keys and PREFIX + "archive/all/1.atom.xml" in keys
+    assert PREFIX + "all.atom.xml.gz" in keys  # subscription documents keep theirs
