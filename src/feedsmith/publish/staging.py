@@ -7,7 +7,8 @@ bucket sink, the replicas' store and ``serve`` compress with it).
 
 Sidecars are deterministic (zlib-ng at a fixed level, ``mtime=0``, no file name, OS byte 255 in
 the header), so the same bytes always give the same ``.gz`` with a given zlib-ng version, and
-static servers such as nginx ``gzip_static`` can serve them.
+static servers such as nginx ``gzip_static`` can serve them. An archive page is staged as its
+sidecar alone (:func:`~feedsmith.core.layout.stored_gzip_only`): that is all that is stored.
 """
 
 from __future__ import annotations
