@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import hashlib
 import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -21,6 +22,7 @@ from feedsmith.core.groups import FeedGroup
 from feedsmith.pipeline import SiteBuilder, build_site
 from feedsmith.serve.app import create_app
 from feedsmith.serve.stores import FeedStore
+from published import read_published
 
 T1 = datetime(2025, 12, 1, 9, 0, tzinfo=UTC)
 ATOM = "{http://www.w3.org/2005/Atom}"
@@ -58,7 +60,7 @@ def walk_xml(site: Any, rel: str) -> list[list[str]]:
     docs, seen_urls = [], set()
     path: Path | None = first
     while path is not None:
-        raw = path.read_bytes()
+        raw = read_published(path)
         tree = etree.fromstring(raw)
         parsed = feedparser.parse(raw)
         assert not parsed.bozo, parsed.bozo_exception
@@ -79,7 +81,7 @@ def walk_json(site: Any, rel: str) -> list[list[str]]:
     docs = []
     path: Path | None = site.output_dir / rel
     while path is not None:
-        feed = json.loads(path.read_bytes())
+        feed = json.loads(read_published(path))
         docs.append([item["id"] for item in feed["items"]])
         assert unquote(feed["feed_url"]).endswith("/" + rel)  # one feed, one identity
         path = file_of(site, feed["next_url"]) if "next_url" in feed else None
@@ -130,7 +132,7 @@ def test_full_pages_are_byte_identical_after_a_new_post(blog: Any) -> None:
     config = blog.config()
     builder = SiteBuilder(config, watch=False)
     builder.build(T1)
-    pages = sorted((blog.output_dir / "archive").rglob("*.*"))
+    pages = sorted((blog.output_dir / "archive").rglob("*.*"))  # as stored: the .gz files
     before = {p: p.read_bytes() for p in pages}
     write_posts(blog, range(54, 55))  # 54 posts: still 10 full pages, 4 only in the feed
     report = builder.build(T1 + timedelta(minutes=5))
@@ -148,9 +150,9 @@ def test_a_filled_page_appears_and_only_its_older_neighbour_gains_a_next_archive
     report = builder.build(T1 + timedelta(minutes=5))
     archive_written = {r for r in report.files_written if r.startswith("archive/all/")}
     assert {r.split("/")[2].split(".")[0] for r in archive_written} == {"10", "11"}
-    page10 = etree.parse(str(blog.output_dir / "archive/all/10.atom.xml")).getroot()
+    page10 = etree.fromstring(read_published(blog.output_dir / "archive/all/10.atom.xml"))
     assert [file_of(blog, u).name for u in links(page10, "next-archive")] == ["11.atom.xml"]
-    page11 = etree.parse(str(blog.output_dir / "archive/all/11.atom.xml")).getroot()
+    page11 = etree.fromstring(read_published(blog.output_dir / "archive/all/11.atom.xml"))
     assert links(page11, "next-archive") == []
 
 
@@ -160,7 +162,7 @@ def test_editing_an_old_post_rewrites_only_the_pages_that_show_it(blog: Any) -> 
     path = blog.posts_dir / "p007.md"
     path.write_text(path.read_text("utf-8").replace("Body 7.", "Body 7, edited."), "utf-8")
     report = builder.build(T1 + timedelta(minutes=5))
-    written = {r for r in report.files_written if not r.endswith(".gz")} - {"index.json"}
+    written = {r.removesuffix(".gz") for r in report.files_written} - {"index.json"}
     # Post 7 is on page 2 of the site feed (posts 6-10) and on page 1 of "odd" (1..9).
     assert written == {
         f"archive/{feed}/{page}.{ext}"
@@ -202,7 +204,7 @@ def test_turning_archives_off_removes_the_pages_as_gone(blog: Any) -> None:
     build_site(blog.config(), T1)
     blog.settings["feed"]["archive"] = False
     report = build_site(blog.config(), T1 + timedelta(minutes=5))
-    assert "archive/all/1.atom.xml" in report.files_removed
+    assert "archive/all/1.atom.xml.gz" in report.files_removed  # the path on disk
     manifest = json.loads((blog.output_dir / "index.json").read_bytes())
     assert "archive/all/1.atom.xml" in manifest["gone"]
 
@@ -215,7 +217,30 @@ def test_manifest_lists_pages_under_their_feed(blog: Any) -> None:
     assert len(site_feed["archive"]["files"]) == 30
     assert set(site_feed["files"]) == {"all.atom.xml", "all.rss.xml", "all.json"}
     rec = site_feed["archive"]["files"]["archive/all/1.json"]
-    assert rec["bytes"] == (blog.output_dir / "archive/all/1.json").stat().st_size
+    plain = read_published(blog.output_dir / "archive/all/1.json")
+    assert rec["bytes"] == len(plain) and rec["sha256"] == hashlib.sha256(plain).hexdigest()
+
+
+def test_archive_pages_are_stored_only_gzip_compressed_and_feeds_keep_both(blog: Any) -> None:
+    build_site(blog.config(), T1)
+    out = blog.output_dir
+    stored = sorted(p.relative_to(out).as_posix() for p in (out / "archive").rglob("*.*"))
+    manifest = json.loads((out / "index.json").read_bytes())
+    listed = [rel for feed in manifest["feeds"] for rel in feed.get("archive", {}).get("files", {})]
+    assert len(listed) > 30 and stored == sorted(rel + ".gz" for rel in listed)
+    for rel in ("all.atom.xml", "tags/odd.rss.xml", "all.json"):
+        assert gzip.decompress((out / (rel + ".gz")).read_bytes()) == (out / rel).read_bytes()
+
+
+def test_a_plain_archive_page_left_by_an_older_version_is_deleted_not_gone(blog: Any) -> None:
+    build_site(blog.config(), T1)
+    old = blog.output_dir / "archive/all/1.atom.xml"
+    old.write_bytes(read_published(old))  # what an older feedsmith stored beside no .gz rule
+    report = build_site(blog.config(), T1 + timedelta(minutes=5))
+    assert not old.exists() and "archive/all/1.atom.xml" in report.files_removed
+    manifest = json.loads((blog.output_dir / "index.json").read_bytes())
+    assert "archive/all/1.atom.xml" not in manifest["gone"]
+    assert set(report.files_written) <= {"index.json"}  # no page is written again
 
 
 def test_archive_pages_are_served_like_feeds(blog: Any) -> None:

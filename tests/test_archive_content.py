@@ -19,6 +19,7 @@ from feedsmith.core.config import Config, ConfigError
 from feedsmith.core.groups import FeedGroup, group_posts
 from feedsmith.core.render.entries import EntryCache
 from feedsmith.pipeline import SiteBuilder, build_site
+from published import published_text, read_published, stored_pages
 from test_feeds import make_post  # the hand-made post of the reference tests
 
 T1 = datetime(2025, 12, 1, 9, 0, tzinfo=UTC)
@@ -47,7 +48,7 @@ def blog(site: Any) -> Any:
 
 def pages(site: Any) -> list[Any]:
     root = site.output_dir / "archive"
-    return sorted(p for p in root.rglob("*") if p.is_file() and p.suffix != ".gz")
+    return stored_pages(root)
 
 
 def test_archive_pages_carry_summaries_and_links_but_no_body_by_default(blog: Any) -> None:
@@ -55,7 +56,7 @@ def test_archive_pages_carry_summaries_and_links_but_no_body_by_default(blog: An
     found = pages(blog)
     assert len(found) == 2 * 5 * 3  # feeds all and t, 5 full pages of 2, 3 formats
     for page in found:
-        data = page.read_text("utf-8")
+        data = published_text(page)
         assert "UNIQUEBODY" not in data, page
         assert "Summary " in data and "https://blog.example.com/" in data
     # The subscription documents keep the full content.
@@ -65,7 +66,7 @@ def test_archive_pages_carry_summaries_and_links_but_no_body_by_default(blog: An
 
 def test_json_archive_items_carry_title_link_dates_tags_and_the_summary(blog: Any) -> None:
     build_site(blog.config(), T1)
-    item = json.loads((blog.output_dir / "archive/all/1.json").read_bytes())["items"][0]
+    item = json.loads(read_published(blog.output_dir / "archive/all/1.json"))["items"][0]
     assert item["title"] == "Post 2" and item["url"].startswith("https://blog.example.com/")
     assert item["summary"] == "Summary 2" and item["content_text"] == "Summary 2"
     assert "content_html" not in item
@@ -75,15 +76,15 @@ def test_json_archive_items_carry_title_link_dates_tags_and_the_summary(blog: An
 def test_archive_content_full_keeps_the_body_on_archive_pages(blog: Any) -> None:
     blog.settings["feed"]["archive_content"] = "full"
     build_site(blog.config(), T1)
-    assert all("UNIQUEBODY" in p.read_text("utf-8") for p in pages(blog))
+    assert all("UNIQUEBODY" in published_text(p) for p in pages(blog))
 
 
 def test_switching_archive_content_rewrites_the_pages(blog: Any) -> None:
     build_site(blog.config(), T1)
     blog.settings["feed"]["archive_content"] = "full"
     report = build_site(blog.config(), T1 + timedelta(minutes=5))
-    assert "archive/all/1.atom.xml" in report.files_written
-    assert "UNIQUEBODY1" in (blog.output_dir / "archive/all/1.atom.xml").read_text("utf-8")
+    assert "archive/all/1.atom.xml.gz" in report.files_written  # the path on disk
+    assert "UNIQUEBODY1" in published_text(blog.output_dir / "archive/all/1.atom.xml")
 
 
 def test_a_service_build_keeps_full_and_summary_entries_of_one_post_apart(blog: Any) -> None:
@@ -94,9 +95,9 @@ def test_a_service_build_keeps_full_and_summary_entries_of_one_post_apart(blog: 
     write_posts(blog, range(11, 13))  # posts 11 and 12 fill page 6, and are in the feed
     builder.build(T1 + timedelta(minutes=5))
     newest_page = blog.output_dir / "archive/all/6.atom.xml"
-    assert "Post 12" in newest_page.read_text("utf-8")
+    assert "Post 12" in published_text(newest_page)
     for page in pages(blog):
-        assert "UNIQUEBODY" not in page.read_text("utf-8"), page
+        assert "UNIQUEBODY" not in published_text(page), page
     assert "UNIQUEBODY12" in (blog.output_dir / "all.atom.xml").read_text("utf-8")
 
 

@@ -21,6 +21,7 @@ from feedsmith.core.layout import feed_url
 from feedsmith.pipeline import build_site
 from feedsmith.serve.app import create_app
 from feedsmith.serve.stores import FeedStore
+from published import read_published, stored_pages
 
 NOW = datetime(2025, 12, 1, tzinfo=UTC)
 HUBS = ["https://hub.example.net/", "https://pubsubhubbub.appspot.com/"]
@@ -41,11 +42,16 @@ def _build(site: Any, **overrides: Any) -> dict[str, bytes]:
     report = build_site(config, NOW)
     assert report.ok
     out = site.output_dir
-    return {
+    files = {
         str(p.relative_to(out)): p.read_bytes()
         for p in sorted(out.rglob("*"))
         if p.is_file() and p.suffix != ".gz"
     }
+    # Archive pages are stored only as their .gz: read as a reader gets them.
+    files.update(
+        (str(p.relative_to(out)), read_published(p)) for p in stored_pages(out / "archive")
+    )
+    return files
 
 
 def _manifest(site: Any) -> dict[str, Any]:

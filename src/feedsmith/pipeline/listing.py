@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from feedsmith.core.decoding import SourceError, display_path
+from feedsmith.core.layout import stored_gzip_only
 from feedsmith.core.model import ParseOutcome, Problem
 from feedsmith.core.post_files import PLAIN, PostFiles
 from feedsmith.pipeline.cache import Entry
@@ -169,8 +170,10 @@ def intact(output_dir: Path | str, rel: str, record: dict[str, Any] | None) -> b
     if record is None or "mtime_ns" not in record or "gz_mtime_ns" not in record:
         return False
     path = os.path.join(output_dir, rel)
-    main = stat_key(path)
     gz = stat_key(path + ".gz")
+    if stored_gzip_only(rel):  # an archive page: its .gz is all there is
+        return gz == (record.get("gz_bytes"), record["gz_mtime_ns"])
+    main = stat_key(path)
     return main == (record["bytes"], record["mtime_ns"]) and gz == (
         record.get("gz_bytes"),
         record["gz_mtime_ns"],

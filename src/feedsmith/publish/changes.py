@@ -29,6 +29,7 @@ no ``media`` key at all, so sites without ``media_dir`` publish the same bytes a
 
 from __future__ import annotations
 
+import gzip
 import json
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -36,7 +37,7 @@ from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import unquote
 
-from feedsmith.core.layout import FEEDS_PREFIX, MANIFEST, feed_href
+from feedsmith.core.layout import FEEDS_PREFIX, MANIFEST, feed_href, stored_gzip_only
 from feedsmith.core.state import json_bytes
 
 __all__ = [
@@ -74,7 +75,8 @@ class FeedInfo:
 
 @dataclass(frozen=True)
 class PublishedFile:
-    """One published file (its ``.gz`` sidecar goes with it) as the manifest records it."""
+    """One published file (its ``.gz`` sidecar goes with it; an archive page is stored as that
+    ``.gz`` only) as the manifest records it: sha256 and size of the plain bytes."""
 
     rel: str  # relative to output_dir, "/" separators; also the key under /feeds/
     sha256: str
@@ -145,7 +147,10 @@ class ChangeSet:
         return self.output_dir / rel
 
     def read(self, rel: str) -> bytes:
-        """The published bytes of ``rel`` (valid once the local writer has committed)."""
+        """The published bytes of ``rel`` (valid once the local writer has committed); those
+        of a path stored gzip-only, decompressed."""
+        if stored_gzip_only(rel):
+            return gzip.decompress(self.read_gz(rel))
         return (self.output_dir / rel).read_bytes()
 
     def read_gz(self, rel: str) -> bytes:
@@ -298,7 +303,7 @@ def render_manifest(
 
     def listed(rels: Sequence[str]) -> dict[str, dict[str, Any]]:
         feed_paths.update(rels)
-        return {rel: _file_record(records[rel]) for rel in rels}
+        return {rel: _file_record(rel, records[rel]) for rel in rels}
 
     for feed in feeds:
         out: dict[str, Any] = {
@@ -316,7 +321,7 @@ def render_manifest(
             pages = len(feed.archives) // max(len(feed.files), 1)
             out["archive"] = {"pages": pages, "files": listed(feed.archives)}
         out_feeds.append(out)
-    extras = {rel: _file_record(rec) for rel, rec in records.items() if rel not in feed_paths}
+    extras = {rel: _file_record(rel, rec) for rel, rec in records.items() if rel not in feed_paths}
     data = {"generated": generated, "feeds": out_feeds, "files": extras, "gone": dict(gone)}
     if media:
         data["media"] = {rel: rec.record() for rel, rec in media.items()}
@@ -330,5 +335,10 @@ def _page_rel(url: object) -> str | None:
     return unquote(url[len(FEEDS_PREFIX) :])
 
 
-def _file_record(rec: Mapping[str, Any]) -> dict[str, Any]:
-    return {"sha256": rec["sha256"], "bytes": rec["bytes"], "changed": rec["changed"]}
+def _file_record(rel: str, rec: Mapping[str, Any]) -> dict[str, Any]:
+    """sha256 and size of the plain bytes; a path stored gzip-only also names the size of what
+    is stored (``gz_bytes``: what the bucket holds under its key, checked by a fresh clone)."""
+    out = {"sha256": rec["sha256"], "bytes": rec["bytes"], "changed": rec["changed"]}
+    if stored_gzip_only(rel) and isinstance(rec.get("gz_bytes"), int):
+        out["gz_bytes"] = rec["gz_bytes"]
+    return out

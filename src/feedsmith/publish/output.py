@@ -18,6 +18,8 @@ The protocol, in this order:
    ``gone``. An archive folder a deletion left empty (a feed that lost its pages, a tag no
    post has any more) is removed too: a site whose tags come and go would otherwise collect
    thousands of empty folders under ``archive/``.
+   Archive pages are stored only as their ``.gz`` (:func:`~feedsmith.core.layout.stored_gzip_only`);
+   a plain copy an older feedsmith left beside one is deleted, and is not ``gone``.
 5. ``index.json`` is written last, atomically, and only when its bytes change. Its ``generated``
    is the time of the last build that changed any output, so a rebuild with no changes writes
    nothing at all (bytes and mtimes of every file stay identical).
@@ -53,7 +55,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from feedsmith.core.layout import ASSETS, MANIFEST, OPML, OWNED_SUFFIXES, iso_seconds
+from feedsmith.core.layout import (
+    ASSETS,
+    MANIFEST,
+    OPML,
+    OWNED_SUFFIXES,
+    iso_seconds,
+    stored_gzip_only,
+)
 from feedsmith.core.state import BuildState
 from feedsmith.publish.changes import (
     ChangeSet,
@@ -146,7 +155,10 @@ class Planned:
         for path_rel in changes.staged:
             final = os.path.join(changes.output_dir, path_rel)
             if path_rel.endswith(".gz"):
-                self.records[path_rel[:-3]]["gz_mtime_ns"] = os.stat(final).st_mtime_ns
+                record = self.records[path_rel[:-3]]
+                record["gz_mtime_ns"] = os.stat(final).st_mtime_ns
+                if stored_gzip_only(path_rel[:-3]):
+                    record["mtime_ns"] = record["gz_mtime_ns"]
             else:
                 self.records[path_rel]["mtime_ns"] = os.stat(final).st_mtime_ns
         paths_written = tuple(sorted(changes.staged)) + (
@@ -212,10 +224,10 @@ def plan_publish(
                 else:
                     staged[rel + suffix] = write_temp(final, payload)
             if isinstance(item, Staged):
-                for tmp in {item.tmp, item.gz_tmp} - used:
+                for tmp in {item.tmp, item.gz_tmp} - used - {""}:
                     with contextlib.suppress(OSError):
                         os.unlink(tmp)
-            if any(suffix == "" for suffix, _ in writes):
+            if any(suffix == "" for suffix, _ in writes) or (writes and stored_gzip_only(rel)):
                 changed_paths.add(rel)
         if FSYNC:
             _fsync_all(list(staged.values()))
@@ -227,6 +239,9 @@ def plan_publish(
     disk_mains = {rel[:-3] if rel.endswith(".gz") else rel for rel in on_disk}
     stale = sorted((set(state.files) | disk_mains) - published)
     deletions = tuple(p for rel in stale for p in (rel, rel + ".gz") if p in on_disk)
+    # A plain copy of a path now stored gzip-only (an older feedsmith wrote it): not gone,
+    # just no longer stored.
+    deletions += tuple(sorted(rel for rel in published if rel in on_disk and stored_gzip_only(rel)))
     gone = {rel: since for rel, since in state.gone.items() if rel not in published}
     for rel in stale:
         gone.setdefault(rel, now_iso)
@@ -328,6 +343,8 @@ def _plan_file(
     ``on_disk``: :func:`_scan_owned`'s listing from the start of ``publish``. A file it did
     not find is not stat'ed (a cold build would stat ~5,000 missing paths): one that appeared
     since is replaced by the rename all the same."""
+    if stored_gzip_only(rel):
+        return _plan_gzip_only(base, rel, item, prev, now_iso, on_disk)
     data: bytes | None
     if isinstance(item, Staged):
         data, digest, size = None, item.sha256, item.size
@@ -388,6 +405,55 @@ def _plan_file(
     else:
         writes.append((".gz", gz_write))
     return record, writes
+
+
+def _plan_gzip_only(
+    base: str,
+    rel: str,
+    item: FileData,
+    prev: Mapping[str, Any] | None,
+    now_iso: str,
+    on_disk: Collection[str] | None,
+) -> tuple[dict[str, Any], list[tuple[str, bytes | str]]]:
+    """:func:`_plan_file` for a path stored only as ``rel + ".gz"`` (an archive page): the
+    record keeps the *plain* bytes' sha256 and size (what the manifest lists, what ETags and
+    the bucket compare), the twin is judged like any sidecar. ``mtime_ns`` is the twin's too:
+    the stored file is what a later build trusts by its stat."""
+    if isinstance(item, Staged):
+        digest, size, gz_size = item.sha256, item.size, item.gz_size
+        gz_write: bytes | str = item.gz_tmp
+        packed: bytes | None = None
+    else:
+        digest, size = sha256(item), len(item)
+        packed = gzip_bytes(item)
+        gz_size, gz_write = len(packed), packed
+    gz_path = os.path.join(base, rel + ".gz")
+    gz_st = _stat(gz_path) if on_disk is None or rel + ".gz" in on_disk else None
+    same_as_state = prev is not None and prev.get("sha256") == digest
+    if (
+        same_as_state
+        and gz_st is not None
+        and gz_st.st_size == prev.get("gz_bytes")  # type: ignore[union-attr]
+        and gz_st.st_mtime_ns == prev.get("gz_mtime_ns")  # type: ignore[union-attr]
+    ):
+        ok = True
+    elif gz_st is None or gz_st.st_size != gz_size:
+        ok = False
+    else:
+        wanted = packed if packed is not None else _read_or_none(str(gz_write))
+        ok = _read_or_none(gz_path) == wanted
+    if same_as_state:
+        changed = str(prev["changed"])  # type: ignore[index]
+    elif ok and gz_st is not None:
+        changed = iso_seconds(datetime.fromtimestamp(gz_st.st_mtime_ns / 1e9, UTC))
+    else:
+        changed = now_iso
+    record: dict[str, Any] = {"sha256": digest, "bytes": size, "changed": changed}
+    record["gz_bytes"] = gz_size
+    if ok:
+        record["mtime_ns"] = record["gz_mtime_ns"] = gz_st.st_mtime_ns  # type: ignore[union-attr]
+        return record, []
+    return record, [(".gz", gz_write)]
 
 
 def _fsync_all(paths: Sequence[str]) -> None:

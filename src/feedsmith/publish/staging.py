@@ -7,7 +7,8 @@ bucket sink, the replicas' store and ``serve`` compress with it).
 
 Sidecars are deterministic (zlib-ng at a fixed level, ``mtime=0``, no file name, OS byte 255 in
 the header), so the same bytes always give the same ``.gz`` with a given zlib-ng version, and
-static servers such as nginx ``gzip_static`` can serve them.
+static servers such as nginx ``gzip_static`` can serve them. An archive page is staged as its
+sidecar alone (:func:`~feedsmith.core.layout.stored_gzip_only`): that is all that is stored.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from pathlib import Path
 
 from zlib_ng import gzip_ng
 
-from feedsmith.core.layout import MANIFEST
+from feedsmith.core.layout import MANIFEST, stored_gzip_only
 from feedsmith.system.diskerrors import doing
 
 __all__ = [
@@ -78,7 +79,7 @@ class Staged:
 
     sha256: str
     size: int
-    tmp: str
+    tmp: str  # "" for a path stored gzip-only (:func:`~feedsmith.core.layout.stored_gzip_only`)
     gz_tmp: str
     gz_size: int
 
@@ -87,6 +88,9 @@ def stage(output_dir: Path | str, rel: str, data: bytes) -> Staged:
     check_rel(rel)
     final = os.path.join(output_dir, rel)
     packed = gzip_bytes(data)
+    if stored_gzip_only(rel):  # an archive page: its gzip twin is all that is stored
+        gz_only = write_temp(final + ".gz", packed, STAGE_SUFFIX)
+        return Staged(sha256(data), len(data), "", gz_only, len(packed))
     tmp = write_temp(final, data, STAGE_SUFFIX)
     try:
         gz_tmp = write_temp(final + ".gz", packed, STAGE_SUFFIX)
@@ -114,6 +118,8 @@ def discard(item: FileData) -> None:
     """Remove the temp files of a staged item that will not be published."""
     if isinstance(item, Staged):
         for tmp in (item.tmp, item.gz_tmp):
+            if not tmp:
+                continue
             with contextlib.suppress(OSError):
                 os.unlink(tmp)
 

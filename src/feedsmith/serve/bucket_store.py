@@ -15,7 +15,9 @@ gzip and 410s (the manifest's ``gone``) match a local ``serve`` and every other 
   that lists a new sha makes the next request fetch it. The bytes fetched are checked against
   that sha; the builder uploads a build's files before its manifest, so an object newer than the
   manifest this replica holds is served (it is the next build's) but not cached, and the
-  manifest is re-read at once.
+  manifest is re-read at once. An archive page is one object of gzip bytes
+  (``Content-Encoding: gzip``, no twin): sent as is to gzip clients, decompressed for the rest,
+  the sha checked on the decompressed bytes.
 * ``/media/`` (:mod:`feedsmith.serve.media`) is answered from the manifest's ``media`` section:
   size, type, ETag (from its sha256) and ``Last-Modified`` come from the manifest, the bytes
   from a ``GetObject`` with the client's range, streamed through in chunks and never cached
@@ -35,6 +37,7 @@ import hashlib
 import json
 import logging
 import threading
+import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -246,11 +249,20 @@ class BucketStore:
         cached = self._bodies.get(listed.rel, version)
         if cached is not None:
             return cached
-        data = self._get(listed.fs_path)
-        if data is None:
+        got = self._get(listed.fs_path)
+        if got is None:
             return None
+        stored, gzipped = got
+        if gzipped:  # an archive page: gzip bytes under the plain key, no twin
+            try:
+                data, compressed = gzip.decompress(stored), stored
+            except (OSError, EOFError, zlib.error) as exc:
+                log.warning("bucket: cannot decompress %s: %s", listed.fs_path, exc)
+                return None
+        else:
+            data = stored
+            compressed = self._gzip_twin(listed.fs_path, data)
         sha = hashlib.sha256(data).hexdigest()
-        compressed = self._gzip_twin(listed.fs_path, data)
         body = make_body(version, data, compressed)
         if listed.sha256 is not None and sha != listed.sha256:
             # Uploaded by a build whose manifest is on its way: served, not cached.
@@ -259,7 +271,9 @@ class BucketStore:
         self._bodies.put(listed.rel, body)
         return body
 
-    def _get(self, key: str) -> bytes | None:
+    def _get(self, key: str) -> tuple[bytes, bool] | None:
+        """The object's bytes and whether they are gzip (``Content-Encoding: gzip``, as the
+        sink stores archive pages); ``None`` when missing or a gone document."""
         try:
             obj = self.client.get_object(Bucket=self.settings.bucket, Key=key)
             data: bytes = obj["Body"].read()
@@ -269,7 +283,7 @@ class BucketStore:
             raise StoreUnavailable(describe_error(self.settings, "reading", exc)) from exc
         if obj.get("Metadata", {}).get("feedsmith-gone"):
             return None  # a gone document: the manifest that says so is on its way
-        return data
+        return data, str(obj.get("ContentEncoding") or "").lower() == "gzip"
 
     def _gzip_twin(self, key: str, data: bytes) -> bytes:
         """The bucket's ``.gz`` twin if it really is ``data`` compressed, else our own."""

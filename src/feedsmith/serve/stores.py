@@ -18,6 +18,7 @@ import logging
 import os
 import stat
 import threading
+import zlib
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
@@ -27,7 +28,13 @@ from typing import Any, Protocol
 
 from feedsmith.core.config import Config
 from feedsmith.core.discovery import link_for as discovery_link_for
-from feedsmith.core.layout import MANIFEST, OPML, content_type_for, settled_archive_pages
+from feedsmith.core.layout import (
+    MANIFEST,
+    OPML,
+    content_type_for,
+    settled_archive_pages,
+    stored_gzip_only,
+)
 from feedsmith.publish.changes import manifest_records
 from feedsmith.publish.staging import gzip_bytes
 from feedsmith.serve.health import Gauges, lease_gauges
@@ -264,7 +271,10 @@ class FeedStore:
 
     def body(self, listed: Listed) -> Body | None:
         """The file's current bytes, from the cache while its ``stat`` is unchanged; ``None``
-        when it is missing or refused (outside ``output_dir``, not a regular file)."""
+        when it is missing or refused (outside ``output_dir``, not a regular file). A path
+        stored gzip-only (an archive page) is read from its ``.gz``."""
+        if stored_gzip_only(listed.rel):
+            return self._gzip_only_body(listed)
         try:
             key = stat_key(os.stat(listed.fs_path))
         except (OSError, ValueError):  # ValueError: embedded NUL
@@ -283,6 +293,31 @@ class FeedStore:
             return None
         compressed = self._sidecar(listed.fs_path + ".gz", data)
         return make_body(key, data, compressed)
+
+    def _gzip_only_body(self, listed: Listed) -> Body | None:
+        """Both representations from the stored ``.gz``: sent as is to gzip clients, and
+        decompressed once per version for the others (pages are small: 20 entries' summaries).
+        A twin that does not decompress is as missing as a missing file (the next build
+        rewrites it)."""
+        path = listed.fs_path + ".gz"
+        try:
+            key = stat_key(os.stat(path))
+        except (OSError, ValueError):
+            return None
+        cached = self._bodies.get(path, key)
+        if cached is not None:
+            return cached
+        blob, key = self._read_inside(path)
+        if blob is None or key is None:
+            return None
+        try:
+            data = gzip.decompress(blob)
+        except (OSError, EOFError, zlib.error) as exc:
+            log.warning("cannot use %s: %s", path, exc)
+            return None
+        loaded = make_body(key, data, blob)
+        self._bodies.put(path, loaded)
+        return loaded
 
     def _sidecar(self, path: str, data: bytes) -> bytes:
         """The build's gzip sidecar if it really is this file compressed, else our own.

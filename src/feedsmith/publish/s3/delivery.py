@@ -18,6 +18,11 @@ from feedsmith.core.state import json_bytes
 #: Their delivery records are keyed so too (``media/ep1.mp3``), beside the published files'.
 MEDIA_KEY_PREFIX = "media/"
 
+#: What a vanished path's key holds until it is deleted (the same words ``serve`` answers a
+#: gone feed's 410 with). Here, with the rules: a fresh clone recognises the gone documents in
+#: a bucket listing by these exact bytes (:mod:`.remote`).
+GONE_BODY = b"gone: this feed no longer exists\n"
+
 
 @dataclass
 class Delivered:
@@ -92,7 +97,8 @@ def plan_delivery(
     A vanished path gets a gone document if this sink delivered it, or if it vanished less
     than ``gone_after`` ago (the state was lost, or the bucket is new: readers may still ask).
     Objects this sink delivered that the manifest neither lists nor calls gone count as gone
-    from ``now``. The delay runs from when the gone document was put, not from ``since``: a
+    from ``now``; gone documents it put that the manifest no longer names are deleted on
+    time all the same. The delay runs from when the gone document was put, not from ``since``: a
     bucket that was down for a week still says "gone" for the full delay.
     """
     uploads = tuple(sorted(rel for rel, sha in files.items() if delivered.objects.get(rel) != sha))
@@ -100,6 +106,11 @@ def plan_delivery(
     for rel in delivered.objects:
         if rel not in files:
             vanished.setdefault(rel, iso_seconds(now))
+    # A gone document the manifest no longer names (a fresh clone's manifest starts its
+    # ``gone`` empty): still deleted on time, from when it was put.
+    for rel, put_at in delivered.gone.items():
+        if rel not in files:
+            vanished.setdefault(rel, put_at)
     gone_docs: list[tuple[str, str]] = []
     deletions: list[str] = []
     for rel, since in sorted(vanished.items()):

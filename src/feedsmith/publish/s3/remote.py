@@ -9,7 +9,8 @@ What is trusted, and why it is sound:
 
 * The sink puts ``index.json`` last, after every file it lists and each file's ``.gz`` twin
   before the file. So a listed file whose object and twin both exist and were last written no
-  later than the manifest holds the bytes the manifest names (its size is checked too). One
+  later than the manifest holds the bytes the manifest names (its size is checked too:
+  ``gz_bytes`` for an archive page, one object of gzip bytes with no twin). One
   written *after* the manifest comes from a delivery that failed before its own manifest: its
   bytes are unknown, so it is sent again. The twin is the deterministic gzip of the file, put by
   the same delivery, so it needs no hash of its own.
@@ -23,7 +24,10 @@ What is trusted, and why it is sound:
 * A media file (the manifest's ``media`` section, under ``media/``) is in place when its object
   exists with the listed size and is no newer than the manifest (it has no twin).
 * Objects under the prefix that the manifest does not mention are left alone: never delete
-  what we cannot name.
+  what we cannot name. Except gone documents (exactly :data:`~.delivery.GONE_BODY`, known by
+  size and MD5 ETag): a fresh clone's manifest does not list what an earlier fresh clone
+  turned into one, so they count as put when the listing says, and are deleted ``gone_days``
+  after, as with a record.
 
 A manifest that is missing, unreadable, not JSON or of another shape trusts nothing (everything
 is sent, as for an empty bucket). :func:`known_from_bucket` is the pure decision,
@@ -41,10 +45,10 @@ from datetime import datetime
 from typing import Any
 
 from feedsmith.core.config import S3Config
-from feedsmith.core.layout import MANIFEST, iso_seconds
+from feedsmith.core.layout import MANIFEST, iso_seconds, stored_gzip_only
 from feedsmith.publish.changes import manifest_records, media_records
 from feedsmith.publish.s3.client import describe_error, error_code
-from feedsmith.publish.s3.delivery import MEDIA_KEY_PREFIX
+from feedsmith.publish.s3.delivery import GONE_BODY, MEDIA_KEY_PREFIX
 
 __all__ = [
     "TARGET_META",
@@ -125,13 +129,17 @@ def known_from_bucket(view: BucketView, target: str) -> Known:
         files.add(rel)
         if not isinstance(rec, dict) or not isinstance(rec.get("sha256"), str):
             continue
-        obj, twin = view.listing.get(rel), view.listing.get(rel + ".gz")
+        obj = view.listing.get(rel)
+        if stored_gzip_only(rel):  # one object, its gzip bytes: no twin
+            twin, size = obj, rec.get("gz_bytes")
+        else:
+            twin, size = view.listing.get(rel + ".gz"), rec.get("bytes")
         if (
             obj is not None
             and twin is not None
             and obj.modified <= written
             and twin.modified <= written
-            and obj.size == rec.get("bytes")
+            and obj.size == size
         ):
             known.objects[rel] = rec["sha256"]
     for rel, media in media_records(raw).items():  # no .gz twin: audio does not compress
@@ -139,6 +147,13 @@ def known_from_bucket(view: BucketView, target: str) -> Known:
         obj = view.listing.get(key)
         if obj is not None and obj.modified <= written and obj.size == media.size:
             known.objects[key] = media.sha256
+    named = files | {rel for rel in raw.get("gone", {}) if isinstance(rel, str)}
+    named |= {MEDIA_KEY_PREFIX + rel for rel in media_records(raw)}
+    for rel, obj in view.listing.items():
+        if rel not in named and _is_gone_document(obj):
+            # Put by an earlier fresh clone whose manifest did not call it gone (its own
+            # ``gone`` started empty): the delay runs from when it was put, as with a record.
+            known.gone[rel] = iso_seconds(obj.modified)
     for rel in raw.get("gone", {}):
         if not isinstance(rel, str) or rel in files:
             continue
@@ -150,6 +165,16 @@ def known_from_bucket(view: BucketView, target: str) -> Known:
         else:
             known.objects[rel] = ""  # old bytes, not ours to name: replaced by the gone document
     return known
+
+
+_GONE_ETAG = hashlib.md5(GONE_BODY, usedforsecurity=False).hexdigest()
+
+
+def _is_gone_document(obj: Listed) -> bool:
+    """Whether a listed object is exactly :data:`~.delivery.GONE_BODY` (its size and its
+    single-part ETag, the MD5 of the bytes): the one kind of object this module names without
+    the manifest, because only the sink writes those bytes."""
+    return obj.size == len(GONE_BODY) and obj.etag.strip('"') == _GONE_ETAG
 
 
 def read_bucket(client: Any, bucket: str, prefix: str) -> BucketView | None:

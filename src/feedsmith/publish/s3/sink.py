@@ -14,6 +14,12 @@ The layout, key = ``prefix + rel``:
   gzip`` and the same Content-Type. Not gzip bytes under the plain key: a bucket does not
   negotiate, so a client that never asked for gzip would get bytes it cannot read; a CDN picks
   the twin by ``Accept-Encoding`` instead (docs/deploy-bucket.md has the recipes);
+* except an archive page (:func:`~feedsmith.core.layout.stored_gzip_only`): stored gzip-only
+  on disk, it is put once, under its plain key, as those gzip bytes with ``Content-Encoding:
+  gzip``, and no ``.gz`` twin. Every gzip-capable client (nearly all: feed readers, browsers,
+  curl with ``--compressed``) reads it from the bucket or a CDN in front of it; ``serve
+  --from-bucket`` decompresses it for the rest. Its ``feedsmith-sha256`` is still the plain
+  bytes' (the manifest's); a full send to a target deletes the twins an older layout left;
 * ``index.json`` (and its ``.gz``) after every file it lists is in place, so whoever reads the
   manifest finds each listed object present and at least as new as the manifest;
 * every media file (the manifest's ``media`` section, read from ``media_dir``) under
@@ -61,10 +67,17 @@ from feedsmith.core.layout import (
     content_type_for,
     iso_seconds,
     settled_archive_pages,
+    stored_gzip_only,
 )
 from feedsmith.publish.changes import ChangeSet, MediaRecord
 from feedsmith.publish.s3.client import BucketError, describe_error, error_code, make_client
-from feedsmith.publish.s3.delivery import MEDIA_KEY_PREFIX, Delivered, Plan, plan_delivery
+from feedsmith.publish.s3.delivery import (
+    GONE_BODY,
+    MEDIA_KEY_PREFIX,
+    Delivered,
+    Plan,
+    plan_delivery,
+)
 from feedsmith.publish.s3.remote import TARGET_META, known_in_bucket, target_digest
 from feedsmith.publish.staging import gzip_bytes
 from feedsmith.system.statedir import write_atomic
@@ -82,10 +95,9 @@ __all__ = [
 log = logging.getLogger("feedsmith.bucket")
 
 STATE_FILE = "s3-publish.json"
-#: Bumped when the object layout changes, so every object is sent again in the new layout.
-LAYOUT = 1
-#: The same words ``serve`` answers a gone feed's 410 with.
-GONE_BODY = b"gone: this feed no longer exists\n"
+#: Bumped when the object layout changes, so every object is sent again in the new layout
+#: (2: archive pages stored gzip-only under the plain key).
+LAYOUT = 2
 GONE_META = "feedsmith-gone"
 SHA_META = "feedsmith-sha256"
 #: On the manifest while a lease is held: the fencing token and the holder that wrote it.
@@ -186,10 +198,13 @@ class S3Sink:
             raise self._error("connecting", exc) from exc
         try:
             settled = settled_archive_pages(json.loads(changes.manifest)) if plan.uploads else None
+            full_send = not delivered.objects
             for rel in self._put_files(changes, plan.uploads, files, settled, media):
                 delivered.objects[rel] = files[rel]
                 delivered.gone.pop(rel, None)
                 delivered.deleted.discard(rel)
+            if full_send:
+                self._drop_twins([rel for rel in plan.uploads if stored_gzip_only(rel)])
             if plan.manifest:
                 # Last of the published tree: every file it lists is in the bucket by now.
                 data = changes.manifest
@@ -299,6 +314,9 @@ class S3Sink:
             raise first_error
 
     def _put_file(self, changes: ChangeSet, rel: str, sha: str, settled: bool = False) -> None:
+        if stored_gzip_only(rel):
+            self._put_gzip_only(changes, rel, sha, settled)
+            return
         try:
             data = changes.read(rel)
         except OSError as exc:
@@ -371,6 +389,39 @@ class S3Sink:
                 f" {self.settings.bucket!r}; the next build sends it again"
             )
 
+    def _put_gzip_only(self, changes: ChangeSet, rel: str, sha: str, settled: bool) -> None:
+        """An archive page: its stored ``.gz`` under the plain key, ``Content-Encoding: gzip``,
+        no twin (the layout in the module docstring); checked against the manifest's sha256
+        of the plain bytes before it leaves."""
+        try:
+            gz = changes.read_gz(rel)
+            data = gzip.decompress(gz)
+        except (OSError, EOFError, zlib.error) as exc:
+            raise BucketError(
+                f"cannot read {rel}.gz for bucket {self.settings.bucket!r}: {exc}"
+            ) from exc
+        if hashlib.sha256(data).hexdigest() != sha:
+            raise BucketError(
+                f"{rel}.gz on disk differs from the manifest; not uploaded to bucket"
+                f" {self.settings.bucket!r}"
+            )
+        cache = ARCHIVE_CACHE_CONTROL if settled else None
+        self._put(rel, gz, content_type_for(rel), True, {SHA_META: sha}, cache_control=cache)
+
+    def _drop_twins(self, rels: Sequence[str]) -> None:
+        """Delete the ``.gz`` twins an older layout put beside pages now stored gzip-only
+        (after a full send to this target: the only time there can be any). Missing keys are
+        no error to S3."""
+        keys = [{"Key": self.settings.prefix + rel + ".gz"} for rel in rels]
+        for start in range(0, len(keys), 1000):
+            batch = keys[start : start + 1000]
+            try:
+                self.client.delete_objects(
+                    Bucket=self.settings.bucket, Delete={"Objects": batch, "Quiet": True}
+                )
+            except Exception as exc:
+                raise self._error(f"deletion of {batch[0]['Key']}", exc) from exc
+
     def _manifest_condition(self, delivered: Delivered) -> dict[str, str]:
         """Replace the manifest only if it is still the one we wrote (or, knowing none, the
         one there now): a builder that lost its lease while stalled cannot overwrite what the
@@ -389,7 +440,8 @@ class S3Sink:
 
     def _put_gone(self, rel: str, since: str) -> None:
         meta = {GONE_META: since}
-        self._put(rel + ".gz", gzip_bytes(GONE_BODY), CT_TEXT, True, meta)
+        if not stored_gzip_only(rel):  # an archive page had no twin
+            self._put(rel + ".gz", gzip_bytes(GONE_BODY), CT_TEXT, True, meta)
         self._put(rel, GONE_BODY, CT_TEXT, False, meta)
 
     def _put(
