@@ -50,7 +50,6 @@ import hashlib
 import io
 import json
 import logging
-import os
 import threading
 import zlib
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
@@ -78,6 +77,7 @@ from feedsmith.publish.s3.delivery import (
     Plan,
     plan_delivery,
 )
+from feedsmith.publish.s3.media_upload import MULTIPART_THRESHOLD, SHA_META, upload_media
 from feedsmith.publish.s3.remote import TARGET_META, known_in_bucket, target_digest
 from feedsmith.publish.staging import gzip_bytes
 from feedsmith.system.statedir import write_atomic
@@ -99,14 +99,9 @@ STATE_FILE = "s3-publish.json"
 #: (2: archive pages stored gzip-only under the plain key).
 LAYOUT = 2
 GONE_META = "feedsmith-gone"
-SHA_META = "feedsmith-sha256"
 #: On the manifest while a lease is held: the fencing token and the holder that wrote it.
 TOKEN_META = "feedsmith-lease-token"
 HOLDER_META = "feedsmith-builder"
-#: Above this a file goes up in parts (boto3's managed transfer); feeds rarely get there.
-MULTIPART_THRESHOLD = 16 * 1024 * 1024
-#: S3's smallest part (but the last): a lower threshold still sends parts this big.
-MIN_PART = 5 * 1024 * 1024
 #: Files uploaded at once: round trips dominate, not bandwidth (boto3 clients are thread-safe).
 UPLOAD_THREADS = 8
 
@@ -343,51 +338,16 @@ class S3Sink:
         self._put(rel, data, content_type, False, {SHA_META: sha}, cache_control=cache)
 
     def _put_media(self, changes: ChangeSet, key_rel: str, record: MediaRecord) -> None:
-        """One media file, from its path (see the module docstring)."""
-        try:
-            path = changes.media_path(record.rel)
-            before = os.stat(path)
-            with open(path, "rb") as fh:
-                sha = hashlib.file_digest(fh, "sha256").hexdigest()
-        except OSError as exc:
-            raise BucketError(
-                f"cannot read media file {record.rel} for bucket {self.settings.bucket!r}: {exc}"
-            ) from exc
-        if sha != record.sha256:
-            raise BucketError(
-                f"media file {record.rel} changed since the build; not uploaded to bucket"
-                f" {self.settings.bucket!r} (the next build lists the new bytes)"
-            )
-        from boto3.s3.transfer import TransferConfig
-
-        transfer = TransferConfig(
+        """One media file, from its path (see the module docstring and :mod:`.media_upload`)."""
+        upload_media(
+            self.client,
+            self.settings,
+            changes.media_path(record.rel),
+            key_rel,
+            record,
+            cache_control=self.cache_control,
             multipart_threshold=self.multipart_threshold,
-            multipart_chunksize=max(self.multipart_threshold, MIN_PART),
         )
-        key = self.settings.prefix + key_rel
-        args = {
-            "ContentType": record.content_type,
-            "CacheControl": self.cache_control,
-            "Metadata": {SHA_META: record.sha256},
-        }
-        try:
-            self.client.upload_file(
-                str(path), self.settings.bucket, key, ExtraArgs=args, Config=transfer
-            )
-        except Exception as exc:
-            raise self._error(f"upload of {key}", exc) from exc
-        try:
-            after = os.stat(path)
-        except OSError:
-            after = None
-        if after is None or (after.st_mtime_ns, after.st_size) != (
-            before.st_mtime_ns,
-            before.st_size,
-        ):
-            raise BucketError(
-                f"media file {record.rel} changed while it was uploaded to bucket"
-                f" {self.settings.bucket!r}; the next build sends it again"
-            )
 
     def _put_gzip_only(self, changes: ChangeSet, rel: str, sha: str, settled: bool) -> None:
         """An archive page: its stored ``.gz`` under the plain key, ``Content-Encoding: gzip``,
