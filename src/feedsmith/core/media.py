@@ -49,7 +49,7 @@ MIME_BY_EXTENSION = {
     "flac": "audio/flac",
     "wav": "audio/wav",
     "mp4": "video/mp4",
-    "m4v": "video/mp4",
+    "m4v": "video/x-m4v",
     "mov": "video/quicktime",
     "webm": "video/webm",
     "ogv": "video/ogg",
@@ -63,6 +63,12 @@ MIME_BY_EXTENSION = {
     "webp": "image/webp",
     "avif": "image/avif",
     "svg": "image/svg+xml",
+    # Beside episodes: transcripts, chapters, notes (served from media_dir as they are).
+    "vtt": "text/vtt",
+    "srt": "application/x-subrip",
+    "json": "application/json",
+    "txt": "text/plain",
+    "html": "text/html",
 }
 
 _ENCLOSURE_KEYS = ("enclosure", "enclosures", "audio", "video")

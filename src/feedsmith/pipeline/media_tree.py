@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from feedsmith.core.layout import iso_seconds
+from feedsmith.core.media import MIME_BY_EXTENSION
 from feedsmith.core.state import json_bytes
 from feedsmith.publish.changes import MediaRecord
 from feedsmith.system.statedir import write_atomic
@@ -41,46 +42,18 @@ log = logging.getLogger("feedsmith.build")
 
 CACHE_FILE = "media.json"
 
-#: The types players and readers expect, by extension. A fixed table rather than the
-#: :mod:`mimetypes` module: that one reads ``/etc/mime.types``, so two machines would publish
-#: different types (and manifests) for the same file.
-MEDIA_TYPES: dict[str, str] = {
-    ".aac": "audio/aac",
-    ".avif": "image/avif",
-    ".flac": "audio/flac",
-    ".gif": "image/gif",
-    ".jpeg": "image/jpeg",
-    ".jpg": "image/jpeg",
-    ".m4a": "audio/mp4",
-    ".m4b": "audio/mp4",
-    ".m4v": "video/x-m4v",
-    ".mov": "video/quicktime",
-    ".mp3": "audio/mpeg",
-    ".mp4": "video/mp4",
-    ".oga": "audio/ogg",
-    ".ogg": "audio/ogg",
-    ".ogv": "video/ogg",
-    ".opus": "audio/ogg",
-    ".pdf": "application/pdf",
-    ".png": "image/png",
-    ".svg": "image/svg+xml",
-    ".txt": "text/plain; charset=utf-8",
-    ".vtt": "text/vtt; charset=utf-8",
-    ".srt": "application/x-subrip",
-    ".wav": "audio/wav",
-    ".webm": "video/webm",
-    ".webp": "image/webp",
-    ".zip": "application/zip",
-    ".epub": "application/epub+zip",
-    ".json": "application/json",
-}
 UNKNOWN_TYPE = "application/octet-stream"
 
 
 def media_type(name: str) -> str:
     """The Content-Type of a media file, by its extension (unknown: octet-stream, which a
     browser downloads instead of guessing)."""
-    return MEDIA_TYPES.get(os.path.splitext(name)[1].lower(), UNKNOWN_TYPE)
+    known = MIME_BY_EXTENSION.get(os.path.splitext(name)[1].lower().lstrip("."))
+    if known is None:
+        return UNKNOWN_TYPE
+    # One table for the feeds and the server (core.media): a fixed one, as mimetypes reads
+    # /etc/mime.types and two machines would publish different manifests. Text says UTF-8.
+    return f"{known}; charset=utf-8" if known.startswith("text/") else known
 
 
 def safe_media_rel(rel: str) -> bool:
