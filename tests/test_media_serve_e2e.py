@@ -11,6 +11,8 @@ import contextlib
 import http.client
 import os
 import threading
+import time
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -239,3 +241,32 @@ def test_memory_stays_flat_while_a_200_mb_file_goes_to_ten_clients(
         growth = max(peak[0], after) - before
         print(f"serve tree RSS: before {before >> 20} MiB, peak {peak[0] >> 20} MiB")
         assert growth < 100 * 1024 * 1024, f"grew {growth >> 20} MiB"
+
+
+@pytest.mark.slow
+def test_a_replaced_media_file_reaches_the_feeds_without_waiting_for_the_interval(
+    site: Any, tmp_path: Path
+) -> None:
+    """A re-exported file changes the enclosure's length: ``media_dir`` is watched like the
+    posts, so the feeds follow at once, not at the next interval build (an hour here)."""
+    media = site.root / "media"
+    media.mkdir()
+    (media / "notes.pdf").write_bytes(b"%PDF-1.4\n" + bytes(4991))
+    site.settings["media_dir"] = "media"
+    body = post_text("Notes", 1).replace("---\n\n", "enclosure: notes.pdf\n---\n\n", 1)
+    site.write_post("2025-11-01-notes.md", body)
+
+    def feed() -> str:
+        with urllib.request.urlopen(served.url("/feeds/all.rss.xml"), timeout=30) as resp:
+            return resp.read().decode()
+
+    with run_serve(site, tmp_path / "serve.log", interval=3600) as served:
+        assert 'length="5000"' in feed()
+        tmp = media / ".notes.pdf.tmp"
+        tmp.write_bytes(b"%PDF-1.4\n" + bytes(6991))
+        os.replace(tmp, media / "notes.pdf")
+        deadline = time.monotonic() + 120  # bounds a hang only: the build is the event
+        while 'length="7000"' not in feed():
+            assert time.monotonic() < deadline, served.log_text()[-3000:]
+            time.sleep(0.2)
+        assert "media changed" in served.log_text()

@@ -11,8 +11,9 @@ from typing import Any
 
 import pytest
 
+from feedsmith.config import config_from_mapping
 from feedsmith.serve.schedule import BuildService
-from feedsmith.serve.trigger import MAX_DELAY_SECONDS, ChangeTrigger
+from feedsmith.serve.trigger import ANY_FILE, MAX_DELAY_SECONDS, ChangeTrigger
 
 POST = "---\ntitle: {title}\ndate: 2025-10-01\ntags: [t]\n---\n\nBody.\n"
 
@@ -170,3 +171,45 @@ def test_interval_and_webhook_builds_wait_for_a_save_in_progress(site: Any) -> N
     assert outcome is not None and outcome.ok
     assert waits == [pytest.approx(0.3)]
     assert datetime.now(UTC) >= outcome.started
+
+
+def test_a_changed_media_file_asks_for_a_build(tmp_path: Path) -> None:
+    """``media_dir`` is watched like the posts: a re-exported episode changes the feeds'
+    length and duration, so it must not wait for the next interval build."""
+    media = tmp_path / "media"
+    media.mkdir()
+    calls: list[str] = []
+    clock = Clock()
+    t = ChangeTrigger(
+        media,
+        calls.append,
+        settle_seconds=0.3,
+        monotonic=clock,
+        files=ANY_FILE,
+        reason="media changed",
+    )
+    t.open(inotify=True)
+    try:
+        (media / ".episode.mp3.part").write_bytes(b"x")  # hidden: never a build
+        t.step(0.2)
+        clock.now += 1
+        assert t.step(0) is False and calls == []
+        (media / "episode.mp3").write_bytes(b"\xff\xfb" + bytes(100))
+        t.step(0.2)
+        clock.now += 0.31
+        assert t.step(0) is True
+        assert calls == ["media changed"]
+    finally:
+        t.stop()
+
+
+def test_the_service_watches_media_dir_only_when_it_is_set(tmp_path: Path) -> None:
+    (tmp_path / "posts").mkdir()
+    (tmp_path / "media").mkdir()
+    raw = {"site": {"url": "https://example.com"}, "posts_dir": "posts"}
+    plain = config_from_mapping(raw, tmp_path / "config.yaml")
+    with_media = config_from_mapping({**raw, "media_dir": "media"}, tmp_path / "config.yaml")
+    assert BuildService(plain, builder=None).media_trigger is None
+    service = BuildService(with_media, builder=None)
+    assert service.media_trigger is not None
+    assert service.media_trigger.posts_dir == tmp_path / "media"

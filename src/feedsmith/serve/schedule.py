@@ -13,6 +13,7 @@ are strictly serialised:
   survives the builder being busy;
 * :class:`feedsmith.serve.trigger.ChangeTrigger` (``schedule.watch``), when post files change and
   the folder has then been quiet for ``schedule.settle_ms``: a save is live within a second;
+  a second one does the same for any file in ``media_dir``;
 * the caller (the start-up build).
 
 Every build, whatever asked for it, first waits until the posts folder has been quiet for the
@@ -51,7 +52,7 @@ from feedsmith.publish.s3.lease import LeaseKeeper, keeper_for
 from feedsmith.publish.sinks import configured_sinks
 from feedsmith.serve import public
 from feedsmith.serve.status import record_build
-from feedsmith.serve.trigger import MAX_DELAY_SECONDS, ChangeTrigger
+from feedsmith.serve.trigger import ANY_FILE, MAX_DELAY_SECONDS, ChangeTrigger
 from feedsmith.system.diskerrors import describe
 
 log = logging.getLogger("feedsmith.schedule")
@@ -138,6 +139,17 @@ class BuildService:
                 settle_seconds=config.schedule.settle_ms / 1000,
                 files=post_files(config),
             )
+        #: Builds when a file in ``media_dir`` changes (a re-exported episode): the feeds give
+        #: its length and duration, so they must follow it as they follow a post.
+        self.media_trigger: ChangeTrigger | None = None
+        if config.schedule.watch and config.media_dir is not None:
+            self.media_trigger = ChangeTrigger(
+                config.media_dir,
+                self.build_now,
+                settle_seconds=config.schedule.settle_ms / 1000,
+                files=ANY_FILE,
+                reason="media changed",
+            )
 
     def take_lease(self) -> None:
         """Try once for the lease before the start-up build, so a lone builder publishes that
@@ -183,12 +195,12 @@ class BuildService:
     def _wait_for_quiet(self) -> None:
         """Let a save in progress finish before any build reads the posts (bounded: a folder
         written to without pause is still built every ``MAX_DELAY_SECONDS``)."""
-        trigger = self.trigger
-        if trigger is None:
+        triggers = [t for t in (self.trigger, self.media_trigger) if t is not None]
+        if not triggers:
             return
         waited = 0.0
         while waited < MAX_DELAY_SECONDS and not self._stopping.is_set():
-            pause = trigger.quiet_for()
+            pause = max(trigger.quiet_for() for trigger in triggers)
             if pause <= 0:
                 return
             self._stopping.wait(pause)
@@ -353,8 +365,9 @@ class BuildService:
             self.scheduler.start()
         if self.lease is not None:
             self.lease.start()
-        if self.trigger is not None:
-            self.trigger.start()
+        for trigger in (self.trigger, self.media_trigger):
+            if trigger is not None:
+                trigger.start()
         if self.watch_seconds > 0:
             self._watcher = threading.Thread(
                 target=self._watch, name="feedsmith-rebuild-watcher", daemon=True
@@ -373,8 +386,9 @@ class BuildService:
         returns without building or touching the scheduler.
         """
         self._stopping.set()
-        if self.trigger is not None:
-            self.trigger.stop()
+        for trigger in (self.trigger, self.media_trigger):
+            if trigger is not None:
+                trigger.stop()
         if wait:
             with self._lock:
                 pass

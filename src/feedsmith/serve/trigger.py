@@ -31,6 +31,9 @@ from feedsmith.pipeline.watch import Watcher
 
 log = logging.getLogger("feedsmith.trigger")
 
+#: ``media_dir``'s rule: every file not hidden (the extension "" ends every name) — an
+#: episode, a picture, a transcript are all something a feed states facts about.
+ANY_FILE = PostFiles(extensions=("",))
 #: How often the stat fallback looks at every post file (NFS, SMB, FUSE, no inotify).
 POLL_SECONDS = 2.0
 #: However busy the folder, a build runs at least this often while writes go on.
@@ -52,7 +55,9 @@ class ChangeTrigger:
         settle_seconds: float,
         monotonic: Callable[[], float] = time.monotonic,
         files: PostFiles = PLAIN,
+        reason: str = "posts changed",
     ) -> None:
+        self.reason = reason  # what the build log line says woke it
         self.posts_dir = posts_dir
         self.files = files
         self.build = build
@@ -154,7 +159,7 @@ class ChangeTrigger:
             return False
         self._first_change = None
         self.triggered += 1
-        self.build("posts changed")
+        self.build(self.reason)
         if self.mode == "inotify" and self._watcher is not None and self._unknown:
             self._arm()  # folders came or went: watch the new ones
         return True
