@@ -30,15 +30,12 @@ together; methods that take ``conn`` run inside the caller's transaction.
 
 from __future__ import annotations
 
-import contextlib
-import os
 import sqlite3
-import threading
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from feedsmith.system.statedir import open_private
+from feedsmith.system.sqlite import LocalDatabase
 
 __all__ = ["DB_FILE", "WebSubStore"]
 
@@ -75,44 +72,11 @@ CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NU
 """
 
 
-class WebSubStore:
+class WebSubStore(LocalDatabase):
     """One SQLite file, one connection per thread (sqlite3 connections are not shareable)."""
 
     def __init__(self, state_dir: Path) -> None:
-        self.path = Path(state_dir) / DB_FILE
-        self._local = threading.local()
-
-    def connect(self) -> sqlite3.Connection:
-        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
-        if conn is None:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            os.close(open_private(self.path))  # 0600: SQLite gives -wal/-shm the db's mode
-            conn = sqlite3.connect(self.path, timeout=30, isolation_level=None)
-            conn.row_factory = sqlite3.Row
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA synchronous=NORMAL")
-            conn.executescript(_SCHEMA)
-            self._local.conn = conn
-        return conn
-
-    @contextlib.contextmanager
-    def transaction(self) -> Iterator[sqlite3.Connection]:
-        """``BEGIN IMMEDIATE``: take the write lock first, so a read-then-write cannot be
-        overtaken by another process between the two."""
-        conn = self.connect()
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            yield conn
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        conn.execute("COMMIT")
-
-    def close(self) -> None:
-        conn = getattr(self._local, "conn", None)
-        if conn is not None:
-            conn.close()
-            self._local.conn = None
+        super().__init__(Path(state_dir) / DB_FILE, _SCHEMA, named_rows=True)
 
     # -- counters -------------------------------------------------------------------------
 

@@ -17,21 +17,18 @@ and every write is one short transaction. The file is 0600 like everything in ``
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
-import os
 import secrets
 import sqlite3
-import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 from feedsmith.core.subscribers import Agent, AggregatorSeen, ClientSeen, Snapshot, classify
 from feedsmith.core.subscribers.agents import truncate_ua
-from feedsmith.system.statedir import open_private
+from feedsmith.system.sqlite import LocalDatabase
 
 DB_FILE = "subscribers.sqlite"
 
@@ -68,35 +65,11 @@ class Poll:
     ua: str
 
 
-class SubscriberStore:
+class SubscriberStore(LocalDatabase):
     """One SQLite file, one connection per thread."""
 
     def __init__(self, state_dir: Path) -> None:
-        self.path = Path(state_dir) / DB_FILE
-        self._local = threading.local()
-
-    def connect(self) -> sqlite3.Connection:
-        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
-        if conn is None:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            os.close(open_private(self.path))  # 0600 before SQLite creates it (and -wal/-shm)
-            conn = sqlite3.connect(self.path, timeout=30, isolation_level=None)
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA synchronous=NORMAL")
-            conn.executescript(_SCHEMA)
-            self._local.conn = conn
-        return conn
-
-    @contextlib.contextmanager
-    def transaction(self) -> Iterator[sqlite3.Connection]:
-        conn = self.connect()
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            yield conn
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        conn.execute("COMMIT")
+        super().__init__(Path(state_dir) / DB_FILE, _SCHEMA)
 
     def add(self, polls: Iterable[Poll]) -> int:
         """Record polls (one transaction); returns how many were counted (crawlers are not).
@@ -220,12 +193,6 @@ class SubscriberStore:
             conn.execute("DELETE FROM clients WHERE seen < ?", (horizon,))
             conn.execute("DELETE FROM salts WHERE day < ?", (today,))
             conn.execute("DELETE FROM daily WHERE day < ?", (oldest,))
-
-    def close(self) -> None:
-        conn = getattr(self._local, "conn", None)
-        if conn is not None:
-            conn.close()
-            self._local.conn = None
 
 
 def _day(ts: float) -> str:
