@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 CONFIG ?= config.yaml
 
-.PHONY: run run-jekyll test build check lint contracts same-bytes bench-build bench-serve bench-saves bench-push bench-slow clean
+.PHONY: run run-jekyll run-podcast test build check lint contracts same-bytes bench-build bench-serve bench-saves bench-push bench-slow clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -21,6 +21,10 @@ run: $(VENV)/.installed
 # The example Jekyll site (examples/jekyll-blog), read as Jekyll reads it.
 run-jekyll: $(VENV)/.installed
 	$(BIN)/feedsmith -c examples/jekyll.yaml serve
+
+# The example podcast blog (examples/podcast): a show, its episodes and /media/.
+run-podcast: $(VENV)/.installed
+	$(BIN)/feedsmith -c examples/podcast.yaml serve
 
 build: $(VENV)/.installed
 	$(BIN)/feedsmith -c $(CONFIG) build

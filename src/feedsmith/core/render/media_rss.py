@@ -148,6 +148,10 @@ class MediaEntryExtension:
     def __init__(self) -> None:
         self.picture: Picture | None = None
         self.links: list[dict[str, str]] = []
+        #: ``media:content`` for the picture. Off in a podcast show's RSS: podcast apps read
+        #: ``media:content`` as the episode's media (gPodder lists the picture as a second
+        #: file), and ``itunes:image`` says it there.
+        self.image_content = True
 
     def _picture(self, entry: Any) -> None:
         picture = self.picture
@@ -162,7 +166,8 @@ class MediaEntryExtension:
             content["type"] = picture.mime_type
         content.update(size)
         entry.append(entry.makeelement(f"{{{MEDIA_NS}}}thumbnail", thumbnail))
-        entry.append(entry.makeelement(f"{{{MEDIA_NS}}}content", content))
+        if self.image_content:
+            entry.append(entry.makeelement(f"{{{MEDIA_NS}}}content", content))
 
     def extend_atom(self, entry: Any) -> Any:
         for link in self.links:

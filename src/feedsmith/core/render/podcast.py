@@ -100,6 +100,8 @@ def _fitted(post: Any) -> Any:
 def _fill_episode(fe: Any, episode: Episode, chapter_urls: dict[str, str]) -> None:
     post = episode.post
     enclosure = post.enclosures[0]
+    if hasattr(fe, "media"):  # the picture is itunes:image here, not a second media file
+        fe.media.image_content = False
     if not fe.enclosure():
         fe.enclosure(enclosure.url, str(enclosure.length or 0), enclosure.mime_type or "")
     ext = fe.podcast
