@@ -71,6 +71,8 @@ class GroupMemo:
     info: FeedInfo
     newest: datetime | None
     paging: Paging | None = None
+    #: What the feed's page shows of it (see :func:`page_key`), worked out when first needed.
+    page: str = ""
 
     def holds(self, group: FeedGroup, shown: tuple[Post, ...]) -> bool:
         """True when ``group`` (same kind, key and page) shows exactly these objects, so
@@ -240,9 +242,13 @@ class RenderPlanner:
             subscription = docs[0].doc
             memo = memos[document_key(subscription)]
             if self.pages is not None and memo.info.page is not None:
-                # The page shows what the subscription document shows, its archive links and
-                # the feed's post count, through the template: its signature is all of these.
-                page_of = (memo.signature, len(group.posts), page_digest)
+                # The page shows some of what the subscription document shows (titles and
+                # summaries, not content), its archive links and the feed's post count,
+                # through the template: its signature is all of these, so a post's body
+                # edited leaves the pages of its feeds as they were.
+                if not memo.page:
+                    memo.page = page_key(self.fingerprint, subscription, memo.shown)
+                page_of = (memo.page, len(group.posts), page_digest)
                 page_sig = self._page_sigs.get(page_of) or _digest(list(page_of))
                 page_sigs[page_of] = page_sig
                 keep_or_render(
@@ -441,6 +447,33 @@ def post_line(post: Post) -> str:
             repr(post.extra) if post.extra else "",
         )
     )
+
+
+def page_key(fingerprint: str, group: FeedGroup, shown: tuple[Post, ...]) -> str:
+    """What a feed page (:meth:`feedsmith.core.pages.PageRenderer.context`) shows of a
+    subscription document: the group's identity, its archive count and, per shown post, the
+    fields the page lists. A body edit that leaves these as they were leaves the page too."""
+    paging = group.paging
+    head = [fingerprint, group.kind, group.key, group.name, group.slug]
+    head.append(paging.prev if paging is not None else 0)
+    parts = [_json(head)]
+    for post in shown:
+        parts.append(
+            _SEP.join(
+                (
+                    post.id,
+                    post.title or "",
+                    post.slug,
+                    post.url,
+                    post.date.isoformat(),
+                    post.summary or "",
+                    _NAME_SEP.join(a.name for a in post.authors),
+                    _NAME_SEP.join(post.categories),
+                    _NAME_SEP.join(post.tags),
+                )
+            )
+        )
+    return hashlib.sha256("\n".join(parts).encode("utf-8", "surrogatepass")).hexdigest()
 
 
 _SEP = "\x00"
