@@ -51,6 +51,7 @@ import stat
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -466,6 +467,7 @@ def listed_owned(
     return found
 
 
+@lru_cache(maxsize=1 << 16)  # the same ~25,000 paths every build of the service
 def _owned_shape(rel: str) -> bool:
     """Whether :func:`_scan_owned` would list ``rel`` (and its sidecar) when it exists."""
     name = rel.rsplit("/", 1)[-1]
