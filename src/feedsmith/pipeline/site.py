@@ -63,6 +63,7 @@ from feedsmith.pipeline.links import resolve_links
 from feedsmith.pipeline.listing import Key, Listed, Listing, list_sources, quick_keys, stat_key
 from feedsmith.pipeline.memo import FastPath
 from feedsmith.pipeline.plan import RenderPlanner, plan_id_map
+from feedsmith.pipeline.quick import LOCK_FILE, STATE_FILE
 from feedsmith.pipeline.report import BuildError, BuildReport, ProgressFn, RenderError
 from feedsmith.pipeline.scheduler import RENDER_POOL_THRESHOLD, BuildPool, LazyFiles
 from feedsmith.pipeline.sources import SourceFile
@@ -75,9 +76,6 @@ from feedsmith.publish.staging import remove_staged
 from feedsmith.system.statedir import ensure_state_dir, open_private
 
 log = logging.getLogger("feedsmith.build")
-
-STATE_FILE = "state.json"
-LOCK_FILE = "build.lock"
 
 
 @dataclass
