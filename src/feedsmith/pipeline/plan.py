@@ -41,7 +41,7 @@ from feedsmith.core.layout import (
     page_file,
 )
 from feedsmith.core.model import Post
-from feedsmith.core.opml import render_opml
+from feedsmith.core.opml import OutlineMemo, render_opml
 from feedsmith.core.pages import PageRenderer, asset_bytes
 from feedsmith.core.paging import Paging
 from feedsmith.core.render.entries import PackedEntryCache
@@ -128,6 +128,7 @@ class RenderPlanner:
         #: (tests and the bench read these; a miss for an unchanged post is lost work).
         self.memo_held = 0
         self.memo_missed = 0
+        self._outlines: OutlineMemo = {}  # OPML's, see render_opml
         #: Feed pages (:mod:`feedsmith.core.pages`), when ``feed.pages`` is on.
         self.pages = PageRenderer(config) if config.feed.pages else None
 
@@ -275,7 +276,7 @@ class RenderPlanner:
         if previous is not None and previous.groups.get("opml") == opml_sig and intact(OPML):
             kept.append(OPML)
         else:
-            opml = render_opml(groups, cfg)
+            opml = render_opml(groups, cfg, self._outlines)
             files.add({"opml": OPML}, lambda: {"opml": opml})
         self._lines = lines
         return Rendered(files, infos, kept, signatures)
