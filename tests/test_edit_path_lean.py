@@ -181,3 +181,29 @@ def test_a_log_of_another_map_or_a_torn_line_is_ignored(site: Any) -> None:
     assert IdBook(config).known() != with_log  # the edit's key is not taken from it
     log_path.unlink()
     assert IdBook(config).known() != with_log
+
+
+def test_a_new_process_after_a_body_edit_renders_no_feed_page_either(
+    site: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The page keys are kept in the state beside the signatures they were made for."""
+    from feedsmith.core.pages import PageRenderer
+
+    config = blog(site)
+    SiteBuilder(config, pool=False, watch=False).build(NOW)
+    rendered: list[str] = []
+    real = PageRenderer.render
+
+    def counting(self: PageRenderer, group: Any, shown: Any) -> bytes:
+        rendered.append(group.key)
+        return real(self, group, shown)
+
+    monkeypatch.setattr(PageRenderer, "render", counting)
+    write_post(site, 11, "A new body, same title and summary.", OLD_MTIME + 1000)
+    builder = SiteBuilder(config, pool=False, watch=False)
+    builder.build(NOW + timedelta(minutes=1))
+    assert builder.last_rendered > 0
+    assert rendered == []
+    write_post(site, 11, "Body.", OLD_MTIME + 2000, title="A new title")
+    SiteBuilder(config, pool=False, watch=False).build(NOW + timedelta(minutes=2))
+    assert len(rendered) == 3
