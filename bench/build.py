@@ -89,6 +89,9 @@ class Sample:
     rss_mb: float  # peak RSS of the building process (largest single process)
     tree_mb: float | None = None  # peak summed RSS of the process and its children (sampled)
     summary: str = ""
+    #: CPU seconds (user + system) of the building process: steadier than wall time on a
+    #: shared machine. Fresh process: the whole child (start-up included); service: the build.
+    cpu: float | None = None
 
 
 @dataclass
@@ -289,6 +292,7 @@ def fresh_build(site: Path, *, sample_tree: bool = False) -> Sample:
         rss_mb=usage.ru_maxrss / 1024,  # KiB on Linux
         tree_mb=sampler.peak / 2**20 if sampler else None,
         summary=lines[-1] if lines else "",
+        cpu=usage.ru_utime + usage.ru_stime,
     )
 
 
@@ -326,11 +330,13 @@ def service_worker(config_path: str) -> int:
         if line.strip() != "build":
             continue
         try:
-            started = time.perf_counter()
+            started, cpu = time.perf_counter(), time.process_time()
             report = run(datetime.now(UTC), progress=None)
             seconds = time.perf_counter() - started
+            cpu = time.process_time() - cpu
             summary = report.summary() if hasattr(report, "summary") else repr(report)
             reply: dict[str, Any] = {"ok": True, "seconds": seconds, "summary": summary}
+            reply["cpu"] = cpu
         except Exception as exc:  # reported to the parent, which stops this size
             reply = {"ok": False, "error": f"{type(exc).__name__}: {exc}"}
         reply["rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
@@ -370,7 +376,9 @@ class Service:
         reply = json.loads(line)
         if not reply["ok"]:
             raise BenchError(f"service build failed: {reply['error']}")
-        return Sample(reply["seconds"], reply["rss_mb"], sampler.peak / 2**20, reply["summary"])
+        return Sample(
+            reply["seconds"], reply["rss_mb"], sampler.peak / 2**20, reply["summary"], reply["cpu"]
+        )
 
     def close(self) -> None:
         if self.proc.stdin:
@@ -393,9 +401,19 @@ class Service:
 
 
 def run_sequence(
-    site: Path, n: int, mode: str, run: int, edit_index: int, results: Results, verbose: bool
+    site: Path,
+    n: int,
+    mode: str,
+    run: int,
+    edit_index: int,
+    results: Results,
+    verbose: bool,
+    edits: int = 1,
 ) -> None:
-    """cold → no-change → one edited → one added, all from a wiped state, corpus restored after."""
+    """cold → no-change → one edited → one added, all from a wiped state, corpus restored after.
+
+    ``edits`` > 1 in the service: that many edits of the newest post one after another (each a
+    new text), each a sample of "edit one", so its median is the p50 of many edits."""
     wipe_build_products(site)
 
     def record(step: str, sample: Sample) -> None:
@@ -423,6 +441,9 @@ def run_sequence(
             if (n, "feedsmith") not in results.outputs:
                 record_output(site, n, results)
             record("no-change", service.build())
+            for extra in range(1, edits):
+                with edited(site, edit_index, revision=1000 * run + extra):
+                    record("edit one", service.build())
             with edited(site, edit_index, revision=run):
                 record("edit one", service.build())
                 with added(site, seed=run):
@@ -445,8 +466,8 @@ def _fmt_mb(value: float | None) -> str:
 def table(results: Results, sizes: list[int], modes: list[str], runs: int) -> str:
     head = ["N", "mode", *STEPS, "peak RSS, cold (largest process / whole tree, sampled)"]
     lines = [
-        f"Medians of {runs} run(s); feedsmith {_version()}, Python {sys.version.split()[0]}, "
-        f"{os.cpu_count()} CPUs.",
+        f"Medians of {runs} run(s) (wall, and CPU of the building process); feedsmith "
+        f"{_version()}, Python {sys.version.split()[0]}, {os.cpu_count()} CPUs.",
         "",
         "| " + " | ".join(head) + " |",
         "|" + "|".join("---:" if i > 1 else "---" for i in range(len(head))) + "|",
@@ -456,7 +477,10 @@ def table(results: Results, sizes: list[int], modes: list[str], runs: int) -> st
             if (n, mode, "cold") not in results.samples:
                 continue
             cells = [f"{n:,}", mode]
-            cells += [_fmt_s(results.median(n, mode, step)) for step in STEPS]
+            for step in STEPS:
+                wall = _fmt_s(results.median(n, mode, step))
+                cpu = results.median(n, mode, step, "cpu")
+                cells.append(f"{wall} ({_fmt_s(cpu)} CPU)" if cpu is not None else wall)
             rss = _fmt_mb(results.median(n, mode, "cold", "rss_mb"))
             tree = results.median(n, mode, "cold", "tree_mb")
             cells.append(f"{rss} / {_fmt_mb(tree)}" if tree is not None else rss)
@@ -539,6 +563,12 @@ def main(argv: list[str] | None = None) -> int:
         help="which builds to measure (default both)",
     )
     parser.add_argument("--no-hugo", action="store_true", help="do not build with Hugo too")
+    parser.add_argument(
+        "--edits",
+        type=int,
+        default=1,
+        help="service: edits of the newest post per run, each a sample (default 1)",
+    )
     parser.add_argument("-q", "--quiet", action="store_true", help="only the final table")
     parser.add_argument("--json", type=Path, metavar="FILE", help="also write every sample here")
     parser.add_argument("--service-worker", metavar="CONFIG", help=argparse.SUPPRESS)
@@ -564,7 +594,9 @@ def main(argv: list[str] | None = None) -> int:
         try:
             for run in range(1, args.runs + 1):
                 for mode in modes:
-                    run_sequence(site, n, mode, run, edit_index, results, not args.quiet)
+                    run_sequence(
+                        site, n, mode, run, edit_index, results, not args.quiet, args.edits
+                    )
                 if hugo_root is not None:
                     sample = hugo_build(hugo_root)
                     results.add(n, HUGO, "cold", sample)

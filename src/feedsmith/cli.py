@@ -282,6 +282,16 @@ def _build(config: Config, *, strict: bool, progress: bool) -> int:
 
 
 def _build_and_publish(config: Config, *, strict: bool, progress: bool, keeper: Any) -> int:
+    from feedsmith.pipeline.quick import unchanged_build
+
+    # Nothing changed (the usual cron run): answered before the pipeline is even imported.
+    quick = unchanged_build(config, datetime.now(UTC))
+    if quick is not None:
+        for problem in quick.problems:
+            print(problem.format(), file=sys.stderr)
+        print(quick.summary())
+        return EXIT_INVALID if strict and quick.skipped else EXIT_OK
+
     from feedsmith.pipeline import BuildError, build_site
     from feedsmith.pipeline.progress import TerminalProgress
     from feedsmith.publish.sinks import configured_sinks

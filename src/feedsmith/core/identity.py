@@ -147,6 +147,10 @@ def assign(
     """
     if not known:
         return Assigned(outcomes, [])
+    if _all_own(outcomes, known):
+        if memo is not None:
+            memo.clear()  # as below: only re-id'd posts are kept, and there are none
+        return Assigned(outcomes, [])
     mappable: dict[int, Post] = {}  # outcome index -> post that may take a recorded id
     claimed: set[str] = set()  # recorded paths already spoken for
     given_ids: set[str] = set()
@@ -290,6 +294,33 @@ def assign(
             )
         )
     return Assigned(out, held)
+
+
+def _all_own(outcomes: list[ParseOutcome], known: Mapping[str, Record]) -> bool:
+    """True when the rules above can only give every post the id it already has: each post is
+    at a recorded path under that path's id, and each whose content key moved on (an edit)
+    has a key no record holds. Then no rule moves a record (rule 1 needs a key match, rule 3
+    a post at an unrecorded path) and no id is held. This is every build of a blog that added
+    and renamed nothing, and a ~5 ms check instead of the whole matching at 10,000 posts."""
+    moved: list[str | None] = []
+    for outcome in outcomes:
+        post = outcome.post
+        if post is None or outcome.excluded is not None:
+            continue
+        key = post.identity_key
+        if key == "":  # an id from the front matter: it may claim records, see assign
+            return False
+        record = known.get(post.source)
+        if record is None or record.id != post.id:
+            return False
+        if record.key != key:
+            moved.append(key)
+    if moved:
+        if None in moved:
+            return False
+        keys = {record.key for record in known.values()}
+        return not any(key in keys for key in moved)
+    return True
 
 
 def _shown(outcomes: list[ParseOutcome], match: Mapping[int, str], holder: str) -> str:

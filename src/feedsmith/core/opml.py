@@ -33,7 +33,13 @@ def opml_format(config: Config) -> str:
     return next(name for name in FORMATS if name in config.feed.formats)
 
 
-def render_opml(groups: Sequence[FeedGroup], config: Config) -> bytes:
+#: A feed's outline attributes by (kind, key, name, slug, paging page): see ``render_opml``.
+OutlineMemo = dict[tuple[str, str, str, str, int], dict[str, str]]
+
+
+def render_opml(
+    groups: Sequence[FeedGroup], config: Config, memo: OutlineMemo | None = None
+) -> bytes:
     """OPML 2.0 subscription list: one folder outline per kind, one outline per feed.
 
     ``dateModified`` is the newest update among the listed feeds (omitted with no posts), so the
@@ -45,6 +51,10 @@ def render_opml(groups: Sequence[FeedGroup], config: Config) -> bytes:
     these attributes as HTML: unescaped, a tag named ``<script>…`` would be markup in them.
     Escaping, not stripping, keeps the title the author chose and shows it literally in a reader
     that renders HTML; a reader that shows the attribute as plain text shows the entities.
+
+    ``memo`` (kept by the caller for one config) holds each feed's outline attributes: in the
+    service, OPML is rendered again whenever the newest post is edited (``dateModified``), and
+    the titles and quoted URLs of ~800 feeds are most of that work.
     """
     from lxml import etree
 
@@ -69,18 +79,29 @@ def render_opml(groups: Sequence[FeedGroup], config: Config) -> bytes:
             # the W3C validator warns MissingOutlineType), and a folder has no type to give.
             folder = etree.SubElement(body, "outline", text=text)
             folders[group.kind] = folder
-        title = _opml_text(feed_title(group, config))
-        attrs = {
-            "type": "rss",
-            "text": title,
-            "title": title,
-            "xmlUrl": feed_url(config, feed_files(group, [fmt])[fmt]),
-            "htmlUrl": home(config),
-        }
-        if config.site.language:
-            attrs["language"] = xml_safe(config.site.language)
+        page = group.paging.page if group.paging is not None else 0
+        memo_key = (group.kind, group.key, group.name, group.slug, page)
+        attrs = memo.get(memo_key) if memo is not None else None
+        if attrs is None:
+            attrs = _outline(group, config, fmt)
+            if memo is not None:
+                memo[memo_key] = attrs
         etree.SubElement(folder, "outline", attrs)
     return etree.tostring(root, pretty_print=True, encoding="UTF-8", xml_declaration=True)
+
+
+def _outline(group: FeedGroup, config: Config, fmt: str) -> dict[str, str]:
+    title = _opml_text(feed_title(group, config))
+    attrs = {
+        "type": "rss",
+        "text": title,
+        "title": title,
+        "xmlUrl": feed_url(config, feed_files(group, [fmt])[fmt]),
+        "htmlUrl": home(config),
+    }
+    if config.site.language:
+        attrs["language"] = xml_safe(config.site.language)
+    return attrs
 
 
 def _opml_text(text: str) -> str:

@@ -89,6 +89,8 @@ class PageRenderer:
         )
         self.digest = ""
         self._template: jinja2.Template | None = None
+        #: (kind, key, slug, archive page number) -> that document's links, see ``context``.
+        self._links: dict[tuple[str, str, str, int], list[_Link]] = {}
 
     def refresh(self) -> str:
         """Load (or reload) the page template; its digest. Raises :class:`TemplateProblem`."""
@@ -127,11 +129,21 @@ class PageRenderer:
         depth = page_rel.count("/")
         up = "../" * depth
 
+        links_memo = self._links
+
         def links_of(n: int) -> list[_Link]:
-            return [
-                _Link(FORMATS[f].label, FORMATS[f].link_type, feed_url(cfg, page_file(group, f, n)))
-                for f in formats
-            ]
+            # A feed's archive page n keeps its URLs for good, and a page lists every one of
+            # them (hundreds for the site feed): worked out once per renderer, not per render.
+            memo_key = (group.kind, group.key, group.slug, n)
+            found = links_memo.get(memo_key)
+            if found is None:
+                found = [
+                    _Link(FORMATS[f].label, FORMATS[f].link_type, url)
+                    for f in formats
+                    for url in (feed_url(cfg, page_file(group, f, n)),)
+                ]
+                links_memo[memo_key] = found
+            return found
 
         links = links_of(0)
         paging = group.paging

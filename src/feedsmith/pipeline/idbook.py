@@ -2,56 +2,202 @@
 
 ``state_dir/ids.json`` first; without it (a fresh clone, a lost ``state_dir``) the copy
 published beside the feeds, then the bucket's, so ids survive wherever the published tree does.
+
+The state copy holds each post's content key, which changes with every edit of its text; a
+service rewriting a 1 MB map (10,000 posts) after each edit would spend more on that than on
+the feeds. So a build that changed a few records appends them to ``state_dir/ids.log``
+instead: a header naming the map it continues (the sha256 of ``ids.json``'s bytes), then one
+JSON line per record (``[path, id, day, slug, key]``, or ``[path]`` for a post no longer
+published). Reading applies the log to the map it names; a log naming another map (a crash
+between writing a new map and removing the old log) or a torn last line is ignored, which
+costs at most the content keys of the latest edits (matching falls back to the path, slug,
+date and file name rules). After ``JOURNAL_MAX`` lines, or a build that changed many records,
+the map is written whole again and the log removed.
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import json
 import logging
 import operator
+import os
 from collections.abc import Callable, Iterable
+from pathlib import Path
 from typing import Any
 
 from feedsmith.core.config import Config
-from feedsmith.core.identity import Record, day_of, dump_map, parse_map
+from feedsmith.core.identity import MAP_VERSION, Record, day_of, parse_map
 from feedsmith.core.layout import ID_MAP
 from feedsmith.core.model import Post
+from feedsmith.core.state import json_bytes
 from feedsmith.publish.s3.client import fetch_object
-from feedsmith.system.statedir import write_atomic
+from feedsmith.system.statedir import open_private, write_atomic
 
 log = logging.getLogger("feedsmith.identity")
 
+JOURNAL = "ids.log"
+#: Lines the log may hold before the map is written whole again (~100 bytes a line).
+JOURNAL_MAX = 2000
+#: A build that changed more records than this writes the map whole instead of appending.
+JOURNAL_BATCH = 64
+
+#: One post's record as published: the post it was made of, (id, day, slug), content key.
+_Row = tuple[Post, tuple[str, str, str], str | None]
+
 
 class IdBook:
-    """The map between builds: ``state_dir/ids.json``; without it the published copy in
-    ``output_dir``, else the bucket's (``publish.s3``); with none of them, an empty map
-    (every id as generated, as before ids were mapped)."""
+    """The map between builds: ``state_dir/ids.json`` (+ ``ids.log``); without it the
+    published copy in ``output_dir``, else the bucket's (``publish.s3``); with none of them,
+    an empty map (every id as generated, as before ids were mapped)."""
 
     def __init__(self, config: Config) -> None:
         self.config = config
         self.path = config.state_dir / ID_MAP
+        self.journal = config.state_dir / JOURNAL
         self._known: dict[str, Record] | None = None
         self.memo: dict[int, tuple[Post, Post]] = {}
         self.recovered_from: str | None = None
-        # The last build's posts (the service: mostly the very same objects build after build)
-        # with the published bytes made of them and whether the state copy holds them.
-        self._published: tuple[list[Post], bytes] | None = None
-        self._saved: list[Post] | None = None
+        #: Times the state copy was written whole / appended to (tests read these: an edit in
+        #: the service appends a line, it does not rewrite the map).
+        self.map_writes = 0
+        self.journal_writes = 0
+        # The last build's records by path, and the posts they were made of (the service:
+        # mostly the very same objects build after build, so only changed posts are looked at).
+        self._rows: dict[str, _Row] = {}
+        self._rows_of: list[Post] | None = None
+        self._published: bytes | None = None
+        self._pub_dirty = True
+        self._changed: set[str] = set()  # paths whose record changed since the last save
+        self._saved = False  # the state copy held the rows as of the last save
+        self._journal_of: str | None = None  # sha256 of the map the log continues
+        self._journal_lines = 0
 
     def published(self, posts: list[Post]) -> bytes:
-        """The bytes of the published copy (``keys=False``), made again only when a post is
-        not the very object it was last build (~10 ms at 10,000 posts otherwise)."""
-        last = self._published
-        if last is not None and _same(last[0], posts):
-            return last[1]
-        data = dump_map(posts, keys=False)
-        self._published = (list(posts), data)
-        return data
+        """The bytes of the published copy (``keys=False``, see ``identity.dump_map``), made
+        again only when a post was added, removed, renamed or re-dated, not for a body edit."""
+        self._update(posts)
+        if self._published is None or self._pub_dirty:
+            records = {src: list(row[1]) for src, row in self._rows.items()}
+            self._published = json_bytes({"version": MAP_VERSION, "posts": records})
+            self._pub_dirty = False
+        return self._published
 
     def known(self) -> dict[str, Record]:
         if self._known is None:
             self._known = self._load()
         return self._known
+
+    def save(self, posts: Iterable[Post]) -> None:
+        """Remember the posts this build published (after the output, like the state).
+
+        Nothing is written when no record changed (most builds); a few changed records are
+        appended to the log; else the map is written whole (when its bytes differ)."""
+        posts = list(posts)
+        self._update(posts)
+        rows, known = self._rows, self._known
+        changed: set[str] | None = self._changed
+        if not self._saved:  # the first save of this builder: compare with the copy as read
+            if known is None or self._journal_of is None or not self.path.exists():
+                changed = None
+            else:
+                changed = {src for src, row in rows.items() if known.get(src) != _record(row)}
+                changed.update(known.keys() - rows.keys())
+        if changed is not None and not changed:
+            pass
+        elif (
+            changed is not None
+            and known is not None
+            and len(changed) <= JOURNAL_BATCH
+            and self._journal_lines + len(changed) <= JOURNAL_MAX
+        ):
+            self._append(sorted(changed))
+            for src in changed:
+                row = rows.get(src)
+                if row is None:
+                    known.pop(src, None)
+                else:
+                    known[src] = _record(row)
+        else:
+            self._write_map()
+            self._known = {src: _record(row) for src, row in rows.items()}
+        self._changed.clear()
+        self._saved = True
+
+    def forget(self) -> None:
+        """After a failed build: read the file again next time."""
+        self._known = None
+        self._saved = False
+        self._journal_of = None
+        self._journal_lines = 0
+
+    # -- the rows --------------------------------------------------------------------------------
+
+    def _update(self, posts: list[Post]) -> None:
+        """Bring the rows up to ``posts``; note which records changed."""
+        if self._rows_of is not None and _same(self._rows_of, posts):
+            return
+        old = self._rows
+        rows: dict[str, _Row] = {}
+        new_paths = False
+        for post in posts:
+            hit = old.get(post.source)
+            if hit is not None and hit[0] is post:
+                rows[post.source] = hit
+                continue
+            row: _Row = (post, (post.id, day_of(post.date), post.slug), post.identity_key)
+            if hit is None:
+                new_paths = True
+            if hit is None or hit[1] != row[1]:
+                self._pub_dirty = True
+            if hit is None or hit[1:] != row[1:]:
+                self._changed.add(post.source)
+            rows[post.source] = row
+        if new_paths or len(rows) != len(old):
+            gone = old.keys() - rows.keys()
+            if gone:
+                self._pub_dirty = True
+                self._changed.update(gone)
+        self._rows = rows
+        self._rows_of = list(posts)
+
+    # -- the state copy --------------------------------------------------------------------------
+
+    def _write_map(self) -> None:
+        records: dict[str, list[str | None]] = {
+            src: [*row[1], row[2]] for src, row in self._rows.items()
+        }
+        data = json_bytes({"version": MAP_VERSION, "posts": records})
+        with contextlib.suppress(OSError):
+            if self.path.read_bytes() == data and not self._journal_lines:
+                self._journal_of = _digest(data)
+                return
+        write_atomic(self.path, data)
+        self.map_writes += 1
+        # After the map: a crash in between leaves a log naming the old map, which is ignored.
+        with contextlib.suppress(FileNotFoundError):
+            self.journal.unlink()
+        self._journal_of = _digest(data)
+        self._journal_lines = 0
+
+    def _append(self, paths: list[str]) -> None:
+        lines: list[bytes] = []
+        if self._journal_lines == 0:
+            with contextlib.suppress(FileNotFoundError):
+                self.journal.unlink()  # a log of another map
+            lines.append(_line({"map": self._journal_of}))
+        for src in paths:
+            row = self._rows.get(src)
+            lines.append(_line([src] if row is None else [src, *row[1], row[2]]))
+        fd = open_private(self.journal, os.O_WRONLY | os.O_APPEND)
+        try:
+            os.write(fd, b"".join(lines))
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        self.journal_writes += 1
+        self._journal_lines += len(paths)
 
     def _load(self) -> dict[str, Record]:
         places: list[tuple[str, Callable[[], bytes | None]]] = [
@@ -77,43 +223,65 @@ class IdBook:
                 continue
             if where != str(self.path):
                 log.info("id map recovered from %s (%d posts)", where, len(known))
+            else:
+                self._journal_lines = _replay(_read(self.journal), _digest(data), known)
+                self._journal_of = _digest(data)
             self.recovered_from = where
             return known
         return {}
 
-    def save(self, posts: Iterable[Post]) -> None:
-        """Remember the posts this build published (after the output, like the state).
 
-        The file is written only when the map changed (most builds add or rename nothing).
-        """
-        posts = list(posts)
-        if self._saved is not None and _same(self._saved, posts):
-            return
-        known = {
-            p.source: Record(p.id, p.identity_key or None, day_of(p.date), p.slug) for p in posts
-        }
-        if known != self._known or not self.path.exists():
-            self._known = known
-            data = dump_map(posts)
-            with contextlib.suppress(OSError):
-                if self.path.read_bytes() == data:
-                    self._saved = posts
-                    return
-            write_atomic(self.path, data)
-        self._saved = posts
+def _replay(data: bytes | None, digest: str, known: dict[str, Record]) -> int:
+    """Apply the log's records to ``known`` (the map whose sha256 is ``digest``); the number
+    of lines applied. A log of another map, or any line that does not read as a record (a
+    torn write), ends it there."""
+    if not data:
+        return 0
+    lines = data.split(b"\n")
+    try:
+        head = json.loads(lines[0])
+    except ValueError:
+        return 0
+    if not isinstance(head, dict) or head.get("map") != digest:
+        return 0
+    applied = 0
+    for raw in lines[1:]:
+        try:
+            rec = json.loads(raw)
+        except ValueError:
+            break
+        if not isinstance(rec, list) or not rec or not all(isinstance(v, str) for v in rec[:4]):
+            break
+        if len(rec) == 1:
+            known.pop(rec[0], None)
+        elif len(rec) == 5 and rec[1] and (rec[4] is None or isinstance(rec[4], str)):
+            known[rec[0]] = Record(rec[1], rec[4] or None, rec[2], rec[3])
+        else:
+            break
+        applied += 1
+    return applied
 
-    def forget(self) -> None:
-        """After a failed build: read the file again next time."""
-        self._known = None
-        self._saved = None
+
+def _record(row: _Row) -> Record:
+    (id_, day, slug), key = row[1], row[2]
+    return Record(id_, key or None, day, slug)
+
+
+def _line(value: Any) -> bytes:
+    # ASCII escapes: a path with a lone surrogate still makes a line that reads back.
+    return json.dumps(value, separators=(",", ":")).encode() + b"\n"
+
+
+def _digest(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
 
 
 def _same(old: list[Post], new: list[Post]) -> bool:
     return len(old) == len(new) and all(map(operator.is_, old, new))
 
 
-def _read(path: Any) -> bytes | None:
+def _read(path: Path) -> bytes | None:
     try:
-        return path.read_bytes()  # type: ignore[no-any-return]
+        return path.read_bytes()
     except FileNotFoundError:
         return None

@@ -41,7 +41,7 @@ from feedsmith.core.layout import (
     page_file,
 )
 from feedsmith.core.model import Post
-from feedsmith.core.opml import render_opml
+from feedsmith.core.opml import OutlineMemo, render_opml
 from feedsmith.core.pages import PageRenderer, asset_bytes
 from feedsmith.core.paging import Paging
 from feedsmith.core.podcast.show import show_for
@@ -73,6 +73,8 @@ class GroupMemo:
     info: FeedInfo
     newest: datetime | None
     paging: Paging | None = None
+    #: What the feed's page shows of it (see :func:`page_key`), worked out when first needed.
+    page: str = ""
 
     def holds(self, group: FeedGroup, shown: tuple[Post, ...]) -> bool:
         """True when ``group`` (same kind, key and page) shows exactly these objects, so
@@ -128,6 +130,7 @@ class RenderPlanner:
         #: (tests and the bench read these; a miss for an unchanged post is lost work).
         self.memo_held = 0
         self.memo_missed = 0
+        self._outlines: OutlineMemo = {}  # OPML's, see render_opml
         #: Feed pages (:mod:`feedsmith.core.pages`), when ``feed.pages`` is on.
         self.pages = PageRenderer(config) if config.feed.pages else None
         #: Podcast shows (:mod:`feedsmith.pipeline.podcast`): their RSS is planned apart.
@@ -254,9 +257,22 @@ class RenderPlanner:
             subscription = docs[0].doc
             memo = memos[document_key(subscription)]
             if self.pages is not None and memo.info.page is not None:
-                # The page shows what the subscription document shows, its archive links and
-                # the feed's post count, through the template: its signature is all of these.
-                page_of = (memo.signature, len(group.posts), page_digest)
+                # The page shows some of what the subscription document shows (titles and
+                # summaries, not content), its archive links and the feed's post count,
+                # through the template: its signature is all of these, so a post's body
+                # edited leaves the pages of its feeds as they were.
+                sub_key = document_key(subscription)
+                if not memo.page:
+                    # A new process has no memo: the state keeps the page key beside the
+                    # document's signature it was worked out for (~10 ms a 100 pages).
+                    known_page = previous.groups.get(sub_key + "@pagekey") if previous else None
+                    mark = memo.signature + ":"
+                    if known_page is not None and known_page.startswith(mark):
+                        memo.page = known_page[len(mark) :]
+                    else:
+                        memo.page = page_key(self.fingerprint, subscription, memo.shown)
+                signatures[sub_key + "@pagekey"] = memo.signature + ":" + memo.page
+                page_of = (memo.page, len(group.posts), page_digest)
                 page_sig = self._page_sigs.get(page_of) or _digest(list(page_of))
                 page_sigs[page_of] = page_sig
                 keep_or_render(
@@ -283,7 +299,7 @@ class RenderPlanner:
         if previous is not None and previous.groups.get("opml") == opml_sig and intact(OPML):
             kept.append(OPML)
         else:
-            opml = render_opml(groups, cfg)
+            opml = render_opml(groups, cfg, self._outlines)
             files.add({"opml": OPML}, lambda: {"opml": opml})
         self._lines = lines
         return Rendered(files, infos, kept, signatures)
@@ -458,6 +474,33 @@ def post_line(post: Post) -> str:
             repr(post.extra) if post.extra else "",
         )
     )
+
+
+def page_key(fingerprint: str, group: FeedGroup, shown: tuple[Post, ...]) -> str:
+    """What a feed page (:meth:`feedsmith.core.pages.PageRenderer.context`) shows of a
+    subscription document: the group's identity, its archive count and, per shown post, the
+    fields the page lists. A body edit that leaves these as they were leaves the page too."""
+    paging = group.paging
+    head = [fingerprint, group.kind, group.key, group.name, group.slug]
+    head.append(paging.prev if paging is not None else 0)
+    parts = [_json(head)]
+    for post in shown:
+        parts.append(
+            _SEP.join(
+                (
+                    post.id,
+                    post.title or "",
+                    post.slug,
+                    post.url,
+                    post.date.isoformat(),
+                    post.summary or "",
+                    _NAME_SEP.join(a.name for a in post.authors),
+                    _NAME_SEP.join(post.categories),
+                    _NAME_SEP.join(post.tags),
+                )
+            )
+        )
+    return hashlib.sha256("\n".join(parts).encode("utf-8", "surrogatepass")).hexdigest()
 
 
 _SEP = "\x00"

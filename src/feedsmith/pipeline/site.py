@@ -65,21 +65,19 @@ from feedsmith.pipeline.media_probe import MediaProbe
 from feedsmith.pipeline.media_tree import list_media
 from feedsmith.pipeline.memo import FastPath
 from feedsmith.pipeline.plan import RenderPlanner, plan_id_map
+from feedsmith.pipeline.quick import LOCK_FILE, STATE_FILE
 from feedsmith.pipeline.report import BuildError, BuildReport, ProgressFn, RenderError
 from feedsmith.pipeline.scheduler import RENDER_POOL_THRESHOLD, BuildPool, LazyFiles
 from feedsmith.pipeline.sources import SourceFile
 from feedsmith.pipeline.statefile import load_state, save_state
 from feedsmith.pipeline.tracking import OUTPUT_TREE, POSTS_TREE, ChangeTracker
 from feedsmith.publish.changes import Sink, published_changes
-from feedsmith.publish.output import FeedInfo, LocalWriter, plan_publish
+from feedsmith.publish.output import FeedInfo, LocalWriter, listed_owned, plan_publish
 from feedsmith.publish.sinks import deliver
 from feedsmith.publish.staging import remove_staged
 from feedsmith.system.statedir import ensure_state_dir, open_private
 
 log = logging.getLogger("feedsmith.build")
-
-STATE_FILE = "state.json"
-LOCK_FILE = "build.lock"
 
 
 @dataclass
@@ -128,6 +126,8 @@ class SiteBuilder:
         self.local = LocalWriter()
         self.sinks: tuple[Sink, ...] = tuple(sinks)
         self.last_rendered = 0  # groups rendered by the last build (tests, bench)
+        #: Builds that knew the output tree's listing from the watcher instead of walking it.
+        self.walks_spared = 0
         self._watching_wanted = watch
         self._state: tuple[tuple[int, int], BuildState] | None = None
         self._updates: UpdateMemo = {}  # see state.apply_updates
@@ -210,6 +210,7 @@ class SiteBuilder:
                     kept=rendered.kept,
                     media=list_media(self.config.media_dir, self.config.state_dir, now),
                     media_dir=self.config.media_dir,
+                    on_disk=self._on_disk(state, touched),
                 )
                 written = planned.commit(self.local)
                 mark("publish")
@@ -387,6 +388,16 @@ class SiteBuilder:
             record_grouping(posts, groups, slugs, respelled) if self._watching_wanted else None
         )
         return groups, slugs
+
+    def _on_disk(self, state: BuildState, touched: set[str] | None) -> set[str] | None:
+        """The owned files in ``output_dir`` without walking it, when the watcher vouches
+        that only ``touched`` files and its strays changed since ``state`` was published
+        (the service); ``None`` (walk it) otherwise."""
+        if touched is None or state is not self.tracker.published:
+            return None
+        self.walks_spared += 1
+        suspects = touched | self.tracker.strays
+        return listed_owned(str(self.config.output_dir), state.files, suspects)
 
     def _start_renders(self, files: LazyFiles) -> None:
         """Hand the dirty feeds to the pool when there are many (a cold build)."""

@@ -11,7 +11,7 @@ from typing import Any
 
 import orjson
 
-from feedsmith.core.state import BuildState, dumps_state
+from feedsmith.core.state import STATE_VERSION, BuildState, dumps_state
 from feedsmith.system.statedir import write_atomic
 
 log = logging.getLogger("feedsmith.state")
@@ -36,6 +36,25 @@ def load_state(path: Path) -> BuildState:
     except (ValueError, UnicodeDecodeError) as exc:
         log.warning("ignoring corrupt build state %s (%s): starting fresh", path, exc)
         return BuildState()
+
+
+def load_files(path: Path) -> dict[str, dict[str, Any]] | None:
+    """Only the published files' records of the state (what the no-change fast path checks
+    the disk against), without the validation and copies of the rest; ``None`` when the
+    file is missing or not a state this version reads (the caller then asks
+    :func:`load_state`)."""
+    try:
+        data = _loads(path.read_bytes())
+    except (OSError, ValueError, UnicodeDecodeError):
+        return None
+    if not isinstance(data, dict) or data.get("version") != STATE_VERSION:
+        return None
+    files = data.get("files")
+    if not isinstance(files, dict) or not all(
+        isinstance(v, dict) and isinstance(v.get("bytes"), int) for v in files.values()
+    ):
+        return None
+    return files
 
 
 def _loads(raw: bytes) -> Any:

@@ -14,7 +14,9 @@ import os
 import stat
 import time
 from bisect import bisect_left
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 from feedsmith.core.post_files import PLAIN, PostFiles
 from feedsmith.core.state import BuildState
@@ -45,6 +47,10 @@ class ChangeTracker:
         self.published: BuildState | None = None  # the state the last build saved
         #: Published files (main ``rel``) touched since a build verified them; ``None``: unknown.
         self.touched: set[str] | None = None
+        #: Paths in ``output_dir`` the watcher named since the last build that are not a
+        #: published file (strays someone put there, our own temp files): with ``touched``,
+        #: all that may differ from the last build's records (see ``publish.listed_owned``).
+        self.strays: set[str] = set()
 
     def changes_since_last_build(self) -> set[str] | None:
         """Post files (``rel``) that may have changed since the last successful build, or
@@ -114,6 +120,7 @@ class ChangeTracker:
             self.touched = None
             return None
         self.touched |= owned_mains(found, published.files)
+        self.strays |= _strays(found, published.files)
         return self.touched
 
     def settle_output(self, state: BuildState) -> set[str] | None:
@@ -126,8 +133,10 @@ class ChangeTracker:
             return None
         output_dir, records = self.output_dir, state.files
         found = watcher.take(OUTPUT_TREE)
+        self.strays = set()
         if found is not None:
             mains = owned_mains(found, records)
+            self.strays = _strays(found, records)
         else:  # not armed before (the first build: no folder yet): arm, then check it all
             self.arm(OUTPUT_TREE, output_dir)
             if watcher.take(OUTPUT_TREE) is None:
@@ -151,6 +160,7 @@ class ChangeTracker:
         self.listed = None
         self.published = None
         self.touched = None
+        self.strays = set()
         if self.watcher is not None:
             self.watcher.forget(POSTS_TREE)
             self.watcher.forget(OUTPUT_TREE)
@@ -165,3 +175,8 @@ class ChangeTracker:
         if self.watcher is not None:
             self.watcher.close()
             self.watcher = None
+
+
+def _strays(paths: set[str], records: Mapping[str, Any]) -> set[str]:
+    """The watcher's ``paths`` that are neither a published file nor its ``.gz``."""
+    return {p for p in paths if (p[:-3] if p.endswith(".gz") else p) not in records}

@@ -49,9 +49,11 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import stat
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -188,14 +190,19 @@ def plan_publish(
     kept: Collection[str] = (),
     media: Mapping[str, MediaRecord] | None = None,
     media_dir: Path | None = None,
+    on_disk: set[str] | None = None,
 ) -> Planned:
     """Steps 1, 2 and the decisions of 4 and 5 (see the module docstring): every changed file
     is in a temp file beside its final path, the stale files and the manifest are decided, and
-    nothing a reader can see has changed. An exception removes the temp files."""
+    nothing a reader can see has changed. An exception removes the temp files.
+
+    ``on_disk``: the owned files on disk when the caller knows them (:func:`listed_owned`, in
+    the service); else the output tree is walked (:func:`_scan_owned`)."""
     output_dir.mkdir(parents=True, exist_ok=True)
     base = str(output_dir)
     now_iso = iso_seconds(now)
-    on_disk = _scan_owned(base)
+    if on_disk is None:
+        on_disk = _scan_owned(base)
 
     new_records: dict[str, dict[str, Any]] = {}
     for rel in kept:
@@ -509,6 +516,39 @@ def _scan_owned(base: str) -> set[str]:
     return found
 
 
+def listed_owned(
+    base: str, records: Mapping[str, Mapping[str, Any]], suspects: Collection[str]
+) -> set[str]:
+    """What :func:`_scan_owned` would find, from the last build's ``records`` (each file
+    with its ``.gz`` when it recorded one), for a caller that knows nothing else changed in
+    the tree but ``suspects`` (rel paths the watcher named, sidecars and strays included):
+    only those are stat'ed. At 10,000 posts this spares a walk of ~25,000 files per build."""
+    found: set[str] = set()
+    for rel, record in records.items():
+        if rel in suspects or not _owned_shape(rel):
+            continue
+        if stored_gzip_only(rel):  # an archive page is its .gz alone: no plain file to find
+            if rel + ".gz" not in suspects:
+                found.add(rel + ".gz")
+            continue
+        found.add(rel)
+        if "gz_bytes" in record and rel + ".gz" not in suspects:
+            found.add(rel + ".gz")
+    looked = {p for rel in suspects for p in (rel, rel + ".gz")} if suspects else set()
+    for path_rel in looked:
+        main = path_rel[:-3] if path_rel.endswith(".gz") else path_rel
+        if not _owned_shape(main) or path_rel in found:
+            continue
+        try:
+            st = os.lstat(os.path.join(base, path_rel))
+        except (FileNotFoundError, NotADirectoryError):
+            continue
+        if not stat.S_ISDIR(st.st_mode):
+            found.add(path_rel)
+    return found
+
+
+@lru_cache(maxsize=1 << 16)  # the same ~25,000 paths every build of the service
 def _owned_shape(rel: str) -> bool:
     """Whether :func:`_scan_owned` would list ``rel`` (and its sidecar) when it exists."""
     name = rel.rsplit("/", 1)[-1]
