@@ -17,6 +17,7 @@ from feedsmith.core.layout import ID_MAP
 from feedsmith.pipeline import SiteBuilder
 from feedsmith.pipeline import idbook as idbook_module
 from feedsmith.pipeline.idbook import JOURNAL, IdBook
+from feedsmith.pipeline.statefile import load_state
 from feedsmith.publish import output
 
 NOW = datetime(2026, 1, 10, 12, 0, tzinfo=UTC)
@@ -207,3 +208,20 @@ def test_a_new_process_after_a_body_edit_renders_no_feed_page_either(
     write_post(site, 11, "Body.", OLD_MTIME + 2000, title="A new title")
     SiteBuilder(config, pool=False, watch=False).build(NOW + timedelta(minutes=2))
     assert len(rendered) == 3
+
+
+def test_the_listing_from_records_is_what_a_walk_finds_with_archive_pages(site: Any) -> None:
+    """Archive pages are stored as their ``.gz`` alone: the listing made from the last build's
+    records must name those, and no plain page (which a later build would then count as a
+    file it removed)."""
+    config = blog(site)
+    builder = SiteBuilder(config, pool=False)
+    builder.build(NOW)
+    base = str(site.output_dir)
+    state = load_state(builder.state_path)
+    assert any(rel.startswith("archive/") for rel in state.files)
+    assert output.listed_owned(base, state.files, set()) == output._scan_owned(base)
+    write_post(site, 11, "Changed!", OLD_MTIME + 1000)
+    report = builder.build(NOW + timedelta(minutes=1))
+    assert builder.walks_spared == 1
+    assert not [rel for rel in report.files_removed if rel.startswith("archive/")]
