@@ -19,6 +19,7 @@ from feedsmith.pipeline import idbook as idbook_module
 from feedsmith.pipeline.idbook import JOURNAL, IdBook
 from feedsmith.pipeline.statefile import load_state
 from feedsmith.publish import output
+from feedsmith.publish.owned import listed_owned, scan_owned
 
 NOW = datetime(2026, 1, 10, 12, 0, tzinfo=UTC)
 OLD_MTIME = 1_600_000_000 * 10**9  # well in the past: no file is "racy"
@@ -220,7 +221,7 @@ def test_the_listing_from_records_is_what_a_walk_finds_with_archive_pages(site: 
     base = str(site.output_dir)
     state = load_state(builder.state_path)
     assert any(rel.startswith("archive/") for rel in state.files)
-    assert output.listed_owned(base, state.files, set()) == output._scan_owned(base)
+    assert listed_owned(base, state.files, set()) == scan_owned(base)
     write_post(site, 11, "Changed!", OLD_MTIME + 1000)
     report = builder.build(NOW + timedelta(minutes=1))
     assert builder.walks_spared == 1

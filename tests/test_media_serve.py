@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from feedsmith.cli import main
-from feedsmith.pipeline import SiteBuilder, media_tree
+from feedsmith.pipeline import SiteBuilder, media_tree, quick
 from feedsmith.pipeline.media_tree import CACHE_FILE, list_media
 from feedsmith.pipeline.report import BuildError
 from feedsmith.serve.app import create_app
@@ -142,3 +142,33 @@ def test_an_unreadable_media_dir_fails_the_build_and_keeps_the_published_media(
     with pytest.raises(BuildError):
         SiteBuilder(config, watch=False).build(T1)
     assert (site.output_dir / "index.json").read_bytes() == before
+
+
+def test_a_new_media_file_reaches_the_manifest_even_when_no_post_changed(
+    site: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``feedsmith build``'s nothing-changed answer (given before the pipeline is imported)
+    looks at media_dir too: a file added alone is published in the manifest at once."""
+    media = site.root / "media"
+    media.mkdir()
+    (media / "one.mp3").write_bytes(b"first")
+    site.settings["media_dir"] = "media"
+    post = site.write_post("2025-11-01-a.md", "---\ntitle: A\ndate: 2025-11-01\n---\nbody\n")
+    os.utime(post, (1_600_000_000, 1_600_000_000))  # not "racy": the quick answer may trust it
+    site.config()
+    build = ["-c", str(site.config_path), "build", "--no-progress"]
+    assert main(build) == 0
+    answered: list[object] = []
+    real = quick.unchanged_build
+    monkeypatch.setattr(
+        quick, "unchanged_build", lambda *a: answered.append(real(*a)) or answered[-1]
+    )
+    assert main(build) == 0
+    assert answered and answered[-1] is not None  # nothing changed: the quick answer
+    (media / "two.pdf").write_bytes(b"%PDF-1.4 second")
+    assert main(build) == 0
+    manifest = json.loads((site.output_dir / "index.json").read_bytes())
+    assert list(manifest["media"]) == ["one.mp3", "two.pdf"]
+    (media / "one.mp3").unlink()
+    assert main(build) == 0
+    assert list(json.loads((site.output_dir / "index.json").read_bytes())["media"]) == ["two.pdf"]

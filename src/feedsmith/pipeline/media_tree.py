@@ -30,10 +30,11 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from feedsmith.core.config import Config
 from feedsmith.core.layout import iso_seconds
 from feedsmith.core.media import MIME_BY_EXTENSION
 from feedsmith.core.state import json_bytes
-from feedsmith.publish.changes import MediaRecord
+from feedsmith.publish.changes import ChangeSet, MediaRecord
 from feedsmith.system.statedir import write_atomic
 
 __all__ = ["CACHE_FILE", "MediaListing", "list_media", "media_type", "safe_media_rel"]
@@ -192,3 +193,13 @@ def _inside(real: str, root: str) -> bool:
 def _sha256(path: str) -> str:
     with open(path, "rb") as fh:
         return hashlib.file_digest(fh, "sha256").hexdigest()
+
+
+def media_as_published(config: Config, published: ChangeSet | None, now: datetime) -> bool:
+    """Whether ``media_dir`` still holds what the published manifest lists (a stat per file,
+    a hash only of what changed). Media files are no posts, so the nothing-changed shortcuts
+    ask this too: a new, changed or removed file goes on to a build that publishes it."""
+    if config.media_dir is None:
+        return True
+    media = list_media(config.media_dir, config.state_dir, now)
+    return published is not None and published.media == media

@@ -62,7 +62,7 @@ from feedsmith.pipeline.index import ParseIndex, Scanned
 from feedsmith.pipeline.links import resolve_links
 from feedsmith.pipeline.listing import Key, Listed, Listing, list_sources, quick_keys, stat_key
 from feedsmith.pipeline.media_probe import MediaProbe
-from feedsmith.pipeline.media_tree import list_media
+from feedsmith.pipeline.media_tree import list_media, media_as_published
 from feedsmith.pipeline.memo import FastPath
 from feedsmith.pipeline.plan import RenderPlanner, plan_id_map
 from feedsmith.pipeline.quick import LOCK_FILE, STATE_FILE
@@ -72,7 +72,8 @@ from feedsmith.pipeline.sources import SourceFile
 from feedsmith.pipeline.statefile import load_state, save_state
 from feedsmith.pipeline.tracking import OUTPUT_TREE, POSTS_TREE, ChangeTracker
 from feedsmith.publish.changes import Sink, published_changes
-from feedsmith.publish.output import FeedInfo, LocalWriter, listed_owned, plan_publish
+from feedsmith.publish.output import FeedInfo, LocalWriter, plan_publish
+from feedsmith.publish.owned import listed_owned
 from feedsmith.publish.sinks import deliver
 from feedsmith.publish.staging import remove_staged
 from feedsmith.system.statedir import ensure_state_dir, open_private
@@ -306,12 +307,8 @@ class SiteBuilder:
             caught_up = None
             if quick is not None and (self.sinks or cfg.media_dir is not None):
                 caught_up = published_changes(cfg.output_dir, cfg.media_dir)
-            if quick is not None and cfg.media_dir is not None:
-                # Media files are no posts: a changed one is seen here (stat only, see
-                # media_tree), and the build goes on to publish it in the manifest.
-                media = list_media(cfg.media_dir, cfg.state_dir, now)
-                if caught_up is None or caught_up.media != media:
-                    quick = None
+            if quick is not None and not media_as_published(cfg, caught_up, now):
+                quick = None
             if quick is not None:
                 self.parse.last_parsed = 0
                 if self.sinks and caught_up is not None:  # one that failed catches up now

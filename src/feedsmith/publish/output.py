@@ -49,19 +49,14 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-import stat
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 from feedsmith.core.layout import (
-    ASSETS,
     MANIFEST,
-    OPML,
-    OWNED_SUFFIXES,
     iso_seconds,
     stored_gzip_only,
 )
@@ -74,8 +69,9 @@ from feedsmith.publish.changes import (
     Sink,
     render_manifest,
 )
+from feedsmith.publish.owned import owned_shape, remove_empty_archive_folders
+from feedsmith.publish.owned import scan_owned as _scan_owned
 from feedsmith.publish.staging import (
-    TMP_SUFFIX,
     FileData,
     Staged,
     check_rel,
@@ -101,8 +97,6 @@ log = logging.getLogger("feedsmith.output")
 
 #: fsync temp files before renaming them; off by default (see "Durability" above).
 FSYNC = False
-#: Top-level names and folders the build owns; only these are ever deleted as stale.
-_OWNED_DIRS = ("categories", "tags", "authors", "archive")
 #: Owned files that are not feeds (feed pages and their assets): not counted as feeds removed.
 _NOT_FEEDS = (".html", ".css", ".js", ".opml")
 
@@ -313,27 +307,12 @@ class LocalWriter:
         for path_rel in changes.deletions:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(os.path.join(base, path_rel))
-        _remove_empty_archive_folders(base, changes.deletions)
+        remove_empty_archive_folders(base, changes.deletions)
         if changes.manifest_changed:
             write_atomic(Path(base) / MANIFEST, changes.manifest, public=True)
 
 
 # -- helpers ----------------------------------------------------------------------------------
-
-
-def _remove_empty_archive_folders(base: Path, deleted: Sequence[str]) -> None:
-    """Remove the folders under ``archive/`` that ``deleted`` emptied, deepest first, up to and
-    including ``archive/`` itself. ``rmdir`` only removes an empty folder, so one holding
-    anything (a page still published, a file someone put there) stays as it is."""
-    folders: set[str] = set()
-    for rel in deleted:
-        parts = rel.split("/")[:-1]
-        if parts[:1] != ["archive"] or any(part in ("", ".", "..") for part in parts):
-            continue
-        folders.update("/".join(parts[:depth]) for depth in range(1, len(parts) + 1))
-    for folder in sorted(folders, key=lambda f: f.count("/"), reverse=True):
-        with contextlib.suppress(OSError):  # not empty, already gone: leave it
-            os.rmdir(os.path.join(base, folder))
 
 
 def _plan_file(
@@ -359,7 +338,7 @@ def _plan_file(
         data, digest, size = item, sha256(item), len(item)
     path = os.path.join(base, rel)
     same_as_state = prev is not None and prev.get("sha256") == digest
-    listed = on_disk is None or not _owned_shape(rel)
+    listed = on_disk is None or not owned_shape(rel)
     st = _stat(path) if listed or rel in on_disk else None
     if same_as_state and st and st.st_size == size and st.st_mtime_ns == prev.get("mtime_ns"):
         main_ok = True  # trusted: state and disk agree
@@ -476,87 +455,6 @@ def _fsync_all(paths: Sequence[str]) -> None:
                 os.fsync(fd)
             finally:
                 os.close(fd)
-
-
-def _scan_owned(base: str) -> set[str]:
-    """Published-looking files on disk (rel paths), removing crashed builds' temp files.
-
-    Only names the build itself produces are returned, so pointing ``output_dir`` at a folder
-    with other content never deletes that content.
-    """
-    found: set[str] = set()
-
-    def visit(folder: str, prefix: str, recurse: bool) -> None:
-        try:
-            entries = list(os.scandir(folder))
-        except FileNotFoundError:
-            return
-        for entry in entries:
-            rel = prefix + entry.name
-            if entry.is_dir(follow_symlinks=False):
-                if recurse:
-                    visit(entry.path, rel + "/", True)
-                continue
-            if entry.name.endswith(TMP_SUFFIX):
-                log.info("removing temp file left by an interrupted build: %s", entry.path)
-                with contextlib.suppress(OSError):
-                    os.unlink(entry.path)
-                continue
-            if entry.name.startswith("."):
-                continue
-            name = entry.name[:-3] if entry.name.endswith(".gz") else entry.name
-            if not name.endswith(OWNED_SUFFIXES) or name == MANIFEST:
-                continue
-            if prefix or name.startswith("all.") or name == OPML or name in ASSETS:
-                found.add(rel)
-
-    visit(base, "", False)
-    for sub in _OWNED_DIRS:
-        visit(os.path.join(base, sub), sub + "/", True)
-    return found
-
-
-def listed_owned(
-    base: str, records: Mapping[str, Mapping[str, Any]], suspects: Collection[str]
-) -> set[str]:
-    """What :func:`_scan_owned` would find, from the last build's ``records`` (each file
-    with its ``.gz`` when it recorded one), for a caller that knows nothing else changed in
-    the tree but ``suspects`` (rel paths the watcher named, sidecars and strays included):
-    only those are stat'ed. At 10,000 posts this spares a walk of ~25,000 files per build."""
-    found: set[str] = set()
-    for rel, record in records.items():
-        if rel in suspects or not _owned_shape(rel):
-            continue
-        if stored_gzip_only(rel):  # an archive page is its .gz alone: no plain file to find
-            if rel + ".gz" not in suspects:
-                found.add(rel + ".gz")
-            continue
-        found.add(rel)
-        if "gz_bytes" in record and rel + ".gz" not in suspects:
-            found.add(rel + ".gz")
-    looked = {p for rel in suspects for p in (rel, rel + ".gz")} if suspects else set()
-    for path_rel in looked:
-        main = path_rel[:-3] if path_rel.endswith(".gz") else path_rel
-        if not _owned_shape(main) or path_rel in found:
-            continue
-        try:
-            st = os.lstat(os.path.join(base, path_rel))
-        except (FileNotFoundError, NotADirectoryError):
-            continue
-        if not stat.S_ISDIR(st.st_mode):
-            found.add(path_rel)
-    return found
-
-
-@lru_cache(maxsize=1 << 16)  # the same ~25,000 paths every build of the service
-def _owned_shape(rel: str) -> bool:
-    """Whether :func:`_scan_owned` would list ``rel`` (and its sidecar) when it exists."""
-    name = rel.rsplit("/", 1)[-1]
-    if name.startswith(".") or not name.endswith(OWNED_SUFFIXES) or name == MANIFEST:
-        return False
-    if "/" in rel:
-        return rel.split("/", 1)[0] in _OWNED_DIRS
-    return name.startswith("all.") or name == OPML or name in ASSETS
 
 
 def _stat(path: str) -> os.stat_result | None:
