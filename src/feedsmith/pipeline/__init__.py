@@ -29,9 +29,11 @@ from typing import TYPE_CHECKING, Any
 from feedsmith.pipeline.report import BuildError, BuildReport, ProgressFn, RenderError
 
 if TYPE_CHECKING:
-    from feedsmith.pipeline.site import LOCK_FILE, STATE_FILE, SiteBuilder, build_site
+    from feedsmith.pipeline.quick import LOCK_FILE, STATE_FILE
+    from feedsmith.pipeline.site import SiteBuilder, build_site
 
-_FROM_SITE = frozenset({"LOCK_FILE", "STATE_FILE", "SiteBuilder", "build_site"})
+_FROM_SITE = frozenset({"SiteBuilder", "build_site"})
+_FROM_QUICK = frozenset({"LOCK_FILE", "STATE_FILE"})
 
 
 def __getattr__(name: str) -> Any:
@@ -42,6 +44,10 @@ def __getattr__(name: str) -> Any:
         from feedsmith.pipeline import site
 
         return getattr(site, name)
+    if name in _FROM_QUICK:
+        from feedsmith.pipeline import quick
+
+        return getattr(quick, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 

@@ -12,10 +12,12 @@ before (whose own fast path then answers the same ``None``).
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import logging
 import os
 import time
+from collections.abc import Iterator
 from datetime import UTC, datetime
 
 from feedsmith.core.config import Config
@@ -35,6 +37,18 @@ STATE_FILE = "state.json"
 LOCK_FILE = "build.lock"
 
 
+@contextlib.contextmanager
+def build_lock(config: Config) -> Iterator[None]:
+    """One build per site at a time, across processes (``feedsmith build`` while the service
+    runs would otherwise race on the same temp files and state)."""
+    fd = open_private(config.state_dir / LOCK_FILE)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
+
+
 def unchanged_build(config: Config, now: datetime) -> BuildReport | None:
     """The last build's report when building now would change nothing, for a one-off build
     with no sinks (a sink that failed last time must catch up: that is the builder's job)."""
@@ -44,9 +58,7 @@ def unchanged_build(config: Config, now: datetime) -> BuildReport | None:
     now = now.astimezone(UTC).replace(microsecond=0)
     ensure_state_dir(config.state_dir)
     state_path = config.state_dir / STATE_FILE
-    fd = open_private(config.state_dir / LOCK_FILE)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
+    with build_lock(config):
         # As the builder does: an unreadable posts_dir is an error for the full path to report.
         try:
             os.scandir(config.posts_dir).close()
@@ -67,8 +79,6 @@ def unchanged_build(config: Config, now: datetime) -> BuildReport | None:
                     report = None
             except OSError:  # media_dir unreadable: the builder reports it
                 report = None
-    finally:
-        os.close(fd)
     if report is not None:
         report.seconds = time.perf_counter() - t0
         log.info("build ok (nothing changed): %s", report.summary())

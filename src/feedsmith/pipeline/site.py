@@ -37,8 +37,6 @@ fails is reported (``sink_errors``), never raised, and catches up on the next bu
 from __future__ import annotations
 
 import contextlib
-import fcntl
-import gc
 import logging
 import os
 import time
@@ -57,6 +55,7 @@ from feedsmith.core.render.atom_rss import load_engine
 from feedsmith.core.state import BuildState, UpdateMemo, apply_updates
 from feedsmith.core.text import escape_controls
 from feedsmith.pipeline.cache import html_of
+from feedsmith.pipeline.gcpause import collector_paused
 from feedsmith.pipeline.idbook import IdBook
 from feedsmith.pipeline.index import ParseIndex, Scanned
 from feedsmith.pipeline.links import resolve_links
@@ -65,7 +64,7 @@ from feedsmith.pipeline.media_probe import MediaProbe
 from feedsmith.pipeline.media_tree import list_media, media_as_published
 from feedsmith.pipeline.memo import FastPath
 from feedsmith.pipeline.plan import RenderPlanner, plan_id_map
-from feedsmith.pipeline.quick import LOCK_FILE, STATE_FILE
+from feedsmith.pipeline.quick import STATE_FILE, build_lock
 from feedsmith.pipeline.report import BuildError, BuildReport, ProgressFn, RenderError
 from feedsmith.pipeline.scheduler import RENDER_POOL_THRESHOLD, BuildPool, LazyFiles
 from feedsmith.pipeline.sources import SourceFile
@@ -76,7 +75,7 @@ from feedsmith.publish.output import FeedInfo, LocalWriter, plan_publish
 from feedsmith.publish.owned import listed_owned
 from feedsmith.publish.sinks import deliver
 from feedsmith.publish.staging import remove_staged
-from feedsmith.system.statedir import ensure_state_dir, open_private
+from feedsmith.system.statedir import ensure_state_dir
 
 log = logging.getLogger("feedsmith.build")
 
@@ -136,7 +135,7 @@ class SiteBuilder:
         self._scanned: Scanned | None = None  # this build's outcomes, for the tracker
         self._building = False
         self._staging = False  # pool workers may have staged files in output_dir
-        self._gc_after: str | None = None  # see _build_scope
+        self._gc_after: str | None = None  # see gcpause.collector_paused
 
     # -- what tests and the bench look at -------------------------------------------------------
 
@@ -462,36 +461,15 @@ class SiteBuilder:
 
     @contextlib.contextmanager
     def _build_scope(self) -> Iterator[None]:
-        """Marks a build in progress; its worker pool (if any) never outlives it.
-
-        The cyclic garbage collector is paused meanwhile: a build allocates hundreds of
-        thousands of short-lived objects next to the parse index (millions of long-lived
-        ones at 100,000 posts), so the collector would keep walking the index for nothing;
-        the build's own data is acyclic and freed by reference counting, and whatever cycles
-        it leaves are collected once it is resumed.
-
-        A watching builder (the service) then also freezes the survivors (``gc.freeze``): else
-        the first collection after each build walks every object the build allocated (~20 ms
-        at 10,000 posts) and every few builds a full one walks the whole index (~180 ms, a
-        pause for everything else in the process too). Cyclic garbage frozen that way is not
-        lost for good: a full-pass build (the first, one after a failure, one every
-        ``FULL_SCAN_SECONDS``) unfreezes, collects once and freezes again.
-        """
+        """Marks a build in progress; its worker pool (if any) never outlives it, and the
+        garbage collector waits for it (:func:`.gcpause.collector_paused`)."""
         self._building = True
         self._staging = False
         self._gc_after = None
-        collecting = gc.isenabled()
-        gc.disable()
         try:
-            yield
+            with collector_paused(lambda: self._gc_after):
+                yield
         finally:
-            if collecting:
-                if self._gc_after == "collect":
-                    gc.unfreeze()
-                    gc.collect()
-                if self._gc_after is not None:
-                    gc.freeze()
-                gc.enable()
             self._building = False
             self.pool.close()
             if self._staging:  # groups staged but never published (a failed build)
@@ -499,16 +477,8 @@ class SiteBuilder:
                 with contextlib.suppress(OSError):
                     remove_staged(self.config.output_dir)
 
-    @contextlib.contextmanager
-    def _lock(self) -> Iterator[None]:
-        """One build per site at a time, across processes (``feedsmith build`` while the
-        service runs would otherwise race on the same temp files and state)."""
-        fd = open_private(self.config.state_dir / LOCK_FILE)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
-            yield
-        finally:
-            os.close(fd)
+    def _lock(self) -> contextlib.AbstractContextManager[None]:
+        return build_lock(self.config)
 
 
 # -- helpers (module level so the process pool can pickle them) -------------------------------
