@@ -153,33 +153,35 @@ def test_ranges_conditionals_and_head_are_answered_the_way_players_expect(
     assert raw_get(served_media, "/media/episodes/ep1.mp3", method="POST")[0] == 405
 
 
+#: Every way out of media_dir a prober tries; all asked of one server (a start each would cost
+#: seconds apiece for the same answer).
+TRAVERSALS = [
+    "/media/../secret.mp3",
+    "/media/episodes/../../secret.mp3",
+    "/media/%2e%2e/secret.mp3",
+    "/media/%2E%2E/%2E%2E/outside/secret.txt",
+    "/media/episodes%2f..%2f..%2fsecret.mp3",
+    "/media/..%2fsecret.mp3",
+    "/media/..%5csecret.mp3",
+    "/media/..\\secret.mp3",
+    "/media/episodes/ep1.mp3%00.txt",
+    "/media/escape.mp3",
+    "/media/outdir/secret.txt",
+    "/media/.hidden.mp3",
+    "/media/%2ehidden.mp3",
+    "/media//etc/passwd",
+    "/media/episodes/",
+    "/media/",
+    "/media/%c0%ae%c0%ae/secret.mp3",
+]
+
+
 @pytest.mark.slow
-@pytest.mark.parametrize(
-    "target",
-    [
-        "/media/../secret.mp3",
-        "/media/episodes/../../secret.mp3",
-        "/media/%2e%2e/secret.mp3",
-        "/media/%2E%2E/%2E%2E/outside/secret.txt",
-        "/media/episodes%2f..%2f..%2fsecret.mp3",
-        "/media/..%2fsecret.mp3",
-        "/media/..%5csecret.mp3",
-        "/media/..\\secret.mp3",
-        "/media/episodes/ep1.mp3%00.txt",
-        "/media/escape.mp3",
-        "/media/outdir/secret.txt",
-        "/media/.hidden.mp3",
-        "/media/%2ehidden.mp3",
-        "/media//etc/passwd",
-        "/media/episodes/",
-        "/media/",
-        "/media/%c0%ae%c0%ae/secret.mp3",
-    ],
-)
-def test_no_byte_outside_media_dir_is_ever_served(served_media: Served, target: str) -> None:
-    status, _, body = raw_get(served_media, target)
-    assert status == 404, (target, status)
-    assert SECRET not in body and b"root:" not in body
+def test_no_byte_outside_media_dir_is_ever_served(served_media: Served) -> None:
+    answers = {target: raw_get(served_media, target) for target in TRAVERSALS}
+    assert {t: a[0] for t, a in answers.items()} == dict.fromkeys(TRAVERSALS, 404)
+    for target, (_, _, body) in answers.items():
+        assert SECRET not in body and b"root:" not in body, target
 
 
 @pytest.mark.slow

@@ -26,7 +26,7 @@ from feedsmith.core.model import Author
 from feedsmith.core.text import xml_safe
 from feedsmith.core.urlsafety import is_allowed_url
 
-EXAMPLES = int(os.environ.get("FEEDSMITH_EQUIVALENCE_EXAMPLES", "300"))
+EXAMPLES = int(os.environ.get("FEEDSMITH_EQUIVALENCE_EXAMPLES", "150"))
 _settings = settings(deadline=None, max_examples=EXAMPLES)
 
 
