@@ -6,6 +6,7 @@ W3C validator rules there."""
 
 from __future__ import annotations
 
+import gzip
 import io
 import json
 import os
@@ -14,6 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import feedparser
+import jsonschema
 import podcastparser
 import pytest
 
@@ -320,3 +322,31 @@ def test_a_rebuild_reads_no_media_file_again_unless_it_changed(media_site, monke
     mp3(media_site.root / "media/ep1.mp3", 4.0)
     build(media_site)
     assert probed == ["ep1.mp3"]
+
+
+def test_every_json_feed_written_passes_the_json_feed_schema(media_site) -> None:  # type: ignore[no-untyped-def]
+    """Every JSON document of the site (subscription documents and archive pages, with
+    pictures and attachments) against a JSON Schema of JSON Feed 1.1 written from the spec
+    (``tests/schemas``), checked by the jsonschema library with formats."""
+    for n in range(5, 12):  # enough posts for archive pages
+        write(media_site, f"2025-01-{n:02d}-more{n}.md", f"title: More {n}\naudio: ep1.mp3\n")
+    build(media_site, feed={"max_entries": 3, "archive_page_size": 3})
+    schema = json.loads(
+        (Path(__file__).parent / "schemas" / "jsonfeed-1.1.schema.json").read_text()
+    )
+    validator = jsonschema.Draft202012Validator(
+        schema, format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER
+    )
+    checked: list[str] = []
+    for path in sorted(media_site.output_dir.rglob("*.json*")):
+        if path.name in ("index.json", "ids.json", "index.json.gz", "ids.json.gz"):
+            continue
+        if path.suffix == ".gz" and path.with_suffix("").exists():
+            continue  # the twin of a plain file checked already
+        data = gzip.decompress(path.read_bytes()) if path.suffix == ".gz" else path.read_bytes()
+        errors = [f"{e.json_path}: {e.message}" for e in validator.iter_errors(json.loads(data))]
+        assert errors == [], path
+        checked.append(path.relative_to(media_site.output_dir).as_posix())
+    assert "all.json" in checked and any(rel.startswith("archive/") for rel in checked), checked
+    bad = {"version": "https://jsonfeed.org/version/1.1", "title": "t", "items": [{"id": "1"}]}
+    assert not validator.is_valid(bad)  # an item without content: the schema can say no
