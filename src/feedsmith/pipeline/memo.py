@@ -24,7 +24,6 @@ from feedsmith.core.layout import MANIFEST
 from feedsmith.core.model import Problem
 from feedsmith.core.state import json_bytes
 from feedsmith.pipeline.listing import Key, Listing, intact, stat_key
-from feedsmith.pipeline.media_probe import restat
 from feedsmith.pipeline.report import BuildReport
 from feedsmith.system.statedir import write_atomic
 
@@ -228,8 +227,13 @@ class FastPath:
             return None
         if memo.templates != self.templates_key():
             return None
-        if memo.media and restat(list(memo.media)) != memo.media:
-            return None
+        if memo.media:
+            # Start-up cost only: the media prober (mutagen) is for sites whose posts attach
+            # media; `feedsmith build` asks this question before the pipeline is imported.
+            from feedsmith.pipeline.media_probe import restat
+
+            if restat(list(memo.media)) != memo.media:
+                return None
         if memo.from_disk:
             # What a new process's full path would verify too: every published file still is
             # what the state records (``feedsmith build`` is how a user repairs the output).
