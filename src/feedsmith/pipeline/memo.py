@@ -68,10 +68,10 @@ class Memo:
 
 
 def published_rows(files: Mapping[str, Mapping[str, Any]]) -> list[Row] | None:
-    """The stat half of every published file's record, sorted; ``None`` when a record lacks it
-    (such a file is never intact: the state's own records then give that answer)."""
+    """The stat half of every published file's record, in the state's order; ``None`` when a
+    record lacks it (such a file is never intact: the state's own records then answer)."""
     rows: list[Row] = []
-    for rel, rec in sorted(files.items()):
+    for rel, rec in files.items():
         mtime, gz_mtime = rec.get("mtime_ns"), rec.get("gz_mtime_ns")
         if mtime is None or gz_mtime is None:
             return None
