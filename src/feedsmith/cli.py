@@ -31,7 +31,6 @@ from typing import Any
 from feedsmith import __version__
 from feedsmith.config import ENV_VAR, FROM_BUCKET_ENV_VAR, load_config, resolve_config_path
 from feedsmith.core.config import Config, ConfigError
-from feedsmith.core.jekyll.rules import posts_folder
 from feedsmith.core.text import escape_controls
 from feedsmith.system.diskerrors import describe
 from feedsmith.system.statedir import StateDirError, ensure_state_dir
@@ -219,6 +218,8 @@ def jekyll_summary(config: Config, sources: Sequence[str]) -> list[str]:
     site = config.jekyll
     if site is None:
         return []
+    from feedsmith.core.jekyll.rules import posts_folder  # start-up cost only (jekyll: sites)
+
     folders = {f for f in map(posts_folder, sources) if f is not None}
     kept = [site.feed_path] + [
         f"{path}<tag>.xml" if name == "*" else path for _, name, path in site.feed_aliases

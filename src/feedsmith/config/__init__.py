@@ -12,13 +12,12 @@ import importlib.util
 import os
 from dataclasses import fields, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 
-from feedsmith.config.jekyll import JekyllRead, JekyllSpec, parse_spec, read_site, site_json
 from feedsmith.config.podcasts import read_podcasts
 from feedsmith.config.readers import authors_table
 from feedsmith.config.readers import no_unknown_keys as _no_unknown_keys
@@ -44,8 +43,10 @@ from feedsmith.core.config import (
     SiteConfig,
     WebSubConfig,
 )
-from feedsmith.core.jekyll.rules import PermalinkError, check_pattern, permalink_pattern
 from feedsmith.core.model import Author
+
+if TYPE_CHECKING:  # types only: a site without jekyll: never imports its readers (below)
+    from feedsmith.config.jekyll import JekyllRead
 
 ENV_VAR = "FEEDSMITH_CONFIG"
 #: Set (to 1) in the environment of `serve --from-bucket` replicas and their web workers.
@@ -389,6 +390,13 @@ def _read_jekyll(
     raw: dict[str, Any], path: Path, override: Path | None, serve_only: bool
 ) -> JekyllRead | None:
     """``jekyll:`` (or ``--jekyll``, which replaces it and makes ``posts_dir`` moot) read."""
+    if override is None and raw.get("jekyll") is None:
+        return None
+    # Imported here, for start-up cost only: the Jekyll readers (YAML/TOML/CSV data, permalink
+    # rules) are most of config's imports, and every `feedsmith build` of a site without
+    # `jekyll:` (the nothing-changed cron run above all) would pay for them.
+    from feedsmith.config.jekyll import JekyllSpec, parse_spec, read_site
+
     if override is not None:
         spec = parse_spec({"root": str(Path(override).absolute())}, path)
         if isinstance(raw.get("jekyll"), dict) and raw["jekyll"].get("config") is not None:
@@ -460,6 +468,10 @@ def _jekyll_site(
     read: JekyllRead, raw: dict[str, Any], path: Path, site: SiteConfig, timezone: str
 ) -> JekyllSite:
     """The :class:`JekyllSite`, completed with what only the merged settings know."""
+    # Start-up cost only, as in _read_jekyll (which has imported these by now).
+    from feedsmith.config.jekyll import site_json
+    from feedsmith.core.jekyll.rules import PermalinkError, check_pattern, permalink_pattern
+
     jekyll = read.site
     if raw.get("permalink") is not None:  # config.yaml's permalink wins here too
         pattern = permalink_pattern(raw["permalink"])

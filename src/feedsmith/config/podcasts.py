@@ -9,7 +9,6 @@ should be able to publish a draft show and fix the details while it is private.
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import fields
 from pathlib import Path
 from typing import Any
@@ -77,6 +76,8 @@ def _show(item: Any, where: str, path: Path) -> PodcastShow:
         _http_url(new_feed_url, pre + "new_feed_url", path)
     guid = text("guid")
     if guid is not None:
+        import uuid  # start-up cost only: uuid imports platform, and few shows set a GUID
+
         try:
             guid = str(uuid.UUID(guid))
         except ValueError:

@@ -19,6 +19,7 @@ from feedsmith.core.posts import parse_post
 from feedsmith.core.text import escape_controls
 from feedsmith.pipeline.cache import (
     CACHE_FILE,
+    Chunks,
     Entry,
     content_sha256,
     html_of,
@@ -71,6 +72,7 @@ class ParseIndex:
         self.cache_path = config.state_dir / CACHE_FILE
         self.kept_path = config.state_dir / KEPT_FILE
         self.index: dict[str, Entry] | None = None
+        self._chunks = Chunks()  # where the cache file holds what: a save copies the unchanged
         self._index_changed = False
         self._kept: dict[str, Kept] | None = None
         self._kept_changed = False
@@ -79,7 +81,7 @@ class ParseIndex:
 
     def load(self) -> None:
         if self.index is None:
-            self.index = load_index(self.cache_path, self.fingerprint)
+            self.index = load_index(self.cache_path, self.fingerprint, self._chunks)
         if self._kept is None:
             self._kept = load_kept(self.kept_path)
 
@@ -267,7 +269,7 @@ class ParseIndex:
         if self._saved_at is not None and now - self._saved_at < CACHE_SAVE_SECONDS:
             return
         try:
-            save_index(self.cache_path, self.fingerprint, self.index)
+            save_index(self.cache_path, self.fingerprint, self.index, self._chunks)
             self._index_changed = False
             self._saved_at = now
         except OSError as exc:  # a cache that cannot be written costs the next process time

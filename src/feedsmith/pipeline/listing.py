@@ -13,14 +13,16 @@ import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from feedsmith.core.decoding import SourceError, display_path
 from feedsmith.core.layout import stored_gzip_only
 from feedsmith.core.model import ParseOutcome, Problem
 from feedsmith.core.post_files import PLAIN, PostFiles
-from feedsmith.pipeline.cache import Entry
 from feedsmith.pipeline.sources import POST_EXTENSIONS, SourceFile, find_sources, read_bytes
+
+if TYPE_CHECKING:  # types only: the parse cache (msgpack, zlib-ng) is not for the no-change path
+    from feedsmith.pipeline.cache import Entry
 
 Key = tuple[str, int, int]  # (rel, size, mtime_ns)
 

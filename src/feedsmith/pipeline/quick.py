@@ -23,11 +23,9 @@ from datetime import UTC, datetime
 from feedsmith.core.config import Config
 from feedsmith.core.post_files import post_files
 from feedsmith.pipeline.listing import quick_keys
-from feedsmith.pipeline.media_tree import media_as_published
 from feedsmith.pipeline.memo import FastPath
 from feedsmith.pipeline.report import BuildReport
 from feedsmith.pipeline.statefile import load_files, load_state
-from feedsmith.publish.changes import published_changes
 from feedsmith.system.statedir import ensure_state_dir, open_private
 
 log = logging.getLogger("feedsmith.build")
@@ -73,6 +71,11 @@ def unchanged_build(config: Config, now: datetime) -> BuildReport | None:
 
         report = fast.unchanged(now, keys, published_files)
         if report is not None and config.media_dir is not None:
+            # Start-up cost only: what media_dir needs (the manifest's reader, the media tree)
+            # is imported for the sites that have one.
+            from feedsmith.pipeline.media_tree import media_as_published
+            from feedsmith.publish.changes import published_changes
+
             try:
                 published = published_changes(config.output_dir, config.media_dir)
                 if not media_as_published(config, published, now):

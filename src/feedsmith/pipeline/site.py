@@ -430,7 +430,8 @@ class SiteBuilder:
         # A post reading other files cannot be judged by its own stat key: as for racy ones,
         # the next build looks again.
         racy = self.parse.racy or self.parse.reads_others
-        self.fast.remember(listing, report, racy=racy, media=self.media.seen)
+        saved = self._state[1].files if self._state is not None else None
+        self.fast.remember(listing, report, racy=racy, media=self.media.seen, files=saved)
 
     def _lose_track(self) -> None:
         """After a failed build: what was kept about the last one may no longer describe the
