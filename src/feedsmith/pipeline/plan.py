@@ -174,6 +174,27 @@ class RenderPlanner:
                 return file_intact(output_dir, rel, record)
             return record is not None and "mtime_ns" in record and "gz_mtime_ns" in record
 
+        # With the watcher's ``suspects`` a document's files are intact unless one is a suspect,
+        # unrecorded, or recorded without its stats: worked out once here, so a document's check
+        # is two set operations instead of a Python call per file (~22,000 per build at 10,000
+        # posts, ~15 % of a one-post edit).
+        doubtful: set[str] | None = None
+        recorded: Callable[[str], bool] = lambda rel: False  # noqa: E731
+        if previous is not None and suspects is not None:
+            doubtful = {
+                rel
+                for rel, record in previous.files.items()
+                if "mtime_ns" not in record or "gz_mtime_ns" not in record
+            }
+            doubtful |= suspects
+            recorded = previous.files.__contains__
+
+        def all_intact(paths: dict[str, str]) -> bool:
+            if doubtful is None:
+                return all(map(intact, paths.values()))
+            rels = paths.values()
+            return doubtful.isdisjoint(rels) and all(map(recorded, rels))
+
         # id(post) -> (post, its line of a signature). Kept from the last build: in the service
         # most posts are the very same objects build after build (holding them keeps ids valid).
         previous_lines = self._lines
@@ -195,7 +216,7 @@ class RenderPlanner:
             if (
                 previous is not None
                 and previous.groups.get(sig_key) == signature
-                and all(map(intact, paths.values()))
+                and all_intact(paths)
             ):
                 kept.extend(paths.values())
             else:
@@ -233,7 +254,7 @@ class RenderPlanner:
                 if (
                     previous is not None
                     and previous.groups.get(sig_key) == memo.signature
-                    and all(map(intact, paths.values()))
+                    and all_intact(paths)
                 ):
                     kept.extend(paths.values())
                 else:
