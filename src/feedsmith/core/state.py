@@ -172,18 +172,19 @@ def apply_updates(
     taken: set[int] = set()  # whole seconds of every entry's updated, kept or explicit
     #: entries given a time by this call: (time, id, index in out, from now, the post)
     fresh: list[tuple[datetime, str, int, bool, Post]] = []
+    memo_get = (memo or {}).get
+    previous_get, out_append, taken_add = previous.get, out.append, taken.add
     for post in posts:
         post_id = post.id
-        prev = previous.get(post_id)
-        if memo is not None:
-            hit = memo.get(id(post))
-            if hit is not None and hit[0] is post and hit[1] is prev:
-                entries[post_id] = prev
-                out.append(hit[2])
-                taken.add(hit[3])  # its result's whole second, worked out when it was made
-                if remember is not None:
-                    remember[id(post)] = hit
-                continue
+        prev = previous_get(post_id)
+        hit = memo_get(id(post))
+        if hit is not None and hit[0] is post and hit[1] is prev:
+            entries[post_id] = prev
+            out_append(hit[2])
+            taken_add(hit[3])  # its result's whole second, worked out when it was made
+            if remember is not None:
+                remember[id(post)] = hit
+            continue
         date = post.date
         changed: datetime
         tracked = post.change_hash or post.content_hash

@@ -52,6 +52,8 @@ import os
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from itertools import chain, repeat
+from operator import attrgetter, concat
 from pathlib import Path
 from typing import Any
 
@@ -252,18 +254,22 @@ def plan_publish(
         unlink_all(staged.values())
         raise
 
-    # Stale files: what the last build published, plus owned-looking strays on disk.
-    disk_mains = {rel[:-3] if rel.endswith(".gz") else rel for rel in on_disk}
-    stale = sorted((set(state.files) | disk_mains) - published)
+    # Stale files: what the last build published, plus owned-looking strays on disk (a file
+    # whose main path, without ``.gz``, is not published). Set operations over the ~25,000
+    # paths of a 10,000-post site, no Python loop over them: an edit publishes a few.
+    twins = set(map(concat, published, repeat(".gz")))
+    strays = on_disk - published - twins
+    stray_mains = {rel[:-3] if rel.endswith(".gz") else rel for rel in strays}
+    stale = sorted((previous.keys() - published) | stray_mains)
     deletions = tuple(p for rel in stale for p in (rel, rel + ".gz") if p in on_disk)
     # A plain copy of a path now stored gzip-only (an older feedsmith wrote it): not gone,
     # just no longer stored.
-    deletions += tuple(sorted(rel for rel in published if rel in on_disk and stored_gzip_only(rel)))
+    deletions += tuple(sorted(filter(stored_gzip_only, published & on_disk)))
     gone = {rel: since for rel, since in state.gone.items() if rel not in published}
     for rel in stale:
         gone.setdefault(rel, now_iso)
 
-    feed_paths = {rel for feed in feeds for rel in feed.files}
+    feed_paths = set(chain.from_iterable(map(attrgetter("files"), feeds)))
     written = sum(1 for rel in changed_paths if rel in feed_paths)
 
     any_change = bool(staged or deletions) or gone != state.gone
