@@ -124,3 +124,9 @@ def test_the_memo_renders_what_a_full_render_renders() -> None:
     assert third == render_manifest("2026-01-03T00:00:00Z", feeds[1:], records, {})
     assert (memo.serialised, memo.reused) == (0, 2)
     assert "日本語".encode() in third  # its files are now top-level files: still listed
+
+    # A top-level file's record replaced (index.opml rendered again): listed anew.
+    records["index.opml"] = dict(records["index.opml"], bytes=4)
+    fourth = render_manifest("2026-01-03T00:00:00Z", feeds[1:], records, {}, None, memo)
+    assert fourth == render_manifest("2026-01-03T00:00:00Z", feeds[1:], records, {})
+    assert b'"index.opml":{"bytes":4' in fourth

@@ -329,6 +329,10 @@ class ManifestMemo:
 
     def __init__(self) -> None:
         self.feeds: dict[tuple[str, ...], tuple[FeedInfo, tuple[Any, ...], bytes]] = {}
+        #: The top-level ``files`` (a page per feed, ``index.opml``): rel -> (its record, as
+        #: listed), and the section serialised when every one of them was the same.
+        self.extras: dict[str, tuple[Any, dict[str, Any]]] = {}
+        self.extras_json = b""
         #: Feeds serialised anew / taken from the memo by the last render (tests read them).
         self.serialised = 0
         self.reused = 0
@@ -375,14 +379,40 @@ def render_manifest(
         if memo is not None:
             now_known[key] = (feed, recs, part)
         parts.append(part)
-    extras = {rel: _file_record(rel, records[rel]) for rel in records.keys() - feed_paths}
-    rest: dict[str, Any] = {"files": extras, "generated": generated, "gone": dict(gone)}
+    files_json = _extras_json(records, records.keys() - feed_paths, memo)
+    rest: dict[str, Any] = {"generated": generated, "gone": dict(gone)}
     if media:
         rest["media"] = {rel: rec.record() for rel, rec in media.items()}
     if memo is not None:
         memo.feeds, memo.serialised, memo.reused = now_known, serialised, reused
-    # json_bytes(rest) is b'{"files":...}\n'; "feeds" sorts before every key of ``rest``.
-    return b'{"feeds":[' + b",".join(parts) + b"]," + json_bytes(rest)[1:]
+    # Keys sort as "feeds", "files", then ``rest``'s; json_bytes(rest) is b'{"generated":...}\n'.
+    feeds_json = b'{"feeds":[' + b",".join(parts) + b'],"files":'
+    return feeds_json + files_json + b"," + json_bytes(rest)[1:]
+
+
+def _extras_json(
+    records: Mapping[str, Mapping[str, Any]], rels: set[str], memo: ManifestMemo | None
+) -> bytes:
+    """The manifest's top-level ``files`` section, serialised; with ``memo`` each record's
+    listing is reused while the record is the very object it was, and the whole section's
+    bytes while all of them are (after an edit, every feed page but the few re-rendered)."""
+    if memo is None:
+        return json_bytes({rel: _file_record(rel, records[rel]) for rel in rels})[:-1]
+    known = memo.extras
+    now_known: dict[str, tuple[Any, dict[str, Any]]] = {}
+    same = len(rels) == len(known)
+    for rel in rels:
+        rec = records[rel]
+        hit = known.get(rel)
+        if hit is not None and hit[0] is rec:
+            now_known[rel] = hit
+        else:
+            now_known[rel] = (rec, _file_record(rel, rec))
+            same = False
+    memo.extras = now_known
+    if not same or not memo.extras_json:
+        memo.extras_json = json_bytes({rel: hit[1] for rel, hit in now_known.items()})[:-1]
+    return memo.extras_json
 
 
 def _feed_object(feed: FeedInfo, records: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
