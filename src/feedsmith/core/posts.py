@@ -422,35 +422,48 @@ def collect(outcomes: Iterable[ParseOutcome], now: datetime) -> ScanResult:
 
     A future post still claims its id, so the day it is published it cannot collide with a
     post that was added in the meantime.
+
+    This runs over every post on every build (10,000 in the service's one-post edit), so the
+    loop keeps its counts and lists in locals and does per post only what a post needs.
     """
-    result = ScanResult(posts=[], problems=[])
+    problems: list[Problem] = []
+    posts: list[Post] = []
+    append = posts.append
     owners: dict[str, str] = {}
+    seen = excluded = skipped = 0
+    next_publish: datetime | None = None
     for outcome in outcomes:
-        result.files_seen += 1
-        result.problems.extend(outcome.problems)
+        seen += 1
+        if outcome.problems:
+            problems.extend(outcome.problems)
         if outcome.excluded is not None:
-            result.excluded += 1
+            excluded += 1
             continue
         post = outcome.post
         if post is None:
-            result.skipped += 1
+            skipped += 1
             continue
-        path = outcome.display_path or post.source
-        other = owners.get(post.id)
-        if other is not None:
-            reason = f"duplicate id {post.id!r} (already used by {other})"
-            result.problems.append(Problem(path, None, "error", reason))
-            result.skipped += 1
+        post_id = post.id
+        if post_id in owners:
+            path = outcome.display_path or post.source
+            reason = f"duplicate id {post_id!r} (already used by {owners[post_id]})"
+            problems.append(Problem(path, None, "error", reason))
+            skipped += 1
             continue
-        owners[post.id] = path
-        if post.date > now:
-            when = post.date.isoformat()
-            result.problems.append(
+        owners[post_id] = outcome.display_path or post.source
+        date = post.date
+        if date > now:
+            path = outcome.display_path or post.source
+            when = date.isoformat()
+            problems.append(
                 Problem(path, None, "info", f"scheduled for {when}; excluded until then")
             )
-            result.excluded += 1
-            if result.next_publish is None or post.date < result.next_publish:
-                result.next_publish = post.date
+            excluded += 1
+            if next_publish is None or date < next_publish:
+                next_publish = date
             continue
-        result.posts.append(post)
+        append(post)
+    result = ScanResult(posts=posts, problems=problems)
+    result.files_seen, result.excluded, result.skipped = seen, excluded, skipped
+    result.next_publish = next_publish
     return result

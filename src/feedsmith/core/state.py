@@ -118,9 +118,11 @@ def _mapping(data: dict[str, Any], key: str) -> dict[str, Any]:
     return value
 
 
-#: What :func:`apply_updates` gave each post last time: ``id(post) -> (post, entry, result)``.
+#: What :func:`apply_updates` gave each post last time: ``id(post) -> (post, entry, result,
+#: the whole second of its updated)`` (a hit adds that second to the taken ones without
+#: converting a datetime per post).
 #: The post itself is held so its id cannot be reused while it is a key.
-UpdateMemo = dict[int, tuple[Post, dict[str, str], Post]]
+UpdateMemo = dict[int, tuple[Post, dict[str, str], Post, int]]
 
 
 def apply_updates(
@@ -170,18 +172,19 @@ def apply_updates(
     taken: set[int] = set()  # whole seconds of every entry's updated, kept or explicit
     #: entries given a time by this call: (time, id, index in out, from now, the post)
     fresh: list[tuple[datetime, str, int, bool, Post]] = []
+    memo_get = (memo or {}).get
+    previous_get, out_append, taken_add = previous.get, out.append, taken.add
     for post in posts:
         post_id = post.id
-        prev = previous.get(post_id)
-        if memo is not None:
-            hit = memo.get(id(post))
-            if hit is not None and hit[0] is post and hit[1] is prev:
-                entries[post_id] = prev
-                out.append(hit[2])
-                taken.add(_second(hit[2].updated))
-                if remember is not None:
-                    remember[id(post)] = hit
-                continue
+        prev = previous_get(post_id)
+        hit = memo_get(id(post))
+        if hit is not None and hit[0] is post and hit[1] is prev:
+            entries[post_id] = prev
+            out_append(hit[2])
+            taken_add(hit[3])  # its result's whole second, worked out when it was made
+            if remember is not None:
+                remember[id(post)] = hit
+            continue
         date = post.date
         changed: datetime
         tracked = post.change_hash or post.content_hash
@@ -218,7 +221,7 @@ def apply_updates(
             taken.add(_second(result.updated))
         out.append(result)
         if remember is not None:
-            remember[id(post)] = (post, entries[post_id], result)
+            remember[id(post)] = (post, entries[post_id], result, _second(result.updated))
     for changed, post_id, index, from_now, post in sorted(fresh, key=lambda f: f[:3]):
         free = _free_second(changed, post.date, taken, backward=from_now)
         taken.add(_second(free))
@@ -226,7 +229,7 @@ def apply_updates(
             entries[post_id] = {"hash": entries[post_id]["hash"], "changed": free.isoformat()}
             out[index] = post if post.updated == free else _with_updated(post, free)
             if remember is not None:
-                remember[id(post)] = (post, entries[post_id], out[index])
+                remember[id(post)] = (post, entries[post_id], out[index], _second(free))
     return out, entries
 
 

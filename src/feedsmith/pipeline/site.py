@@ -70,7 +70,7 @@ from feedsmith.pipeline.scheduler import RENDER_POOL_THRESHOLD, BuildPool, LazyF
 from feedsmith.pipeline.sources import SourceFile
 from feedsmith.pipeline.statefile import load_state, save_state
 from feedsmith.pipeline.tracking import OUTPUT_TREE, POSTS_TREE, ChangeTracker
-from feedsmith.publish.changes import Sink, published_changes
+from feedsmith.publish.changes import ManifestMemo, Sink, published_changes
 from feedsmith.publish.output import FeedInfo, LocalWriter, plan_publish
 from feedsmith.publish.owned import listed_owned
 from feedsmith.publish.sinks import deliver
@@ -124,6 +124,7 @@ class SiteBuilder:
         self.media = MediaProbe(config, persist=persist_cache)  # media files' facts
         #: Where builds go: the local writer always, first; then ``sinks`` in order.
         self.local = LocalWriter()
+        self.manifest_memo = ManifestMemo()  # index.json's feeds, serialised last build
         self.sinks: tuple[Sink, ...] = tuple(sinks)
         self.last_rendered = 0  # groups rendered by the last build (tests, bench)
         #: Builds that knew the output tree's listing from the watcher instead of walking it.
@@ -211,6 +212,7 @@ class SiteBuilder:
                     media=list_media(self.config.media_dir, self.config.state_dir, now),
                     media_dir=self.config.media_dir,
                     on_disk=self._on_disk(state, touched),
+                    manifest_memo=self.manifest_memo,
                 )
                 written = planned.commit(self.local)
                 mark("publish")
