@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -52,6 +51,14 @@ from feedsmith.pipeline.index import ParseIndex
 from feedsmith.pipeline.listing import intact as file_intact
 from feedsmith.pipeline.podcast import ShowRenders
 from feedsmith.pipeline.scheduler import LazyFiles
+from feedsmith.pipeline.signatures import (
+    digest,
+    document_key,
+    json_text,
+    opml_signature,
+    page_key,
+    post_line,
+)
 from feedsmith.publish.output import FeedInfo
 
 #: Decompressed HTML kept at once while rendering (posts), see ``RenderPlanner._hydrate``.
@@ -290,7 +297,7 @@ class RenderPlanner:
                         memo.page = page_key(self.fingerprint, subscription, memo.shown)
                 signatures[sub_key + "@pagekey"] = memo.signature + ":" + memo.page
                 page_of = (memo.page, len(group.posts), page_digest)
-                page_sig = self._page_sigs.get(page_of) or _digest(list(page_of))
+                page_sig = self._page_sigs.get(page_of) or digest(list(page_of))
                 page_sigs[page_of] = page_sig
                 keep_or_render(
                     document_key(subscription) + "@page",
@@ -308,9 +315,9 @@ class RenderPlanner:
         if self.pages is not None:
             for name in ASSETS:
                 data = asset_bytes(name)
-                digest = hashlib.sha256(data).hexdigest()
+                asset_sig = hashlib.sha256(data).hexdigest()
                 paths = {"asset": name}
-                keep_or_render(f"asset:{name}", digest, paths, lambda d=data: {"asset": d})
+                keep_or_render(f"asset:{name}", asset_sig, paths, lambda d=data: {"asset": d})
         opml_sig = opml_signature(self.fingerprint, groups, newest_all)
         signatures["opml"] = opml_sig
         if previous is not None and previous.groups.get("opml") == opml_sig and intact(OPML):
@@ -339,7 +346,7 @@ class RenderPlanner:
         paging = group.paging
         if paging is not None:
             identity.append([paging.page, paging.prev, paging.next])
-        parts = [_json([self.fingerprint, *identity])]
+        parts = [json_text([self.fingerprint, *identity])]
         parts.extend(self._line(post, lines, previous) for post in shown)
         signature = hashlib.sha256("\n".join(parts).encode("utf-8", "surrogatepass")).hexdigest()
         newest = max((p.updated for p in shown), default=None)
@@ -455,86 +462,6 @@ def plan_id_map(output_dir: Path, data: bytes, rendered: Rendered, state: BuildS
         rendered.files.add({"ids": ID_MAP}, lambda: {"ids": data})
 
 
-def document_key(group: FeedGroup) -> str:
-    """A document's key among the state's signatures: ``tag:<key>`` for a feed's subscription
-    document, ``tag:<key>#3`` for its archive page 3."""
-    if group.paging is not None and group.paging.page:
-        return f"{group.kind}:{group.key}#{group.paging.page}"
-    return f"{group.kind}:{group.key}"
-
-
-def _json(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str)
-
-
-def _digest(parts: list[Any]) -> str:
-    return hashlib.sha256(_json(parts).encode("utf-8", "surrogatepass")).hexdigest()
-
-
-def post_line(post: Post) -> str:
-    """One post's part of a feed's signature, and its key in the entry cache: everything of it
-    a feed shows. ``content_hash`` stands for the title, URL, summary, HTML, authors and image
-    (see ``posts._content_hash``); the rest is written out. Dates as whole epoch seconds: feeds
-    show them in UTC to the second. Fields are joined with NUL and names with SOH, which no
-    post field can contain (``xml_safe`` removes both), so the line is unambiguous; this costs
-    a few µs a post, a fifth of JSON plus a hash."""
-    return _SEP.join(
-        (
-            post.id,
-            post.content_hash,
-            str(int(post.date.timestamp())),
-            str(int(post.updated.timestamp())),
-            post.lang or "",
-            post.slug,
-            _NAME_SEP.join(post.categories),
-            _NAME_SEP.join(post.tags),
-            repr(post.extra) if post.extra else "",
-        )
-    )
-
-
-def page_key(fingerprint: str, group: FeedGroup, shown: tuple[Post, ...]) -> str:
-    """What a feed page (:meth:`feedsmith.core.pages.PageRenderer.context`) shows of a
-    subscription document: the group's identity, its archive count and, per shown post, the
-    fields the page lists. A body edit that leaves these as they were leaves the page too."""
-    paging = group.paging
-    head = [fingerprint, group.kind, group.key, group.name, group.slug]
-    head.append(paging.prev if paging is not None else 0)
-    parts = [_json(head)]
-    for post in shown:
-        parts.append(
-            _SEP.join(
-                (
-                    post.id,
-                    post.title or "",
-                    post.slug,
-                    post.url,
-                    post.date.isoformat(),
-                    post.summary or "",
-                    _NAME_SEP.join(a.name for a in post.authors),
-                    _NAME_SEP.join(post.categories),
-                    _NAME_SEP.join(post.tags),
-                )
-            )
-        )
-    return hashlib.sha256("\n".join(parts).encode("utf-8", "surrogatepass")).hexdigest()
-
-
-_SEP = "\x00"
-_NAME_SEP = "\x01"
-
-
 @lru_cache(maxsize=16384)  # feed paths repeat every build; quote() is ~5 µs each
 def _quote_path(rel: str) -> str:
     return quote(rel, safe="/")
-
-
-def opml_signature(fingerprint: str, groups: list[FeedGroup], newest: datetime | None) -> str:
-    """``newest``: the latest ``updated`` among the posts any feed shows."""
-    return _digest(
-        [
-            fingerprint,
-            newest.isoformat() if newest else None,
-            [[g.kind, g.key, g.name, g.slug] for g in groups],
-        ]
-    )
