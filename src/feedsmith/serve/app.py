@@ -47,6 +47,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import time
 from datetime import UTC, datetime
 from typing import Any
 
@@ -113,7 +114,7 @@ def create_app(
     app.extensions["feedsmith"] = {"store": store, "metrics": metrics, "config": config}
     subscribers = None
     if config.stats.enabled:  # counting (feedsmith.serve.subscribers): /stats, the / column
-        subscribers = Subscribers(config, store, now)
+        subscribers = Subscribers(config, store, now, None if clock else time.time)
         subscribers.start()
         stats_views.install(app, subscribers, now)
         metrics.register(stats_views.SubscriberCollector(subscribers))
