@@ -543,7 +543,11 @@ def test_sigterm_while_a_web_worker_is_still_loading_the_app_stops_it_at_once(
             os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()
     assert code == 0, text
-    assert _killed_lines(text) == [], text
+    # The worker held loading the app is the regression: it must stop at once. A worker that
+    # was serving stops on its own clock (granian's 5 s kill timeout is wall-clock), which a
+    # machine saturated by other jobs can overrun: that is not what this test is about.
+    held = f"worker-{worker} "
+    assert [line for line in _killed_lines(text) if held in line + " "] == [], text
     assert "Granian shutdown completed" in text
     before_stop = text.split("Shutting down granian", 1)[0]
     assert before_stop.count("Started worker-") == worker - 1, text  # the held one never served
