@@ -28,6 +28,7 @@ from feedsmith.core.subscribers import Snapshot
 from feedsmith.serve.health import TOKEN_ENV_VAR, bearer_token_ok
 from feedsmith.serve.subscribers.chart import history_svg
 from feedsmith.serve.subscribers.recorder import Subscribers
+from feedsmith.serve.subscribers.store import day_of
 
 PAGE_CSP = (
     "default-src 'none'; style-src 'self'; img-src 'self'; base-uri 'none'; "
@@ -38,12 +39,20 @@ PAGE_CSP = (
 def stats_document(subs: Subscribers, now: datetime) -> dict[str, Any]:
     """The ``/stats.json`` body (also what ``feedsmith stats --json`` prints)."""
     snap = subs.snapshot(now.timestamp())
+    # Today's row is the live figure: the stored one is what the last worker to flush saw,
+    # which the other workers' polls may have outgrown since (a worker with nothing new to
+    # write does not rewrite it).
+    today = day_of(now.timestamp()).isoformat()
+    stored = subs.db.history()
+    history = [(day, total) for day, total in stored if day != today]
+    if snap.total or len(history) < len(stored):
+        history.append((today, snap.total))
     return {
         "generated": iso_exact(now),
         "window_hours": subs.stats.window_hours,
         "total": snap.total,
         "feeds": [f.as_dict() for f in snap.feeds],
-        "history": [{"date": day, "total": total} for day, total in subs.db.history()],
+        "history": [{"date": day, "total": total} for day, total in history],
     }
 
 
