@@ -312,18 +312,7 @@ class S3Sink:
         if stored_gzip_only(rel):
             self._put_gzip_only(changes, rel, sha, settled)
             return
-        try:
-            data = changes.read(rel)
-        except OSError as exc:
-            raise BucketError(
-                f"cannot read {rel} for bucket {self.settings.bucket!r}: {exc}"
-            ) from exc
-        if hashlib.sha256(data).hexdigest() != sha:
-            # Someone edited output_dir after the build: the next build repairs the disk first.
-            raise BucketError(
-                f"{rel} on disk differs from the manifest; not uploaded to bucket"
-                f" {self.settings.bucket!r}"
-            )
+        data = self._verified(rel, sha, lambda: changes.read(rel))
         try:
             gz = changes.read_gz(rel)
             if gzip.decompress(gz) != data:
@@ -353,20 +342,33 @@ class S3Sink:
         """An archive page: its stored ``.gz`` under the plain key, ``Content-Encoding: gzip``,
         no twin (the layout in the module docstring); checked against the manifest's sha256
         of the plain bytes before it leaves."""
+        gz = self._verified(rel + ".gz", sha, lambda: changes.read_gz(rel), gzip.decompress)
+        cache = ARCHIVE_CACHE_CONTROL if settled else None
+        self._put(rel, gz, content_type_for(rel), True, {SHA_META: sha}, cache_control=cache)
+
+    def _verified(
+        self,
+        name: str,
+        sha: str,
+        read: Callable[[], bytes],
+        plain: Callable[[bytes], bytes] = bytes,
+    ) -> bytes:
+        """What ``read`` gives, refused unless its plain bytes are the manifest's: someone may
+        have edited output_dir after the build (the next build repairs the disk first), and a
+        bucket must never be sent bytes the manifest does not describe."""
         try:
-            gz = changes.read_gz(rel)
-            data = gzip.decompress(gz)
+            stored = read()
+            data = plain(stored)
         except (OSError, EOFError, zlib.error) as exc:
             raise BucketError(
-                f"cannot read {rel}.gz for bucket {self.settings.bucket!r}: {exc}"
+                f"cannot read {name} for bucket {self.settings.bucket!r}: {exc}"
             ) from exc
         if hashlib.sha256(data).hexdigest() != sha:
             raise BucketError(
-                f"{rel}.gz on disk differs from the manifest; not uploaded to bucket"
+                f"{name} on disk differs from the manifest; not uploaded to bucket"
                 f" {self.settings.bucket!r}"
             )
-        cache = ARCHIVE_CACHE_CONTROL if settled else None
-        self._put(rel, gz, content_type_for(rel), True, {SHA_META: sha}, cache_control=cache)
+        return stored
 
     def _drop_twins(self, rels: Sequence[str]) -> None:
         """Delete the ``.gz`` twins an older layout put beside pages now stored gzip-only

@@ -48,7 +48,6 @@ CREATE TABLE IF NOT EXISTS daily (
     day TEXT NOT NULL, kind TEXT NOT NULL, name TEXT NOT NULL, subscribers INTEGER NOT NULL,
     detail TEXT NOT NULL, PRIMARY KEY (day, kind, name)
 );
-CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
 """
 
 
@@ -125,10 +124,6 @@ class SubscriberStore(LocalDatabase):
                 "ON CONFLICT DO UPDATE SET seen = max(seen, excluded.seen)",
                 rows,
             )
-            conn.execute(
-                "INSERT INTO counters VALUES ('flushes', 1) "
-                "ON CONFLICT DO UPDATE SET value = value + 1"
-            )
         return counted
 
     def records(self, since: float) -> tuple[list[AggregatorSeen], list[ClientSeen]]:
@@ -150,10 +145,6 @@ class SubscriberStore(LocalDatabase):
             )
         ]
         return aggs, clients
-
-    def flushes(self) -> int:
-        row = self.connect().execute("SELECT value FROM counters WHERE name='flushes'").fetchone()
-        return int(row[0]) if row else 0
 
     def save_day(self, day: str, snapshot: Snapshot) -> None:
         """The day's row per feed (replaced: the last count of a day is the day's count)."""
