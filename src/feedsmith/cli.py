@@ -19,21 +19,16 @@ rest imported), 3 a file could not be read.
 
 from __future__ import annotations
 
-import argparse
-import logging
 import os
 import sys
 from collections.abc import Sequence
-from datetime import UTC, datetime
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from feedsmith import __version__
-from feedsmith.config import ENV_VAR, FROM_BUCKET_ENV_VAR, load_config, resolve_config_path
-from feedsmith.core.config import Config, ConfigError
-from feedsmith.core.text import escape_controls
-from feedsmith.system.diskerrors import describe
-from feedsmith.system.statedir import StateDirError, ensure_state_dir
+if TYPE_CHECKING:  # types only: see main() for why nothing else is imported up here
+    import argparse
+    from pathlib import Path
+
+    from feedsmith.core.config import Config
 
 EXIT_OK = 0
 EXIT_INVALID = 1
@@ -43,10 +38,14 @@ EXIT_SINK_FAILED = 4  # feeds published locally, a sink (bucket, hub) failed: ne
 EXIT_LEASE_HELD = 5  # build: another builder publishes to this bucket
 EXIT_BUCKET_UNREADABLE = 6  # serve --from-bucket: the bucket cannot be read at start
 
-log = logging.getLogger("feedsmith")
-
 
 def _parser() -> argparse.ArgumentParser:
+    import argparse
+    from pathlib import Path
+
+    from feedsmith import __version__
+    from feedsmith.config import FROM_BUCKET_ENV_VAR
+
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument(
         "-c",
@@ -126,6 +125,8 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _setup_logging(verbose: bool) -> None:
+    import logging
+
     logging.basicConfig(
         level=logging.DEBUG if verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
@@ -134,6 +135,27 @@ def _setup_logging(verbose: bool) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    # A `feedsmith build` that finds nothing changed (the usual cron run) is answered from the
+    # records of the last build before argparse, logging, YAML or the core are imported: those
+    # imports were as much CPU as the answer (:mod:`feedsmith.pipeline.early`). Everything
+    # else, and any doubt, takes the full start-up below.
+    from feedsmith.pipeline.early import early_build
+
+    early = early_build(sys.argv[1:] if argv is None else list(argv))
+    if early is not None:
+        return early
+    return _main(argv)
+
+
+def _main(argv: Sequence[str] | None) -> int:
+    import logging
+    from pathlib import Path
+
+    from feedsmith.config import ENV_VAR, load_config, resolve_config_path
+    from feedsmith.core.config import ConfigError
+    from feedsmith.system.diskerrors import describe
+    from feedsmith.system.statedir import StateDirError, ensure_state_dir
+
     parser = _parser()
     args = parser.parse_args(argv)
     _setup_logging(getattr(args, "verbose", False))
@@ -160,6 +182,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except StateDirError as exc:
         print(f"feedsmith: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    if args.command == "build" and not jekyll:
+        from feedsmith.pipeline.early import remember_config
+
+        remember_config(
+            config, getattr(args, "config", None) or os.environ.get(ENV_VAR) or "config.yaml"
+        )
 
     try:
         if args.command == "check":
@@ -177,7 +205,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             return run_stats(config, args)
     except OSError as exc:  # disk full, read-only, permissions...: one line, traceback with -v
-        log.debug("%s failed", args.command, exc_info=True)
+        logging.getLogger("feedsmith").debug("%s failed", args.command, exc_info=True)
         print(f"feedsmith: {args.command} failed: {describe(exc)}", file=sys.stderr)
         return EXIT_BUILD_FAILED
     parser.error(f"unknown command {args.command}")  # pragma: no cover - argparse prevents it
@@ -185,12 +213,17 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _display_base() -> Path:
+    from pathlib import Path
+
     return Path(os.getcwd())
 
 
 def _check(config: Config) -> int:
     # The builder's scan, not a plain one: it reads (never writes) state_dir, so a broken post
     # whose last valid version is still published is reported as the warning builds give.
+    from datetime import UTC, datetime
+
+    from feedsmith.core.text import escape_controls
     from feedsmith.pipeline import SiteBuilder
     from feedsmith.pipeline.podcast import check_shows
 
@@ -283,6 +316,9 @@ def _build(config: Config, *, strict: bool, progress: bool) -> int:
 
 
 def _build_and_publish(config: Config, *, strict: bool, progress: bool, keeper: Any) -> int:
+    from datetime import UTC, datetime
+
+    from feedsmith.core.text import escape_controls
     from feedsmith.pipeline.quick import unchanged_build
 
     # Nothing changed (the usual cron run): answered before the pipeline is even imported.

@@ -26,14 +26,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from feedsmith.pipeline.report import BuildError, BuildReport, ProgressFn, RenderError
-
 if TYPE_CHECKING:
     from feedsmith.pipeline.quick import LOCK_FILE, STATE_FILE
+    from feedsmith.pipeline.report import BuildError, BuildReport, ProgressFn, RenderError
     from feedsmith.pipeline.site import SiteBuilder, build_site
 
 _FROM_SITE = frozenset({"SiteBuilder", "build_site"})
 _FROM_QUICK = frozenset({"LOCK_FILE", "STATE_FILE"})
+_FROM_REPORT = frozenset({"BuildError", "BuildReport", "ProgressFn", "RenderError"})
 
 
 def __getattr__(name: str) -> Any:
@@ -44,6 +44,10 @@ def __getattr__(name: str) -> Any:
         from feedsmith.pipeline import site
 
         return getattr(site, name)
+    if name in _FROM_REPORT:  # start-up cost only: the report's module imports the core's model
+        from feedsmith.pipeline import report
+
+        return getattr(report, name)
     if name in _FROM_QUICK:
         from feedsmith.pipeline import quick
 

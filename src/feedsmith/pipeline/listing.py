@@ -19,12 +19,12 @@ from feedsmith.core.decoding import SourceError, display_path
 from feedsmith.core.layout import stored_gzip_only
 from feedsmith.core.model import ParseOutcome, Problem
 from feedsmith.core.post_files import PLAIN, PostFiles
-from feedsmith.pipeline.sources import POST_EXTENSIONS, SourceFile, find_sources, read_bytes
+from feedsmith.pipeline import statpass
+from feedsmith.pipeline.sources import SourceFile, find_sources, read_bytes
+from feedsmith.pipeline.statpass import Key, stat_key
 
 if TYPE_CHECKING:  # types only: the parse cache (msgpack, zlib-ng) is not for the no-change path
     from feedsmith.pipeline.cache import Entry
-
-Key = tuple[str, int, int]  # (rel, size, mtime_ns)
 
 
 def relabel(entry: Entry, shown: str) -> Entry:
@@ -86,10 +86,6 @@ def owned_mains(paths: set[str], records: Mapping[str, Any]) -> set[str]:
     return {rel for rel in mains if rel in records}
 
 
-def is_post_name(name: str) -> bool:
-    return name.lower().endswith(_POST_SUFFIXES)
-
-
 def any_name(name: str) -> bool:
     return True
 
@@ -113,39 +109,10 @@ def list_sources(
     )
 
 
-_POST_SUFFIXES = tuple(POST_EXTENSIONS)
-
-
 def quick_keys(posts_dir: Path, files: PostFiles = PLAIN) -> list[Key] | None:
-    """``(rel, size, mtime_ns)`` of every post file, sorted — what ``find_sources`` would give
-    for a tree without symlinks, at the cost of one ``scandir`` per folder. ``None`` (so the
-    caller does the full scan) as soon as a symlink or an unreadable folder is met: the full
-    policy for those lives in :mod:`feedsmith.pipeline.sources` only."""
-    found: list[Key] = []
-    plain = files == PLAIN  # the common case, at ~1 µs a file less
-    stack: list[tuple[str, str]] = [(os.fspath(posts_dir), "")]
-    try:
-        while stack:
-            folder, prefix = stack.pop()
-            with os.scandir(folder) as it:
-                for entry in it:
-                    name = entry.name
-                    if name.startswith("."):
-                        continue
-                    if entry.is_symlink():
-                        return None
-                    if entry.is_dir(follow_symlinks=False):
-                        if plain or files.enters(prefix + name):
-                            stack.append((entry.path, prefix + name + "/"))
-                    elif is_post_name(name) if plain else files.wants(prefix + name):
-                        if not entry.is_file(follow_symlinks=False):
-                            return None
-                        st = entry.stat(follow_symlinks=False)
-                        found.append((prefix + name, st.st_size, st.st_mtime_ns))
-    except OSError:
-        return None
-    found.sort()
-    return found
+    """:func:`.statpass.quick_keys` (one ``scandir`` per folder; ``None`` at a symlink or an
+    unreadable folder) under the rule ``files``."""
+    return statpass.quick_keys(posts_dir, None if files == PLAIN else files)
 
 
 def display_namer(posts_dir: Path) -> Callable[[str], str]:
@@ -157,14 +124,6 @@ def display_namer(posts_dir: Path) -> Callable[[str], str]:
     if base == "." or cwd.startswith(root + os.sep):
         return lambda rel: display_path(posts_dir / rel)
     return lambda rel: f"{base}/{rel}"
-
-
-def stat_key(path: Path | str) -> tuple[int, int] | None:
-    try:
-        st = os.stat(path)
-    except OSError:
-        return None
-    return (st.st_size, st.st_mtime_ns)
 
 
 def intact(output_dir: Path | str, rel: str, record: dict[str, Any] | None) -> bool:

@@ -29,20 +29,17 @@ from feedsmith.core.config import Config
 from feedsmith.core.layout import MANIFEST, stored_gzip_only
 from feedsmith.core.model import Problem
 from feedsmith.core.state import json_bytes
-from feedsmith.pipeline.listing import Key, Listing, intact, stat_key
+from feedsmith.pipeline import statpass
+
+# MEMO_FILE: the nothing-changed memo of the last build by a one-off builder (``feedsmith
+# build``), so the next process can take the fast path too (:mod:`.early` reads it first).
+from feedsmith.pipeline.early import MEMO_FILE, MEMO_VERSION
+from feedsmith.pipeline.listing import Listing, intact
 from feedsmith.pipeline.report import BuildReport
+from feedsmith.pipeline.statpass import Key, Row, keys_digest, stat_key
 from feedsmith.system.statedir import write_atomic
 
 log = logging.getLogger("feedsmith.build")
-
-#: The nothing-changed memo of the last build by a one-off builder (``feedsmith build``), so the
-#: next process can take the fast path too.
-MEMO_FILE = "last-build.json"
-MEMO_VERSION = 2
-
-#: A published file as the no-change check needs it: ``[rel, bytes, mtime_ns, gz_bytes,
-#: gz_mtime_ns]`` (the plain file's two are unused for a file stored gzip-only).
-Row = list[Any]
 
 
 @dataclass
@@ -82,21 +79,7 @@ def published_rows(files: Mapping[str, Mapping[str, Any]]) -> list[Row] | None:
 def rows_intact(output_dir: Path | str, rows: list[Row]) -> bool:
     """:func:`~feedsmith.pipeline.listing.intact` for every row, at a stat and a string
     concatenation a file (the same answers: a test compares them)."""
-    base = os.path.join(output_dir, "")
-    stat = os.stat
-    try:
-        for rel, size, mtime, gz_size, gz_mtime in rows:
-            path = base + rel
-            st = stat(path + ".gz")
-            if st.st_size != gz_size or st.st_mtime_ns != gz_mtime:
-                return False
-            if not stored_gzip_only(rel):
-                st = stat(path)
-                if st.st_size != size or st.st_mtime_ns != mtime:
-                    return False
-    except OSError:
-        return False
-    return True
+    return statpass.rows_intact(output_dir, rows, stored_gzip_only)
 
 
 def _rows_from(raw: Any) -> list[Row] | None:
@@ -112,10 +95,6 @@ def _rows_from(raw: Any) -> list[Row] | None:
         ):
             return None
     return raw
-
-
-def keys_digest(keys: list[Key]) -> str:
-    return hashlib.sha256(repr(keys).encode("utf-8", "surrogatepass")).hexdigest()
 
 
 class FastPath:

@@ -14,31 +14,28 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
-import logging
 import os
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
-from feedsmith.core.config import Config
-from feedsmith.core.post_files import post_files
-from feedsmith.pipeline.listing import quick_keys
-from feedsmith.pipeline.memo import FastPath
-from feedsmith.pipeline.report import BuildReport
-from feedsmith.pipeline.statefile import load_files, load_state
-from feedsmith.system.statedir import ensure_state_dir, open_private
+from feedsmith.pipeline.early import LOCK_FILE, STATE_FILE
 
-log = logging.getLogger("feedsmith.build")
+if TYPE_CHECKING:  # types only: the config's and the report's modules import the core
+    from feedsmith.core.config import Config
+    from feedsmith.pipeline.report import BuildReport
 
-# In the state dir; the builder (feedsmith.pipeline.site) takes its names from here.
-STATE_FILE = "state.json"
-LOCK_FILE = "build.lock"
+# The builder (feedsmith.pipeline.site) takes the state dir's names from here.
+__all__ = ["LOCK_FILE", "STATE_FILE", "build_lock", "unchanged_build"]
 
 
 @contextlib.contextmanager
 def build_lock(config: Config) -> Iterator[None]:
     """One build per site at a time, across processes (``feedsmith build`` while the service
     runs would otherwise race on the same temp files and state)."""
+    from feedsmith.system.statedir import open_private
+
     fd = open_private(config.state_dir / LOCK_FILE)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
@@ -52,6 +49,16 @@ def unchanged_build(config: Config, now: datetime) -> BuildReport | None:
     with no sinks (a sink that failed last time must catch up: that is the builder's job)."""
     if config.publish.s3 is not None or config.websub.enabled:
         return None
+    import logging
+
+    # Start-up cost only: ``feedsmith build`` imports this module before it knows whether the
+    # answer comes from the records alone (:mod:`.early`), which needs none of these.
+    from feedsmith.core.post_files import post_files
+    from feedsmith.pipeline.listing import quick_keys
+    from feedsmith.pipeline.memo import FastPath
+    from feedsmith.pipeline.statefile import load_files, load_state
+    from feedsmith.system.statedir import ensure_state_dir
+
     t0 = time.perf_counter()
     now = now.astimezone(UTC).replace(microsecond=0)
     ensure_state_dir(config.state_dir)
@@ -84,5 +91,7 @@ def unchanged_build(config: Config, now: datetime) -> BuildReport | None:
                 report = None
     if report is not None:
         report.seconds = time.perf_counter() - t0
-        log.info("build ok (nothing changed): %s", report.summary())
+        logging.getLogger("feedsmith.build").info(
+            "build ok (nothing changed): %s", report.summary()
+        )
     return report
