@@ -274,7 +274,9 @@ def plan_publish(
 
     any_change = bool(staged or deletions) or gone != state.gone
     generated = now_iso if any_change or state.generated is None else state.generated
-    manifest = render_manifest(generated, feeds, new_records, gone, media, manifest_memo)
+    manifest = render_manifest(
+        generated, feeds, new_records, gone, media, manifest_memo, changed=rendered, since=previous
+    )
     current = _read_or_none(Path(base) / MANIFEST)
     if current != manifest and current is not None and not any_change:
         # The manifest alone differs (new layout, hand edit, lost state): that is a change too.
