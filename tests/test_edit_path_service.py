@@ -8,7 +8,11 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+import pytest
+
 from feedsmith.pipeline import SiteBuilder
+from feedsmith.pipeline import site as site_module
+from feedsmith.publish.owned import scan_owned
 from test_edit_path_lean import NOW, OLD_MTIME, blog, write_post
 from test_edit_path_manifest import full_render
 
@@ -76,3 +80,39 @@ def test_a_new_post_and_a_deletion_keep_the_manifest_exact_on_the_short_path(sit
     builder.build(NOW + timedelta(minutes=50))
     on_disk, again = full_render(site.output_dir, config.state_dir)
     assert on_disk == again
+
+
+def test_a_running_builder_lists_its_output_from_the_last_publish_not_its_records(
+    site: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The listing the next build starts from is what the last publish left: equal to a walk
+    of the tree after edits, new posts, deletions and a stray, and no pass over the records."""
+    config = blog(site, count=30)
+    listed: list[int] = []
+    real = site_module.listed_owned
+
+    def counting(base: str, records: Any, suspects: Any) -> set[str]:
+        listed.append(len(records))
+        return real(base, records, suspects)
+
+    monkeypatch.setattr(site_module, "listed_owned", counting)
+    builder = SiteBuilder(config, pool=False)
+    builder.build(NOW)
+    assert builder.tracker.owned == scan_owned(str(site.output_dir))
+    steps = [
+        lambda: write_post(site, 29, "Changed!", OLD_MTIME + 1000),
+        lambda: write_post(site, 40, "New.", OLD_MTIME + 5000, title="A new one"),
+        lambda: [p.unlink() for p in sorted(site.posts_dir.glob("*-p2?.md"))],
+        lambda: (
+            (site.output_dir / "tags" / "nobody.atom.xml").write_bytes(b"<feed/>"),
+            (site.output_dir / "all.rss.xml.gz").unlink(),
+        ),
+    ]
+    for n, step in enumerate(steps, 1):
+        step()
+        builder.build(NOW + timedelta(minutes=n))
+        assert builder.tracker.owned == scan_owned(str(site.output_dir)), n
+    assert not (site.output_dir / "tags" / "nobody.atom.xml").exists()
+    assert (site.output_dir / "all.rss.xml.gz").exists()
+    assert builder.listings_spared == len(steps) == builder.walks_spared
+    assert listed == []  # no build listed the records
