@@ -72,7 +72,7 @@ from feedsmith.pipeline.statefile import load_state, save_state
 from feedsmith.pipeline.tracking import OUTPUT_TREE, POSTS_TREE, ChangeTracker
 from feedsmith.publish.changes import ManifestMemo, Sink, published_changes
 from feedsmith.publish.output import FeedInfo, LocalWriter, plan_publish
-from feedsmith.publish.owned import listed_owned
+from feedsmith.publish.owned import listed_owned, patched_owned
 from feedsmith.publish.sinks import deliver
 from feedsmith.publish.staging import remove_staged
 from feedsmith.system.statedir import ensure_state_dir
@@ -129,6 +129,8 @@ class SiteBuilder:
         self.last_rendered = 0  # groups rendered by the last build (tests, bench)
         #: Builds that knew the output tree's listing from the watcher instead of walking it.
         self.walks_spared = 0
+        #: Of those, builds that patched the last publish's listing instead of listing records.
+        self.listings_spared = 0
         self._watching_wanted = watch
         self._state: tuple[tuple[int, int], BuildState] | None = None
         self._updates: UpdateMemo = {}  # see state.apply_updates
@@ -215,6 +217,7 @@ class SiteBuilder:
                     manifest_memo=self.manifest_memo,
                 )
                 written = planned.commit(self.local)
+                self.tracker.owned = planned.owned
                 mark("publish")
                 self.pool.close()
                 stage = "save state"
@@ -395,7 +398,11 @@ class SiteBuilder:
             return None
         self.walks_spared += 1
         suspects = touched | self.tracker.strays
-        return listed_owned(str(self.config.output_dir), state.files, suspects)
+        base = str(self.config.output_dir)
+        if self.tracker.owned is not None:
+            self.listings_spared += 1
+            return patched_owned(base, self.tracker.owned, suspects)
+        return listed_owned(base, state.files, suspects)
 
     def _start_renders(self, files: LazyFiles) -> None:
         """Hand the dirty feeds to the pool when there are many (a cold build)."""

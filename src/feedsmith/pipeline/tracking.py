@@ -51,6 +51,11 @@ class ChangeTracker:
         #: published file (strays someone put there, our own temp files): with ``touched``,
         #: all that may differ from the last build's records (see ``publish.listed_owned``).
         self.strays: set[str] = set()
+        #: The owned files (sidecars too) the last build's publish left in ``output_dir``: what
+        #: it found there, less what it deleted, plus what it renamed into place. With
+        #: ``touched`` and ``strays`` the next build's listing without a walk, and without a
+        #: pass over every record (``publish.owned.patched_owned``); ``None``: unknown.
+        self.owned: set[str] | None = None
 
     def changes_since_last_build(self) -> set[str] | None:
         """Post files (``rel``) that may have changed since the last successful build, or
@@ -161,6 +166,7 @@ class ChangeTracker:
         self.published = None
         self.touched = None
         self.strays = set()
+        self.owned = None
         if self.watcher is not None:
             self.watcher.forget(POSTS_TREE)
             self.watcher.forget(OUTPUT_TREE)

@@ -136,6 +136,9 @@ class Planned:
     written: int
     unchanged: int
     removed: int
+    #: The owned files (sidecars too) in ``output_dir`` once committed: what the publish found
+    #: there, less its deletions, plus what it renames into place (the service's next listing).
+    owned: set[str] = field(default_factory=set)
 
     def commit(self, writer: Sink) -> WriteReport:
         """Make the publish visible through ``writer`` (the local writer) and report it; if
@@ -274,7 +277,9 @@ def plan_publish(
 
     any_change = bool(staged or deletions) or gone != state.gone
     generated = now_iso if any_change or state.generated is None else state.generated
-    manifest = render_manifest(generated, feeds, new_records, gone, media, manifest_memo)
+    manifest = render_manifest(
+        generated, feeds, new_records, gone, media, manifest_memo, changed=rendered, since=previous
+    )
     current = _read_or_none(Path(base) / MANIFEST)
     if current != manifest and current is not None and not any_change:
         # The manifest alone differs (new layout, hand edit, lost state): that is a change too.
@@ -296,7 +301,9 @@ def plan_publish(
         media_dir=media_dir,
     )
     removed = sum(1 for rel in stale if not rel.endswith(_NOT_FEEDS))
-    return Planned(changes, new_records, written, len(feed_paths) - written, removed)
+    owned = on_disk.difference(deletions)
+    owned.update(p for p in staged if owned_shape(p[:-3] if p.endswith(".gz") else p))
+    return Planned(changes, new_records, written, len(feed_paths) - written, removed, owned)
 
 
 def discard_planned(planned: Planned) -> None:

@@ -87,8 +87,22 @@ def listed_owned(
             add(rel)
             if "gz_bytes" in record:
                 add(rel + ".gz")
+    return _look_again(base, found, suspects)
+
+
+def patched_owned(base: str, owned: Collection[str], suspects: Collection[str]) -> set[str]:
+    """What :func:`scan_owned` would find, from ``owned`` (what the last build's publish left
+    on disk, see :class:`~feedsmith.publish.output.Planned`) for a caller that knows nothing
+    else changed in the tree but ``suspects``: as :func:`listed_owned`, without a pass over
+    every record (~25,000 at 10,000 posts, ~8 ms a build of the service)."""
+    return _look_again(base, set(owned), suspects)
+
+
+def _look_again(base: str, found: set[str], suspects: Collection[str]) -> set[str]:
+    """``found`` with each of ``suspects`` (and its ``.gz``) as the disk has it now."""
     if suspects:
         found.difference_update(suspects)  # a suspect is found below only if it is there
+        found.difference_update([rel + ".gz" for rel in suspects])
     looked = {p for rel in suspects for p in (rel, rel + ".gz")} if suspects else set()
     for path_rel in looked:
         main = path_rel[:-3] if path_rel.endswith(".gz") else path_rel
