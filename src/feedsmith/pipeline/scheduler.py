@@ -199,6 +199,10 @@ class LazyFiles(Mapping[str, FileData]):
             for post, html, key in zip(group.posts, z, keys, strict=True):
                 if key not in needed and key not in entries:
                     needed[key] = (post, html)
+        # Every entry serialised here must still be held when its feeds are rendered: were the
+        # cache bounded below them, the first ones would be dropped unused and serialised again
+        # by the workers (at 10,000 posts ~3,300 of ~16,700, with summary entries keyed apart).
+        entries.max_items = max(entries.max_items, len(entries) + len(needed))
         items = [(key, post, html) for key, (post, html) in needed.items()]
         futures = [
             executor.submit(_worker_serialise, items[i : i + SERIALISE_CHUNK])

@@ -7,6 +7,7 @@ serialises it once and keeps it here; a long-lived builder keeps them packed.
 
 from __future__ import annotations
 
+import struct
 from typing import Any
 
 from zlib_ng import zlib_ng
@@ -58,24 +59,41 @@ class EntryCache(_LRU):
         self._store(key, frags)
 
 
-Packed = tuple[tuple[str, bool, bytes], ...]  # (format, is text, zlib-compressed fragment)
+#: One entry's fragments packed: their layout ((format, is text) per fragment, one shared tuple
+#: per distinct layout) and one blob: each fragment's length (4 bytes, little-endian), then
+#: the fragments concatenated and zlib-compressed as one stream.
+Packed = tuple[tuple[tuple[str, bool], ...], bytes]
+
+#: Layouts seen, so every entry packed for the same formats holds the very same tuple.
+_LAYOUTS: dict[tuple[tuple[str, bool], ...], tuple[tuple[str, bool], ...]] = {}
 
 
 def pack_entry(frags: dict[str, bytes | str]) -> Packed:
-    """Fragments zlib-compressed at level 1 by zlib-ng: ~3x less CPU than the standard
-    library's zlib (~100 vs ~300 µs per 10k-bench entry, about what serialising it costs)
-    for ~19% more bytes. Packed entries live in memory only; any zlib reads them."""
-    return tuple(
-        (fmt, isinstance(f, str), zlib_ng.compress(f.encode() if isinstance(f, str) else f, 1))
-        for fmt, f in frags.items()
-    )
+    """Fragments zlib-compressed at level 1 by zlib-ng, all formats in one stream.
+
+    One stream because an entry's formats repeat each other (the same title, link, dates and
+    content, escaped alike in Atom and RSS): compressed together they are about half the bytes
+    of each compressed alone (10,000-post bench: 52 -> 28 MB for the full entries a cold build
+    keeps), for a third of the calls. zlib-ng level 1: ~3x less CPU than the standard
+    library's zlib for ~19% more bytes. Packed entries live in memory only."""
+    parts = [f.encode() if isinstance(f, str) else f for f in frags.values()]
+    layout = tuple((fmt, isinstance(f, str)) for fmt, f in frags.items())
+    layout = _LAYOUTS.setdefault(layout, layout)
+    head = struct.pack(f"<{len(parts)}I", *map(len, parts))
+    return layout, head + zlib_ng.compress(b"".join(parts), 1)
 
 
 def unpack_entry(packed: Packed) -> dict[str, bytes | str]:
+    layout, blob = packed
+    n = len(layout)
+    lengths = struct.unpack_from(f"<{n}I", blob)
+    raw = zlib_ng.decompress(memoryview(blob)[4 * n :])  # ~2.7x faster than zlib's
     out: dict[str, bytes | str] = {}
-    for fmt, text, z in packed:
-        raw = zlib_ng.decompress(z)  # ~2.7x faster than zlib's
-        out[fmt] = raw.decode() if text else raw
+    start = 0
+    for (fmt, text), length in zip(layout, lengths, strict=True):
+        part = raw[start : start + length]
+        start += length
+        out[fmt] = part.decode() if text else part
     return out
 
 
