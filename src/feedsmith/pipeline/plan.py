@@ -21,7 +21,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache, partial
-from operator import is_
 from pathlib import Path
 from typing import Any, NamedTuple
 from urllib.parse import quote
@@ -42,11 +41,19 @@ from feedsmith.core.layout import (
 from feedsmith.core.model import Post
 from feedsmith.core.opml import OutlineMemo, render_opml
 from feedsmith.core.pages import PageRenderer, asset_bytes
-from feedsmith.core.paging import Paging
 from feedsmith.core.podcast.show import show_for
 from feedsmith.core.render.entries import PackedEntryCache
 from feedsmith.core.state import BuildState
 from feedsmith.pipeline.cache import html_of, hydrate
+from feedsmith.pipeline.docrows import (
+    GroupMemo,
+    Row,
+    load_rows,
+    memo_from_row,
+    rows_of,
+    rows_path,
+    save_rows,
+)
 from feedsmith.pipeline.index import ParseIndex
 from feedsmith.pipeline.listing import intact as file_intact
 from feedsmith.pipeline.podcast import ShowRenders
@@ -63,37 +70,6 @@ from feedsmith.publish.output import FeedInfo
 
 #: Decompressed HTML kept at once while rendering (posts), see ``RenderPlanner._hydrate``.
 HTML_MEMO = 512
-
-
-@dataclass
-class GroupMemo:
-    """What :meth:`RenderPlanner.render_changed` worked out for a group, kept for the next build:
-    in the service most groups show the very same post objects build after build (see the
-    ``memo`` of ``apply_updates`` and ``group_posts``), and then all of this is the same."""
-
-    kind: str
-    name: str
-    slug: str
-    shown: tuple[Post, ...]  # held, so the identity test below cannot see a reused id
-    paths: dict[str, str]
-    signature: str
-    info: FeedInfo
-    newest: datetime | None
-    paging: Paging | None = None
-    #: What the feed's page shows of it (see :func:`page_key`), worked out when first needed.
-    page: str = ""
-
-    def holds(self, group: FeedGroup, shown: tuple[Post, ...]) -> bool:
-        """True when ``group`` (same kind, key and page) shows exactly these objects, so
-        named, with the same archive links."""
-        return (
-            len(shown) == len(self.shown)
-            and all(map(is_, shown, self.shown))
-            and group.kind == self.kind
-            and group.name == self.name
-            and group.slug == self.slug
-            and group.paging == self.paging
-        )
 
 
 class _Doc(NamedTuple):
@@ -137,6 +113,10 @@ class RenderPlanner:
         #: (tests and the bench read these; a miss for an unchanged post is lost work).
         self.memo_held = 0
         self.memo_missed = 0
+        #: Of the held, documents taken from the rows a previous process saved (:mod:`.docrows`).
+        self.rows_held = 0
+        #: Rows are read and written by the first planning only (see :mod:`.docrows`).
+        self._first = True
         self._outlines: OutlineMemo = {}  # OPML's, see render_opml
         #: Feed pages (:mod:`feedsmith.core.pages`), when ``feed.pages`` is on.
         self.pages = PageRenderer(config) if config.feed.pages else None
@@ -204,7 +184,8 @@ class RenderPlanner:
         lines: dict[int, tuple[Post, str]] = {}
         previous_groups = self._groups
         memos: dict[str, GroupMemo] = {}
-        held = missed = 0
+        held = missed = from_rows = 0
+        rows = self._load_rows() if self._first and previous is not None else {}
         newest_all: datetime | None = None
         # Re-read every build: a template edited while ``serve`` runs re-renders the pages.
         page_digest = self.pages.refresh() if self.pages is not None else ""
@@ -248,6 +229,13 @@ class RenderPlanner:
                 memo = previous_groups.get(sig_key)
                 if memo is not None and (same_group or memo.holds(doc, shown)):
                     held += 1
+                elif (row := rows.get(sig_key)) is not None and (
+                    memo := memo_from_row(
+                        row, doc, shown, partial(self._line, lines=lines, previous=previous_lines)
+                    )
+                ) is not None:
+                    held += 1
+                    from_rows += 1
                 else:
                     missed += 1
                     memo = self._group_memo(doc, shown, lines, previous_lines)
@@ -311,7 +299,11 @@ class RenderPlanner:
         self._groups = memos
         self._docs = docs_of
         self._page_sigs = page_sigs
-        self.memo_held, self.memo_missed = held, missed
+        self.memo_held, self.memo_missed, self.rows_held = held, missed, from_rows
+        if self._first and previous is not None:
+            self._first = False
+            if self.parse.persist_cache and (missed or from_rows != len(rows)):
+                save_rows(rows_path(cfg.state_dir), self.fingerprint, rows_of(memos))
         if self.pages is not None:
             for name in ASSETS:
                 data = asset_bytes(name)
@@ -374,8 +366,24 @@ class RenderPlanner:
             # A show's RSS is all its episodes, planned by ShowRenders: not this document's.
             paths = {fmt: rel for fmt, rel in paths.items() if fmt != "rss"}
         return GroupMemo(
-            group.kind, group.name, group.slug, shown, paths, signature, info, newest, paging
+            group.kind,
+            group.name,
+            group.slug,
+            shown,
+            paths,
+            signature,
+            info,
+            newest,
+            paging,
+            head=parts[0],
+            key=group.key,
         )
+
+    def _load_rows(self) -> dict[str, Row]:
+        """The rows a previous process saved, when this builder keeps files in ``state_dir``."""
+        if not self.parse.persist_cache:
+            return {}
+        return load_rows(rows_path(self.config.state_dir), self.fingerprint)
 
     @staticmethod
     def _line(

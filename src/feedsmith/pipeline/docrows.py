@@ -1,0 +1,269 @@
+"""Each document's planning memo, kept in ``state_dir`` for the next process.
+
+A new ``feedsmith build`` has no :class:`~feedsmith.pipeline.plan.GroupMemo` of the last build
+in memory, so it worked out every document's files, manifest line and signature from scratch:
+~1 s at 10,000 posts (4,800 documents), most of a one-post edit's planning. What that work
+needs beyond the shown posts is a function of the document's identity and the config only
+(its paths, the head of its signature, its manifest line), so it is kept here as a *row* per
+document, and a new process recomputes from a row only what depends on the posts: the
+signature (the head plus each shown post's line) and the newest ``updated``.
+
+A row is used only when the document's identity (kind, key, name, slug, paging) equals the
+row's *and* the signature worked out from the row's head and today's shown posts equals the
+signature the row was written with: then every other field is what the full work would give
+(they are functions of the same inputs). Anything else is a miss, and the document is worked
+out from scratch. The file is keyed by :meth:`Config.fingerprint` (which holds the feedsmith
+version) and :data:`ROWS_VERSION`, like the parse cache: a missing, stale or corrupt file only
+costs time, never a wrong byte.
+
+The rows are written by a builder's first planning only (a new process's, or a service's first
+build): rows are correct whenever their signatures match, so a file older than the service's
+later edits is still right for every document those edits did not touch.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from operator import is_
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import orjson
+
+from feedsmith.core.groups import FeedGroup
+from feedsmith.core.model import Post
+from feedsmith.core.paging import Paging
+from feedsmith.publish.changes import FeedInfo
+from feedsmith.system.statedir import write_atomic
+
+log = logging.getLogger("feedsmith.build")
+
+ROWS_FILE = "documents.json"
+ROWS_VERSION = 1
+
+
+class Row(NamedTuple):
+    """One document as its last planning saw it (see the module docstring)."""
+
+    signature: str
+    kind: str
+    key: str
+    name: str
+    slug: str
+    #: ``[page, prev, next]`` of its :class:`~feedsmith.core.paging.Paging`, ``None`` without.
+    paging: tuple[int, int, int] | None
+    #: The signature's first line: config fingerprint and the document's identity and paths.
+    head: str
+    #: The document's files by format (a podcast show's RSS left out, as planned).
+    paths: dict[str, str]
+    #: ``newest.timestamp()`` of the shown posts (``None``: no posts), re-checked on use.
+    newest: float | None
+    #: The :class:`~feedsmith.publish.changes.FeedInfo` fields that are not the identity's.
+    updated: str | None
+    urls: dict[str, str]
+    files: tuple[str, ...]
+    archives: tuple[str, ...]
+    page: str | None
+
+
+@dataclass
+class GroupMemo:
+    """What :meth:`~feedsmith.pipeline.plan.RenderPlanner.render_changed` worked out for a
+    document, kept for the next build: in the service most groups show the very same post
+    objects build after build (see the ``memo`` of ``apply_updates`` and ``group_posts``), and
+    then all of this is the same. A new process makes them from :class:`Row` s."""
+
+    kind: str
+    name: str
+    slug: str
+    shown: tuple[Post, ...]  # held, so the identity test below cannot see a reused id
+    paths: dict[str, str]
+    signature: str
+    info: FeedInfo
+    newest: datetime | None
+    paging: Paging | None = None
+    #: What the feed's page shows of it (see ``page_key``), worked out when first needed.
+    page: str = ""
+    #: The signature's first line (identity and paths), kept in the document's row.
+    head: str = ""
+    key: str = ""  # the group's, kept in the document's row
+
+    def holds(self, group: FeedGroup, shown: tuple[Post, ...]) -> bool:
+        """True when ``group`` (same kind, key and page) shows exactly these objects, so
+        named, with the same archive links."""
+        return (
+            len(shown) == len(self.shown)
+            and all(map(is_, shown, self.shown))
+            and group.kind == self.kind
+            and group.name == self.name
+            and group.slug == self.slug
+            and group.paging == self.paging
+        )
+
+
+def memo_from_row(
+    row: Row, group: FeedGroup, shown: tuple[Post, ...], line: Callable[[Post], str]
+) -> GroupMemo | None:
+    """What working the document out from scratch would give, from its row when the row is
+    that document's with the same signature; ``None`` (work it out) otherwise. ``line``: a
+    post's line of a signature (``post_line``, memoised by the planner)."""
+    paging = group.paging
+    if (
+        row.kind != group.kind
+        or row.key != group.key
+        or row.name != group.name
+        or row.slug != group.slug
+        or row.paging != ((paging.page, paging.prev, paging.next) if paging else None)
+    ):
+        return None
+    parts = [row.head]
+    parts.extend(map(line, shown))
+    signature = hashlib.sha256("\n".join(parts).encode("utf-8", "surrogatepass")).hexdigest()
+    if signature != row.signature:
+        return None
+    newest = max((p.updated for p in shown), default=None)
+    if (newest.timestamp() if newest is not None else None) != row.newest:
+        return None  # the signature holds whole seconds only
+    info = FeedInfo(
+        kind=group.kind,
+        name=group.name,
+        slug=group.slug,
+        entries=len(shown),
+        updated=row.updated,
+        urls=row.urls,
+        files=row.files,
+        archives=row.archives,
+        page=row.page,
+    )
+    return GroupMemo(
+        group.kind,
+        group.name,
+        group.slug,
+        shown,
+        row.paths,
+        signature,
+        info,
+        newest,
+        paging,
+        head=row.head,
+        key=group.key,
+    )
+
+
+def rows_of(memos: dict[str, GroupMemo]) -> dict[str, Row]:
+    """Each document's row for the next process."""
+    rows: dict[str, Row] = {}
+    for sig_key, memo in memos.items():
+        paging, info, newest = memo.paging, memo.info, memo.newest
+        rows[sig_key] = Row(
+            memo.signature,
+            memo.kind,
+            memo.key,
+            memo.name,
+            memo.slug,
+            (paging.page, paging.prev, paging.next) if paging is not None else None,
+            memo.head,
+            memo.paths,
+            newest.timestamp() if newest is not None else None,
+            info.updated,
+            info.urls,
+            info.files,
+            info.archives,
+            info.page,
+        )
+    return rows
+
+
+def rows_path(state_dir: Path) -> Path:
+    return state_dir / ROWS_FILE
+
+
+def _str_map(value: Any) -> bool:
+    return isinstance(value, dict) and all(
+        isinstance(k, str) and isinstance(v, str) for k, v in value.items()
+    )
+
+
+def _strs(value: Any) -> bool:
+    return isinstance(value, list) and all(isinstance(v, str) for v in value)
+
+
+def _row(raw: Any) -> Row | None:
+    """A row read back, or ``None`` when it is not one (that document is then a miss)."""
+    if not (isinstance(raw, list) and len(raw) == len(Row._fields)):
+        return None
+    sig, kind, key, name, slug, paging, head, paths, newest, updated, urls, files = raw[:12]
+    archives, page = raw[12:]
+    if not all(isinstance(v, str) for v in (sig, kind, key, name, slug, head)):
+        return None
+    if paging is not None and not (
+        isinstance(paging, list) and len(paging) == 3 and all(type(v) is int for v in paging)
+    ):
+        return None
+    if newest is not None and type(newest) is not float:
+        return None
+    if not (_str_map(paths) and _str_map(urls) and _strs(files) and _strs(archives)):
+        return None
+    if not (updated is None or isinstance(updated, str)) or not (
+        page is None or isinstance(page, str)
+    ):
+        return None
+    return Row(
+        sig,
+        kind,
+        key,
+        name,
+        slug,
+        tuple(paging) if paging is not None else None,  # type: ignore[arg-type]
+        head,
+        paths,
+        newest,
+        updated,
+        urls,
+        tuple(files),
+        tuple(archives),
+        page,
+    )
+
+
+def load_rows(path: Path, fingerprint: str) -> dict[str, Row]:
+    """The rows the last builder saved, by document key; ``{}`` when the file is missing,
+    unreadable, for another config or version, or not rows (odd rows alone are left out)."""
+    try:
+        data = orjson.loads(path.read_bytes())
+    except FileNotFoundError:
+        return {}
+    except (OSError, ValueError) as exc:
+        log.debug("ignoring the documents' memo %s: %s", path, exc)
+        return {}
+    if not (
+        isinstance(data, dict)
+        and data.get("version") == ROWS_VERSION
+        and data.get("fingerprint") == fingerprint
+        and isinstance(data.get("rows"), dict)
+    ):
+        return {}
+    rows: dict[str, Row] = {}
+    for key, raw in data["rows"].items():
+        row = _row(raw)
+        if row is not None:
+            rows[key] = row
+    return rows
+
+
+def save_rows(path: Path, fingerprint: str, rows: dict[str, Row]) -> None:
+    """Replace the file with ``rows`` (atomically); failing to costs the next process time."""
+    listed = {key: list(row) for key, row in rows.items()}
+    data = orjson.dumps({"version": ROWS_VERSION, "fingerprint": fingerprint, "rows": listed})
+    try:
+        with contextlib.suppress(FileNotFoundError):
+            if path.read_bytes() == data:
+                return
+        write_atomic(path, data)
+    except OSError as exc:
+        log.warning("cannot write %s: %s", path, exc)
