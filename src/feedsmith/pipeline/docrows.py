@@ -26,7 +26,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from operator import is_
@@ -44,7 +43,7 @@ from feedsmith.system.statedir import write_atomic
 log = logging.getLogger("feedsmith.build")
 
 ROWS_FILE = "documents.json"
-ROWS_VERSION = 1
+ROWS_VERSION = 2
 
 
 class Row(NamedTuple):
@@ -59,10 +58,12 @@ class Row(NamedTuple):
     paging: list[int] | None
     #: The signature's first line: config fingerprint and the document's identity and paths.
     head: str
+    #: The shown posts' ids, in order (each post's line is in the file's ``posts``).
+    ids: list[str]
     #: The document's files by format (a podcast show's RSS left out, as planned).
     paths: dict[str, str]
-    #: ``newest.timestamp()`` of the shown posts (``None``: no posts), re-checked on use.
-    newest: float | None
+    #: ``isoformat()`` of the shown posts' newest ``updated`` (``None``: no posts).
+    newest: str | None
     #: The :class:`~feedsmith.publish.changes.FeedInfo` fields that are not the identity's.
     updated: str | None
     urls: dict[str, str]
@@ -106,53 +107,77 @@ class GroupMemo:
         )
 
 
-def memo_from_row(
-    row: Row, group: FeedGroup, shown: tuple[Post, ...], line: Callable[[Post], str]
-) -> GroupMemo | None:
-    """What working the document out from scratch would give, from its row when the row is
-    that document's with the same signature; ``None`` (work it out) otherwise. ``line``: a
-    post's line of a signature (``post_line``, memoised by the planner)."""
-    paging = group.paging
-    if (
-        row.kind != group.kind
-        or row.key != group.key
-        or row.name != group.name
-        or row.slug != group.slug
-        or row.paging != ([paging.page, paging.prev, paging.next] if paging else None)
-    ):
-        return None
-    parts = [row.head]
-    parts.extend(map(line, shown))
-    signature = hashlib.sha256("\n".join(parts).encode("utf-8", "surrogatepass")).hexdigest()
-    if signature != row.signature:
-        return None
-    newest = max((p.updated for p in shown), default=None)
-    if (newest.timestamp() if newest is not None else None) != row.newest:
-        return None  # the signature holds whole seconds only
-    info = FeedInfo(
-        kind=group.kind,
-        name=group.name,
-        slug=group.slug,
-        entries=len(shown),
-        updated=row.updated,
-        urls=row.urls,
-        files=tuple(row.files),
-        archives=tuple(row.archives),
-        page=row.page,
-    )
-    return GroupMemo(
-        group.kind,
-        group.name,
-        group.slug,
-        shown,
-        row.paths,
-        signature,
-        info,
-        newest,
-        paging,
-        head=row.head,
-        key=group.key,
-    )
+def post_key(post: Post, line: str) -> str:
+    """A post as the rows remember it: its line of a signature and its exact ``updated``
+    (the line has whole seconds; a document's newest ``updated`` goes into the OPML's
+    signature as it is)."""
+    return line + _SEP + post.updated.isoformat()
+
+
+_SEP = "\x00"  # no line holds it at its end (see ``post_line``)
+
+
+class DocRows:
+    """The rows a previous process saved (:func:`load`), and which posts they still hold.
+
+    :meth:`check` is called once with every post the planning shows: a post is *fresh* when
+    the rows remember its id with this very :func:`post_key`. A document's row is then used
+    (:meth:`memo`) when its identity is the document's and it lists the same posts, in the
+    same order, all fresh: its signature is what the posts' lines give, as it was."""
+
+    def __init__(self, rows: dict[str, Row], posts: dict[str, str]) -> None:
+        self.rows = rows
+        self.posts = posts  # post id -> post_key when saved
+        self.stale: set[str] = set()  # ids shown now whose key differs (or is not known)
+
+    def check(self, keys: dict[str, str | None]) -> None:
+        """``keys``: every shown post's id -> its :func:`post_key` (``None``: two posts have
+        that id with different keys, so neither can vouch for a row)."""
+        posts = self.posts
+        self.stale = {pid for pid, key in keys.items() if key is None or posts.get(pid) != key}
+
+    def memo(self, sig_key: str, group: FeedGroup, shown: tuple[Post, ...]) -> GroupMemo | None:
+        """What working the document out from scratch would give, from its row; ``None`` (work
+        it out) when there is no row for it or the row is not this document's (see above)."""
+        row = self.rows.get(sig_key)
+        if row is None:
+            return None
+        paging = group.paging
+        if (
+            row.kind != group.kind
+            or row.key != group.key
+            or row.name != group.name
+            or row.slug != group.slug
+            or row.paging != ([paging.page, paging.prev, paging.next] if paging else None)
+        ):
+            return None
+        ids = [post.id for post in shown]
+        if ids != row.ids or not self.stale.isdisjoint(ids):
+            return None
+        info = FeedInfo(
+            kind=group.kind,
+            name=group.name,
+            slug=group.slug,
+            entries=len(shown),
+            updated=row.updated,
+            urls=row.urls,
+            files=tuple(row.files),
+            archives=tuple(row.archives),
+            page=row.page,
+        )
+        return GroupMemo(
+            group.kind,
+            group.name,
+            group.slug,
+            shown,
+            row.paths,
+            row.signature,
+            info,
+            datetime.fromisoformat(row.newest) if row.newest is not None else None,
+            paging,
+            head=row.head,
+            key=group.key,
+        )
 
 
 def rows_of(memos: dict[str, GroupMemo]) -> dict[str, Row]:
@@ -168,8 +193,9 @@ def rows_of(memos: dict[str, GroupMemo]) -> dict[str, Row]:
             memo.slug,
             [paging.page, paging.prev, paging.next] if paging is not None else None,
             memo.head,
+            [post.id for post in memo.shown],
             memo.paths,
-            newest.timestamp() if newest is not None else None,
+            newest.isoformat() if newest is not None else None,
             info.updated,
             info.urls,
             list(info.files),
@@ -183,18 +209,18 @@ def rows_path(state_dir: Path) -> Path:
     return state_dir / ROWS_FILE
 
 
-def load_rows(path: Path, fingerprint: str) -> dict[str, Row]:
-    """The rows the last builder saved, by document key; ``{}`` when the file is missing,
-    unreadable, for another config or version, or its body is not what its header's sha256
-    says (a torn or damaged file: checking that is ~50 times cheaper than checking the type of
-    every field of ~5,000 rows, and rows this module wrote are well formed)."""
+def load(path: Path, fingerprint: str) -> DocRows:
+    """The rows the last builder saved; none when the file is missing, unreadable, for another
+    config or version, or its body is not what its header's sha256 says (a torn or damaged
+    file: checking that is ~50 times cheaper than checking the type of every field of ~5,000
+    rows, and rows this module wrote are well formed)."""
     try:
         raw = path.read_bytes()
     except FileNotFoundError:
-        return {}
+        return DocRows({}, {})
     except OSError as exc:
         log.debug("ignoring the documents' memo %s: %s", path, exc)
-        return {}
+        return DocRows({}, {})
     head, _, body = raw.partition(b"\n")
     try:
         header = orjson.loads(head)
@@ -204,16 +230,21 @@ def load_rows(path: Path, fingerprint: str) -> dict[str, Row]:
             and header.get("fingerprint") == fingerprint
             and header.get("sha256") == hashlib.sha256(body).hexdigest()
         ):
-            return {}
-        return {key: Row._make(row) for key, row in orjson.loads(body).items()}
-    except (ValueError, TypeError, AttributeError) as exc:
+            return DocRows({}, {})
+        data = orjson.loads(body)
+        rows = {key: Row._make(row) for key, row in data["rows"].items()}
+        return DocRows(rows, data["posts"])
+    except (ValueError, TypeError, AttributeError, KeyError) as exc:
         log.debug("ignoring the documents' memo %s: %s", path, exc)
-        return {}
+        return DocRows({}, {})
 
 
-def save_rows(path: Path, fingerprint: str, rows: dict[str, Row]) -> None:
-    """Replace the file with ``rows`` (atomically); failing to costs the next process time."""
-    body = orjson.dumps({key: list(row) for key, row in rows.items()})
+def save(path: Path, fingerprint: str, rows: dict[str, Row], posts: dict[str, str | None]) -> None:
+    """Replace the file with ``rows`` and the shown posts' keys (atomically); failing to costs
+    the next process time. A post id with two keys (``None``) is left out: never fresh."""
+    listed = {key: list(row) for key, row in rows.items()}
+    kept = {pid: key for pid, key in posts.items() if key is not None}
+    body = orjson.dumps({"rows": listed, "posts": kept})
     header = {"version": ROWS_VERSION, "fingerprint": fingerprint}
     header["sha256"] = hashlib.sha256(body).hexdigest()
     data = orjson.dumps(header) + b"\n" + body
