@@ -28,7 +28,7 @@ import hashlib
 import logging
 from dataclasses import dataclass
 from datetime import datetime
-from operator import is_
+from operator import attrgetter, is_
 from pathlib import Path
 from typing import NamedTuple
 
@@ -42,8 +42,10 @@ from feedsmith.system.statedir import write_atomic
 
 log = logging.getLogger("feedsmith.build")
 
+_ID = attrgetter("id")
+
 ROWS_FILE = "documents.json"
-ROWS_VERSION = 2
+ROWS_VERSION = 3
 
 
 class Row(NamedTuple):
@@ -93,6 +95,8 @@ class GroupMemo:
     #: The signature's first line (identity and paths), kept in the document's row.
     head: str = ""
     key: str = ""  # the group's, kept in the document's row
+    #: The row it was made from (:meth:`DocRows.memo`), saved again as it is.
+    row: Row | None = None
 
     def holds(self, group: FeedGroup, shown: tuple[Post, ...]) -> bool:
         """True when ``group`` (same kind, key and page) shows exactly these objects, so
@@ -108,13 +112,11 @@ class GroupMemo:
 
 
 def post_key(post: Post, line: str) -> str:
-    """A post as the rows remember it: its line of a signature and its exact ``updated``
-    (the line has whole seconds; a document's newest ``updated`` goes into the OPML's
-    signature as it is)."""
-    return line + _SEP + post.updated.isoformat()
-
-
-_SEP = "\x00"  # no line holds it at its end (see ``post_line``)
+    """A post as the rows remember it: a digest of its line of a signature and its exact
+    ``updated`` (the line has whole seconds; a document's newest ``updated`` goes into the
+    OPML's signature as it is). 128 bits: the file stays ~30 bytes a post."""
+    data = (line + "\x00" + post.updated.isoformat()).encode("utf-8", "surrogatepass")
+    return hashlib.blake2b(data, digest_size=16).hexdigest()
 
 
 class DocRows:
@@ -125,16 +127,17 @@ class DocRows:
     (:meth:`memo`) when its identity is the document's and it lists the same posts, in the
     same order, all fresh: its signature is what the posts' lines give, as it was."""
 
-    def __init__(self, rows: dict[str, Row], posts: dict[str, str]) -> None:
+    def __init__(self, rows: dict[str, Row], posts: list[list[str]]) -> None:
         self.rows = rows
-        self.posts = posts  # post id -> post_key when saved
+        self.names = [pid for pid, _ in posts]  # a row's ``ids`` index this
+        self.known = dict(posts)  # post id -> post_key when saved
         self.stale: set[str] = set()  # ids shown now whose key differs (or is not known)
 
     def check(self, keys: dict[str, str | None]) -> None:
         """``keys``: every shown post's id -> its :func:`post_key` (``None``: two posts have
         that id with different keys, so neither can vouch for a row)."""
-        posts = self.posts
-        self.stale = {pid for pid, key in keys.items() if key is None or posts.get(pid) != key}
+        known = self.known
+        self.stale = {pid for pid, key in keys.items() if key is None or known.get(pid) != key}
 
     def memo(self, sig_key: str, group: FeedGroup, shown: tuple[Post, ...]) -> GroupMemo | None:
         """What working the document out from scratch would give, from its row; ``None`` (work
@@ -149,10 +152,11 @@ class DocRows:
             or row.name != group.name
             or row.slug != group.slug
             or row.paging != ([paging.page, paging.prev, paging.next] if paging else None)
+            or len(row.ids) != len(shown)
         ):
             return None
-        ids = [post.id for post in shown]
-        if ids != row.ids or not self.stale.isdisjoint(ids):
+        ids = list(map(_ID, shown))
+        if list(map(self.names.__getitem__, row.ids)) != ids or not self.stale.isdisjoint(ids):
             return None
         info = FeedInfo(
             kind=group.kind,
@@ -177,13 +181,23 @@ class DocRows:
             paging,
             head=row.head,
             key=group.key,
+            row=row,
         )
 
 
-def rows_of(memos: dict[str, GroupMemo]) -> dict[str, Row]:
-    """Each document's row for the next process."""
+def rows_of(memos: dict[str, GroupMemo], index: dict[str, int], same: bool) -> dict[str, Row]:
+    """Each document's row for the next process; ``index``: a post id's place in the file's
+    ``posts`` (a document showing a post not there gets no row); ``same``: ``index`` is the
+    loaded file's, so a row a document was made from is still its row."""
     rows: dict[str, Row] = {}
     for sig_key, memo in memos.items():
+        if same and memo.row is not None:
+            rows[sig_key] = memo.row
+            continue
+        try:
+            ids = list(map(index.__getitem__, map(_ID, memo.shown)))
+        except KeyError:
+            continue
         paging, info, newest = memo.paging, memo.info, memo.newest
         rows[sig_key] = Row(
             memo.signature,
@@ -193,7 +207,7 @@ def rows_of(memos: dict[str, GroupMemo]) -> dict[str, Row]:
             memo.slug,
             [paging.page, paging.prev, paging.next] if paging is not None else None,
             memo.head,
-            [post.id for post in memo.shown],
+            ids,
             memo.paths,
             newest.isoformat() if newest is not None else None,
             info.updated,
@@ -217,10 +231,10 @@ def load(path: Path, fingerprint: str) -> DocRows:
     try:
         raw = path.read_bytes()
     except FileNotFoundError:
-        return DocRows({}, {})
+        return DocRows({}, [])
     except OSError as exc:
         log.debug("ignoring the documents' memo %s: %s", path, exc)
-        return DocRows({}, {})
+        return DocRows({}, [])
     head, _, body = raw.partition(b"\n")
     try:
         header = orjson.loads(head)
@@ -230,21 +244,30 @@ def load(path: Path, fingerprint: str) -> DocRows:
             and header.get("fingerprint") == fingerprint
             and header.get("sha256") == hashlib.sha256(body).hexdigest()
         ):
-            return DocRows({}, {})
+            return DocRows({}, [])
         data = orjson.loads(body)
         rows = {key: Row._make(row) for key, row in data["rows"].items()}
         return DocRows(rows, data["posts"])
     except (ValueError, TypeError, AttributeError, KeyError) as exc:
         log.debug("ignoring the documents' memo %s: %s", path, exc)
-        return DocRows({}, {})
+        return DocRows({}, [])
 
 
-def save(path: Path, fingerprint: str, rows: dict[str, Row], posts: dict[str, str | None]) -> None:
-    """Replace the file with ``rows`` and the shown posts' keys (atomically); failing to costs
-    the next process time. A post id with two keys (``None``) is left out: never fresh."""
-    listed = {key: list(row) for key, row in rows.items()}
-    kept = {pid: key for pid, key in posts.items() if key is not None}
-    body = orjson.dumps({"rows": listed, "posts": kept})
+def save(
+    path: Path,
+    fingerprint: str,
+    memos: dict[str, GroupMemo],
+    keys: dict[str, str | None],
+    loaded: DocRows | None = None,
+) -> None:
+    """Replace the file with the documents' rows and the shown posts' keys (atomically);
+    failing to costs the next process time. A post id with two keys (``None``) is left out,
+    and so are the rows of the documents showing it: never fresh. ``loaded``: the rows these
+    memos were made from, reused when the posts' order is the same."""
+    posts = [[pid, key] for pid, key in keys.items() if key is not None]
+    index = {pid: n for n, (pid, _) in enumerate(posts)}
+    rows = rows_of(memos, index, loaded is not None and loaded.names == list(index))
+    body = orjson.dumps({"rows": {key: list(row) for key, row in rows.items()}, "posts": posts})
     header = {"version": ROWS_VERSION, "fingerprint": fingerprint}
     header["sha256"] = hashlib.sha256(body).hexdigest()
     data = orjson.dumps(header) + b"\n" + body

@@ -46,7 +46,7 @@ from feedsmith.core.render.entries import PackedEntryCache
 from feedsmith.core.state import BuildState
 from feedsmith.pipeline import docrows
 from feedsmith.pipeline.cache import html_of, hydrate
-from feedsmith.pipeline.docrows import GroupMemo, post_key, rows_of, rows_path
+from feedsmith.pipeline.docrows import GroupMemo, post_key, rows_path
 from feedsmith.pipeline.index import ParseIndex
 from feedsmith.pipeline.listing import intact as file_intact
 from feedsmith.pipeline.podcast import ShowRenders
@@ -299,7 +299,7 @@ class RenderPlanner:
         self._page_sigs = page_sigs
         self.memo_held, self.memo_missed, self.rows_held = held, missed, from_rows
         if rows is not None and post_keys is not None and (missed or from_rows != len(rows.rows)):
-            docrows.save(rows_path(cfg.state_dir), self.fingerprint, rows_of(memos), post_keys)
+            docrows.save(rows_path(cfg.state_dir), self.fingerprint, memos, post_keys, rows)
         if self.pages is not None:
             for name in ASSETS:
                 data = asset_bytes(name)
