@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from feedsmith.core.config import Config
-from feedsmith.pipeline import SiteBuilder
+from feedsmith.pipeline import SiteBuilder, docrows
 from feedsmith.pipeline.docrows import ROWS_FILE
 from test_edit_path import OLD_MTIME, blog, documents_showing, write_post
 
@@ -165,3 +165,25 @@ def test_stale_rows_from_an_older_build_cost_time_not_bytes(
     none = fresh_build(configs[1], NOW + timedelta(hours=1))
     assert 0 < stale.planner.rows_held < none.planner.memo_missed
     assert tree(configs[0].output_dir) == tree(configs[1].output_dir)
+
+
+def test_rows_are_not_saved_again_for_a_few_misses_and_then_cost_those_documents_only(
+    site: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Below :data:`RESAVE_SHARE` of documents missed, the rows file is left as it was: the
+    next process misses the edited post's documents again (and only those)."""
+    monkeypatch.setattr(docrows, "RESAVE_SHARE", 0.9)
+    config = blog(site)
+    builder = fresh_build(config, NOW)
+    rows = config.state_dir / ROWS_FILE
+    saved = rows.read_bytes()
+    showing = documents_showing(builder, "Post 23")
+    write_post(site, 23, "Changed!", OLD_MTIME + 1000)
+    builder = fresh_build(config, NOW + timedelta(minutes=1))
+    assert builder.planner.memo_missed == len(showing)
+    assert rows.read_bytes() == saved
+    builder = fresh_build(config, NOW + timedelta(minutes=2))  # nothing changed: fast path
+    write_post(site, 23, "Changed again!", OLD_MTIME + 2000)
+    builder = fresh_build(config, NOW + timedelta(minutes=3))
+    assert builder.planner.memo_missed == len(showing)
+    assert rows.read_bytes() == saved

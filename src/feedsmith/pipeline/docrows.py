@@ -1,24 +1,23 @@
 """Each document's planning memo, kept in ``state_dir`` for the next process.
 
-A new ``feedsmith build`` has no :class:`~feedsmith.pipeline.plan.GroupMemo` of the last build
-in memory, so it worked out every document's files, manifest line and signature from scratch:
-~1 s at 10,000 posts (4,800 documents), most of a one-post edit's planning. What that work
-needs beyond the shown posts is a function of the document's identity and the config only
-(its paths, the head of its signature, its manifest line), so it is kept here as a *row* per
-document, and a new process recomputes from a row only what depends on the posts: the
-signature (the head plus each shown post's line) and the newest ``updated``.
+A new ``feedsmith build`` has no :class:`GroupMemo` of the last build in memory, so it worked
+out every document's files, manifest line and signature from scratch: ~0.4–1 s at 10,000 posts
+(~4,000 documents), most of a one-post edit's planning. Those are functions of the config, the
+document's identity and its shown posts' lines (``post_line``) only, so they are kept here as a
+*row* per document, with a digest of every shown post's line (:func:`post_key`).
 
-A row is used only when the document's identity (kind, key, name, slug, paging) equals the
-row's *and* the signature worked out from the row's head and today's shown posts equals the
-signature the row was written with: then every other field is what the full work would give
-(they are functions of the same inputs). Anything else is a miss, and the document is worked
-out from scratch. The file is keyed by :meth:`Config.fingerprint` (which holds the feedsmith
-version) and :data:`ROWS_VERSION`, like the parse cache: a missing, stale or corrupt file only
-costs time, never a wrong byte.
+A new process works out each post's key once (~10,000, not the ~75,000 places posts are shown
+in) and takes a document's row when the row is that document's (kind, key, name, slug,
+paging), lists the same post ids in the same order, and every one of them has the key it had:
+then the signature, paths and manifest line are what working them out would give. Anything
+else is a miss, worked out from scratch. The file is keyed by :meth:`Config.fingerprint`
+(which holds the feedsmith version) and :data:`ROWS_VERSION` like the parse cache, and its
+body by its sha256: a missing, stale, torn or damaged file only costs time, never a wrong
+byte (``tests/test_edit_path_fresh_rows.py``).
 
-The rows are written by a builder's first planning only (a new process's, or a service's first
-build): rows are correct whenever their signatures match, so a file older than the service's
-later edits is still right for every document those edits did not touch.
+Written by a builder's first planning only (a new process's, or a service's first build), and
+only when enough documents missed (:data:`RESAVE_SHARE`): rows are right whenever they are
+used, so a file older than the last few edits costs those edits' documents only.
 """
 
 from __future__ import annotations
@@ -45,7 +44,11 @@ log = logging.getLogger("feedsmith.build")
 _ID = attrgetter("id")
 
 ROWS_FILE = "documents.json"
-ROWS_VERSION = 3
+ROWS_VERSION = 4
+
+#: Save the rows again when more than this share of documents missed (or none were held):
+#: an edit's ~10 documents missing again in the next process cost less than ~50 ms of saving.
+RESAVE_SHARE = 0.02
 
 
 class Row(NamedTuple):
@@ -58,8 +61,6 @@ class Row(NamedTuple):
     slug: str
     #: ``[page, prev, next]`` of its :class:`~feedsmith.core.paging.Paging`, ``None`` without.
     paging: list[int] | None
-    #: The signature's first line: config fingerprint and the document's identity and paths.
-    head: str
     #: The shown posts' ids, in order (each post's line is in the file's ``posts``).
     ids: list[str]
     #: The document's files by format (a podcast show's RSS left out, as planned).
@@ -92,8 +93,6 @@ class GroupMemo:
     paging: Paging | None = None
     #: What the feed's page shows of it (see ``page_key``), worked out when first needed.
     page: str = ""
-    #: The signature's first line (identity and paths), kept in the document's row.
-    head: str = ""
     key: str = ""  # the group's, kept in the document's row
     #: The row it was made from (:meth:`DocRows.memo`), saved again as it is.
     row: Row | None = None
@@ -179,7 +178,6 @@ class DocRows:
             info,
             datetime.fromisoformat(row.newest) if row.newest is not None else None,
             paging,
-            head=row.head,
             key=group.key,
             row=row,
         )
@@ -206,7 +204,6 @@ def rows_of(memos: dict[str, GroupMemo], index: dict[str, int], same: bool) -> d
             memo.name,
             memo.slug,
             [paging.page, paging.prev, paging.next] if paging is not None else None,
-            memo.head,
             ids,
             memo.paths,
             newest.isoformat() if newest is not None else None,

@@ -298,7 +298,12 @@ class RenderPlanner:
         self._docs = docs_of
         self._page_sigs = page_sigs
         self.memo_held, self.memo_missed, self.rows_held = held, missed, from_rows
-        if rows is not None and post_keys is not None and (missed or from_rows != len(rows.rows)):
+        if (
+            rows is not None
+            and post_keys is not None
+            and missed
+            and (missed > docrows.RESAVE_SHARE * len(memos) or not from_rows)
+        ):
             docrows.save(rows_path(cfg.state_dir), self.fingerprint, memos, post_keys, rows)
         if self.pages is not None:
             for name in ASSETS:
@@ -371,7 +376,6 @@ class RenderPlanner:
             info,
             newest,
             paging,
-            head=parts[0],
             key=group.key,
         )
 
