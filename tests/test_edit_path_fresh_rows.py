@@ -6,6 +6,7 @@ costs time: the output is byte for byte what a build without it writes. Counters
 from __future__ import annotations
 
 import copy
+import os
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -14,8 +15,11 @@ from typing import Any
 import pytest
 
 from feedsmith.core.config import Config
-from feedsmith.pipeline import SiteBuilder, docrows
+from feedsmith.pipeline import SiteBuilder, docrows, plan
 from feedsmith.pipeline.docrows import ROWS_FILE
+from feedsmith.pipeline.listing import intact
+from feedsmith.pipeline.quick import STATE_FILE
+from feedsmith.pipeline.statefile import load_state
 from test_edit_path import OLD_MTIME, blog, documents_showing, write_post
 
 NOW = datetime(2026, 1, 10, 12, 0, tzinfo=UTC)
@@ -187,3 +191,40 @@ def test_rows_are_not_saved_again_for_a_few_misses_and_then_cost_those_documents
     builder = fresh_build(config, NOW + timedelta(minutes=3))
     assert builder.planner.memo_missed == len(showing)
     assert rows.read_bytes() == saved
+
+
+def test_the_planners_disk_check_gives_the_answers_listing_intact_gives(site: Any) -> None:
+    """``plan._intact`` (a new process's check of every kept document's files) against
+    ``listing.intact`` over every published file, intact and damaged one by one."""
+    config = blog(site)
+    fresh_build(config, NOW)
+    files = load_state(config.state_dir / STATE_FILE).files
+    out = config.output_dir
+    base = os.path.join(out, "")
+
+    def agree() -> bool:
+        answers = [
+            (plan._intact(base, rel, rec), intact(out, rel, rec)) for rel, rec in files.items()
+        ]
+        assert all(a is b for a, b in answers)
+        return all(a for a, _ in answers)
+
+    assert agree()
+    names = sorted({*files, *(rel + ".gz" for rel in files)})
+    for name in names[:: max(1, len(names) // 15)]:
+        path = out / name
+        if not path.exists():
+            continue
+        st = path.stat()
+        os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns + 1))
+        assert not agree(), name
+        os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
+        data = path.read_bytes()
+        path.unlink()
+        assert not agree(), name
+        path.write_bytes(data)
+        os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
+        assert agree()
+    assert plan._intact(base, "all.json", None) is intact(out, "all.json", None) is False
+    partial = {k: v for k, v in files["all.json"].items() if k != "gz_mtime_ns"}
+    assert plan._intact(base, "all.json", partial) is intact(out, "all.json", partial) is False

@@ -25,6 +25,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from operator import attrgetter, is_
@@ -116,6 +117,21 @@ def post_key(post: Post, line: str) -> str:
     OPML's signature as it is). 128 bits: the file stays ~30 bytes a post."""
     data = (line + "\x00" + post.updated.isoformat()).encode("utf-8", "surrogatepass")
     return hashlib.blake2b(data, digest_size=16).hexdigest()
+
+
+def post_keys(groups: list[FeedGroup], line: Callable[[Post], str]) -> dict[str, str | None]:
+    """Every grouped post's id -> its :func:`post_key` (``None`` for an id two different posts
+    have), for :meth:`DocRows.check` and :func:`save`. ``line``: the planner's memoised
+    ``post_line``."""
+    posts: dict[int, Post] = {}
+    for group in groups:
+        posts.update(zip(map(id, group.posts), group.posts, strict=True))
+    keys: dict[str, str | None] = {}
+    for post in posts.values():
+        key = post_key(post, line(post))
+        if keys.setdefault(post.id, key) != key:
+            keys[post.id] = None
+    return keys
 
 
 class DocRows:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -37,6 +38,7 @@ from feedsmith.core.layout import (
     feed_page_file,
     iso_seconds,
     page_file,
+    stored_gzip_only,
 )
 from feedsmith.core.model import Post
 from feedsmith.core.opml import OutlineMemo, render_opml
@@ -46,7 +48,7 @@ from feedsmith.core.render.entries import PackedEntryCache
 from feedsmith.core.state import BuildState
 from feedsmith.pipeline import docrows
 from feedsmith.pipeline.cache import html_of, hydrate
-from feedsmith.pipeline.docrows import GroupMemo, post_key, rows_path
+from feedsmith.pipeline.docrows import GroupMemo, rows_path
 from feedsmith.pipeline.index import ParseIndex
 from feedsmith.pipeline.listing import intact as file_intact
 from feedsmith.pipeline.podcast import ShowRenders
@@ -146,12 +148,13 @@ class RenderPlanner:
         signatures: dict[str, str] = {}
         html: dict[str, str] = {}
         output_dir = cfg.output_dir
+        base = os.path.join(output_dir, "")
 
         def intact(rel: str) -> bool:
             assert previous is not None
             record = previous.files.get(rel)
             if suspects is None or rel in suspects:
-                return file_intact(output_dir, rel, record)
+                return _intact(base, rel, record)
             return record is not None and "mtime_ns" in record and "gz_mtime_ns" in record
 
         # With ``suspects``, a document is intact unless a file is a suspect, unrecorded or
@@ -186,7 +189,9 @@ class RenderPlanner:
         rows = post_keys = None
         if first:
             rows = docrows.load(rows_path(cfg.state_dir), self.fingerprint)
-            post_keys = self._post_keys(groups, lines, previous_lines)
+            post_keys = docrows.post_keys(
+                groups, partial(self._line, lines=lines, previous=previous_lines)
+            )
             rows.check(post_keys)
         newest_all: datetime | None = None
         # Re-read every build: a template edited while ``serve`` runs re-renders the pages.
@@ -379,24 +384,6 @@ class RenderPlanner:
             key=group.key,
         )
 
-    def _post_keys(
-        self,
-        groups: list[FeedGroup],
-        lines: dict[int, tuple[Post, str]],
-        previous: dict[int, tuple[Post, str]],
-    ) -> dict[str, str | None]:
-        """Every grouped post's id -> its :func:`~.docrows.post_key` (``None`` for an id two
-        different posts have), for :class:`~.docrows.DocRows`."""
-        posts: dict[int, Post] = {}
-        for group in groups:
-            posts.update(zip(map(id, group.posts), group.posts, strict=True))
-        keys: dict[str, str | None] = {}
-        for post in posts.values():
-            key = post_key(post, self._line(post, lines, previous))
-            if keys.setdefault(post.id, key) != key:
-                keys[post.id] = None
-        return keys
-
     @staticmethod
     def _line(
         post: Post, lines: dict[int, tuple[Post, str]], previous: dict[int, tuple[Post, str]]
@@ -480,6 +467,25 @@ def plan_id_map(output_dir: Path, data: bytes, rendered: Rendered, state: BuildS
         rendered.kept.append(ID_MAP)
     else:
         rendered.files.add({"ids": ID_MAP}, lambda: {"ids": data})
+
+
+def _intact(base: str, rel: str, record: dict[str, Any] | None) -> bool:
+    """:func:`~feedsmith.pipeline.listing.intact` with ``base`` the output folder and a
+    separator: a new process checks ~12,000 files at 10,000 posts, and the path joins and
+    tuples were a third of it (a test compares the two)."""
+    if record is None or "mtime_ns" not in record or "gz_mtime_ns" not in record:
+        return False
+    path = base + rel
+    try:
+        st = os.stat(path + ".gz")
+        if st.st_size != record.get("gz_bytes") or st.st_mtime_ns != record["gz_mtime_ns"]:
+            return False
+        if stored_gzip_only(rel):  # an archive page: its .gz is all there is
+            return True
+        st = os.stat(path)
+    except OSError:
+        return False
+    return st.st_size == record["bytes"] and st.st_mtime_ns == record["mtime_ns"]
 
 
 @lru_cache(maxsize=16384)  # feed paths repeat every build; quote() is ~5 µs each
