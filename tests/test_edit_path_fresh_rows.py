@@ -211,7 +211,7 @@ def test_the_planners_disk_check_gives_the_answers_listing_intact_gives(site: An
 
     assert agree()
     names = sorted({*files, *(rel + ".gz" for rel in files)})
-    for name in names[:: max(1, len(names) // 15)]:
+    for name in names:  # ~190 files
         path = out / name
         if not path.exists():
             continue
