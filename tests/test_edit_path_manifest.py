@@ -13,12 +13,8 @@ from typing import Any
 from feedsmith.core.layout import MANIFEST
 from feedsmith.pipeline import SiteBuilder
 from feedsmith.pipeline.statefile import load_state
-from feedsmith.publish.changes import (
-    FeedInfo,
-    ManifestMemo,
-    changes_from_manifest,
-    render_manifest,
-)
+from feedsmith.publish.changes import FeedInfo, changes_from_manifest
+from feedsmith.publish.manifest import ManifestMemo, render_manifest
 from test_edit_path_lean import NOW, OLD_MTIME, blog, write_post
 
 

@@ -2,7 +2,7 @@
 
 Why the media files are listed at all, when ``serve`` answers ``/media/`` straight from
 ``media_dir``: the bucket and its replicas have no ``media_dir``. The manifest's ``media``
-section (:func:`feedsmith.publish.changes.render_manifest`) is what the bucket sink uploads by
+section (:func:`feedsmith.publish.manifest.render_manifest`) is what the bucket sink uploads by
 (only files whose sha256 it has not delivered) and what replicas answer ``/media/`` from, so
 ``serve``, the bucket and every replica agree on which files exist and what they are.
 

@@ -70,7 +70,8 @@ from feedsmith.pipeline.scheduler import RENDER_POOL_THRESHOLD, BuildPool, LazyF
 from feedsmith.pipeline.sources import SourceFile
 from feedsmith.pipeline.statefile import load_state, save_state
 from feedsmith.pipeline.tracking import OUTPUT_TREE, POSTS_TREE, ChangeTracker
-from feedsmith.publish.changes import ManifestMemo, Sink, published_changes
+from feedsmith.publish.changes import Sink, published_changes
+from feedsmith.publish.manifest import ManifestMemo
 from feedsmith.publish.output import FeedInfo, LocalWriter, plan_publish
 from feedsmith.publish.owned import listed_owned, patched_owned
 from feedsmith.publish.sinks import deliver

@@ -31,21 +31,17 @@ from __future__ import annotations
 
 import gzip
 import json
-from collections.abc import Collection, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from itertools import repeat
-from operator import is_
 from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import unquote
 
-from feedsmith.core.layout import FEEDS_PREFIX, MANIFEST, feed_href, stored_gzip_only
-from feedsmith.core.state import json_bytes
+from feedsmith.core.layout import FEEDS_PREFIX, MANIFEST, stored_gzip_only
 
 __all__ = [
     "ChangeSet",
     "FeedInfo",
-    "ManifestMemo",
     "MediaRecord",
     "PublishedFile",
     "RecordFiles",
@@ -54,7 +50,6 @@ __all__ = [
     "manifest_records",
     "media_records",
     "published_changes",
-    "render_manifest",
 ]
 
 
@@ -317,203 +312,8 @@ def published_changes(output_dir: Path, media_dir: Path | None = None) -> Change
         return None
 
 
-class ManifestMemo:
-    """Each feed's serialised part of ``index.json`` from the last :func:`render_manifest`,
-    kept by a builder that builds again (the service).
-
-    A feed whose :class:`FeedInfo` is equal and whose files' records are the very objects
-    they were (kept files keep their record object, see
-    :func:`feedsmith.publish.output.plan_publish`; records are never changed once planned)
-    serialises to the very same bytes, so only the few feeds an edit touched are serialised
-    again; ~8 % of a one-post edit at 10,000 posts was serialising the whole manifest.
-    The records are held, so the identity test cannot see a reused id."""
-
-    def __init__(self) -> None:
-        self.feeds: dict[tuple[str, ...], tuple[FeedInfo, tuple[Any, ...], bytes]] = {}
-        #: The top-level ``files`` (a page per feed, ``index.opml``): rel -> (its record, as
-        #: listed), and the section serialised when every one of them was the same.
-        self.extras: dict[str, tuple[Any, dict[str, Any]]] = {}
-        self.extras_json = b""
-        #: The records mapping the last render listed (held), each feed's part by the identity
-        #: of its :class:`FeedInfo` (held), and which feed's info listed each file: when the next
-        #: render's kept records are that mapping's very objects (``since``, the service), only
-        #: the feeds owning a ``changed`` file need looking at, not a record per file.
-        self.records: Mapping[str, Mapping[str, Any]] | None = None
-        self.by_info: dict[int, tuple[FeedInfo, bytes]] = {}
-        self.owner: dict[str, int] = {}
-        #: Each file's listing by its record (held): a feed serialised again after an edit
-        #: (the site feed, ~1,500 archive files at 10,000 posts) lists anew only new records.
-        self.listed: dict[str, tuple[Any, dict[str, Any]]] = {}
-        #: Feeds serialised anew / taken from the memo by the last render (tests read them).
-        self.serialised = 0
-        self.reused = 0
-        #: Records the last render compared by identity (all of them without ``changed``).
-        self.records_looked = 0
-
-
-def render_manifest(
-    generated: str,
-    feeds: Sequence[FeedInfo],
-    records: Mapping[str, Mapping[str, Any]],
-    gone: Mapping[str, str],
-    media: Mapping[str, MediaRecord] | None = None,
-    memo: ManifestMemo | None = None,
-    *,
-    changed: Collection[str] | None = None,
-    since: Mapping[str, Mapping[str, Any]] | None = None,
-) -> bytes:
-    """``index.json``: deterministic compact JSON (sorted keys, UTF-8 names, no ASCII escapes).
-
-    Files that belong to no feed (``index.opml``) are listed under a top-level ``files`` so the
-    server can give them a ``Last-Modified`` too. ``media`` (``media_dir``'s files) gets its
-    own section, only when there is any. With ``memo`` (:class:`ManifestMemo`) unchanged feeds
-    are not serialised again; the bytes are the same either way (``"feeds"`` sorts first, and
-    compact JSON of a list is its items' JSON joined by commas).
-
-    ``changed`` and ``since`` (the service's publish): ``records`` holds ``since``'s very record
-    objects except for the ``changed`` paths. When ``since`` is the mapping the memo's last
-    render listed, a feed whose info is the object it was and that owns no changed path is
-    taken as it was without comparing its records (an edit of the newest post: the site feed's
-    ~1,500 archive records compared one by one, for every feed, was most of this function).
-    """
-    feed_paths: set[str] = set()
-    parts: list[bytes] = []
-    known = memo.feeds if memo is not None else {}
-    now_known: dict[tuple[str, ...], tuple[FeedInfo, tuple[Any, ...], bytes]] = {}
-    serialised = reused = looked = 0
-    fast = (
-        memo is not None
-        and changed is not None
-        and since is not None
-        and memo.records is since
-        and bool(memo.by_info)
-    )
-    by_info = memo.by_info if memo is not None and fast else {}
-    owner = memo.owner if memo is not None and fast else {}
-    touched = {owner[rel] for rel in changed if rel in owner} if fast and changed else set()
-    now_by_info: dict[int, tuple[FeedInfo, bytes]] = {}
-    listed = memo.listed if memo is not None and fast else {}
-    for feed in feeds:
-        feed_paths.update(feed.files)
-        feed_paths.update(feed.archives)
-        held = by_info.get(id(feed))
-        if held is not None and held[0] is feed and id(feed) not in touched:
-            part = held[1]  # the same info, and every record the very object it listed
-            reused += 1
-        else:
-            rels = feed.files + feed.archives
-            key = (*rels, (feed.kind, feed.name))
-            recs = tuple(map(records.__getitem__, rels))
-            looked += len(recs)
-            hit = known.get(key)
-            if (
-                hit is not None
-                and (hit[0] is feed or hit[0] == feed)
-                and len(hit[1]) == len(recs)
-                and all(map(is_, recs, hit[1]))
-            ):
-                part = hit[2]
-                reused += 1
-            else:
-                obj = _feed_object(feed, records, listed if memo is not None else None)
-                part = json_bytes(obj)[:-1]  # without the final newline
-                serialised += 1
-            if memo is not None:
-                now_known[key] = (feed, recs, part)
-                owner.update(zip(rels, repeat(id(feed))))
-        if memo is not None:
-            now_by_info[id(feed)] = (feed, part)
-        parts.append(part)
-    files_json = _extras_json(records, records.keys() - feed_paths, memo)
-    rest: dict[str, Any] = {"generated": generated, "gone": dict(gone)}
-    if media:
-        rest["media"] = {rel: rec.record() for rel, rec in media.items()}
-    if memo is not None:
-        # After a fast render ``now_known`` holds only the feeds looked at: the key-based
-        # memo is for a render without ``since`` (a state read again), which then serialises
-        # the rest once.
-        memo.feeds, memo.serialised, memo.reused = now_known, serialised, reused
-        memo.by_info, memo.owner, memo.records = now_by_info, owner, records
-        memo.listed = listed
-        memo.records_looked = looked
-    # Keys sort as "feeds", "files", then ``rest``'s; json_bytes(rest) is b'{"generated":...}\n'.
-    feeds_json = b'{"feeds":[' + b",".join(parts) + b'],"files":'
-    return feeds_json + files_json + b"," + json_bytes(rest)[1:]
-
-
-def _extras_json(
-    records: Mapping[str, Mapping[str, Any]], rels: set[str], memo: ManifestMemo | None
-) -> bytes:
-    """The manifest's top-level ``files`` section, serialised; with ``memo`` each record's
-    listing is reused while the record is the very object it was, and the whole section's
-    bytes while all of them are (after an edit, every feed page but the few re-rendered)."""
-    if memo is None:
-        return json_bytes({rel: _file_record(rel, records[rel]) for rel in rels})[:-1]
-    known = memo.extras
-    now_known: dict[str, tuple[Any, dict[str, Any]]] = {}
-    same = len(rels) == len(known)
-    for rel in rels:
-        rec = records[rel]
-        hit = known.get(rel)
-        if hit is not None and hit[0] is rec:
-            now_known[rel] = hit
-        else:
-            now_known[rel] = (rec, _file_record(rel, rec))
-            same = False
-    memo.extras = now_known
-    if not same or not memo.extras_json:
-        memo.extras_json = json_bytes({rel: hit[1] for rel, hit in now_known.items()})[:-1]
-    return memo.extras_json
-
-
-def _feed_object(
-    feed: FeedInfo,
-    records: Mapping[str, Mapping[str, Any]],
-    memo: dict[str, tuple[Any, dict[str, Any]]] | None = None,
-) -> dict[str, Any]:
-    """One feed as the manifest's ``feeds`` list holds it; ``memo``: each file's listing by
-    its record object, used while the record is that very object, updated otherwise."""
-
-    def listed(rels: Sequence[str]) -> dict[str, dict[str, Any]]:
-        if memo is None:
-            return {rel: _file_record(rel, records[rel]) for rel in rels}
-        out: dict[str, dict[str, Any]] = {}
-        for rel in rels:
-            rec = records[rel]
-            hit = memo.get(rel)
-            if hit is None or hit[0] is not rec:
-                hit = memo[rel] = (rec, _file_record(rel, rec))
-            out[rel] = hit[1]
-        return out
-
-    out: dict[str, Any] = {
-        "kind": feed.kind,
-        "name": feed.name,
-        "slug": feed.slug,
-        "entries": feed.entries,
-        "updated": feed.updated,
-        "urls": dict(feed.urls),
-        "files": listed(feed.files),
-    }
-    if feed.page is not None:
-        out["page"] = feed_href(feed.page)
-    if feed.archives:
-        pages = len(feed.archives) // max(len(feed.files), 1)
-        out["archive"] = {"pages": pages, "files": listed(feed.archives)}
-    return out
-
-
 def _page_rel(url: object) -> str | None:
     """``tags/ai.html`` from the manifest's ``"page": "/feeds/tags/ai.html"``."""
     if not isinstance(url, str) or not url.startswith("/feeds/"):
         return None
     return unquote(url[len(FEEDS_PREFIX) :])
-
-
-def _file_record(rel: str, rec: Mapping[str, Any]) -> dict[str, Any]:
-    """sha256 and size of the plain bytes; a path stored gzip-only also names the size of what
-    is stored (``gz_bytes``: what the bucket holds under its key, checked by a fresh clone)."""
-    out = {"sha256": rec["sha256"], "bytes": rec["bytes"], "changed": rec["changed"]}
-    if stored_gzip_only(rel) and isinstance(rec.get("gz_bytes"), int):
-        out["gz_bytes"] = rec["gz_bytes"]
-    return out

@@ -66,12 +66,11 @@ from feedsmith.core.state import BuildState
 from feedsmith.publish.changes import (
     ChangeSet,
     FeedInfo,
-    ManifestMemo,
     MediaRecord,
     RecordFiles,
     Sink,
-    render_manifest,
 )
+from feedsmith.publish.manifest import ManifestMemo, render_manifest
 from feedsmith.publish.owned import owned_shape, remove_empty_archive_folders
 from feedsmith.publish.owned import scan_owned as _scan_owned
 from feedsmith.publish.staging import (
