@@ -15,9 +15,9 @@ from typing import Any
 import pytest
 
 from feedsmith.core.config import Config
-from feedsmith.pipeline import SiteBuilder, docrows, plan
+from feedsmith.pipeline import SiteBuilder, docrows
 from feedsmith.pipeline.docrows import ROWS_FILE
-from feedsmith.pipeline.listing import intact
+from feedsmith.pipeline.listing import intact, intact_under
 from feedsmith.pipeline.quick import STATE_FILE
 from feedsmith.pipeline.statefile import load_state
 from test_edit_path import OLD_MTIME, blog, documents_showing, write_post
@@ -194,7 +194,7 @@ def test_rows_are_not_saved_again_for_a_few_misses_and_then_cost_those_documents
 
 
 def test_the_planners_disk_check_gives_the_answers_listing_intact_gives(site: Any) -> None:
-    """``plan._intact`` (a new process's check of every kept document's files) against
+    """``listing.intact_under`` (a new process's check of every kept document's files) against
     ``listing.intact`` over every published file, intact and damaged one by one."""
     config = blog(site)
     fresh_build(config, NOW)
@@ -204,7 +204,7 @@ def test_the_planners_disk_check_gives_the_answers_listing_intact_gives(site: An
 
     def agree() -> bool:
         answers = [
-            (plan._intact(base, rel, rec), intact(out, rel, rec)) for rel, rec in files.items()
+            (intact_under(base, rel, rec), intact(out, rel, rec)) for rel, rec in files.items()
         ]
         assert all(a is b for a, b in answers)
         return all(a for a, _ in answers)
@@ -225,6 +225,6 @@ def test_the_planners_disk_check_gives_the_answers_listing_intact_gives(site: An
         path.write_bytes(data)
         os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
         assert agree()
-    assert plan._intact(base, "all.json", None) is intact(out, "all.json", None) is False
+    assert intact_under(base, "all.json", None) is intact(out, "all.json", None) is False
     partial = {k: v for k, v in files["all.json"].items() if k != "gz_mtime_ns"}
-    assert plan._intact(base, "all.json", partial) is intact(out, "all.json", partial) is False
+    assert intact_under(base, "all.json", partial) is intact(out, "all.json", partial) is False

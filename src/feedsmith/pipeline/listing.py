@@ -139,3 +139,22 @@ def intact(output_dir: Path | str, rel: str, record: dict[str, Any] | None) -> b
         record.get("gz_bytes"),
         record["gz_mtime_ns"],
     )
+
+
+def intact_under(base: str, rel: str, record: dict[str, Any] | None) -> bool:
+    """:func:`intact` with ``base`` the output folder and a
+    separator: a new process checks ~12,000 files at 10,000 posts, and the path joins and
+    tuples were a third of it (a test compares the two)."""
+    if record is None or "mtime_ns" not in record or "gz_mtime_ns" not in record:
+        return False
+    path = base + rel
+    try:
+        st = os.stat(path + ".gz")
+        if st.st_size != record.get("gz_bytes") or st.st_mtime_ns != record["gz_mtime_ns"]:
+            return False
+        if stored_gzip_only(rel):  # an archive page: its .gz is all there is
+            return True
+        st = os.stat(path)
+    except OSError:
+        return False
+    return st.st_size == record["bytes"] and st.st_mtime_ns == record["mtime_ns"]

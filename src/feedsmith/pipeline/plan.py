@@ -38,7 +38,6 @@ from feedsmith.core.layout import (
     feed_page_file,
     iso_seconds,
     page_file,
-    stored_gzip_only,
 )
 from feedsmith.core.model import Post
 from feedsmith.core.opml import OutlineMemo, render_opml
@@ -51,6 +50,7 @@ from feedsmith.pipeline.cache import html_of, hydrate
 from feedsmith.pipeline.docrows import GroupMemo, rows_path
 from feedsmith.pipeline.index import ParseIndex
 from feedsmith.pipeline.listing import intact as file_intact
+from feedsmith.pipeline.listing import intact_under
 from feedsmith.pipeline.podcast import ShowRenders
 from feedsmith.pipeline.scheduler import LazyFiles
 from feedsmith.pipeline.signatures import (
@@ -112,11 +112,21 @@ class RenderPlanner:
         self.rows_held = 0
         #: Rows are read and written by the first planning only (see :mod:`.docrows`).
         self._first = True
+        #: Saving the rows the first planning made, done by :meth:`save_rows` once the build
+        #: is published: a failed build leaves state_dir as it was.
+        self._rows_to_save: Callable[[], None] | None = None
         self._outlines: OutlineMemo = {}  # OPML's, see render_opml
         #: Feed pages (:mod:`feedsmith.core.pages`), when ``feed.pages`` is on.
         self.pages = PageRenderer(config) if config.feed.pages else None
         #: Podcast shows (:mod:`feedsmith.pipeline.podcast`): their RSS is planned apart.
         self.shows = ShowRenders(config) if config.podcasts else None
+
+    def save_rows(self) -> None:
+        """Leave the documents' rows of the last planning for the next process, if it made
+        any to leave (called after the state is saved)."""
+        pending, self._rows_to_save = self._rows_to_save, None
+        if pending is not None:
+            pending()
 
     def render(self, groups: list[FeedGroup]) -> tuple[dict[str, bytes], list[FeedInfo]]:
         """Every group in every configured format, plus ``index.opml``, as bytes in memory."""
@@ -154,7 +164,7 @@ class RenderPlanner:
             assert previous is not None
             record = previous.files.get(rel)
             if suspects is None or rel in suspects:
-                return _intact(base, rel, record)
+                return intact_under(base, rel, record)
             return record is not None and "mtime_ns" in record and "gz_mtime_ns" in record
 
         # With ``suspects``, a document is intact unless a file is a suspect, unrecorded or
@@ -187,6 +197,7 @@ class RenderPlanner:
         first = self._first and previous is not None and self.parse.persist_cache
         self._first = self._first and previous is None
         rows = post_keys = None
+        self._rows_to_save = None
         if first:
             rows = docrows.load(rows_path(cfg.state_dir), self.fingerprint)
             post_keys = docrows.post_keys(
@@ -309,7 +320,9 @@ class RenderPlanner:
             and missed
             and (missed > docrows.RESAVE_SHARE * len(memos) or not from_rows)
         ):
-            docrows.save(rows_path(cfg.state_dir), self.fingerprint, memos, post_keys, rows)
+            self._rows_to_save = partial(
+                docrows.save, rows_path(cfg.state_dir), self.fingerprint, memos, post_keys, rows
+            )
         if self.pages is not None:
             for name in ASSETS:
                 data = asset_bytes(name)
@@ -467,25 +480,6 @@ def plan_id_map(output_dir: Path, data: bytes, rendered: Rendered, state: BuildS
         rendered.kept.append(ID_MAP)
     else:
         rendered.files.add({"ids": ID_MAP}, lambda: {"ids": data})
-
-
-def _intact(base: str, rel: str, record: dict[str, Any] | None) -> bool:
-    """:func:`~feedsmith.pipeline.listing.intact` with ``base`` the output folder and a
-    separator: a new process checks ~12,000 files at 10,000 posts, and the path joins and
-    tuples were a third of it (a test compares the two)."""
-    if record is None or "mtime_ns" not in record or "gz_mtime_ns" not in record:
-        return False
-    path = base + rel
-    try:
-        st = os.stat(path + ".gz")
-        if st.st_size != record.get("gz_bytes") or st.st_mtime_ns != record["gz_mtime_ns"]:
-            return False
-        if stored_gzip_only(rel):  # an archive page: its .gz is all there is
-            return True
-        st = os.stat(path)
-    except OSError:
-        return False
-    return st.st_size == record["bytes"] and st.st_mtime_ns == record["mtime_ns"]
 
 
 @lru_cache(maxsize=16384)  # feed paths repeat every build; quote() is ~5 µs each

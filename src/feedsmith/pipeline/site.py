@@ -418,6 +418,7 @@ class SiteBuilder:
         self.tracker.published = None
         save_state(self.state_path, new_state)
         self.parse.save_kept()
+        self.planner.save_rows()
         self.tracker.published = new_state
         self.tracker.touched = self.tracker.settle_output(new_state)
         if self.tracker.watching:
