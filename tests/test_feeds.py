@@ -29,7 +29,7 @@ from feedsmith.core.documents import render_atom, render_group, render_json, ren
 from feedsmith.core.groups import FeedGroup, group_posts
 from feedsmith.core.layout import feed_files, feed_url
 from feedsmith.core.model import Author, Post
-from feedsmith.core.opml import render_opml
+from feedsmith.core.opml import OpmlMemo, render_opml
 from feedsmith.core.render import jsonfeed
 from feedsmith.core.render.common import feed_id, rfc822
 from feedsmith.core.render.entries import EntryCache, PackedEntryCache
@@ -331,6 +331,35 @@ def test_title_ending_in_replacement_character_survives_every_format(config: Con
 
 
 # -- determinism --------------------------------------------------------------------------------
+
+
+def test_opml_from_its_memo_is_the_full_render_through_edits_and_new_feeds(
+    config: Config,
+) -> None:
+    """The service's OPML memo (the last document with its dateModified replaced) gives the
+    same bytes as a render from nothing, whatever changed: the newest post's date, nothing, a
+    new feed, every post gone, a title with markup in it."""
+    memo = OpmlMemo()
+    posts = [make_post(n, tags=("AI", f"t{n % 3}")) for n in range(1, 6)]
+    steps = [
+        posts,
+        posts,  # nothing changed
+        [*posts[:-1], make_post(5, tags=("AI", "t2"), updated=BASE + timedelta(days=3))],
+        [*posts[:-1], make_post(5, tags=("AI", "t2"), updated=BASE + timedelta(days=4))],
+        [*posts, make_post(6, tags=("new <b>&</b>",))],  # a new feed
+        [],  # no posts: no dateModified
+        posts,
+        [make_post(1, title="<dateModified>x</dateModified>", tags=("<dateModified>",))],
+    ]
+    replaced = 0
+    for step in steps:
+        groups = groups_for(step)
+        before = memo.last
+        got = render_opml(groups, config, memo)
+        assert got == render_opml(groups, config)
+        if before is not None and before[0] == memo.last[0] and before[2] != got:
+            replaced += 1  # taken from the last document, only the date changed
+    assert replaced >= 2
 
 
 def test_output_is_byte_identical_for_the_same_posts_in_any_order(config: Config) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import html
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from feedsmith.core.config import Config
@@ -17,7 +18,7 @@ from feedsmith.core.layout import feed_files, feed_url
 from feedsmith.core.render.common import feed_title, home, rfc822
 from feedsmith.core.text import xml_safe
 
-__all__ = ["opml_format", "render_opml"]
+__all__ = ["OpmlMemo", "opml_format", "render_opml"]
 
 _OPML_KIND_TITLES = {
     "all": "All posts",
@@ -33,13 +34,21 @@ def opml_format(config: Config) -> str:
     return next(name for name in FORMATS if name in config.feed.formats)
 
 
-#: A feed's outline attributes by (kind, key, name, slug, paging page): see ``render_opml``.
-OutlineMemo = dict[tuple[str, str, str, str, int], dict[str, str]]
+#: Which feed an outline is for: (kind, key, name, slug, paging page).
+OutlineKey = tuple[str, str, str, str, int]
 
 
-def render_opml(
-    groups: Sequence[FeedGroup], config: Config, memo: OutlineMemo | None = None
-) -> bytes:
+@dataclass
+class OpmlMemo:
+    """What a caller rendering OPML again and again for one config keeps (see
+    :func:`render_opml`): each feed's outline attributes, and the last document with the feeds
+    it listed and its ``dateModified`` text."""
+
+    outlines: dict[OutlineKey, dict[str, str]] = field(default_factory=dict)
+    last: tuple[tuple[OutlineKey, ...], str | None, bytes] | None = None
+
+
+def render_opml(groups: Sequence[FeedGroup], config: Config, memo: OpmlMemo | None = None) -> bytes:
     """OPML 2.0 subscription list: one folder outline per kind, one outline per feed.
 
     ``dateModified`` is the newest update among the listed feeds (omitted with no posts), so the
@@ -52,26 +61,62 @@ def render_opml(
     Escaping, not stripping, keeps the title the author chose and shows it literally in a reader
     that renders HTML; a reader that shows the attribute as plain text shows the entities.
 
-    ``memo`` (kept by the caller for one config) holds each feed's outline attributes: in the
-    service, OPML is rendered again whenever the newest post is edited (``dateModified``), and
-    the titles and quoted URLs of ~800 feeds are most of that work.
+    ``memo`` (:class:`OpmlMemo`, kept by the caller for one config): in the service, OPML is
+    rendered again whenever the newest post is edited, only for its ``dateModified``. With the
+    same feeds listed as last time, the last document is returned with that one element's text
+    replaced: the rest of the bytes are a function of the config and the listed feeds alone,
+    and the element's text (an RFC 822 date) needs no escaping and appears nowhere else as
+    markup (any ``<`` in a title or URL is escaped). Otherwise each feed's outline attributes
+    are taken from the memo: the titles and quoted URLs of ~800 feeds are most of the work.
     """
+    newest = max(
+        (p.updated for g in groups for p in g.posts[: config.feed.max_entries]), default=None
+    )
+    date = rfc822(newest) if newest is not None else None
+    keys = tuple(_outline_key(group) for group in groups)
+    if memo is not None and memo.last is not None:
+        last_keys, last_date, last_doc = memo.last
+        if last_keys == keys and last_date == date:
+            return last_doc
+        if last_keys == keys and last_date is not None and date is not None:
+            doc = last_doc.replace(_date_element(last_date), _date_element(date), 1)
+            memo.last = (keys, date, doc)
+            return doc
+    doc = _render(groups, keys, config, date, memo)
+    if memo is not None:
+        memo.last = (keys, date, doc)
+    return doc
+
+
+def _outline_key(group: FeedGroup) -> OutlineKey:
+    page = group.paging.page if group.paging is not None else 0
+    return (group.kind, group.key, group.name, group.slug, page)
+
+
+def _date_element(date: str) -> bytes:
+    return f"<dateModified>{date}</dateModified>".encode()
+
+
+def _render(
+    groups: Sequence[FeedGroup],
+    keys: Sequence[OutlineKey],
+    config: Config,
+    date: str | None,
+    memo: OpmlMemo | None,
+) -> bytes:
     from lxml import etree
 
     fmt = opml_format(config)
     root = etree.Element("opml", version="2.0")
     head = etree.SubElement(root, "head")
     etree.SubElement(head, "title").text = _opml_text(config.site.title)
-    newest = max(
-        (p.updated for g in groups for p in g.posts[: config.feed.max_entries]), default=None
-    )
-    if newest is not None:
-        etree.SubElement(head, "dateModified").text = rfc822(newest)
+    if date is not None:
+        etree.SubElement(head, "dateModified").text = date
     if config.site.author:
         etree.SubElement(head, "ownerName").text = _opml_text(config.site.author)
     body = etree.SubElement(root, "body")
     folders: dict[str, Any] = {}
-    for group in groups:
+    for group, memo_key in zip(groups, keys, strict=True):
         folder = folders.get(group.kind)
         if folder is None:
             text = _OPML_KIND_TITLES.get(group.kind, group.kind)
@@ -79,13 +124,11 @@ def render_opml(
             # the W3C validator warns MissingOutlineType), and a folder has no type to give.
             folder = etree.SubElement(body, "outline", text=text)
             folders[group.kind] = folder
-        page = group.paging.page if group.paging is not None else 0
-        memo_key = (group.kind, group.key, group.name, group.slug, page)
-        attrs = memo.get(memo_key) if memo is not None else None
+        attrs = memo.outlines.get(memo_key) if memo is not None else None
         if attrs is None:
             attrs = _outline(group, config, fmt)
             if memo is not None:
-                memo[memo_key] = attrs
+                memo.outlines[memo_key] = attrs
         etree.SubElement(folder, "outline", attrs)
     return etree.tostring(root, pretty_print=True, encoding="UTF-8", xml_declaration=True)
 

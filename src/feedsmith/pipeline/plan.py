@@ -40,7 +40,7 @@ from feedsmith.core.layout import (
     page_file,
 )
 from feedsmith.core.model import Post
-from feedsmith.core.opml import OutlineMemo, render_opml
+from feedsmith.core.opml import OpmlMemo, render_opml
 from feedsmith.core.pages import PageRenderer, asset_bytes
 from feedsmith.core.podcast.show import show_for
 from feedsmith.core.render.entries import PackedEntryCache
@@ -115,7 +115,7 @@ class RenderPlanner:
         #: Saving the rows the first planning made, done by :meth:`save_rows` once the build
         #: is published: a failed build leaves state_dir as it was.
         self._rows_to_save: Callable[[], None] | None = None
-        self._outlines: OutlineMemo = {}  # OPML's, see render_opml
+        self._outlines = OpmlMemo()  # OPML's, see render_opml
         #: Feed pages (:mod:`feedsmith.core.pages`), when ``feed.pages`` is on.
         self.pages = PageRenderer(config) if config.feed.pages else None
         #: Podcast shows (:mod:`feedsmith.pipeline.podcast`): their RSS is planned apart.
