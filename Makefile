@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 CONFIG ?= config.yaml
 
-.PHONY: run run-jekyll run-podcast test build check lint contracts same-bytes bench-build bench-serve bench-saves bench-push bench-slow clean
+.PHONY: run run-jekyll run-podcast test build check lint contracts same-bytes bench-build bench-floor bench-serve bench-saves bench-push bench-slow clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -52,6 +52,9 @@ same-bytes: $(VENV)/.installed
 
 bench-build: $(VENV)/.installed
 	$(BIN)/python bench/build.py
+
+bench-floor: $(VENV)/.installed
+	$(BIN)/python bench/floor.py
 
 bench-serve: $(VENV)/.installed
 	$(BIN)/python bench/serve.py
