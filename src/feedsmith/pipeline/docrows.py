@@ -22,7 +22,6 @@ used, so a file older than the last few edits costs those edits' documents only.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import logging
 from collections.abc import Callable
@@ -38,7 +37,7 @@ from feedsmith.core.groups import FeedGroup
 from feedsmith.core.model import Post
 from feedsmith.core.paging import Paging
 from feedsmith.publish.changes import FeedInfo
-from feedsmith.system.statedir import write_atomic
+from feedsmith.system.statedir import write_if_changed
 
 log = logging.getLogger("feedsmith.build")
 
@@ -285,9 +284,6 @@ def save(
     header["sha256"] = hashlib.sha256(body).hexdigest()
     data = orjson.dumps(header) + b"\n" + body
     try:
-        with contextlib.suppress(FileNotFoundError):
-            if path.read_bytes() == data:
-                return
-        write_atomic(path, data)
+        write_if_changed(path, data)
     except OSError as exc:
         log.warning("cannot write %s: %s", path, exc)

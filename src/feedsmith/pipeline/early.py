@@ -21,7 +21,6 @@ again with everything loaded. A missing, stale or corrupt record only costs that
 
 from __future__ import annotations
 
-import contextlib
 import fcntl
 import hashlib
 import json
@@ -175,12 +174,9 @@ def remember_config(config: Config, given: str | None) -> None:
         }
         data = json.dumps(record, sort_keys=True).encode()
         path = config.state_dir / RECORD_FILE
-        with contextlib.suppress(FileNotFoundError):
-            if path.read_bytes() == data:
-                return
-        from feedsmith.system.statedir import write_atomic
+        from feedsmith.system.statedir import write_if_changed
 
-        write_atomic(path, data)
+        write_if_changed(path, data)
     except (OSError, ValueError, AttributeError, ImportError):
         return  # costs the next run its shortcut, nothing else
 

@@ -38,7 +38,7 @@ from feedsmith.pipeline.early import MEMO_FILE, MEMO_VERSION
 from feedsmith.pipeline.listing import Listing, intact
 from feedsmith.pipeline.report import BuildReport
 from feedsmith.pipeline.statpass import Key, Row, keys_digest, stat_key
-from feedsmith.system.statedir import write_atomic
+from feedsmith.system.statedir import write_if_changed
 
 log = logging.getLogger("feedsmith.build")
 
@@ -202,10 +202,7 @@ class FastPath:
             }
         )
         try:
-            with contextlib.suppress(FileNotFoundError):
-                if path.read_bytes() == data:
-                    return
-            write_atomic(path, data)
+            write_if_changed(path, data)
         except OSError as exc:
             log.warning("cannot write %s: %s", path, exc)
 

@@ -143,6 +143,17 @@ def remove_legacy(path: Path, consequence: str) -> None:
     )
 
 
+def write_if_changed(path: Path, data: bytes) -> bool:
+    """:func:`write_atomic` (private) unless ``path`` already holds exactly ``data``: the memos
+    a build leaves are mostly what the last build left, and an unchanged one costs no write and
+    no fsync. ``True`` when written."""
+    with contextlib.suppress(FileNotFoundError):
+        if path.read_bytes() == data:
+            return False
+    write_atomic(path, data)
+    return True
+
+
 def write_atomic(path: Path, data: bytes, *, public: bool = False) -> None:
     """Write ``data`` to ``path`` so readers see the old or the new bytes, never a mix; the
     file is private (0600, see above) unless ``public`` (0644: output)."""
