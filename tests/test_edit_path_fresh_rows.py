@@ -111,6 +111,18 @@ def _other_fingerprint(path: Path) -> None:
     path.write_bytes(head.replace(fp, b"0" * len(fp)) + b"\n" + body)
 
 
+def _twin_sites(make_site: Callable[[str], Any], *names: str) -> tuple[list[Any], list[Any]]:
+    """Sites with the same settings and posts, each built once from nothing."""
+    sites = [make_site(name) for name in names]
+    configs = []
+    for s in sites:
+        s.settings = copy.deepcopy(sites[0].settings)
+        configs.append(blog(s))
+    for config in configs:
+        fresh_build(config, NOW)
+    return sites, configs
+
+
 @pytest.mark.parametrize(
     "spoil",
     [_missing, _garbage, _torn, _tampered, _wrong_shape, _other_fingerprint],
@@ -121,13 +133,7 @@ def test_unusable_rows_cost_time_not_bytes(
 ) -> None:
     """Two identical sites edited alike: one keeps its rows, the other's are spoiled before
     each build. The second works everything out again and writes exactly the same files."""
-    sites = [make_site("kept"), make_site("spoiled")]
-    configs = []
-    for s in sites:
-        s.settings = copy.deepcopy(sites[0].settings)
-        configs.append(blog(s))
-    for config in configs:
-        fresh_build(config, NOW)
+    sites, configs = _twin_sites(make_site, "kept", "spoiled")
     total = None
     for n, i in enumerate((23, 0, 7)):
         for s in sites:
@@ -150,13 +156,7 @@ def test_stale_rows_from_an_older_build_cost_time_not_bytes(
     """Rows left by a build three edits ago (a service ran since, or a copy put back): only
     documents still as they were then are taken; the output is what a build without rows
     writes."""
-    sites = [make_site("stale"), make_site("none")]
-    configs = []
-    for s in sites:
-        s.settings = copy.deepcopy(sites[0].settings)
-        configs.append(blog(s))
-    for config in configs:
-        fresh_build(config, NOW)
+    sites, configs = _twin_sites(make_site, "stale", "none")
     old = (configs[0].state_dir / ROWS_FILE).read_bytes()
     for n, i in enumerate((23, 0, 12, 23)):
         for s, config in zip(sites, configs, strict=True):
