@@ -65,3 +65,49 @@ def test_an_edit_of_a_plain_site_is_built_without_importing_liquid(site: Any) ->
     } & set(imported)
     feed = (site.output_dir / "all.atom.xml").read_text("utf-8")
     assert "Edited {{ site.title }} {% raw %}." in feed
+
+
+COLLECTOR_PROBE = """
+import gc, sys
+from feedsmith.cli import main
+own_argv = sys.argv[2] == "own"
+sys.argv = ["feedsmith", "build", "--no-progress", "-c", sys.argv[1]]
+code = main(sys.argv[1:]) if own_argv else main()
+print("COLLECTOR", gc.isenabled(), gc.get_freeze_count() > 0)
+raise SystemExit(code)
+"""
+
+
+def collector_after_build(site: Any, how: str) -> tuple[str, str]:
+    env = dict(os.environ)
+    src = str(Path(__file__).resolve().parents[1] / "src")
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [src, env.get("PYTHONPATH")]))
+    proc = subprocess.run(
+        [sys.executable, "-c", COLLECTOR_PROBE, str(site.config_path), how],
+        capture_output=True,
+        text=True,
+        cwd=site.root,
+        env=env,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    enabled, frozen = proc.stdout.strip().splitlines()[-1].split()[1:]
+    return enabled, frozen
+
+
+def test_the_command_freezes_what_its_build_left_and_a_caller_keeps_its_collector(
+    site: Any,
+) -> None:
+    for i in range(3):
+        write_post(site, i, f"Body {i}.")
+    site.config()
+    build(site)
+    write_post(site, 1, "First edit.", mtime_s=1_700_000_000)
+    # ``feedsmith build`` as a command (main() reads sys.argv): the process ends after it, so
+    # the build's survivors are frozen, not walked by a collection, and the collector is on.
+    assert collector_after_build(site, "command") == ("True", "True")
+    assert "First edit." in (site.output_dir / "all.atom.xml").read_text("utf-8")
+    write_post(site, 1, "Second edit.", mtime_s=1_700_000_100)
+    # A caller passing its own argv goes on running: nothing of its heap is frozen.
+    assert collector_after_build(site, "own") == ("True", "False")
+    assert "Second edit." in (site.output_dir / "all.atom.xml").read_text("utf-8")
