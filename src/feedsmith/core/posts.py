@@ -22,7 +22,7 @@ import unicodedata
 from collections.abc import Iterable
 from datetime import date, datetime, time
 from pathlib import PurePosixPath
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from feedsmith.core.config import Config
@@ -33,7 +33,6 @@ from feedsmith.core.entry_ids import tag_uri
 from feedsmith.core.frontmatter import Document, FrontMatterError, parse_document
 from feedsmith.core.identity import content_key
 from feedsmith.core.jekyll.links import targets_in
-from feedsmith.core.jekyll.liquid import IncludeSource
 from feedsmith.core.jekyll.post import (
     excerpt_source,
     is_post_name,
@@ -50,6 +49,10 @@ from feedsmith.core.model import ParseOutcome, Post, Problem, ScanResult, Severi
 from feedsmith.core.permalinks import SitePathError, expand_permalink, quote_url, site_path
 from feedsmith.core.post_names import read_authors, read_names
 from feedsmith.core.text import escape_controls, truncate, xml_safe
+
+if TYPE_CHECKING:  # start-up cost: importing the Liquid engine takes ~0.1-0.2 s, and a site
+    # without ``jekyll:`` never renders Liquid (feedsmith.core.jekyll.post imports it when needed)
+    from feedsmith.core.jekyll.liquid_state import IncludeSource
 
 log = logging.getLogger("feedsmith.posts")
 

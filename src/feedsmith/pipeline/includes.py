@@ -17,15 +17,25 @@ import stat
 from pathlib import Path
 
 from feedsmith.core.config import Config
-from feedsmith.core.jekyll.liquid import IncludeRefused
 
 MAX_INCLUDE_BYTES = 1024 * 1024
+
+
+def _refused(reason: str) -> Exception:
+    """The engine's ``IncludeRefused`` for ``reason``. Imported here, not at the top: importing
+    the Liquid engine is start-up cost (~0.1-0.2 s) that every build imports this module for,
+    and only a Jekyll site's Liquid (which has imported the engine already) ever reads includes."""
+    from feedsmith.core.jekyll.liquid_state import IncludeRefused
+
+    return IncludeRefused(reason)
+
+
 _FORBIDDEN_CHARS = frozenset('\\%:*?"<>|')
 
 
 def _checked_name(name: str, folder: str) -> str:
     """``name`` if it can only mean a file under its folder, else IncludeRefused."""
-    outside = IncludeRefused(f"outside {folder}")
+    outside = _refused(f"outside {folder}")
     if not name or name.startswith(("/", "~")) or len(name) > 1024:
         raise outside
     if any(ord(ch) < 0x20 or ord(ch) == 0x7F or ch in _FORBIDDEN_CHARS for ch in name):
@@ -70,15 +80,15 @@ class FileIncludes:
         except (OSError, RuntimeError):
             return None  # no _includes folder: every include is missing
         if not base.is_relative_to(root):
-            raise IncludeRefused(f"outside {label}")
+            raise _refused(f"outside {label}")
         try:
             real = (base / name).resolve(strict=True)
         except FileNotFoundError:
             return None
         except (OSError, RuntimeError) as exc:  # a symlink loop, a name too long
-            raise IncludeRefused(f"unreadable ({getattr(exc, 'strerror', None) or exc})") from exc
+            raise _refused(f"unreadable ({getattr(exc, 'strerror', None) or exc})") from exc
         if not real.is_relative_to(base) or not real.is_relative_to(root):
-            raise IncludeRefused(f"outside {label}")
+            raise _refused(f"outside {label}")
         return self._read_file(real)
 
     def _read_file(self, path: Path) -> str | None:
@@ -88,13 +98,13 @@ class FileIncludes:
         except FileNotFoundError:
             return None
         except OSError as exc:
-            raise IncludeRefused(f"unreadable ({exc.strerror or exc})") from exc
+            raise _refused(f"unreadable ({exc.strerror or exc})") from exc
         try:
             info = os.fstat(fd)
             if not stat.S_ISREG(info.st_mode):
                 return None  # a folder, a FIFO or a device is not an include file
             if info.st_size > self.max_bytes:
-                raise IncludeRefused(f"too large ({info.st_size} bytes, at most {self.max_bytes})")
+                raise _refused(f"too large ({info.st_size} bytes, at most {self.max_bytes})")
             chunks: list[bytes] = []
             left = self.max_bytes + 1
             while left > 0 and (chunk := os.read(fd, min(left, 1 << 16))):
@@ -104,11 +114,11 @@ class FileIncludes:
         finally:
             os.close(fd)
         if len(data) > self.max_bytes:
-            raise IncludeRefused(f"too large (over {self.max_bytes} bytes)")
+            raise _refused(f"too large (over {self.max_bytes} bytes)")
         try:
             return data.decode("utf-8-sig")
         except UnicodeDecodeError as exc:
-            raise IncludeRefused("not UTF-8 text") from exc
+            raise _refused("not UTF-8 text") from exc
 
 
 def includes_for(config: Config, rel: str) -> FileIncludes | None:

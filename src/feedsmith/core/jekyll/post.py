@@ -13,11 +13,10 @@ import json
 import re
 from datetime import datetime
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from feedsmith.core.config import Config, JekyllSite
 from feedsmith.core.frontmatter import Document
-from feedsmith.core.jekyll.liquid import IncludeSource, LiquidOutcome, has_liquid, render_liquid
 from feedsmith.core.jekyll.rules import (
     POST_NAME_PATTERN,
     defaults_for,
@@ -29,6 +28,11 @@ from feedsmith.core.markdown import MORE_MARKER, render_markdown
 from feedsmith.core.meta_values import falsy, scalar_text
 from feedsmith.core.permalinks import quote_url, site_path
 from feedsmith.core.text import xml_safe
+
+if (
+    TYPE_CHECKING
+):  # start-up cost: the Liquid engine is imported by render_body, when a post needs it
+    from feedsmith.core.jekyll.liquid import IncludeSource, LiquidOutcome
 
 _POST_NAME = re.compile(POST_NAME_PATTERN)
 
@@ -193,7 +197,14 @@ def render_body(
     nothing to render (no markup, or ``render_with_liquid: false``)."""
     site = config.jekyll
     assert site is not None
-    if falsy(meta.get("render_with_liquid", site.render_with_liquid)) or not has_liquid(doc.body):
+    if falsy(meta.get("render_with_liquid", site.render_with_liquid)):
+        return None
+    # Imported here, not at the top: importing the Liquid engine is start-up cost (~0.1-0.2 s)
+    # that a site without ``jekyll:`` (which imports this module through feedsmith.core.posts)
+    # never needs to pay.
+    from feedsmith.core.jekyll.liquid import has_liquid, render_liquid
+
+    if not has_liquid(doc.body):
         return None
     page_url = config.site.url + str(page.get("url", "/"))
     # ``site.time`` is the build's clock in Jekyll; here it is the post's own date, so a
