@@ -493,15 +493,8 @@ class SiteBuilder:
         return build_lock(self.config)
 
 
-# -- helpers (module level so the process pool can pickle them) -------------------------------
-
-
 def build_site(
-    config: Config,
-    now: datetime,
-    *,
-    progress: ProgressFn | None = None,
-    sinks: Sequence[Sink] = (),
+    config: Config, now: datetime, *, progress: ProgressFn | None = None, sinks: Sequence[Sink] = ()
 ) -> BuildReport:
     """Build once with a fresh :class:`SiteBuilder` (what ``feedsmith build`` runs)."""
     return SiteBuilder(config, watch=False, sinks=sinks).build(now, progress=progress)
