@@ -23,12 +23,14 @@ raise SystemExit(code)
 """
 
 
-def build(site: Any) -> tuple[str, list[str]]:
+def run_probe(probe: str, site: Any, *args: str) -> list[str]:
+    """``probe`` run by a new interpreter in the site's folder (this checkout's ``src`` first
+    on its path); the lines it printed. What a new process imports can only be seen there."""
     env = dict(os.environ)
     src = str(Path(__file__).resolve().parents[1] / "src")
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [src, env.get("PYTHONPATH")]))
     proc = subprocess.run(
-        [sys.executable, "-c", PROBE, str(site.config_path)],
+        [sys.executable, "-c", probe, str(site.config_path), *args],
         capture_output=True,
         text=True,
         cwd=site.root,
@@ -36,7 +38,11 @@ def build(site: Any) -> tuple[str, list[str]]:
         timeout=120,
     )
     assert proc.returncode == 0, proc.stderr
-    lines = proc.stdout.strip().splitlines()
+    return proc.stdout.strip().splitlines()
+
+
+def build(site: Any) -> tuple[str, list[str]]:
+    lines = run_probe(PROBE, site)
     imported = lines[-1].removeprefix("IMPORTED").strip()
     return lines[-2], [m for m in imported.split(",") if m]
 

@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
+
+from test_edit_path_startup import run_probe
 
 PROBE = """
 import sys
@@ -23,19 +23,7 @@ raise SystemExit(code)
 
 
 def build(site: Any) -> list[str]:
-    env = dict(os.environ)
-    src = str(Path(__file__).resolve().parents[1] / "src")
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [src, env.get("PYTHONPATH")]))
-    proc = subprocess.run(
-        [sys.executable, "-c", PROBE, str(site.config_path)],
-        capture_output=True,
-        text=True,
-        cwd=site.root,
-        env=env,
-        timeout=120,
-    )
-    assert proc.returncode == 0, proc.stderr
-    imported = proc.stdout.strip().splitlines()[-1].removeprefix("IMPORTED").strip()
+    imported = run_probe(PROBE, site)[-1].removeprefix("IMPORTED").strip()
     return [m for m in imported.split(",") if m]
 
 
@@ -79,19 +67,7 @@ raise SystemExit(code)
 
 
 def collector_after_build(site: Any, how: str) -> tuple[str, str]:
-    env = dict(os.environ)
-    src = str(Path(__file__).resolve().parents[1] / "src")
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [src, env.get("PYTHONPATH")]))
-    proc = subprocess.run(
-        [sys.executable, "-c", COLLECTOR_PROBE, str(site.config_path), how],
-        capture_output=True,
-        text=True,
-        cwd=site.root,
-        env=env,
-        timeout=120,
-    )
-    assert proc.returncode == 0, proc.stderr
-    enabled, frozen = proc.stdout.strip().splitlines()[-1].split()[1:]
+    enabled, frozen = run_probe(COLLECTOR_PROBE, site, how)[-1].split()[1:]
     return enabled, frozen
 
 
