@@ -42,13 +42,18 @@ def full_save(tmp_path: Path, index: dict[str, Entry]) -> bytes:
     return path.read_bytes()
 
 
-def test_an_edit_packs_one_chunk_and_the_file_is_what_a_full_save_writes(
-    tmp_path: Path, packed: list[int]
-) -> None:
+def saved_and_loaded(tmp_path: Path) -> tuple[Path, Chunks, dict[str, Entry]]:
+    """A 9-entry cache saved in full, then loaded with its chunks recorded."""
     path = tmp_path / "state" / cache.CACHE_FILE
     save_index(path, FP, make_index(8))
     chunks = Chunks()
-    index = load_index(path, FP, chunks)
+    return path, chunks, load_index(path, FP, chunks)
+
+
+def test_an_edit_packs_one_chunk_and_the_file_is_what_a_full_save_writes(
+    tmp_path: Path, packed: list[int]
+) -> None:
+    path, chunks, index = saved_and_loaded(tmp_path)
     assert len(index) == 9 and len(chunks.spans) == 3  # 3 + 3 + 3
     rel = list(index)[4]
     index[rel] = edited(index[rel], 1)  # in place: the dict keeps its order
@@ -88,10 +93,7 @@ def test_an_added_entry_packs_the_chunks_from_where_it_went(
 def test_a_file_replaced_since_loading_is_never_copied_from(
     tmp_path: Path, packed: list[int]
 ) -> None:
-    path = tmp_path / "state" / cache.CACHE_FILE
-    save_index(path, FP, make_index(8))
-    chunks = Chunks()
-    index = load_index(path, FP, chunks)
+    path, chunks, index = saved_and_loaded(tmp_path)
     other = make_index(5)  # another process saved another index meanwhile
     save_index(path, FP, other)
     os.utime(path, ns=(1, 1))

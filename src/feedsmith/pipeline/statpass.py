@@ -1,7 +1,7 @@
 """The stat pass of the nothing-changed question, with nothing but the standard library.
 
 ``feedsmith build`` with nothing changed asks it in a new process before anything else is
-imported (:func:`feedsmith.pipeline.quick.early_build`): at 10,000 posts the stats themselves
+imported (:func:`feedsmith.pipeline.early.early_build`): at 10,000 posts the stats themselves
 (~25,000 of them) are most of the work left, and importing the core's dataclasses just to reach
 these few functions cost more than the question. :mod:`.listing` and :mod:`.memo` re-export
 them, so the builder and the early answer run the very same code.
