@@ -58,13 +58,30 @@ def _plain(outcome: ParseOutcome, now: datetime) -> Post | None:
     return post
 
 
+def _same_future(was: ParseOutcome, new: ParseOutcome, now: datetime) -> bool:
+    """Both hold back the same future post, with nothing else to say (a scheduled post's
+    outcome comes back as a new object on every build)."""
+    a, b = was.post, new.post
+    return (
+        a is not None
+        and b is not None
+        and not was.problems
+        and not new.problems
+        and was.excluded is None
+        and new.excluded is None
+        and a.date > now
+        and (a.id, a.date, a.source, was.display_path) == (b.id, b.date, b.source, new.display_path)
+    )
+
+
 def _collect_delta(outcomes: list[ParseOutcome], now: datetime, memo: CollectMemo) -> bool:
     """Patch ``memo`` to what :func:`collect` gives for ``outcomes`` at ``now``; ``False``
     (memo untouched) when the patch could differ from the full pass. Taken only when no
     outcome came or went, no time passed the next scheduled post (and the clock did not go
-    back), and every changed outcome and the one it replaces are plain posts (see
-    :func:`_plain`) keeping their id, or moving to an id nobody holds while no duplicate was
-    refused: then only that post's place in ``posts`` changes."""
+    back), and every changed outcome and the one it replaces hold back the same future post
+    (:func:`_same_future`) or are plain posts (see :func:`_plain`) keeping their id, or
+    moving to an id nobody holds while no duplicate was refused: then only that post's place
+    in ``posts`` changes."""
     last = memo.result
     if (
         last is None
@@ -82,6 +99,8 @@ def _collect_delta(outcomes: list[ParseOutcome], now: datetime, memo: CollectMem
     moved: dict[str, str] = {}  # new id -> owner (ids given up are removed below)
     gone: list[str] = []
     for i in changed:
+        if _same_future(memo.outcomes[i], outcomes[i], now):
+            continue  # held back as before, with the same words
         was, now_post = _plain(memo.outcomes[i], now), _plain(outcomes[i], now)
         if was is None or now_post is None or memo.slot[i] < 0:
             return False

@@ -145,6 +145,10 @@ class SiteBuilder:
     # -- what tests and the bench look at -------------------------------------------------------
 
     @property
+    def collect_memo(self) -> CollectMemo:
+        return self._collected
+
+    @property
     def index(self) -> dict[str, object] | None:
         return self.parse.index  # type: ignore[return-value]
 
