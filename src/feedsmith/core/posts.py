@@ -19,12 +19,12 @@ from __future__ import annotations
 import logging
 import re
 import unicodedata
-from collections.abc import Iterable
 from datetime import date, datetime, time
 from pathlib import PurePosixPath
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
+from feedsmith.core.collecting import collect as collect  # its home before it had a module
 from feedsmith.core.config import Config
 from feedsmith.core.dates import parse_date, split_dated_name
 from feedsmith.core.decoding import SourceError, decode
@@ -45,7 +45,7 @@ from feedsmith.core.jekyll.post import (
 from feedsmith.core.markdown import html_to_text, inline_text, render_html_post, render_post
 from feedsmith.core.media import read_media
 from feedsmith.core.meta_values import DROP, clean_opt, falsy, json_safe, kind, scalar_text, truthy
-from feedsmith.core.model import ParseOutcome, Post, Problem, ScanResult, Severity
+from feedsmith.core.model import ParseOutcome, Post, Problem, Severity
 from feedsmith.core.permalinks import SitePathError, expand_permalink, quote_url, site_path
 from feedsmith.core.post_names import read_authors, read_names
 from feedsmith.core.text import escape_controls, truncate, xml_safe
@@ -414,59 +414,3 @@ def _stem(rel: str) -> str:
         return PurePosixPath(rel).stem
     i = name.rfind(".")
     return name[:i] if 0 < i < len(name) - 1 else name
-
-
-# ---------------------------------------------------------------------------------------------
-# collect
-
-
-def collect(outcomes: Iterable[ParseOutcome], now: datetime) -> ScanResult:
-    """Merge per-file outcomes (in ``rel`` order): drop duplicate ids, hold back future posts.
-
-    A future post still claims its id, so the day it is published it cannot collide with a
-    post that was added in the meantime.
-
-    This runs over every post on every build (10,000 in the service's one-post edit), so the
-    loop keeps its counts and lists in locals and does per post only what a post needs.
-    """
-    problems: list[Problem] = []
-    posts: list[Post] = []
-    append = posts.append
-    owners: dict[str, str] = {}
-    seen = excluded = skipped = 0
-    next_publish: datetime | None = None
-    for outcome in outcomes:
-        seen += 1
-        if outcome.problems:
-            problems.extend(outcome.problems)
-        if outcome.excluded is not None:
-            excluded += 1
-            continue
-        post = outcome.post
-        if post is None:
-            skipped += 1
-            continue
-        post_id = post.id
-        if post_id in owners:
-            path = outcome.display_path or post.source
-            reason = f"duplicate id {post_id!r} (already used by {owners[post_id]})"
-            problems.append(Problem(path, None, "error", reason))
-            skipped += 1
-            continue
-        owners[post_id] = outcome.display_path or post.source
-        date = post.date
-        if date > now:
-            path = outcome.display_path or post.source
-            when = date.isoformat()
-            problems.append(
-                Problem(path, None, "info", f"scheduled for {when}; excluded until then")
-            )
-            excluded += 1
-            if next_publish is None or date < next_publish:
-                next_publish = date
-            continue
-        append(post)
-    result = ScanResult(posts=posts, problems=problems)
-    result.files_seen, result.excluded, result.skipped = seen, excluded, skipped
-    result.next_publish = next_publish
-    return result

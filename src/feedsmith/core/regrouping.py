@@ -12,6 +12,8 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from itertools import compress
+from operator import is_not
 
 from feedsmith.core.groups import (
     ALL,
@@ -44,6 +46,7 @@ class Grouping:
     outputs: dict[int, tuple[Post, Post]]
     inputs: dict[int, Post]
     where: dict[tuple[str, str], int]  # (kind, key) -> index in groups
+    posts: list[Post]  # the input posts, in their order (see ``_changes``)
 
 
 def record_grouping(
@@ -62,7 +65,7 @@ def record_grouping(
         outputs[id(post)] = (post, out)
         inputs[id(out)] = post
     where = {(g.kind, g.key): i for i, g in enumerate(groups) if g.kind != ALL}
-    return Grouping(groups, registry, outputs, inputs, where)
+    return Grouping(groups, registry, outputs, inputs, where, list(posts))
 
 
 def regroup(
@@ -84,12 +87,11 @@ def regroup(
     """
     if slug_registry is not last.registry:
         return None
-    fresh = {id(p): p for p in posts}
-    if len(fresh) != len(posts):
-        return None
     outputs = last.outputs
-    removed = [pair for key, pair in outputs.items() if key not in fresh]
-    added = [p for key, p in fresh.items() if key not in outputs]
+    found = _changes(last, posts)
+    if found is None:
+        return None
+    removed, added = found
     if not removed and not added:
         return list(last.groups), dict(last.registry), last
     if len(removed) + len(added) > REGROUP_LIMIT:
@@ -115,7 +117,7 @@ def regroup(
         tags = tuple(display["tag", k] for _, k in distinct_names(post.tags))
         same = cats == post.categories and tags == post.tags
         held_new[id(post)] = post if same else respelled_copy(post, cats, tags)
-    gone = {id(out) for _, out in removed}
+    gone_outs = [out for _, out in removed]
 
     removed_inputs = [post for post, _ in removed]
     for kind_key in sorted(touched):
@@ -123,7 +125,7 @@ def regroup(
         at = last.where[kind_key]
         old = groups[at]
         names_of = {"category": CATEGORIES, "tag": TAGS}.get(kind, author_names)
-        kept = [p for p in old.posts if id(p) not in gone]
+        kept = _without(old.posts, gone_outs)
         joining = [p for p in added if any(k == key for _, k in distinct_names(names_of(p)))]
         if not kept and not joining:
             return None  # the group vanishes: slugs and the group list change
@@ -160,7 +162,42 @@ def regroup(
         new_outputs[id(post)] = (post, out)
         new_inputs[id(out)] = post
     registry = dict(last.registry)
-    return groups, registry, Grouping(groups, registry, new_outputs, new_inputs, last.where)
+    return (
+        groups,
+        registry,
+        Grouping(groups, registry, new_outputs, new_inputs, last.where, list(posts)),
+    )
+
+
+def _changes(
+    last: Grouping, posts: Sequence[Post]
+) -> tuple[list[tuple[Post, Post]], list[Post]] | None:
+    """The ``(input, held)`` pairs that went and the posts that came since ``last``, or
+    ``None`` for too many or a post given twice. This runs over all 10,000 posts on every
+    edit of the service, so no Python step is taken per post: with as many posts as last
+    time, the places whose object differs are found in C (``compress``/``is_not``) and only
+    they are looked at; otherwise sets of ids (an id is a new int object per post: slower)."""
+    outputs = last.outputs
+    if len(posts) == len(last.posts):
+        at = list(compress(range(len(posts)), map(is_not, posts, last.posts)))
+        if len(at) > REGROUP_LIMIT:
+            return None
+        was = {id(last.posts[i]): last.posts[i] for i in at}
+        now = {id(posts[i]): posts[i] for i in at}
+        if len(now) != len(at) or any(k in outputs and k not in was for k in now):
+            return None  # a post given twice
+        return [outputs[k] for k in was if k not in now], [
+            p for k, p in now.items() if k not in was
+        ]
+    fresh_ids = set(map(id, posts))
+    if len(fresh_ids) != len(posts):
+        return None
+    came = fresh_ids.difference(outputs)
+    went = outputs.keys() - fresh_ids
+    if len(came) + len(went) > REGROUP_LIMIT:
+        return None
+    added = list(compress(posts, map(came.__contains__, map(id, posts)))) if came else []
+    return [outputs[key] for key in went], added
 
 
 def _keeps_display(
@@ -186,6 +223,20 @@ def _keeps_display(
     if going == coming:
         return True
     return len(coming) > len(going) and all(s[2] == display for s in going + coming)
+
+
+def _without(ordered: tuple[Post, ...], leaving: list[Post]) -> list[Post]:
+    """``ordered`` less the very objects ``leaving`` (those it holds), each found by its sort
+    position rather than by a pass over the group (a big tag's group holds thousands)."""
+    kept = list(ordered)
+    for post in leaving:
+        at = _first_not_before(kept, post)
+        key = _date_id(post)
+        while at < len(kept) and kept[at] is not post and _date_id(kept[at]) == key:
+            at += 1  # equal keys (collect leaves none: ids are unique)
+        if at < len(kept) and kept[at] is post:
+            del kept[at]  # else not in this group
+    return kept
 
 
 def _insert_newest_first(ordered: list[Post], post: Post) -> None:

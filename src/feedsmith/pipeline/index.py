@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import time
+from collections.abc import Iterable
 
 from feedsmith.core.config import Config
 from feedsmith.core.decoding import display_path
@@ -78,22 +79,48 @@ class ParseIndex:
         self._kept_changed = False
         self._saved_at: float | None = None  # monotonic time of the last cache save
         self.last_parsed = 0  # files actually parsed by the last build (tests, bench)
+        # The entries that are racy / read other files, noted as they enter the index: both
+        # questions are asked after every build, and an entry's answer never changes (it is
+        # fixed when the entry is made), so a one-post edit notes one entry, not 10,000.
+        self._racy: set[str] = set()
+        self._others: set[str] = set()
+        self.last_noted = 0  # entries the last load or scan noted (tests)
 
     def load(self) -> None:
         if self.index is None:
             self.index = load_index(self.cache_path, self.fingerprint, self._chunks)
+            self._racy.clear()
+            self._others.clear()
+            self._note(self.index, self.index)
         if self._kept is None:
             self._kept = load_kept(self.kept_path)
+
+    def _note(self, index: dict[str, Entry], rels: Iterable[str]) -> None:
+        """Note whether each of ``rels`` (forgotten first) is racy or reads other files."""
+        racy, others = self._racy, self._others
+        noted = 0
+        for rel in rels:
+            noted += 1
+            racy.discard(rel)
+            others.discard(rel)
+            entry = index.get(rel)
+            if entry is None:
+                continue
+            if entry.racy:
+                racy.add(rel)
+            if _reads_others(entry):
+                others.add(rel)
+        self.last_noted = noted
 
     @property
     def racy(self) -> bool:
         """Some file was read so soon after it was written that its stat cannot be trusted."""
-        return any(e.racy for e in (self.index or {}).values())
+        return bool(self._racy)
 
     @property
     def reads_others(self) -> bool:
         """Some post's Liquid read a file no stat key covers (``include_relative``)."""
-        return any(_reads_others(e) for e in (self.index or {}).values())
+        return bool(self._others)
 
     def outcomes(
         self,
@@ -205,6 +232,12 @@ class ParseIndex:
             for rel in set(self._kept).difference(rel for rel, _, _ in keys):
                 self.forget_kept(rel)  # deleted while nobody watched
         self.index = new
+        if listing.delta is not None and listed is not None:
+            self._note(new, listing.delta)  # only they can have come, gone or changed
+        else:
+            self._racy.clear()
+            self._others.clear()
+            self._note(new, new)
         self._index_changed = self._index_changed or changed
         return [outcome_of[rel] for rel, _, _ in keys], (outcome_of, unreadable)
 

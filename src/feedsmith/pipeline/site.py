@@ -44,12 +44,12 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from feedsmith.core.collecting import CollectMemo, collect
 from feedsmith.core.config import Config
 from feedsmith.core.groups import FeedGroup, RespellMemo, group_posts
 from feedsmith.core.identity import assign
 from feedsmith.core.model import ParseOutcome, Post, Problem, ScanResult
 from feedsmith.core.post_files import post_files
-from feedsmith.core.posts import collect
 from feedsmith.core.regrouping import Grouping, record_grouping, regroup
 from feedsmith.core.render.atom_rss import load_engine
 from feedsmith.core.state import BuildState, UpdateMemo, apply_updates
@@ -136,12 +136,17 @@ class SiteBuilder:
         self._state: tuple[tuple[int, int], BuildState] | None = None
         self._updates: UpdateMemo = {}  # see state.apply_updates
         self._grouping: Grouping | None = None  # see groups.regroup
+        self._collected = CollectMemo()  # see collecting.collect
         self._scanned: Scanned | None = None  # this build's outcomes, for the tracker
         self._building = False
         self._staging = False  # pool workers may have staged files in output_dir
         self._gc_after: str | None = None  # see gcpause.collector_paused
 
     # -- what tests and the bench look at -------------------------------------------------------
+
+    @property
+    def collect_memo(self) -> CollectMemo:
+        return self._collected
 
     @property
     def index(self) -> dict[str, object] | None:
@@ -354,7 +359,8 @@ class SiteBuilder:
                 self.pool.close()  # called on its own, not from build(): nothing else will
         present = {key[0] for key in listing.keys}
         assigned = assign(outcomes, self.ids.known(), present, memo=self.ids.memo)
-        result = resolve_links(collect(assigned.outcomes, now), self.config, self._html_of)
+        collected = collect(assigned.outcomes, now, self._collected)
+        result = resolve_links(collected, self.config, self._html_of)
         result = self.media.resolve(result)
         if warn_held:
             result.problems.extend(assigned.held)
