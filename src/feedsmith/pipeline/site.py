@@ -134,7 +134,7 @@ class SiteBuilder:
         self.listings_spared = 0
         self._watching_wanted = watch
         self._state: tuple[tuple[int, int], BuildState] | None = None
-        self._updates: UpdateMemo = {}  # see state.apply_updates
+        self._updates = UpdateMemo()  # see state.apply_updates
         self._grouping: Grouping | None = None  # see groups.regroup
         self._scanned: Scanned | None = None  # this build's outcomes, for the tracker
         self._building = False
@@ -186,7 +186,7 @@ class SiteBuilder:
                 mark("scan")
                 stage = "load state"
                 state = self._load_state()
-                updates: UpdateMemo = {}
+                updates = UpdateMemo()
                 posts, entries = apply_updates(
                     scanned.result.posts, state, now, memo=self._updates, remember=updates
                 )
