@@ -452,15 +452,15 @@ FEW_RECORDS = 512
 
 @dataclass
 class _Section:
-    """One object of the state as last written: its keys and values in the dict's order,
-    each record's ``"key":value`` bytes in sorted order (``None`` until first needed), where
-    each key's record sits in that order, and the section's bytes."""
+    """One object of the state as last written: its keys (a copy of the dict: only its keys
+    are read), its bytes, and once a later save splices it, its keys in sorted order with
+    the values and ``"key":value`` bytes of each, in that order."""
 
-    keys: list[str]
-    values: list[Any]
+    known: dict[str, Any]
     body: bytes
+    keys: list[str] | None = None
+    values: list[Any] | None = None
     frags: list[bytes] | None = None
-    order: list[int] | None = None
 
 
 class StateBytes:
@@ -495,33 +495,29 @@ class StateBytes:
         last = self._sections.get(name)
         if (
             last is not None
-            and len(section) == len(last.keys)
-            and all(map(operator.eq, section, last.keys))
+            and len(section) == len(last.known)
+            and section.keys() == last.known.keys()
         ):
-            values = list(section.values())
+            if last.keys is None or last.values is None:
+                last.keys = sorted(last.known)
+                last.values = list(map(last.known.__getitem__, last.keys))
+            keys = last.keys
+            values = list(map(section.__getitem__, keys))
             changed = list(compress(range(len(values)), map(operator.is_not, values, last.values)))
             if not changed:
                 return last.body
             if len(changed) <= FEW_RECORDS:
-                if last.frags is None or last.order is None:
-                    last.frags, last.order = self._fragments(last.keys, values)
+                if last.frags is None:
+                    last.frags = list(map(self._fragment, keys, values))
                 else:
                     for i in changed:
-                        last.frags[last.order[i]] = self._fragment(last.keys[i], values[i])
+                        last.frags[i] = self._fragment(keys[i], values[i])
                 last.values = values
                 last.body = b"{" + b",".join(last.frags) + b"}"
                 return last.body
         body = json_bytes(section)[:-1]
-        self._sections[name] = _Section(list(section), list(section.values()), body)
+        self._sections[name] = _Section(section.copy(), body)
         return body
-
-    def _fragments(self, keys: list[str], values: list[Any]) -> tuple[list[bytes], list[int]]:
-        """Every record's bytes in key order, and where each (in dict order) sits there."""
-        ranked = sorted(range(len(keys)), key=keys.__getitem__)
-        order = [0] * len(keys)
-        for place, i in enumerate(ranked):
-            order[i] = place
-        return [self._fragment(keys[i], values[i]) for i in ranked], order
 
     def _fragment(self, key: str, value: Any) -> bytes:
         self.records_dumped += 1

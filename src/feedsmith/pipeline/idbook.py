@@ -71,7 +71,7 @@ class IdBook:
         self._rows: dict[str, _Row] = {}
         self._rows_of: list[Post] | None = None
         self._ids: set[int] | None = None  # id() of each of _rows_of, when no path is twice
-        #: posts whose rows the last ``_update`` made (not carried over): the counter tests read
+        #: rows made (not carried over) by this book so far: the counter tests read
         self.rows_made = 0
         self._published: bytes | None = None
         self._pub_dirty = True
@@ -144,7 +144,6 @@ class IdBook:
     def _update(self, posts: list[Post]) -> None:
         """Bring the rows up to ``posts``; note which records changed."""
         if self._rows_of is not None and _same(self._rows_of, posts):
-            self.rows_made = 0
             return
         if self._update_few(posts):
             return
@@ -175,7 +174,7 @@ class IdBook:
         self._rows_of = list(posts)
         ids = set(map(id, posts))
         self._ids = ids if len(ids) == len(posts) == len(rows) else None
-        self.rows_made = made
+        self.rows_made += made
 
     def _update_few(self, posts: list[Post]) -> bool:
         """``_update`` when only a few posts are not the very objects of the last one (the
@@ -215,7 +214,7 @@ class IdBook:
         self._pub_dirty = self._pub_dirty or dirty
         self._changed.update(changed)
         self._rows, self._rows_of, self._ids = rows, list(posts), ids
-        self.rows_made = len(added)
+        self.rows_made += len(added)
         return True
 
     # -- the state copy --------------------------------------------------------------------------
