@@ -395,7 +395,7 @@ def _all_own_few(
         or own.known is not known
         or len(outcomes) != len(last)
         or len(known) != len(own.sources)
-        or not all(map(operator.eq, known, own.sources))
+        or list(known) != own.sources
     ):
         return None
     records = list(known.values())

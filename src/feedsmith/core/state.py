@@ -281,7 +281,7 @@ def _apply_few(
         seconds[second] -= 1
         if not seconds[second]:
             del seconds[second]
-    new = [post for post in posts if id(post) in added] if added else []
+    new = list(compress(posts, map(added.__contains__, map(id, posts)))) if added else []
     if any(post.id in entries for post in new) or len({p.id for p in new}) != len(new):
         return None  # an id twice: the whole pass decides which entry wins
     as_written = _ONE_AS_WRITTEN  # per entry: equal to the joined test for these entries
@@ -503,7 +503,11 @@ class StateBytes:
                 last.values = list(map(last.known.__getitem__, last.keys))
             keys = last.keys
             values = list(map(section.__getitem__, keys))
-            changed = list(compress(range(len(values)), map(operator.is_not, values, last.values)))
+            before = last.values
+            # not the same object, then not equal (a feed's signature is made again, equal)
+            maybe = compress(range(len(values)), map(operator.is_not, values, before))
+            changed = [i for i in maybe if values[i] != before[i]]
+            last.values = values
             if not changed:
                 return last.body
             if len(changed) <= FEW_RECORDS:
@@ -512,7 +516,6 @@ class StateBytes:
                 else:
                     for i in changed:
                         last.frags[i] = self._fragment(keys[i], values[i])
-                last.values = values
                 last.body = b"{" + b",".join(last.frags) + b"}"
                 return last.body
         body = json_bytes(section)[:-1]

@@ -24,6 +24,7 @@ import logging
 import operator
 import os
 from collections.abc import Callable, Iterable
+from itertools import compress
 from pathlib import Path
 from typing import Any
 
@@ -190,12 +191,12 @@ class IdBook:
             return False
         old = self._rows
         rows = old.copy()
-        left = [post.source for post in self._rows_of if id(post) in gone] if gone else []
+        left = [post.source for post in _among(self._rows_of, gone)]
         for source in left:
             del rows[source]
         changed: set[str] = set()
         dirty = False
-        for post in [post for post in posts if id(post) in added] if added else ():
+        for post in _among(posts, added):
             if post.source in rows:
                 return False  # a path twice: the whole pass decides which row wins
             row: _Row = (post, (post.id, day_of(post.date), post.slug), post.identity_key)
@@ -329,6 +330,11 @@ def _line(value: Any) -> bytes:
 
 def _digest(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
+
+
+def _among(posts: list[Post], ids: set[int]) -> list[Post]:
+    """The posts whose id() is in ``ids``, in order (without a Python step per post)."""
+    return list(compress(posts, map(ids.__contains__, map(id, posts)))) if ids else []
 
 
 def _same(old: list[Post], new: list[Post]) -> bool:
