@@ -88,6 +88,7 @@ def test_the_few_changed_posts_path_equals_the_whole_pass(steps: list[tuple[str,
         want_posts, want = reference_apply_updates(posts, state, now)
         assert got == want
         assert [vars(p) for p in got_posts] == [vars(p) for p in want_posts]
+        assert n == 0 or remember.looked <= 1  # the changed post only, after the first call
         memo, state = remember, BuildState(entries=got)
         now += timedelta(seconds=1)
 
