@@ -131,15 +131,43 @@ class UpdateMemo(dict[int, Made]):
     itself is held so its id cannot be reused while it is a key.
 
     A memo filled by a call (its ``remember``) also keeps that call's whole answer
-    (``entries``, the posts' ids, how many results hold each second), so the next call over
-    mostly the same objects works on the few that differ (:func:`_apply_few`) instead of
-    looking at every post again."""
+    (``entries``, the posts and results in order, how many results hold each second), so the
+    next call over mostly the same objects works on the few that differ (:func:`_apply_few`)
+    instead of looking at every post again."""
 
     entries: dict[str, dict[str, str]] | None = None
-    ids: set[int] | None = None
+    posts: list[Post] | None = None
+    out: list[Post] | None = None
     seconds: dict[int, int] | None = None
     #: posts given a fresh result (not a hit) by the last call: the counter tests read
     looked = 0
+
+
+def few_changed(
+    old: list[Any], new: list[Any], few: int
+) -> tuple[list[Any], list[Any], list[int] | None] | None:
+    """What ``new`` changed of ``old`` by identity: the objects only ``old`` holds and those
+    only ``new`` holds (in list order), and the changed places when the lists have the same
+    length (an edit: nothing moved); ``None`` when more than ``few`` differ or ``new`` holds
+    an object twice among those. Callers still check the added objects' own keys (a post
+    both kept and added is twice). No Python step per element: C-level passes only."""
+    if len(old) == len(new):
+        at = list(compress(range(len(new)), map(operator.is_not, new, old)))
+        if len(at) > few:
+            return None
+        olds, news = {id(old[i]) for i in at}, {id(new[i]) for i in at}
+        if len(news) != len(at):
+            return None
+        gone = [old[i] for i in at if id(old[i]) not in news]
+        return gone, [new[i] for i in at if id(new[i]) not in olds], at
+    ids_old, ids_new = set(map(id, old)), set(map(id, new))
+    if len(ids_new) != len(new):
+        return None
+    left, came = ids_old - ids_new, ids_new - ids_old
+    if len(left) + len(came) > few:
+        return None
+    gone = list(compress(old, map(left.__contains__, map(id, old)))) if left else []
+    return gone, list(compress(new, map(came.__contains__, map(id, new)))) if came else [], None
 
 
 #: A few changed posts are handled on their own; more than this (or a different state, or
@@ -237,14 +265,15 @@ def apply_updates(
                 remember[id(post)] = (post, entries[post_id], out[index], _second(free))
     if isinstance(remember, UpdateMemo):
         remember.looked = looked
-        remember.entries = remember.ids = remember.seconds = None
+        remember.entries = remember.posts = remember.out = remember.seconds = None
         if len(remember) == len(out) == len(entries):  # no post twice, no id twice
-            remember.entries = entries
-            remember.ids = set(remember)
+            remember.entries, remember.out = entries, out
+            remember.posts = list(map(_POST_OF, remember.values()))  # in the posts' order
             remember.seconds = Counter(map(_SECOND_OF, remember.values()))
     return out, entries
 
 
+_POST_OF = itemgetter(0)
 _SECOND_OF = itemgetter(3)
 _RESULT_OF = itemgetter(2)
 
@@ -264,24 +293,21 @@ def _apply_few(
     need the seconds every other result holds, which the memo counts. Only the order of the
     returned ``entries`` may differ (it is written with sorted keys)."""
     previous = state.entries
-    if previous is not memo.entries or memo.ids is None or memo.seconds is None:
+    if previous is not memo.entries or memo.posts is None or memo.out is None:
         return None
-    ids = set(map(id, posts))
-    if len(ids) != len(posts):
+    diff = few_changed(memo.posts, posts, FEW)
+    if diff is None or memo.seconds is None:
         return None
-    gone, added = memo.ids - ids, ids - memo.ids
-    if len(gone) + len(added) > FEW:
-        return None
+    gone, new, at = diff
     entries = previous.copy()
     seconds = Counter(memo.seconds)
     remember.update(memo)
-    for key in gone:
-        post, entry, _, second = remember.pop(key)
+    for old in gone:
+        post, entry, _, second = remember.pop(id(old))
         del entries[post.id]  # the last call had each id once: this is its entry
         seconds[second] -= 1
         if not seconds[second]:
             del seconds[second]
-    new = list(compress(posts, map(added.__contains__, map(id, posts)))) if added else []
     if any(post.id in entries for post in new) or len({p.id for p in new}) != len(new):
         return None  # an id twice: the whole pass decides which entry wins
     as_written = _ONE_AS_WRITTEN  # per entry: equal to the joined test for these entries
@@ -304,8 +330,14 @@ def _apply_few(
             }
             result = post if post.updated == free else _with_updated(post, free)
             remember[id(post)] = (post, entry, result, _second(free))
-    out = list(map(_RESULT_OF, map(remember.__getitem__, map(id, posts))))
-    remember.entries, remember.ids, remember.seconds = entries, ids, seconds
+    if at is None:
+        out = list(map(_RESULT_OF, map(remember.__getitem__, map(id, posts))))
+    else:  # the same places: the last answer with those places' results
+        out = memo.out.copy()
+        for i in at:
+            out[i] = remember[id(posts[i])][2]
+    remember.entries, remember.out, remember.seconds = entries, out, seconds
+    remember.posts = list(posts)
     remember.looked = len(new)
     return out, entries
 

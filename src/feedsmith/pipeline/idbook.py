@@ -24,7 +24,6 @@ import logging
 import operator
 import os
 from collections.abc import Callable, Iterable
-from itertools import compress
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +31,7 @@ from feedsmith.core.config import Config
 from feedsmith.core.identity import MAP_VERSION, OwnMemo, Record, day_of, parse_map
 from feedsmith.core.layout import ID_MAP
 from feedsmith.core.model import Post
-from feedsmith.core.state import json_bytes
+from feedsmith.core.state import few_changed, json_bytes
 from feedsmith.publish.s3.client import fetch_object
 from feedsmith.system.statedir import open_private, write_atomic
 
@@ -71,7 +70,7 @@ class IdBook:
         # mostly the very same objects build after build, so only changed posts are looked at).
         self._rows: dict[str, _Row] = {}
         self._rows_of: list[Post] | None = None
-        self._ids: set[int] | None = None  # id() of each of _rows_of, when no path is twice
+        self._whole = False  # each of _rows_of has its own row (no path twice)
         #: rows made (not carried over) by this book so far: the counter tests read
         self.rows_made = 0
         self._published: bytes | None = None
@@ -173,30 +172,27 @@ class IdBook:
                 self._changed.update(gone)
         self._rows = rows
         self._rows_of = list(posts)
-        ids = set(map(id, posts))
-        self._ids = ids if len(ids) == len(posts) == len(rows) else None
+        self._whole = len(posts) == len(rows)  # no path twice
         self.rows_made += made
 
     def _update_few(self, posts: list[Post]) -> bool:
         """``_update`` when only a few posts are not the very objects of the last one (the
         service's edit): those are looked at, the other rows are carried over. ``False``
         (nothing changed) when that is not safe (a post or path twice) or not worth it."""
-        if self._ids is None or self._rows_of is None:
+        if not self._whole or self._rows_of is None:
             return False
-        ids = set(map(id, posts))
-        if len(ids) != len(posts):
+        diff = few_changed(self._rows_of, posts, FEW)
+        if diff is None:
             return False
-        gone, added = self._ids - ids, ids - self._ids
-        if len(gone) + len(added) > FEW:
-            return False
+        gone, added, _ = diff
         old = self._rows
         rows = old.copy()
-        left = [post.source for post in _among(self._rows_of, gone)]
+        left = [post.source for post in gone]
         for source in left:
             del rows[source]
         changed: set[str] = set()
         dirty = False
-        for post in _among(posts, added):
+        for post in added:
             if post.source in rows:
                 return False  # a path twice: the whole pass decides which row wins
             row: _Row = (post, (post.id, day_of(post.date), post.slug), post.identity_key)
@@ -214,7 +210,7 @@ class IdBook:
                 changed.add(source)
         self._pub_dirty = self._pub_dirty or dirty
         self._changed.update(changed)
-        self._rows, self._rows_of, self._ids = rows, list(posts), ids
+        self._rows, self._rows_of = rows, list(posts)
         self.rows_made += len(added)
         return True
 
@@ -330,11 +326,6 @@ def _line(value: Any) -> bytes:
 
 def _digest(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
-
-
-def _among(posts: list[Post], ids: set[int]) -> list[Post]:
-    """The posts whose id() is in ``ids``, in order (without a Python step per post)."""
-    return list(compress(posts, map(ids.__contains__, map(id, posts)))) if ids else []
 
 
 def _same(old: list[Post], new: list[Post]) -> bool:
