@@ -12,7 +12,7 @@ from typing import Any
 
 import orjson
 
-from feedsmith.core.state import STATE_VERSION, BuildState, StateBytes
+from feedsmith.core.state import STATE_VERSION, BuildState, dumps_state
 from feedsmith.system.statedir import write_atomic
 
 log = logging.getLogger("feedsmith.state")
@@ -81,22 +81,25 @@ def save_state(path: Path, state: BuildState, writer: StateWriter | None = None)
 
 
 class StateWriter:
-    """Saves of one builder: :class:`~feedsmith.core.state.StateBytes` for the bytes, and
-    the bytes and stat key it last wrote, so an unchanged state is recognised without reading
-    the 5 MB file back (while the file is the one written: same size, mtime and inode)."""
+    """Saves of one builder. It remembers the bytes and the stat key of what it last wrote,
+    so an unchanged state is recognised without reading the 5 MB file back (while the file
+    is the one written: same size, mtime and inode).
+
+    The bytes are serialised whole each time: splicing only the changed records into the last
+    save's bytes was measured (10,000 posts, ~25,000 file records) at 21–22 ms a save against
+    16 ms for orjson's whole dump, the two 5 MB joins costing more than the serialising."""
 
     def __init__(self) -> None:
-        self.bytes = StateBytes()
         self._written: tuple[bytes, tuple[int, int, int]] | None = None
 
     def save(self, path: Path, state: BuildState) -> bool:
-        data = self.bytes.dumps(state)
+        data = dumps_state(state)
         written, self._written = self._written, None
         if written is not None and written[0] == data and _stat(path) == written[1]:
             self._written = written
             return False
         with contextlib.suppress(OSError):
-            if path.read_bytes() == data:
+            if written is None and path.read_bytes() == data:
                 self._remember(path, data)
                 return False
         write_atomic(path, data)
