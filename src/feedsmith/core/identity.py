@@ -33,10 +33,13 @@ import dataclasses
 import hashlib
 import json
 import logging
+import operator
 import posixpath
+from collections import Counter
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from itertools import compress
 from typing import TYPE_CHECKING, Any
 
 from feedsmith.core.model import ParseOutcome, Post, Problem
@@ -138,16 +141,20 @@ def assign(
     present: Collection[str],
     *,
     memo: dict[int, tuple[Post, Post]] | None = None,
+    own: OwnMemo | None = None,
 ) -> Assigned:
     """Give each recognised post the id it was published under (see the module docstring).
 
     ``present``: every post file's path this build (valid or not): a recorded path that is
     still there is not "gone", even when its file is broken or a draft now. ``memo`` keeps the
-    re-id'd copy of an unchanged post between builds, so it stays the same object.
+    re-id'd copy of an unchanged post between builds, so it stays the same object; ``own``
+    keeps the last "every post at its own record" check (see :func:`_all_own`).
     """
     if not known:
+        if own is not None:
+            own.clear()
         return Assigned(outcomes, [])
-    if _all_own(outcomes, known):
+    if _all_own(outcomes, known, own):
         if memo is not None:
             memo.clear()  # as below: only re-id'd posts are kept, and there are none
         return Assigned(outcomes, [])
@@ -296,31 +303,133 @@ def assign(
     return Assigned(out, held)
 
 
-def _all_own(outcomes: list[ParseOutcome], known: Mapping[str, Record]) -> bool:
+#: Up to this many outcomes or records that are not the very objects of the last check are
+#: looked at on their own (:func:`_all_own`); more take the whole check.
+FEW = 256
+
+
+@dataclass
+class OwnMemo:
+    """What the last :func:`_all_own` that found every post at its own record looked at, so
+    the next one (the running service: the same outcome and record objects but for an edit)
+    checks only what is not the same object. The objects are held, so no id() is reused."""
+
+    outcomes: list[ParseOutcome] | None = None
+    known: Mapping[str, Record] | None = None
+    sources: list[str] = dataclasses.field(default_factory=list)  # known's keys, in order
+    records: list[Record] = dataclasses.field(default_factory=list)  # known's values
+    keys: dict[str | None, int] = dataclasses.field(default_factory=dict)  # records' keys
+    at: dict[str, int] = dataclasses.field(default_factory=dict)  # post source -> index
+    moved: list[int] = dataclasses.field(default_factory=list)  # indexes whose key moved on
+    #: outcomes the last check looked at (the counter tests read it)
+    looked: int = 0
+
+    def clear(self) -> None:
+        self.outcomes = self.known = None
+
+
+def _all_own(
+    outcomes: list[ParseOutcome], known: Mapping[str, Record], own: OwnMemo | None = None
+) -> bool:
     """True when the rules above can only give every post the id it already has: each post is
     at a recorded path under that path's id, and each whose content key moved on (an edit)
     has a key no record holds. Then no rule moves a record (rule 1 needs a key match, rule 3
     a post at an unrecorded path) and no id is held. This is every build of a blog that added
-    and renamed nothing, and a ~5 ms check instead of the whole matching at 10,000 posts."""
-    moved: list[str | None] = []
-    for outcome in outcomes:
+    and renamed nothing, and a ~5 ms check instead of the whole matching at 10,000 posts;
+    with ``own`` (kept between builds) only the outcomes and records that are not the very
+    objects of the last check are looked at."""
+    if own is not None:
+        few = _all_own_few(outcomes, known, own)
+        if few is not None:
+            return few
+    ok, moved = _each_own(enumerate(outcomes), known)
+    if ok and moved:
+        keys = {record.key for record in known.values()}
+        ok = not any(outcomes[i].post.identity_key in keys for i in moved)  # type: ignore[union-attr]
+    if own is not None:
+        own.looked = len(outcomes)
+        own.clear()
+        at = {
+            outcome.post.source: i
+            for i, outcome in enumerate(outcomes)
+            if outcome.post is not None and outcome.excluded is None
+        }
+        if ok and len(at) == sum(1 for o in outcomes if o.post is not None and o.excluded is None):
+            own.outcomes, own.known, own.at, own.moved = list(outcomes), known, at, moved
+            own.sources, own.records = list(known), list(known.values())
+            own.keys = dict(Counter(record.key for record in own.records))
+    return ok
+
+
+def _each_own(
+    items: Iterable[tuple[int, ParseOutcome]], known: Mapping[str, Record]
+) -> tuple[bool, list[int]]:
+    """Whether each of ``items`` is at its own record, and the indexes of those whose content
+    key moved on (their key must be one no record holds; ``False`` when one is unknown)."""
+    moved: list[int] = []
+    for i, outcome in items:
         post = outcome.post
         if post is None or outcome.excluded is not None:
             continue
         key = post.identity_key
         if key == "":  # an id from the front matter: it may claim records, see assign
-            return False
+            return False, []
         record = known.get(post.source)
         if record is None or record.id != post.id:
-            return False
+            return False, []
         if record.key != key:
-            moved.append(key)
-    if moved:
-        if None in moved:
-            return False
-        keys = {record.key for record in known.values()}
-        return not any(key in keys for key in moved)
-    return True
+            if key is None:
+                return False, []
+            moved.append(i)
+    return True, moved
+
+
+def _all_own_few(
+    outcomes: list[ParseOutcome], known: Mapping[str, Record], own: OwnMemo
+) -> bool | None:
+    """:func:`_all_own` from the last check: ``None`` when it does not apply (another map,
+    a post or a record added or removed, too many changed)."""
+    last = own.outcomes
+    if (
+        last is None
+        or own.known is not known
+        or len(outcomes) != len(last)
+        or len(known) != len(own.sources)
+        or list(known) != own.sources
+    ):
+        return None
+    records = list(known.values())
+    changed = list(compress(range(len(records)), map(operator.is_not, records, own.records)))
+    new = list(compress(range(len(outcomes)), map(operator.is_not, outcomes, last)))
+    if len(changed) + len(new) > FEW:
+        return None
+    at = own.at.copy()
+    for i in new:
+        post = last[i].post
+        if post is not None and last[i].excluded is None and at.get(post.source) == i:
+            del at[post.source]
+    for i in new:
+        post = outcomes[i].post
+        if post is not None and outcomes[i].excluded is None and at.setdefault(post.source, i) != i:
+            return None  # a path twice
+    keys = own.keys.copy()
+    for i in changed:
+        old_key, new_key = own.records[i].key, records[i].key
+        keys[old_key] -= 1
+        if not keys[old_key]:
+            del keys[old_key]
+        keys[new_key] = keys.get(new_key, 0) + 1
+    check = set(new) | set(own.moved)
+    check.update(at[own.sources[i]] for i in changed if own.sources[i] in at)
+    ok, moved = _each_own(((i, outcomes[i]) for i in sorted(check)), known)
+    if ok and moved:
+        ok = not any(outcomes[i].post.identity_key in keys for i in moved)  # type: ignore[union-attr]
+    own.looked = len(check)
+    own.clear()
+    if ok:
+        own.outcomes, own.known, own.at, own.moved = list(outcomes), known, at, moved
+        own.records, own.keys = records, keys
+    return ok
 
 
 def _shown(outcomes: list[ParseOutcome], match: Mapping[int, str], holder: str) -> str:

@@ -23,10 +23,13 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
+import operator
 import re
-from collections.abc import Callable, Iterable
+from collections import Counter
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from itertools import compress
 from operator import itemgetter
 from typing import Any
 
@@ -118,11 +121,58 @@ def _mapping(data: dict[str, Any], key: str) -> dict[str, Any]:
     return value
 
 
-#: What :func:`apply_updates` gave each post last time: ``id(post) -> (post, entry, result,
-#: the whole second of its updated)`` (a hit adds that second to the taken ones without
-#: converting a datetime per post).
-#: The post itself is held so its id cannot be reused while it is a key.
-UpdateMemo = dict[int, tuple[Post, dict[str, str], Post, int]]
+#: A post's line in an :class:`UpdateMemo`: (post, entry, result, the whole second of its
+#: updated) — a hit adds that second to the taken ones without converting a datetime per post.
+Made = tuple[Post, dict[str, str], Post, int]
+
+
+class UpdateMemo(dict[int, Made]):
+    """What :func:`apply_updates` gave each post last time: ``id(post) -> Made``. The post
+    itself is held so its id cannot be reused while it is a key.
+
+    A memo filled by a call (its ``remember``) also keeps that call's whole answer
+    (``entries``, the posts and results in order, how many results hold each second), so the
+    next call over mostly the same objects works on the few that differ (:func:`_apply_few`)
+    instead of looking at every post again."""
+
+    entries: dict[str, dict[str, str]] | None = None
+    posts: list[Post] | None = None
+    out: list[Post] | None = None
+    seconds: dict[int, int] | None = None
+    #: posts given a fresh result (not a hit) by the last call: the counter tests read
+    looked = 0
+
+
+def few_changed(
+    old: list[Any], new: list[Any], few: int
+) -> tuple[list[Any], list[Any], list[int] | None] | None:
+    """What ``new`` changed of ``old`` by identity: the objects only ``old`` holds and those
+    only ``new`` holds (in list order), and the changed places when the lists have the same
+    length (an edit: nothing moved); ``None`` when more than ``few`` differ or ``new`` holds
+    an object twice among those. Callers still check the added objects' own keys (a post
+    both kept and added is twice). No Python step per element: C-level passes only."""
+    if len(old) == len(new):
+        at = list(compress(range(len(new)), map(operator.is_not, new, old)))
+        if len(at) > few:
+            return None
+        olds, news = {id(old[i]) for i in at}, {id(new[i]) for i in at}
+        if len(news) != len(at):
+            return None
+        gone = [old[i] for i in at if id(old[i]) not in news]
+        return gone, [new[i] for i in at if id(new[i]) not in olds], at
+    ids_old, ids_new = set(map(id, old)), set(map(id, new))
+    if len(ids_new) != len(new):
+        return None
+    left, came = ids_old - ids_new, ids_new - ids_old
+    if len(left) + len(came) > few:
+        return None
+    gone = list(compress(old, map(left.__contains__, map(id, old)))) if left else []
+    return gone, list(compress(new, map(came.__contains__, map(id, new)))) if came else [], None
+
+
+#: A few changed posts are handled on their own; more than this (or a different state, or
+#: duplicate ids) takes the whole pass, which is just as fast per post by then.
+FEW = 256
 
 
 def apply_updates(
@@ -164,8 +214,17 @@ def apply_updates(
     the rules above would rebuild an equal entry and an equal post (``now`` is not involved).
     Returning the same objects is what lets later steps recognise unchanged posts by identity.
     """
+    if (
+        isinstance(memo, UpdateMemo)
+        and isinstance(remember, UpdateMemo)
+        and memo.entries is not None
+    ):
+        posts = posts if isinstance(posts, list) else list(posts)
+        few = _apply_few(posts, state, now, memo, remember)
+        if few is not None:
+            return few
+        remember.clear()
     previous = state.entries
-    parse = datetime.fromisoformat
     as_written = _as_written(previous)
     out: list[Post] = []
     entries: dict[str, dict[str, str]] = {}
@@ -174,6 +233,7 @@ def apply_updates(
     fresh: list[tuple[datetime, str, int, bool, Post]] = []
     memo_get = (memo or {}).get
     previous_get, out_append, taken_add = previous.get, out.append, taken.add
+    looked = 0
     for post in posts:
         post_id = post.id
         prev = previous_get(post_id)
@@ -185,43 +245,16 @@ def apply_updates(
             if remember is not None:
                 remember[id(post)] = hit
             continue
-        date = post.date
-        changed: datetime
-        tracked = post.change_hash or post.content_hash
-        # A state written before change hashes existed holds content hashes; a match there
-        # means the very same text, so it is honoured once and replaced by the change hash.
-        if prev is not None and (prev["hash"] == tracked or prev["hash"] == post.content_hash):
-            kept = prev["changed"]
-            changed = parse(kept)
-            # A naive time is never compared with an aware one (defensive), and the result is
-            # max(changed, date), which keeps the first of equal times.
-            if changed.tzinfo is None or date > changed:
-                changed = date
-                entries[post_id] = {"hash": tracked, "changed": date.isoformat()}
-            elif (
-                type(prev) is dict
-                and len(prev) == 2
-                and prev["hash"] == tracked
-                and (as_written is None or as_written(kept))
-            ):
-                entries[post_id] = prev  # == {"hash": tracked, "changed": changed.isoformat()}
-            else:
-                entries[post_id] = {"hash": tracked, "changed": changed.isoformat()}
-        else:
-            changed = date if prev is None else now
-            if date > changed:
-                changed = date
-            entries[post_id] = {"hash": tracked, "changed": changed.isoformat()}
-            if not post.updated_explicit:
-                fresh.append((changed, post_id, len(out), changed is now, post))
-        result = post
-        if not post.updated_explicit and post.updated != changed:
-            result = _with_updated(post, changed)
-        if not fresh or fresh[-1][2] != len(out):  # not placed below
-            taken.add(_second(result.updated))
-        out.append(result)
+        looked += 1
+        entry, result, changed, from_now = _one(post, prev, now, as_written)
+        entries[post_id] = entry
+        if from_now is None:
+            taken_add(_second(result.updated))
+        else:  # placed below, in (time, id) order
+            fresh.append((changed, post_id, len(out), from_now, post))
+        out_append(result)
         if remember is not None:
-            remember[id(post)] = (post, entries[post_id], result, _second(result.updated))
+            remember[id(post)] = (post, entry, result, _second(result.updated))
     for changed, post_id, index, from_now, post in sorted(fresh, key=lambda f: f[:3]):
         free = _free_second(changed, post.date, taken, backward=from_now)
         taken.add(_second(free))
@@ -230,7 +263,128 @@ def apply_updates(
             out[index] = post if post.updated == free else _with_updated(post, free)
             if remember is not None:
                 remember[id(post)] = (post, entries[post_id], out[index], _second(free))
+    if isinstance(remember, UpdateMemo):
+        remember.looked = looked
+        remember.entries = remember.posts = remember.out = remember.seconds = None
+        if len(remember) == len(out) == len(entries):  # no post twice, no id twice
+            remember.entries, remember.out = entries, out
+            remember.posts = list(map(_POST_OF, remember.values()))  # in the posts' order
+            remember.seconds = Counter(map(_SECOND_OF, remember.values()))
     return out, entries
+
+
+_POST_OF = itemgetter(0)
+_SECOND_OF = itemgetter(3)
+_RESULT_OF = itemgetter(2)
+
+
+def _apply_few(
+    posts: list[Post],
+    state: BuildState,
+    now: datetime,
+    memo: UpdateMemo,
+    remember: UpdateMemo,
+) -> tuple[list[Post], dict[str, dict[str, str]]] | None:
+    """:func:`apply_updates` over the posts that are not the very objects of the last call,
+    or ``None`` when that is not safe (another state, a post or an id twice) or not worth it.
+
+    Exactly the whole pass's answer: a kept post's line is that call's (its entry is still
+    ``state.entries``'s, the very table that call returned), and the rules for the others only
+    need the seconds every other result holds, which the memo counts. Only the order of the
+    returned ``entries`` may differ (it is written with sorted keys)."""
+    previous = state.entries
+    if previous is not memo.entries or memo.posts is None or memo.out is None:
+        return None
+    diff = few_changed(memo.posts, posts, FEW)
+    if diff is None or memo.seconds is None:
+        return None
+    gone, new, at = diff
+    entries = previous.copy()
+    seconds = Counter(memo.seconds)
+    remember.update(memo)
+    for old in gone:
+        post, entry, _, second = remember.pop(id(old))
+        del entries[post.id]  # the last call had each id once: this is its entry
+        seconds[second] -= 1
+        if not seconds[second]:
+            del seconds[second]
+    if any(post.id in entries for post in new) or len({p.id for p in new}) != len(new):
+        return None  # an id twice: the whole pass decides which entry wins
+    as_written = _ONE_AS_WRITTEN  # per entry: equal to the joined test for these entries
+    fresh: list[tuple[datetime, str, bool, Post, Post]] = []
+    for post in new:
+        entry, result, changed, from_now = _one(post, previous.get(post.id), now, as_written)
+        entries[post.id] = entry
+        if from_now is None:
+            seconds[_second(result.updated)] += 1
+        else:
+            fresh.append((changed, post.id, from_now, post, result))
+        remember[id(post)] = (post, entry, result, _second(result.updated))
+    for changed, post_id, from_now, post, result in sorted(fresh, key=lambda f: f[:2]):
+        free = _free_second(changed, post.date, seconds, backward=from_now)
+        seconds[_second(free)] += 1
+        if free != changed:
+            entry = entries[post_id] = {
+                "hash": entries[post_id]["hash"],
+                "changed": free.isoformat(),
+            }
+            result = post if post.updated == free else _with_updated(post, free)
+            remember[id(post)] = (post, entry, result, _second(free))
+    if at is None:
+        out = list(map(_RESULT_OF, map(remember.__getitem__, map(id, posts))))
+    else:  # the same places: the last answer with those places' results
+        out = memo.out.copy()
+        for i in at:
+            out[i] = remember[id(posts[i])][2]
+    remember.entries, remember.out, remember.seconds = entries, out, seconds
+    remember.posts = list(posts)
+    remember.looked = len(new)
+    return out, entries
+
+
+def _one(
+    post: Post,
+    prev: dict[str, str] | None,
+    now: datetime,
+    as_written: Callable[[str], object] | None,
+) -> tuple[dict[str, str], Post, datetime, bool | None]:
+    """One post that is not a memo hit: its entry, its result, the time it was given, and
+    whether that time is given now (``None``: remembered or explicit, it never moves; else
+    whether it is ``now``, which moves backward to a free second). See :func:`apply_updates`."""
+    date = post.date
+    changed: datetime
+    tracked = post.change_hash or post.content_hash
+    from_now: bool | None = None
+    # A state written before change hashes existed holds content hashes; a match there
+    # means the very same text, so it is honoured once and replaced by the change hash.
+    if prev is not None and (prev["hash"] == tracked or prev["hash"] == post.content_hash):
+        kept = prev["changed"]
+        changed = datetime.fromisoformat(kept)
+        # A naive time is never compared with an aware one (defensive), and the result is
+        # max(changed, date), which keeps the first of equal times.
+        if changed.tzinfo is None or date > changed:
+            changed = date
+            entry = {"hash": tracked, "changed": date.isoformat()}
+        elif (
+            type(prev) is dict
+            and len(prev) == 2
+            and prev["hash"] == tracked
+            and (as_written is None or as_written(kept))
+        ):
+            entry = prev  # == {"hash": tracked, "changed": changed.isoformat()}
+        else:
+            entry = {"hash": tracked, "changed": changed.isoformat()}
+    else:
+        changed = date if prev is None else now
+        if date > changed:
+            changed = date
+        entry = {"hash": tracked, "changed": changed.isoformat()}
+        if not post.updated_explicit:
+            from_now = changed is now
+    result = post
+    if not post.updated_explicit and post.updated != changed:
+        result = _with_updated(post, changed)
+    return entry, result, changed, from_now
 
 
 def _second(when: datetime) -> int:
@@ -238,7 +392,9 @@ def _second(when: datetime) -> int:
     return int(when.timestamp() // 1)
 
 
-def _free_second(when: datetime, date: datetime, taken: set[int], *, backward: bool) -> datetime:
+def _free_second(
+    when: datetime, date: datetime, taken: Collection[int], *, backward: bool
+) -> datetime:
     """``when``, or the nearest time a whole number of seconds away whose second no entry
     holds: backward (not before ``date``) for an edit dated ``now``, else forward."""
     one = timedelta(seconds=1)

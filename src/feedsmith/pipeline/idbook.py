@@ -28,10 +28,10 @@ from pathlib import Path
 from typing import Any
 
 from feedsmith.core.config import Config
-from feedsmith.core.identity import MAP_VERSION, Record, day_of, parse_map
+from feedsmith.core.identity import MAP_VERSION, OwnMemo, Record, day_of, parse_map
 from feedsmith.core.layout import ID_MAP
 from feedsmith.core.model import Post
-from feedsmith.core.state import json_bytes
+from feedsmith.core.state import few_changed, json_bytes
 from feedsmith.publish.s3.client import fetch_object
 from feedsmith.system.statedir import open_private, write_atomic
 
@@ -42,6 +42,8 @@ JOURNAL = "ids.log"
 JOURNAL_MAX = 2000
 #: A build that changed more records than this writes the map whole instead of appending.
 JOURNAL_BATCH = 64
+#: Up to this many posts not the very objects of the last build are looked at on their own.
+FEW = 256
 
 #: One post's record as published: the post it was made of, (id, day, slug), content key.
 _Row = tuple[Post, tuple[str, str, str], str | None]
@@ -58,6 +60,7 @@ class IdBook:
         self.journal = config.state_dir / JOURNAL
         self._known: dict[str, Record] | None = None
         self.memo: dict[int, tuple[Post, Post]] = {}
+        self.own = OwnMemo()  # the last "every post at its own record" check (identity.py)
         self.recovered_from: str | None = None
         #: Times the state copy was written whole / appended to (tests read these: an edit in
         #: the service appends a line, it does not rewrite the map).
@@ -67,6 +70,9 @@ class IdBook:
         # mostly the very same objects build after build, so only changed posts are looked at).
         self._rows: dict[str, _Row] = {}
         self._rows_of: list[Post] | None = None
+        self._whole = False  # each of _rows_of has its own row (no path twice)
+        #: rows made (not carried over) by this book so far: the counter tests read
+        self.rows_made = 0
         self._published: bytes | None = None
         self._pub_dirty = True
         self._changed: set[str] = set()  # paths whose record changed since the last save
@@ -128,6 +134,7 @@ class IdBook:
     def forget(self) -> None:
         """After a failed build: read the file again next time."""
         self._known = None
+        self.own.clear()
         self._saved = False
         self._journal_of = None
         self._journal_lines = 0
@@ -138,14 +145,18 @@ class IdBook:
         """Bring the rows up to ``posts``; note which records changed."""
         if self._rows_of is not None and _same(self._rows_of, posts):
             return
+        if self._update_few(posts):
+            return
         old = self._rows
         rows: dict[str, _Row] = {}
         new_paths = False
+        made = 0
         for post in posts:
             hit = old.get(post.source)
             if hit is not None and hit[0] is post:
                 rows[post.source] = hit
                 continue
+            made += 1
             row: _Row = (post, (post.id, day_of(post.date), post.slug), post.identity_key)
             if hit is None:
                 new_paths = True
@@ -161,6 +172,47 @@ class IdBook:
                 self._changed.update(gone)
         self._rows = rows
         self._rows_of = list(posts)
+        self._whole = len(posts) == len(rows)  # no path twice
+        self.rows_made += made
+
+    def _update_few(self, posts: list[Post]) -> bool:
+        """``_update`` when only a few posts are not the very objects of the last one (the
+        service's edit): those are looked at, the other rows are carried over. ``False``
+        (nothing changed) when that is not safe (a post or path twice) or not worth it."""
+        if not self._whole or self._rows_of is None:
+            return False
+        diff = few_changed(self._rows_of, posts, FEW)
+        if diff is None:
+            return False
+        gone, added, _ = diff
+        old = self._rows
+        rows = old.copy()
+        left = [post.source for post in gone]
+        for source in left:
+            del rows[source]
+        changed: set[str] = set()
+        dirty = False
+        for post in added:
+            if post.source in rows:
+                return False  # a path twice: the whole pass decides which row wins
+            row: _Row = (post, (post.id, day_of(post.date), post.slug), post.identity_key)
+            hit = old.get(post.source)
+            if hit is None or hit[1] != row[1]:
+                dirty = True
+            if hit is None or hit[1:] != row[1:]:
+                changed.add(post.source)
+            rows[post.source] = row
+        if len(rows) != len(posts):
+            return False
+        for source in left:
+            if source not in rows:
+                dirty = True
+                changed.add(source)
+        self._pub_dirty = self._pub_dirty or dirty
+        self._changed.update(changed)
+        self._rows, self._rows_of = rows, list(posts)
+        self.rows_made += len(added)
+        return True
 
     # -- the state copy --------------------------------------------------------------------------
 

@@ -68,7 +68,7 @@ from feedsmith.pipeline.quick import STATE_FILE, build_lock
 from feedsmith.pipeline.report import BuildError, BuildReport, ProgressFn, RenderError
 from feedsmith.pipeline.scheduler import RENDER_POOL_THRESHOLD, BuildPool, LazyFiles
 from feedsmith.pipeline.sources import SourceFile
-from feedsmith.pipeline.statefile import load_state, save_state
+from feedsmith.pipeline.statefile import StateWriter, load_state, save_state
 from feedsmith.pipeline.tracking import OUTPUT_TREE, POSTS_TREE, ChangeTracker
 from feedsmith.publish.changes import Sink, published_changes
 from feedsmith.publish.manifest import ManifestMemo
@@ -134,7 +134,8 @@ class SiteBuilder:
         self.listings_spared = 0
         self._watching_wanted = watch
         self._state: tuple[tuple[int, int], BuildState] | None = None
-        self._updates: UpdateMemo = {}  # see state.apply_updates
+        self._updates = UpdateMemo()  # see state.apply_updates
+        self.state_writer = StateWriter()  # what the last save wrote (statefile.py)
         self._grouping: Grouping | None = None  # see groups.regroup
         self._collected = CollectMemo()  # see collecting.collect
         self._scanned: Scanned | None = None  # this build's outcomes, for the tracker
@@ -191,7 +192,7 @@ class SiteBuilder:
                 mark("scan")
                 stage = "load state"
                 state = self._load_state()
-                updates: UpdateMemo = {}
+                updates = UpdateMemo()
                 posts, entries = apply_updates(
                     scanned.result.posts, state, now, memo=self._updates, remember=updates
                 )
@@ -358,7 +359,7 @@ class SiteBuilder:
             if not self._building:
                 self.pool.close()  # called on its own, not from build(): nothing else will
         present = {key[0] for key in listing.keys}
-        assigned = assign(outcomes, self.ids.known(), present, memo=self.ids.memo)
+        assigned = assign(outcomes, self.ids.known(), present, memo=self.ids.memo, own=self.ids.own)
         collected = collect(assigned.outcomes, now, self._collected)
         result = resolve_links(collected, self.config, self._html_of)
         result = self.media.resolve(result)
@@ -422,7 +423,7 @@ class SiteBuilder:
     def _save_state(self, new_state: BuildState, *, watched: bool) -> None:
         self._state = None
         self.tracker.published = None
-        save_state(self.state_path, new_state)
+        save_state(self.state_path, new_state, self.state_writer)
         self.parse.save_kept()
         self.planner.save_rows()
         self.tracker.published = new_state
@@ -459,8 +460,7 @@ class SiteBuilder:
         self.tracker.lose_track()
 
     def _load_state(self) -> BuildState:
-        """The previous state: the copy kept from this process's last build while
-        ``state.json`` is still the file that build wrote (same size and mtime), else read."""
+        """The last build's state, kept while ``state.json`` is the file it wrote, else read."""
         key = stat_key(self.state_path)
         if self._state is not None and key is not None and key == self._state[0]:
             return self._state[1]
