@@ -39,7 +39,7 @@ lint: $(VENV)/.installed
 test: $(VENV)/.installed
 	$(BIN)/ruff check src tests bench
 	$(BIN)/lint-imports
-	$(BIN)/python -m pytest -n 2 -q
+	$(BIN)/python -m pytest -n 2 --dist worksteal -q
 
 # The layers and no-cycle rules of docs/ARCHITECTURE.md (pyproject.toml [tool.importlinter]).
 contracts: $(VENV)/.installed
