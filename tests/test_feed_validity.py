@@ -640,7 +640,9 @@ _SPECIFIC_SAFE = "-._~!$&'()*+,;=:@/?"
 def tag_uris(draw: st.DrawFn) -> str:
     authority = draw(_authority)
     if draw(st.booleans()):
-        authority = draw(st.text(alphabet=_LDH_END + "._-", min_size=1, max_size=8)) + "@" + authority
+        authority = (
+            draw(st.text(alphabet=_LDH_END + "._-", min_size=1, max_size=8)) + "@" + authority
+        )
     specific = quote(draw(st.text(max_size=30)), safe=_SPECIFIC_SAFE)
     return f"tag:{authority},{draw(_tag_date)}:{specific}"
 
