@@ -9,8 +9,10 @@ not looked at one by one (~5,000 documents at 10,000 posts, for an edit that tou
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 from functools import lru_cache
+from operator import is_
 from typing import NamedTuple
 from urllib.parse import quote
 
@@ -56,6 +58,38 @@ def group_plan(group: FeedGroup, docs: list[Doc], memos: dict[str, GroupMemo]) -
     paths = tuple(rel for memo in mine.values() for rel in memo.paths.values())
     sigs = {key: memo.signature for key, memo in mine.items()}
     return GroupPlan(group, docs, mine, sigs, paths, frozenset(paths))
+
+
+def resplit(known: GroupPlan, group: FeedGroup, page_size: int) -> list[Doc] | None:
+    """``group``'s documents from those of ``known``, when ``group`` is a new object for the
+    same feed with as many posts (an edited post is a new object, so is every group showing
+    it): archive pages are cut by position (:func:`~feedsmith.core.archive.archive_groups`),
+    so each page whose posts are the very objects it held is that very :class:`Doc`, and only
+    the page holding the edit is made again — not ~500 pages of the site feed at 10,000
+    posts. ``None`` when the split may differ (another count, name or slug)."""
+    old = known.group
+    if (
+        len(old.posts) != len(group.posts)
+        or old.name != group.name
+        or old.slug != group.slug
+        or old.paging != group.paging
+    ):
+        return None
+    posts, total = group.posts, len(group.posts)
+    first = known.docs[0]
+    sub = group if first.doc is old else dataclasses.replace(group, paging=first.doc.paging)
+    docs = [Doc(sub, posts[: len(first.shown)], first.sig_key)]
+    for doc in known.docs[1:]:
+        paging = doc.doc.paging
+        assert paging is not None  # an archive page
+        n = paging.page
+        chunk = posts[total - n * page_size : total - (n - 1) * page_size]
+        if all(map(is_, chunk, doc.doc.posts)):
+            docs.append(doc)
+        else:
+            page = dataclasses.replace(group, posts=chunk, paging=paging)
+            docs.append(Doc(page, chunk[: len(doc.shown)], doc.sig_key))
+    return docs
 
 
 def line(post: Post, lines: Lines, previous: Lines) -> str:

@@ -37,7 +37,7 @@ from feedsmith.core.render.entries import PackedEntryCache
 from feedsmith.core.state import BuildState
 from feedsmith.pipeline import docrows
 from feedsmith.pipeline.cache import html_of, hydrate
-from feedsmith.pipeline.docplan import Doc, GroupPlan, group_memo, group_plan, line
+from feedsmith.pipeline.docplan import Doc, GroupPlan, group_memo, group_plan, line, resplit
 from feedsmith.pipeline.docrows import GroupMemo, rows_path
 from feedsmith.pipeline.index import ParseIndex
 from feedsmith.pipeline.listing import intact as file_intact
@@ -230,6 +230,8 @@ class RenderPlanner:
         docs_of: dict[tuple[str, str], GroupPlan] = {}
         page_sigs: dict[tuple[str, int, str], str] = {}
         carried = looked = 0
+        page_size = cfg.feed.archive_page_size
+        same_docs: set[int] = set()  # ids of the Docs resplit took as they were
         for group in groups:
             # The subscription document, then its archive pages (feedsmith.core.archive): each is
             # a document of its own here, with its own signature, kept or rendered alone. A
@@ -254,16 +256,22 @@ class RenderPlanner:
                 docs_of[group.kind, group.key] = known
             elif known is not None and same_group:
                 docs = known.docs
+            elif known is not None and (resplit_docs := resplit(known, group, page_size)):
+                docs = resplit_docs  # its pages that hold the very same posts are as they were
+                same_docs = set(map(id, known.docs))
             else:
                 subscription, pages = archive_groups(group, cfg.feed)
                 docs = [
                     Doc(doc, doc.posts[:max_entries], document_key(doc))
                     for doc in (subscription, *pages)
                 ]
-            for doc, shown, sig_key in () if whole else docs:
+            for one in () if whole else docs:
+                doc, shown, sig_key = one
                 looked += 1
                 memo = previous_groups.get(sig_key)
-                if memo is not None and (same_group or memo.holds(doc, shown)):
+                if memo is not None and (
+                    same_group or id(one) in same_docs or memo.holds(doc, shown)
+                ):
                     held += 1
                 elif rows is not None and (memo := rows.memo(sig_key, doc, shown)) is not None:
                     held += 1
@@ -299,6 +307,7 @@ class RenderPlanner:
                         self._group_renderer(doc, shown, paths, html, keys),
                         partial(self._group_task, doc, shown, paths, keys),
                     )
+            same_docs.clear()
             if not whole:
                 docs_of[group.kind, group.key] = group_plan(group, docs, memos)
             if self.shows is not None:
