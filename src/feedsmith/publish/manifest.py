@@ -53,6 +53,10 @@ class ManifestMemo:
         self.reused = 0
         #: Records the last render compared by identity (all of them without ``changed``).
         self.records_looked = 0
+        #: The owned files the last publish left on disk (``Planned.owned``, held): a listing
+        #: made from them (:class:`~feedsmith.publish.owned.Found`) is trusted by
+        #: :func:`~feedsmith.publish.output.plan_publish` while ``records`` is its state's.
+        self.owned: set[str] | None = None
 
 
 def render_manifest(
