@@ -318,14 +318,13 @@ class RenderPlanner:
                     partial(self._hydrate, memo=html),
                     keep_or_render,
                 )
-            subscription = docs[0].doc
-            memo = memos[document_key(subscription)]
+            subscription, _, sub_key = docs[0]
+            memo = memos[sub_key]
             if self.pages is not None and memo.info.page is not None:
                 # The page shows some of what the subscription document shows (titles and
                 # summaries, not content), its archive links and the feed's post count,
                 # through the template: its signature is all of these, so a post's body
                 # edited leaves the pages of its feeds as they were.
-                sub_key = document_key(subscription)
                 if not memo.page:
                     # A new process has no memo: the state keeps the page key beside the
                     # document's signature it was worked out for (~10 ms a 100 pages).
@@ -340,7 +339,7 @@ class RenderPlanner:
                 page_sig = self._page_sigs.get(page_of) or digest(list(page_of))
                 page_sigs[page_of] = page_sig
                 keep_or_render(
-                    document_key(subscription) + "@page",
+                    sub_key + "@page",
                     page_sig,
                     {"html": memo.info.page},
                     partial(self._render_page, subscription, memo.shown),
