@@ -198,3 +198,18 @@ def test_an_edit_that_unpublishes_a_feed_takes_the_whole_stale_pass(
     assert tree(site.output_dir) == fresh_tree(site, NOW + timedelta(minutes=2))
     on_disk, again = full_render(site.output_dir, config.state_dir)
     assert on_disk == again
+
+
+def test_a_title_edit_lists_the_manifest_exactly_on_the_short_path(site: Any) -> None:
+    """A title edit re-renders feed pages too (the manifest's top-level ``files``): the
+    short listing must still be a full render's bytes."""
+    config = blog(site, count=30)
+    builder = SiteBuilder(config, pool=False)
+    builder.build(NOW)
+    for n, title in enumerate(("A new title", "Another title"), start=1):
+        write_post(site, 29, "Same body.", OLD_MTIME + 1000 + n, title=title)
+        report = builder.build(NOW + timedelta(minutes=n))
+        assert "tags/blue.html" in report.files_written
+        on_disk, again = full_render(site.output_dir, config.state_dir)
+        assert on_disk == again
+    assert builder.manifest_memo.serialised == 3  # all, blue, Tech: the others as they were
