@@ -21,32 +21,23 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from functools import lru_cache, partial
+from functools import partial
 from pathlib import Path
-from typing import Any, NamedTuple
-from urllib.parse import quote
+from typing import Any
 
 from feedsmith.core import documents
 from feedsmith.core.archive import archive_groups
 from feedsmith.core.config import Config
 from feedsmith.core.groups import FeedGroup
-from feedsmith.core.layout import (
-    ASSETS,
-    ID_MAP,
-    OPML,
-    feed_files,
-    feed_page_file,
-    iso_seconds,
-    page_file,
-)
+from feedsmith.core.layout import ASSETS, ID_MAP, OPML
 from feedsmith.core.model import Post
 from feedsmith.core.opml import OpmlMemo, render_opml
 from feedsmith.core.pages import PageRenderer, asset_bytes
-from feedsmith.core.podcast.show import show_for
 from feedsmith.core.render.entries import PackedEntryCache
 from feedsmith.core.state import BuildState
 from feedsmith.pipeline import docrows
 from feedsmith.pipeline.cache import html_of, hydrate
+from feedsmith.pipeline.docplan import Doc, GroupPlan, group_memo, group_plan, line, resplit
 from feedsmith.pipeline.docrows import GroupMemo, rows_path
 from feedsmith.pipeline.index import ParseIndex
 from feedsmith.pipeline.listing import intact as file_intact
@@ -56,23 +47,13 @@ from feedsmith.pipeline.scheduler import LazyFiles
 from feedsmith.pipeline.signatures import (
     digest,
     document_key,
-    json_text,
     opml_signature,
     page_key,
-    post_line,
 )
 from feedsmith.publish.output import FeedInfo
 
 #: Decompressed HTML kept at once while rendering (posts), see ``RenderPlanner._hydrate``.
 HTML_MEMO = 512
-
-
-class _Doc(NamedTuple):
-    """One document of a feed (its subscription document first, then its archive pages)."""
-
-    doc: FeedGroup
-    shown: tuple[Post, ...]
-    sig_key: str
 
 
 @dataclass
@@ -99,8 +80,11 @@ class RenderPlanner:
         self.entries = PackedEntryCache()
         self._lines: dict[int, tuple[Post, str]] = {}  # see render_changed
         self._groups: dict[str, GroupMemo] = {}  # see render_changed
-        #: (kind, key) -> the group and its documents, as split last build (render_changed)
-        self._docs: dict[tuple[str, str], tuple[FeedGroup, list[_Doc]]] = {}
+        #: (kind, key) -> the group, its documents and their memos, as planned last build
+        self._docs: dict[tuple[str, str], GroupPlan] = {}
+        #: The signatures the last ``render_changed`` returned: while the previous state's
+        #: ``groups`` is that very mapping, that plan was published and saved as it was.
+        self._signatures_out: dict[str, str] | None = None
         #: Feed pages' signatures by what they are a digest of, from the last build.
         self._page_sigs: dict[tuple[str, int, str], str] = {}
         #: Documents whose memo held / was worked out again in the last ``render_changed``:
@@ -110,6 +94,10 @@ class RenderPlanner:
         self.memo_missed = 0
         #: Of the held, documents taken from the rows a previous process saved (:mod:`.docrows`).
         self.rows_held = 0
+        #: Groups taken over wholesale from the last build (:class:`GroupPlan`), and the
+        #: documents looked at one by one, by the last ``render_changed``.
+        self.groups_carried = 0
+        self.docs_looked = 0
         #: Rows are read and written by the first planning only (see :mod:`.docrows`).
         self._first = True
         #: Saving the rows the first planning made, done by :meth:`save_rows` once the build
@@ -169,14 +157,28 @@ class RenderPlanner:
 
         # With ``suspects``, a document is intact unless a file is a suspect, unrecorded or
         # recorded without its stats: sets made once, not a call per file (~22,000 per edit).
+        # When the previous state is what the last plan published (the service), every record
+        # has its stats (the publish just stat'ed or wrote each file) and a group that is the
+        # very object it was, with no suspect file, is kept whole: its documents as they were.
         doubtful = None
+        trusted = (
+            previous is not None
+            and suspects is not None
+            and self._signatures_out is not None
+            and previous.groups is self._signatures_out
+        )
         if previous is not None and suspects is not None:
             files_before = previous.files
-            doubtful = suspects | {
-                rel
-                for rel, rec in files_before.items()
-                if "mtime_ns" not in rec or "gz_mtime_ns" not in rec
-            }
+            doubtful = (
+                suspects
+                if trusted
+                else suspects
+                | {
+                    rel
+                    for rel, rec in files_before.items()
+                    if "mtime_ns" not in rec or "gz_mtime_ns" not in rec
+                }
+            )
 
         def all_intact(paths: dict[str, str]) -> bool:
             if doubtful is None:
@@ -225,34 +227,67 @@ class RenderPlanner:
                 files.add(paths, render)
 
         previous_docs = self._docs
-        docs_of: dict[tuple[str, str], tuple[FeedGroup, list[_Doc]]] = {}
+        docs_of: dict[tuple[str, str], GroupPlan] = {}
         page_sigs: dict[tuple[str, int, str], str] = {}
+        carried = looked = 0
+        page_size = cfg.feed.archive_page_size
+        same_docs: set[int] = set()  # ids of the Docs resplit took as they were
         for group in groups:
             # The subscription document, then its archive pages (feedsmith.core.archive): each is
             # a document of its own here, with its own signature, kept or rendered alone. A
             # group that is the very object it was last build (regroup keeps untouched groups)
             # has the very same documents, so their split and memos are taken as they were.
             known = previous_docs.get((group.kind, group.key))
-            same_group = known is not None and known[0] is group
-            if known is not None and same_group:
-                docs = known[1]
+            same_group = known is not None and known.group is group
+            whole = (
+                trusted
+                and known is not None
+                and same_group
+                and known.rels.isdisjoint(doubtful or ())
+            )
+            if known is not None and whole:
+                # Published last build as planned, nothing of it touched since: kept whole.
+                memos.update(known.memos)
+                signatures.update(known.signatures)
+                kept.extend(known.paths)
+                held += len(known.memos)
+                carried += 1
+                docs = known.docs
+                docs_of[group.kind, group.key] = known
+            elif known is not None and same_group:
+                docs = known.docs
+            elif known is not None and (resplit_docs := resplit(known, group, page_size)):
+                docs = resplit_docs  # its pages that hold the very same posts are as they were
+                same_docs = set(map(id, known.docs))
             else:
                 subscription, pages = archive_groups(group, cfg.feed)
                 docs = [
-                    _Doc(doc, doc.posts[:max_entries], document_key(doc))
+                    Doc(doc, doc.posts[:max_entries], document_key(doc))
                     for doc in (subscription, *pages)
                 ]
-            docs_of[group.kind, group.key] = (group, docs)
-            for doc, shown, sig_key in docs:
+            for one in () if whole else docs:
+                doc, shown, sig_key = one
+                looked += 1
                 memo = previous_groups.get(sig_key)
-                if memo is not None and (same_group or memo.holds(doc, shown)):
+                if memo is not None and (
+                    same_group or id(one) in same_docs or memo.holds(doc, shown)
+                ):
                     held += 1
                 elif rows is not None and (memo := rows.memo(sig_key, doc, shown)) is not None:
                     held += 1
                     from_rows += 1
                 else:
                     missed += 1
-                    memo = self._group_memo(doc, shown, lines, previous_lines)
+                    memo = group_memo(
+                        cfg,
+                        self.fingerprint,
+                        doc,
+                        shown,
+                        lines,
+                        previous_lines,
+                        pages=self.pages is not None,
+                        shows=self.shows is not None,
+                    )
                 memos[sig_key] = memo
                 paths = memo.paths
                 signatures[sig_key] = memo.signature
@@ -272,6 +307,9 @@ class RenderPlanner:
                         self._group_renderer(doc, shown, paths, html, keys),
                         partial(self._group_task, doc, shown, paths, keys),
                     )
+            same_docs.clear()
+            if not whole:
+                docs_of[group.kind, group.key] = group_plan(group, docs, memos)
             if self.shows is not None:
                 self.shows.plan(
                     group,
@@ -280,14 +318,13 @@ class RenderPlanner:
                     partial(self._hydrate, memo=html),
                     keep_or_render,
                 )
-            subscription = docs[0].doc
-            memo = memos[document_key(subscription)]
+            subscription, _, sub_key = docs[0]
+            memo = memos[sub_key]
             if self.pages is not None and memo.info.page is not None:
                 # The page shows some of what the subscription document shows (titles and
                 # summaries, not content), its archive links and the feed's post count,
                 # through the template: its signature is all of these, so a post's body
                 # edited leaves the pages of its feeds as they were.
-                sub_key = document_key(subscription)
                 if not memo.page:
                     # A new process has no memo: the state keeps the page key beside the
                     # document's signature it was worked out for (~10 ms a 100 pages).
@@ -302,7 +339,7 @@ class RenderPlanner:
                 page_sig = self._page_sigs.get(page_of) or digest(list(page_of))
                 page_sigs[page_of] = page_sig
                 keep_or_render(
-                    document_key(subscription) + "@page",
+                    sub_key + "@page",
                     page_sig,
                     {"html": memo.info.page},
                     partial(self._render_page, subscription, memo.shown),
@@ -314,6 +351,7 @@ class RenderPlanner:
         self._docs = docs_of
         self._page_sigs = page_sigs
         self.memo_held, self.memo_missed, self.rows_held = held, missed, from_rows
+        self.groups_carried, self.docs_looked = carried, looked
         if (
             rows is not None
             and post_keys is not None
@@ -337,80 +375,10 @@ class RenderPlanner:
             opml = render_opml(groups, cfg, self._outlines)
             files.add({"opml": OPML}, lambda: {"opml": opml})
         self._lines = lines
+        self._signatures_out = signatures
         return Rendered(files, infos, kept, signatures)
 
-    def _group_memo(
-        self,
-        group: FeedGroup,
-        shown: tuple[Post, ...],
-        lines: dict[int, tuple[Post, str]],
-        previous: dict[int, tuple[Post, str]],
-    ) -> GroupMemo:
-        """A group's files, signature and manifest line, worked out from scratch.
-
-        The signature is what the feed's files are a function of: config, the group's identity
-        and its shown posts (only the newest ``max_entries`` are ever rendered), each as its
-        :func:`post_line`."""
-        formats = self.config.feed.formats
-        paths = feed_files(group, formats)
-        identity = [group.kind, group.key, group.name, group.slug, sorted(paths.items())]
-        paging = group.paging
-        if paging is not None:
-            identity.append([paging.page, paging.prev, paging.next])
-        parts = [json_text([self.fingerprint, *identity])]
-        parts.extend(self._line(post, lines, previous) for post in shown)
-        signature = hashlib.sha256("\n".join(parts).encode("utf-8", "surrogatepass")).hexdigest()
-        newest = max((p.updated for p in shown), default=None)
-        info = FeedInfo(
-            kind=group.kind,
-            name=group.name,
-            slug=group.slug,
-            entries=len(shown),
-            updated=iso_seconds(newest) if newest else None,
-            urls={fmt: "/feeds/" + _quote_path(rel) for fmt, rel in paths.items()},
-            files=tuple(paths.values()),
-            # A subscription document's archive pages, oldest first (paging.prev of them).
-            archives=tuple(
-                page_file(group, fmt, n)
-                for n in range(1, (paging.prev if paging and not paging.page else 0) + 1)
-                for fmt in formats
-            ),
-            page=(
-                feed_page_file(group)
-                if self.pages is not None and (paging is None or not paging.page)
-                else None
-            ),
-        )
-        if self.shows is not None and show_for(group, self.config.podcasts) is not None:
-            # A show's RSS is all its episodes, planned by ShowRenders: not this document's.
-            paths = {fmt: rel for fmt, rel in paths.items() if fmt != "rss"}
-        return GroupMemo(
-            group.kind,
-            group.name,
-            group.slug,
-            shown,
-            paths,
-            signature,
-            info,
-            newest,
-            paging,
-            key=group.key,
-        )
-
-    @staticmethod
-    def _line(
-        post: Post, lines: dict[int, tuple[Post, str]], previous: dict[int, tuple[Post, str]]
-    ) -> str:
-        """:func:`post_line`, memoised in ``lines`` for this build and ``previous`` for the
-        last one (keyed by object id; each value holds its post, so an id is never reused while
-        it is a key, and a line is used only for that very object)."""
-        memo = lines.get(id(post))
-        if memo is None:
-            memo = previous.get(id(post))
-            if memo is None or memo[0] is not post:
-                memo = (post, post_line(post))
-            lines[id(post)] = memo
-        return memo[1]
+    _line = staticmethod(line)
 
     def _render_page(self, group: FeedGroup, shown: tuple[Post, ...]) -> dict[str, bytes]:
         assert self.pages is not None
@@ -480,8 +448,3 @@ def plan_id_map(output_dir: Path, data: bytes, rendered: Rendered, state: BuildS
         rendered.kept.append(ID_MAP)
     else:
         rendered.files.add({"ids": ID_MAP}, lambda: {"ids": data})
-
-
-@lru_cache(maxsize=16384)  # feed paths repeat every build; quote() is ~5 µs each
-def _quote_path(rel: str) -> str:
-    return quote(rel, safe="/")

@@ -49,11 +49,11 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Collection, Container, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from itertools import chain, repeat
-from operator import attrgetter, concat
+from itertools import chain
+from operator import attrgetter
 from pathlib import Path
 from typing import Any
 
@@ -70,8 +70,16 @@ from feedsmith.publish.changes import (
     RecordFiles,
     Sink,
 )
+from feedsmith.publish.gzonly import plan_gzip_only as _plan_gzip_only
+from feedsmith.publish.gzonly import read_or_none as _read_or_none
+from feedsmith.publish.gzonly import stat_or_none as _stat
 from feedsmith.publish.manifest import ManifestMemo, render_manifest
-from feedsmith.publish.owned import owned_shape, remove_empty_archive_folders
+from feedsmith.publish.owned import (
+    Found,
+    owned_shape,
+    remove_empty_archive_folders,
+    stale_owned,
+)
 from feedsmith.publish.owned import scan_owned as _scan_owned
 from feedsmith.publish.staging import (
     FileData,
@@ -214,16 +222,31 @@ def plan_publish(
     # ever changed while their build plans them (``_plan_file``, :meth:`Planned.report`), and
     # kept ones are not planned. At 10,000 posts that is ~25,000 dict copies spared per build.
     previous = state.files
+    none_dropped = False
     if len(kept_set) * 2 > len(previous):  # most files kept (an edit): copy all, drop the rest
         new_records: dict[str, dict[str, Any]] = dict(previous)
-        for rel in previous.keys() - kept_set:
-            del new_records[rel]
+        for rel in rendered:
+            new_records.pop(rel, None)
+        # What is left is exactly the kept files when there are as many and all were recorded
+        # (an edit that unpublishes nothing: the usual case, found without a set difference).
+        none_dropped = len(new_records) == len(kept_set) and kept_set.issubset(previous)
+        if not none_dropped:
+            for rel in new_records.keys() - kept_set:
+                del new_records[rel]
         if len(new_records) != len(kept_set):
             missing = kept_set - previous.keys()
             raise KeyError(min(missing))
     else:
         new_records = {rel: previous[rel] for rel in kept_set}
-    published = rendered | kept_set
+    # ``on_disk`` made from the last publish's owned files (or records) that are this state's:
+    # only the paths looked at again can be strays (see owned.Found).
+    memo = manifest_memo
+    source = on_disk.source if isinstance(on_disk, Found) else None
+    fast = none_dropped and (
+        source is previous
+        or (memo is not None and memo.records is previous and source is memo.owned is not None)
+    )
+    published: Container[str] = _Either(rendered, kept_set) if fast else rendered | kept_set
     staged: dict[str, str] = {}  # final rel (sidecars too) -> temp file
     changed_paths: set[str] = set()  # published paths whose bytes are new
     try:
@@ -256,17 +279,10 @@ def plan_publish(
         unlink_all(staged.values())
         raise
 
-    # Stale files: what the last build published, plus owned-looking strays on disk (a file
-    # whose main path, without ``.gz``, is not published). Set operations over the ~25,000
-    # paths of a 10,000-post site, no Python loop over them: an edit publishes a few.
-    twins = set(map(concat, published, repeat(".gz")))
-    strays = on_disk - published - twins
-    stray_mains = {rel[:-3] if rel.endswith(".gz") else rel for rel in strays}
-    stale = sorted((previous.keys() - published) | stray_mains)
-    deletions = tuple(p for rel in stale for p in (rel, rel + ".gz") if p in on_disk)
-    # A plain copy of a path now stored gzip-only (an older feedsmith wrote it): not gone,
-    # just no longer stored.
-    deletions += tuple(sorted(filter(stored_gzip_only, published & on_disk)))
+    # Stale files: what the last build published, plus owned-looking strays on disk.
+    stale, deletions = stale_owned(
+        previous.keys(), published, on_disk, none_dropped=fast, source=source if fast else None
+    )
     gone = {rel: since for rel, since in state.gone.items() if rel not in published}
     for rel in stale:
         gone.setdefault(rel, now_iso)
@@ -300,9 +316,25 @@ def plan_publish(
         media_dir=media_dir,
     )
     removed = sum(1 for rel in stale if not rel.endswith(_NOT_FEEDS))
-    owned = on_disk.difference(deletions)
+    # A Found listing is this publish's own (made for it from the last one): updated in place.
+    owned = on_disk if isinstance(on_disk, Found) else on_disk.difference(deletions)
+    owned.difference_update(deletions)
+    if memo is not None:
+        memo.owned = owned
     owned.update(p for p in staged if owned_shape(p[:-3] if p.endswith(".gz") else p))
     return Planned(changes, new_records, written, len(feed_paths) - written, removed, owned)
+
+
+class _Either:
+    """``in`` either of two sets, without making their union (~25,000 paths)."""
+
+    __slots__ = ("a", "b")
+
+    def __init__(self, a: Container[str], b: Container[str]) -> None:
+        self.a, self.b = a, b
+
+    def __contains__(self, rel: object) -> bool:
+        return rel in self.a or rel in self.b
 
 
 def discard_planned(planned: Planned) -> None:
@@ -418,55 +450,6 @@ def _plan_file(
     return record, writes
 
 
-def _plan_gzip_only(
-    base: str,
-    rel: str,
-    item: FileData,
-    prev: Mapping[str, Any] | None,
-    now_iso: str,
-    on_disk: Collection[str] | None,
-) -> tuple[dict[str, Any], list[tuple[str, bytes | str]]]:
-    """:func:`_plan_file` for a path stored only as ``rel + ".gz"`` (an archive page): the
-    record keeps the *plain* bytes' sha256 and size (what the manifest lists, what ETags and
-    the bucket compare), the twin is judged like any sidecar. ``mtime_ns`` is the twin's too:
-    the stored file is what a later build trusts by its stat."""
-    if isinstance(item, Staged):
-        digest, size, gz_size = item.sha256, item.size, item.gz_size
-        gz_write: bytes | str = item.gz_tmp
-        packed: bytes | None = None
-    else:
-        digest, size = sha256(item), len(item)
-        packed = gzip_bytes(item)
-        gz_size, gz_write = len(packed), packed
-    gz_path = os.path.join(base, rel + ".gz")
-    gz_st = _stat(gz_path) if on_disk is None or rel + ".gz" in on_disk else None
-    same_as_state = prev is not None and prev.get("sha256") == digest
-    if (
-        same_as_state
-        and gz_st is not None
-        and gz_st.st_size == prev.get("gz_bytes")  # type: ignore[union-attr]
-        and gz_st.st_mtime_ns == prev.get("gz_mtime_ns")  # type: ignore[union-attr]
-    ):
-        ok = True
-    elif gz_st is None or gz_st.st_size != gz_size:
-        ok = False
-    else:
-        wanted = packed if packed is not None else _read_or_none(str(gz_write))
-        ok = _read_or_none(gz_path) == wanted
-    if same_as_state:
-        changed = str(prev["changed"])  # type: ignore[index]
-    elif ok and gz_st is not None:
-        changed = iso_seconds(datetime.fromtimestamp(gz_st.st_mtime_ns / 1e9, UTC))
-    else:
-        changed = now_iso
-    record: dict[str, Any] = {"sha256": digest, "bytes": size, "changed": changed}
-    record["gz_bytes"] = gz_size
-    if ok:
-        record["mtime_ns"] = record["gz_mtime_ns"] = gz_st.st_mtime_ns  # type: ignore[union-attr]
-        return record, []
-    return record, [(".gz", gz_write)]
-
-
 def _fsync_all(paths: Sequence[str]) -> None:
     """Flush every temp file before any rename, in one pass after all were written.
 
@@ -480,18 +463,3 @@ def _fsync_all(paths: Sequence[str]) -> None:
                 os.fsync(fd)
             finally:
                 os.close(fd)
-
-
-def _stat(path: str) -> os.stat_result | None:
-    try:
-        return os.stat(path)
-    except (FileNotFoundError, NotADirectoryError):
-        return None
-
-
-def _read_or_none(path: str | Path) -> bytes | None:
-    try:
-        with open(path, "rb") as fh:
-            return fh.read()
-    except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
-        return None
