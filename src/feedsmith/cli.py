@@ -139,12 +139,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     # records of the last build before argparse, logging, YAML or the core are imported: those
     # imports were as much CPU as the answer (:mod:`feedsmith.pipeline.early`). Everything
     # else, and any doubt, takes the full start-up below.
+    # One listing of the posts for the whole command (statpass.hold): the early question, the
+    # full start-up's and the builder's scan took the same ~10,000 stats three times.
+    from feedsmith.pipeline import statpass
     from feedsmith.pipeline.early import early_build
 
-    early = early_build(sys.argv[1:] if argv is None else list(argv))
-    if early is not None:
-        return early
-    return _main(argv)
+    statpass.hold()
+    try:
+        early = early_build(sys.argv[1:] if argv is None else list(argv))
+        if early is not None:
+            return early
+        return _main(argv)
+    finally:
+        statpass.release()
 
 
 def _main(argv: Sequence[str] | None) -> int:
@@ -158,6 +165,10 @@ def _main(argv: Sequence[str] | None) -> int:
 
     parser = _parser()
     args = parser.parse_args(argv)
+    if args.command != "build":  # a service's scans must each list afresh (statpass.hold)
+        from feedsmith.pipeline import statpass
+
+        statpass.release()
     _setup_logging(getattr(args, "verbose", False))
     named = getattr(args, "config", None) or os.environ.get(ENV_VAR)
     config_path = resolve_config_path(getattr(args, "config", None))
