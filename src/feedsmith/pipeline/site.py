@@ -6,12 +6,11 @@
     (:func:`feedsmith.publish.output.plan_publish`, :class:`~feedsmith.publish.output.LocalWriter`)
     → save state → sinks (:mod:`feedsmith.publish.changes`).
 
-The whole pipeline runs against the clock it is given (``now``), never the wall clock, so tests
-and the scheduler decide what "now" is. It is all-or-nothing for readers: everything is staged
-first and the local writer renames files into place only once every one of them was written,
-so an exception anywhere before that leaves the previous output exactly as it was and
-surfaces as :class:`~feedsmith.pipeline.report.BuildError`. Invalid posts are not failures: they
-are skipped and reported (``BuildReport.skipped``/``problems``).
+It runs against the clock it is given (``now``), never the wall clock. It is all-or-nothing
+for readers: everything is staged first and the local writer renames files into place only
+once every one of them was written, so an exception anywhere before that leaves the previous
+output exactly as it was and surfaces as :class:`~feedsmith.pipeline.report.BuildError`.
+Invalid posts are not failures: they are skipped and reported (``BuildReport.problems``).
 
 :class:`SiteBuilder` is a class rather than a function so the long-running service can keep
 things between builds. What it keeps, cheapest check first:
@@ -21,10 +20,9 @@ things between builds. What it keeps, cheapest check first:
    read. Whenever the events may be incomplete the build scans everything, as a new process does.
 2. *Nothing changed* (:mod:`.memo`): the same source keys, no scheduled post due, and our own
    outputs untouched → the previous report is returned and nothing else runs.
-3. *The parse index* (:mod:`.index`): unchanged files are not read or parsed. ``collect``,
-   ``apply_updates`` and ``group_posts`` still run over every outcome (duplicate ids, scheduled
-   posts and group membership are global facts), but unchanged posts come out as the very same
-   objects as last build, so later steps recognise them by identity.
+3. *The parse index* (:mod:`.index`): unchanged files are not read or parsed, and come out as
+   the very same objects as last build, so ``assign``, ``collect``, ``apply_updates`` and
+   ``regroup`` find the few that are not by identity and patch their last answer.
 4. *Group signatures* (:mod:`.plan`, in ``state.json``): a feed whose signature is unchanged
    and whose files on disk are as recorded is not rendered, compressed or written.
 
@@ -137,17 +135,13 @@ class SiteBuilder:
         self._updates = UpdateMemo()  # see state.apply_updates
         self.state_writer = StateWriter()  # what the last save wrote (statefile.py)
         self._grouping: Grouping | None = None  # see groups.regroup
-        self._collected = CollectMemo()  # see collecting.collect
+        self.collect_memo = CollectMemo()  # see collecting.collect
         self._scanned: Scanned | None = None  # this build's outcomes, for the tracker
         self._building = False
         self._staging = False  # pool workers may have staged files in output_dir
         self._gc_after: str | None = None  # see gcpause.collector_paused
 
     # -- what tests and the bench look at -------------------------------------------------------
-
-    @property
-    def collect_memo(self) -> CollectMemo:
-        return self._collected
 
     @property
     def index(self) -> dict[str, object] | None:
@@ -360,7 +354,7 @@ class SiteBuilder:
                 self.pool.close()  # called on its own, not from build(): nothing else will
         present = {key[0] for key in listing.keys}
         assigned = assign(outcomes, self.ids.known(), present, memo=self.ids.memo, own=self.ids.own)
-        collected = collect(assigned.outcomes, now, self._collected)
+        collected = collect(assigned.outcomes, now, self.collect_memo)
         result = resolve_links(collected, self.config, self._html_of)
         result = self.media.resolve(result)
         if warn_held:
