@@ -113,10 +113,11 @@ class GroupMemo:
 def post_key(post: Post, line: str) -> str:
     """A post as the rows remember it: a digest of its line of a signature and its exact
     ``updated`` (the line has whole seconds; a document's newest ``updated`` goes into the
-    OPML's signature as it is) and ``date`` (posts are grouped newest first by it, ties by id:
-    with it, a group's order is a function of its posts' keys, see :meth:`DocRows.check`).
+    OPML's signature as it is) and the microseconds of ``date`` (posts are grouped newest first
+    by it, ties by id; the line has its whole seconds: with both, a group's order is a function
+    of its posts' keys, see :meth:`DocRows.check`; a second ``isoformat`` cost ~3 µs a post).
     128 bits: the file stays ~30 bytes a post."""
-    data = "\x00".join((line, post.updated.isoformat(), post.date.isoformat()))
+    data = f"{line}\x00{post.updated.isoformat()}\x00{post.date.microsecond}"
     data = data.encode("utf-8", "surrogatepass")
     return hashlib.blake2b(data, digest_size=16).hexdigest()
 
