@@ -106,10 +106,14 @@ class Entry:
         with their HTML in hand pay nothing. A bad blob gets the post's HTML parsed again and
         makes the entry untrusted, so the next build parses the file and the next save stores it.
         """
-        state = self.__dict__
-        if name != "html_z" or "_blob" not in state:
+        if name != "html_z" or "_blob" not in self.__dict__:
             raise AttributeError(name)
-        data, sound = lazyblob.fetch(state["_blob"])
+        return self._take("read")
+
+    def _take(self, purpose: str) -> bytes | None:
+        """Read the blob (counted as ``purpose``, see :data:`lazyblob.counts`) into ``html_z``."""
+        state = self.__dict__
+        data, sound = lazyblob.fetch(state["_blob"], purpose)
         if not sound:
             state["size"], state["sha256"] = -1, ""
         state["html_z"] = data
@@ -443,7 +447,7 @@ def _pack_chunk(packer: msgpack.Packer, members: list[tuple[str, Entry]]) -> byt
         if type(entry) is not Entry or type(entry.outcome) is not ParseOutcome:
             raise TypeError(f"cannot store {type(entry).__name__} for {rel!r}")
         if "_blob" in entry.__dict__:
-            entry.html_z  # noqa: B018 -- read it now (see Entry.__getattr__)
+            entry._take("copied")
         entry_state = vars(entry).copy()
         html_z = entry_state["html_z"]
         if html_z is not None:

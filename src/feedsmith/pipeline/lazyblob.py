@@ -63,14 +63,15 @@ class Region:
 Blob = tuple[Region, Any, str]
 
 
-#: How many blobs were read from cache files, and how many of those failed their check: what a
-#: one-post edit decodes is counted, not timed (tests).
-counts = {"read": 0, "bad": 0}
+#: Blobs read from cache files: for the build (``read``), by a save packing a chunk anew
+#: (``copied``), and how many of those failed their check (``bad``): what a one-post edit
+#: reads is counted, not timed (tests).
+counts = {"read": 0, "copied": 0, "bad": 0}
 
 
-def raw(blob: Blob) -> bytes | None:
+def raw(blob: Blob, purpose: str = "read") -> bytes | None:
     """The blob's bytes, or ``None`` when they are not what was written."""
-    counts["read"] += 1
+    counts[purpose] += 1
     region, where, _ = blob
     try:
         offset, length, crc = where
@@ -84,9 +85,9 @@ def raw(blob: Blob) -> bytes | None:
     return data
 
 
-def fetch(blob: Blob) -> tuple[bytes | None, bool]:
+def fetch(blob: Blob, purpose: str = "read") -> tuple[bytes | None, bool]:
     """The blob's bytes and whether they are sound; a bad blob's post is parsed again."""
-    data = raw(blob)
+    data = raw(blob, purpose)
     if data is not None:
         return data, True
     counts["bad"] += 1
