@@ -15,8 +15,9 @@ of it depends on the clock or on other posts, so its result can be kept per file
 The index lives in memory in the long-running service (one :class:`~feedsmith.pipeline.SiteBuilder`)
 and is persisted to ``state_dir/parse-cache.msgpack`` for the next process. Format: msgpack (see
 :mod:`feedsmith.pipeline.records`; never pickle, whose loading runs code a planted file names), a
-header ``[MAGIC, FORMAT_VERSION, fingerprint, layout, chunks]`` followed by ``chunks`` arrays of
-rows (see :func:`_write_rows`). ``fingerprint`` is :meth:`Config.fingerprint` (settings that affect
+header ``[MAGIC, FORMAT_VERSION, fingerprint, layout, chunks]`` followed by ``chunks`` chunks,
+each its rows then its posts' compressed HTML, read only when asked for (see :func:`_write_rows`
+and :mod:`feedsmith.pipeline.lazyblob`). ``fingerprint`` is :meth:`Config.fingerprint` (settings that affect
 parsing plus the feedsmith version), so a config change or an upgrade invalidates it. Anything
 unexpected while loading — missing, truncated, garbage, another version, another fingerprint,
 another ``layout`` — means "no cache": it can cost a cold parse, never a wrong feed. A
@@ -44,11 +45,9 @@ import gc
 import hashlib
 import logging
 import os
-import struct
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -57,6 +56,7 @@ from zlib_ng import zlib_ng
 
 from feedsmith.core.model import Author, ParseOutcome, Post
 from feedsmith.pipeline import lazyblob, records
+from feedsmith.pipeline.cacherows import DATES, FRAME, compact_date, read_rows
 from feedsmith.pipeline.lazyblob import BlobFile, Recover, Region
 from feedsmith.system.statedir import remove_legacy, write_private
 
@@ -246,7 +246,9 @@ def load_index(
             regions: list[Region | None] = []
             stat = os.fstat(fh.fileno())
             source = BlobFile(fh, recover)
-            entries = _read_rows(fh, reader.tell(), stat.st_size, count, source, spans, regions)
+            entries = read_rows(
+                Entry, _ENTRY_KEYS, fh, reader.tell(), stat.st_size, count, source, spans, regions
+            )
             keep = any(region is not None for region in regions)
             if chunks is not None:
                 chunks.file, chunks.spans, chunks.regions = _file_key(stat), spans, regions
@@ -328,8 +330,6 @@ def save_index(
 #: row's maps are checked against them): rows are only read with the fields they were written with.
 _ENTRY_FIELDS = tuple(f.name for f in dataclasses.fields(Entry))
 _ENTRY_KEYS = frozenset(_ENTRY_FIELDS)
-_OUTCOME_KEYS = frozenset(f.name for f in dataclasses.fields(ParseOutcome))
-_POST_KEYS = frozenset(records.POST_FIELDS)
 _LAYOUT = [
     [f.name for f in dataclasses.fields(Entry)],
     [f.name for f in dataclasses.fields(ParseOutcome)],
@@ -337,10 +337,6 @@ _LAYOUT = [
 ]
 #: Entries per separately packed chunk: the writer and the reader never hold the whole file.
 CHUNK = 1000
-#: A chunk on disk: this frame (the lengths of its rows and of its blob region), the rows (one
-#: msgpack array), then the region: the chunk's ``html_z`` blobs back to back, raw. A row's
-#: ``html_z`` is ``[offset in the region, length, crc32]``, so loading never reads the region.
-_FRAME = struct.Struct("<II")
 #: The header is read from this many first bytes (it is well under 1 KB).
 _HEAD_MAX = 65536
 
@@ -433,7 +429,7 @@ def _same_members(was: list[tuple[str, Entry]], now: list[tuple[str, Entry]]) ->
 
 def _pack_chunk(packer: msgpack.Packer, members: list[tuple[str, Entry]]) -> bytes:
     """One chunk, ``[authors, zones, rows]``, packed: authors and zones are the chunk's own;
-    framed and followed by its blobs (see :data:`_FRAME`). An entry whose HTML is still in the
+    framed and followed by its blobs (see :data:`FRAME`). An entry whose HTML is still in the
     file it was loaded from is read from there (and kept in hand)."""
     problem_row = records.problem_row
     blobs = bytearray()
@@ -479,132 +475,8 @@ def _pack_chunk(packer: msgpack.Packer, members: list[tuple[str, Entry]]) -> byt
             post_state["authors"] = refs
             post_state["picture"] = records.picture_row(post_state["picture"])
             post_state["enclosures"] = records.enclosure_rows(post_state["enclosures"])
-            for name in _DATES:
-                post_state[name] = _compact_date(post_state[name], zones, zone_at)
+            for name in DATES:
+                post_state[name] = compact_date(post_state[name], zones, zone_at)
         rows.append([rel, entry_state, outcome_state, post_state])
     light: bytes = packer.pack([authors, zones, rows])
-    return _FRAME.pack(len(light), len(blobs)) + light + blobs
-
-
-#: The post's datetimes, stored as ``[seconds since the epoch, zone index]`` when that gives
-#: them back exactly (whole seconds, and a local time that exists): one C call each on load,
-#: where the general form (an extension type, see :mod:`feedsmith.pipeline.records`) costs a Python
-#: call.
-_DATES = ("date", "updated")
-_from_timestamp = datetime.fromtimestamp
-
-
-def _compact_date(value: Any, zones: list[str], zone_at: dict[tuple[type, Any], int]) -> Any:
-    if type(value) is not datetime or value.microsecond or value.tzinfo is None:
-        return value
-    tz = value.tzinfo
-    key = (type(tz), tz)
-    at = zone_at.get(key)
-    if at is None:
-        try:
-            spec = records.tz_spec(tz)
-        except TypeError:
-            return value  # the general form raises for it, naming the zone
-        at = zone_at[key] = len(zones)
-        zones.append(spec)
-    seconds = int(value.timestamp())
-    back = _from_timestamp(seconds, tz)
-    if back.replace(tzinfo=None) != value.replace(tzinfo=None) or back.fold != value.fold:
-        return value  # e.g. a wall time the clocks skipped: kept as written
-    return [seconds, at]
-
-
-def _read_rows(
-    fh: BinaryIO,
-    pos: int,
-    size: int,
-    chunks: int,
-    source: BlobFile,
-    spans: list[tuple[int, int, list[tuple[str, Entry]]]],
-    regions: list[Region | None],
-) -> dict[str, Entry]:
-    """The index back from the chunks from ``pos`` on (the file being ``size`` bytes); raises on
-    anything that does not fit. Each chunk's rows are read; its blobs are not (a loaded entry
-    holds where its blob lies instead, see :meth:`Entry.__getattr__`), but a region reaching
-    past the end of the file (a torn file) is found here.
-
-    Objects are rebuilt the way pickle restored a dataclass: ``__new__`` plus the instance
-    ``__dict__`` (the map msgpack made), without running ``__init__`` (so the frozen
-    ``Post.__setattr__`` is bypassed, on fresh objects only). Names repeated across posts are
-    held once (:class:`feedsmith.pipeline.records.Texts`), authors once per chunk.
-    """
-    new = object.__new__
-    set_attr = object.__setattr__
-    build = records.Reader()
-    text = build.texts.__getitem__
-    make_problem, make_author = build.problem, build.author
-    entry_keys, outcome_keys, post_keys = _ENTRY_KEYS, _OUTCOME_KEYS, _POST_KEYS
-    entries: dict[str, Entry] = {}
-    from_timestamp = _from_timestamp
-    frame_size = _FRAME.size
-    unframe = _FRAME.unpack
-    unpackb = records.unpackb
-    for _ in range(chunks):
-        fh.seek(pos)
-        frame = fh.read(frame_size)
-        if len(frame) != frame_size:
-            raise ValueError("the file ends within a chunk")
-        light_len, blob_len = unframe(frame)
-        base = pos + frame_size + light_len
-        end = base + blob_len
-        if end > size:
-            raise ValueError("the file ends within a chunk")
-        light = fh.read(light_len)
-        if len(light) != light_len:
-            raise ValueError("the file ends within a chunk")
-        author_rows, zone_specs, rows = unpackb(light)
-        del light
-        region = Region(source, pos, base, blob_len) if blob_len else None
-        members: list[tuple[str, Entry]] = []
-        spans.append((pos, end - pos, members))
-        regions.append(region)
-        pos = end
-        pick_author = list(map(make_author, author_rows)).__getitem__
-        zones = list(map(records.tz_from, zone_specs))
-        for rel, entry_state, outcome_state, post_state in rows:
-            post: Post | None = None
-            if post_state is not None:
-                if post_state.keys() != post_keys:
-                    raise ValueError(f"bad post fields for {rel!r}")
-                try:
-                    post_state["categories"] = tuple(map(text, post_state["categories"]))
-                    post_state["tags"] = tuple(map(text, post_state["tags"]))
-                except TypeError:  # an unhashable name (never made by the parser): as it is
-                    post_state["categories"] = tuple(post_state["categories"])
-                    post_state["tags"] = tuple(post_state["tags"])
-                post_state["authors"] = tuple(map(pick_author, post_state["authors"]))
-                post_state["picture"] = records.picture_from(post_state["picture"])
-                post_state["enclosures"] = records.enclosures_from(post_state["enclosures"])
-                date = post_state["date"]
-                if type(date) is list:
-                    post_state["date"] = from_timestamp(date[0], zones[date[1]])
-                date = post_state["updated"]
-                if type(date) is list:
-                    post_state["updated"] = from_timestamp(date[0], zones[date[1]])
-                post = new(Post)
-                set_attr(post, "__dict__", post_state)
-            if outcome_state.keys() != outcome_keys or entry_state.keys() != entry_keys:
-                raise ValueError(f"bad entry fields for {rel!r}")
-            outcome_state["post"] = post
-            outcome_state["problems"] = list(map(make_problem, outcome_state["problems"]))
-            outcome = new(ParseOutcome)
-            set_attr(outcome, "__dict__", outcome_state)
-            entry_state["outcome"] = outcome
-            where = entry_state["html_z"]
-            if where is not None:
-                if region is None:
-                    raise ValueError(f"no stored HTML for {rel!r}")
-                del entry_state["html_z"]
-                entry_state["_blob"] = (region, where, rel)
-            entry = new(Entry)
-            set_attr(entry, "__dict__", entry_state)
-            entries[rel] = entry
-            members.append((rel, entry))
-    if pos != size:
-        raise ValueError("unexpected data after the last chunk")
-    return entries
+    return FRAME.pack(len(light), len(blobs)) + light + blobs
