@@ -17,10 +17,10 @@ and is persisted to ``state_dir/parse-cache.msgpack`` for the next process. Form
 :mod:`feedsmith.pipeline.records`; never pickle, whose loading runs code a planted file names), a
 header ``[MAGIC, FORMAT_VERSION, fingerprint, layout, chunks]`` followed by ``chunks`` chunks,
 each its rows then its posts' compressed HTML, read only when asked for (see :func:`_write_rows`
-and :mod:`feedsmith.pipeline.lazyblob`). ``fingerprint`` is :meth:`Config.fingerprint` (settings that affect
-parsing plus the feedsmith version), so a config change or an upgrade invalidates it. Anything
-unexpected while loading — missing, truncated, garbage, another version, another fingerprint,
-another ``layout`` — means "no cache": it can cost a cold parse, never a wrong feed. A
+and :mod:`feedsmith.pipeline.lazyblob`). ``fingerprint`` is :meth:`Config.fingerprint` (settings
+that affect parsing plus the feedsmith version), so a config change or an upgrade invalidates it.
+Anything unexpected while loading — missing, truncated, garbage, another version, another
+fingerprint, another ``layout`` — means "no cache": it can cost a cold parse, never a wrong feed. A
 ``parse-cache.pickle`` left by an older feedsmith is never opened: it is removed, with one log
 line.
 
