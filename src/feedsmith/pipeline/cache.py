@@ -15,11 +15,12 @@ of it depends on the clock or on other posts, so its result can be kept per file
 The index lives in memory in the long-running service (one :class:`~feedsmith.pipeline.SiteBuilder`)
 and is persisted to ``state_dir/parse-cache.msgpack`` for the next process. Format: msgpack (see
 :mod:`feedsmith.pipeline.records`; never pickle, whose loading runs code a planted file names), a
-header ``[MAGIC, FORMAT_VERSION, fingerprint, layout, chunks]`` followed by ``chunks`` arrays of
-rows (see :func:`_write_rows`). ``fingerprint`` is :meth:`Config.fingerprint` (settings that affect
-parsing plus the feedsmith version), so a config change or an upgrade invalidates it. Anything
-unexpected while loading — missing, truncated, garbage, another version, another fingerprint,
-another ``layout`` — means "no cache": it can cost a cold parse, never a wrong feed. A
+header ``[MAGIC, FORMAT_VERSION, fingerprint, layout, chunks]`` followed by ``chunks`` chunks,
+each its rows then its posts' compressed HTML, read only when asked for (see :func:`_write_rows`
+and :mod:`feedsmith.pipeline.lazyblob`). ``fingerprint`` is :meth:`Config.fingerprint` (settings
+that affect parsing plus the feedsmith version), so a config change or an upgrade invalidates it.
+Anything unexpected while loading — missing, truncated, garbage, another version, another
+fingerprint, another ``layout`` — means "no cache": it can cost a cold parse, never a wrong feed. A
 ``parse-cache.pickle`` left by an older feedsmith is never opened: it is removed, with one log
 line.
 
@@ -47,7 +48,6 @@ import os
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -55,7 +55,9 @@ import msgpack
 from zlib_ng import zlib_ng
 
 from feedsmith.core.model import Author, ParseOutcome, Post
-from feedsmith.pipeline import records
+from feedsmith.pipeline import lazyblob, records
+from feedsmith.pipeline.cacherows import DATES, FRAME, compact_date, read_rows
+from feedsmith.pipeline.lazyblob import BlobFile, Recover, Region
 from feedsmith.system.statedir import remove_legacy, write_private
 
 log = logging.getLogger("feedsmith.cache")
@@ -64,7 +66,7 @@ CACHE_FILE = "parse-cache.msgpack"
 #: The pickle of older versions: never loaded (see the module docstring).
 LEGACY_CACHE_FILE = "parse-cache.pickle"
 MAGIC = "feedsmith-parse-cache"
-FORMAT_VERSION = 4
+FORMAT_VERSION = 5
 #: Level for stored HTML, written by zlib-ng: a zlib stream like the stdlib's (read back with
 #: ``zlib.decompress``, so caches written by either read the same), and at level 1 ~4x faster to
 #: write than stdlib zlib level 1 (~0.1 ms of a cold parse's ~1.2 ms per post) for ~20 % more bytes.
@@ -96,6 +98,40 @@ class Entry:
     html_z: bytes | None = None
     read_ns: int = 0
 
+    def __getattr__(self, name: str) -> Any:
+        """``html_z`` of an entry loaded from the file: read (and checked) on first use.
+
+        Such an entry's ``__dict__`` holds ``_blob`` (a :class:`~feedsmith.pipeline.lazyblob.Blob`)
+        instead of ``html_z``; Python calls this only for a name the instance lacks, so entries
+        with their HTML in hand pay nothing. A bad blob gets the post's HTML parsed again and
+        makes the entry untrusted, so the next build parses the file and the next save stores it.
+        """
+        if name != "html_z" or "_blob" not in self.__dict__:
+            raise AttributeError(name)
+        return self._take("read")
+
+    def _take(self, purpose: str) -> bytes | None:
+        """Read the blob (counted as ``purpose``, see :data:`lazyblob.counts`) into ``html_z``."""
+        state = self.__dict__
+        data, sound = lazyblob.fetch(state["_blob"], purpose)
+        if not sound:
+            state["size"], state["sha256"] = -1, ""
+        state["html_z"] = data
+        # Back in field order: a save packs the ``__dict__`` as it is, and must write the bytes
+        # a save of the same entry made by parsing writes.
+        ordered = {name: state[name] for name in _ENTRY_FIELDS}
+        state.clear()
+        state.update(ordered)
+        return data
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickled (a pool task) with its HTML in hand, never with an open file."""
+        state = dict(vars(self))
+        if "_blob" in state:
+            del state["_blob"]
+            state["html_z"] = self.html_z
+        return state
+
     @property
     def racy(self) -> bool:
         return self.mtime_ns >= self.read_ns - RACY_NS
@@ -103,6 +139,26 @@ class Entry:
     def trusted(self, size: int, mtime_ns: int) -> bool:
         """The file still holds what was parsed, judged by its stat alone."""
         return self.size == size and self.mtime_ns == mtime_ns and not self.racy
+
+
+# The class default would hide a loaded entry's missing ``html_z`` from ``__getattr__``; the
+# dataclass ``__init__`` keeps its own copy of the default.
+del Entry.html_z
+
+
+def lazy(entry: Entry) -> bool:
+    """``entry``'s HTML is still in the cache file (not read yet)."""
+    return "_blob" in entry.__dict__
+
+
+def rekeyed(entry: Entry, size: int, mtime_ns: int, read_ns: int) -> Entry:
+    """``entry`` for the same bytes under a new stat key, its HTML left wherever it is (a
+    ``dataclasses.replace`` would read the blob of every touched file)."""
+    fresh: Entry = object.__new__(Entry)
+    state = dict(vars(entry))
+    state["size"], state["mtime_ns"], state["read_ns"] = size, mtime_ns, read_ns
+    object.__setattr__(fresh, "__dict__", state)
+    return fresh
 
 
 def content_sha256(data: bytes) -> str:
@@ -148,17 +204,25 @@ class Chunks:
     file: tuple[int, int, int] | None = None
     #: ``(offset, length, [(rel, entry), ...])`` per chunk, in the file's order.
     spans: list[tuple[int, int, list[tuple[str, Entry]]]] = dataclasses.field(default_factory=list)
+    #: Per chunk, the region its entries' unread blobs lie in (``None``: none can be unread).
+    regions: list[Region | None] = dataclasses.field(default_factory=list)
 
 
 def _file_key(st: os.stat_result) -> tuple[int, int, int]:
     return (st.st_ino, st.st_size, st.st_mtime_ns)
 
 
-def load_index(path: Path, fingerprint: str, chunks: Chunks | None = None) -> dict[str, Entry]:
+def load_index(
+    path: Path, fingerprint: str, chunks: Chunks | None = None, recover: Recover | None = None
+) -> dict[str, Entry]:
     """The persisted index, or ``{}`` when there is none usable (never raises). ``chunks``
-    (if given) is set to what the file holds where, for :func:`save_index`."""
+    (if given) is set to what the file holds where, for :func:`save_index`.
+
+    The entries' HTML stays in the file, which stays open, until asked for (see
+    :mod:`feedsmith.pipeline.lazyblob`); ``recover(rel)`` gives a post's compressed HTML anew
+    when its stored blob proves bad then."""
     if chunks is not None:
-        chunks.file, chunks.spans = None, []
+        chunks.file, chunks.spans, chunks.regions = None, [], []
     remove_legacy(path.with_name(LEGACY_CACHE_FILE), "the parse cache is rebuilt")
     try:
         fh = path.open("rb")
@@ -167,9 +231,11 @@ def load_index(path: Path, fingerprint: str, chunks: Chunks | None = None) -> di
     except OSError as exc:
         log.warning("cannot read parse cache %s (%s): parsing everything", path, exc)
         return {}
+    keep = False
     try:
-        with fh, _gc_paused():
-            reader = records.unpacker(fh)
+        with _gc_paused(freeze=True):
+            reader = records.unpacker()
+            reader.feed(fh.read(_HEAD_MAX))
             magic, version, stored_fp, layout, count = reader.unpack()
             if magic != MAGIC:
                 raise ValueError(f"not a parse cache: {magic!r}")
@@ -177,13 +243,22 @@ def load_index(path: Path, fingerprint: str, chunks: Chunks | None = None) -> di
                 log.info("parse cache is for another config or version: parsing everything")
                 return {}
             spans: list[tuple[int, int, list[tuple[str, Entry]]]] = []
-            entries = _read_rows(reader, count, spans)
+            regions: list[Region | None] = []
+            stat = os.fstat(fh.fileno())
+            source = BlobFile(fh, recover)
+            entries = read_rows(
+                Entry, _ENTRY_KEYS, fh, reader.tell(), stat.st_size, count, source, spans, regions
+            )
+            keep = any(region is not None for region in regions)
             if chunks is not None:
-                chunks.file, chunks.spans = _file_key(os.fstat(fh.fileno())), spans
+                chunks.file, chunks.spans, chunks.regions = _file_key(stat), spans, regions
             return entries
     except Exception as exc:  # corrupt in any way at all: cost time, never correctness
         log.warning("ignoring corrupt parse cache %s (%s): parsing everything", path, exc)
         return {}
+    finally:
+        if not keep:
+            fh.close()
 
 
 def save_index(
@@ -212,29 +287,49 @@ def save_index(
     if chunks is not None:
         chunks.file, spans = None, (chunks.spans if old is not None else [])
         chunks.spans = []
+    regions = chunks.regions if chunks is not None and old is not None else []
+    if chunks is not None:
+        chunks.regions = []
     new_spans: list[tuple[int, int, list[tuple[str, Entry]]]] = []
+    moves: list[tuple[Region, int]] = []
+    kept: list[int] = []  # a read handle on the new file, for the blobs moved into it
+
+    def write(fh: BinaryIO) -> None:
+        _write_rows(fh, fingerprint, entries, old, spans, new_spans, regions, moves)
+        if moves:
+            fh.flush()
+            kept.append(os.dup(fh.fileno()))
+
     try:
         with _gc_paused():
-            write_private(
-                path,
-                lambda fh: _write_rows(fh, fingerprint, entries, old, spans, new_spans),
-                fsync=False,
-            )
+            write_private(path, write, fsync=False)
+    except BaseException:
+        for fd in kept:
+            os.close(fd)
+        raise
     finally:
         if old is not None:
             old.close()
+    new_regions: list[Region | None] = [None] * len(new_spans)
+    if kept:
+        target = BlobFile(os.fdopen(kept[0], "rb"), moves[0][0].file.recover)
+        where = {start: k for k, (start, _, _) in enumerate(new_spans)}
+        for region, start in moves:
+            region.file, region.base = target, start + (region.base - region.chunk)
+            region.chunk = start
+            new_regions[where[start]] = region
     if chunks is not None:
         with contextlib.suppress(OSError):
             chunks.file, chunks.spans = _file_key(path.stat()), new_spans
+            chunks.regions = new_regions
 
 
 # -- the on-disk form ----------------------------------------------------------------------------
 
 #: The fields of every dataclass in a row. Stored in the file and compared on load (and every
 #: row's maps are checked against them): rows are only read with the fields they were written with.
-_ENTRY_KEYS = frozenset(f.name for f in dataclasses.fields(Entry))
-_OUTCOME_KEYS = frozenset(f.name for f in dataclasses.fields(ParseOutcome))
-_POST_KEYS = frozenset(records.POST_FIELDS)
+_ENTRY_FIELDS = tuple(f.name for f in dataclasses.fields(Entry))
+_ENTRY_KEYS = frozenset(_ENTRY_FIELDS)
 _LAYOUT = [
     [f.name for f in dataclasses.fields(Entry)],
     [f.name for f in dataclasses.fields(ParseOutcome)],
@@ -242,6 +337,8 @@ _LAYOUT = [
 ]
 #: Entries per separately packed chunk: the writer and the reader never hold the whole file.
 CHUNK = 1000
+#: The header is read from this many first bytes (it is well under 1 KB).
+_HEAD_MAX = 65536
 
 #: ``[rel, Entry map, ParseOutcome map, Post map or None]``: each map a copy of the instance
 #: ``__dict__`` (``outcome`` and ``post`` are ``None`` there: the objects are put back on load),
@@ -251,17 +348,23 @@ Row = list[Any]
 
 
 @contextlib.contextmanager
-def _gc_paused() -> Iterator[None]:
+def _gc_paused(*, freeze: bool = False) -> Iterator[None]:
     """Hold off the cyclic garbage collector while a whole index is built or flattened.
 
     Those objects form no cycles and all stay alive, yet allocating ~300,000 of them set off
     full collections over a growing heap again and again: ~40 % of loading the index. The
     collector runs again afterwards (unless it was already off before).
+
+    ``freeze``: after a load, move what was built out of the collector's sight (``gc.freeze``,
+    as the service does after each build): else the first allocation after it walks all
+    ~300,000 young objects (~0.1 s of a fresh process's edit), and later full collections again.
     """
     enabled = gc.isenabled()
     gc.disable()
     try:
         yield
+        if freeze:
+            gc.freeze()
     finally:
         if enabled:
             gc.enable()
@@ -274,6 +377,8 @@ def _write_rows(
     old: BinaryIO | None = None,
     spans: list[tuple[int, int, list[tuple[str, Entry]]]] | None = None,
     new_spans: list[tuple[int, int, list[tuple[str, Entry]]]] | None = None,
+    regions: list[Region | None] | None = None,
+    moves: list[tuple[Region, int]] | None = None,
 ) -> None:
     """The header, then chunks of up to :data:`CHUNK` rows each (see :data:`Row`), in the
     index's order, streamed into the file: neither side holds a copy of the whole file (~25 MB
@@ -283,22 +388,32 @@ def _write_rows(
     interned), which becomes the object's ``__dict__`` as it is: no Python code per field.
 
     A chunk whose members are those of ``spans``' chunk at the same place (the same paths,
-    the very same entry objects, in order) is copied from ``old`` instead. ``new_spans`` gets
-    where every chunk went."""
+    the very same entry objects, in order) is copied from ``old`` instead, unless one of its
+    blobs proved bad (its region in ``regions`` is dirty). ``new_spans`` gets where every chunk
+    went, ``moves`` the regions of the copied chunks with where they start now."""
     packer = records.packer()
     items = list(entries.items())
     chunks = -(-len(items) // CHUNK)  # rounded up
     fh.write(packer.pack([MAGIC, FORMAT_VERSION, fingerprint, _LAYOUT, chunks]))
     spans = spans or []
+    regions = regions or []
     for k in range(chunks):
         members = items[k * CHUNK : (k + 1) * CHUNK]
         start = fh.tell()
         span = spans[k] if k < len(spans) else None
-        if old is not None and span is not None and _same_members(span[2], members):
+        region = regions[k] if k < len(regions) else None
+        if (
+            old is not None
+            and span is not None
+            and (region is None or not region.dirty)
+            and _same_members(span[2], members)
+        ):
             old.seek(span[0])
             data = old.read(span[1])
             if len(data) != span[1]:
                 raise ValueError("the parse cache file is shorter than when it was read")
+            if region is not None and moves is not None:
+                moves.append((region, start))
         else:
             data = _pack_chunk(packer, members)
         fh.write(data)
@@ -313,8 +428,12 @@ def _same_members(was: list[tuple[str, Entry]], now: list[tuple[str, Entry]]) ->
 
 
 def _pack_chunk(packer: msgpack.Packer, members: list[tuple[str, Entry]]) -> bytes:
-    """One chunk, ``[authors, zones, rows]``, packed: authors and zones are the chunk's own."""
+    """One chunk, ``[authors, zones, rows]``, packed: authors and zones are the chunk's own;
+    framed and followed by its blobs (see :data:`FRAME`). An entry whose HTML is still in the
+    file it was loaded from is read from there (and kept in hand)."""
     problem_row = records.problem_row
+    blobs = bytearray()
+    crc32 = zlib.crc32
     rows: list[Row] = []
     authors: list[list[Any]] = []
     author_at: dict[tuple[Any, ...], int] = {}
@@ -323,7 +442,15 @@ def _pack_chunk(packer: msgpack.Packer, members: list[tuple[str, Entry]]) -> byt
     for rel, entry in members:
         if type(entry) is not Entry or type(entry.outcome) is not ParseOutcome:
             raise TypeError(f"cannot store {type(entry).__name__} for {rel!r}")
+        if "_blob" in entry.__dict__:
+            entry._take("copied")
         entry_state = vars(entry).copy()
+        html_z = entry_state["html_z"]
+        if html_z is not None:
+            if type(html_z) is not bytes:
+                raise TypeError(f"cannot store {type(html_z).__name__} as the HTML of {rel!r}")
+            entry_state["html_z"] = [len(blobs), len(html_z), crc32(html_z)]
+            blobs += html_z
         outcome = entry_state["outcome"]
         entry_state["outcome"] = None
         outcome_state = vars(outcome).copy()
@@ -348,102 +475,8 @@ def _pack_chunk(packer: msgpack.Packer, members: list[tuple[str, Entry]]) -> byt
             post_state["authors"] = refs
             post_state["picture"] = records.picture_row(post_state["picture"])
             post_state["enclosures"] = records.enclosure_rows(post_state["enclosures"])
-            for name in _DATES:
-                post_state[name] = _compact_date(post_state[name], zones, zone_at)
+            for name in DATES:
+                post_state[name] = compact_date(post_state[name], zones, zone_at)
         rows.append([rel, entry_state, outcome_state, post_state])
-    data: bytes = packer.pack([authors, zones, rows])
-    return data
-
-
-#: The post's datetimes, stored as ``[seconds since the epoch, zone index]`` when that gives
-#: them back exactly (whole seconds, and a local time that exists): one C call each on load,
-#: where the general form (an extension type, see :mod:`feedsmith.pipeline.records`) costs a Python
-#: call.
-_DATES = ("date", "updated")
-_from_timestamp = datetime.fromtimestamp
-
-
-def _compact_date(value: Any, zones: list[str], zone_at: dict[tuple[type, Any], int]) -> Any:
-    if type(value) is not datetime or value.microsecond or value.tzinfo is None:
-        return value
-    tz = value.tzinfo
-    key = (type(tz), tz)
-    at = zone_at.get(key)
-    if at is None:
-        try:
-            spec = records.tz_spec(tz)
-        except TypeError:
-            return value  # the general form raises for it, naming the zone
-        at = zone_at[key] = len(zones)
-        zones.append(spec)
-    seconds = int(value.timestamp())
-    back = _from_timestamp(seconds, tz)
-    if back.replace(tzinfo=None) != value.replace(tzinfo=None) or back.fold != value.fold:
-        return value  # e.g. a wall time the clocks skipped: kept as written
-    return [seconds, at]
-
-
-def _read_rows(
-    reader: Any, chunks: int, spans: list[tuple[int, int, list[tuple[str, Entry]]]] | None = None
-) -> dict[str, Entry]:
-    """The index back from the chunks after the header; raises on anything that does not fit.
-
-    Objects are rebuilt the way pickle restored a dataclass: ``__new__`` plus the instance
-    ``__dict__`` (the map msgpack made), without running ``__init__`` (so the frozen
-    ``Post.__setattr__`` is bypassed, on fresh objects only). Names repeated across posts are
-    held once (:class:`feedsmith.pipeline.records.Texts`), authors once per chunk.
-    """
-    new = object.__new__
-    set_attr = object.__setattr__
-    build = records.Reader()
-    text = build.texts.__getitem__
-    make_problem, make_author = build.problem, build.author
-    entry_keys, outcome_keys, post_keys = _ENTRY_KEYS, _OUTCOME_KEYS, _POST_KEYS
-    entries: dict[str, Entry] = {}
-    from_timestamp = _from_timestamp
-    for _ in range(chunks):
-        start = reader.tell()
-        author_rows, zone_specs, rows = reader.unpack()
-        members: list[tuple[str, Entry]] = []
-        if spans is not None:
-            spans.append((start, reader.tell() - start, members))
-        pick_author = list(map(make_author, author_rows)).__getitem__
-        zones = list(map(records.tz_from, zone_specs))
-        for rel, entry_state, outcome_state, post_state in rows:
-            post: Post | None = None
-            if post_state is not None:
-                if post_state.keys() != post_keys:
-                    raise ValueError(f"bad post fields for {rel!r}")
-                try:
-                    post_state["categories"] = tuple(map(text, post_state["categories"]))
-                    post_state["tags"] = tuple(map(text, post_state["tags"]))
-                except TypeError:  # an unhashable name (never made by the parser): as it is
-                    post_state["categories"] = tuple(post_state["categories"])
-                    post_state["tags"] = tuple(post_state["tags"])
-                post_state["authors"] = tuple(map(pick_author, post_state["authors"]))
-                post_state["picture"] = records.picture_from(post_state["picture"])
-                post_state["enclosures"] = records.enclosures_from(post_state["enclosures"])
-                date = post_state["date"]
-                if type(date) is list:
-                    post_state["date"] = from_timestamp(date[0], zones[date[1]])
-                date = post_state["updated"]
-                if type(date) is list:
-                    post_state["updated"] = from_timestamp(date[0], zones[date[1]])
-                post = new(Post)
-                set_attr(post, "__dict__", post_state)
-            if outcome_state.keys() != outcome_keys or entry_state.keys() != entry_keys:
-                raise ValueError(f"bad entry fields for {rel!r}")
-            outcome_state["post"] = post
-            outcome_state["problems"] = list(map(make_problem, outcome_state["problems"]))
-            outcome = new(ParseOutcome)
-            set_attr(outcome, "__dict__", outcome_state)
-            entry_state["outcome"] = outcome
-            entry = new(Entry)
-            set_attr(entry, "__dict__", entry_state)
-            entries[rel] = entry
-            members.append((rel, entry))
-    try:
-        reader.unpack()
-    except msgpack.OutOfData:
-        return entries
-    raise ValueError("unexpected data after the last chunk")
+    light: bytes = packer.pack([authors, zones, rows])
+    return FRAME.pack(len(light), len(blobs)) + light + blobs

@@ -8,7 +8,6 @@ broken file that held a valid post yields that post's last valid version, not a 
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import time
 from collections.abc import Iterable
@@ -27,6 +26,7 @@ from feedsmith.pipeline.cache import (
     hydrate,
     load_index,
     make_entry,
+    rekeyed,
     save_index,
 )
 from feedsmith.pipeline.includes import includes_for
@@ -88,7 +88,7 @@ class ParseIndex:
 
     def load(self) -> None:
         if self.index is None:
-            self.index = load_index(self.cache_path, self.fingerprint, self._chunks)
+            self.index = load_index(self.cache_path, self.fingerprint, self._chunks, self._recover)
             self._racy.clear()
             self._others.clear()
             self._note(self.index, self.index)
@@ -191,9 +191,7 @@ class ParseIndex:
                     continue
                 digest = content_sha256(data)
                 if digest == entry.sha256 and not _reads_others(entry):
-                    fresh = dataclasses.replace(
-                        entry, size=src.size, mtime_ns=src.mtime_ns, read_ns=read_ns
-                    )
+                    fresh = rekeyed(entry, src.size, src.mtime_ns, read_ns)
                     # Worth saving only when the key moved or the entry stopped being racy
                     # (a no-change rebuild must not rewrite the cache file).
                     if (entry.size, entry.mtime_ns, entry.racy) != (
@@ -282,6 +280,20 @@ class ParseIndex:
             return data
         outcome = parse_post(data, src.rel, shown, self.config, includes_for(self.config, src.rel))
         return make_entry(src.size, src.mtime_ns, content_sha256(data), shown, outcome, read_ns)
+
+    def _recover(self, rel: str) -> bytes | None:
+        """The compressed HTML of ``rel`` parsed again, for an entry whose stored blob proved
+        bad (see :mod:`feedsmith.pipeline.lazyblob`): the cache's damage, not the post's, so
+        nothing is reported; the entry is parsed and saved anew by the next build."""
+        self._index_changed = True
+        path = self.config.posts_dir / rel
+        try:
+            st = path.stat()
+        except OSError:
+            return None
+        src = SourceFile(path, rel, st.st_size, st.st_mtime_ns)
+        entry = self.parse_entry(src, display_path(path))
+        return entry.html_z if isinstance(entry, Entry) else None
 
     def parse_source(self, src: SourceFile) -> ParseOutcome:
         """One file → outcome (uncached). Unreadable files are invalid posts, not failures."""
