@@ -226,9 +226,7 @@ def test_a_damaged_record_leaves_the_base_and_the_output_is_verified(site: Any) 
     assert "Edited." in (site.output_dir / "all.atom.xml").read_text("utf-8")
 
 
-def test_a_journal_of_another_base_is_ignored(
-    site: Any, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_a_journal_of_another_base_is_ignored(site: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     config = blog(site, count=20)
     builder = SiteBuilder(config, pool=False)
     builder.build(NOW)
