@@ -21,6 +21,8 @@ from __future__ import annotations
 import hashlib
 import logging
 from dataclasses import dataclass
+from itertools import compress
+from operator import is_not
 from typing import Any
 
 import orjson
@@ -51,7 +53,8 @@ def diff(old: dict[str, dict[str, Any]], new: BuildState) -> tuple[dict[str, Any
         before: dict[str, Any] = old[name]
         after: dict[str, Any] = getattr(new, name)
         get = before.get
-        moved = [k for k, v in after.items() if get(k, _MISSING) is not v]
+        # C-level passes (a value is never None: a missing key counts as moved)
+        moved = list(compress(after, map(is_not, map(get, after), after.values())))
         changed = {k: after[k] for k in moved if get(k, _MISSING) != after[k]}
         added = sum(1 for k in moved if k not in before)
         if len(before) + added != len(after):  # some keys left
