@@ -19,11 +19,13 @@ from feedsmith import pipeline as build
 from feedsmith.config import load_config
 from feedsmith.core import documents
 from feedsmith.core.config import Config
+from feedsmith.core.state import dumps_state
 from feedsmith.pipeline import SiteBuilder, records
 from feedsmith.pipeline import index as index_stage
 from feedsmith.pipeline import listing as listing_stage
 from feedsmith.pipeline import site as site_stage
 from feedsmith.pipeline.cache import CACHE_FILE, FORMAT_VERSION, MAGIC
+from feedsmith.pipeline.statefile import journal_path, load_state
 
 NOW = datetime(2026, 1, 10, 12, 0, tzinfo=UTC)
 #: File mtimes are set explicitly, well in the past, so no entry is "racy" and the index's
@@ -575,9 +577,11 @@ class IncrementalMatchesCold(RuleBasedStateMachine):
         ref_state = self.reference.state_dir / "state.json"
         ref_state.parent.mkdir(parents=True, exist_ok=True)
         if state_path.exists():
-            prev = json.loads(state_path.read_bytes())
+            # the state as read (state.json and its journal), not the base file alone
+            prev = json.loads(dumps_state(load_state(state_path)))
             prev["groups"] = {}
             ref_state.write_text(json.dumps(prev), "utf-8")
+            journal_path(ref_state).unlink(missing_ok=True)  # the reference's last journal
         before = files_of(self.config.output_dir) if self.config.output_dir.exists() else {}
         report = self.builder.build(self.now)
         SiteBuilder(self.reference, persist_cache=False, pool=False, watch=False).build(self.now)

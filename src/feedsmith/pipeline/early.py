@@ -40,10 +40,13 @@ if TYPE_CHECKING:  # types only
 
 # In the state dir; the builder (feedsmith.pipeline.site) takes its names from .quick.
 STATE_FILE = "state.json"
+#: The state's journal (:mod:`.statejournal`): a build that changed little appends to it, so
+#: the state is these two files, and the no-change answers key on both (:func:`state_key`).
+JOURNAL_FILE = "state.log"
 LOCK_FILE = "build.lock"
 #: The nothing-changed memo of the last one-off build (:mod:`.memo` writes it).
 MEMO_FILE = "last-build.json"
-MEMO_VERSION = 2
+MEMO_VERSION = 3  # 3: "state" keys state.json and its journal
 #: What :func:`early_build` needs of a config, keyed by the config file's bytes.
 RECORD_FILE = "quick-config.json"
 RECORD_VERSION = 1
@@ -213,8 +216,7 @@ def _unchanged(rec: dict[str, Any], now: datetime) -> tuple[int, int] | None:
         manifest = statpass.stat_key(os.path.join(output_dir, MANIFEST))
         if manifest is None or list(manifest) != memo["manifest"]:
             return None
-        state = statpass.stat_key(os.path.join(state_dir, STATE_FILE))
-        if (list(state) if state else None) != memo["state"]:
+        if state_key(state_dir) != memo["state"]:
             return None
         if not statpass.rows_intact(output_dir, memo["files"], _gzip_only):
             return None
@@ -223,6 +225,17 @@ def _unchanged(rec: dict[str, Any], now: datetime) -> tuple[int, int] | None:
         return None
     finally:
         os.close(fd)
+
+
+def state_key(state_dir: str | os.PathLike[str]) -> list[int] | None:
+    """The stat of the build state — ``state.json`` and its journal — as the no-change memo
+    keeps it: ``[size, mtime_ns]`` of each (``-1, -1`` for no journal); ``None`` without
+    ``state.json``. A build that only appended to the journal changes the key too."""
+    base = statpass.stat_key(os.path.join(state_dir, STATE_FILE))
+    if base is None:
+        return None
+    journal = statpass.stat_key(os.path.join(state_dir, JOURNAL_FILE)) or (-1, -1)
+    return [*base, *journal]
 
 
 def _gzip_only(rel: str) -> bool:

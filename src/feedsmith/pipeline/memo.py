@@ -1,7 +1,8 @@
 """The nothing-changed fast path: the last build's report, when a build now would change nothing.
 
-What the last build saw — its source keys, ``next_publish``, the stat of ``index.json`` and
-``state.json`` — is kept in memory (:class:`Memo`) and, for a one-off builder (``feedsmith
+What the last build saw — its source keys, ``next_publish``, the stat of ``index.json`` and of
+the build state (``state.json`` and its journal ``state.log``: an edit may only append to the
+latter) — is kept in memory (:class:`Memo`) and, for a one-off builder (``feedsmith
 build``), in ``state_dir/last-build.json`` so the next process can take the fast path too.
 
 A new process also checks every published file against its record, so ``last-build.json``
@@ -34,7 +35,7 @@ from feedsmith.pipeline import statpass
 
 # MEMO_FILE: the nothing-changed memo of the last build by a one-off builder (``feedsmith
 # build``), so the next process can take the fast path too (:mod:`.early` reads it first).
-from feedsmith.pipeline.early import MEMO_FILE, MEMO_VERSION
+from feedsmith.pipeline.early import MEMO_FILE, MEMO_VERSION, state_key
 from feedsmith.pipeline.listing import Listing, intact
 from feedsmith.pipeline.report import BuildReport
 from feedsmith.pipeline.statpass import Key, Row, keys_digest, stat_key
@@ -51,7 +52,7 @@ class Memo:
     source_problems: list[Problem]
     next_publish: datetime | None
     manifest: tuple[int, int] | None
-    state: tuple[int, int] | None
+    state: list[int] | None  # early.state_key: state.json's and its journal's stat
     report: BuildReport
     racy: bool = False
     keys_digest: str | None = None
@@ -163,7 +164,7 @@ class FastPath:
             source_problems=list(listing.problems),
             next_publish=report.next_publish,
             manifest=stat_key(self.output_dir / MANIFEST),
-            state=stat_key(self.state_path),
+            state=state_key(self.state_path.parent),
             report=report,
             racy=racy,
             templates=self.templates_key(),
@@ -235,7 +236,7 @@ class FastPath:
                 source_problems=[],
                 next_publish=report.next_publish,
                 manifest=tuple(raw["manifest"]) if raw["manifest"] else None,  # type: ignore[arg-type]
-                state=tuple(raw["state"]) if raw["state"] else None,  # type: ignore[arg-type]
+                state=[int(v) for v in raw["state"]] if raw["state"] else None,
                 report=report,
                 keys_digest=str(raw["keys"]),
                 from_disk=True,
@@ -285,7 +286,7 @@ class FastPath:
             return None
         if memo.manifest is None or stat_key(self.output_dir / MANIFEST) != memo.manifest:
             return None
-        if stat_key(self.state_path) != memo.state:
+        if state_key(self.state_path.parent) != memo.state:
             return None
         if memo.templates != self.templates_key():
             return None

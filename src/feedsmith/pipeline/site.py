@@ -57,7 +57,7 @@ from feedsmith.pipeline.gcpause import collector_paused
 from feedsmith.pipeline.idbook import IdBook
 from feedsmith.pipeline.index import ParseIndex, Scanned
 from feedsmith.pipeline.links import resolve_links
-from feedsmith.pipeline.listing import Key, Listed, Listing, list_sources, quick_keys, stat_key
+from feedsmith.pipeline.listing import Key, Listed, Listing, list_sources, quick_keys
 from feedsmith.pipeline.media_probe import MediaProbe
 from feedsmith.pipeline.media_tree import list_media, media_as_published
 from feedsmith.pipeline.memo import FastPath
@@ -66,7 +66,7 @@ from feedsmith.pipeline.quick import STATE_FILE, build_lock
 from feedsmith.pipeline.report import BuildError, BuildReport, ProgressFn, RenderError
 from feedsmith.pipeline.scheduler import RENDER_POOL_THRESHOLD, BuildPool, LazyFiles
 from feedsmith.pipeline.sources import SourceFile
-from feedsmith.pipeline.statefile import StateWriter, load_state, save_state
+from feedsmith.pipeline.statefile import StateWriter, load_state, save_state, state_key
 from feedsmith.pipeline.tracking import OUTPUT_TREE, POSTS_TREE, ChangeTracker
 from feedsmith.publish.changes import Sink, published_changes
 from feedsmith.publish.manifest import ManifestMemo
@@ -131,7 +131,7 @@ class SiteBuilder:
         #: Of those, builds that patched the last publish's listing instead of listing records.
         self.listings_spared = 0
         self._watching_wanted = watch
-        self._state: tuple[tuple[int, int], BuildState] | None = None
+        self._state: tuple[tuple[int, ...], BuildState] | None = None
         self._updates = UpdateMemo()  # see state.apply_updates
         self.state_writer = StateWriter()  # what the last save wrote (statefile.py)
         self._grouping: Grouping | None = None  # see groups.regroup
@@ -426,7 +426,7 @@ class SiteBuilder:
             self._gc_after = "freeze" if watched else "collect"
             if not watched:
                 load_engine()  # the next, incremental builds render here
-        saved = stat_key(self.state_path)
+        saved = state_key(self.state_path)
         if saved is not None:
             self._state = (saved, new_state)
 
@@ -454,12 +454,12 @@ class SiteBuilder:
         self.tracker.lose_track()
 
     def _load_state(self) -> BuildState:
-        """The last build's state, kept while ``state.json`` is the file it wrote, else read."""
-        key = stat_key(self.state_path)
+        """The last build's state, kept while the state's files are those it wrote, else read."""
+        key = state_key(self.state_path)
         if self._state is not None and key is not None and key == self._state[0]:
             return self._state[1]
         self._state = None
-        return load_state(self.state_path)
+        return load_state(self.state_path, self.state_writer)
 
     # -- one-off uses ---------------------------------------------------------------------------
 
