@@ -18,7 +18,7 @@ from feedsmith.core.layout import feed_href, stored_gzip_only
 from feedsmith.core.state import json_bytes
 from feedsmith.publish.changes import FeedInfo, MediaRecord
 
-__all__ = ["ManifestMemo", "render_manifest"]
+__all__ = ["ArchiveSection", "ManifestMemo", "render_manifest"]
 
 
 class ManifestMemo:
@@ -71,11 +71,10 @@ class ManifestMemo:
         #: records it listed (held): a feed serialised again because its subscription files
         #: changed takes its archive's bytes as they were while every archive record is the
         #: very object it was (the site feed lists ~1,500 archive files at 10,000 posts).
-        self.archive_json: dict[tuple[str, str], tuple[tuple[str, ...], tuple[Any, ...], bytes]]
-        self.archive_json = {}
+        self.archive_json: dict[tuple[str, str], ArchiveSection] = {}
         #: Feeds whose part the last render made or looked at (tests: proportional to the edit)
         self.feeds_looked = 0
-        #: Archive sections the last render serialised anew (tests read it)
+        #: Archive files the last render listed anew (tests: proportional to the edit)
         self.archives_serialised = 0
 
 
@@ -262,10 +261,10 @@ def _feed_part(
     feed: FeedInfo,
     records: Mapping[str, Mapping[str, Any]],
     listed: dict[str, tuple[Any, dict[str, Any]]] | None,
-    archives: dict[tuple[str, str], tuple[tuple[str, ...], tuple[Any, ...], bytes]] | None,
+    archives: dict[tuple[str, str], ArchiveSection] | None,
 ) -> tuple[bytes, int]:
-    """One feed's serialised part of the ``feeds`` list (no final newline), and 1 when its
-    archive section was serialised anew (0: none, or taken from ``memo``).
+    """One feed's serialised part of the ``feeds`` list (no final newline), and how many of
+    its archive files were listed anew (0: none, or all taken from ``archives``).
 
     The archive's ``files`` section is serialised on its own and spliced in: ``"archive"`` is
     the object's first key in sorted order, so the bytes are those of the whole object
@@ -274,19 +273,79 @@ def _feed_part(
         return json_bytes(_feed_object(feed, records, listed))[:-1], 0
     key = (feed.kind, feed.name)
     recs = tuple(map(records.__getitem__, feed.archives))
-    hit = archives.get(key) if archives is not None else None
+    section = archives.get(key) if archives is not None else None
     fresh = 0
-    if hit is not None and hit[0] == feed.archives and all(map(is_, recs, hit[1])):
-        files_json = hit[2]
+    if section is not None and section.rels == feed.archives:
+        files_json = section.patched(recs, records, listed)
+        fresh = section.last_serialised
     else:
         files_json = json_bytes(_listed(feed.archives, records, listed))[:-1]
-        fresh = 1
-    if archives is not None:
-        archives[key] = (feed.archives, recs, files_json)
+        fresh = len(feed.archives)
+        if archives is not None:
+            archives[key] = ArchiveSection(feed.archives, recs, files_json)
     obj = _feed_object(feed, records, listed, archive=False)
     pages = len(feed.archives) // max(len(feed.files), 1)
     head = b'{"archive":{"files":' + files_json + b',"pages":' + str(pages).encode() + b"},"
     return head + json_bytes(obj)[1:-1], fresh
+
+
+class ArchiveSection:
+    """One feed's archive ``files`` section as last serialised, with the records it listed
+    (held, in the feed's order), so an edit that re-renders one archive page re-serialises
+    that page's files only.
+
+    The section is kept whole until a record changes; then it is cut into its members
+    (``"rel":{...}``, in sorted order, as orjson's sorted keys put them: code point order),
+    and from then on a changed record replaces its member and the members are joined again
+    (compact JSON of an object is ``{`` + its members joined by commas + ``}``)."""
+
+    def __init__(self, rels: tuple[str, ...], recs: tuple[Any, ...], json: bytes) -> None:
+        self.rels, self.recs, self.json = rels, recs, json
+        self.members: list[bytes] | None = None
+        self.place: dict[str, int] = {}
+        #: Members serialised by the last :meth:`patched` (tests read it).
+        self.last_serialised = 0
+
+    def patched(
+        self,
+        recs: tuple[Any, ...],
+        records: Mapping[str, Mapping[str, Any]],
+        listed: dict[str, tuple[Any, dict[str, Any]]] | None,
+    ) -> bytes:
+        """The section for ``recs`` (records of the same ``rels``); places whose record is
+        another object are found in C, and ``last_serialised`` says how many were listed."""
+        at = list(compress(range(len(recs)), map(is_not, recs, self.recs)))
+        self.last_serialised = 0
+        if not at:
+            return self.json
+        if self.members is None:
+            order = sorted(self.rels)
+            if len(set(order)) != len(order):  # a path twice: the dict keeps one
+                self.json = json_bytes(_listed(self.rels, records, listed))[:-1]
+                self.recs, self.last_serialised = recs, len(recs)
+                return self.json
+            self.place = {rel: i for i, rel in enumerate(order)}
+            self.members = [_member(rel, records[rel], listed) for rel in order]
+            self.last_serialised = len(order)
+        else:
+            members = self.members
+            for i in at:
+                rel = self.rels[i]
+                members[self.place[rel]] = _member(rel, recs[i], listed)
+            self.last_serialised = len(at)
+        self.recs = recs
+        self.json = b"{" + b",".join(self.members) + b"}"
+        return self.json
+
+
+def _member(
+    rel: str, rec: Mapping[str, Any], listed: dict[str, tuple[Any, dict[str, Any]]] | None
+) -> bytes:
+    """``"rel":{...}``: one member of a section, as the whole object's JSON holds it."""
+    listing = _file_record(rel, rec)
+    if listed is not None:
+        listed[rel] = (rec, listing)
+    return json_bytes({rel: listing})[1:-2]
 
 
 def _listed(
