@@ -74,6 +74,7 @@ class IdBook:
         #: rows made (not carried over) by this book so far: the counter tests read
         self.rows_made = 0
         self._published: bytes | None = None
+        self._given: list[Post] | None = None  # the list ``published`` brought the rows to
         self._pub_dirty = True
         self._changed: set[str] = set()  # paths whose record changed since the last save
         self._saved = False  # the state copy held the rows as of the last save
@@ -84,6 +85,7 @@ class IdBook:
         """The bytes of the published copy (``keys=False``, see ``identity.dump_map``), made
         again only when a post was added, removed, renamed or re-dated, not for a body edit."""
         self._update(posts)
+        self._given = posts
         if self._published is None or self._pub_dirty:
             records = {src: list(row[1]) for src, row in self._rows.items()}
             self._published = json_bytes({"version": MAP_VERSION, "posts": records})
@@ -99,9 +101,14 @@ class IdBook:
         """Remember the posts this build published (after the output, like the state).
 
         Nothing is written when no record changed (most builds); a few changed records are
-        appended to the log; else the map is written whole (when its bytes differ)."""
-        posts = list(posts)
-        self._update(posts)
+        appended to the log; else the map is written whole (when its bytes differ).
+
+        ``posts``: the very list :meth:`published` was given this build, unchanged since, is
+        not compared again (a pass over 10,000 posts)."""
+        if not isinstance(posts, list):
+            posts = list(posts)
+        if posts is not self._given:
+            self._update(posts)
         rows, known = self._rows, self._known
         changed: set[str] | None = self._changed
         if not self._saved:  # the first save of this builder: compare with the copy as read
@@ -130,10 +137,12 @@ class IdBook:
             self._known = {src: _record(row) for src, row in rows.items()}
         self._changed.clear()
         self._saved = True
+        self._given = None
 
     def forget(self) -> None:
         """After a failed build: read the file again next time."""
         self._known = None
+        self._given = None
         self.own.clear()
         self._saved = False
         self._journal_of = None

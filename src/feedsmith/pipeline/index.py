@@ -151,9 +151,12 @@ class ParseIndex:
         items: list[tuple[str, int, int]]
         if listing.delta is not None and listed is not None:
             force = True
-            new = dict(old)
-            outcome_of = dict(listed.outcome_of)
-            unreadable = set(listed.unreadable)
+            # Updated in place, not copied (10,000 entries each): a build that fails after
+            # this loses track (``SiteBuilder._lose_track``), so the next one scans in full,
+            # and the entries left are each a true read of its file.
+            new = old
+            outcome_of = listed.outcome_of
+            unreadable = listed.unreadable
             items = []
             changed = False
             for rel, key in sorted(listing.delta.items()):
@@ -227,8 +230,9 @@ class ParseIndex:
         for (rel, _, _), slot in zip(items, slots, strict=True):
             assert slot is not None
             if isinstance(slot, Entry):
+                previous = old.get(rel)  # before ``new[rel]``: ``new`` may be ``old``
                 new[rel] = slot
-                outcome_of[rel] = self.last_good(rel, slot.outcome, old.get(rel))
+                outcome_of[rel] = self.last_good(rel, slot.outcome, previous)
                 unreadable.discard(rel)
             else:  # unreadable: not cached, retried next build
                 previous = old.get(rel)
