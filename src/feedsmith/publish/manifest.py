@@ -38,6 +38,10 @@ class ManifestMemo:
         #: listed), and the section serialised when every one of them was the same.
         self.extras: dict[str, tuple[Any, dict[str, Any]]] = {}
         self.extras_json = b""
+        #: That section cut into its members in sorted order, and each path's place (made at
+        #: the first edit that changes one of its records; see :func:`_extras_patched`).
+        self.extras_members: list[bytes] | None = None
+        self.extras_place: dict[str, int] = {}
         #: The records mapping the last render listed (held), each feed's part by the identity
         #: of its :class:`FeedInfo` (held), and which feed's info listed each file: when the next
         #: render's kept records are that mapping's very objects (``since``, the service), only
@@ -207,7 +211,7 @@ def render_manifest(
             parts.append(part)
         feeds_looked = len(feeds)
     if same_paths and memo is not None:
-        files_json = _extras_json(records, set(memo.extras), memo)
+        files_json = _extras_patched(records, changed or (), memo)
     else:
         if not listing:  # found out late: list every feed's files after all
             feed_paths.update(chain.from_iterable(f.files + f.archives for f in feeds))
@@ -254,6 +258,31 @@ def _extras_json(
     memo.extras = now_known
     if not same or not memo.extras_json:
         memo.extras_json = json_bytes({rel: hit[1] for rel, hit in now_known.items()})[:-1]
+        memo.extras_members = None
+    return memo.extras_json
+
+
+def _extras_patched(
+    records: Mapping[str, Mapping[str, Any]], changed: Collection[str], memo: ManifestMemo
+) -> bytes:
+    """The ``files`` section when it lists the same paths as last render and every record
+    but the ``changed`` ones is the very object it listed: only those are looked at, and a
+    new record replaces its member (``"rel":{...}``) of the section cut at the first need."""
+    known = memo.extras
+    fresh = [rel for rel in changed if rel in known and known[rel][0] is not records[rel]]
+    if not fresh and memo.extras_json:
+        return memo.extras_json
+    if memo.extras_members is None or not memo.extras_json:
+        order = sorted(known)
+        memo.extras_place = {rel: i for i, rel in enumerate(order)}
+        memo.extras_members = [json_bytes({rel: known[rel][1]})[1:-2] for rel in order]
+    members = memo.extras_members
+    for rel in fresh:
+        rec = records[rel]
+        listing = _file_record(rel, rec)
+        known[rel] = (rec, listing)
+        members[memo.extras_place[rel]] = json_bytes({rel: listing})[1:-2]
+    memo.extras_json = b"{" + b",".join(members) + b"}"
     return memo.extras_json
 
 
