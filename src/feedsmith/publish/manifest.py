@@ -347,9 +347,11 @@ class ArchiveSection:
         self.last_serialised = 0
         if not at:
             return self.json
-        if self.members is None:
+        if self.members is None or len(at) * 4 > len(recs):
             order = sorted(self.rels)
-            if len(set(order)) != len(order):  # a path twice: the dict keeps one
+            # Many changed (a state read again), or a path twice (the dict keeps one): whole.
+            if len(at) * 4 > len(recs) or len(set(order)) != len(order):
+                self.members = None
                 self.json = json_bytes(_listed(self.rels, records, listed))[:-1]
                 self.recs, self.last_serialised = recs, len(recs)
                 return self.json
