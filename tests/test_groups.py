@@ -569,6 +569,8 @@ def test_regroup_takes_the_delta_for_a_text_edit_and_an_added_post() -> None:
     assert new_groups == group_posts(edited, registry)[0] and new_registry == registry
     life = by_kind(new_groups, "category")["life"]
     assert life is by_kind(groups, "category")["life"]  # untouched: the very same group
+    assert regroup(last, edited, registry) is None  # a delta taken spends its base
+    last = record_grouping(posts, groups, registry, memo)
     # A brand-new name needs a slug: that is group_posts' job.
     assert regroup(last, [*posts, make_post(5, tags=("Brand new",))], registry) is None
     assert regroup(last, posts, dict(registry)) is None  # not the registry it returned

@@ -47,6 +47,9 @@ class Grouping:
     inputs: dict[int, Post]
     where: dict[tuple[str, str], int]  # (kind, key) -> index in groups
     posts: list[Post]  # the input posts, in their order (see ``_changes``)
+    #: A delta was taken from this grouping: its ``outputs``/``inputs`` became the next one's
+    #: (updated in place, not copied: two 10,000-entry maps per edit), so it is no base now.
+    spent: bool = False
 
 
 def record_grouping(
@@ -84,8 +87,9 @@ def regroup(
     same objects as before. Grouping does not depend on the order of ``posts``, whose ids
     must be unique (``collect`` sees to that): group_posts orders equal ids by input order.
     tests/test_groups.py checks the result against ``group_posts`` on generated edits.
+    A delta taken spends ``last`` (its maps are the returned grouping's): keep the new one.
     """
-    if slug_registry is not last.registry:
+    if slug_registry is not last.registry or last.spent:
         return None
     outputs = last.outputs
     found = _changes(last, posts)
@@ -108,13 +112,15 @@ def regroup(
                     return None
                 touched.add((kind, key))
     groups = list(last.groups)
-    display = {(g.kind, g.key): g.name for g in groups if g.kind != ALL}
+
+    def display(kind: str, key: str) -> str:
+        return groups[last.where[kind, key]].name  # names of touched groups only
 
     # Added posts as the groups hold them: every name spelled as its group's display name.
     held_new: dict[int, Post] = {}
     for post in added:
-        cats = tuple(display["category", k] for _, k in distinct_names(post.categories))
-        tags = tuple(display["tag", k] for _, k in distinct_names(post.tags))
+        cats = tuple(display("category", k) for _, k in distinct_names(post.categories))
+        tags = tuple(display("tag", k) for _, k in distinct_names(post.tags))
         same = cats == post.categories and tags == post.tags
         held_new[id(post)] = post if same else respelled_copy(post, cats, tags)
     gone_outs = [out for _, out in removed]
@@ -152,8 +158,9 @@ def regroup(
         _insert_newest_first(everyone, held_new[id(post)])
     groups[0] = FeedGroup(ALL, ALL, ALL, ALL, tuple(everyone))
 
-    new_outputs = dict(outputs)
-    new_inputs = dict(last.inputs)
+    # Past the last ``None``: ``last``'s maps become the new grouping's, updated in place.
+    new_outputs, new_inputs = outputs, last.inputs
+    last.spent = True
     for post, out in removed:
         del new_outputs[id(post)]
         del new_inputs[id(out)]

@@ -74,6 +74,7 @@ class IdBook:
         #: rows made (not carried over) by this book so far: the counter tests read
         self.rows_made = 0
         self._published: bytes | None = None
+        self._given: list[Post] | None = None  # the list ``published`` brought the rows to
         self._pub_dirty = True
         self._changed: set[str] = set()  # paths whose record changed since the last save
         self._saved = False  # the state copy held the rows as of the last save
@@ -84,6 +85,7 @@ class IdBook:
         """The bytes of the published copy (``keys=False``, see ``identity.dump_map``), made
         again only when a post was added, removed, renamed or re-dated, not for a body edit."""
         self._update(posts)
+        self._given = posts
         if self._published is None or self._pub_dirty:
             records = {src: list(row[1]) for src, row in self._rows.items()}
             self._published = json_bytes({"version": MAP_VERSION, "posts": records})
@@ -99,9 +101,14 @@ class IdBook:
         """Remember the posts this build published (after the output, like the state).
 
         Nothing is written when no record changed (most builds); a few changed records are
-        appended to the log; else the map is written whole (when its bytes differ)."""
-        posts = list(posts)
-        self._update(posts)
+        appended to the log; else the map is written whole (when its bytes differ).
+
+        ``posts``: the very list :meth:`published` was given this build, unchanged since, is
+        not compared again (a pass over 10,000 posts)."""
+        if not isinstance(posts, list):
+            posts = list(posts)
+        if posts is not self._given:
+            self._update(posts)
         rows, known = self._rows, self._known
         changed: set[str] | None = self._changed
         if not self._saved:  # the first save of this builder: compare with the copy as read
@@ -130,10 +137,12 @@ class IdBook:
             self._known = {src: _record(row) for src, row in rows.items()}
         self._changed.clear()
         self._saved = True
+        self._given = None
 
     def forget(self) -> None:
         """After a failed build: read the file again next time."""
         self._known = None
+        self._given = None
         self.own.clear()
         self._saved = False
         self._journal_of = None
@@ -143,10 +152,10 @@ class IdBook:
 
     def _update(self, posts: list[Post]) -> None:
         """Bring the rows up to ``posts``; note which records changed."""
-        if self._rows_of is not None and _same(self._rows_of, posts):
-            return
         if self._update_few(posts):
             return
+        if self._rows_of is not None and _same(self._rows_of, posts):
+            return  # (not whole: a path twice)
         old = self._rows
         rows: dict[str, _Row] = {}
         new_paths = False
@@ -184,33 +193,42 @@ class IdBook:
         diff = few_changed(self._rows_of, posts, FEW)
         if diff is None:
             return False
-        gone, added, _ = diff
+        gone, added, at = diff
+        if not gone and not added:
+            if at:  # the very posts, in another order
+                self._rows_of = list(posts)
+            return True
         old = self._rows
-        rows = old.copy()
         left = [post.source for post in gone]
+        leaving = set(left)
+        sources = [post.source for post in added]
+        if len(set(sources)) != len(sources) or any(
+            src in old and src not in leaving for src in sources
+        ):
+            return False  # a path twice: the whole pass decides which row wins
+        if len(old) - len(left) + len(added) != len(posts):
+            return False
+        # Checked: the rows are updated in place (no copy of the 10,000 of them).
+        hits = [old.get(src) for src in sources]
+        rows = old
         for source in left:
             del rows[source]
         changed: set[str] = set()
         dirty = False
-        for post in added:
-            if post.source in rows:
-                return False  # a path twice: the whole pass decides which row wins
+        for post, hit in zip(added, hits, strict=True):
             row: _Row = (post, (post.id, day_of(post.date), post.slug), post.identity_key)
-            hit = old.get(post.source)
             if hit is None or hit[1] != row[1]:
                 dirty = True
             if hit is None or hit[1:] != row[1:]:
                 changed.add(post.source)
             rows[post.source] = row
-        if len(rows) != len(posts):
-            return False
         for source in left:
             if source not in rows:
                 dirty = True
                 changed.add(source)
         self._pub_dirty = self._pub_dirty or dirty
         self._changed.update(changed)
-        self._rows, self._rows_of = rows, list(posts)
+        self._rows_of = list(posts)
         self.rows_made += len(added)
         return True
 

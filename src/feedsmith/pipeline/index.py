@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import time
+from bisect import bisect_left
 from collections.abc import Iterable
 
 from feedsmith.core.config import Config
@@ -85,6 +86,12 @@ class ParseIndex:
         self._racy: set[str] = set()
         self._others: set[str] = set()
         self.last_noted = 0  # entries the last load or scan noted (tests)
+        # The last outcomes list returned and the keys it was for (held): a delta on those
+        # very keys that adds and removes no file patches the list at the suspects' places
+        # (as collect does) instead of a lookup per file; ``last_patched`` counts the places.
+        self._last_list: list[ParseOutcome] | None = None
+        self._last_keys: list[tuple[str, int, int]] | None = None
+        self.last_patched: int | None = None
 
     def load(self) -> None:
         if self.index is None:
@@ -144,9 +151,12 @@ class ParseIndex:
         items: list[tuple[str, int, int]]
         if listing.delta is not None and listed is not None:
             force = True
-            new = dict(old)
-            outcome_of = dict(listed.outcome_of)
-            unreadable = set(listed.unreadable)
+            # Updated in place, not copied (10,000 entries each): a build that fails after
+            # this loses track (``SiteBuilder._lose_track``), so the next one scans in full,
+            # and the entries left are each a true read of its file.
+            new = old
+            outcome_of = listed.outcome_of
+            unreadable = listed.unreadable
             items = []
             changed = False
             for rel, key in sorted(listing.delta.items()):
@@ -218,8 +228,9 @@ class ParseIndex:
         for (rel, _, _), slot in zip(items, slots, strict=True):
             assert slot is not None
             if isinstance(slot, Entry):
+                previous = old.get(rel)  # before ``new[rel]``: ``new`` may be ``old``
                 new[rel] = slot
-                outcome_of[rel] = self.last_good(rel, slot.outcome, old.get(rel))
+                outcome_of[rel] = self.last_good(rel, slot.outcome, previous)
                 unreadable.discard(rel)
             else:  # unreadable: not cached, retried next build
                 previous = old.get(rel)
@@ -237,7 +248,42 @@ class ParseIndex:
             self._others.clear()
             self._note(new, new)
         self._index_changed = self._index_changed or changed
-        return [outcome_of[rel] for rel, _, _ in keys], (outcome_of, unreadable)
+        result = self._patched(keys, listing.delta, listed, outcome_of)
+        self.last_patched = None if result is None else len(listing.delta or ())
+        if result is None:
+            result = [outcome_of[rel] for rel, _, _ in keys]
+        self._last_list, self._last_keys = result, keys
+        return result, (outcome_of, unreadable)
+
+    def _patched(
+        self,
+        keys: list[tuple[str, int, int]],
+        delta: dict[str, tuple[int, int] | None] | None,
+        listed: Listed | None,
+        outcome_of: dict[str, ParseOutcome],
+    ) -> list[ParseOutcome] | None:
+        """The outcomes in ``keys`` order as the last list with the ``delta`` files' places
+        replaced, or ``None`` (make it whole) unless ``delta`` patched the very keys that list
+        was for and no file came or went: every other outcome is the last one, and the
+        places are found by bisection (``keys`` is sorted by ``rel``)."""
+        last = self._last_list
+        if (
+            delta is None
+            or listed is None
+            or last is None
+            or listed.keys is not self._last_keys
+            or len(keys) != len(last)
+            or len(keys) != len(listed.keys)
+            or None in delta.values()
+        ):
+            return None
+        out = list(last)
+        for rel in delta:
+            at = bisect_left(keys, (rel,))
+            if at >= len(keys) or keys[at][0] != rel:
+                return None  # a file came (and as many went): not a patch
+            out[at] = outcome_of[rel]
+        return out
 
     def last_good(self, rel: str, outcome: ParseOutcome, previous: Entry | None) -> ParseOutcome:
         """``outcome``, or for a broken file that held a valid post its last valid version.
