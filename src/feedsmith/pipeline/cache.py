@@ -233,7 +233,7 @@ def load_index(
         return {}
     keep = False
     try:
-        with _gc_paused(freeze=True):
+        with _gc_paused():
             reader = records.unpacker()
             reader.feed(fh.read(_HEAD_MAX))
             magic, version, stored_fp, layout, count = reader.unpack()
@@ -348,23 +348,19 @@ Row = list[Any]
 
 
 @contextlib.contextmanager
-def _gc_paused(*, freeze: bool = False) -> Iterator[None]:
+def _gc_paused() -> Iterator[None]:
     """Hold off the cyclic garbage collector while a whole index is built or flattened.
 
     Those objects form no cycles and all stay alive, yet allocating ~300,000 of them set off
     full collections over a growing heap again and again: ~40 % of loading the index. The
-    collector runs again afterwards (unless it was already off before).
-
-    ``freeze``: after a load, move what was built out of the collector's sight (``gc.freeze``,
-    as the service does after each build): else the first allocation after it walks all
-    ~300,000 young objects (~0.1 s of a fresh process's edit), and later full collections again.
+    collector runs again afterwards (unless it was already off before: a build loads the index
+    with the collector paused for the whole build, and whoever paused it decides what is frozen
+    afterwards — :mod:`.gcpause` — so a caller's heap is never frozen behind its back).
     """
     enabled = gc.isenabled()
     gc.disable()
     try:
         yield
-        if freeze:
-            gc.freeze()
     finally:
         if enabled:
             gc.enable()
