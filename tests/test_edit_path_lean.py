@@ -46,6 +46,14 @@ def blog(site: Any, count: int = 12) -> Any:
     return site.config(feed={"max_entries": 3, "archive_page_size": 3})
 
 
+def built(site: Any, count: int = 12) -> tuple[Any, SiteBuilder]:
+    """:func:`blog`'s config and a single-process builder that has built it once at ``NOW``."""
+    config = blog(site, count)
+    builder = SiteBuilder(config, pool=False)
+    builder.build(NOW)
+    return config, builder
+
+
 def count_walks(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     walks: list[str] = []
     real = output._scan_owned

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from feedsmith.pipeline import SiteBuilder
-from test_edit_path_lean import NOW, OLD_MTIME, blog, write_post
+from test_edit_path_lean import NOW, OLD_MTIME, blog, built, write_post
 from test_edit_path_manifest import full_render
 from test_edit_path_plan import fresh_tree, tree
 
@@ -64,9 +64,7 @@ def test_an_edit_looks_at_the_manifest_feeds_and_archive_files_it_touched(site: 
 
 
 def test_new_and_removed_feeds_and_pages_keep_the_manifest_exact(site: Any) -> None:
-    config = blog(site, count=30)
-    builder = SiteBuilder(config, pool=False)
-    builder.build(NOW)
+    config, builder = built(site, count=30)
     memo = builder.manifest_memo
     feeds = len(memo.feed_list)
     new = write_tagged(site, 30, "violet", OLD_MTIME + 3000)  # a feed and archive pages come
@@ -90,9 +88,7 @@ def test_new_and_removed_feeds_and_pages_keep_the_manifest_exact(site: Any) -> N
 
 
 def test_an_edit_patches_the_outcomes_at_its_place(site: Any) -> None:
-    config = blog(site, count=30)
-    builder = SiteBuilder(config, pool=False)
-    builder.build(NOW)
+    _config, builder = built(site, count=30)
     assert builder.parse.last_patched is None  # a full pass: no last list
     write_post(site, 12, "Edited twelve.", OLD_MTIME + 1000)
     builder.build(NOW + timedelta(minutes=1))
@@ -110,9 +106,7 @@ def test_an_edit_patches_the_outcomes_at_its_place(site: Any) -> None:
 
 
 def test_opml_after_an_edit_works_out_the_changed_groups_only(site: Any) -> None:
-    config = blog(site, count=30)
-    builder = SiteBuilder(config, pool=False)
-    builder.build(NOW)
+    _config, builder = built(site, count=30)
     outlines = builder.planner._outlines
     groups = outlines.looked
     assert groups == len(outlines.groups) > SHOWING_29
@@ -128,9 +122,7 @@ def test_opml_after_an_edit_works_out_the_changed_groups_only(site: Any) -> None
 
 
 def test_regrouping_and_the_id_rows_update_their_maps_in_place(site: Any) -> None:
-    config = blog(site, count=30)
-    builder = SiteBuilder(config, pool=False)
-    builder.build(NOW)
+    _config, builder = built(site, count=30)
     grouping, rows = builder._grouping, builder.ids._rows
     assert grouping is not None
     outputs, made = grouping.outputs, builder.ids.rows_made

@@ -11,11 +11,10 @@ from pathlib import Path
 from typing import Any
 
 from feedsmith.core.layout import MANIFEST
-from feedsmith.pipeline import SiteBuilder
 from feedsmith.pipeline.statefile import load_state
 from feedsmith.publish.changes import FeedInfo, changes_from_manifest
 from feedsmith.publish.manifest import ManifestMemo, render_manifest
-from test_edit_path_lean import NOW, OLD_MTIME, blog, write_post
+from test_edit_path_lean import NOW, OLD_MTIME, built, write_post
 
 
 def full_render(output_dir: Path, state_dir: Path) -> tuple[bytes, bytes]:
@@ -30,9 +29,7 @@ def full_render(output_dir: Path, state_dir: Path) -> tuple[bytes, bytes]:
 
 
 def test_an_edit_reserialises_only_the_feeds_it_changed(site: Any) -> None:
-    config = blog(site, count=12)
-    builder = SiteBuilder(config, pool=False)
-    builder.build(NOW)
+    config, builder = built(site, count=12)
     memo = builder.manifest_memo
     feeds = memo.serialised + memo.reused
     assert memo.serialised == feeds  # the first build serialises everything
@@ -50,9 +47,7 @@ def test_an_edit_reserialises_only_the_feeds_it_changed(site: Any) -> None:
 
 def test_a_new_post_and_a_deletion_keep_the_manifest_exact(site: Any) -> None:
     """Feeds appear and disappear, archive pages are added: the memo never shows a stale line."""
-    config = blog(site, count=12)
-    builder = SiteBuilder(config, pool=False)
-    builder.build(NOW)
+    config, builder = built(site, count=12)
     write_post(site, 20, "New.", OLD_MTIME + 5000, title="A new one")
     builder.build(NOW + timedelta(minutes=1))
     assert (

@@ -17,7 +17,7 @@ import pytest
 from feedsmith.core.layout import MANIFEST
 from feedsmith.pipeline import SiteBuilder
 from feedsmith.publish import output
-from test_edit_path_lean import NOW, OLD_MTIME, blog, write_post
+from test_edit_path_lean import NOW, OLD_MTIME, blog, built, write_post
 from test_edit_path_manifest import full_render
 
 SHOWING_29 = {("all", "all"), ("tag", "blue"), ("category", "Tech")}  # post 29's feeds
@@ -86,9 +86,7 @@ def test_an_edit_keeps_the_untouched_groups_whole(site: Any) -> None:
 
 
 def test_an_edit_on_an_archive_page_works_out_that_page_alone(site: Any) -> None:
-    config = blog(site, count=30)
-    builder = SiteBuilder(config, pool=False)
-    builder.build(NOW)
+    _config, builder = built(site, count=30)
     planner = builder.planner
     write_post(site, 1, "An old post, changed.", OLD_MTIME + 1000)  # on page 1 of its feeds
     builder.build(NOW + timedelta(minutes=1))
@@ -98,9 +96,7 @@ def test_an_edit_on_an_archive_page_works_out_that_page_alone(site: Any) -> None
 
 
 def test_a_touched_file_of_an_untouched_group_is_looked_at_and_put_back(site: Any) -> None:
-    config = blog(site, count=30)
-    builder = SiteBuilder(config, pool=False)
-    builder.build(NOW)
+    _config, builder = built(site, count=30)
     planner = builder.planner
     red = site.output_dir / "tags" / "red.atom.xml"
     good = red.read_bytes()
@@ -115,9 +111,7 @@ def test_a_builder_whose_last_build_failed_looks_at_every_document(
     site: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The groups are taken whole only while the state is what the last plan published."""
-    config = blog(site, count=30)
-    builder = SiteBuilder(config, pool=False)
-    builder.build(NOW)
+    _config, builder = built(site, count=30)
     planner = builder.planner
     write_post(site, 29, "Changed!", OLD_MTIME + 1000)
     real = output.render_manifest
@@ -203,9 +197,7 @@ def test_an_edit_that_unpublishes_a_feed_takes_the_whole_stale_pass(
 def test_a_title_edit_lists_the_manifest_exactly_on_the_short_path(site: Any) -> None:
     """A title edit re-renders feed pages too (the manifest's top-level ``files``): the
     short listing must still be a full render's bytes."""
-    config = blog(site, count=30)
-    builder = SiteBuilder(config, pool=False)
-    builder.build(NOW)
+    config, builder = built(site, count=30)
     for n, title in enumerate(("A new title", "Another title"), start=1):
         write_post(site, 29, "Same body.", OLD_MTIME + 1000 + n, title=title)
         report = builder.build(NOW + timedelta(minutes=n))

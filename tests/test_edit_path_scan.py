@@ -18,7 +18,7 @@ from feedsmith.core import collecting, regrouping
 from feedsmith.core.collecting import CollectMemo, collect
 from feedsmith.core.model import ParseOutcome, Post
 from feedsmith.pipeline import SiteBuilder
-from test_edit_path_lean import NOW, OLD_MTIME, blog, write_post
+from test_edit_path_lean import NOW, OLD_MTIME, blog, built, write_post
 
 
 def tree(root: Path) -> dict[str, bytes]:
@@ -85,9 +85,7 @@ def test_an_edit_notes_one_entry_and_patches_the_collected_posts(
 
 
 def test_a_racy_write_is_seen_and_forgotten_only_when_read_again(site: Any) -> None:
-    config = blog(site, count=12)
-    builder = SiteBuilder(config, pool=False)
-    builder.build(NOW)
+    _config, builder = built(site, count=12)
     assert not builder.parse.racy
     write_post(site, 5, "Just now.", time.time_ns())  # mtime within the racy window
     builder.build(NOW + timedelta(minutes=1))
@@ -114,9 +112,7 @@ def test_a_new_builder_notes_the_loaded_cache(site: Any) -> None:
 
 def test_the_full_collect_runs_when_the_delta_could_differ(site: Any) -> None:
     """A new post, a deletion, a post moved into the future, and the clock passing it."""
-    config = blog(site, count=12)
-    builder = SiteBuilder(config, pool=False)
-    builder.build(NOW)
+    _config, builder = built(site, count=12)
     memo = builder.collect_memo
     write_post(site, 20, "New.", OLD_MTIME + 5000, title="A new one")
     assert builder.build(NOW + timedelta(minutes=1)).posts == 13

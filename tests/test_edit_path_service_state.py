@@ -17,17 +17,14 @@ from hypothesis import strategies as st
 
 from feedsmith.core.identity import dump_map
 from feedsmith.core.state import BuildState, UpdateMemo, apply_updates, dumps_state
-from feedsmith.pipeline import SiteBuilder
 from feedsmith.pipeline.idbook import IdBook
 from feedsmith.pipeline.statefile import StateWriter, load_state
-from test_edit_path_lean import NOW, OLD_MTIME, blog, write_post
+from test_edit_path_lean import NOW, OLD_MTIME, built, write_post
 from test_state import PUBLISHED, make_post, reference_apply_updates
 
 
 def test_an_edit_gives_only_the_edited_post_a_new_entry(site: Any) -> None:
-    config = blog(site, count=20)
-    builder = SiteBuilder(config, pool=False)
-    builder.build(NOW)
+    config, builder = built(site, count=20)
     assert builder._updates.looked == 20  # the first build looks at every post
     for n in range(1, 4):
         write_post(site, 7, f"Edited {n}.", OLD_MTIME + 1000 + n)
@@ -94,9 +91,7 @@ def test_the_few_changed_posts_path_equals_the_whole_pass(steps: list[tuple[str,
 
 
 def test_an_edit_makes_one_id_row_and_checks_one_post(site: Any) -> None:
-    config = blog(site, count=20)
-    builder = SiteBuilder(config, pool=False)
-    builder.build(NOW)
+    config, builder = built(site, count=20)
     assert builder.ids.rows_made == 20
     write_post(site, 7, "Edited 0.", OLD_MTIME + 1000)
     builder.build(NOW + timedelta(minutes=1))  # a new builder's first check is whole
@@ -116,9 +111,7 @@ def test_an_edit_makes_one_id_row_and_checks_one_post(site: Any) -> None:
 
 def test_a_rename_after_edits_still_keeps_the_published_id(site: Any) -> None:
     """The carried-over check gives way to the whole matching when a post moves."""
-    config = blog(site, count=20)
-    builder = SiteBuilder(config, pool=False)
-    builder.build(NOW)
+    config, builder = built(site, count=20)
     write_post(site, 7, "Edited.", OLD_MTIME + 1000)
     builder.build(NOW + timedelta(minutes=1))
     before = {rec.id for rec in builder.ids.known().values()}
@@ -134,9 +127,7 @@ def test_a_rename_after_edits_still_keeps_the_published_id(site: Any) -> None:
 
 def test_a_running_builders_state_reads_back_byte_for_byte_as_a_full_write(site: Any) -> None:
     """state.json plus its journal read back as the state the builder holds, serialised."""
-    config = blog(site, count=28)
-    builder = SiteBuilder(config, pool=False)
-    builder.build(NOW)
+    config, builder = built(site, count=28)
     path = config.state_dir / "state.json"
     for n in range(1, 4):
         write_post(site, 7 + n % 2, f"Edited {n}.", OLD_MTIME + 1000 + n)
@@ -169,9 +160,7 @@ def test_an_unchanged_state_is_not_read_back(tmp_path: Path, monkeypatch: Any) -
 
 
 def test_the_carried_over_id_rows_publish_what_a_new_book_would(site: Any) -> None:
-    config = blog(site, count=12)
-    builder = SiteBuilder(config, pool=False)
-    builder.build(NOW)
+    config, builder = built(site, count=12)
     write_post(site, 3, "Edited.", OLD_MTIME + 1000, title="Retitled")
     write_post(site, 20, "New.", OLD_MTIME + 2000, title="A new one")
     builder.build(NOW + timedelta(minutes=1))

@@ -26,7 +26,7 @@ from feedsmith.pipeline import site as site_module
 from feedsmith.pipeline.early import early_build
 from feedsmith.pipeline.report import BuildError
 from feedsmith.pipeline.statefile import StateWriter, journal_path, load_state
-from test_edit_path_lean import NOW, OLD_MTIME, blog, write_post
+from test_edit_path_lean import NOW, OLD_MTIME, blog, built, write_post
 
 
 def state_path(config: Any) -> Path:
@@ -44,9 +44,7 @@ def read_back(config: Any) -> bytes:
 
 
 def test_an_edit_appends_a_small_record_and_leaves_state_json_alone(site: Any) -> None:
-    config = blog(site, count=28)
-    builder = SiteBuilder(config, pool=False)
-    builder.build(NOW)
+    config, builder = built(site, count=28)
     path = state_path(config)
     base = path.stat()
     writer = builder.state_writer
@@ -96,9 +94,7 @@ def test_a_new_process_appends_to_the_state_it_read(
 def test_the_journal_is_folded_into_the_base_past_its_share(
     site: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    config = blog(site, count=20)
-    builder = SiteBuilder(config, pool=False)
-    builder.build(NOW)
+    config, builder = built(site, count=20)
     write_post(site, 3, "Edited.", OLD_MTIME + 1000)
     builder.build(NOW + timedelta(minutes=1))
     journal = journal_path(state_path(config))
@@ -155,9 +151,7 @@ class Crash:
 def test_a_crash_at_any_write_leaves_a_state_that_loads(
     site: Any, monkeypatch: pytest.MonkeyPatch, step: str
 ) -> None:
-    config = blog(site, count=20)
-    builder = SiteBuilder(config, pool=False)
-    builder.build(NOW)
+    config, builder = built(site, count=20)
     write_post(site, 3, "Edited.", OLD_MTIME + 1000)
     builder.build(NOW + timedelta(minutes=1))  # a journal with one record
     before = read_back(config)
@@ -190,9 +184,7 @@ def test_a_crash_at_any_write_leaves_a_state_that_loads(
 
 
 def test_a_torn_tail_is_cut_and_the_next_build_rewrites_the_base(site: Any) -> None:
-    config = blog(site, count=20)
-    builder = SiteBuilder(config, pool=False)
-    builder.build(NOW)
+    config, builder = built(site, count=20)
     write_post(site, 3, "Edited.", OLD_MTIME + 1000)
     builder.build(NOW + timedelta(minutes=1))
     good = read_back(config)
@@ -209,9 +201,7 @@ def test_a_torn_tail_is_cut_and_the_next_build_rewrites_the_base(site: Any) -> N
 
 
 def test_a_damaged_record_leaves_the_base_and_the_output_is_verified(site: Any) -> None:
-    config = blog(site, count=20)
-    builder = SiteBuilder(config, pool=False)
-    builder.build(NOW)
+    config, builder = built(site, count=20)
     base = read_back(config)
     write_post(site, 19, "Edited.", OLD_MTIME + 1000)
     builder.build(NOW + timedelta(minutes=1))
@@ -227,9 +217,7 @@ def test_a_damaged_record_leaves_the_base_and_the_output_is_verified(site: Any) 
 
 
 def test_a_journal_of_another_base_is_ignored(site: Any, monkeypatch: pytest.MonkeyPatch) -> None:
-    config = blog(site, count=20)
-    builder = SiteBuilder(config, pool=False)
-    builder.build(NOW)
+    config, builder = built(site, count=20)
     write_post(site, 3, "Edited.", OLD_MTIME + 1000)
     builder.build(NOW + timedelta(minutes=1))
     journal = journal_path(state_path(config))
