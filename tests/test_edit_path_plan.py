@@ -145,10 +145,8 @@ def count_stale_passes(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
 def test_an_edit_finds_strays_among_the_named_paths_only(
     site: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    config = blog(site, count=30)
     passes = count_stale_passes(monkeypatch)
-    builder = SiteBuilder(config, pool=False)
-    builder.build(NOW)
+    config, builder = built(site, count=30)
     assert passes == [False]  # a first build walks the tree: every owned file is looked at
     for n in range(1, 3):
         write_post(site, 29, f"Changed {n}!", OLD_MTIME + 1000 + n)
@@ -175,10 +173,8 @@ def test_an_edit_that_unpublishes_a_feed_takes_the_whole_stale_pass(
     site: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Files no longer published (a tag no post has any more) need every owned file."""
-    config = blog(site, count=30)
     passes = count_stale_passes(monkeypatch)
-    builder = SiteBuilder(config, pool=False)
-    builder.build(NOW)
+    config, builder = built(site, count=30)
     path = write_post(site, 20, "Tagged anew.", OLD_MTIME + 1000)  # i % 3 == 2: "blue"
     path.write_text(path.read_text("utf-8").replace('["blue"]', '["lonely"]'), "utf-8")
     builder.build(NOW + timedelta(minutes=1))
