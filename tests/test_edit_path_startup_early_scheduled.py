@@ -58,8 +58,17 @@ def run(root: Path, *args: str) -> tuple[int, list[str], list[str], set[str]]:
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO / "src"), env.get("PYTHONPATH")]))
     proc = subprocess.run(
-        [sys.executable, "-X", "importtime", "-m", "feedsmith", "-c", "config.yaml", "build"]
-        + list(args),
+        [
+            sys.executable,
+            "-X",
+            "importtime",
+            "-m",
+            "feedsmith",
+            "-c",
+            "config.yaml",
+            "build",
+            *args,
+        ],
         capture_output=True,
         text=True,
         cwd=root,
@@ -168,7 +177,7 @@ def test_only_an_info_only_report_is_repeated_early(
     assert main(["build", "-c", "config.yaml"]) == 0
     full = capsys.readouterr()
     severity = "info" if extra.startswith("draft") else "error"
-    assert f"posts/p3.md:" in full.err and f": {severity}: " in full.err
+    assert "posts/p3.md:" in full.err and f": {severity}: " in full.err
     answer = early_build(["build", "-c", "config.yaml"])
     assert answer == (0 if severity == "info" else None)
     if answer is None:  # the full path answers, and repeats the error itself

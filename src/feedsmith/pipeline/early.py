@@ -14,9 +14,9 @@ the last build with these exact config bytes left in ``state_dir``:
   a new process, through the same functions (:mod:`.statpass`).
 
 It answers only for the plain case — no ``jekyll:``, media, custom templates, bucket or hub, no
-error or warning in the last report, a private ``state_dir`` with nothing to tighten, a command line it
-reads exactly as argparse would — and otherwise returns ``None``: the full start-up then asks
-again with everything loaded. A missing, stale or corrupt record only costs that time.
+error or warning in the last report, a private ``state_dir`` with nothing to tighten, a command
+line it reads exactly as argparse would — and otherwise returns ``None``: the full start-up then
+asks again with everything loaded. A missing, stale or corrupt record only costs that time.
 
 Info-level problems do not stop it: a blog with a scheduled post ("scheduled for …; excluded
 until then") or a draft has one in every report, and used to pay the full start-up on every
