@@ -14,9 +14,19 @@ the last build with these exact config bytes left in ``state_dir``:
   a new process, through the same functions (:mod:`.statpass`).
 
 It answers only for the plain case — no ``jekyll:``, media, custom templates, bucket or hub, no
-problems in the last report, a private ``state_dir`` with nothing to tighten, a command line it
-reads exactly as argparse would — and otherwise returns ``None``: the full start-up then asks
-again with everything loaded. A missing, stale or corrupt record only costs that time.
+error or warning in the last report, a private ``state_dir`` with nothing to tighten, a command
+line it reads exactly as argparse would — and otherwise returns ``None``: the full start-up then
+asks again with everything loaded. A missing, stale or corrupt record only costs that time.
+
+Info-level problems do not stop it: a blog with a scheduled post ("scheduled for …; excluded
+until then") or a draft has one in every report, and used to pay the full start-up on every
+cron run for it. The full no-change path prints the last report's problems again as they were
+(:meth:`.memo.FastPath.unchanged`), so the memo keeps them as the very lines it prints
+(``lines``: :meth:`feedsmith.core.model.Problem.format`'s output, escaping included) and this
+module prints those, in the same order around the same log line. The clock enters only through
+``next_publish``, the earliest scheduled post's time: from then on the build must publish it,
+so it goes the full way. Errors and warnings still go the full way (``--strict``'s exit code
+and repairs are the full path's to judge).
 """
 
 from __future__ import annotations
@@ -46,7 +56,7 @@ JOURNAL_FILE = "state.log"
 LOCK_FILE = "build.lock"
 #: The nothing-changed memo of the last one-off build (:mod:`.memo` writes it).
 MEMO_FILE = "last-build.json"
-MEMO_VERSION = 3  # 3: "state" keys state.json and its journal
+MEMO_VERSION = 4  # 3: "state" keys state.json and its journal; 4: "lines"
 #: What :func:`early_build` needs of a config, keyed by the config file's bytes.
 RECORD_FILE = "quick-config.json"
 RECORD_VERSION = 1
@@ -184,8 +194,26 @@ def remember_config(config: Config, given: str | None) -> None:
         return  # costs the next run its shortcut, nothing else
 
 
-def _unchanged(rec: dict[str, Any], now: datetime) -> tuple[int, int] | None:
-    """``(posts, feeds)`` of the last build when a build now would change nothing."""
+#: The only severity of a last report's problems this module repeats (see the docstring).
+REPEATED_SEVERITY = "info"
+
+
+def _repeatable(memo: dict[str, Any]) -> list[str] | None:
+    """The last report's problem lines, when they are all info-level and kept as printed (and,
+    as for any answer, the clock has not reached ``next_publish``: :func:`_unchanged`)."""
+    problems, lines = memo["problems"], memo["lines"]
+    if not isinstance(problems, list) or not isinstance(lines, list):
+        return None
+    if len(problems) != len(lines) or not all(isinstance(line, str) for line in lines):
+        return None
+    if any(p[2] != REPEATED_SEVERITY for p in problems):
+        return None
+    return lines
+
+
+def _unchanged(rec: dict[str, Any], now: datetime) -> tuple[int, int, list[str]] | None:
+    """``(posts, feeds, problem lines)`` of the last build when a build now would change
+    nothing."""
     state_dir, posts_dir, output_dir = (rec[k][1] for k in ("state_dir", "posts_dir", "output_dir"))
     try:
         fd = os.open(os.path.join(state_dir, LOCK_FILE), os.O_RDWR | os.O_NOFOLLOW | os.O_CLOEXEC)
@@ -203,12 +231,14 @@ def _unchanged(rec: dict[str, Any], now: datetime) -> tuple[int, int] | None:
             or memo["cwd"] != os.getcwd()
             or memo["templates"] != ""
             or memo["media"]
-            or memo["problems"]
             or memo["skipped"]
             or not isinstance(memo["files"], list)
         ):
             return None
         if memo["next_publish"] and datetime.fromisoformat(memo["next_publish"]) <= now:
+            return None  # a scheduled post is due: the build that publishes it runs in full
+        lines = _repeatable(memo)
+        if lines is None:
             return None
         keys = statpass.quick_keys(posts_dir)
         if keys is None or statpass.keys_digest(keys) != memo["keys"]:
@@ -220,7 +250,7 @@ def _unchanged(rec: dict[str, Any], now: datetime) -> tuple[int, int] | None:
             return None
         if not statpass.rows_intact(output_dir, memo["files"], _gzip_only):
             return None
-        return int(memo["posts"]), int(memo["feeds"])
+        return int(memo["posts"]), int(memo["feeds"]), lines
     except (OSError, ValueError, KeyError, TypeError):
         return None
     finally:
@@ -242,16 +272,17 @@ def _gzip_only(rel: str) -> bool:
     return rel.startswith(ARCHIVE_PREFIX)
 
 
-def summary(posts: int, feeds: int, seconds: float) -> str:
+def summary(posts: int, feeds: int, seconds: float, problems: int = 0) -> str:
     """:meth:`feedsmith.pipeline.report.BuildReport.summary` of a no-change build."""
     return (
-        f"{posts} posts, 0 feeds written, {feeds} unchanged, 0 removed, 0 problems, {seconds:.2f} s"
+        f"{posts} posts, 0 feeds written, {feeds} unchanged, 0 removed, {problems} problems, "
+        f"{seconds:.2f} s"
     )
 
 
-def early_build(argv: Sequence[str]) -> int | None:
+def early_build(argv: Sequence[str], now: datetime | None = None) -> int | None:
     """The exit code of ``feedsmith build`` when the records alone show nothing changed
-    (having printed what the full path prints), else ``None``."""
+    (having printed what the full path prints), else ``None``. ``now``: the clock (tests)."""
     t0 = time.perf_counter()
     given = build_config_arg(argv)
     if given is None:
@@ -265,11 +296,12 @@ def early_build(argv: Sequence[str]) -> int | None:
     rec = _record(config_path, text)
     if rec is None:
         return None
-    now = datetime.now(UTC).replace(microsecond=0)
+    now = (now or datetime.now(UTC)).astimezone(UTC).replace(microsecond=0)  # as .quick's
     answer = _unchanged(rec, now)
     if answer is None:
         return None
-    line = summary(*answer, time.perf_counter() - t0)
+    posts, feeds, lines = answer
+    line = summary(posts, feeds, time.perf_counter() - t0, len(lines))
     # The line the full path logs, in cli's logging format (logging itself: start-up cost).
     stamp = time.time()
     asctime = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(stamp))
@@ -277,6 +309,8 @@ def early_build(argv: Sequence[str]) -> int | None:
     sys.stderr.write(
         f"{asctime},{msecs:03d} INFO feedsmith.build: build ok (nothing changed): {line}\n"
     )
+    for problem in lines:  # then the problems, as cli's _build_and_publish prints them
+        print(problem, file=sys.stderr)
     sys.stderr.flush()
     print(line)
     return 0

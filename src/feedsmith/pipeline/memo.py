@@ -199,6 +199,8 @@ class FastPath:
                 "skipped": report.skipped,
                 "excluded": report.excluded,
                 "problems": [[p.path, p.line, p.severity, p.reason] for p in report.problems],
+                # As the full path prints them, for .early (which repeats info-level ones).
+                "lines": [p.format() for p in report.problems],
                 "files": memo.files,
             }
         )
