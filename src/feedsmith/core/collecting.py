@@ -11,9 +11,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
-from itertools import compress
-from operator import is_not
 
+from feedsmith.core.delta import changed_places
 from feedsmith.core.model import ParseOutcome, Post, Problem, ScanResult
 
 #: More changed outcomes than this and :func:`collect` runs in full (a delta's per-outcome work
@@ -91,7 +90,7 @@ def _collect_delta(outcomes: list[ParseOutcome], now: datetime, memo: CollectMem
         or (last.next_publish is not None and now >= last.next_publish)
     ):
         return False
-    changed = list(compress(range(len(outcomes)), map(is_not, outcomes, memo.outcomes)))
+    changed = changed_places(outcomes, memo.outcomes)
     if len(changed) > COLLECT_DELTA_LIMIT:
         return False
     owners = memo.owners

@@ -33,15 +33,14 @@ import dataclasses
 import hashlib
 import json
 import logging
-import operator
 import posixpath
 from collections import Counter
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from itertools import compress
 from typing import TYPE_CHECKING, Any
 
+from feedsmith.core.delta import changed_places
 from feedsmith.core.model import ParseOutcome, Post, Problem
 from feedsmith.core.state import json_bytes
 
@@ -399,8 +398,8 @@ def _all_own_few(
     ):
         return None
     records = list(known.values())
-    changed = list(compress(range(len(records)), map(operator.is_not, records, own.records)))
-    new = list(compress(range(len(outcomes)), map(operator.is_not, outcomes, last)))
+    changed = changed_places(records, own.records)
+    new = changed_places(outcomes, last)
     if len(changed) + len(new) > FEW:
         return None
     at = own.at.copy()

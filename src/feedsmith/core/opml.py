@@ -10,11 +10,10 @@ import html
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from itertools import compress
-from operator import is_not
 from typing import Any
 
 from feedsmith.core.config import Config
+from feedsmith.core.delta import changed_places
 from feedsmith.core.formats import FORMATS
 from feedsmith.core.groups import FeedGroup
 from feedsmith.core.layout import feed_files, feed_url
@@ -106,7 +105,7 @@ def _keys_and_newest(
     n = len(groups)
     if memo is not None and len(memo.groups) == n and memo.shown == shown:
         keys, newest = list(memo.keys), list(memo.newest)
-        at = list(compress(range(n), map(is_not, groups, memo.groups)))
+        at = changed_places(groups, memo.groups)
     else:
         keys, newest = [_NO_KEY] * n, [None] * n
         at = list(range(n))

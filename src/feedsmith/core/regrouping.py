@@ -12,9 +12,8 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from itertools import compress
-from operator import is_not
 
+from feedsmith.core.delta import few_changed
 from feedsmith.core.groups import (
     ALL,
     CATEGORIES,
@@ -182,29 +181,15 @@ def _changes(
     """The ``(input, held)`` pairs that went and the posts that came since ``last``, or
     ``None`` for too many or a post given twice. This runs over all 10,000 posts on every
     edit of the service, so no Python step is taken per post: with as many posts as last
-    time, the places whose object differs are found in C (``compress``/``is_not``) and only
-    they are looked at; otherwise sets of ids (an id is a new int object per post: slower)."""
+    time, only the places whose object differs are looked at (:func:`.delta.few_changed`)."""
+    found = few_changed(last.posts, posts, REGROUP_LIMIT)
+    if found is None:
+        return None
+    went, came, _ = found
     outputs = last.outputs
-    if len(posts) == len(last.posts):
-        at = list(compress(range(len(posts)), map(is_not, posts, last.posts)))
-        if len(at) > REGROUP_LIMIT:
-            return None
-        was = {id(last.posts[i]): last.posts[i] for i in at}
-        now = {id(posts[i]): posts[i] for i in at}
-        if len(now) != len(at) or any(k in outputs and k not in was for k in now):
-            return None  # a post given twice
-        return [outputs[k] for k in was if k not in now], [
-            p for k, p in now.items() if k not in was
-        ]
-    fresh_ids = set(map(id, posts))
-    if len(fresh_ids) != len(posts):
-        return None
-    came = fresh_ids.difference(outputs)
-    went = outputs.keys() - fresh_ids
-    if len(came) + len(went) > REGROUP_LIMIT:
-        return None
-    added = list(compress(posts, map(came.__contains__, map(id, posts)))) if came else []
-    return [outputs[key] for key in went], added
+    if any(id(post) in outputs for post in came):
+        return None  # a post given twice: kept at one place and added at another
+    return [outputs[id(post)] for post in went], came
 
 
 def _keeps_display(

@@ -23,18 +23,17 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
-import operator
 import re
 from collections import Counter
 from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from itertools import compress
 from operator import itemgetter
 from typing import Any
 
 import orjson
 
+from feedsmith.core.delta import few_changed
 from feedsmith.core.model import Post
 
 log = logging.getLogger("feedsmith.state")
@@ -141,33 +140,6 @@ class UpdateMemo(dict[int, Made]):
     seconds: dict[int, int] | None = None
     #: posts given a fresh result (not a hit) by the last call: the counter tests read
     looked = 0
-
-
-def few_changed(
-    old: list[Any], new: list[Any], few: int
-) -> tuple[list[Any], list[Any], list[int] | None] | None:
-    """What ``new`` changed of ``old`` by identity: the objects only ``old`` holds and those
-    only ``new`` holds (in list order), and the changed places when the lists have the same
-    length (an edit: nothing moved); ``None`` when more than ``few`` differ or ``new`` holds
-    an object twice among those. Callers still check the added objects' own keys (a post
-    both kept and added is twice). No Python step per element: C-level passes only."""
-    if len(old) == len(new):
-        at = list(compress(range(len(new)), map(operator.is_not, new, old)))
-        if len(at) > few:
-            return None
-        olds, news = {id(old[i]) for i in at}, {id(new[i]) for i in at}
-        if len(news) != len(at):
-            return None
-        gone = [old[i] for i in at if id(old[i]) not in news]
-        return gone, [new[i] for i in at if id(new[i]) not in olds], at
-    ids_old, ids_new = set(map(id, old)), set(map(id, new))
-    if len(ids_new) != len(new):
-        return None
-    left, came = ids_old - ids_new, ids_new - ids_old
-    if len(left) + len(came) > few:
-        return None
-    gone = list(compress(old, map(left.__contains__, map(id, old)))) if left else []
-    return gone, list(compress(new, map(came.__contains__, map(id, new)))) if came else [], None
 
 
 #: A few changed posts are handled on their own; more than this (or a different state, or

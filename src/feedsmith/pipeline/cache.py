@@ -41,12 +41,10 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import gc
 import hashlib
 import logging
 import os
 import zlib
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -57,6 +55,7 @@ from zlib_ng import zlib_ng
 from feedsmith.core.model import Author, ParseOutcome, Post
 from feedsmith.pipeline import lazyblob, records
 from feedsmith.pipeline.cacherows import DATES, FRAME, compact_date, read_rows
+from feedsmith.pipeline.gcpause import collector_paused
 from feedsmith.pipeline.lazyblob import BlobFile, Recover, Region
 from feedsmith.system.statedir import remove_legacy, write_private
 
@@ -208,6 +207,14 @@ class Chunks:
     regions: list[Region | None] = dataclasses.field(default_factory=list)
 
 
+def _leave_be() -> None:
+    """What :func:`~.gcpause.collector_paused` does after loading or flattening a whole index:
+    nothing. Those ~300,000 objects form no cycles and all stay alive, yet allocating them set
+    off full collections over a growing heap again and again (~40 % of loading the index); a
+    build loads the index inside its own pause, which decides what is frozen afterwards, so a
+    caller's heap is never frozen behind its back."""
+
+
 def _file_key(st: os.stat_result) -> tuple[int, int, int]:
     return (st.st_ino, st.st_size, st.st_mtime_ns)
 
@@ -233,7 +240,7 @@ def load_index(
         return {}
     keep = False
     try:
-        with _gc_paused():
+        with collector_paused(_leave_be):
             reader = records.unpacker()
             reader.feed(fh.read(_HEAD_MAX))
             magic, version, stored_fp, layout, count = reader.unpack()
@@ -301,7 +308,7 @@ def save_index(
             kept.append(os.dup(fh.fileno()))
 
     try:
-        with _gc_paused():
+        with collector_paused(_leave_be):
             write_private(path, write, fsync=False)
     except BaseException:
         for fd in kept:
@@ -345,25 +352,6 @@ _HEAD_MAX = 65536
 #: the problems as :func:`feedsmith.pipeline.records.problem_row` lists and the post's authors as
 #: indices into its chunk's author table. A chunk is ``[authors, rows]``.
 Row = list[Any]
-
-
-@contextlib.contextmanager
-def _gc_paused() -> Iterator[None]:
-    """Hold off the cyclic garbage collector while a whole index is built or flattened.
-
-    Those objects form no cycles and all stay alive, yet allocating ~300,000 of them set off
-    full collections over a growing heap again and again: ~40 % of loading the index. The
-    collector runs again afterwards (unless it was already off before: a build loads the index
-    with the collector paused for the whole build, and whoever paused it decides what is frozen
-    afterwards — :mod:`.gcpause` — so a caller's heap is never frozen behind its back).
-    """
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
 
 
 def _write_rows(

@@ -28,10 +28,11 @@ from pathlib import Path
 from typing import Any
 
 from feedsmith.core.config import Config
+from feedsmith.core.delta import few_changed
 from feedsmith.core.identity import MAP_VERSION, OwnMemo, Record, day_of, parse_map
 from feedsmith.core.layout import ID_MAP
 from feedsmith.core.model import Post
-from feedsmith.core.state import few_changed, json_bytes
+from feedsmith.core.state import json_bytes
 from feedsmith.publish.s3.client import fetch_object
 from feedsmith.system.statedir import open_private, write_atomic
 

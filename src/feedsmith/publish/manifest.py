@@ -10,10 +10,11 @@ so the bytes stay exactly those of a full render (tests compare the two).
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
-from itertools import chain, compress, repeat
-from operator import is_, is_not
+from itertools import chain, repeat
+from operator import is_
 from typing import Any
 
+from feedsmith.core.delta import changed_places
 from feedsmith.core.layout import feed_href, stored_gzip_only
 from feedsmith.core.state import json_bytes
 from feedsmith.publish.changes import FeedInfo, MediaRecord
@@ -182,7 +183,7 @@ def render_manifest(
     if patch and memo is not None:
         parts = list(memo.parts)
         pos_of = memo.pos_of
-        places = set(compress(range(len(feeds)), map(is_not, feeds, last_feeds)))
+        places = set(changed_places(feeds, last_feeds))
         places.update(pos_of[i] for i in touched if i in pos_of)
         at = sorted(places)
         for i in at:  # forget the feeds that left these places (some may be back, below)
@@ -343,7 +344,7 @@ class ArchiveSection:
     ) -> bytes:
         """The section for ``recs`` (records of the same ``rels``); places whose record is
         another object are found in C, and ``last_serialised`` says how many were listed."""
-        at = list(compress(range(len(recs)), map(is_not, recs, self.recs)))
+        at = changed_places(recs, self.recs)
         self.last_serialised = 0
         if not at:
             return self.json
