@@ -54,16 +54,22 @@ MORE_MARKER = "<!--more-->"
 
 # CommonMark plus the GFM extensions the issue asks for. Raw HTML stays on (real posts contain
 # ``<figure>`` and ``<br>``; it is sanitized below); ``linkify`` links bare scheme URLs.
-_FAST = markdown_it_pyrs.MarkdownIt("commonmark").enable_many(["table", "strikethrough", "linkify"])
+# Footnotes (``text[^1]`` … ``[^1]: the note``) because kramdown, Jekyll's Markdown, and GitHub
+# both have them and real posts use them: without the extension a note written as text came
+# out as a literal ``[^1]:`` paragraph, and one whose text was a URL as a link reading "^1".
+_FAST = markdown_it_pyrs.MarkdownIt("commonmark").enable_many(
+    ["table", "strikethrough", "linkify", "footnote"]
+)
 
 
 @cache
 def _reference() -> MarkdownIt:
     """The markdown-it-py parser, built (and imported, ~40 ms) only when first needed."""
     from markdown_it import MarkdownIt
+    from mdit_py_plugins.footnote import footnote_plugin
 
     md = MarkdownIt("commonmark", {"html": True, "linkify": True, "typographer": False})
-    md.enable(["table", "strikethrough", "linkify"])
+    md.enable(["table", "strikethrough", "linkify"]).use(footnote_plugin)
     md.linkify.set({"fuzzy_link": False, "fuzzy_email": False, "fuzzy_ip": False})
     return md
 
@@ -406,7 +412,9 @@ def _first_paragraph_text(tokens: list[Token], env: dict[str, object]) -> str:
         if inline.type != "inline" or not inline.children:
             continue
         md = _reference()
-        text = html_to_text(md.renderer.render(inline.children, md.options, env))
+        # A footnote's marker is not prose: the fast engine's summary leaves it out too.
+        children = [child for child in inline.children if child.type != "footnote_ref"]
+        text = html_to_text(md.renderer.render(children, md.options, env))
         if text:
             return text
     return ""
