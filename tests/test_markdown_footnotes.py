@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 
 import feedparser
 import pytest
@@ -82,3 +83,35 @@ def test_the_fallback_engine_renders_notes_the_same(
     assert ref_summary == fast_summary
     assert "".join(ref_html.split()) == "".join(fast_html.split())
     assert "[^" not in ref_html
+
+
+def test_an_upgrade_that_renders_notes_rebuilds_posts_parsed_before_it(
+    site, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The parse cache keeps each post's HTML and the early no-change answer trusts the last
+    build: a feedsmith that renders posts differently must go past both, not go on serving the
+    old rendering of files that did not change."""
+    import markdown_it_pyrs
+
+    from feedsmith.core import config as config_module
+    from feedsmith.pipeline import early
+
+    old_stat = 1_600_000_000 * 10**9  # older than the racy window: the early answer may apply
+    os.utime(site.write_post("2025-03-01-notes.md", POST), ns=(old_stat, old_stat))
+    site.config()
+    monkeypatch.chdir(site.root)
+    build = ["build", "--no-progress", "-c", "config.yaml"]
+    with monkeypatch.context() as old:  # the release before footnotes
+        for module in (config_module, early):
+            old.setattr(module, "RENDERING_REVISION", module.RENDERING_REVISION - 1)
+        engine = markdown_it_pyrs.MarkdownIt("commonmark").enable_many(["table", "linkify"])
+        old.setattr(md, "_FAST", engine)
+        assert main(build) == 0
+        assert early.early_build(build) == 0  # that release would answer "nothing changed"
+    before = (site.output_dir / "all.atom.xml").read_text("utf-8")
+    assert "[^long]:" in before
+
+    assert early.early_build(build) is None  # not across a change of rendering
+    assert main(build) == 0
+    after = (site.output_dir / "all.atom.xml").read_text("utf-8")
+    assert "[^long]:" not in after and "over two lines." in after

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Literal
 from zoneinfo import ZoneInfo
 
-from feedsmith import __version__
+from feedsmith import RENDERING_REVISION, __version__
 from feedsmith.core.model import Author
 
 DEFAULT_PERMALINK = "/:categories/:year/:month/:day/:title.html"
@@ -304,5 +304,6 @@ class Config:
             data["hubs"] = list(self.hub_urls)
         data["posts_dir"] = str(self.posts_dir)
         data["version"] = __version__
+        data["rendering"] = RENDERING_REVISION
         blob = json.dumps(data, sort_keys=True, default=str).encode()
         return hashlib.sha256(blob).hexdigest()[:16]

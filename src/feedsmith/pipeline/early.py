@@ -42,7 +42,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from feedsmith import __version__
+from feedsmith import RENDERING_REVISION, __version__
 from feedsmith.pipeline import statpass
 
 if TYPE_CHECKING:  # types only
@@ -138,6 +138,7 @@ def _record(config_path: str, text: bytes) -> dict[str, Any] | None:
             if (
                 rec["version"] == RECORD_VERSION
                 and rec["feedsmith"] == __version__
+                and rec["rendering"] == RENDERING_REVISION
                 and rec["sha256"] == digest
                 and rec["cwd"] == os.getcwd()
                 and rec["given"] == config_path
@@ -178,6 +179,7 @@ def remember_config(config: Config, given: str | None) -> None:
         record = {
             "version": RECORD_VERSION,
             "feedsmith": __version__,
+            "rendering": RENDERING_REVISION,
             "sha256": hashlib.sha256(text).hexdigest(),
             "cwd": os.getcwd(),
             "given": given,
