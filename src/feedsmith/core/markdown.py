@@ -45,6 +45,7 @@ if TYPE_CHECKING:
     from markdown_it import MarkdownIt
     from markdown_it.token import Token
 
+from feedsmith.core import kramdown
 from feedsmith.core.text import truncate, xml_safe
 from feedsmith.core.urlsafety import ALLOWED_SCHEMES, is_allowed_url
 
@@ -193,16 +194,46 @@ def render_post(body: str, page_url: str, summary_limit: int | None = 300) -> tu
     ``""`` when ``summary_limit`` is ``None`` (a post with its own excerpt needs none, and
     finding the first paragraph costs as much as rendering)."""
     body = xml_safe(body)
+    parts: tuple[str, ...] = ()
+    if "{:" in body:  # kramdown syntax (Jekyll's Markdown); every other post skips this
+        body, parts = _without_kramdown(body)
     try:
         raw, summary = _fast_render(body, summary_limit is not None)
     except BaseException as exc:  # a Rust panic is a BaseException
-        if not isinstance(exc, Exception) and type(exc).__name__ != "PanicException":
-            raise  # KeyboardInterrupt, SystemExit, ...
+        _raise_unless_engine_failure(exc)
         log.warning("fast Markdown engine failed (%s); using markdown-it-py", exc)
-        content, summary = _reference_render(body, page_url, summary_limit or 0)
+        content, summary = _reference_render(body, page_url, summary_limit or 0, parts)
     else:
-        content = _sanitize(raw, page_url)
+        content = _sanitize(kramdown.restore(raw, parts) if parts else raw, page_url)
     return content, truncate(summary, summary_limit) if summary_limit is not None else ""
+
+
+def _raise_unless_engine_failure(exc: BaseException) -> None:
+    if not isinstance(exc, Exception) and type(exc).__name__ != "PanicException":
+        raise exc  # KeyboardInterrupt, SystemExit, ...
+
+
+def _without_kramdown(body: str) -> tuple[str, tuple[str, ...]]:
+    """``body`` with kramdown's attribute lists and extensions consumed (see
+    :mod:`feedsmith.core.kramdown`), and the raw HTML its placeholders stand for. The code
+    blocks it must not touch are found by a parse: the Rust engine's, else markdown-it-py's
+    (same block structure), so both engines then render the same text."""
+    try:
+        encoded = body.encode("utf-8")
+        code = [
+            (encoded.count(b"\n", 0, node.srcmap[0]), encoded.count(b"\n", 0, node.srcmap[1] - 1))
+            for node in _FAST.tree(body).walk()
+            if node.name in ("fence", "code_block") and node.srcmap
+        ]
+    except BaseException as exc:
+        _raise_unless_engine_failure(exc)
+        code = [
+            (token.map[0], token.map[1] - 1)
+            for token in _reference().parse(body)
+            if token.type in ("fence", "code_block") and token.map
+        ]
+    prepared = kramdown.prepare(body, code)
+    return prepared.text, prepared.raw
 
 
 def render_html_post(body: str, page_url: str, summary_limit: int | None = 300) -> tuple[str, str]:
@@ -306,10 +337,13 @@ def _inline_html(node: markdown_it_pyrs.Node) -> str:
     return "".join(out)
 
 
-def _reference_render(body: str, page_url: str, summary_limit: int) -> tuple[str, str]:
+def _reference_render(
+    body: str, page_url: str, summary_limit: int, parts: tuple[str, ...] = ()
+) -> tuple[str, str]:
     env: dict[str, object] = {}
     tokens = _reference().parse(body, env)
-    content = _sanitize(_reference().renderer.render(tokens, _reference().options, env), page_url)
+    raw = _reference().renderer.render(tokens, _reference().options, env)
+    content = _sanitize(kramdown.restore(raw, parts) if parts else raw, page_url)
     return content, _summary(body, tokens, env, summary_limit)
 
 
