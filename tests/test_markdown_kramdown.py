@@ -80,6 +80,8 @@ CONSUMED = [
         "<b>raw *x*</b>\n\n<i>y</i>\n",
     ),
     ("x {::nomarkdown}<u>*u*</u>{:/} y\n", "<p>x <u>*u*</u> y</p>\n"),
+    # At a line's start, the rest of the line is still Markdown (not one raw HTML block).
+    ("{::nomarkdown}<b>x</b>{:/} more *text*\n", "<p><b>x</b> more <em>text</em></p>\n"),
     # Still sanitized: raw HTML is untrusted whatever brought it in.
     (
         '{::nomarkdown}\n<script>alert(1)</script><a href="/r" onclick="x()">r</a>\n{:/}\n',
@@ -226,7 +228,6 @@ def test_a_jekyll_site_publishes_posts_without_kramdown_syntax(tmp_path: Path) -
         for entry in feed.entries:
             seen += 1
             texts = [entry.get("summary", "")] + [c.value for c in entry.get("content", [])]
-            assert all("{:" not in text or "<code>{: .notice}</code>" in text for text in texts)
             for text in texts:
                 assert "{:" not in text.replace("<code>{: .notice}</code>", "")
             if entry.title == "Notices and links":

@@ -53,7 +53,12 @@ _TOC_ITEM = re.compile(r"[ \t>]*(?:[*+-]|\d{1,9}[.)])[ \t]+\S.*")
 _BACKTICKS = re.compile(r"`+")
 _BLANK_LINE = re.compile(r"\n[ \t>]*\n")
 
+# Where ``{::nomarkdown}`` content goes until :func:`restore`: an HTML comment on its own line is
+# an HTML block (it may even interrupt a paragraph); inside a line an empty custom tag, which
+# unlike a comment does not start an HTML block when the line begins with it (the rest of the
+# line stays Markdown).
 PLACEHOLDER = "<!--kramdown-nomarkdown-{}-->"
+SPAN_PLACEHOLDER = "<kramdown-nomarkdown-{}/>"
 
 
 @dataclass(frozen=True)
@@ -107,7 +112,7 @@ def prepare(body: str, code_lines: Iterable[tuple[int, int]]) -> Prepared:
 def restore(html: str, raw: tuple[str, ...]) -> str:
     """Rendered HTML with each ``{::nomarkdown}`` placeholder replaced by its raw HTML."""
     for i, part in enumerate(raw):
-        html = html.replace(PLACEHOLDER.format(i), part)
+        html = html.replace(PLACEHOLDER.format(i), part).replace(SPAN_PLACEHOLDER.format(i), part)
     return html
 
 
@@ -197,11 +202,9 @@ def _extension(
     lines = _whole_lines(body, starts, pos, end)
     if name == "nomarkdown" and content:
         raw.append(content.strip("\n") if lines else content)
-        placeholder = PLACEHOLDER.format(len(raw) - 1)
         if lines is None:
-            return pos, end, placeholder
-        # A line that starts with ``<!--`` is an HTML block (it may interrupt a paragraph).
-        return starts[lines[0]], _line_end(body, starts, lines[1]), placeholder
+            return pos, end, SPAN_PLACEHOLDER.format(len(raw) - 1)
+        return starts[lines[0]], _line_end(body, starts, lines[1]), PLACEHOLDER.format(len(raw) - 1)
     if lines is None:
         return pos, end, ""
     return _drop_lines(body, starts, *lines)
