@@ -82,6 +82,16 @@ CONSUMED = [
     ("x {::nomarkdown}<u>*u*</u>{:/} y\n", "<p>x <u>*u*</u> y</p>\n"),
     # At a line's start, the rest of the line is still Markdown (not one raw HTML block).
     ("{::nomarkdown}<b>x</b>{:/} more *text*\n", "<p><b>x</b> more <em>text</em></p>\n"),
+    # markdown="1": the HTML block's content is Markdown, as kramdown parses it.
+    (
+        '<div class="notice--primary" markdown="1">\n**Notice:** text.\n\n```html\n<b>x</b>\n'
+        "```\n</div>\n\nAfter.\n",
+        "<div>\n<p><strong>Notice:</strong> text.</p>\n"
+        '<pre><code class="language-html">&lt;b&gt;x&lt;/b&gt;\n</code></pre>\n</div>\n'
+        "<p>After.</p>\n",
+    ),
+    ("<section markdown='block'>\n# Title\n</section>\n", "\n<h1>Title</h1>\n\n"),
+    ('<div markdown="0">\n**raw**\n</div>\n', "<div>\n**raw**\n</div>\n"),
     # Still sanitized: raw HTML is untrusted whatever brought it in.
     (
         '{::nomarkdown}\n<script>alert(1)</script><a href="/r" onclick="x()">r</a>\n{:/}\n',
@@ -113,6 +123,9 @@ STAYS = [
     ("* item\n\n  ~~~\n  {: .in-list}\n  ~~~\n", None),
     ("> ```\n> {: .in-quote}\n> ```\n", None),
     ("{: not an attribute\n", "<p>{: not an attribute</p>\n"),
+    ('```\n<div markdown="1">\n**x**\n</div>\n```\n', None),
+    ('Text `<div markdown="1">` inline.\n', None),
+    ("<div title=\"markdown='1'\">\n**x**\n</div>\n", None),
     ('JSON {"a": {"b": 1}} and {:smile:} and {: } and {:a=b}\n', None),
     ("{::comment}\nno end marker\n", None),
     ("{::unknown}x{:/unknown}\n", None),

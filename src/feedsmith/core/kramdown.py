@@ -5,7 +5,8 @@ attribute lists on their own line (``{: .notice--info}`` under a paragraph, ``{:
 a heading), span ones right after a link or emphasis (``[site](https://x.org){:target="_blank"}``),
 attribute list definitions (``{:ref: .class}``), the table-of-contents marker (``* TOC`` with
 ``{:toc}`` under it) and extensions (``{::comment}…{:/comment}``, ``{::nomarkdown}…{:/}``,
-``{::options … /}``). CommonMark knows none of them, so a feed reader showed them as text.
+``{::options … /}``), and HTML blocks whose content is Markdown (``<div markdown="1">``).
+CommonMark knows none of them, so a feed reader showed them as text.
 
 They are consumed here, on the Markdown source, so both engines (markdown-it-pyrs and the
 markdown-it-py fallback) see the same text and render the same HTML. The attributes themselves
@@ -21,7 +22,7 @@ an HTML comment placeholder before rendering and put back by :func:`restore` bef
 sanitizer, which still cleans it.
 
 Pure text in, text out; :mod:`feedsmith.core.markdown` calls it only for bodies containing
-``{:``, so other posts pay one substring test.
+``{:`` or ``markdown=``, so other posts pay two substring tests.
 """
 
 from __future__ import annotations
@@ -52,6 +53,11 @@ _LIST_ITEM = re.compile(r"[ \t>]*(?:[*+-]|\d{1,9}[.)])(?:[ \t]|$)")
 _TOC_ITEM = re.compile(r"[ \t>]*(?:[*+-]|\d{1,9}[.)])[ \t]+\S.*")
 _BACKTICKS = re.compile(r"`+")
 _BLANK_LINE = re.compile(r"\n[ \t>]*\n")
+# An HTML opening tag alone on its line with kramdown's ``markdown`` attribute.
+_MARKDOWN_OPEN = re.compile(
+    r" {0,3}<(?P<tag>[A-Za-z][A-Za-z0-9-]*)(?=\s)[^<>]*?"
+    r"(?P<attr>\s+markdown=(?P<q>[\"'])(?P<value>1|0|block|span)(?P=q))[^<>]*>[ \t\r]*"
+)
 
 # Where ``{::nomarkdown}`` content goes until :func:`restore`: an HTML comment on its own line is
 # an HTML block (it may even interrupt a paragraph); inside a line an empty custom tag, which
@@ -97,6 +103,8 @@ def prepare(body: str, code_lines: Iterable[tuple[int, int]]) -> Prepared:
             continue
         edits.append(edit)
         pos = body.find("{:", max(edit[1], pos + 2))
+    if "markdown=" in body:
+        edits = _merged(edits, _markdown_blocks(body, lines, starts, protected))
     if not edits:
         return Prepared(body, ())
     out: list[str] = []
@@ -107,6 +115,56 @@ def prepare(body: str, code_lines: Iterable[tuple[int, int]]) -> Prepared:
         last = end
     out.append(body[last:])
     return Prepared("".join(out), tuple(raw))
+
+
+def _markdown_blocks(
+    body: str, lines: list[str], starts: list[int], protected: list[tuple[int, int]]
+) -> list[tuple[int, int, str]]:
+    """The edits that make an HTML block with ``markdown="1"`` (or ``"block"``) hold Markdown,
+    as kramdown parses it: the attribute removed, and a blank line after the opening tag's line
+    and before its closing tag's, because a CommonMark HTML block runs to the next blank line
+    and would show ``**x**`` as it is. ``markdown="0"``/``"span"``: only the attribute goes
+    (kramdown keeps the content raw or inline; CommonMark keeps it raw). Only an opening tag
+    alone on its line, outside code and quotes, is handled; the closing tag is found by
+    counting that tag's openings and closings on the lines below."""
+    edits: list[tuple[int, int, str]] = []
+    for number, line in enumerate(lines):
+        match = _MARKDOWN_OPEN.fullmatch(line)
+        if match is None or _inside(protected, starts[number]):
+            continue
+        start = starts[number]
+        edits.append((start + match.start("attr"), start + match.end("attr"), ""))
+        if match.group("value") not in ("1", "block"):
+            continue
+        edits.append((start + len(line), start + len(line), "\n"))
+        opening = re.compile(rf"<{match.group('tag')}(?=[\s>/])", re.IGNORECASE)
+        closing = re.compile(rf"</{match.group('tag')}\s*>", re.IGNORECASE)
+        depth = 1
+        for below in range(number + 1, len(lines)):
+            if _inside(protected, starts[below]):
+                continue
+            text = lines[below]
+            if closing.match(text.lstrip(" ")) and depth - len(closing.findall(text)) <= 0:
+                edits.append((starts[below], starts[below], "\n"))
+                break
+            depth += len(opening.findall(text)) - len(closing.findall(text))
+    return edits
+
+
+def _inside(protected: list[tuple[int, int]], pos: int) -> bool:
+    return any(start <= pos < end for start, end in protected)
+
+
+def _merged(
+    first: list[tuple[int, int, str]], second: list[tuple[int, int, str]]
+) -> list[tuple[int, int, str]]:
+    """Both edit lists in order; an edit overlapping one kept before it is dropped."""
+    kept: list[tuple[int, int, str]] = []
+    for edit in sorted(first + second, key=lambda e: (e[0], e[1])):
+        if kept and edit[0] < kept[-1][1]:
+            continue
+        kept.append(edit)
+    return kept
 
 
 def restore(html: str, raw: tuple[str, ...]) -> str:

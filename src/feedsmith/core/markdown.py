@@ -195,7 +195,7 @@ def render_post(body: str, page_url: str, summary_limit: int | None = 300) -> tu
     finding the first paragraph costs as much as rendering)."""
     body = xml_safe(body)
     parts: tuple[str, ...] = ()
-    if "{:" in body:  # kramdown syntax (Jekyll's Markdown); every other post skips this
+    if "{:" in body or "markdown=" in body:  # kramdown syntax (Jekyll's); others skip this
         body, parts = _without_kramdown(body)
     try:
         raw, summary = _fast_render(body, summary_limit is not None)
