@@ -130,7 +130,9 @@ def known_from_bucket(view: BucketView, target: str) -> Known:
         if not isinstance(rec, dict) or not isinstance(rec.get("sha256"), str):
             continue
         obj = view.listing.get(rel)
-        if stored_gzip_only(rel):  # one object, its gzip bytes: no twin
+        # One object, its gzip bytes, no twin; the manifest names gz_bytes only for such a page
+        # (an archive page stored plain, feed.archive_storage: plain, has its twin).
+        if stored_gzip_only(rel) and "gz_bytes" in rec:
             twin, size = obj, rec.get("gz_bytes")
         else:
             twin, size = view.listing.get(rel + ".gz"), rec.get("bytes")

@@ -199,7 +199,7 @@ class S3Sink:
                 delivered.gone.pop(rel, None)
                 delivered.deleted.discard(rel)
             if full_send:
-                self._drop_twins([rel for rel in plan.uploads if stored_gzip_only(rel)])
+                self._drop_twins([rel for rel in plan.uploads if changes.gzip_only(rel)])
             if plan.manifest:
                 # Last of the published tree: every file it lists is in the bucket by now.
                 data = changes.manifest
@@ -309,7 +309,7 @@ class S3Sink:
             raise first_error
 
     def _put_file(self, changes: ChangeSet, rel: str, sha: str, settled: bool = False) -> None:
-        if stored_gzip_only(rel):
+        if changes.gzip_only(rel):  # feed.archive_storage: plain → a plain key and its twin
             self._put_gzip_only(changes, rel, sha, settled)
             return
         data = self._verified(rel, sha, lambda: changes.read(rel))
