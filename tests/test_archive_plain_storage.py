@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import os
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -13,8 +14,11 @@ from urllib.parse import unquote, urlsplit
 import feedparser
 import pytest
 
+from feedsmith.cli import main
 from feedsmith.core.config import ConfigError
 from feedsmith.pipeline import build_site
+from feedsmith.pipeline.early import MEMO_FILE, early_build
+from feedsmith.pipeline.memo import FastPath
 from feedsmith.serve.app import create_app
 from feedsmith.serve.stores import FeedStore
 
@@ -157,3 +161,53 @@ def test_a_bad_archive_storage_is_a_config_error_naming_the_key(site: Any, value
     with pytest.raises(ConfigError, match=r"feed\.archive_storage") as caught:
         site.config()
     assert "config" in str(caught.value)
+
+
+# -- the no-change answers of a new process (feedsmith.pipeline.early and .memo) ----------------
+
+OLD = 1_600_000_000 * 10**9  # posts as old as real ones: a fresh stat is "racy", never answered
+
+
+@pytest.fixture
+def built_plain(blog: Any, monkeypatch: pytest.MonkeyPatch, capsys: Any) -> Any:
+    for n, path in enumerate(sorted(blog.posts_dir.iterdir())):
+        os.utime(path, ns=(OLD + n, OLD + n))
+    use(blog, "plain")
+    blog.config()
+    monkeypatch.chdir(blog.root)
+    assert main(["build", "--no-progress", "-c", "config.yaml"]) == 0
+    assert early_build(["build", "-c", "config.yaml"]) == 0  # the early answer is live
+    capsys.readouterr()
+    return blog
+
+
+@pytest.mark.parametrize("how", ["delete", "edit"])
+@pytest.mark.parametrize("argv", [["build"], ["build", "-v"]], ids=["early", "memo"])
+def test_a_plain_page_changed_by_hand_is_noticed_by_a_new_process(
+    built_plain: Any, how: str, argv: list[str], capsys: Any
+) -> None:
+    """``build`` is answered by the early record, ``build -v`` by the memo (the early reader
+    declines ``-v``); neither may call the tree unchanged."""
+    page = built_plain.output_dir / "archive/tags/odd/2.rss.xml"
+    before = page.read_bytes()
+    if how == "delete":
+        page.unlink()
+    else:
+        page.write_bytes(before.replace(b"Post", b"Pots"))
+    assert early_build(["build", "-c", "config.yaml"]) is None
+    assert main([*argv, "--no-progress", "-c", "config.yaml"]) == 0
+    assert "nothing changed" not in capsys.readouterr().err
+    assert page.read_bytes() == before
+    assert early_build(["build", "-c", "config.yaml"]) == 0  # and the next one is early again
+
+
+def test_a_memo_without_its_archive_storage_goes_the_full_way(built_plain: Any) -> None:
+    memo_path = built_plain.root / ".feedsmith" / MEMO_FILE
+    memo = json.loads(memo_path.read_bytes())
+    assert memo["storage"] == "plain"
+    del memo["storage"]
+    memo_path.write_text(json.dumps(memo), "utf-8")
+    assert early_build(["build", "-c", "config.yaml"]) is None
+    config = built_plain.config()
+    fast = FastPath(config, config.fingerprint(), config.state_dir / "state.json", persist=True)
+    assert fast.load() is None

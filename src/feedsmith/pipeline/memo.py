@@ -28,7 +28,7 @@ from typing import Any
 import orjson
 
 from feedsmith.core.config import Config
-from feedsmith.core.layout import MANIFEST, stored_gzip_only
+from feedsmith.core.layout import MANIFEST, PLAIN_MARK, gzip_only_rule
 from feedsmith.core.model import Problem
 from feedsmith.core.state import json_bytes
 from feedsmith.pipeline import statpass
@@ -64,6 +64,20 @@ class Memo:
     #: The published files' stat rows (:func:`published_rows`) as ``state.json`` recorded
     #: them, for a new process; ``None``: it reads ``state.json``'s records instead.
     files: list[Row] | None = None
+    #: How the archive pages of ``files`` are stored (``feed.archive_storage``: ``gzip`` or
+    #: ``plain``, :func:`archive_storage_of`): which of a row's files the check stats.
+    storage: str = "gzip"
+
+
+def archive_storage_of(files: Mapping[str, Mapping[str, Any]]) -> str | None:
+    """``plain`` when the records' archive pages are stored plain (each carries
+    :data:`~feedsmith.core.layout.PLAIN_MARK`), ``gzip`` when none is, ``None`` when they are
+    mixed (no build writes that: the rows are then not kept, and a new process goes the full
+    way). Without it a hand-deleted plain archive page would pass the stat check unseen."""
+    marks = {PLAIN_MARK in rec for rel, rec in files.items() if rel.startswith("archive/")}
+    if len(marks) > 1:
+        return None
+    return "plain" if marks == {True} else "gzip"
 
 
 def published_rows(files: Mapping[str, Mapping[str, Any]]) -> list[Row] | None:
@@ -78,10 +92,11 @@ def published_rows(files: Mapping[str, Mapping[str, Any]]) -> list[Row] | None:
     return rows
 
 
-def rows_intact(output_dir: Path | str, rows: list[Row]) -> bool:
+def rows_intact(output_dir: Path | str, rows: list[Row], storage: str = "gzip") -> bool:
     """:func:`~feedsmith.pipeline.listing.intact` for every row, at a stat and a string
-    concatenation a file (the same answers: a test compares them)."""
-    return statpass.rows_intact(output_dir, rows, stored_gzip_only)
+    concatenation a file (the same answers: a test compares them). ``storage``: the rows'
+    archive storage (:attr:`Memo.storage`)."""
+    return statpass.rows_intact(output_dir, rows, gzip_only_rule(storage))
 
 
 def _rows_from(raw: Any) -> list[Row] | None:
@@ -97,6 +112,13 @@ def _rows_from(raw: Any) -> list[Row] | None:
         ):
             return None
     return raw
+
+
+def _storage_from(raw: Any) -> str:
+    """The memo's ``storage``; anything else raises (the memo is then not used)."""
+    if raw not in ("gzip", "plain"):
+        raise ValueError(f"unknown archive storage {raw!r}")
+    return str(raw)
 
 
 class FastPath:
@@ -159,6 +181,7 @@ class FastPath:
         media: dict[str, tuple[int, int] | None] | None,
         files: Mapping[str, Mapping[str, Any]] | None,
     ) -> None:
+        storage = archive_storage_of(files) if self.persist and files is not None else None
         self.memo = Memo(
             keys=listing.keys,
             source_problems=list(listing.problems),
@@ -169,7 +192,8 @@ class FastPath:
             racy=racy,
             templates=self.templates_key(),
             media=dict(media or {}),
-            files=published_rows(files) if self.persist and files is not None else None,
+            files=published_rows(files) if storage is not None and files is not None else None,
+            storage=storage or "gzip",
         )
         if self.persist:
             self.save(self.memo)
@@ -202,6 +226,8 @@ class FastPath:
                 # As the full path prints them, for .early (which repeats info-level ones).
                 "lines": [p.format() for p in report.problems],
                 "files": memo.files,
+                # Which files of a row are checked; an older memo lacks it: the full way.
+                "storage": memo.storage,
             }
         )
         try:
@@ -245,6 +271,7 @@ class FastPath:
                 templates=str(raw["templates"]),
                 media={str(k): tuple(v) if v else None for k, v in raw["media"]},  # type: ignore[misc]
                 files=_rows_from(raw.get("files")),
+                storage=_storage_from(raw["storage"]),
             )
         except (OSError, ValueError, KeyError, TypeError):
             return None
@@ -304,7 +331,7 @@ class FastPath:
             # what the state records (``feedsmith build`` is how a user repairs the output).
             output_dir = self.output_dir
             if memo.files is not None:
-                if not rows_intact(output_dir, memo.files):
+                if not rows_intact(output_dir, memo.files, memo.storage):
                     return None
             else:
                 files = published_files()
