@@ -28,7 +28,7 @@ from typing import Any
 import orjson
 
 from feedsmith.core.config import Config
-from feedsmith.core.layout import MANIFEST, PLAIN_MARK, gzip_only_rule
+from feedsmith.core.layout import MANIFEST, gzip_only_rule
 from feedsmith.core.model import Problem
 from feedsmith.core.state import json_bytes
 from feedsmith.pipeline import statpass
@@ -65,19 +65,9 @@ class Memo:
     #: them, for a new process; ``None``: it reads ``state.json``'s records instead.
     files: list[Row] | None = None
     #: How the archive pages of ``files`` are stored (``feed.archive_storage``: ``gzip`` or
-    #: ``plain``, :func:`archive_storage_of`): which of a row's files the check stats.
+    #: ``plain``): which of a row's files the check stats. Without it a hand-deleted plain
+    #: archive page would pass the stat check unseen.
     storage: str = "gzip"
-
-
-def archive_storage_of(files: Mapping[str, Mapping[str, Any]]) -> str | None:
-    """``plain`` when the records' archive pages are stored plain (each carries
-    :data:`~feedsmith.core.layout.PLAIN_MARK`), ``gzip`` when none is, ``None`` when they are
-    mixed (no build writes that: the rows are then not kept, and a new process goes the full
-    way). Without it a hand-deleted plain archive page would pass the stat check unseen."""
-    marks = {PLAIN_MARK in rec for rel, rec in files.items() if rel.startswith("archive/")}
-    if len(marks) > 1:
-        return None
-    return "plain" if marks == {True} else "gzip"
 
 
 def published_rows(files: Mapping[str, Mapping[str, Any]]) -> list[Row] | None:
@@ -137,6 +127,11 @@ class FastPath:
         self.persist = persist
         self.memo: Memo | None = None
         self.templates_dir = config.templates_dir if config.feed.pages else None
+        #: The build's ``feed.archive_storage``, which every archive record it saves follows:
+        #: the key is part of the fingerprint, so a build after a switch is a full one that
+        #: rewrites every archive page in the new form before the state is saved. (Not read
+        #: off the ~25,000 records: that loop was ~15 ms of every one-off build.)
+        self.storage = config.feed.archive_storage
 
     def templates_key(self) -> str:
         """The stat of every file in ``templates_dir`` (none: ``""``): the feed pages are a
@@ -181,7 +176,6 @@ class FastPath:
         media: dict[str, tuple[int, int] | None] | None,
         files: Mapping[str, Mapping[str, Any]] | None,
     ) -> None:
-        storage = archive_storage_of(files) if self.persist and files is not None else None
         self.memo = Memo(
             keys=listing.keys,
             source_problems=list(listing.problems),
@@ -192,8 +186,8 @@ class FastPath:
             racy=racy,
             templates=self.templates_key(),
             media=dict(media or {}),
-            files=published_rows(files) if storage is not None and files is not None else None,
-            storage=storage or "gzip",
+            files=published_rows(files) if self.persist and files is not None else None,
+            storage=self.storage,
         )
         if self.persist:
             self.save(self.memo)
