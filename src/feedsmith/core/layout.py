@@ -14,7 +14,8 @@ Layout of ``output_dir`` (served under ``/feeds/``)::
     archive/<feed path>/<n>.<suffix>.gz       RFC 5005 archive pages, numbered from the oldest,
                                               stored gzip-compressed only (see below)
 
-Archive pages are stored only as their gzip twin (:func:`stored_gzip_only`): a reader
+Archive pages are stored only as their gzip twin (:func:`stored_gzip_only`) unless
+``feed.archive_storage: plain`` (:func:`gzip_only_rule`): a reader
 backfilling history fetches each page once, nearly every client sends ``Accept-Encoding: gzip``,
 and the plain copies were 209 of the 567 MB of a 10,000-post site. ``serve`` and the bucket
 replicas decompress them for the few clients that did not ask for gzip; a static server needs
@@ -27,8 +28,9 @@ short ``public, max-age=<interval>`` except the *settled* archive pages
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
+from typing import Any
 from urllib.parse import quote
 
 from feedsmith.core.config import Config
@@ -68,12 +70,34 @@ _OTHER_TYPES = (
 OWNED_SUFFIXES = (*(f.suffix for f in FORMATS.values()), ".opml", PAGE_SUFFIX, ".css", ".js")
 
 
-def stored_gzip_only(rel: str) -> bool:
+#: The key a file's record (``state.json``) carries when an archive page is stored as a plain
+#: file plus its ``.gz`` (``feed.archive_storage: plain``). Absent by default, so a gzip-only
+#: site's records and manifest keep their bytes; the mark travels with the record, so whoever
+#: holds the record (the manifest, the owned-files listing, the stat checks, the bucket sink)
+#: agrees with the build that wrote it without the config.
+PLAIN_MARK = "plain"
+
+
+def stored_gzip_only(rel: str, record: Mapping[str, Any] | None = None) -> bool:
     """Whether ``rel`` (a published path, as the manifest lists it) is stored only as
-    ``rel + ".gz"``, with no plain file: every archive page. A rule on the name alone, so the
-    build, ``serve``, a replica and the bucket sink agree without the config, and a path never
-    changes how it is stored."""
-    return rel.startswith("archive/")
+    ``rel + ".gz"``, with no plain file: every archive page, unless its ``record`` says it was
+    stored plain (:data:`PLAIN_MARK`, ``feed.archive_storage: plain``, for hosts such as GitHub
+    Pages that can neither send a ``.gz`` for a plain URL nor decompress). Without a record:
+    the default storage's rule, on the name alone."""
+    if not rel.startswith("archive/"):
+        return False
+    return record is None or record.get(PLAIN_MARK) is not True
+
+
+def never_gzip_only(rel: str) -> bool:
+    """``feed.archive_storage: plain``'s rule: every file is a plain file plus its ``.gz``."""
+    return False
+
+
+def gzip_only_rule(archive_storage: str) -> Callable[[str], bool]:
+    """The rule a build with ``feed.archive_storage`` stores by: :func:`stored_gzip_only` for
+    ``gzip`` (the default), :func:`never_gzip_only` for ``plain``."""
+    return never_gzip_only if archive_storage == "plain" else stored_gzip_only
 
 
 def content_type_for(rel: str) -> str:

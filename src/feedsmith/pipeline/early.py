@@ -250,7 +250,12 @@ def _unchanged(rec: dict[str, Any], now: datetime) -> tuple[int, int, list[str]]
             return None
         if state_key(state_dir) != memo["state"]:
             return None
-        if not statpass.rows_intact(output_dir, memo["files"], _gzip_only):
+        # How the rows' archive pages are stored (feed.archive_storage); none named (an older
+        # memo): KeyError, the full way.
+        rule = _RULES.get(memo["storage"])
+        if rule is None:
+            return None
+        if not statpass.rows_intact(output_dir, memo["files"], rule):
             return None
         return int(memo["posts"]), int(memo["feeds"]), lines
     except (OSError, ValueError, KeyError, TypeError):
@@ -272,6 +277,14 @@ def state_key(state_dir: str | os.PathLike[str]) -> list[int] | None:
 
 def _gzip_only(rel: str) -> bool:
     return rel.startswith(ARCHIVE_PREFIX)
+
+
+def _never_gzip_only(rel: str) -> bool:
+    return False
+
+
+#: ``core.layout.gzip_only_rule`` by ``feed.archive_storage``, repeated (import-free).
+_RULES = {"gzip": _gzip_only, "plain": _never_gzip_only}
 
 
 def summary(posts: int, feeds: int, seconds: float, problems: int = 0) -> str:

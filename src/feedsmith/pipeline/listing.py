@@ -143,7 +143,7 @@ def intact_under(base: str, rel: str, record: dict[str, Any] | None) -> bool:
         st = os.stat(path + ".gz")
         if st.st_size != record.get("gz_bytes") or st.st_mtime_ns != record["gz_mtime_ns"]:
             return False
-        if stored_gzip_only(rel):  # an archive page: its .gz is all there is
+        if stored_gzip_only(rel, record):  # an archive page: its .gz is all there is
             return True
         st = os.stat(path)
     except OSError:

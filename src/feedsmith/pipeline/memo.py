@@ -28,7 +28,7 @@ from typing import Any
 import orjson
 
 from feedsmith.core.config import Config
-from feedsmith.core.layout import MANIFEST, stored_gzip_only
+from feedsmith.core.layout import MANIFEST, gzip_only_rule
 from feedsmith.core.model import Problem
 from feedsmith.core.state import json_bytes
 from feedsmith.pipeline import statpass
@@ -64,6 +64,10 @@ class Memo:
     #: The published files' stat rows (:func:`published_rows`) as ``state.json`` recorded
     #: them, for a new process; ``None``: it reads ``state.json``'s records instead.
     files: list[Row] | None = None
+    #: How the archive pages of ``files`` are stored (``feed.archive_storage``: ``gzip`` or
+    #: ``plain``): which of a row's files the check stats. Without it a hand-deleted plain
+    #: archive page would pass the stat check unseen.
+    storage: str = "gzip"
 
 
 def published_rows(files: Mapping[str, Mapping[str, Any]]) -> list[Row] | None:
@@ -78,10 +82,11 @@ def published_rows(files: Mapping[str, Mapping[str, Any]]) -> list[Row] | None:
     return rows
 
 
-def rows_intact(output_dir: Path | str, rows: list[Row]) -> bool:
+def rows_intact(output_dir: Path | str, rows: list[Row], storage: str = "gzip") -> bool:
     """:func:`~feedsmith.pipeline.listing.intact` for every row, at a stat and a string
-    concatenation a file (the same answers: a test compares them)."""
-    return statpass.rows_intact(output_dir, rows, stored_gzip_only)
+    concatenation a file (the same answers: a test compares them). ``storage``: the rows'
+    archive storage (:attr:`Memo.storage`)."""
+    return statpass.rows_intact(output_dir, rows, gzip_only_rule(storage))
 
 
 def _rows_from(raw: Any) -> list[Row] | None:
@@ -97,6 +102,13 @@ def _rows_from(raw: Any) -> list[Row] | None:
         ):
             return None
     return raw
+
+
+def _storage_from(raw: Any) -> str:
+    """The memo's ``storage``; anything else raises (the memo is then not used)."""
+    if raw not in ("gzip", "plain"):
+        raise ValueError(f"unknown archive storage {raw!r}")
+    return str(raw)
 
 
 class FastPath:
@@ -115,6 +127,11 @@ class FastPath:
         self.persist = persist
         self.memo: Memo | None = None
         self.templates_dir = config.templates_dir if config.feed.pages else None
+        #: The build's ``feed.archive_storage``, which every archive record it saves follows:
+        #: the key is part of the fingerprint, so a build after a switch is a full one that
+        #: rewrites every archive page in the new form before the state is saved. (Not read
+        #: off the ~25,000 records: that loop was ~15 ms of every one-off build.)
+        self.storage = config.feed.archive_storage
 
     def templates_key(self) -> str:
         """The stat of every file in ``templates_dir`` (none: ``""``): the feed pages are a
@@ -170,6 +187,7 @@ class FastPath:
             templates=self.templates_key(),
             media=dict(media or {}),
             files=published_rows(files) if self.persist and files is not None else None,
+            storage=self.storage,
         )
         if self.persist:
             self.save(self.memo)
@@ -202,6 +220,8 @@ class FastPath:
                 # As the full path prints them, for .early (which repeats info-level ones).
                 "lines": [p.format() for p in report.problems],
                 "files": memo.files,
+                # Which files of a row are checked; an older memo lacks it: the full way.
+                "storage": memo.storage,
             }
         )
         try:
@@ -245,6 +265,7 @@ class FastPath:
                 templates=str(raw["templates"]),
                 media={str(k): tuple(v) if v else None for k, v in raw["media"]},  # type: ignore[misc]
                 files=_rows_from(raw.get("files")),
+                storage=_storage_from(raw["storage"]),
             )
         except (OSError, ValueError, KeyError, TypeError):
             return None
@@ -304,7 +325,7 @@ class FastPath:
             # what the state records (``feedsmith build`` is how a user repairs the output).
             output_dir = self.output_dir
             if memo.files is not None:
-                if not rows_intact(output_dir, memo.files):
+                if not rows_intact(output_dir, memo.files, memo.storage):
                     return None
             else:
                 files = published_files()

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from feedsmith.core import documents
 from feedsmith.core.config import Config
+from feedsmith.core.layout import gzip_only_rule
 from feedsmith.core.model import ParseOutcome, Post
 from feedsmith.core.posts import parse_post
 from feedsmith.core.render.entries import (
@@ -345,7 +346,10 @@ def _worker_render(task: tuple[Any, ...]) -> tuple[dict[str, Staged], dict[str, 
     rendered = documents.render_group(
         group, config, tuple(paths), cache=local, keys=keys, prepare=prepare
     )
-    files = {fmt: stage(config.output_dir, paths[fmt], data) for fmt, data in rendered.items()}
+    gzip_only = gzip_only_rule(config.feed.archive_storage)
+    files = {
+        fmt: stage(config.output_dir, paths[fmt], data, gzip_only) for fmt, data in rendered.items()
+    }
     # The builder keeps every shown entry (packed) for its next, incremental builds.
     entries: dict[str, Packed] = {}
     for key in keys:

@@ -46,6 +46,7 @@ from feedsmith.core.collecting import CollectMemo, collect
 from feedsmith.core.config import Config
 from feedsmith.core.groups import FeedGroup, RespellMemo, group_posts
 from feedsmith.core.identity import assign
+from feedsmith.core.layout import gzip_only_rule
 from feedsmith.core.model import ParseOutcome, Post, Problem, ScanResult
 from feedsmith.core.post_files import post_files
 from feedsmith.core.regrouping import Grouping, record_grouping, regroup
@@ -216,6 +217,7 @@ class SiteBuilder:
                     media_dir=self.config.media_dir,
                     on_disk=self._on_disk(state, touched),
                     manifest_memo=self.manifest_memo,
+                    gzip_only=gzip_only_rule(self.config.feed.archive_storage),
                 )
                 written = planned.commit(self.local)
                 self.tracker.owned = planned.owned

@@ -81,6 +81,8 @@ class PublishedFile:
     sha256: str
     size: int
     changed: str  # when its bytes last changed, ISO 8601 UTC "Z" (Last-Modified)
+    #: Stored only as its ``.gz`` (an archive page, unless ``feed.archive_storage: plain``).
+    gzip_only: bool = False
 
 
 class RecordFiles(Mapping[str, PublishedFile]):
@@ -96,7 +98,13 @@ class RecordFiles(Mapping[str, PublishedFile]):
 
     def __getitem__(self, rel: str) -> PublishedFile:
         rec = self._records[rel]
-        return PublishedFile(rel, str(rec["sha256"]), int(rec["bytes"]), str(rec["changed"]))
+        return PublishedFile(
+            rel,
+            str(rec["sha256"]),
+            int(rec["bytes"]),
+            str(rec["changed"]),
+            stored_gzip_only(rel, rec),
+        )
 
     def __contains__(self, rel: object) -> bool:
         return rel in self._records
@@ -176,9 +184,14 @@ class ChangeSet:
     def read(self, rel: str) -> bytes:
         """The published bytes of ``rel`` (valid once the local writer has committed); those
         of a path stored gzip-only, decompressed."""
-        if stored_gzip_only(rel):
+        if self.gzip_only(rel):
             return gzip.decompress(self.read_gz(rel))
         return (self.output_dir / rel).read_bytes()
+
+    def gzip_only(self, rel: str) -> bool:
+        """Whether ``rel`` is stored only as its ``.gz`` (see :class:`PublishedFile`)."""
+        found = self.files.get(rel)
+        return found.gzip_only if found is not None else stored_gzip_only(rel)
 
     def read_gz(self, rel: str) -> bytes:
         """The published ``.gz`` sidecar of ``rel``."""
@@ -222,7 +235,11 @@ def changes_from_manifest(
     files: dict[str, PublishedFile] = {}
     feeds: list[FeedInfo] = []
     for rel, rec in manifest_records(raw):
-        files[rel] = PublishedFile(rel, str(rec["sha256"]), int(rec["bytes"]), str(rec["changed"]))
+        # The manifest names ``gz_bytes`` for a path stored gzip-only, never for a plain one.
+        gz_only = stored_gzip_only(rel) and "gz_bytes" in rec
+        files[rel] = PublishedFile(
+            rel, str(rec["sha256"]), int(rec["bytes"]), str(rec["changed"]), gz_only
+        )
     # Strict about the feeds (``.keys()``: their file lists must be objects): a manifest this
     # module did not write is no change set.
     for feed in raw.get("feeds", []):

@@ -429,6 +429,6 @@ def _file_record(rel: str, rec: Mapping[str, Any]) -> dict[str, Any]:
     """sha256 and size of the plain bytes; a path stored gzip-only also names the size of what
     is stored (``gz_bytes``: what the bucket holds under its key, checked by a fresh clone)."""
     out = {"sha256": rec["sha256"], "bytes": rec["bytes"], "changed": rec["changed"]}
-    if stored_gzip_only(rel) and isinstance(rec.get("gz_bytes"), int):
+    if stored_gzip_only(rel, rec) and isinstance(rec.get("gz_bytes"), int):
         out["gz_bytes"] = rec["gz_bytes"]
     return out

@@ -49,7 +49,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-from collections.abc import Collection, Container, Mapping, Sequence
+from collections.abc import Callable, Collection, Container, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from itertools import chain
@@ -59,6 +59,7 @@ from typing import Any
 
 from feedsmith.core.layout import (
     MANIFEST,
+    PLAIN_MARK,
     iso_seconds,
     stored_gzip_only,
 )
@@ -166,7 +167,7 @@ class Planned:
             if path_rel.endswith(".gz"):
                 record = self.records[path_rel[:-3]]
                 record["gz_mtime_ns"] = os.stat(final).st_mtime_ns
-                if stored_gzip_only(path_rel[:-3]):
+                if stored_gzip_only(path_rel[:-3], record):
                     record["mtime_ns"] = record["gz_mtime_ns"]
             else:
                 self.records[path_rel]["mtime_ns"] = os.stat(final).st_mtime_ns
@@ -199,6 +200,7 @@ def plan_publish(
     media_dir: Path | None = None,
     on_disk: set[str] | None = None,
     manifest_memo: ManifestMemo | None = None,
+    gzip_only: Callable[[str], bool] = stored_gzip_only,
 ) -> Planned:
     """Steps 1, 2 and the decisions of 4 and 5 (see the module docstring): every changed file
     is in a temp file beside its final path, the stale files and the manifest are decided, and
@@ -254,7 +256,9 @@ def plan_publish(
             check_rel(rel)
             item = files[rel]
             try:
-                record, writes = _plan_file(base, rel, item, state.files.get(rel), now_iso, on_disk)
+                record, writes = _plan_file(
+                    base, rel, item, state.files.get(rel), now_iso, on_disk, gzip_only
+                )
             except BaseException:
                 discard(item)
                 raise
@@ -271,7 +275,9 @@ def plan_publish(
                 for tmp in {item.tmp, item.gz_tmp} - used - {""}:
                     with contextlib.suppress(OSError):
                         os.unlink(tmp)
-            if any(suffix == "" for suffix, _ in writes) or (writes and stored_gzip_only(rel)):
+            if any(suffix == "" for suffix, _ in writes) or (
+                writes and stored_gzip_only(rel, record)
+            ):
                 changed_paths.add(rel)
         if FSYNC:
             _fsync_all(list(staged.values()))
@@ -281,7 +287,12 @@ def plan_publish(
 
     # Stale files: what the last build published, plus owned-looking strays on disk.
     stale, deletions = stale_owned(
-        previous.keys(), published, on_disk, none_dropped=fast, source=source if fast else None
+        previous.keys(),
+        published,
+        on_disk,
+        none_dropped=fast,
+        source=source if fast else None,
+        gzip_only=gzip_only,
     )
     gone = {rel: since for rel, since in state.gone.items() if rel not in published}
     for rel in stale:
@@ -379,6 +390,7 @@ def _plan_file(
     prev: Mapping[str, Any] | None,
     now_iso: str,
     on_disk: Collection[str] | None = None,
+    gzip_only: Callable[[str], bool] = stored_gzip_only,
 ) -> tuple[dict[str, Any], list[tuple[str, bytes | str]]]:
     """Decide what must be written for one file; returns its new record and the writes as
     ``(suffix, bytes)`` or, for a :class:`Staged` item, ``(suffix, temp path)``.
@@ -386,7 +398,7 @@ def _plan_file(
     ``on_disk``: :func:`_scan_owned`'s listing from the start of ``publish``. A file it did
     not find is not stat'ed (a cold build would stat ~5,000 missing paths): one that appeared
     since is replaced by the rename all the same."""
-    if stored_gzip_only(rel):
+    if gzip_only(rel):
         return _plan_gzip_only(base, rel, item, prev, now_iso, on_disk)
     data: bytes | None
     if isinstance(item, Staged):
@@ -413,6 +425,8 @@ def _plan_file(
     else:
         changed = now_iso
     record: dict[str, Any] = {"sha256": digest, "bytes": size, "changed": changed}
+    if stored_gzip_only(rel):  # an archive page stored plain (feed.archive_storage: plain)
+        record[PLAIN_MARK] = True
     writes: list[tuple[str, bytes | str]] = []
     if not main_ok:
         writes.append(("", item.tmp if isinstance(item, Staged) else data))  # type: ignore[arg-type]

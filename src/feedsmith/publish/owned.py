@@ -13,7 +13,7 @@ import contextlib
 import logging
 import os
 import stat
-from collections.abc import Collection, Container, Mapping, Sequence
+from collections.abc import Callable, Collection, Container, Mapping, Sequence
 from collections.abc import Set as AbstractSet
 from functools import lru_cache
 from itertools import repeat
@@ -21,7 +21,14 @@ from operator import concat
 from pathlib import Path
 from typing import Any
 
-from feedsmith.core.layout import ASSETS, MANIFEST, OPML, OWNED_SUFFIXES, stored_gzip_only
+from feedsmith.core.layout import (
+    ASSETS,
+    MANIFEST,
+    OPML,
+    OWNED_SUFFIXES,
+    PLAIN_MARK,
+    stored_gzip_only,
+)
 from feedsmith.publish.staging import TMP_SUFFIX
 
 __all__ = [
@@ -60,11 +67,16 @@ def stale_owned(
     *,
     none_dropped: bool = False,
     source: object = None,
+    gzip_only: Callable[[str], bool] = stored_gzip_only,
 ) -> tuple[list[str], tuple[str, ...]]:
     """The stale main paths (sorted) and the files to delete: what the last build published
     (``previous``) and is not ``published`` now, plus owned-looking strays on disk (a file
     whose main path, without ``.gz``, is not published), plus a plain copy of a path now
-    stored gzip-only (an older feedsmith wrote it: deleted, not stale).
+    stored gzip-only (an older feedsmith, or ``feed.archive_storage: plain``, wrote it:
+    deleted, not stale). ``gzip_only``: the rule this build stores by
+    (:func:`~feedsmith.core.layout.gzip_only_rule`); with ``plain`` nothing is gzip-only, and a
+    page's ``.gz`` left by a gzip-only build is its twin now, so a switch either way leaves
+    exactly the files the new rule stores.
 
     ``none_dropped``: the caller knows every path of ``previous`` is published again; with
     ``on_disk`` a :class:`Found` made from ``source``, only its ``looked`` paths are
@@ -73,7 +85,7 @@ def stale_owned(
         there = [p for p in on_disk.looked if p in on_disk]
         stale = sorted({m for m in map(_main, there) if m not in published})
         deletions = tuple(p for rel in stale for p in (rel, rel + ".gz") if p in on_disk)
-        deletions += tuple(sorted(p for p in there if p in published and stored_gzip_only(p)))
+        deletions += tuple(sorted(p for p in there if p in published and gzip_only(p)))
         return stale, deletions
     # Set operations over the ~25,000 paths of a 10,000-post site, no Python loop over them.
     twins = set(map(concat, published, repeat(".gz")))
@@ -81,7 +93,7 @@ def stale_owned(
     stray_mains = set(map(_main, strays))
     stale = sorted((previous - published) | stray_mains)  # type: ignore[operator]
     deletions = tuple(p for rel in stale for p in (rel, rel + ".gz") if p in on_disk)
-    deletions += tuple(sorted(filter(stored_gzip_only, published & on_disk)))  # type: ignore[operator]
+    deletions += tuple(sorted(filter(gzip_only, published & on_disk)))  # type: ignore[operator]
     return stale, deletions
 
 
@@ -142,7 +154,7 @@ def listed_owned(
         shape = _stored_as(rel)
         if not shape or rel in suspects:
             continue
-        if shape is _GZ_ONLY:  # an archive page is its .gz alone: no plain file to find
+        if shape is _GZ_ONLY and PLAIN_MARK not in record:  # an archive page: its .gz alone
             add(rel + ".gz")
         else:
             add(rel)

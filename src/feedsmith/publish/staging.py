@@ -17,7 +17,7 @@ import contextlib
 import hashlib
 import os
 import secrets
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -84,11 +84,16 @@ class Staged:
     gz_size: int
 
 
-def stage(output_dir: Path | str, rel: str, data: bytes) -> Staged:
+def stage(
+    output_dir: Path | str,
+    rel: str,
+    data: bytes,
+    gzip_only: Callable[[str], bool] = stored_gzip_only,
+) -> Staged:
     check_rel(rel)
     final = os.path.join(output_dir, rel)
     packed = gzip_bytes(data)
-    if stored_gzip_only(rel):  # an archive page: its gzip twin is all that is stored
+    if gzip_only(rel):  # an archive page: its gzip twin is all that is stored
         gz_only = write_temp(final + ".gz", packed, STAGE_SUFFIX)
         return Staged(sha256(data), len(data), "", gz_only, len(packed))
     tmp = write_temp(final, data, STAGE_SUFFIX)

@@ -75,6 +75,10 @@ class Listed:
     #: A settled archive page (:func:`~feedsmith.core.layout.settled_archive_pages`): sent with
     #: the long immutable Cache-Control instead of the short one.
     immutable: bool = False
+    #: Stored only as ``rel + ".gz"`` (:func:`~feedsmith.core.layout.stored_gzip_only`): an
+    #: archive page the manifest lists with ``gz_bytes``; one stored plain
+    #: (``feed.archive_storage: plain``) has no ``gz_bytes`` and is served as any file.
+    gzip_only: bool = False
 
 
 @dataclass(frozen=True)
@@ -273,7 +277,7 @@ class FeedStore:
         """The file's current bytes, from the cache while its ``stat`` is unchanged; ``None``
         when it is missing or refused (outside ``output_dir``, not a regular file). A path
         stored gzip-only (an archive page) is read from its ``.gz``."""
-        if stored_gzip_only(listed.rel):
+        if listed.gzip_only:
             return self._gzip_only_body(listed)
         try:
             key = stat_key(os.stat(listed.fs_path))
@@ -374,6 +378,7 @@ def parse_manifest(
     feeds = [f for f in data.get("feeds") or [] if isinstance(f, dict)]
     changed: dict[str, datetime | None] = {}
     shas: dict[str, str] = {}
+    gz_only: set[str] = set()
     # Per-feed file lists, plus top-level extras (e.g. index.opml) if the build lists any.
     for rel, info in manifest_records(data):
         if isinstance(rel, str) and rel:
@@ -382,6 +387,8 @@ def parse_manifest(
             sha = info.get("sha256") if isinstance(info, dict) else None
             if isinstance(sha, str):
                 shas[rel] = sha
+            if stored_gzip_only(rel) and isinstance(info, dict) and "gz_bytes" in info:
+                gz_only.add(rel)
     # The index files are always servable; without their own ``changed`` they were last
     # changed, at the latest, by the build that last changed anything.
     changed.setdefault(MANIFEST, generated)
@@ -403,6 +410,7 @@ def parse_manifest(
             link=link_for(rel) if link_for is not None and rel in topics else None,
             sha256=shas.get(rel),
             immutable=rel in settled,
+            gzip_only=rel in gz_only,
         )
     gone_raw = data.get("gone") or {}
     gone = frozenset(g for g in gone_raw if isinstance(g, str)) - files.keys()

@@ -23,13 +23,20 @@ MEDIA_KEY_PREFIX = "media/"
 #: a bucket listing by these exact bytes (:mod:`.remote`).
 GONE_BODY = b"gone: this feed no longer exists\n"
 
+#: Appended to the sha256 an archive page's delivery is recorded (and compared) by when it is
+#: stored plain (``feed.archive_storage: plain``: the plain key holds plain bytes, beside a
+#: ``.gz`` twin) rather than gzip-only (gzip bytes under the plain key, no twin). The same
+#: bytes in the other form are not delivered: switching the key re-sends every archive page.
+PLAIN_FORM = "+plain"
+
 
 @dataclass
 class Delivered:
     """This sink's memory of the bucket (``state_dir/s3-publish.json``)."""
 
     target: str  # endpoint, bucket, prefix, layout and headers: a change means "send all"
-    objects: dict[str, str] = field(default_factory=dict)  # rel -> sha256 in the bucket (+ .gz)
+    #: rel -> sha256 in the bucket (+ .gz); an archive page stored plain: + :data:`PLAIN_FORM`
+    objects: dict[str, str] = field(default_factory=dict)
     manifest: str | None = None  # sha256 of the index.json in the bucket
     manifest_etag: str | None = None  # its ETag, for the fenced (If-Match) replacement
     gone: dict[str, str] = field(default_factory=dict)  # rel -> when its gone doc was put

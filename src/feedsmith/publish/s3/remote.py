@@ -48,7 +48,7 @@ from feedsmith.core.config import S3Config
 from feedsmith.core.layout import MANIFEST, iso_seconds, stored_gzip_only
 from feedsmith.publish.changes import manifest_records, media_records
 from feedsmith.publish.s3.client import describe_error, error_code
-from feedsmith.publish.s3.delivery import GONE_BODY, MEDIA_KEY_PREFIX
+from feedsmith.publish.s3.delivery import GONE_BODY, MEDIA_KEY_PREFIX, PLAIN_FORM
 
 __all__ = [
     "TARGET_META",
@@ -130,10 +130,15 @@ def known_from_bucket(view: BucketView, target: str) -> Known:
         if not isinstance(rec, dict) or not isinstance(rec.get("sha256"), str):
             continue
         obj = view.listing.get(rel)
-        if stored_gzip_only(rel):  # one object, its gzip bytes: no twin
+        # One object, its gzip bytes, no twin; the manifest names gz_bytes only for such a page
+        # (an archive page stored plain, feed.archive_storage: plain, has its twin).
+        form = ""
+        if stored_gzip_only(rel) and "gz_bytes" in rec:
             twin, size = obj, rec.get("gz_bytes")
         else:
             twin, size = view.listing.get(rel + ".gz"), rec.get("bytes")
+            if stored_gzip_only(rel):
+                form = PLAIN_FORM  # as the sink records it: the form is part of what is there
         if (
             obj is not None
             and twin is not None
@@ -141,7 +146,7 @@ def known_from_bucket(view: BucketView, target: str) -> Known:
             and twin.modified <= written
             and obj.size == size
         ):
-            known.objects[rel] = rec["sha256"]
+            known.objects[rel] = rec["sha256"] + form
     for rel, media in media_records(raw).items():  # no .gz twin: audio does not compress
         key = MEDIA_KEY_PREFIX + rel
         obj = view.listing.get(key)

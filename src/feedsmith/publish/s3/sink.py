@@ -19,7 +19,11 @@ The layout, key = ``prefix + rel``:
   gzip``, and no ``.gz`` twin. Every gzip-capable client (nearly all: feed readers, browsers,
   curl with ``--compressed``) reads it from the bucket or a CDN in front of it; ``serve
   --from-bucket`` decompresses it for the rest. Its ``feedsmith-sha256`` is still the plain
-  bytes' (the manifest's); a full send to a target deletes the twins an older layout left;
+  bytes' (the manifest's); a full send to a target deletes the twins an older layout left.
+  With ``feed.archive_storage: plain`` an archive page is stored as any file (plain key and
+  twin); the form is part of what is recorded as delivered (:data:`.delivery.PLAIN_FORM`), so
+  switching the key re-sends every page in the new form in that build (and, back to gzip,
+  deletes the twins), and a removed plain page's twin gets the gone document too;
 * ``index.json`` (and its ``.gz``) after every file it lists is in place, so whoever reads the
   manifest finds each listed object present and at least as new as the manifest;
 * every media file (the manifest's ``media`` section, read from ``media_dir``) under
@@ -73,6 +77,7 @@ from feedsmith.publish.s3.client import BucketError, describe_error, error_code,
 from feedsmith.publish.s3.delivery import (
     GONE_BODY,
     MEDIA_KEY_PREFIX,
+    PLAIN_FORM,
     Delivered,
     Plan,
     plan_delivery,
@@ -176,8 +181,14 @@ class S3Sink:
         media = {MEDIA_KEY_PREFIX + rel: rec for rel, rec in changes.media.items()}
         files.update((key, rec.sha256) for key, rec in media.items())
         manifest_sha = hashlib.sha256(changes.manifest).hexdigest()
+        # What each key must hold, storage form included (see PLAIN_FORM); ``files`` keeps the
+        # bare sha256 each upload is checked against.
+        wanted = dict(files)
+        for rel, found in changes.files.items():
+            if stored_gzip_only(rel) and not found.gzip_only:
+                wanted[rel] = found.sha256 + PLAIN_FORM
         plan = plan_delivery(
-            files,
+            wanted,
             manifest_sha,
             changes.gone,
             delivered,
@@ -194,12 +205,16 @@ class S3Sink:
         try:
             settled = settled_archive_pages(json.loads(changes.manifest)) if plan.uploads else None
             full_send = not delivered.objects
+            twins: list[str] = []  # gzip-only now, a twin maybe left beside it
             for rel in self._put_files(changes, plan.uploads, files, settled, media):
-                delivered.objects[rel] = files[rel]
+                was = delivered.objects.get(rel, "")
+                if changes.gzip_only(rel) and (full_send or was.endswith(PLAIN_FORM)):
+                    twins.append(rel)  # an older layout's, or feed.archive_storage: plain's
+                delivered.objects[rel] = wanted[rel]
                 delivered.gone.pop(rel, None)
                 delivered.deleted.discard(rel)
-            if full_send:
-                self._drop_twins([rel for rel in plan.uploads if stored_gzip_only(rel)])
+            if twins:
+                self._drop_twins(sorted(twins))
             if plan.manifest:
                 # Last of the published tree: every file it lists is in the bucket by now.
                 data = changes.manifest
@@ -213,7 +228,9 @@ class S3Sink:
                 delivered.manifest_etag = self._put(MANIFEST, data, ct, False, meta, condition)
                 delivered.manifest = manifest_sha
             for rel, since in plan.gone_docs:
-                self._put_gone(rel, since)
+                # An archive page stored plain had its twin, which goes the same way.
+                twin = delivered.objects.get(rel, "").endswith(PLAIN_FORM)
+                self._put_gone(rel, since, twin)
                 delivered.objects.pop(rel, None)
                 delivered.gone[rel] = iso_seconds(now)
             for rel in plan.deletions:
@@ -309,7 +326,7 @@ class S3Sink:
             raise first_error
 
     def _put_file(self, changes: ChangeSet, rel: str, sha: str, settled: bool = False) -> None:
-        if stored_gzip_only(rel):
+        if changes.gzip_only(rel):  # feed.archive_storage: plain → a plain key and its twin
             self._put_gzip_only(changes, rel, sha, settled)
             return
         data = self._verified(rel, sha, lambda: changes.read(rel))
@@ -371,9 +388,9 @@ class S3Sink:
         return stored
 
     def _drop_twins(self, rels: Sequence[str]) -> None:
-        """Delete the ``.gz`` twins an older layout put beside pages now stored gzip-only
-        (after a full send to this target: the only time there can be any). Missing keys are
-        no error to S3."""
+        """Delete the ``.gz`` twins an older layout (after a full send to this target) or
+        ``feed.archive_storage: plain`` (a page delivered in that form) put beside pages now
+        stored gzip-only. Missing keys are no error to S3."""
         keys = [{"Key": self.settings.prefix + rel + ".gz"} for rel in rels]
         for start in range(0, len(keys), 1000):
             batch = keys[start : start + 1000]
@@ -400,9 +417,11 @@ class S3Sink:
                     raise self._error(f"reading {MANIFEST}", exc) from exc
         return {"IfMatch": etag} if etag else {"IfNoneMatch": "*"}
 
-    def _put_gone(self, rel: str, since: str) -> None:
+    def _put_gone(self, rel: str, since: str, twin: bool = False) -> None:
+        """``twin``: the page had a ``.gz`` twin though its name says gzip-only (stored plain,
+        ``feed.archive_storage: plain``)."""
         meta = {GONE_META: since}
-        if not stored_gzip_only(rel):  # an archive page had no twin
+        if twin or not stored_gzip_only(rel):  # a gzip-only archive page had no twin
             self._put(rel + ".gz", gzip_bytes(GONE_BODY), CT_TEXT, True, meta)
         self._put(rel, GONE_BODY, CT_TEXT, False, meta)
 
