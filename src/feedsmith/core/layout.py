@@ -34,9 +34,8 @@ from urllib.parse import quote
 from feedsmith.core.config import Config
 from feedsmith.core.formats import FORMATS, by_suffix
 from feedsmith.core.groups import FeedGroup
+from feedsmith.core.names import ARCHIVE_PREFIX, MANIFEST
 
-#: The manifest: what exists, with hashes, change times and what is gone.
-MANIFEST = "index.json"
 #: Every feed as an OPML subscription list.
 OPML = "index.opml"
 #: Source path → published entry id (see :mod:`feedsmith.core.identity`).
@@ -73,7 +72,7 @@ def stored_gzip_only(rel: str) -> bool:
     ``rel + ".gz"``, with no plain file: every archive page. A rule on the name alone, so the
     build, ``serve``, a replica and the bucket sink agree without the config, and a path never
     changes how it is stored."""
-    return rel.startswith("archive/")
+    return rel.startswith(ARCHIVE_PREFIX)
 
 
 def content_type_for(rel: str) -> str:

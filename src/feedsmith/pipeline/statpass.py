@@ -14,14 +14,16 @@ import os
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
+from feedsmith.core.names import MARKDOWN_EXTENSIONS
+
 if TYPE_CHECKING:  # types only: the rule's module imports the config's dataclasses
     from feedsmith.core.post_files import PostFiles
 
 Key = tuple[str, int, int]  # (rel, size, mtime_ns)
 
-#: ``core.post_files.MARKDOWN_EXTENSIONS``, repeated here to keep this module import-free (a
-#: test holds the two equal).
-PLAIN_SUFFIXES = (".md", ".markdown", ".mdown", ".mkd")
+#: ``core.post_files.MARKDOWN_EXTENSIONS`` (both from :mod:`feedsmith.core.names`, which
+#: imports nothing).
+PLAIN_SUFFIXES = MARKDOWN_EXTENSIONS
 
 #: A published file as the no-change check needs it: ``[rel, bytes, mtime_ns, gz_bytes,
 #: gz_mtime_ns]`` (the plain file's two are unused for a file stored gzip-only).
