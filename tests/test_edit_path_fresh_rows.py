@@ -17,7 +17,8 @@ import pytest
 from feedsmith.core.config import Config
 from feedsmith.pipeline import SiteBuilder, docrows
 from feedsmith.pipeline.docrows import ROWS_FILE
-from feedsmith.pipeline.listing import intact, intact_under
+from feedsmith.pipeline.listing import intact, records_intact
+from feedsmith.pipeline.memo import published_rows, rows_intact
 from feedsmith.pipeline.quick import STATE_FILE
 from feedsmith.pipeline.statefile import load_state
 from test_edit_path import OLD_MTIME, blog, documents_showing, write_post
@@ -193,28 +194,32 @@ def test_rows_are_not_saved_again_for_a_few_misses_and_then_cost_those_documents
     assert rows.read_bytes() == saved
 
 
-def test_the_planners_disk_check_gives_the_answers_listing_intact_gives(site: Any) -> None:
-    """``listing.intact_under`` (a new process's check of every kept document's files) against
-    ``listing.intact`` over every published file, intact and damaged one by one."""
+def test_the_builders_disk_check_and_the_memos_rows_find_each_damaged_file(site: Any) -> None:
+    """One check, two inputs: ``listing.records_intact`` (a new process's check of every kept
+    document's files, on the state's records) and ``memo.rows_intact`` (the no-change question,
+    on the memo's rows) agree with ``listing.intact`` file by file, and each finds every file
+    (or ``.gz`` twin) touched or deleted, one by one."""
     config = blog(site)
     fresh_build(config, NOW)
     files = load_state(config.state_dir / STATE_FILE).files
     out = config.output_dir
-    base = os.path.join(out, "")
+    rows = published_rows(files)
+    assert rows is not None
 
     def agree() -> bool:
-        answers = [
-            (intact_under(base, rel, rec), intact(out, rel, rec)) for rel, rec in files.items()
-        ]
-        assert all(a is b for a, b in answers)
-        return all(a for a, _ in answers)
+        each = [intact(out, rel, rec) for rel, rec in files.items()]
+        whole = records_intact(out, files.items())
+        assert whole is rows_intact(out, rows) is all(each)
+        return whole
 
     assert agree()
     names = sorted({*files, *(rel + ".gz" for rel in files)})
+    damaged = 0
     for name in names:  # ~190 files
         path = out / name
         if not path.exists():
             continue
+        damaged += 1
         st = path.stat()
         os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns + 1))
         assert not agree(), name
@@ -225,6 +230,8 @@ def test_the_planners_disk_check_gives_the_answers_listing_intact_gives(site: An
         path.write_bytes(data)
         os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
         assert agree()
-    assert intact_under(base, "all.json", None) is intact(out, "all.json", None) is False
+    assert damaged > len(files)  # plain files and their twins
+    assert intact(out, "all.json", None) is False
     partial = {k: v for k, v in files["all.json"].items() if k != "gz_mtime_ns"}
-    assert intact_under(base, "all.json", partial) is intact(out, "all.json", partial) is False
+    assert intact(out, "all.json", partial) is False
+    assert records_intact(out, [*files.items(), ("all.json", partial)]) is False

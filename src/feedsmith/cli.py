@@ -356,17 +356,18 @@ def _build_and_publish(
     from datetime import UTC, datetime
 
     from feedsmith.core.text import escape_controls
-    from feedsmith.pipeline.quick import unchanged_build
+    from feedsmith.pipeline.quick import ask
 
     # Nothing changed (the usual cron run): answered before the pipeline is even imported.
-    quick = unchanged_build(config, datetime.now(UTC))
+    asked = ask(config, datetime.now(UTC))
+    quick = asked.report
     if quick is not None:
         for problem in quick.problems:
             print(problem.format(), file=sys.stderr)
         print(quick.summary())
         return EXIT_INVALID if strict and quick.skipped else EXIT_OK
 
-    from feedsmith.pipeline import BuildError, build_site
+    from feedsmith.pipeline import BuildError, SiteBuilder
     from feedsmith.pipeline.progress import TerminalProgress
     from feedsmith.publish.sinks import configured_sinks
 
@@ -376,7 +377,9 @@ def _build_and_publish(
         gc.disable()  # see _collector_after
     try:
         sinks = configured_sinks(config, lease=keeper)
-        report = build_site(config, datetime.now(UTC), progress=bar, sinks=sinks)
+        builder = SiteBuilder(config, watch=False, sinks=sinks)  # as build_site, plus:
+        builder.asked = asked.keys  # the posts' keys the question above took
+        report = builder.build(datetime.now(UTC), progress=bar)
     except BuildError as exc:
         if bar:
             bar.close()

@@ -44,11 +44,17 @@ from feedsmith.core.config import (
     WebSubConfig,
 )
 from feedsmith.core.model import Author
+from feedsmith.core.names import (
+    CONFIG_ENV_VAR,
+    DEFAULT_OUTPUT_DIR,
+    DEFAULT_POSTS_DIR,
+    DEFAULT_STATE_DIR,
+)
 
 if TYPE_CHECKING:  # types only: a site without jekyll: never imports its readers (below)
     from feedsmith.config.jekyll import JekyllRead
 
-ENV_VAR = "FEEDSMITH_CONFIG"
+ENV_VAR = CONFIG_ENV_VAR  # defined in core.names, which the early answer reads too
 #: Set (to 1) in the environment of `serve --from-bucket` replicas and their web workers.
 FROM_BUCKET_ENV_VAR = "FEEDSMITH_FROM_BUCKET"
 
@@ -144,11 +150,11 @@ def config_from_mapping(
     if site_read is not None:
         posts_dir = site_read.site.root
     else:
-        posts_dir = _path(raw, "posts_dir", base, path, "posts")
+        posts_dir = _path(raw, "posts_dir", base, path, DEFAULT_POSTS_DIR)
     if not serve_only and not posts_dir.is_dir():
         raise ConfigError(path, "posts_dir", f"directory not found: {posts_dir}")
-    output_dir = _path(raw, "output_dir", base, path, "feeds")
-    state_dir = _path(raw, "state_dir", base, path, ".feedsmith")
+    output_dir = _path(raw, "output_dir", base, path, DEFAULT_OUTPUT_DIR)
+    state_dir = _path(raw, "state_dir", base, path, DEFAULT_STATE_DIR)
     media_dir = _path(raw, "media_dir", base, path, "media") if "media_dir" in raw else None
     if media_dir is not None and not serve_only and not media_dir.is_dir():
         raise ConfigError(path, "media_dir", f"directory not found: {media_dir}")

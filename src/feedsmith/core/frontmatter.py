@@ -45,6 +45,8 @@ from yaml.constructor import SafeConstructor
 from yaml.nodes import ScalarNode
 from yaml.resolver import BaseResolver, Resolver
 
+from feedsmith.core.lazyre import LazyPattern
+
 MAX_FRONT_MATTER_BYTES = 64 * 1024
 
 
@@ -178,7 +180,7 @@ _NOT_FAST = re.compile("[&*!|>\t\ufeff\x85\u2028\u2029]")
 _YAML_CLOSE = re.compile(r"^(?:---|\.\.\.)[ \t]*$", re.M)
 _TOML_CLOSE = re.compile(r"^\+\+\+[ \t]*$", re.M)
 _OPEN = re.compile(r"(---|\+\+\+)[ \t]*(?:\n|$)")
-_TOML_LINE = re.compile(r"\s*\(at line (\d+), column \d+\)\s*$")
+_TOML_LINE = LazyPattern(r"\s*\(at line (\d+), column \d+\)\s*$")
 
 
 def _kind(value: object) -> str:

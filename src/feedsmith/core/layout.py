@@ -36,9 +36,8 @@ from urllib.parse import quote
 from feedsmith.core.config import Config
 from feedsmith.core.formats import FORMATS, by_suffix
 from feedsmith.core.groups import FeedGroup
+from feedsmith.core.names import ARCHIVE_PREFIX, MANIFEST
 
-#: The manifest: what exists, with hashes, change times and what is gone.
-MANIFEST = "index.json"
 #: Every feed as an OPML subscription list.
 OPML = "index.opml"
 #: Source path → published entry id (see :mod:`feedsmith.core.identity`).
@@ -84,7 +83,7 @@ def stored_gzip_only(rel: str, record: Mapping[str, Any] | None = None) -> bool:
     stored plain (:data:`PLAIN_MARK`, ``feed.archive_storage: plain``, for hosts such as GitHub
     Pages that can neither send a ``.gz`` for a plain URL nor decompress). Without a record:
     the default storage's rule, on the name alone."""
-    if not rel.startswith("archive/"):
+    if not rel.startswith(ARCHIVE_PREFIX):
         return False
     return record is None or record.get(PLAIN_MARK) is not True
 

@@ -16,8 +16,8 @@ import fnmatch
 from dataclasses import dataclass
 
 from feedsmith.core.config import Config
+from feedsmith.core.names import MARKDOWN_EXTENSIONS  # shared with .statpass: core.names
 
-MARKDOWN_EXTENSIONS = (".md", ".markdown", ".mdown", ".mkd")
 #: Jekyll converts these in ``_posts`` (kramdown's list, and HTML passed through).
 JEKYLL_EXTENSIONS = (*MARKDOWN_EXTENSIONS, ".mkdn", ".html", ".htm")
 POSTS_FOLDER = "_posts"

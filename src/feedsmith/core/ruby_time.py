@@ -21,15 +21,17 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta, tzinfo
 
+from feedsmith.core.lazyre import LazyPattern
+
 _FLAGS = re.I | re.A
 _MONTHS = "jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec"
 _ERA = r"(c(?:e|\.e\.)|b(?:ce|\.c\.e\.)|a(?:d|\.d\.)|b(?:c|\.c\.))"
 
 # Everything but the characters Ruby keeps becomes one space (Ruby keeps Unicode letters too;
 # none of them can be part of a date or a zone Time.parse honours, so they go here).
-_NOISE = re.compile(r"[^-+',./:@A-Za-z0-9\[\]]+")
-_WEEKDAY = re.compile(r"\b(?:sun|mon|tue|wed|thu|fri|sat)[^-/\d\s]*", _FLAGS)
-_TIME = re.compile(
+_NOISE = LazyPattern(r"[^-+',./:@A-Za-z0-9\[\]]+")
+_WEEKDAY = LazyPattern(r"\b(?:sun|mon|tue|wed|thu|fri|sat)[^-/\d\s]*", _FLAGS)
+_TIME = LazyPattern(
     r"""
     ( (?<!\d)\d+\s*
       (?: (?: :\s*\d+ (?:\s*:\s*\d+(?:[,.]\d*)?)?
@@ -43,34 +45,34 @@ _TIME = re.compile(
     """,
     _FLAGS | re.X,
 )
-_TIME_PARTS = re.compile(
+_TIME_PARTS = LazyPattern(
     r"(\d+)h?(?:\s*:?\s*(\d+)m?(?:\s*:?\s*(\d+)(?:[,.](\d+))?s?)?)?(?:\s*([ap])(?:m\b|\.m\.))?",
     _FLAGS,
 )
-_EU = re.compile(
+_EU = LazyPattern(
     rf"('?(?<!\d)\d+)[^-\d\s]*\s*({_MONTHS})[^-\d\s']*"
     rf"(?:\s*(?:\b{_ERA}(?!(?<!\.)[a-z]))?\s*('?-?\d+(?:(?:st|nd|rd|th)\b)?))?",
     _FLAGS,
 )
-_US = re.compile(
+_US = LazyPattern(
     rf"\b({_MONTHS})[^-\d\s']*\s*('?\d+)[^-\d\s']*(?:\s*+,?\s*+{_ERA}?\s*('?-?\d+))?", _FLAGS
 )
-_ISO = re.compile(r"('?[-+]?(?<!\d)\d+)-(\d+)-('?-?\d+)", _FLAGS)
-_VMS_DAY_FIRST = re.compile(rf"('?-?(?<!\d)\d+)-({_MONTHS})[^-/.]*-('?-?\d+)", _FLAGS)
-_VMS_MONTH_FIRST = re.compile(rf"\b({_MONTHS})[^-/.]*-('?-?\d+)(?:-('?-?\d+))?", _FLAGS)
-_SLASH = re.compile(r"('?-?(?<!\d)\d+)/\s*('?\d+)(?:\D\s*('?-?\d+))?", _FLAGS)
-_DOT = re.compile(r"('?-?(?<!\d)\d+)\.\s*('?\d+)\.\s*('?-?\d+)", _FLAGS)
-_DIGITS = re.compile(
+_ISO = LazyPattern(r"('?[-+]?(?<!\d)\d+)-(\d+)-('?-?\d+)", _FLAGS)
+_VMS_DAY_FIRST = LazyPattern(rf"('?-?(?<!\d)\d+)-({_MONTHS})[^-/.]*-('?-?\d+)", _FLAGS)
+_VMS_MONTH_FIRST = LazyPattern(rf"\b({_MONTHS})[^-/.]*-('?-?\d+)(?:-('?-?\d+))?", _FLAGS)
+_SLASH = LazyPattern(r"('?-?(?<!\d)\d+)/\s*('?\d+)(?:\D\s*('?-?\d+))?", _FLAGS)
+_DOT = LazyPattern(r"('?-?(?<!\d)\d+)\.\s*('?\d+)\.\s*('?-?\d+)", _FLAGS)
+_DIGITS = LazyPattern(
     r"([-+]?)((?<!\d)\d{2,14})(?:\s*t?\s*(\d{2,6})?(?:[,.](\d*))?)?"
     r"(?:\s*(z\b|[-+]\d{1,4}\b|\[[-+]?\d[^\]]*\]))?",
     _FLAGS,
 )
-_BC = re.compile(r"\b(?:bc\b|bce\b|b\.c\.|b\.c\.e\.)", _FLAGS)
-_LONE_NUMBER = re.compile(r"\s*(\d{1,2})\s*", _FLAGS)
+_BC = LazyPattern(r"\b(?:bc\b|bce\b|b\.c\.|b\.c\.e\.)", _FLAGS)
+_LONE_NUMBER = LazyPattern(r"\s*(\d{1,2})\s*", _FLAGS)
 
 # Time.zone_offset: numeric offsets, RFC 822 names and the military letters, nothing else.
-_NUMERIC_ZONE = re.compile(r"([+-])(\d\d)(:?)(\d\d)(?:\3(\d\d))?", _FLAGS)
-_HOURS_ZONE = re.compile(r"[+-]\d\d", _FLAGS)
+_NUMERIC_ZONE = LazyPattern(r"([+-])(\d\d)(:?)(\d\d)(?:\3(\d\d))?", _FLAGS)
+_HOURS_ZONE = LazyPattern(r"[+-]\d\d", _FLAGS)
 _NAMED_ZONES: dict[str, int] = {
     "UTC": 0, "Z": 0, "UT": 0, "GMT": 0,
     "EST": -5, "EDT": -4, "CST": -6, "CDT": -5, "MST": -7, "MDT": -6, "PST": -8, "PDT": -7,
@@ -142,7 +144,7 @@ def zone_offset(zone: str, year: int, local: tzinfo) -> timedelta | None:
     return None
 
 
-def _take(pattern: re.Pattern[str], work: str, found: object) -> str:
+def _take(pattern: LazyPattern, work: str, found: object) -> str:
     """Ruby's ``subx``: the first match is blanked to one space and handed to ``found``; the
     same string object comes back when nothing matched (how the caller knows)."""
     match = pattern.search(work)
@@ -193,7 +195,7 @@ def _mdy_named(m: re.Match[str]) -> tuple[str | None, str, str | None, str | Non
 
 _Shape = Callable[[re.Match[str]], tuple[str | None, str, str | None, str | None]]
 # Ruby's order: the first shape found anywhere in the text wins (eu, us, iso, vms, sla, dot).
-_DATE_SHAPES: tuple[tuple[re.Pattern[str], _Shape], ...] = (
+_DATE_SHAPES: tuple[tuple[LazyPattern, _Shape], ...] = (
     (_EU, _eu),
     (_US, _us),
     (_ISO, _ymd),
@@ -211,7 +213,7 @@ def _date(match: re.Match[str], shape: _Shape, fields: RubyFields) -> None:
     _s3e(fields, y, m, d)
 
 
-_SIGNED = re.compile(r"[^-+\d]*([-+]?)(\d*)", re.A)
+_SIGNED = LazyPattern(r"[^-+\d]*([-+]?)(\d*)", re.A)
 
 
 def _s3e(fields: RubyFields, y: str | None, m: str | None, d: str | None) -> None:

@@ -43,6 +43,14 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from feedsmith import RENDERING_REVISION, __version__
+from feedsmith.core.names import (
+    ARCHIVE_PREFIX,
+    CONFIG_ENV_VAR,
+    DEFAULT_OUTPUT_DIR,
+    DEFAULT_POSTS_DIR,
+    DEFAULT_STATE_DIR,
+    MANIFEST,
+)
 from feedsmith.pipeline import statpass
 
 if TYPE_CHECKING:  # types only
@@ -60,13 +68,11 @@ MEMO_VERSION = 4  # 3: "state" keys state.json and its journal; 4: "lines"
 #: What :func:`early_build` needs of a config, keyed by the config file's bytes.
 RECORD_FILE = "quick-config.json"
 RECORD_VERSION = 1
-#: ``core.layout.MANIFEST`` and ``core.layout.stored_gzip_only``'s rule, repeated to keep this
-#: module import-free (a test holds them equal).
-MANIFEST = "index.json"
-ARCHIVE_PREFIX = "archive/"
-CONFIG_ENV_VAR = "FEEDSMITH_CONFIG"  # feedsmith.config.ENV_VAR
-DEFAULT_STATE_DIR = ".feedsmith"
-_FOLDERS = (("posts_dir", "posts"), ("output_dir", "feeds"), ("state_dir", DEFAULT_STATE_DIR))
+_FOLDERS = (
+    ("posts_dir", DEFAULT_POSTS_DIR),
+    ("output_dir", DEFAULT_OUTPUT_DIR),
+    ("state_dir", DEFAULT_STATE_DIR),
+)
 
 
 def build_config_arg(argv: Sequence[str]) -> str | None:

@@ -10,18 +10,19 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from feedsmith.core.decoding import SourceError, display_path
-from feedsmith.core.layout import stored_gzip_only
+from feedsmith.core.layout import PLAIN_MARK, stored_gzip_only
 from feedsmith.core.model import ParseOutcome, Problem
 from feedsmith.core.post_files import PLAIN, PostFiles
 from feedsmith.pipeline import statpass
 from feedsmith.pipeline.sources import SourceFile, find_sources, read_bytes
-from feedsmith.pipeline.statpass import Key
+from feedsmith.pipeline.statpass import Key, record_row
 from feedsmith.pipeline.statpass import stat_key as stat_key  # re-exported for the builder
 
 if TYPE_CHECKING:  # types only: the parse cache (msgpack, zlib-ng) is not for the no-change path
@@ -128,24 +129,32 @@ def display_namer(posts_dir: Path) -> Callable[[str], str]:
 
 
 def intact(output_dir: Path | str, rel: str, record: dict[str, Any] | None) -> bool:
-    """True when ``rel`` and its sidecar on disk still are what ``record`` says was published."""
-    return intact_under(os.path.join(output_dir, ""), rel, record)
+    """True when ``rel`` and its sidecar on disk still are what ``record`` says was published
+    (:func:`records_intact` of one)."""
+    return records_intact(output_dir, ((rel, record),))
 
 
-def intact_under(base: str, rel: str, record: dict[str, Any] | None) -> bool:
-    """:func:`intact` with ``base`` the output folder and its separator, joined once by the
-    caller: a new process checks ~12,000 files at 10,000 posts, and the path joins and tuples
-    were a third of it."""
-    if record is None or "mtime_ns" not in record or "gz_mtime_ns" not in record:
-        return False
-    path = base + rel
-    try:
-        st = os.stat(path + ".gz")
-        if st.st_size != record.get("gz_bytes") or st.st_mtime_ns != record["gz_mtime_ns"]:
+def records_intact(
+    output_dir: Path | str, records: Iterable[tuple[str, Mapping[str, Any] | None]]
+) -> bool:
+    """:func:`intact` for every ``(rel, record)``: the no-change question's check
+    (:func:`.statpass.rows_intact`, one stat and a string concatenation a file) on the state's
+    records; a record without its stats is never intact."""
+    rows = []
+    plain: set[str] = set()
+    for rel, record in records:
+        row = record_row(rel, record)
+        if row is None:
             return False
-        if stored_gzip_only(rel, record):  # an archive page: its .gz is all there is
-            return True
-        st = os.stat(path)
-    except OSError:
-        return False
-    return st.st_size == record["bytes"] and st.st_mtime_ns == record["mtime_ns"]
+        if record.get(PLAIN_MARK) is True:  # type: ignore[union-attr]
+            plain.add(rel)
+        rows.append(row)
+    return statpass.rows_intact(output_dir, rows, _stored_by(plain))
+
+
+def _stored_by(plain: AbstractSet[str]) -> Callable[[str], bool]:
+    """The gzip-only rule for rows whose records mark ``plain`` pages (``feed.archive_storage:
+    plain``): :func:`~feedsmith.core.layout.stored_gzip_only` on the name, except those."""
+    if not plain:
+        return stored_gzip_only
+    return lambda rel: rel not in plain and stored_gzip_only(rel)

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -41,7 +40,7 @@ from feedsmith.pipeline.docplan import Doc, GroupPlan, group_memo, group_plan, l
 from feedsmith.pipeline.docrows import GroupMemo, rows_path
 from feedsmith.pipeline.index import ParseIndex
 from feedsmith.pipeline.listing import intact as file_intact
-from feedsmith.pipeline.listing import intact_under
+from feedsmith.pipeline.listing import records_intact
 from feedsmith.pipeline.podcast import ShowRenders
 from feedsmith.pipeline.scheduler import LazyFiles
 from feedsmith.pipeline.signatures import (
@@ -146,13 +145,12 @@ class RenderPlanner:
         signatures: dict[str, str] = {}
         html: dict[str, str] = {}
         output_dir = cfg.output_dir
-        base = os.path.join(output_dir, "")
 
         def intact(rel: str) -> bool:
             assert previous is not None
             record = previous.files.get(rel)
             if suspects is None or rel in suspects:
-                return intact_under(base, rel, record)
+                return file_intact(output_dir, rel, record)
             return record is not None and "mtime_ns" in record and "gz_mtime_ns" in record
 
         # With ``suspects``, a document is intact unless a file is a suspect, unrecorded or
@@ -181,6 +179,11 @@ class RenderPlanner:
             )
 
         def all_intact(paths: dict[str, str]) -> bool:
+            if doubtful is None and suspects is None and previous is not None:
+                records = previous.files  # every file is stat'ed: one pass for the feed's files
+                return records_intact(
+                    output_dir, ((rel, records.get(rel)) for rel in paths.values())
+                )
             if doubtful is None:
                 return all(map(intact, paths.values()))
             rels = paths.values()

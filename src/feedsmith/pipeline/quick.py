@@ -8,6 +8,12 @@ renderers: ~0.3 s) and validating the whole build state it only needed the file 
 inputs, importing only the listing, the memo and the state file's reader. Anything else — a
 change, a sink to catch up, a memo missing — answers ``None`` and the caller builds as
 before (whose own fast path then answers the same ``None``).
+
+On an edit the question fails after its costliest part, the stat of every post
+(:func:`~feedsmith.pipeline.listing.quick_keys`, ~0.1 s at 10,000 posts). :func:`ask` hands
+those keys to the build that follows (:class:`Asked`), which then neither stats the posts again
+nor asks its own fast path the question just answered "no" (that costs only time if wrong: the
+full path's output is the same either way).
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ import fcntl
 import os
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
@@ -25,9 +32,19 @@ from feedsmith.pipeline.early import LOCK_FILE, STATE_FILE
 if TYPE_CHECKING:  # types only: the config's and the report's modules import the core
     from feedsmith.core.config import Config
     from feedsmith.pipeline.report import BuildReport
+    from feedsmith.pipeline.statpass import Key
 
 # The builder (feedsmith.pipeline.site) takes the state dir's names from here.
-__all__ = ["LOCK_FILE", "STATE_FILE", "build_lock", "unchanged_build"]
+__all__ = ["LOCK_FILE", "STATE_FILE", "Asked", "ask", "build_lock", "unchanged_build"]
+
+
+@dataclass
+class Asked:
+    """What the no-change question found: the last report when nothing changed, else the
+    posts' stat keys it took (``None`` when it did not get that far), for the full build."""
+
+    report: BuildReport | None = None
+    keys: list[Key] | None = None
 
 
 @contextlib.contextmanager
@@ -47,8 +64,13 @@ def build_lock(config: Config) -> Iterator[None]:
 def unchanged_build(config: Config, now: datetime) -> BuildReport | None:
     """The last build's report when building now would change nothing, for a one-off build
     with no sinks (a sink that failed last time must catch up: that is the builder's job)."""
+    return ask(config, now).report
+
+
+def ask(config: Config, now: datetime) -> Asked:
+    """:func:`unchanged_build`'s question, with the posts' keys it took when the answer is no."""
     if config.publish.s3 is not None or config.websub.enabled:
-        return None
+        return Asked()
     import logging
 
     # Start-up cost only: ``feedsmith build`` imports this module before it knows whether the
@@ -68,7 +90,7 @@ def unchanged_build(config: Config, now: datetime) -> BuildReport | None:
         try:
             os.scandir(config.posts_dir).close()
         except OSError:
-            return None
+            return Asked()
         keys = quick_keys(config.posts_dir, post_files(config))
         fast = FastPath(config, config.fingerprint(), state_path, persist=True)
 
@@ -94,4 +116,5 @@ def unchanged_build(config: Config, now: datetime) -> BuildReport | None:
         logging.getLogger("feedsmith.build").info(
             "build ok (nothing changed): %s", report.summary()
         )
-    return report
+        return Asked(report=report)
+    return Asked(keys=keys)

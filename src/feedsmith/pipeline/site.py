@@ -141,6 +141,7 @@ class SiteBuilder:
         self._building = False
         self._staging = False  # pool workers may have staged files in output_dir
         self._gc_after: str | None = None  # see gcpause.collector_paused
+        self.asked: list[Key] | None = None  # from quick.ask, for the next build (_scan_stage)
 
     # -- what tests and the bench look at -------------------------------------------------------
 
@@ -293,7 +294,7 @@ class SiteBuilder:
         # An unreadable posts_dir is an I/O failure, not a blog without posts: building on
         # would publish empty feeds (and 410s) over the last good ones.
         os.scandir(cfg.posts_dir).close()
-        tracker = self.tracker
+        tracker, asked, self.asked = self.tracker, self.asked, None
         suspects = tracker.changes_since_last_build()
         touched = tracker.output_touched()
         delta = tracker.delta(suspects) if suspects is not None else None
@@ -302,12 +303,12 @@ class SiteBuilder:
             keys = delta[0]
         else:
             tracker.arm(POSTS_TREE, cfg.posts_dir)  # before the scan it stands for
-            keys = quick_keys(cfg.posts_dir, self.files)
+            keys = asked if asked is not None else quick_keys(cfg.posts_dir, self.files)
         # A suspect means a write, which an unchanged key does not disprove (same size within
-        # one mtime tick): it is read again below, never skipped here. A touched output file
-        # is repaired by the full path below (it is only noticed when watching; otherwise the
-        # fast path trusts the manifest's stat).
-        if not suspects and not touched:
+        # one mtime tick): it is read again below, never skipped here. A touched output file is
+        # repaired below (only noticed when watching; else the fast path trusts the manifest's
+        # stat). Keys ``asked`` (:func:`.quick.ask`) were just found changed: not asked again.
+        if not suspects and not touched and (asked is None or delta is not None):
             quick = self.fast.unchanged(
                 now, keys, lambda: self._load_state().files, watched=delta is not None
             )
@@ -369,8 +370,7 @@ class SiteBuilder:
 
     def _show_problems(self) -> list[Problem]:
         """What the podcast shows' checks said this build (:mod:`.podcast`)."""
-        shows = self.planner.shows
-        return list(shows.problems) if shows is not None else []
+        return list(self.planner.shows.problems) if self.planner.shows is not None else []
 
     def _html_of(self, post: Post) -> str:
         """A post's HTML from the parse index (posts in a result carry none)."""

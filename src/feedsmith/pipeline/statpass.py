@@ -11,17 +11,19 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
+
+from feedsmith.core.names import MARKDOWN_EXTENSIONS
 
 if TYPE_CHECKING:  # types only: the rule's module imports the config's dataclasses
     from feedsmith.core.post_files import PostFiles
 
 Key = tuple[str, int, int]  # (rel, size, mtime_ns)
 
-#: ``core.post_files.MARKDOWN_EXTENSIONS``, repeated here to keep this module import-free (a
-#: test holds the two equal).
-PLAIN_SUFFIXES = (".md", ".markdown", ".mdown", ".mkd")
+#: ``core.post_files.MARKDOWN_EXTENSIONS`` (both from :mod:`feedsmith.core.names`, which
+#: imports nothing).
+PLAIN_SUFFIXES = MARKDOWN_EXTENSIONS
 
 #: A published file as the no-change check needs it: ``[rel, bytes, mtime_ns, gz_bytes,
 #: gz_mtime_ns]`` (the plain file's two are unused for a file stored gzip-only).
@@ -110,13 +112,28 @@ def stat_key(path: str | os.PathLike[str]) -> tuple[int, int] | None:
     return (st.st_size, st.st_mtime_ns)
 
 
+def record_row(rel: str, record: Mapping[str, Any] | None) -> Row | None:
+    """A state's file record as a :data:`Row`, or ``None`` when it lacks its stats (such a file
+    is never intact: it is written again)."""
+    if record is None or "mtime_ns" not in record or "gz_mtime_ns" not in record:
+        return None
+    return [
+        rel,
+        record.get("bytes"),
+        record["mtime_ns"],
+        record.get("gz_bytes"),
+        record["gz_mtime_ns"],
+    ]
+
+
 def rows_intact(
     output_dir: str | os.PathLike[str], rows: list[Row], gzip_only: Callable[[str], bool]
 ) -> bool:
     """Every published file of ``rows`` (and its gzip twin) still has the recorded size and
     mtime, at a stat and a string concatenation a file. ``gzip_only``: the layout's rule for
     files stored only as ``.gz``. A malformed row (a damaged memo) answers ``False``: that
-    only costs a full build."""
+    only costs a full build. The one form of the check: the builder's (:func:`.listing.intact`,
+    the planner's) passes the state's records through :func:`record_row`."""
     base = os.path.join(output_dir, "")
     stat = os.stat
     try:
