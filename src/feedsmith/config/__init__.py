@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 
+from feedsmith.config.feed import read_feed
 from feedsmith.config.podcasts import read_podcasts
 from feedsmith.config.readers import authors_table
 from feedsmith.config.readers import no_unknown_keys as _no_unknown_keys
@@ -30,10 +31,8 @@ from feedsmith.config.readers import type_name as _type_name
 from feedsmith.config.stats import read_stats, read_trusted_proxies
 from feedsmith.core.config import (
     DEFAULT_PERMALINK,
-    FORMATS,
     Config,
     ConfigError,
-    FeedConfig,
     JekyllSite,
     LeaseConfig,
     PublishConfig,
@@ -173,66 +172,7 @@ def config_from_mapping(
     id_authority = _str(raw, "id_authority", "", path, default_authority) or default_authority
     max_post_bytes = _int(raw, "max_post_bytes", "", path, 10 * 1024 * 1024, minimum=1)
 
-    feed_raw = _section(raw, "feed", path)
-    _no_unknown_keys(feed_raw, {f.name for f in fields(FeedConfig)}, "feed.", path)
-    content = _str(feed_raw, "content", "feed.", path, "full")
-    if content not in ("full", "summary"):
-        raise ConfigError(path, "feed.content", f"must be 'full' or 'summary', not {content!r}")
-    formats_raw = feed_raw.get("formats", list(FORMATS))
-    if isinstance(formats_raw, str):
-        formats_raw = [formats_raw]
-    if not isinstance(formats_raw, list) or not formats_raw:
-        raise ConfigError(path, "feed.formats", "must be a non-empty list of atom, rss, json")
-    formats: list[str] = []
-    for fmt in formats_raw:
-        if fmt not in FORMATS:
-            raise ConfigError(path, "feed.formats", f"unknown format {fmt!r} (atom, rss, json)")
-        if fmt not in formats:
-            formats.append(fmt)
-    max_entries = _int(feed_raw, "max_entries", "feed.", path, 20, minimum=1)
-    archive = feed_raw.get("archive", True)
-    if not isinstance(archive, bool):
-        raise ConfigError(path, "feed.archive", f"must be true or false, not {_type_name(archive)}")
-    page_size = _int(feed_raw, "archive_page_size", "feed.", path, 0, minimum=0)
-    if page_size > max_entries:
-        raise ConfigError(
-            path,
-            "feed.archive_page_size",
-            f"must be at most feed.max_entries ({max_entries}): the posts of the newest, not yet"
-            " full archive page are only in the subscription document",
-        )
-    archive_content = _str(feed_raw, "archive_content", "feed.", path, "summary")
-    if archive_content not in ("summary", "full"):
-        raise ConfigError(
-            path,
-            "feed.archive_content",
-            f"must be 'summary' or 'full', not {archive_content!r}",
-        )
-    archive_storage = _str(feed_raw, "archive_storage", "feed.", path, "gzip")
-    if archive_storage not in ("gzip", "plain"):
-        raise ConfigError(
-            path,
-            "feed.archive_storage",
-            f"must be 'gzip' or 'plain', not {archive_storage!r}",
-        )
-    pages = feed_raw.get("pages", True)
-    if not isinstance(pages, bool):
-        raise ConfigError(path, "feed.pages", f"must be true or false, not {_type_name(pages)}")
-    image_in_content = feed_raw.get("image_in_content", False)
-    if not isinstance(image_in_content, bool):
-        why = f"must be true or false, not {_type_name(image_in_content)}"
-        raise ConfigError(path, "feed.image_in_content", why)
-    feed = FeedConfig(
-        max_entries=max_entries,
-        content=content,  # type: ignore[arg-type]
-        formats=tuple(f for f in FORMATS if f in formats),
-        archive=archive,
-        archive_page_size=page_size or max_entries,
-        archive_content=archive_content,  # type: ignore[arg-type]
-        archive_storage=archive_storage,  # type: ignore[arg-type]
-        pages=pages,
-        image_in_content=image_in_content,
-    )
+    feed = read_feed(_section(raw, "feed", path), path)
 
     schedule_raw = _section(raw, "schedule", path)
     _no_unknown_keys(schedule_raw, {f.name for f in fields(ScheduleConfig)}, "schedule.", path)

@@ -178,7 +178,7 @@ class SiteBuilder:
 
         try:
             ensure_state_dir(self.config.state_dir)
-            with self._lock(), self._build_scope():
+            with build_lock(self.config), self._build_scope():
                 stage = "scan"
                 scanned, touched = self._scan_stage(now, progress)
                 if isinstance(scanned, BuildReport):
@@ -490,9 +490,6 @@ class SiteBuilder:
                 self._staging = False
                 with contextlib.suppress(OSError):
                     remove_staged(self.config.output_dir)
-
-    def _lock(self) -> contextlib.AbstractContextManager[None]:
-        return build_lock(self.config)
 
 
 def build_site(
