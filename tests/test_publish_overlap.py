@@ -132,3 +132,30 @@ def test_a_plain_rename_failing_after_the_sidecars_leaves_no_temp_file_and_conve
     assert SiteBuilder(config, pool=False).build(NOW + timedelta(minutes=3)).files_written == ()
     on_disk, again = full_render(site.output_dir, config.state_dir)
     assert on_disk == again
+
+
+@pytest.mark.parametrize("fsync", [False, True], ids=["default", "FSYNC"])
+def test_the_manifest_follows_the_feed_files_fsync_policy(
+    site: Any, monkeypatch: pytest.MonkeyPatch, fsync: bool
+) -> None:
+    """``index.json`` is made visible by its rename like every feed file; it is flushed to disk
+    only when ``output.FSYNC`` asks for every published file to be."""
+    _, builder = built(site)
+    synced: list[str] = []
+    real = os.fsync
+
+    def record(fd: int) -> None:
+        synced.append(os.readlink(f"/proc/self/fd/{fd}"))
+        real(fd)
+
+    monkeypatch.setattr(output, "FSYNC", fsync)
+    monkeypatch.setattr(os, "fsync", record)
+    edit(site, 1)
+    report = builder.build(NOW + timedelta(minutes=1))
+    monkeypatch.undo()
+    assert "index.json" in report.files_written
+    out = [os.path.basename(p) for p in synced if p.startswith(str(site.output_dir))]
+    manifest_synced = any(name.startswith(".index.json.") for name in out)
+    feeds_synced = sum(not name.startswith(".index.json.") for name in out)
+    assert manifest_synced is fsync
+    assert (feeds_synced == len(report.files_written) - 1) is fsync
