@@ -9,13 +9,10 @@ The protocol, in this order:
    mtime; when the disk disagrees with the state (someone edited or deleted a file, or the state
    was lost) the disk bytes are compared directly. Nothing visible has changed yet: an exception
    here removes the temp files and leaves the previous output exactly as it was.
-   The compressing and writing of bytes rendered in this process run on a few threads
-   (:mod:`.overlap`) while the next file renders; all have ended before anything is judged.
-3. Only after *all* temp files exist are they renamed into place, sidecars first (every
-   sidecar before any plain file; each phase on a few threads). Each rename is atomic;
-   across files there is a window of a few milliseconds where a plain file and its ``.gz``
-   (or two feeds) come from different builds. ``feedsmith serve`` checks a sidecar against
-   the plain bytes before using it; a plain static server does not.
+3. Only after *all* temp files exist are they renamed into place, sidecars
+   first. Each rename is atomic; across files there is a window of a few milliseconds where a
+   plain file and its ``.gz`` (or two feeds) come from different builds. ``feedsmith serve``
+   checks a sidecar against the plain bytes before using it; a plain static server does not.
 4. Files no longer published (and their ``.gz``) are deleted and recorded in ``gone`` with the
    build time, so the server can answer 410 instead of 404; a path published again leaves
    ``gone``. An archive folder a deletion left empty (a feed that lost its pages, a tag no
@@ -79,7 +76,6 @@ from feedsmith.publish.gzonly import plan_gzip_only as _plan_gzip_only
 from feedsmith.publish.gzonly import read_or_none as _read_or_none
 from feedsmith.publish.gzonly import stat_or_none as _stat
 from feedsmith.publish.manifest import ManifestMemo, render_manifest
-from feedsmith.publish.overlap import Overlap, in_order, rename_parallel
 from feedsmith.publish.owned import (
     Found,
     owned_shape,
@@ -92,12 +88,12 @@ from feedsmith.publish.staging import (
     Staged,
     check_rel,
     discard,
-    fsync_all,
     gzip_bytes,
     sha256,
     unlink_all,
     write_temp,
 )
+from feedsmith.system.diskerrors import doing
 from feedsmith.system.statedir import write_private
 
 __all__ = [
@@ -255,34 +251,32 @@ def plan_publish(
     published: Container[str] = _Either(rendered, kept_set) if fast else rendered | kept_set
     staged: dict[str, str] = {}  # final rel (sidecars too) -> temp file
     changed_paths: set[str] = set()  # published paths whose bytes are new
-    # Bytes rendered here are gzipped and written on a few threads while the next file renders
-    # (.overlap); a worker's Staged file is only decided, inline. Results in sorted order.
-    done: list[tuple[str, Any]] = []  # (rel, result or its future)
-    overlap = Overlap()
     try:
-        try:
-            for rel in sorted(files):
-                check_rel(rel)
-                item = files[rel]
-                prev = state.files.get(rel)
-                if isinstance(item, Staged):
-                    done.append((rel, _stage_file(base, rel, item, prev, now_iso, on_disk)))
+        for rel in sorted(files):
+            check_rel(rel)
+            item = files[rel]
+            try:
+                record, writes = _plan_file(base, rel, item, state.files.get(rel), now_iso, on_disk)
+            except BaseException:
+                discard(item)
+                raise
+            new_records[rel] = record
+            used: set[str] = set()
+            for suffix, payload in writes:
+                final = os.path.join(base, rel + suffix)
+                if isinstance(payload, str):  # already staged
+                    used.add(payload)
+                    staged[rel + suffix] = payload
                 else:
-                    done.append(
-                        (rel, overlap.submit(_stage_file, base, rel, item, prev, now_iso, on_disk))
-                    )
-        finally:  # every write has ended (or failed) before anything is judged or removed
-            overlap.finish()
-            results, failure = in_order(done)
-            for rel, (record, writes, changed) in results:
-                new_records[rel] = record
-                staged.update((rel + suffix, tmp) for suffix, tmp in writes)
-                if changed:
-                    changed_paths.add(rel)
-        if failure is not None:
-            raise failure
+                    staged[rel + suffix] = write_temp(final, payload)
+            if isinstance(item, Staged):
+                for tmp in {item.tmp, item.gz_tmp} - used - {""}:
+                    with contextlib.suppress(OSError):
+                        os.unlink(tmp)
+            if any(suffix == "" for suffix, _ in writes) or (writes and stored_gzip_only(rel)):
+                changed_paths.add(rel)
         if FSYNC:
-            fsync_all(list(staged.values()))
+            _fsync_all(list(staged.values()))
     except BaseException:
         unlink_all(staged.values())
         raise
@@ -360,19 +354,15 @@ class LocalWriter:
         # Point of no return: everything is on disk, now make it visible. A rename can only
         # fail for reasons outside our control (someone removed the folder); then the rest is
         # left for the next build, which re-verifies every file against the disk.
-        # Sidecars first, then plain files: each phase's renames run side by side (see
-        # .overlap), the second starts only once every sidecar is in place.
-        base = str(changes.output_dir)
-        staged = changes.staged
-        sidecars = sorted(rel for rel in staged if rel.endswith(".gz"))
-        plain = sorted(rel for rel in staged if not rel.endswith(".gz"))
-        renamed: list[str] = []
-        try:
-            rename_parallel(base, staged, sidecars, renamed)
-            rename_parallel(base, staged, plain, renamed)
-        except BaseException:
-            unlink_all(staged[rel] for rel in staged.keys() - set(renamed))
-            raise
+        base = changes.output_dir
+        order = sorted(changes.staged, key=lambda rel: (not rel.endswith(".gz"), rel))
+        for i, rel in enumerate(order):
+            try:
+                with doing("rename", changes.staged[rel]):
+                    os.replace(changes.staged[rel], os.path.join(base, rel))
+            except BaseException:
+                unlink_all(changes.staged[rest] for rest in order[i:])
+                raise
         for path_rel in changes.deletions:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(os.path.join(base, path_rel))
@@ -385,37 +375,6 @@ class LocalWriter:
 
 
 # -- helpers ----------------------------------------------------------------------------------
-
-
-def _stage_file(
-    base: str,
-    rel: str,
-    item: FileData,
-    prev: Mapping[str, Any] | None,
-    now_iso: str,
-    on_disk: Collection[str] | None,
-) -> tuple[dict[str, Any], list[tuple[str, str]], bool]:
-    """One file decided and its writes in temp files: its record, ``(suffix, temp path)`` per
-    write, and whether its published bytes are new. Runs on a publish thread (see
-    :mod:`.overlap`): it touches only this file's paths, and removes its own temp files (and a
-    staged item's) if it fails, since the caller never learns their names then."""
-    written: list[tuple[str, str]] = []
-    try:
-        record, writes = _plan_file(base, rel, item, prev, now_iso, on_disk)
-        for suffix, payload in writes:
-            if isinstance(payload, str):  # already staged
-                written.append((suffix, payload))
-            else:
-                written.append((suffix, write_temp(os.path.join(base, rel + suffix), payload)))
-    except BaseException:
-        unlink_all(tmp for _, tmp in written)
-        discard(item)
-        raise
-    if isinstance(item, Staged):
-        used = {tmp for _, tmp in written}
-        unlink_all({item.tmp, item.gz_tmp} - used - {""})
-    changed = any(suffix == "" for suffix, _ in writes) or bool(writes and stored_gzip_only(rel))
-    return record, written, changed
 
 
 def _plan_file(
@@ -494,3 +453,18 @@ def _plan_file(
     else:
         writes.append((".gz", gz_write))
     return record, writes
+
+
+def _fsync_all(paths: Sequence[str]) -> None:
+    """Flush every temp file before any rename, in one pass after all were written.
+
+    One pass at the end lets the kernel write the data back in bulk while we were still
+    rendering; fsyncing each file right after writing it costs a journal commit per file.
+    """
+    for path in paths:
+        with doing("fsync", path):
+            fd = os.open(path, os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)

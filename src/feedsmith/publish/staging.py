@@ -17,7 +17,7 @@ import contextlib
 import hashlib
 import os
 import secrets
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -34,7 +34,6 @@ __all__ = [
     "Staged",
     "check_rel",
     "discard",
-    "fsync_all",
     "gzip_bytes",
     "remove_staged",
     "sha256",
@@ -166,18 +165,3 @@ def check_rel(rel: str) -> None:
         or rel.endswith(".gz")
     ):
         raise ValueError(f"refusing to publish unsafe path {rel!r}")
-
-
-def fsync_all(paths: Sequence[str]) -> None:
-    """Flush every temp file before any rename, in one pass after all were written.
-
-    One pass at the end lets the kernel write the data back in bulk while we were still
-    rendering; fsyncing each file right after writing it costs a journal commit per file.
-    """
-    for path in paths:
-        with doing("fsync", path):
-            fd = os.open(path, os.O_RDONLY)
-            try:
-                os.fsync(fd)
-            finally:
-                os.close(fd)
