@@ -7,6 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from feedsmith.core.markdown import inline_text, render_markdown, render_post, summary_from_markdown
+from markdown_support import Exploding
 
 POST_URL = "https://blog.example.com/guides/2025/11/16/post.html"
 
@@ -253,13 +254,6 @@ def test_a_panic_in_the_fast_engine_falls_back_to_the_reference_engine(
     monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     from feedsmith.core import markdown as md
-
-    class PanicException(BaseException):  # what pyo3 raises for a Rust panic
-        pass
-
-    class Exploding:
-        def render(self, text: str) -> str:
-            raise PanicException("index out of bounds")
 
     monkeypatch.setattr(md, "_FAST", Exploding())
     html, summary = md.render_post("Hello **there**", POST_URL)

@@ -10,6 +10,7 @@ import pytest
 
 from feedsmith.cli import main
 from feedsmith.core import markdown as md
+from markdown_support import Exploding
 
 POST = """\
 ---
@@ -70,13 +71,6 @@ def test_the_fallback_engine_renders_notes_the_same(
     """The reference engine (used when the Rust one fails on a post) gives the same summary and,
     whitespace inside list items aside, the same HTML."""
     fast_html, fast_summary = md.render_post(body, "https://b.example/p/")
-
-    class PanicException(BaseException):  # what pyo3 raises for a Rust panic
-        pass
-
-    class Exploding:
-        def render(self, text: str) -> str:
-            raise PanicException("boom")
 
     monkeypatch.setattr(md, "_FAST", Exploding())
     ref_html, ref_summary = md.render_post(body, "https://b.example/p/")

@@ -15,20 +15,9 @@ from hypothesis import strategies as st
 
 from feedsmith.cli import main
 from feedsmith.core import markdown as md
+from markdown_support import Exploding
 
 PAGE = "https://b.example/p/"
-
-
-class PanicException(BaseException):  # what pyo3 raises for a Rust panic
-    pass
-
-
-class Exploding:
-    def render(self, text: str) -> str:
-        raise PanicException("boom")
-
-    def tree(self, text: str) -> None:
-        raise PanicException("boom")
 
 
 def both_engines(monkeypatch: pytest.MonkeyPatch, body: str) -> str:

@@ -9,7 +9,6 @@ that did not ask for gzip.
 from __future__ import annotations
 
 import gzip
-import shutil
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -24,8 +23,13 @@ from feedsmith.serve.app import create_app
 from feedsmith.serve.bucket_store import BucketStore
 from published import read_published
 from s3_fixtures import Moto, s3_config
-from test_s3_archive_storage import archive_records, history, sink_for  # noqa: F401
-from test_s3_publish import Requests, bucket_keys, get
+from test_s3_archive_storage import (  # noqa: F401
+    archive_records,
+    fresh_clone_puts,
+    history,
+    sink_for,
+)
+from test_s3_publish import bucket_keys, get
 from test_s3_replicas import replica_config
 
 T1 = datetime(2025, 12, 1, 9, 0, tzinfo=UTC)
@@ -132,11 +136,6 @@ def test_a_fresh_clone_of_an_unchanged_plain_site_puts_the_manifest_at_most(
 ) -> None:
     """The bucket's own manifest says which form each page is in: nothing is sent again."""
     config = build(history, moto, "plain", T1)
-    shutil.rmtree(history.output_dir)
-    shutil.rmtree(config.state_dir)
-    sink = sink_for(config)
-    requests = Requests(sink)
-    report = SiteBuilder(config, watch=False, sinks=[sink]).build(T1 + timedelta(hours=1))
-    assert report.sink_errors == []
-    assert set(requests.puts) <= {PREFIX + MANIFEST, PREFIX + MANIFEST + ".gz"}
+    puts = fresh_clone_puts(history, config, T1 + timedelta(hours=1))
+    assert puts <= {PREFIX + MANIFEST, PREFIX + MANIFEST + ".gz"}
     assert_form(history, moto, "plain")

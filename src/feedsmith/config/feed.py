@@ -10,16 +10,14 @@ from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
-from feedsmith.config.readers import no_unknown_keys, read_int, read_str, type_name
+from feedsmith.config.readers import no_unknown_keys, read_choice, read_int, type_name
 from feedsmith.core.config import FORMATS, ConfigError, FeedConfig
 
 
 def read_feed(feed_raw: dict[str, Any], path: Path) -> FeedConfig:
     """The validated ``feed:`` section of the config file at ``path``."""
     no_unknown_keys(feed_raw, {f.name for f in fields(FeedConfig)}, "feed.", path)
-    content = read_str(feed_raw, "content", "feed.", path, "full")
-    if content not in ("full", "summary"):
-        raise ConfigError(path, "feed.content", f"must be 'full' or 'summary', not {content!r}")
+    content = read_choice(feed_raw, "content", "feed.", path, ("full", "summary"))
     formats_raw = feed_raw.get("formats", list(FORMATS))
     if isinstance(formats_raw, str):
         formats_raw = [formats_raw]
@@ -43,20 +41,8 @@ def read_feed(feed_raw: dict[str, Any], path: Path) -> FeedConfig:
             f"must be at most feed.max_entries ({max_entries}): the posts of the newest, not yet"
             " full archive page are only in the subscription document",
         )
-    archive_content = read_str(feed_raw, "archive_content", "feed.", path, "summary")
-    if archive_content not in ("summary", "full"):
-        raise ConfigError(
-            path,
-            "feed.archive_content",
-            f"must be 'summary' or 'full', not {archive_content!r}",
-        )
-    archive_storage = read_str(feed_raw, "archive_storage", "feed.", path, "gzip")
-    if archive_storage not in ("gzip", "plain"):
-        raise ConfigError(
-            path,
-            "feed.archive_storage",
-            f"must be 'gzip' or 'plain', not {archive_storage!r}",
-        )
+    archive_content = read_choice(feed_raw, "archive_content", "feed.", path, ("summary", "full"))
+    archive_storage = read_choice(feed_raw, "archive_storage", "feed.", path, ("gzip", "plain"))
     pages = feed_raw.get("pages", True)
     if not isinstance(pages, bool):
         raise ConfigError(path, "feed.pages", f"must be true or false, not {type_name(pages)}")

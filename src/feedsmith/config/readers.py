@@ -90,6 +90,17 @@ def read_str(raw: Mapping[str, Any], key: str, prefix: str, path: Path, default:
     return value.strip()
 
 
+def read_choice(
+    raw: Mapping[str, Any], key: str, prefix: str, path: Path, choices: tuple[str, ...]
+) -> str:
+    """One of ``choices`` (the first is the default); anything else names the key and them."""
+    value = read_str(raw, key, prefix, path, choices[0])
+    if value not in choices:
+        allowed = " or ".join(f"'{choice}'" for choice in choices)
+        raise ConfigError(path, prefix + key, f"must be {allowed}, not {value!r}")
+    return value
+
+
 def read_int(
     raw: Mapping[str, Any],
     key: str,
