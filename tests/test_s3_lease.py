@@ -216,7 +216,10 @@ def test_two_serve_builders_one_publishes_and_the_other_takes_over_after_kill_9(
         # Never interleaved: the manifests' history is one leader's run, then the other's.
         versions = client.list_object_versions(Bucket=BUCKET, Prefix="feeds/index.json")
         history = []
-        for version in sorted(versions["Versions"], key=lambda v: v["LastModified"]):
+        # Oldest first: S3 (and moto) list a key's versions newest first. Not sorted by
+        # LastModified, whose whole seconds tie for two puts within one second, and a tie kept
+        # the listing's newest-first order: a false "interleaved" on a fast save.
+        for version in reversed(versions["Versions"]):
             if version["Key"] != "feeds/index.json":
                 continue
             head = client.head_object(
