@@ -41,13 +41,20 @@ lint: $(VENV)/.installed
 # work (and a freshly emptied ext4 makes files slowly). Elsewhere the system's TMPDIR is kept.
 # --dist worksteal: the idle worker takes queued tests from the busy one, so one slow
 # end-to-end test at the end of a queue does not leave the other core waiting.
+# TEST_WORKERS: two by default; four (more workers than cores, so that one worker's waits for
+# servers and deadlines overlap another's work) was measured and did not win (README).
+# PYTHONDONTWRITEBYTECODE is cleared for the run: with it set, every worker rewrites the asserts
+# of all ~120 test modules again and every `feedsmith` child process compiles src/ again
+# (seconds of CPU each); the .pyc files go to the git-ignored __pycache__ folders.
+TEST_WORKERS ?= 2
 TEST_TMPDIR ?= $(shell [ "$$(df --output=fstype /dev/shm 2>/dev/null | tail -1)" = tmpfs ] \
 	&& [ "$$(df --output=avail -k /dev/shm | tail -1)" -ge 1048576 ] && echo /dev/shm)
 
 test: $(VENV)/.installed
 	$(BIN)/ruff check src tests bench
 	$(BIN)/lint-imports
-	$(if $(TEST_TMPDIR),TMPDIR=$(TEST_TMPDIR)) $(BIN)/python -m pytest -n 2 --dist worksteal -q
+	$(if $(TEST_TMPDIR),TMPDIR=$(TEST_TMPDIR)) PYTHONDONTWRITEBYTECODE= \
+		$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist worksteal -q
 
 # The layers and no-cycle rules of docs/ARCHITECTURE.md (pyproject.toml [tool.importlinter]).
 contracts: $(VENV)/.installed

@@ -121,20 +121,22 @@ def test_slow_and_endless_callbacks_delay_no_one_and_memory_stays_flat(
         sink.sender.stop()
 
 
-def test_the_deadline_ends_a_callback_that_answers_one_byte_a_second() -> None:
-    with hostile("drip") as (url, drip):
+def test_the_deadline_ends_a_callback_that_answers_a_byte_at_a_time() -> None:
+    # One byte every 0.1 s (not a second): each byte is far inside the 10 s read timeout, so
+    # only the whole-request deadline can end it; a 1 s deadline is crossed by ~10 bytes.
+    with hostile("drip", every=0.1) as (url, drip):
         with pytest.raises(net.DeadlineExceeded):
-            net.call(net.session(guarded=False), "GET", url + "/cb", deadline=2.5)
+            net.call(net.session(guarded=False), "GET", url + "/cb", deadline=1.0)
         drip.wait_for(lambda s: s.closed == 1)  # and the connection is gone
     assert net.failure(net.DeadlineExceeded("x")) == "Deadline"
 
 
 def test_the_deadline_also_covers_a_kept_alive_connection() -> None:
-    with hostile("kept-drip") as (url, drip):
+    with hostile("kept-drip", every=0.1) as (url, drip):
         session = net.session(guarded=False)
         assert net.call(session, "GET", url + "/one", deadline=30).body == b"ok"
         with pytest.raises(net.DeadlineExceeded):
-            net.call(session, "GET", url + "/two", deadline=2.5)
+            net.call(session, "GET", url + "/two", deadline=1.0)
         drip.wait_for(lambda s: s.closed == 1)
     assert drip.opened == 1  # the second request went over the same connection
 

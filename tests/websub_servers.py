@@ -115,11 +115,16 @@ class Hostile:
 
 
 @contextmanager
-def hostile(mode: str, host: str = "127.0.0.1") -> Iterator[tuple[str, Hostile]]:
+def hostile(
+    mode: str, host: str = "127.0.0.1", every: float = 1.0
+) -> Iterator[tuple[str, Hostile]]:
     """A callback that never finishes answering: ``drip`` sends a status line and then one
-    byte of an endless header a second; ``flood`` sends a 200 with an endless body as fast as
-    the client takes it; ``kept-drip`` answers a first request on a connection properly (kept
-    alive) and drips the second. Serves on ``host`` (loopback only); yields the base URL."""
+    byte of an endless header every ``every`` seconds; ``flood`` sends a 200 with an endless
+    body as fast as the client takes it; ``kept-drip`` answers a first request on a connection
+    properly (kept alive) and drips the second. Serves on ``host`` (loopback only); yields the
+    base URL. A test of a client's deadline drips faster than the default second so that the
+    deadline it sets can be short and still be crossed by many bytes, each well inside the
+    per-read timeout."""
     import socket
     import socketserver
 
@@ -150,7 +155,7 @@ def hostile(mode: str, host: str = "127.0.0.1") -> Iterator[tuple[str, Hostile]]
                         data += got
                 if mode in ("drip", "kept-drip"):
                     sock.sendall(b"HTTP/1.1 200 OK\r\nX-Slow: ")
-                    while not stop.wait(1.0):
+                    while not stop.wait(every):
                         sock.sendall(b"a")
                         seen.sent += 1
                 else:
