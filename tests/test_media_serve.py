@@ -158,13 +158,11 @@ def test_a_new_media_file_reaches_the_manifest_even_when_no_post_changed(
     site.config()
     build = ["-c", str(site.config_path), "build", "--no-progress"]
     assert main(build) == 0
-    answered: list[object] = []
-    real = quick.unchanged_build
-    monkeypatch.setattr(
-        quick, "unchanged_build", lambda *a: answered.append(real(*a)) or answered[-1]
-    )
+    answered: list[quick.Asked] = []
+    real = quick.ask
+    monkeypatch.setattr(quick, "ask", lambda *a: answered.append(real(*a)) or answered[-1])
     assert main(build) == 0
-    assert answered and answered[-1] is not None  # nothing changed: the quick answer
+    assert answered and answered[-1].report is not None  # nothing changed: the quick answer
     (media / "two.pdf").write_bytes(b"%PDF-1.4 second")
     assert main(build) == 0
     manifest = json.loads((site.output_dir / "index.json").read_bytes())
