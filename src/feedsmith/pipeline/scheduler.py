@@ -157,6 +157,9 @@ class LazyFiles(Mapping[str, FileData]):
         self._order: dict[int, int] = {}  # id(job) -> position in the pool's submission order
         self._submitted = 0
         self._entries: PackedEntryCache | None = None
+        #: Without ``keep`` (a builder that builds once): uses left of each entry by the jobs
+        #: not yet submitted; an entry is dropped from the cache after its last.
+        self._uses: dict[str, int] | None = None
 
     def add(
         self,
@@ -172,13 +175,22 @@ class LazyFiles(Mapping[str, FileData]):
     def groups(self) -> int:
         return len(self._jobs)
 
-    def start(self, executor: Executor, entries: PackedEntryCache | None = None) -> None:
+    def start(
+        self, executor: Executor, entries: PackedEntryCache | None = None, *, keep: bool = True
+    ) -> None:
         """Render the jobs that have a task in ``executor``, in ``publish``'s (sorted) order;
-        the entries the workers serialise are put in ``entries`` as they come back."""
+        the entries the workers serialise are put in ``entries`` as they come back.
+
+        ``keep``: leave every entry in ``entries`` for the next builds (the service). Without
+        it (``feedsmith build`` builds once) each entry is dropped once the last job showing
+        it was submitted, and the entries workers send back are not kept: held to the end,
+        they were ~4.5 KB a post of a cold build's peak (all of them, packed, while the publish
+        plan and the state were being made)."""
         self._jobs.sort(key=lambda job: min(job.paths.values()))
         self._order = {id(job): i for i, job in enumerate(self._jobs)}
         self._executor = executor
         self._entries = entries
+        self._uses = None if keep else {}
         log.debug("rendering %d groups in the pool", len(self._jobs))
         if entries is not None:
             self._serialise_first(executor, entries)
@@ -192,11 +204,15 @@ class LazyFiles(Mapping[str, FileData]):
         whenever its feeds went to different ones: at 10,000 posts ~9,700 serialisations for
         ~6,700 distinct entries (~0.8 ms each), a third of them done twice."""
         needed: dict[str, tuple[Post, Any]] = {}
+        uses = self._uses
         for job in self._jobs:
             if job.task is None:
                 continue
             job.args = job.task()
             group, z, _, keys = job.args
+            if uses is not None:
+                for key in keys:
+                    uses[key] = uses.get(key, 0) + 1
             for post, html, key in zip(group.posts, z, keys, strict=True):
                 if key not in needed and key not in entries:
                     needed[key] = (post, html)
@@ -227,11 +243,17 @@ class LazyFiles(Mapping[str, FileData]):
             pre: dict[str, Packed] = {}
             if self._entries is not None:
                 z = list(z)
+                uses = self._uses
                 for i, key in enumerate(keys):
                     packed = self._entries.get_packed(key)
                     if packed is not None:
                         pre[key] = packed
                         z[i] = None
+                    if uses is not None and key in uses:
+                        uses[key] -= 1
+                        if not uses[key]:
+                            del uses[key]
+                            self._entries.discard(key)
             job.future = self._executor.submit(_worker_render, (group, z, paths, keys, pre))
 
     def __getitem__(self, rel: str) -> FileData:
@@ -246,7 +268,7 @@ class LazyFiles(Mapping[str, FileData]):
             if job.future is not None:
                 future, job.future = job.future, None
                 rendered, entries = future.result()
-                if self._entries is not None:
+                if self._entries is not None and self._uses is None:
                     for key, packed in entries.items():
                         self._entries.put_packed(key, packed)
             else:

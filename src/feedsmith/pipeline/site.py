@@ -414,7 +414,7 @@ class SiteBuilder:
         if self.last_rendered and self.pool.wants(self.last_rendered, RENDER_POOL_THRESHOLD):
             remove_staged(self.config.output_dir)  # a crashed build's, if any
             self._staging = True
-            files.start(self.pool.executor(), self.planner.entries)
+            files.start(self.pool.executor(), self.planner.entries, keep=self._watching_wanted)
 
     def _save_state(self, new_state: BuildState, *, watched: bool) -> None:
         self._state = None

@@ -34,6 +34,10 @@ class _LRU:
         while len(self._data) > self.max_items:
             del self._data[next(iter(self._data))]
 
+    def discard(self, key: str) -> None:
+        """Drop ``key``'s value if held (a one-shot build drops an entry after its last use)."""
+        self._data.pop(key, None)
+
     def __len__(self) -> int:
         return len(self._data)
 
