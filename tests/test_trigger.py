@@ -213,3 +213,20 @@ def test_the_service_watches_media_dir_only_when_it_is_set(tmp_path: Path) -> No
     service = BuildService(with_media, builder=None)
     assert service.media_trigger is not None
     assert service.media_trigger.posts_dir == tmp_path / "media"
+
+
+def test_stopping_a_started_watcher_does_not_wait_out_its_wait(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``serve`` stops its posts watcher on SIGTERM: the loop, waiting in ``select`` for the
+    next change, is woken at once (made to wait an hour here, so only the wake-up ends it)."""
+    posts = tmp_path / "posts"
+    posts.mkdir()
+    t = ChangeTrigger(posts, lambda reason: None, settle_seconds=0.3)
+    monkeypatch.setattr(t, "_wait_seconds", lambda: 3600.0)
+    t.start()
+    assert t.mode == "inotify"
+    stopper = threading.Thread(target=t.stop)
+    stopper.start()
+    stopper.join(timeout=60)  # bounds a hang only
+    assert not stopper.is_alive()

@@ -71,6 +71,9 @@ class ChangeTrigger:
         self._thread: threading.Thread | None = None
         self._watcher: Watcher | None = None
         self._snapshot: tuple[tuple[str, int, int], ...] | None = None
+        #: A pipe :meth:`stop` writes to, so a loop waiting in ``select`` for inotify stops at
+        #: once instead of at the end of its wait (up to a second of every ``serve`` shutdown).
+        self._wake: tuple[int, int] | None = None
 
     # -- what the other triggers ask ------------------------------------------------------------
 
@@ -92,6 +95,8 @@ class ChangeTrigger:
     def open(self, *, inotify: bool = True) -> None:
         """Begin watching (inotify, else polling); :meth:`step` then does the work."""
         self._watcher = Watcher.open() if inotify else None
+        if self._watcher is not None and self._wake is None:
+            self._wake = os.pipe()
         if self._watcher is not None and self._arm():
             self.mode = "inotify"
             log.info(
@@ -113,11 +118,17 @@ class ChangeTrigger:
 
     def stop(self) -> None:
         self._stop.set()
+        if self._wake is not None:
+            os.write(self._wake[1], b"x")
         if self._thread is not None:
             self._thread.join()
         if self._watcher is not None:
             self._watcher.close()
             self._watcher = None
+        if self._wake is not None:
+            for fd in self._wake:
+                os.close(fd)
+            self._wake = None
 
     # -- the loop ---------------------------------------------------------------------------------
 
@@ -142,7 +153,10 @@ class ChangeTrigger:
         """Wait up to ``timeout`` for changes; build when due. True when a build was asked for."""
         if self.mode == "inotify":
             assert self._watcher is not None
-            ready, _, _ = select.select([self._watcher.fileno()], [], [], timeout)
+            waits = [self._watcher.fileno()] + ([self._wake[0]] if self._wake else [])
+            ready, _, _ = select.select(waits, [], [], timeout)
+            if self._stop.is_set():
+                return False
             if ready:
                 self._take_events()
         else:
