@@ -17,6 +17,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import Executor, Future
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from feedsmith.core import documents
@@ -32,6 +33,7 @@ from feedsmith.core.render.entries import (
     unpack_entry,
 )
 from feedsmith.pipeline.cache import Entry, content_sha256, hydrate, make_entry, unpack_html
+from feedsmith.pipeline.entryspill import SpilledEntries
 from feedsmith.pipeline.includes import includes_for
 from feedsmith.pipeline.listing import read_source
 from feedsmith.pipeline.report import RenderError
@@ -156,7 +158,9 @@ class LazyFiles(Mapping[str, FileData]):
         self._executor: Executor | None = None
         self._order: dict[int, int] = {}  # id(job) -> position in the pool's submission order
         self._submitted = 0
-        self._entries: PackedEntryCache | None = None
+        self._entries: PackedEntryCache | SpilledEntries | None = None
+        #: Entries parked on disk by a one-shot build (see ``start``), once started.
+        self.spill: SpilledEntries | None = None
         #: Without ``keep`` (a builder that builds once): uses left of each entry by the jobs
         #: not yet submitted; an entry is dropped from the cache after its last.
         self._uses: dict[str, int] | None = None
@@ -176,7 +180,12 @@ class LazyFiles(Mapping[str, FileData]):
         return len(self._jobs)
 
     def start(
-        self, executor: Executor, entries: PackedEntryCache | None = None, *, keep: bool = True
+        self,
+        executor: Executor,
+        entries: PackedEntryCache | None = None,
+        *,
+        keep: bool = True,
+        spill_dir: Path | str | None = None,
     ) -> None:
         """Render the jobs that have a task in ``executor``, in ``publish``'s (sorted) order;
         the entries the workers serialise are put in ``entries`` as they come back.
@@ -185,18 +194,26 @@ class LazyFiles(Mapping[str, FileData]):
         it (``feedsmith build`` builds once) each entry is dropped once the last job showing
         it was submitted, and the entries workers send back are not kept: held to the end,
         they were ~4.5 KB a post of a cold build's peak (all of them, packed, while the publish
-        plan and the state were being made)."""
+        plan and the state were being made). With ``spill_dir`` too, the entries serialised
+        ahead are parked in a temp file there (:class:`SpilledEntries`) rather than held: every
+        post is on archive pages all along the job order, so until the last of them they were
+        all in memory at once (~4.5 KB a post)."""
         self._jobs.sort(key=lambda job: min(job.paths.values()))
         self._order = {id(job): i for i, job in enumerate(self._jobs)}
         self._executor = executor
         self._entries = entries
         self._uses = None if keep else {}
+        if entries is not None and not keep and spill_dir is not None:
+            self.spill = SpilledEntries(spill_dir, entries)
+            self._entries = self.spill
         log.debug("rendering %d groups in the pool", len(self._jobs))
-        if entries is not None:
-            self._serialise_first(executor, entries)
+        if self._entries is not None:
+            self._serialise_first(executor, self._entries)
         self._pump(0)
 
-    def _serialise_first(self, executor: Executor, entries: PackedEntryCache) -> None:
+    def _serialise_first(
+        self, executor: Executor, entries: PackedEntryCache | SpilledEntries
+    ) -> None:
         """Serialise every entry the jobs need and ``entries`` lacks, each exactly once, in the
         pool, before any feed is rendered; the feeds then only splice.
 
@@ -255,6 +272,8 @@ class LazyFiles(Mapping[str, FileData]):
                             del uses[key]
                             self._entries.discard(key)
             job.future = self._executor.submit(_worker_render, (group, z, paths, keys, pre))
+        if self.spill is not None and self._submitted >= len(self._jobs):
+            self.spill.close()  # every feed has its entries: the file goes
 
     def __getitem__(self, rel: str) -> FileData:
         data = self._ready.pop(rel, None)
