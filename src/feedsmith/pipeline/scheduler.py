@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections import deque
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import Executor, Future
 from dataclasses import dataclass
@@ -68,6 +69,15 @@ RENDER_WINDOW = 8
 WORKER_ENTRIES = 256
 #: Entries per serialising task (see ``LazyFiles._serialise_first``).
 SERIALISE_CHUNK = 64
+#: Serialising tasks submitted ahead of the one whose results are awaited.
+SERIALISE_AHEAD = 6
+
+
+def _html(html: Any) -> bytes | str | None:
+    """A task's HTML: as it is, or read now from the parse cache file when the planner sent a
+    reference (:class:`~feedsmith.pipeline.lazyblob.HtmlRef`), so that it is held only while the
+    task is on its way."""
+    return html() if callable(html) else html  # type: ignore[no-any-return]
 
 
 class BuildPool:
@@ -220,7 +230,7 @@ class LazyFiles(Mapping[str, FileData]):
         Rendered feed by feed, a post shown in several feeds was serialised by both workers
         whenever its feeds went to different ones: at 10,000 posts ~9,700 serialisations for
         ~6,700 distinct entries (~0.8 ms each), a third of them done twice."""
-        needed: dict[str, tuple[Post, Any]] = {}
+        needed: dict[str, tuple[Post, Any]] = {}  # the HTML maybe a ref (see ``_html``)
         uses = self._uses
         for job in self._jobs:
             if job.task is None:
@@ -238,13 +248,16 @@ class LazyFiles(Mapping[str, FileData]):
         # by the workers (at 10,000 posts ~3,300 of ~16,700, with summary entries keyed apart).
         entries.max_items = max(entries.max_items, len(entries) + len(needed))
         items = [(key, post, html) for key, (post, html) in needed.items()]
-        futures = [
-            executor.submit(_worker_serialise, items[i : i + SERIALISE_CHUNK])
-            for i in range(0, len(items), SERIALISE_CHUNK)
-        ]
-        for future in futures:
-            for key, packed in future.result():
-                entries.put_packed(key, packed)
+        del needed
+        # A few chunks ahead only: a chunk's HTML is read (see ``_html``) when it is submitted
+        # and held until a worker takes it, so submitting all at once held every post's.
+        pending: deque[Future[list[tuple[str, Packed]]]] = deque()
+        for i in range(0, len(items), SERIALISE_CHUNK):
+            chunk = [(key, post, _html(html)) for key, post, html in items[i : i + SERIALISE_CHUNK]]
+            pending.append(executor.submit(_worker_serialise, chunk))
+            while len(pending) > SERIALISE_AHEAD or (pending and i + SERIALISE_CHUNK >= len(items)):
+                for key, packed in pending.popleft().result():
+                    entries.put_packed(key, packed)
 
     def _pump(self, position: int) -> None:
         assert self._executor is not None
@@ -271,6 +284,7 @@ class LazyFiles(Mapping[str, FileData]):
                         if not uses[key]:
                             del uses[key]
                             self._entries.discard(key)
+            z = [_html(html) for html in z]
             job.future = self._executor.submit(_worker_render, (group, z, paths, keys, pre))
         if self.spill is not None and self._submitted >= len(self._jobs):
             self.spill.close()  # every feed has its entries: the file goes
