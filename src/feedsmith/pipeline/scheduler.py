@@ -214,8 +214,11 @@ class LazyFiles(Mapping[str, FileData]):
         self._entries = entries
         self._uses = None if keep else {}
         if entries is not None and not keep and spill_dir is not None:
-            self.spill = SpilledEntries(spill_dir, entries)
-            self._entries = self.spill
+            try:
+                self.spill = SpilledEntries(spill_dir, entries)
+                self._entries = self.spill
+            except OSError as exc:  # no temp file to be had: held in memory, as before
+                log.debug("entries kept in memory: %s", exc)
         log.debug("rendering %d groups in the pool", len(self._jobs))
         if self._entries is not None:
             self._serialise_first(executor, self._entries)
