@@ -269,7 +269,12 @@ def load_index(
 
 
 def save_index(
-    path: Path, fingerprint: str, entries: dict[str, Entry], chunks: Chunks | None = None
+    path: Path,
+    fingerprint: str,
+    entries: dict[str, Entry],
+    chunks: Chunks | None = None,
+    *,
+    release: Recover | None = None,
 ) -> None:
     """Atomically replace the persisted index (private temp file + rename, so readers never
     see a mix). Raises ``TypeError`` for a value the format cannot hold; the previous file is
@@ -281,7 +286,9 @@ def save_index(
 
     ``chunks``: what :func:`load_index` (or the last save) found where; the chunks whose
     entries are unchanged are copied from the file it describes, if that is still the file at
-    ``path``. Updated to describe the new file.
+    ``path``. Updated to describe the new file. With ``release`` (the index's ``recover``) the
+    entries of chunks packed anew let go of their HTML, read back from the new file when asked
+    for (see :func:`feedsmith.pipeline.lazyblob.release`); it needs ``chunks``.
     """
     old: BinaryIO | None = None
     spans: list[tuple[int, int, list[tuple[str, Entry]]]] = []
@@ -300,10 +307,13 @@ def save_index(
     new_spans: list[tuple[int, int, list[tuple[str, Entry]]]] = []
     moves: list[tuple[Region, int]] = []
     kept: list[int] = []  # a read handle on the new file, for the blobs moved into it
+    packed: list[tuple[int, bytes, list[tuple[str, Entry]]]] | None = (
+        [] if release is not None and chunks is not None else None
+    )
 
     def write(fh: BinaryIO) -> None:
-        _write_rows(fh, fingerprint, entries, old, spans, new_spans, regions, moves)
-        if moves:
+        _write_rows(fh, fingerprint, entries, old, spans, new_spans, regions, moves, packed)
+        if moves or packed:
             fh.flush()
             kept.append(os.dup(fh.fileno()))
 
@@ -319,12 +329,18 @@ def save_index(
             old.close()
     new_regions: list[Region | None] = [None] * len(new_spans)
     if kept:
-        target = BlobFile(os.fdopen(kept[0], "rb"), moves[0][0].file.recover)
+        target = BlobFile(os.fdopen(kept[0], "rb"), moves[0][0].file.recover if moves else release)
         where = {start: k for k, (start, _, _) in enumerate(new_spans)}
         for region, start in moves:
             region.file, region.base = target, start + (region.base - region.chunk)
             region.chunk = start
             new_regions[where[start]] = region
+        for start, frame, members in packed or ():
+            light_len, blob_len = FRAME.unpack(frame)
+            if blob_len:
+                region = Region(target, start, start + FRAME.size + light_len, blob_len)
+                lazyblob.release(region, members)
+                new_regions[where[start]] = region
     if chunks is not None:
         with contextlib.suppress(OSError):
             chunks.file, chunks.spans = _file_key(path.stat()), new_spans
@@ -363,6 +379,7 @@ def _write_rows(
     new_spans: list[tuple[int, int, list[tuple[str, Entry]]]] | None = None,
     regions: list[Region | None] | None = None,
     moves: list[tuple[Region, int]] | None = None,
+    packed: list[tuple[int, bytes, list[tuple[str, Entry]]]] | None = None,
 ) -> None:
     """The header, then chunks of up to :data:`CHUNK` rows each (see :data:`Row`), in the
     index's order, streamed into the file: neither side holds a copy of the whole file (~25 MB
@@ -374,7 +391,8 @@ def _write_rows(
     A chunk whose members are those of ``spans``' chunk at the same place (the same paths,
     the very same entry objects, in order) is copied from ``old`` instead, unless one of its
     blobs proved bad (its region in ``regions`` is dirty). ``new_spans`` gets where every chunk
-    went, ``moves`` the regions of the copied chunks with where they start now."""
+    went, ``moves`` the regions of the copied chunks with where they start now, ``packed`` the
+    chunks packed anew (start, frame, members)."""
     packer = records.packer()
     items = list(entries.items())
     chunks = -(-len(items) // CHUNK)  # rounded up
@@ -400,6 +418,8 @@ def _write_rows(
                 moves.append((region, start))
         else:
             data = _pack_chunk(packer, members)
+            if packed is not None:
+                packed.append((start, data[: FRAME.size], members))
         fh.write(data)
         if new_spans is not None:
             new_spans.append((start, len(data), members))

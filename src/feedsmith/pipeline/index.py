@@ -349,20 +349,25 @@ class ParseIndex:
             return data
         return parse_post(data, src.rel, shown, self.config, includes_for(self.config, src.rel))
 
-    def save(self) -> None:
+    def save(self, *, release: bool = False) -> None:
         """Persist the index after the first build of this builder, then at most every
         ``CACHE_SAVE_SECONDS``: in the service a one-post edit would otherwise pickle the whole
         10,000-entry index each time, and a cache a few edits behind only costs the next process
-        re-parsing those few files (keys are always checked)."""
+        re-parsing those few files (keys are always checked).
+
+        ``release``: a one-shot cold build saves before rendering, and its entries then let go
+        of their HTML, read back from the new file as feeds need it (~3 KB a post of the
+        peak). A later ``save`` writes only what changed since."""
         if not (self.persist_cache and self._index_changed and self.index is not None):
             return
         now = time.monotonic()
         if self._saved_at is not None and now - self._saved_at < CACHE_SAVE_SECONDS:
             return
         try:
-            save_index(self.cache_path, self.fingerprint, self.index, self._chunks)
+            recover = self._recover if release else None
+            save_index(self.cache_path, self.fingerprint, self.index, self._chunks, release=recover)
             self._index_changed = False
-            self._saved_at = now
+            self._saved_at = None if release else now  # the end of the build saves as ever
         except OSError as exc:  # a cache that cannot be written costs the next process time
             log.warning(
                 "cannot write parse cache %s: %s",

@@ -39,6 +39,7 @@ from feedsmith.pipeline.cache import html_of, hydrate
 from feedsmith.pipeline.docplan import Doc, GroupPlan, group_memo, group_plan, line, resplit
 from feedsmith.pipeline.docrows import GroupMemo, rows_path
 from feedsmith.pipeline.index import ParseIndex
+from feedsmith.pipeline.lazyblob import html_z_ref
 from feedsmith.pipeline.listing import intact as file_intact
 from feedsmith.pipeline.listing import records_intact
 from feedsmith.pipeline.podcast import ShowRenders
@@ -402,7 +403,7 @@ class RenderPlanner:
         if post.content_html or self.parse.index is None:
             return post.content_html
         entry = self.parse.index.get(post.source)
-        return entry.html_z if entry is not None else None
+        return html_z_ref(entry) if entry is not None else None  # read when sent, not kept
 
     def _group_renderer(
         self,

@@ -14,9 +14,11 @@ from __future__ import annotations
 
 import logging
 import time
+from collections import deque
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import Executor, Future
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from feedsmith.core import documents
@@ -32,6 +34,7 @@ from feedsmith.core.render.entries import (
     unpack_entry,
 )
 from feedsmith.pipeline.cache import Entry, content_sha256, hydrate, make_entry, unpack_html
+from feedsmith.pipeline.entryspill import SpilledEntries
 from feedsmith.pipeline.includes import includes_for
 from feedsmith.pipeline.listing import read_source
 from feedsmith.pipeline.report import RenderError
@@ -66,6 +69,15 @@ RENDER_WINDOW = 8
 WORKER_ENTRIES = 256
 #: Entries per serialising task (see ``LazyFiles._serialise_first``).
 SERIALISE_CHUNK = 64
+#: Serialising tasks submitted ahead of the one whose results are awaited.
+SERIALISE_AHEAD = 6
+
+
+def _html(html: Any) -> bytes | str | None:
+    """A task's HTML: as it is, or read now from the parse cache file when the planner sent a
+    reference (:class:`~feedsmith.pipeline.lazyblob.HtmlRef`), so that it is held only while the
+    task is on its way."""
+    return html() if callable(html) else html  # type: ignore[no-any-return]
 
 
 class BuildPool:
@@ -156,7 +168,9 @@ class LazyFiles(Mapping[str, FileData]):
         self._executor: Executor | None = None
         self._order: dict[int, int] = {}  # id(job) -> position in the pool's submission order
         self._submitted = 0
-        self._entries: PackedEntryCache | None = None
+        self._entries: PackedEntryCache | SpilledEntries | None = None
+        #: Entries parked on disk by a one-shot build (see ``start``), once started.
+        self.spill: SpilledEntries | None = None
         #: Without ``keep`` (a builder that builds once): uses left of each entry by the jobs
         #: not yet submitted; an entry is dropped from the cache after its last.
         self._uses: dict[str, int] | None = None
@@ -176,7 +190,12 @@ class LazyFiles(Mapping[str, FileData]):
         return len(self._jobs)
 
     def start(
-        self, executor: Executor, entries: PackedEntryCache | None = None, *, keep: bool = True
+        self,
+        executor: Executor,
+        entries: PackedEntryCache | None = None,
+        *,
+        keep: bool = True,
+        spill_dir: Path | str | None = None,
     ) -> None:
         """Render the jobs that have a task in ``executor``, in ``publish``'s (sorted) order;
         the entries the workers serialise are put in ``entries`` as they come back.
@@ -185,25 +204,36 @@ class LazyFiles(Mapping[str, FileData]):
         it (``feedsmith build`` builds once) each entry is dropped once the last job showing
         it was submitted, and the entries workers send back are not kept: held to the end,
         they were ~4.5 KB a post of a cold build's peak (all of them, packed, while the publish
-        plan and the state were being made)."""
+        plan and the state were being made). With ``spill_dir`` too, the entries serialised
+        ahead are parked in a temp file there (:class:`SpilledEntries`) rather than held: every
+        post is on archive pages all along the job order, so until the last of them they were
+        all in memory at once (~4.5 KB a post)."""
         self._jobs.sort(key=lambda job: min(job.paths.values()))
         self._order = {id(job): i for i, job in enumerate(self._jobs)}
         self._executor = executor
         self._entries = entries
         self._uses = None if keep else {}
+        if entries is not None and not keep and spill_dir is not None:
+            try:
+                self.spill = SpilledEntries(spill_dir, entries)
+                self._entries = self.spill
+            except OSError as exc:  # no temp file to be had: held in memory, as before
+                log.debug("entries kept in memory: %s", exc)
         log.debug("rendering %d groups in the pool", len(self._jobs))
-        if entries is not None:
-            self._serialise_first(executor, entries)
+        if self._entries is not None:
+            self._serialise_first(executor, self._entries)
         self._pump(0)
 
-    def _serialise_first(self, executor: Executor, entries: PackedEntryCache) -> None:
+    def _serialise_first(
+        self, executor: Executor, entries: PackedEntryCache | SpilledEntries
+    ) -> None:
         """Serialise every entry the jobs need and ``entries`` lacks, each exactly once, in the
         pool, before any feed is rendered; the feeds then only splice.
 
         Rendered feed by feed, a post shown in several feeds was serialised by both workers
         whenever its feeds went to different ones: at 10,000 posts ~9,700 serialisations for
         ~6,700 distinct entries (~0.8 ms each), a third of them done twice."""
-        needed: dict[str, tuple[Post, Any]] = {}
+        needed: dict[str, tuple[Post, Any]] = {}  # the HTML maybe a ref (see ``_html``)
         uses = self._uses
         for job in self._jobs:
             if job.task is None:
@@ -221,13 +251,16 @@ class LazyFiles(Mapping[str, FileData]):
         # by the workers (at 10,000 posts ~3,300 of ~16,700, with summary entries keyed apart).
         entries.max_items = max(entries.max_items, len(entries) + len(needed))
         items = [(key, post, html) for key, (post, html) in needed.items()]
-        futures = [
-            executor.submit(_worker_serialise, items[i : i + SERIALISE_CHUNK])
-            for i in range(0, len(items), SERIALISE_CHUNK)
-        ]
-        for future in futures:
-            for key, packed in future.result():
-                entries.put_packed(key, packed)
+        del needed
+        # A few chunks ahead only: a chunk's HTML is read (see ``_html``) when it is submitted
+        # and held until a worker takes it, so submitting all at once held every post's.
+        pending: deque[Future[list[tuple[str, Packed]]]] = deque()
+        for i in range(0, len(items), SERIALISE_CHUNK):
+            chunk = [(key, post, _html(html)) for key, post, html in items[i : i + SERIALISE_CHUNK]]
+            pending.append(executor.submit(_worker_serialise, chunk))
+            while len(pending) > SERIALISE_AHEAD or (pending and i + SERIALISE_CHUNK >= len(items)):
+                for key, packed in pending.popleft().result():
+                    entries.put_packed(key, packed)
 
     def _pump(self, position: int) -> None:
         assert self._executor is not None
@@ -254,7 +287,10 @@ class LazyFiles(Mapping[str, FileData]):
                         if not uses[key]:
                             del uses[key]
                             self._entries.discard(key)
+            z = [_html(html) for html in z]
             job.future = self._executor.submit(_worker_render, (group, z, paths, keys, pre))
+        if self.spill is not None and self._submitted >= len(self._jobs):
+            self.spill.close()  # every feed has its entries: the file goes
 
     def __getitem__(self, rel: str) -> FileData:
         data = self._ready.pop(rel, None)

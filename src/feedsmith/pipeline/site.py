@@ -126,11 +126,9 @@ class SiteBuilder:
         self.local = LocalWriter()
         self.manifest_memo = ManifestMemo()  # index.json's feeds, serialised last build
         self.sinks: tuple[Sink, ...] = tuple(sinks)
-        self.last_rendered = 0  # groups rendered by the last build (tests, bench)
-        #: Builds that knew the output tree's listing from the watcher instead of walking it.
-        self.walks_spared = 0
-        #: Of those, builds that patched the last publish's listing instead of listing records.
-        self.listings_spared = 0
+        self.last_rendered = self.last_spilled = 0  # groups rendered, entries parked on disk
+        self.walks_spared = 0  # builds that knew the output listing from the watcher, not a walk
+        self.listings_spared = 0  # of those, builds that patched the last one's listing
         self._watching_wanted = watch
         self._state: tuple[tuple[int, ...], BuildState] | None = None
         self._updates = UpdateMemo()  # see state.apply_updates
@@ -395,9 +393,8 @@ class SiteBuilder:
         return groups, slugs
 
     def _on_disk(self, state: BuildState, touched: set[str] | None) -> set[str] | None:
-        """The owned files in ``output_dir`` without walking it, when the watcher vouches
-        that only ``touched`` files and its strays changed since ``state`` was published
-        (the service); ``None`` (walk it) otherwise."""
+        """The owned files in ``output_dir`` without a walk, when the watcher vouches that only
+        ``touched`` and its strays changed since ``state`` was published (the service)."""
         if touched is None or state is not self.tracker.published:
             return None
         self.walks_spared += 1
@@ -414,7 +411,11 @@ class SiteBuilder:
         if self.last_rendered and self.pool.wants(self.last_rendered, RENDER_POOL_THRESHOLD):
             remove_staged(self.config.output_dir)  # a crashed build's, if any
             self._staging = True
-            files.start(self.pool.executor(), self.planner.entries, keep=self._watching_wanted)
+            entries, spill = self.planner.entries, self.config.state_dir  # spill: one-shot only
+            if not self._watching_wanted:  # built once: save now, let go of the posts' HTML
+                self.parse.save(release=True)
+            files.start(self.pool.executor(), entries, keep=self._watching_wanted, spill_dir=spill)
+            self.last_spilled = files.spill.spilled if files.spill else 0
 
     def _save_state(self, new_state: BuildState, *, watched: bool) -> None:
         self._state = None
