@@ -49,7 +49,8 @@ def test_the_constants_repeated_are_the_ones_of_their_modules() -> None:
     assert early.MANIFEST == MANIFEST and early.CONFIG_ENV_VAR == ENV_VAR
     assert set(early.statpass.PLAIN_SUFFIXES) == set(MARKDOWN_EXTENSIONS) == POST_EXTENSIONS
     for rel in ("archive/all/1.atom.xml", "all.atom.xml", "tags/archive.json", "archive"):
-        assert early._gzip_only(rel) == stored_gzip_only(rel)
+        assert early.GZIP_ONLY_RULES["gzip"](rel) == stored_gzip_only(rel)
+        assert early.GZIP_ONLY_RULES["plain"](rel) is False
     report = BuildReport(7, 0, 12, 0, [], 0, 0, None)
     report.seconds = 0.123
     assert early.summary(7, 12, 0.123) == report.summary()

@@ -36,7 +36,7 @@ from urllib.parse import quote
 from feedsmith.core.config import Config
 from feedsmith.core.formats import FORMATS, by_suffix
 from feedsmith.core.groups import FeedGroup
-from feedsmith.core.names import ARCHIVE_PREFIX, MANIFEST
+from feedsmith.core.names import GZIP_ONLY_RULES, MANIFEST, is_archive_page
 
 #: Every feed as an OPML subscription list.
 OPML = "index.opml"
@@ -83,20 +83,23 @@ def stored_gzip_only(rel: str, record: Mapping[str, Any] | None = None) -> bool:
     stored plain (:data:`PLAIN_MARK`, ``feed.archive_storage: plain``, for hosts such as GitHub
     Pages that can neither send a ``.gz`` for a plain URL nor decompress). Without a record:
     the default storage's rule, on the name alone."""
-    if not rel.startswith(ARCHIVE_PREFIX):
+    if not is_archive_page(rel):
         return False
     return record is None or record.get(PLAIN_MARK) is not True
 
 
-def never_gzip_only(rel: str) -> bool:
-    """``feed.archive_storage: plain``'s rule: every file is a plain file plus its ``.gz``."""
-    return False
-
-
 def gzip_only_rule(archive_storage: str) -> Callable[[str], bool]:
-    """The rule a build with ``feed.archive_storage`` stores by: :func:`stored_gzip_only` for
-    ``gzip`` (the default), :func:`never_gzip_only` for ``plain``."""
-    return never_gzip_only if archive_storage == "plain" else stored_gzip_only
+    """The rule a build with ``feed.archive_storage`` stores by (:data:`GZIP_ONLY_RULES`): the
+    archive pages for ``gzip`` (the default), nothing for ``plain``."""
+    return GZIP_ONLY_RULES[archive_storage]
+
+
+def listed_gzip_only(rel: str, listed: Mapping[str, Any]) -> bool:
+    """Whether the manifest's record of ``rel`` names a path stored only as ``.gz``: an archive
+    page listed with ``gz_bytes`` (:mod:`feedsmith.publish.manifest` writes it for those
+    alone; a page stored plain has its twin and no ``gz_bytes``). What ``serve``, a replica and
+    a fresh clone's bucket sink read, without the config."""
+    return is_archive_page(rel) and "gz_bytes" in listed
 
 
 def content_type_for(rel: str) -> str:

@@ -44,11 +44,11 @@ from typing import TYPE_CHECKING, Any
 
 from feedsmith import RENDERING_REVISION, __version__
 from feedsmith.core.names import (
-    ARCHIVE_PREFIX,
     CONFIG_ENV_VAR,
     DEFAULT_OUTPUT_DIR,
     DEFAULT_POSTS_DIR,
     DEFAULT_STATE_DIR,
+    GZIP_ONLY_RULES,
     MANIFEST,
 )
 from feedsmith.pipeline import statpass
@@ -258,7 +258,7 @@ def _unchanged(rec: dict[str, Any], now: datetime) -> tuple[int, int, list[str]]
             return None
         # How the rows' archive pages are stored (feed.archive_storage); none named (an older
         # memo): KeyError, the full way.
-        rule = _RULES.get(memo["storage"])
+        rule = GZIP_ONLY_RULES.get(memo["storage"])
         if rule is None:
             return None
         if not statpass.rows_intact(output_dir, memo["files"], rule):
@@ -279,18 +279,6 @@ def state_key(state_dir: str | os.PathLike[str]) -> list[int] | None:
         return None
     journal = statpass.stat_key(os.path.join(state_dir, JOURNAL_FILE)) or (-1, -1)
     return [*base, *journal]
-
-
-def _gzip_only(rel: str) -> bool:
-    return rel.startswith(ARCHIVE_PREFIX)
-
-
-def _never_gzip_only(rel: str) -> bool:
-    return False
-
-
-#: ``core.layout.gzip_only_rule`` by ``feed.archive_storage``, repeated (import-free).
-_RULES = {"gzip": _gzip_only, "plain": _never_gzip_only}
 
 
 def summary(posts: int, feeds: int, seconds: float, problems: int = 0) -> str:

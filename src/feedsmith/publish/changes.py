@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import unquote
 
-from feedsmith.core.layout import FEEDS_PREFIX, MANIFEST, stored_gzip_only
+from feedsmith.core.layout import FEEDS_PREFIX, MANIFEST, listed_gzip_only, stored_gzip_only
 
 __all__ = [
     "ChangeSet",
@@ -235,10 +235,12 @@ def changes_from_manifest(
     files: dict[str, PublishedFile] = {}
     feeds: list[FeedInfo] = []
     for rel, rec in manifest_records(raw):
-        # The manifest names ``gz_bytes`` for a path stored gzip-only, never for a plain one.
-        gz_only = stored_gzip_only(rel) and "gz_bytes" in rec
         files[rel] = PublishedFile(
-            rel, str(rec["sha256"]), int(rec["bytes"]), str(rec["changed"]), gz_only
+            rel,
+            str(rec["sha256"]),
+            int(rec["bytes"]),
+            str(rec["changed"]),
+            listed_gzip_only(rel, rec),
         )
     # Strict about the feeds (``.keys()``: their file lists must be objects): a manifest this
     # module did not write is no change set.

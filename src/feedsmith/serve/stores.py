@@ -32,8 +32,8 @@ from feedsmith.core.layout import (
     MANIFEST,
     OPML,
     content_type_for,
+    listed_gzip_only,
     settled_archive_pages,
-    stored_gzip_only,
 )
 from feedsmith.publish.changes import manifest_records
 from feedsmith.publish.staging import gzip_bytes
@@ -387,7 +387,7 @@ def parse_manifest(
             sha = info.get("sha256") if isinstance(info, dict) else None
             if isinstance(sha, str):
                 shas[rel] = sha
-            if stored_gzip_only(rel) and isinstance(info, dict) and "gz_bytes" in info:
+            if isinstance(info, dict) and listed_gzip_only(rel, info):
                 gz_only.add(rel)
     # The index files are always servable; without their own ``changed`` they were last
     # changed, at the latest, by the build that last changed anything.

@@ -45,7 +45,7 @@ from datetime import datetime
 from typing import Any
 
 from feedsmith.core.config import S3Config
-from feedsmith.core.layout import MANIFEST, iso_seconds, stored_gzip_only
+from feedsmith.core.layout import MANIFEST, iso_seconds, listed_gzip_only, stored_gzip_only
 from feedsmith.publish.changes import manifest_records, media_records
 from feedsmith.publish.s3.client import describe_error, error_code
 from feedsmith.publish.s3.delivery import GONE_BODY, MEDIA_KEY_PREFIX, PLAIN_FORM
@@ -130,10 +130,10 @@ def known_from_bucket(view: BucketView, target: str) -> Known:
         if not isinstance(rec, dict) or not isinstance(rec.get("sha256"), str):
             continue
         obj = view.listing.get(rel)
-        # One object, its gzip bytes, no twin; the manifest names gz_bytes only for such a page
-        # (an archive page stored plain, feed.archive_storage: plain, has its twin).
+        # One object, its gzip bytes, no twin; an archive page stored plain (feed.archive_storage:
+        # plain) has its twin, and its form is part of what the sink records as delivered.
         form = ""
-        if stored_gzip_only(rel) and "gz_bytes" in rec:
+        if listed_gzip_only(rel, rec):
             twin, size = obj, rec.get("gz_bytes")
         else:
             twin, size = view.listing.get(rel + ".gz"), rec.get("bytes")
