@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -54,16 +55,24 @@ def built(site: Any, count: int = 12) -> tuple[Any, SiteBuilder]:
     return config, builder
 
 
+def noted_calls(
+    monkeypatch: pytest.MonkeyPatch, owner: object, name: str, note: Callable[..., Any]
+) -> list[Any]:
+    """``owner.name`` still does its work; each call's ``note(*args, **kwargs)`` is recorded."""
+    notes: list[Any] = []
+    real = getattr(owner, name)
+
+    def noting(*args: Any, **kwargs: Any) -> Any:
+        notes.append(note(*args, **kwargs))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(owner, name, noting)
+    return notes
+
+
 def count_walks(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    walks: list[str] = []
-    real = output._scan_owned
-
-    def counting(base: str) -> set[str]:
-        walks.append(base)
-        return real(base)
-
-    monkeypatch.setattr(output, "_scan_owned", counting)
-    return walks
+    """Each walk of the output tree: the folder walked."""
+    return noted_calls(monkeypatch, output, "_scan_owned", lambda base: base)
 
 
 def test_a_running_builder_edits_without_walking_the_output_tree(

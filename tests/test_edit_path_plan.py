@@ -17,7 +17,7 @@ import pytest
 from feedsmith.core.layout import MANIFEST
 from feedsmith.pipeline import SiteBuilder
 from feedsmith.publish import output
-from test_edit_path_lean import NOW, OLD_MTIME, blog, built, write_post
+from test_edit_path_lean import NOW, OLD_MTIME, blog, built, noted_calls, write_post
 from test_edit_path_manifest import full_render
 
 SHOWING_29 = {("all", "all"), ("tag", "blue"), ("category", "Tech")}  # post 29's feeds
@@ -131,15 +131,12 @@ def test_a_builder_whose_last_build_failed_looks_at_every_document(
 
 def count_stale_passes(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
     """Each publish's stale-file pass: True when it looked only at the watcher's paths."""
-    passes: list[bool] = []
-    real = output.stale_owned
-
-    def counting(*args: Any, **kwargs: Any) -> Any:
-        passes.append(bool(kwargs.get("none_dropped")) and kwargs.get("source") is not None)
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(output, "stale_owned", counting)
-    return passes
+    return noted_calls(
+        monkeypatch,
+        output,
+        "stale_owned",
+        lambda *a, **kw: bool(kw.get("none_dropped")) and kw.get("source") is not None,
+    )
 
 
 def test_an_edit_finds_strays_among_the_named_paths_only(
